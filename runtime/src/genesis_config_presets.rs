@@ -1,0 +1,103 @@
+//! Genesis presets of the MASP runtime.
+//!
+//! - `development` (`--dev`, chain id `dev`): Alice collates alone, the well-known
+//!   dev accounts (Alice..Ferdie and their stashes) hold [`DEV_ENDOWMENT`] each,
+//!   and Alice is the sudo key. The only preset with sudo and endowed accounts.
+//! - `local_testnet` (chain id `local`): Alice and Bob collate; no endowed
+//!   accounts and no sudo key. MASP enters circulation only through the token
+//!   sale.
+
+use alloc::{vec, vec::Vec};
+
+use cumulus_primitives_core::ParaId;
+use frame_support::build_struct_json_patch;
+use sp_genesis_builder::PresetId;
+use sp_keyring::Sr25519Keyring;
+
+use crate::{
+	configs::collators::CandidacyBond, AccountId, AuraId, Balance, BalancesConfig,
+	CollatorSelectionConfig, ParachainInfoConfig, PolkadotXcmConfig, RuntimeGenesisConfig,
+	SessionConfig, SessionKeys, SudoConfig, UNIT,
+};
+
+/// The parachain id of MASP on a local relay network (2000 is the first id a
+/// relay chain hands out to a non-system parachain).
+pub const PARACHAIN_ID: u32 = 2000;
+
+/// What each well-known dev account holds on the development chain: 1,000,000 MASP.
+pub const DEV_ENDOWMENT: Balance = 1_000_000 * UNIT;
+
+/// XCM version assumed for peers that have not told us theirs.
+const SAFE_XCM_VERSION: u32 = xcm::prelude::XCM_VERSION;
+
+fn genesis(
+	invulnerables: Vec<(AccountId, AuraId)>,
+	endowed_accounts: Vec<AccountId>,
+	sudo: Option<AccountId>,
+	id: ParaId,
+) -> serde_json::Value {
+	build_struct_json_patch!(RuntimeGenesisConfig {
+		balances: BalancesConfig {
+			balances: endowed_accounts.into_iter().map(|k| (k, DEV_ENDOWMENT)).collect(),
+		},
+		parachain_info: ParachainInfoConfig { parachain_id: id },
+		collator_selection: CollatorSelectionConfig {
+			invulnerables: invulnerables.iter().map(|(acc, _)| acc.clone()).collect(),
+			candidacy_bond: CandidacyBond::get(),
+		},
+		session: SessionConfig {
+			keys: invulnerables
+				.into_iter()
+				.map(|(acc, aura)| (acc.clone(), acc, SessionKeys { aura }))
+				.collect(),
+		},
+		polkadot_xcm: PolkadotXcmConfig { safe_xcm_version: Some(SAFE_XCM_VERSION) },
+		sudo: SudoConfig { key: sudo },
+	})
+}
+
+fn collator(k: Sr25519Keyring) -> (AccountId, AuraId) {
+	(k.to_account_id(), k.public().into())
+}
+
+/// The `development` preset: one collator (Alice), endowed dev accounts, sudo.
+pub fn development_config_genesis() -> serde_json::Value {
+	genesis(
+		vec![collator(Sr25519Keyring::Alice)],
+		Sr25519Keyring::well_known().map(|k| k.to_account_id()).collect(),
+		Some(Sr25519Keyring::Alice.to_account_id()),
+		PARACHAIN_ID.into(),
+	)
+}
+
+/// The `local_testnet` preset: two collators (Alice, Bob), no endowment, no sudo.
+pub fn local_testnet_genesis() -> serde_json::Value {
+	genesis(
+		vec![collator(Sr25519Keyring::Alice), collator(Sr25519Keyring::Bob)],
+		Vec::new(),
+		None,
+		PARACHAIN_ID.into(),
+	)
+}
+
+/// Returns the JSON patch of a named preset, `None` for an unknown name.
+pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
+	let patch = match id.as_ref() {
+		sp_genesis_builder::DEV_RUNTIME_PRESET => development_config_genesis(),
+		sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET => local_testnet_genesis(),
+		_ => return None,
+	};
+	Some(
+		serde_json::to_string(&patch)
+			.expect("serialization to json is expected to work. qed.")
+			.into_bytes(),
+	)
+}
+
+/// The names of the presets this runtime offers.
+pub fn preset_names() -> Vec<PresetId> {
+	vec![
+		PresetId::from(sp_genesis_builder::DEV_RUNTIME_PRESET),
+		PresetId::from(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET),
+	]
+}
