@@ -1,0 +1,249 @@
+//! Rules of the MASP runtime, checked against the real runtime (natively
+//! compiled) with genesis built from its own presets.
+//!
+//! - both genesis presets build; sudo and endowed accounts exist in
+//!   `development` only;
+//! - MASP has 12 decimals and an existential deposit of 0.001 MASP that holds;
+//! - a signed transfer works and its fee goes to the block's author.
+
+use codec::Encode;
+use frame_support::{
+	assert_noop, assert_ok,
+	traits::{fungible::Inspect, Get},
+};
+use masp_runtime::{
+	genesis_config_presets::{self, DEV_ENDOWMENT},
+	AccountId, Balance, Balances, Executive, Header, Runtime, RuntimeCall, RuntimeGenesisConfig,
+	RuntimeOrigin, System, TxExtension, UncheckedExtrinsic, EXISTENTIAL_DEPOSIT, MILLI_UNIT, UNIT,
+};
+use sp_consensus_aura::{Slot, AURA_ENGINE_ID};
+use sp_keyring::Sr25519Keyring;
+use sp_runtime::{
+	generic::{Era, SignedPayload},
+	traits::Header as _,
+	BuildStorage, Digest, DigestItem, MultiAddress, MultiSignature, TokenError,
+};
+
+/// Merges a preset's JSON patch into the default genesis config, as the node does.
+fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
+	match (base, patch) {
+		(serde_json::Value::Object(b), serde_json::Value::Object(p)) => {
+			for (k, v) in p {
+				merge(b.entry(k).or_insert(serde_json::Value::Null), v);
+			}
+		},
+		(b, p) => *b = p,
+	}
+}
+
+fn genesis_config(preset: &str) -> RuntimeGenesisConfig {
+	let patch = genesis_config_presets::get_preset(&preset.into())
+		.unwrap_or_else(|| panic!("preset {preset} exists"));
+	let patch: serde_json::Value = serde_json::from_slice(&patch).expect("preset is JSON");
+	let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).expect("default");
+	merge(&mut config, patch);
+	serde_json::from_value(config).expect("the preset patch matches the genesis config")
+}
+
+fn ext(preset: &str) -> sp_io::TestExternalities {
+	let storage = genesis_config(preset).build_storage().expect("genesis builds");
+	let mut ext = sp_io::TestExternalities::new(storage);
+	ext.execute_with(|| System::set_block_number(1));
+	ext
+}
+
+fn account(k: Sr25519Keyring) -> AccountId {
+	k.to_account_id()
+}
+
+fn free(who: &AccountId) -> Balance {
+	Balances::balance(who)
+}
+
+/// Starts block 1 authored by the Aura authority of `slot` (Alice: the only
+/// collator of the development preset).
+fn start_block_authored_at(slot: u64) {
+	let digest = Digest {
+		logs: vec![DigestItem::PreRuntime(AURA_ENGINE_ID, Slot::from(slot).encode())],
+	};
+	let header = Header::new(1, Default::default(), Default::default(), System::parent_hash(), digest);
+	Executive::initialize_block(&header);
+}
+
+fn tx_extension(nonce: u32, tip: Balance) -> TxExtension {
+	(
+		frame_system::AuthorizeCall::<Runtime>::new(),
+		frame_system::CheckNonZeroSender::<Runtime>::new(),
+		frame_system::CheckSpecVersion::<Runtime>::new(),
+		frame_system::CheckTxVersion::<Runtime>::new(),
+		frame_system::CheckGenesis::<Runtime>::new(),
+		frame_system::CheckEra::<Runtime>::from(Era::Immortal),
+		frame_system::CheckNonce::<Runtime>::from(nonce),
+		frame_system::CheckWeight::<Runtime>::new(),
+		pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(tip),
+		frame_metadata_hash_extension::CheckMetadataHash::<Runtime>::new(false),
+	)
+		.into()
+}
+
+/// A transaction signed by `signer` exactly as a wallet signs it.
+fn signed(signer: Sr25519Keyring, call: RuntimeCall, tip: Balance) -> UncheckedExtrinsic {
+	let who = signer.to_account_id();
+	let ext = tx_extension(System::account_nonce(&who), tip);
+	let payload = SignedPayload::new(call.clone(), ext.clone()).expect("implicit data available");
+	let signature = payload.using_encoded(|bytes| signer.sign(bytes));
+	UncheckedExtrinsic::new_signed(
+		call,
+		MultiAddress::Id(who),
+		MultiSignature::Sr25519(signature),
+		ext,
+	)
+}
+
+#[test]
+fn both_genesis_presets_build() {
+	for preset in genesis_config_presets::preset_names() {
+		let name = String::from_utf8(preset.as_ref().to_vec()).unwrap();
+		genesis_config(&name).build_storage().unwrap_or_else(|e| panic!("{name}: {e}"));
+	}
+	assert!(genesis_config_presets::get_preset(&"no-such-preset".into()).is_none());
+}
+
+#[test]
+fn development_preset_has_sudo_and_endowed_dev_accounts() {
+	ext("development").execute_with(|| {
+		assert_eq!(pallet_sudo::Key::<Runtime>::get(), Some(account(Sr25519Keyring::Alice)));
+		for k in Sr25519Keyring::well_known() {
+			assert_eq!(free(&k.to_account_id()), DEV_ENDOWMENT, "{k:?} endowed");
+		}
+		// Alice collates alone.
+		assert_eq!(
+			pallet_collator_selection::Invulnerables::<Runtime>::get().into_inner(),
+			vec![account(Sr25519Keyring::Alice)]
+		);
+	});
+}
+
+#[test]
+fn local_testnet_has_no_sudo_and_no_endowment() {
+	ext("local_testnet").execute_with(|| {
+		assert_eq!(pallet_sudo::Key::<Runtime>::get(), None);
+		assert_eq!(Balances::total_issuance(), 0, "no MASP exists before the token sale");
+		assert_eq!(pallet_collator_selection::Invulnerables::<Runtime>::get().len(), 2);
+	});
+}
+
+#[test]
+fn masp_has_twelve_decimals_and_a_milli_masp_existential_deposit() {
+	assert_eq!(masp_primitives::token::SYMBOL, "MASP");
+	assert_eq!(masp_primitives::token::DECIMALS, 12);
+	assert_eq!(UNIT, 10u128.pow(12));
+	let ed: Balance = <Runtime as pallet_balances::Config>::ExistentialDeposit::get();
+	assert_eq!(ed, EXISTENTIAL_DEPOSIT);
+	assert_eq!(ed, MILLI_UNIT);
+	assert_eq!(
+		<Runtime as frame_system::Config>::SS58Prefix::get(),
+		masp_primitives::token::SS58_PREFIX
+	);
+}
+
+#[test]
+fn existential_deposit_holds() {
+	ext("development").execute_with(|| {
+		let alice = account(Sr25519Keyring::Alice);
+		let fresh: AccountId = [7u8; 32].into();
+
+		// A new account cannot be created with less than the ED.
+		assert_noop!(
+			Balances::transfer_allow_death(
+				RuntimeOrigin::signed(alice.clone()),
+				MultiAddress::Id(fresh.clone()),
+				EXISTENTIAL_DEPOSIT - 1
+			),
+			TokenError::BelowMinimum
+		);
+		// Exactly the ED creates it.
+		assert_ok!(Balances::transfer_allow_death(
+			RuntimeOrigin::signed(alice.clone()),
+			MultiAddress::Id(fresh.clone()),
+			EXISTENTIAL_DEPOSIT
+		));
+		assert_eq!(free(&fresh), EXISTENTIAL_DEPOSIT);
+		assert!(System::account_exists(&fresh));
+
+		// keep_alive refuses to take an account below the ED.
+		assert_noop!(
+			Balances::transfer_keep_alive(
+				RuntimeOrigin::signed(fresh.clone()),
+				MultiAddress::Id(alice.clone()),
+				1
+			),
+			TokenError::NotExpendable
+		);
+
+		// Sending everything reaps the account; issuance does not grow.
+		let issuance = Balances::total_issuance();
+		assert_ok!(Balances::transfer_all(
+			RuntimeOrigin::signed(fresh.clone()),
+			MultiAddress::Id(alice.clone()),
+			false
+		));
+		assert!(!System::account_exists(&fresh));
+		assert_eq!(Balances::total_issuance(), issuance);
+	});
+}
+
+#[test]
+fn a_signed_transfer_pays_its_fee_to_the_block_author() {
+	ext("development").execute_with(|| {
+		let (alice, bob, charlie) = (
+			account(Sr25519Keyring::Alice),
+			account(Sr25519Keyring::Bob),
+			account(Sr25519Keyring::Charlie),
+		);
+		start_block_authored_at(42);
+		assert_eq!(pallet_authorship::Pallet::<Runtime>::author(), Some(alice.clone()));
+
+		let issuance = Balances::total_issuance();
+		let (alice0, bob0, charlie0) = (free(&alice), free(&bob), free(&charlie));
+		let amount = 10 * UNIT;
+		let tip = MILLI_UNIT;
+		let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
+			dest: MultiAddress::Id(charlie.clone()),
+			value: amount,
+		});
+
+		let result = Executive::apply_extrinsic(signed(Sr25519Keyring::Bob, call, tip));
+		assert_ok!(result.expect("transaction is valid"));
+
+		assert_eq!(free(&charlie), charlie0 + amount, "Charlie receives the transfer");
+		let paid_by_bob = bob0 - free(&bob) - amount;
+		assert!(paid_by_bob > tip, "Bob paid a fee on top of the tip: {paid_by_bob}");
+		assert_eq!(free(&alice), alice0 + paid_by_bob, "the author receives fee and tip");
+		assert_eq!(Balances::total_issuance(), issuance, "fees move MASP, never burn or mint it");
+		assert_eq!(System::account_nonce(&bob), 1);
+	});
+}
+
+#[test]
+fn a_transfer_with_a_bad_signature_is_refused() {
+	ext("development").execute_with(|| {
+		start_block_authored_at(1);
+		let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
+			dest: MultiAddress::Id(account(Sr25519Keyring::Charlie)),
+			value: UNIT,
+		});
+		// Signed by Bob, claimed to come from Dave.
+		let xt = signed(Sr25519Keyring::Bob, call, 0);
+		let forged = match xt.preamble {
+			sp_runtime::generic::Preamble::Signed(_, sig, ext) => UncheckedExtrinsic::new_signed(
+				xt.function,
+				MultiAddress::Id(account(Sr25519Keyring::Dave)),
+				sig,
+				ext,
+			),
+			_ => unreachable!("built as signed"),
+		};
+		assert!(Executive::apply_extrinsic(forged).is_err());
+	});
+}

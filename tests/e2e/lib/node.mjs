@@ -1,0 +1,166 @@
+// Starts and stops a real `masp-node --dev` for the end-to-end tests.
+//
+// Each node gets its own temp base path and free 127.0.0.1 ports; its log goes
+// to a file in that dir (printed when a test fails to start it). `stop()` ends
+// the process (SIGINT, then SIGKILL after a grace period) and checks that no
+// process is left behind.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { ApiPromise, WsProvider } from '@polkadot/api';
+
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+
+/** Path of the masp-node binary: $MASP_NODE_BIN or the build cache's release build. */
+export function nodeBinary() {
+  if (process.env.MASP_NODE_BIN) return process.env.MASP_NODE_BIN;
+  const target = process.env.CARGO_TARGET_DIR || join(process.env.HOME, '.cache', 'masp-target');
+  return join(target, 'release', 'masp-node');
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Starts `masp-node --dev` and connects @polkadot/api to it (no custom types).
+ * Resolves to { api, rpcUrl, child, dir, logFile, stop }.
+ */
+export async function startDevNode({ blockTimeMs = 1000, extraArgs = [] } = {}) {
+  const bin = nodeBinary();
+  if (!existsSync(bin)) {
+    throw new Error(`masp-node not found at ${bin}: build it with scripts/build (or set MASP_NODE_BIN)`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'masp-node-'));
+  const [rpcPort, p2pPort] = [await freePort(), await freePort()];
+  const logFile = join(dir, 'node.log');
+  const log = openSync(logFile, 'a');
+  const args = [
+    '--dev',
+    '--dev-block-time', String(blockTimeMs),
+    '--base-path', join(dir, 'data'),
+    '--rpc-port', String(rpcPort),
+    '--listen-addr', `/ip4/127.0.0.1/tcp/${p2pPort}`,
+    '--no-prometheus',
+    '--no-telemetry',
+    '--no-mdns',
+    '--offchain-worker', 'always',
+    ...extraArgs,
+  ];
+  const child = spawn(bin, args, { stdio: ['ignore', log, log], cwd: ROOT });
+  let exited = null;
+  child.on('exit', (code, signal) => { exited = { code, signal }; });
+
+  const rpcUrl = `ws://127.0.0.1:${rpcPort}`;
+  const stop = async () => {
+    if (globalThis.__maspApi) await globalThis.__maspApi.disconnect().catch(() => {});
+    if (exited === null) {
+      child.kill('SIGINT');
+      for (let i = 0; i < 100 && exited === null; i++) await sleep(100);
+      if (exited === null) child.kill('SIGKILL');
+      for (let i = 0; i < 50 && exited === null; i++) await sleep(100);
+    }
+    if (alive(child.pid)) throw new Error(`masp-node (pid ${child.pid}) is still running after stop`);
+    rmSync(dir, { recursive: true, force: true });
+    return exited;
+  };
+
+  // Wait for the RPC server (the node first builds genesis and opens its DB).
+  const deadline = Date.now() + 120_000;
+  let api;
+  while (!api) {
+    if (exited !== null) {
+      throw new Error(`masp-node exited (${JSON.stringify(exited)}) before serving RPC:\n${tail(logFile)}`);
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`masp-node did not serve RPC on ${rpcUrl} within 120 s:\n${tail(logFile)}`);
+    }
+    const provider = new WsProvider(rpcUrl, false);
+    try {
+      await provider.connect();
+      await waitConnected(provider, 2_000);
+      api = await ApiPromise.create({ provider, throwOnConnect: true, noInitWarn: true });
+    } catch {
+      await provider.disconnect().catch(() => {});
+      await sleep(500);
+    }
+  }
+  globalThis.__maspApi = api;
+  return { api, rpcUrl, child, dir, logFile, stop };
+}
+
+function waitConnected(provider, ms) {
+  return new Promise((ok, fail) => {
+    if (provider.isConnected) return ok();
+    const t = setTimeout(() => fail(new Error('not connected')), ms);
+    provider.on('connected', () => { clearTimeout(t); ok(); });
+  });
+}
+
+function tail(file, lines = 40) {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Resolves once the best block number reaches `n`. */
+export async function waitForBlock(api, n, timeoutMs = 60_000) {
+  return new Promise((ok, fail) => {
+    let unsub;
+    const t = setTimeout(() => { unsub?.(); fail(new Error(`block ${n} not reached in ${timeoutMs} ms`)); }, timeoutMs);
+    api.rpc.chain.subscribeNewHeads((h) => {
+      if (h.number.toNumber() >= n) {
+        clearTimeout(t);
+        unsub?.();
+        ok(h.number.toNumber());
+      }
+    }).then((u) => { unsub = u; });
+  });
+}
+
+/** Signs, submits and waits for inclusion; resolves to { blockHash, events }, rejects on a dispatch error. */
+export function submit(api, tx, signer) {
+  return new Promise((ok, fail) => {
+    tx.signAndSend(signer, ({ status, events, dispatchError }) => {
+      if (dispatchError) {
+        let msg = dispatchError.toString();
+        if (dispatchError.isModule) {
+          const d = api.registry.findMetaError(dispatchError.asModule);
+          msg = `${d.section}.${d.name}`;
+        }
+        fail(new Error(msg));
+      } else if (status.isInBlock) {
+        ok({ blockHash: status.asInBlock, events });
+      } else if (status.isInvalid || status.isDropped || status.isUsurped) {
+        fail(new Error(`transaction ${status.type}`));
+      }
+    }).catch(fail);
+  });
+}
