@@ -23,9 +23,9 @@ use sp_version::RuntimeVersion;
 
 use crate::{
 	configs::{ConsensusHook, RELAY_PARENT_OFFSET},
-	genesis_config_presets, AccountId, Aura, AuraId, Balance, Block, Executive, InherentDataExt,
-	Nonce, ParachainInfo, ParachainSystem, Runtime, RuntimeCall, RuntimeGenesisConfig,
-	SessionKeys, System, TransactionPayment, VERSION,
+	genesis_config_presets, AccountId, AuraId, Balance, Block, BlockNumber, Executive,
+	InherentDataExt, Nonce, ParachainInfo, ParachainSystem, Runtime, RuntimeCall,
+	RuntimeGenesisConfig, SessionKeys, System, TokenSale, TransactionPayment, VERSION,
 };
 
 impl_runtime_apis! {
@@ -201,6 +201,19 @@ impl_runtime_apis! {
 	impl cumulus_primitives_core::SchedulingV3EnabledApi<Block> for Runtime {
 		fn scheduling_v3_enabled() -> bool {
 			<Runtime as cumulus_pallet_parachain_system::Config>::SchedulingSignatureVerifier::V3_SCHEDULING_ENABLED
+		}
+	}
+
+	impl pallet_token_sale_runtime_api::TokenSaleApi<Block, AccountId, BlockNumber, Balance> for Runtime {
+		fn status() -> pallet_token_sale_runtime_api::SaleStatus<BlockNumber, Balance> {
+			TokenSale::status()
+		}
+
+		fn buyer(
+			who: AccountId,
+			max_contributions: u32,
+		) -> Option<pallet_token_sale_runtime_api::BuyerStatus<Balance>> {
+			TokenSale::buyer_status(&who, max_contributions)
 		}
 	}
 

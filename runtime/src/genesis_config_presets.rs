@@ -3,9 +3,12 @@
 //! - `development` (`--dev`, chain id `dev`): Alice collates alone, the well-known
 //!   dev accounts (Alice..Ferdie and their stashes) hold [`DEV_ENDOWMENT`] each,
 //!   and Alice is the sudo key. The only preset with sudo and endowed accounts.
+//!   The token sale starts at block 1 with days of [`DEV_SALE_DAY_LENGTH`]
+//!   blocks, so a whole 42-day sale runs in minutes (a chain spec made from
+//!   this preset may set another `tokenSale.schedule`).
 //! - `local_testnet` (chain id `local`): Alice and Bob collate; no endowed
-//!   accounts and no sudo key. MASP enters circulation only through the token
-//!   sale.
+//!   accounts, no sudo key and no sale scheduled (the sale authority, root,
+//!   schedules it). MASP enters circulation only through the token sale.
 
 use alloc::{vec, vec::Vec};
 
@@ -14,10 +17,12 @@ use frame_support::build_struct_json_patch;
 use sp_genesis_builder::PresetId;
 use sp_keyring::Sr25519Keyring;
 
+use pallet_token_sale::SaleSchedule;
+
 use crate::{
-	configs::collators::CandidacyBond, AccountId, AuraId, Balance, BalancesConfig,
+	configs::collators::CandidacyBond, AccountId, AuraId, Balance, BalancesConfig, BlockNumber,
 	CollatorSelectionConfig, ParachainInfoConfig, PolkadotXcmConfig, RuntimeGenesisConfig,
-	SessionConfig, SessionKeys, SudoConfig, UNIT,
+	SessionConfig, SessionKeys, SudoConfig, TokenSaleConfig, UNIT,
 };
 
 /// The parachain id of MASP on a local relay network (2000 is the first id a
@@ -27,6 +32,10 @@ pub const PARACHAIN_ID: u32 = 2000;
 /// What each well-known dev account holds on the development chain: 1,000,000 MASP.
 pub const DEV_ENDOWMENT: Balance = 1_000_000 * UNIT;
 
+/// Blocks per token sale day on the development chain: the 42-day sale lasts
+/// 420 blocks (42 minutes at 6 s blocks).
+pub const DEV_SALE_DAY_LENGTH: BlockNumber = 10;
+
 /// XCM version assumed for peers that have not told us theirs.
 const SAFE_XCM_VERSION: u32 = xcm::prelude::XCM_VERSION;
 
@@ -34,6 +43,7 @@ fn genesis(
 	invulnerables: Vec<(AccountId, AuraId)>,
 	endowed_accounts: Vec<AccountId>,
 	sudo: Option<AccountId>,
+	sale: Option<SaleSchedule<BlockNumber>>,
 	id: ParaId,
 ) -> serde_json::Value {
 	build_struct_json_patch!(RuntimeGenesisConfig {
@@ -53,6 +63,7 @@ fn genesis(
 		},
 		polkadot_xcm: PolkadotXcmConfig { safe_xcm_version: Some(SAFE_XCM_VERSION) },
 		sudo: SudoConfig { key: sudo },
+		token_sale: TokenSaleConfig { schedule: sale },
 	})
 }
 
@@ -60,12 +71,14 @@ fn collator(k: Sr25519Keyring) -> (AccountId, AuraId) {
 	(k.to_account_id(), k.public().into())
 }
 
-/// The `development` preset: one collator (Alice), endowed dev accounts, sudo.
+/// The `development` preset: one collator (Alice), endowed dev accounts, sudo,
+/// a token sale running from block 1.
 pub fn development_config_genesis() -> serde_json::Value {
 	genesis(
 		vec![collator(Sr25519Keyring::Alice)],
 		Sr25519Keyring::well_known().map(|k| k.to_account_id()).collect(),
 		Some(Sr25519Keyring::Alice.to_account_id()),
+		Some(SaleSchedule { start: 1, day_length: DEV_SALE_DAY_LENGTH }),
 		PARACHAIN_ID.into(),
 	)
 }
@@ -75,6 +88,7 @@ pub fn local_testnet_genesis() -> serde_json::Value {
 	genesis(
 		vec![collator(Sr25519Keyring::Alice), collator(Sr25519Keyring::Bob)],
 		Vec::new(),
+		None,
 		None,
 		PARACHAIN_ID.into(),
 	)

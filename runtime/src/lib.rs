@@ -64,7 +64,13 @@ pub type TxExtension = cumulus_pallet_weight_reclaim::StorageWeightReclaim<
 		frame_system::CheckEra<Runtime>,
 		frame_system::CheckNonce<Runtime>,
 		frame_system::CheckWeight<Runtime>,
-		pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+		// Charges the fee, except for calls a pallet declares feeless for this
+		// caller (a token sale buyer's `claim`). Encodes and is named exactly as
+		// `ChargeTransactionPayment`, so wallets sign it as usual.
+		pallet_skip_feeless_payment::SkipCheckIfFeeless<
+			Runtime,
+			pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+		>,
 		frame_metadata_hash_extension::CheckMetadataHash<Runtime>,
 	),
 >;
@@ -160,6 +166,8 @@ mod runtime {
 	pub type Balances = pallet_balances;
 	#[runtime::pallet_index(11)]
 	pub type TransactionPayment = pallet_transaction_payment;
+	#[runtime::pallet_index(12)]
+	pub type SkipFeelessPayment = pallet_skip_feeless_payment;
 
 	// Governance (development chain only: the key is set in the dev preset).
 	#[runtime::pallet_index(15)]
@@ -188,8 +196,10 @@ mod runtime {
 	#[runtime::pallet_index(33)]
 	pub type MessageQueue = pallet_message_queue;
 
-	// MASP pallets take indices from 50 (TokenSale, StorageMarket, Deposits,
-	// StorageProofs, HostRating, Insurance).
+	// MASP pallets, from index 50.
+	/// The ICO: the only source of MASP after genesis.
+	#[runtime::pallet_index(50)]
+	pub type TokenSale = pallet_token_sale;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {

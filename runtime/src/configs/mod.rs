@@ -3,10 +3,12 @@
 //!   system, message queue, sudo);
 //! - [`token`]: the MASP token, transaction fees and where they go;
 //! - [`collators`]: block authorship, sessions, Aura, collator selection;
+//! - [`token_sale`]: the MASP ICO;
 //! - [`xcm_config`]: XCM with the relay chain and sibling parachains.
 
 pub mod collators;
 pub mod token;
+pub mod token_sale;
 pub mod xcm_config;
 
 use cumulus_pallet_parachain_system::RelayNumberMonotonicallyIncreases;
