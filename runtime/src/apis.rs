@@ -23,7 +23,7 @@ use sp_version::RuntimeVersion;
 
 use crate::{
 	configs::{ConsensusHook, RELAY_PARENT_OFFSET},
-	genesis_config_presets, AccountId, Aura, AuraId, Balance, Block, Executive, InherentDataExt,
+	genesis_config_presets, AccountId, AuraId, Balance, Block, Executive, InherentDataExt,
 	Nonce, ParachainInfo, ParachainSystem, Runtime, RuntimeCall, RuntimeGenesisConfig,
 	SessionKeys, System, TransactionPayment, VERSION,
 };
