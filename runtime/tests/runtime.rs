@@ -6,99 +6,20 @@
 //! - MASP has 12 decimals and an existential deposit of 0.001 MASP that holds;
 //! - a signed transfer works and its fee goes to the block's author.
 
-use codec::Encode;
+mod common;
+
+use common::*;
 use frame_support::{
 	assert_noop, assert_ok,
 	traits::{fungible::Inspect, Get},
 };
 use masp_runtime::{
 	genesis_config_presets::{self, DEV_ENDOWMENT},
-	AccountId, Balance, Balances, Executive, Header, Runtime, RuntimeCall, RuntimeGenesisConfig,
-	RuntimeOrigin, System, TxExtension, UncheckedExtrinsic, EXISTENTIAL_DEPOSIT, MILLI_UNIT, UNIT,
+	AccountId, Balance, Balances, Executive, Runtime, RuntimeCall, RuntimeOrigin, System,
+	UncheckedExtrinsic, EXISTENTIAL_DEPOSIT, MILLI_UNIT, UNIT,
 };
-use sp_consensus_aura::{Slot, AURA_ENGINE_ID};
 use sp_keyring::Sr25519Keyring;
-use sp_runtime::{
-	generic::{Era, SignedPayload},
-	traits::Header as _,
-	BuildStorage, Digest, DigestItem, MultiAddress, MultiSignature, TokenError,
-};
-
-/// Merges a preset's JSON patch into the default genesis config, as the node does.
-fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
-	match (base, patch) {
-		(serde_json::Value::Object(b), serde_json::Value::Object(p)) => {
-			for (k, v) in p {
-				merge(b.entry(k).or_insert(serde_json::Value::Null), v);
-			}
-		},
-		(b, p) => *b = p,
-	}
-}
-
-fn genesis_config(preset: &str) -> RuntimeGenesisConfig {
-	let patch = genesis_config_presets::get_preset(&preset.into())
-		.unwrap_or_else(|| panic!("preset {preset} exists"));
-	let patch: serde_json::Value = serde_json::from_slice(&patch).expect("preset is JSON");
-	let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).expect("default");
-	merge(&mut config, patch);
-	serde_json::from_value(config).expect("the preset patch matches the genesis config")
-}
-
-fn ext(preset: &str) -> sp_io::TestExternalities {
-	let storage = genesis_config(preset).build_storage().expect("genesis builds");
-	let mut ext = sp_io::TestExternalities::new(storage);
-	ext.execute_with(|| System::set_block_number(1));
-	ext
-}
-
-fn account(k: Sr25519Keyring) -> AccountId {
-	k.to_account_id()
-}
-
-fn free(who: &AccountId) -> Balance {
-	Balances::balance(who)
-}
-
-/// Starts block 1 authored by the Aura authority of `slot` (Alice: the only
-/// collator of the development preset).
-fn start_block_authored_at(slot: u64) {
-	let digest = Digest {
-		logs: vec![DigestItem::PreRuntime(AURA_ENGINE_ID, Slot::from(slot).encode())],
-	};
-	let header = Header::new(1, Default::default(), Default::default(), System::parent_hash(), digest);
-	Executive::initialize_block(&header);
-}
-
-fn tx_extension(nonce: u32, tip: Balance) -> TxExtension {
-	(
-		frame_system::AuthorizeCall::<Runtime>::new(),
-		frame_system::CheckNonZeroSender::<Runtime>::new(),
-		frame_system::CheckSpecVersion::<Runtime>::new(),
-		frame_system::CheckTxVersion::<Runtime>::new(),
-		frame_system::CheckGenesis::<Runtime>::new(),
-		frame_system::CheckEra::<Runtime>::from(Era::Immortal),
-		frame_system::CheckNonce::<Runtime>::from(nonce),
-		frame_system::CheckWeight::<Runtime>::new(),
-		pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(tip),
-		frame_metadata_hash_extension::CheckMetadataHash::<Runtime>::new(false),
-	)
-		.into()
-}
-
-/// A transaction signed by `signer` exactly as a wallet signs it.
-fn signed(signer: Sr25519Keyring, call: RuntimeCall, tip: Balance) -> UncheckedExtrinsic {
-	let who = signer.to_account_id();
-	let ext = tx_extension(System::account_nonce(&who), tip);
-	let payload = SignedPayload::new(call.clone(), ext.clone()).expect("implicit data available");
-	let signature = payload.using_encoded(|bytes| signer.sign(bytes));
-	UncheckedExtrinsic::new_signed(
-		call,
-		MultiAddress::Id(who),
-		MultiSignature::Sr25519(signature),
-		ext,
-	)
-}
+use sp_runtime::{BuildStorage, MultiAddress, TokenError};
 
 #[test]
 fn both_genesis_presets_build() {

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{traits::ConstU32, BoundedVec};
 use scale_info::TypeInfo;
+use serde::{Deserialize, Serialize};
 use sp_runtime::RuntimeDebug;
 
 /// An amount of US dollars in micro-dollars ($1 = 1,000,000).
@@ -71,8 +72,20 @@ impl Currency {
 /// `[start + (d-1)·day_length, start + d·day_length)`; the sale lasts
 /// [`SALE_DAYS`] days.
 #[derive(
-	Clone, Copy, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, RuntimeDebug,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	RuntimeDebug,
+	Serialize,
+	Deserialize,
 )]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SaleSchedule<BlockNumber> {
 	/// First block of the sale: nothing is counted before it (no pre-sale).
 	pub start: BlockNumber,
