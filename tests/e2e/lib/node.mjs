@@ -47,10 +47,11 @@ function alive(pid) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Starts `masp-node --dev` and connects @polkadot/api to it (no custom types).
+ * Starts `masp-node --dev` (a block every `blockTimeMs`, or one per transaction
+ * with `instantSeal`) and connects @polkadot/api to it (no custom types).
  * Resolves to { api, rpcUrl, child, dir, logFile, stop }.
  */
-export async function startDevNode({ blockTimeMs = 1000, extraArgs = [] } = {}) {
+export async function startDevNode({ blockTimeMs = 1000, instantSeal = false, extraArgs = [] } = {}) {
   const bin = nodeBinary();
   if (!existsSync(bin)) {
     throw new Error(`masp-node not found at ${bin}: build it with scripts/build (or set MASP_NODE_BIN)`);
@@ -61,7 +62,7 @@ export async function startDevNode({ blockTimeMs = 1000, extraArgs = [] } = {}) 
   const log = openSync(logFile, 'a');
   const args = [
     '--dev',
-    '--dev-block-time', String(blockTimeMs),
+    ...(instantSeal ? ['--instant-seal'] : ['--dev-block-time', String(blockTimeMs)]),
     '--base-path', join(dir, 'data'),
     '--rpc-port', String(rpcPort),
     '--listen-addr', `/ip4/127.0.0.1/tcp/${p2pPort}`,
