@@ -102,7 +102,7 @@ fn existential_deposit_holds() {
 			TokenError::NotExpendable
 		);
 
-		// Sending everything reaps the account; issuance does not grow.
+		// Sending everything reaps the account; issuance does not change.
 		let issuance = Balances::total_issuance();
 		assert_ok!(Balances::transfer_all(
 			RuntimeOrigin::signed(fresh.clone()),
@@ -111,6 +111,32 @@ fn existential_deposit_holds() {
 		));
 		assert!(!System::account_exists(&fresh));
 		assert_eq!(Balances::total_issuance(), issuance);
+	});
+}
+
+#[test]
+fn dust_of_a_reaped_account_is_not_burned() {
+	ext("development").execute_with(|| {
+		start_block_authored_at(3);
+		let (alice, bob) = (account(Sr25519Keyring::Alice), account(Sr25519Keyring::Bob));
+		let fresh: AccountId = [9u8; 32].into();
+		assert_ok!(Balances::transfer_allow_death(
+			RuntimeOrigin::signed(bob.clone()),
+			MultiAddress::Id(fresh.clone()),
+			EXISTENTIAL_DEPOSIT + 5
+		));
+		let issuance = Balances::total_issuance();
+		let alice0 = free(&alice);
+		// Leaves 5 units, below the ED: the account is reaped, its dust goes to
+		// the block author (Alice).
+		assert_ok!(Balances::transfer_allow_death(
+			RuntimeOrigin::signed(fresh.clone()),
+			MultiAddress::Id(bob.clone()),
+			EXISTENTIAL_DEPOSIT
+		));
+		assert!(!System::account_exists(&fresh));
+		assert_eq!(free(&alice), alice0 + 5);
+		assert_eq!(Balances::total_issuance(), issuance, "no MASP burned");
 	});
 }
 

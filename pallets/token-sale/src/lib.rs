@@ -56,7 +56,7 @@ pub mod pallet {
 		traits::fungible::{Inspect, Mutate},
 	};
 	use frame_system::pallet_prelude::*;
-	use sp_runtime::traits::{Saturating, UniqueSaturatedInto, Zero};
+	use sp_runtime::traits::{CheckedAdd, CheckedMul, Saturating, UniqueSaturatedInto, Zero};
 
 	/// Balance type of the token sold.
 	pub type BalanceOf<T> =

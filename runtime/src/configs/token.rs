@@ -31,8 +31,9 @@ impl pallet_balances::Config for Runtime {
 	type MaxLocks = ConstU32<50>;
 	type Balance = Balance;
 	type RuntimeEvent = RuntimeEvent;
-	/// Dust of reaped accounts is burned (total issuance goes down, never up).
-	type DustRemoval = ();
+	/// Dust of reaped accounts goes to the block author like fees: MASP is
+	/// never burned, so total issuance changes only through the token sale.
+	type DustRemoval = ToBlockAuthor;
 	type ExistentialDeposit = ExistentialDeposit;
 	type AccountStore = frame_system::Pallet<Runtime>;
 	type WeightInfo = pallet_balances::weights::SubstrateWeight<Runtime>;
@@ -66,8 +67,11 @@ impl WeightToFeePolynomial for WeightToFee {
 
 /// Sends a transaction's fee and tip to the author of the current block.
 ///
-/// If no author is known (never the case on a running chain: Aura always names
-/// one), the credit is dropped, which burns it: MASP is never created here.
+/// If the author cannot receive it (no author known, or an author account
+/// with no balance receiving less than the existential deposit), the credit
+/// goes to the collators' pot (pallet-collator-selection), which pays it out to
+/// authors of later blocks. MASP is never burned or created here, so total
+/// issuance only changes through the token sale.
 pub struct ToBlockAuthor;
 impl OnUnbalanced<Credit<AccountId, Balances>> for ToBlockAuthor {
 	fn on_unbalanceds(mut fees_then_tips: impl Iterator<Item = Credit<AccountId, Balances>>) {
@@ -75,18 +79,22 @@ impl OnUnbalanced<Credit<AccountId, Balances>> for ToBlockAuthor {
 		for tip in fees_then_tips {
 			total = total.merge(tip);
 		}
-		if total.peek() == 0 {
-			return;
-		}
-		match pallet_authorship::Pallet::<Runtime>::author() {
-			Some(author) => {
-				if let Err(unpaid) = <Balances as Balanced<AccountId>>::resolve(&author, total) {
-					// Only fails if the credit is below the existential deposit of a
-					// new account: that dust is burned.
-					log::debug!(target: "runtime::fees", "fee below ED burned: {}", unpaid.peek());
-				}
+		Self::on_unbalanced(total);
+	}
+
+	fn on_nonzero_unbalanced(credit: Credit<AccountId, Balances>) {
+		let credit = match pallet_authorship::Pallet::<Runtime>::author() {
+			Some(author) => match <Balances as Balanced<AccountId>>::resolve(&author, credit) {
+				Ok(()) => return,
+				Err(unpaid) => unpaid,
 			},
-			None => log::warn!(target: "runtime::fees", "no block author: fee burned"),
+			None => credit,
+		};
+		let pot = pallet_collator_selection::Pallet::<Runtime>::account_id();
+		if let Err(lost) = <Balances as Balanced<AccountId>>::resolve(&pot, credit) {
+			// The pot is kept above the existential deposit by collator
+			// selection, so this does not happen on a running chain.
+			log::error!(target: "runtime::fees", "fee of {} could not be credited: burned", lost.peek());
 		}
 	}
 }
