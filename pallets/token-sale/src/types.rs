@@ -6,7 +6,6 @@ use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{traits::ConstU32, BoundedVec};
 use scale_info::TypeInfo;
 use serde::{Deserialize, Serialize};
-use sp_runtime::RuntimeDebug;
 
 /// An amount of US dollars in micro-dollars ($1 = 1,000,000).
 pub type UsdMicros = u64;
@@ -33,7 +32,7 @@ pub type ExternalTxId = BoundedVec<u8, ConstU32<MAX_TX_ID_LEN>>;
 	DecodeWithMemTracking,
 	MaxEncodedLen,
 	TypeInfo,
-	RuntimeDebug,
+	Debug,
 )]
 pub enum Currency {
 	/// Ether.
@@ -81,7 +80,7 @@ impl Currency {
 	DecodeWithMemTracking,
 	MaxEncodedLen,
 	TypeInfo,
-	RuntimeDebug,
+	Debug,
 	Serialize,
 	Deserialize,
 )]
@@ -97,7 +96,7 @@ pub struct SaleSchedule<BlockNumber> {
 pub const SALE_DAYS: u32 = 42;
 
 /// Where the sale stands.
-#[derive(Clone, Copy, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo, RuntimeDebug)]
+#[derive(Clone, Copy, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo, Debug)]
 pub enum SalePhase {
 	/// No sale has been scheduled.
 	NotScheduled,
@@ -115,7 +114,9 @@ pub enum SalePhase {
 
 /// How the proceeds (in USD) are allocated once the sale succeeds
 /// (white paper: "Token and proceeds allocation").
-#[derive(Clone, Copy, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo, RuntimeDebug, Default)]
+#[derive(
+	Clone, Copy, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug, Default,
+)]
 pub struct ProceedsAllocation {
 	/// 67%: development and launch of the system.
 	pub development: UsdMicros,
@@ -161,7 +162,7 @@ impl ProceedsAllocation {
 }
 
 /// The result of `finalize`.
-#[derive(Clone, Copy, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo, RuntimeDebug)]
+#[derive(Clone, Copy, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo, Debug)]
 pub enum SaleOutcome<BlockNumber> {
 	/// Soft cap met: tokens claimable, proceeds allocated.
 	Succeeded { at: BlockNumber, raised: UsdMicros, proceeds: ProceedsAllocation },
@@ -170,7 +171,7 @@ pub enum SaleOutcome<BlockNumber> {
 }
 
 /// One attested contribution, keyed by `(currency, external_tx_id)`.
-#[derive(Clone, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo, RuntimeDebug)]
+#[derive(Clone, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo, Debug)]
 pub struct Contribution<AccountId, Balance, BlockNumber> {
 	/// Who receives the tokens.
 	pub buyer: AccountId,
@@ -193,7 +194,7 @@ pub struct Contribution<AccountId, Balance, BlockNumber> {
 }
 
 /// What a buyer has in the sale.
-#[derive(Clone, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo, RuntimeDebug, Default)]
+#[derive(Clone, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo, Debug, Default)]
 pub struct BuyerInfo<Balance> {
 	/// USD counted toward the caps over all of the buyer's contributions.
 	pub counted_usd: UsdMicros,
@@ -247,7 +248,7 @@ pub fn tokens_for(usd: UsdMicros, bonus: u8, unit: u128) -> Option<u128> {
 // --- Views returned by the runtime API -------------------------------------------
 
 /// Where the sale stands now.
-#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, RuntimeDebug)]
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
 pub struct SaleStatus<BlockNumber, Balance> {
 	/// The phase at the current block.
 	pub phase: SalePhase,
@@ -276,7 +277,7 @@ pub struct SaleStatus<BlockNumber, Balance> {
 }
 
 /// One contribution of a buyer.
-#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, RuntimeDebug)]
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
 pub struct ContributionView<Balance> {
 	/// The currency paid.
 	pub currency: Currency,
@@ -297,7 +298,7 @@ pub struct ContributionView<Balance> {
 }
 
 /// What a buyer has in the sale.
-#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, RuntimeDebug)]
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
 pub struct BuyerStatus<Balance> {
 	/// USD counted toward the caps.
 	pub counted_usd: UsdMicros,
