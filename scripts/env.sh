@@ -29,3 +29,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
 
 # Print a step header.
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+# The WASM builder looks for Cargo.lock next to the target dir; ours is outside
+# the clone, so point it at the workspace (keeps the WASM on the locked versions).
+export WASM_BUILD_WORKSPACE_HINT="$MASP_ROOT"

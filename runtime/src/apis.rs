@@ -8,6 +8,7 @@
 
 use alloc::vec::Vec;
 
+use cumulus_primitives_core::VerifySchedulingSignature;
 use frame_support::{
 	genesis_builder_helper::{build_state, get_preset},
 	weights::Weight,

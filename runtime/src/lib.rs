@@ -26,6 +26,8 @@ pub mod genesis_config_presets;
 
 extern crate alloc;
 
+use alloc::vec::Vec;
+
 use sp_runtime::{generic, impl_opaque_keys, traits::BlakeTwo256};
 #[cfg(feature = "std")]
 use sp_version::NativeVersion;

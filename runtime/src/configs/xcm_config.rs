@@ -120,7 +120,6 @@ impl xcm_executor::Config for XcmConfig {
 	type Trader = UsingComponents<WeightToFee, MaspLocation, AccountId, Balances, ToBlockAuthor>;
 	type ResponseHandler = PolkadotXcm;
 	type AssetTrap = PolkadotXcm;
-	type AssetClaims = PolkadotXcm;
 	type SubscriptionService = PolkadotXcm;
 	type PalletInstancesInfo = AllPalletsWithSystem;
 	type MaxAssetsIntoHolding = MaxAssetsIntoHolding;
