@@ -124,8 +124,6 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	system_version: 1,
 };
 
-}
-
 /// The pallets of the MASP runtime. Indices are part of the chain's encoding:
 /// never renumber a pallet once a chain runs with it.
 #[frame_support::runtime]
