@@ -9,10 +9,7 @@
 mod common;
 
 use common::*;
-use frame_support::{
-	assert_noop, assert_ok,
-	traits::{fungible::Inspect, Get},
-};
+use frame_support::{assert_noop, assert_ok};
 use masp_runtime::{
 	genesis_config_presets::{self, DEV_ENDOWMENT},
 	AccountId, Balance, Balances, Executive, Runtime, RuntimeCall, RuntimeOrigin, System,
@@ -24,7 +21,7 @@ use sp_runtime::{BuildStorage, MultiAddress, TokenError};
 #[test]
 fn both_genesis_presets_build() {
 	for preset in genesis_config_presets::preset_names() {
-		let name = String::from_utf8(preset.as_ref().to_vec()).unwrap();
+		let name: String = preset;
 		genesis_config(&name).build_storage().unwrap_or_else(|e| panic!("{name}: {e}"));
 	}
 	assert!(genesis_config_presets::get_preset(&"no-such-preset".into()).is_none());

@@ -22,7 +22,7 @@ before(async () => {
 
 after(async () => { if (node) await node.stop(); });
 
-test('the ICO: bonuses by day, no double counting, finalize, claims, no emission after', async () => {
+test('the ICO: bonuses by day, no double counting, finalize, claims, no emission after', { timeout: 600_000 }, async () => {
   const { api } = node;
   const ferdie = keyring.addFromUri('//Ferdie');
   // One remark per block: the dev chain's sale is 42 days of 10 blocks.

@@ -54,10 +54,10 @@ pub fn free(who: &AccountId) -> Balance {
 	Balances::balance(who)
 }
 
-/// Starts block 1 authored by the Aura authority of `slot` (Alice: the only
-/// collator of the development preset).
+/// Starts the next block, authored by the Aura authority of `slot` (Alice:
+/// the only collator of the development preset).
 pub fn start_block_authored_at(slot: u64) {
-	start_block(1, slot)
+	start_block(System::block_number() + 1, slot)
 }
 
 /// Starts block `number` authored by the Aura authority of `slot`.
@@ -79,7 +79,9 @@ pub fn tx_extension(nonce: u32, tip: Balance) -> TxExtension {
 		frame_system::CheckEra::<Runtime>::from(Era::Immortal),
 		frame_system::CheckNonce::<Runtime>::from(nonce),
 		frame_system::CheckWeight::<Runtime>::new(),
-		pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(tip),
+		pallet_skip_feeless_payment::SkipCheckIfFeeless::from(
+			pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(tip),
+		),
 		frame_metadata_hash_extension::CheckMetadataHash::<Runtime>::new(false),
 	)
 		.into()

@@ -16,7 +16,9 @@ export function send(api, tx, signer) {
   return new Promise((ok, fail) => {
     tx.signAndSend(signer, ({ status, events, dispatchError }) => {
       if (dispatchError) return fail(new Error(describe(api, dispatchError)));
+      // Manual seal finalizes on import: Finalized may come without InBlock.
       if (status.isInBlock) return ok({ blockHash: status.asInBlock, events });
+      if (status.isFinalized) return ok({ blockHash: status.asFinalized, events });
       if (status.isInvalid || status.isDropped || status.isUsurped) fail(new Error(`transaction ${status.type}`));
     }).catch(fail);
   });

@@ -75,6 +75,9 @@ export async function startDevNode({ blockTimeMs = 1000, instantSeal = false, ex
   const child = spawn(bin, args, { stdio: ['ignore', log, log], cwd: ROOT });
   let exited = null;
   child.on('exit', (code, signal) => { exited = { code, signal }; });
+  // Never leave a node behind, even if the test runner exits abruptly.
+  const reap = () => { if (exited === null) child.kill('SIGKILL'); };
+  process.once('exit', reap);
 
   const rpcUrl = `ws://127.0.0.1:${rpcPort}`;
   const stop = async () => {
@@ -157,8 +160,10 @@ export function submit(api, tx, signer) {
           msg = `${d.section}.${d.name}`;
         }
         fail(new Error(msg));
-      } else if (status.isInBlock) {
-        ok({ blockHash: status.asInBlock, events });
+      } else if (status.isInBlock || status.isFinalized) {
+        // The dev node's manual seal finalizes each block as it imports it: the
+        // pool may report Finalized without an InBlock first.
+        ok({ blockHash: status.isInBlock ? status.asInBlock : status.asFinalized, events });
       } else if (status.isInvalid || status.isDropped || status.isUsurped) {
         fail(new Error(`transaction ${status.type}`));
       }
