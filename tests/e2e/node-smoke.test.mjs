@@ -28,7 +28,7 @@ after(async () => {
   }
 });
 
-test('the dev chain produces blocks (reaches block 3)', { timeout: 120_000 }, async () => {
+test('the dev chain produces blocks (reaches block 3)', { timeout: 180_000 }, async () => {
   const n = await waitForBlock(node.api, 3, 60_000);
   assert.ok(n >= 3);
 });

@@ -94,7 +94,7 @@ export async function startDevNode({ blockTimeMs = 1000, instantSeal = false, ex
   };
 
   // Wait for the RPC server (the node first builds genesis and opens its DB).
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + 240_000;
   let api;
   while (!api) {
     if (exited !== null) {
@@ -102,7 +102,7 @@ export async function startDevNode({ blockTimeMs = 1000, instantSeal = false, ex
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`masp-node did not serve RPC on ${rpcUrl} within 120 s:\n${tail(logFile)}`);
+      throw new Error(`masp-node did not serve RPC on ${rpcUrl} within 240 s:\n${tail(logFile)}`);
     }
     const provider = new WsProvider(rpcUrl, false);
     try {
