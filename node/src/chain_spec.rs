@@ -21,52 +21,57 @@ const LOCAL_RELAY_CHAIN: &str = "rococo-local";
 pub struct MaspChainSpecLoader;
 
 impl LoadSpec for MaspChainSpecLoader {
-	fn load_spec(&self, id: &str) -> Result<Box<dyn ChainSpec>, String> {
-		Ok(match id {
-			"" | "dev" => Box::new(development()?),
-			"local" => Box::new(local_testnet()?),
-			path => Box::new(GenericChainSpec::from_json_file(path.into()).map_err(|e| {
-				format!("cannot load chain spec '{path}': {e} (built-in chains: dev, local)")
-			})?),
-		})
-	}
+    fn load_spec(&self, id: &str) -> Result<Box<dyn ChainSpec>, String> {
+        Ok(match id {
+            "" | "dev" => Box::new(development()?),
+            "local" => Box::new(local_testnet()?),
+            path => Box::new(GenericChainSpec::from_json_file(path.into()).map_err(|e| {
+                format!("cannot load chain spec '{path}': {e} (built-in chains: dev, local)")
+            })?),
+        })
+    }
 }
 
 /// The chain spec properties of MASP.
 pub fn properties() -> Properties {
-	let mut p = Properties::new();
-	p.insert("tokenSymbol".into(), token::SYMBOL.into());
-	p.insert("tokenDecimals".into(), token::DECIMALS.into());
-	p.insert("ss58Format".into(), token::SS58_PREFIX.into());
-	p
+    let mut p = Properties::new();
+    p.insert("tokenSymbol".into(), token::SYMBOL.into());
+    p.insert("tokenDecimals".into(), token::DECIMALS.into());
+    p.insert("ss58Format".into(), token::SS58_PREFIX.into());
+    p
 }
 
 fn wasm() -> Result<&'static [u8], String> {
-	masp_runtime::WASM_BINARY.ok_or_else(|| {
-		"the MASP runtime WASM was not built (SKIP_WASM_BUILD was set at build time)".to_string()
-	})
+    masp_runtime::WASM_BINARY.ok_or_else(|| {
+        "the MASP runtime WASM was not built (SKIP_WASM_BUILD was set at build time)".to_string()
+    })
 }
 
 /// The development chain: `masp-node --dev`.
 pub fn development() -> Result<GenericChainSpec, String> {
-	Ok(GenericChainSpec::builder(wasm()?, Extensions::new(LOCAL_RELAY_CHAIN.into(), PARACHAIN_ID))
-		.with_name("MASP Development")
-		.with_id("masp_dev")
-		.with_chain_type(ChainType::Development)
-		.with_genesis_config_preset_name("development")
-		.with_properties(properties())
-		.build())
+    Ok(GenericChainSpec::builder(
+        wasm()?,
+        Extensions::new(LOCAL_RELAY_CHAIN.into(), PARACHAIN_ID),
+    )
+    .with_name("MASP Development")
+    .with_id("masp_dev")
+    .with_chain_type(ChainType::Development)
+    .with_genesis_config_preset_name("development")
+    .with_properties(properties())
+    .build())
 }
 
 /// A local relay network's MASP parachain: `masp-node --chain local`.
 pub fn local_testnet() -> Result<GenericChainSpec, String> {
-	Ok(GenericChainSpec::builder(wasm()?, Extensions::new(LOCAL_RELAY_CHAIN.into(), PARACHAIN_ID))
-		.with_name("MASP Local Testnet")
-		.with_id("masp_local")
-		.with_chain_type(ChainType::Local)
-		.with_genesis_config_preset_name("local_testnet")
-		.with_protocol_id("masp-local")
-		.with_properties(properties())
-		.build())
+    Ok(GenericChainSpec::builder(
+        wasm()?,
+        Extensions::new(LOCAL_RELAY_CHAIN.into(), PARACHAIN_ID),
+    )
+    .with_name("MASP Local Testnet")
+    .with_id("masp_local")
+    .with_chain_type(ChainType::Local)
+    .with_genesis_config_preset_name("local_testnet")
+    .with_protocol_id("masp-local")
+    .with_properties(properties())
+    .build())
 }
-

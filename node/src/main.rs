@@ -12,33 +12,36 @@
 mod chain_spec;
 
 use polkadot_omni_node_lib::{
-	extra_subcommand::NoExtraSubcommand, run_with_custom_cli, runtime::DefaultRuntimeResolver,
-	CliConfig as CliConfigT, RunConfig,
+    extra_subcommand::NoExtraSubcommand, run_with_custom_cli, runtime::DefaultRuntimeResolver,
+    CliConfig as CliConfigT, RunConfig,
 };
 
 /// Names, version and support URL shown by `masp-node --help` and `--version`.
 struct CliConfig;
 
 impl CliConfigT for CliConfig {
-	fn impl_version() -> String {
-		env!("CARGO_PKG_VERSION").into()
-	}
+    fn impl_version() -> String {
+        env!("CARGO_PKG_VERSION").into()
+    }
 
-	fn author() -> String {
-		env!("CARGO_PKG_AUTHORS").into()
-	}
+    fn author() -> String {
+        env!("CARGO_PKG_AUTHORS").into()
+    }
 
-	fn support_url() -> String {
-		"https://github.com/masp/masp/issues/new".into()
-	}
+    fn support_url() -> String {
+        "https://github.com/masp/masp/issues/new".into()
+    }
 
-	fn copyright_start_year() -> u16 {
-		2026
-	}
+    fn copyright_start_year() -> u16 {
+        2026
+    }
 }
 
 fn main() -> color_eyre::eyre::Result<()> {
-	color_eyre::install()?;
-	let config = RunConfig::new(Box::new(DefaultRuntimeResolver), Box::new(chain_spec::MaspChainSpecLoader));
-	Ok(run_with_custom_cli::<CliConfig, NoExtraSubcommand>(config)?)
+    color_eyre::install()?;
+    let config = RunConfig::new(
+        Box::new(DefaultRuntimeResolver),
+        Box::new(chain_spec::MaspChainSpecLoader),
+    );
+    Ok(run_with_custom_cli::<CliConfig, NoExtraSubcommand>(config)?)
 }

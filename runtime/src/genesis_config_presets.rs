@@ -20,9 +20,9 @@ use sp_keyring::Sr25519Keyring;
 use pallet_token_sale::SaleSchedule;
 
 use crate::{
-	configs::collators::CandidacyBond, AccountId, AuraId, Balance, BalancesConfig, BlockNumber,
-	CollatorSelectionConfig, ParachainInfoConfig, PolkadotXcmConfig, RuntimeGenesisConfig,
-	SessionConfig, SessionKeys, SudoConfig, TokenSaleConfig, UNIT,
+    configs::collators::CandidacyBond, AccountId, AuraId, Balance, BalancesConfig, BlockNumber,
+    CollatorSelectionConfig, ParachainInfoConfig, PolkadotXcmConfig, RuntimeGenesisConfig,
+    SessionConfig, SessionKeys, SudoConfig, TokenSaleConfig, UNIT,
 };
 
 /// The parachain id of MASP on a local relay network (2000 is the first id a
@@ -40,78 +40,91 @@ pub const DEV_SALE_DAY_LENGTH: BlockNumber = 10;
 const SAFE_XCM_VERSION: u32 = xcm::prelude::XCM_VERSION;
 
 fn genesis(
-	invulnerables: Vec<(AccountId, AuraId)>,
-	endowed_accounts: Vec<AccountId>,
-	sudo: Option<AccountId>,
-	sale: Option<SaleSchedule<BlockNumber>>,
-	id: ParaId,
+    invulnerables: Vec<(AccountId, AuraId)>,
+    endowed_accounts: Vec<AccountId>,
+    sudo: Option<AccountId>,
+    sale: Option<SaleSchedule<BlockNumber>>,
+    id: ParaId,
 ) -> serde_json::Value {
-	build_struct_json_patch!(RuntimeGenesisConfig {
-		balances: BalancesConfig {
-			balances: endowed_accounts.into_iter().map(|k| (k, DEV_ENDOWMENT)).collect(),
-		},
-		parachain_info: ParachainInfoConfig { parachain_id: id },
-		collator_selection: CollatorSelectionConfig {
-			invulnerables: invulnerables.iter().map(|(acc, _)| acc.clone()).collect(),
-			candidacy_bond: CandidacyBond::get(),
-		},
-		session: SessionConfig {
-			keys: invulnerables
-				.into_iter()
-				.map(|(acc, aura)| (acc.clone(), acc, SessionKeys { aura }))
-				.collect(),
-		},
-		polkadot_xcm: PolkadotXcmConfig { safe_xcm_version: Some(SAFE_XCM_VERSION) },
-		sudo: SudoConfig { key: sudo },
-		token_sale: TokenSaleConfig { schedule: sale },
-	})
+    build_struct_json_patch!(RuntimeGenesisConfig {
+        balances: BalancesConfig {
+            balances: endowed_accounts
+                .into_iter()
+                .map(|k| (k, DEV_ENDOWMENT))
+                .collect(),
+        },
+        parachain_info: ParachainInfoConfig { parachain_id: id },
+        collator_selection: CollatorSelectionConfig {
+            invulnerables: invulnerables.iter().map(|(acc, _)| acc.clone()).collect(),
+            candidacy_bond: CandidacyBond::get(),
+        },
+        session: SessionConfig {
+            keys: invulnerables
+                .into_iter()
+                .map(|(acc, aura)| (acc.clone(), acc, SessionKeys { aura }))
+                .collect(),
+        },
+        polkadot_xcm: PolkadotXcmConfig {
+            safe_xcm_version: Some(SAFE_XCM_VERSION)
+        },
+        sudo: SudoConfig { key: sudo },
+        token_sale: TokenSaleConfig { schedule: sale },
+    })
 }
 
 fn collator(k: Sr25519Keyring) -> (AccountId, AuraId) {
-	(k.to_account_id(), k.public().into())
+    (k.to_account_id(), k.public().into())
 }
 
 /// The `development` preset: one collator (Alice), endowed dev accounts, sudo,
 /// a token sale running from block 1.
 pub fn development_config_genesis() -> serde_json::Value {
-	genesis(
-		vec![collator(Sr25519Keyring::Alice)],
-		Sr25519Keyring::well_known().map(|k| k.to_account_id()).collect(),
-		Some(Sr25519Keyring::Alice.to_account_id()),
-		Some(SaleSchedule { start: 1, day_length: DEV_SALE_DAY_LENGTH }),
-		PARACHAIN_ID.into(),
-	)
+    genesis(
+        vec![collator(Sr25519Keyring::Alice)],
+        Sr25519Keyring::well_known()
+            .map(|k| k.to_account_id())
+            .collect(),
+        Some(Sr25519Keyring::Alice.to_account_id()),
+        Some(SaleSchedule {
+            start: 1,
+            day_length: DEV_SALE_DAY_LENGTH,
+        }),
+        PARACHAIN_ID.into(),
+    )
 }
 
 /// The `local_testnet` preset: two collators (Alice, Bob), no endowment, no sudo.
 pub fn local_testnet_genesis() -> serde_json::Value {
-	genesis(
-		vec![collator(Sr25519Keyring::Alice), collator(Sr25519Keyring::Bob)],
-		Vec::new(),
-		None,
-		None,
-		PARACHAIN_ID.into(),
-	)
+    genesis(
+        vec![
+            collator(Sr25519Keyring::Alice),
+            collator(Sr25519Keyring::Bob),
+        ],
+        Vec::new(),
+        None,
+        None,
+        PARACHAIN_ID.into(),
+    )
 }
 
 /// Returns the JSON patch of a named preset, `None` for an unknown name.
 pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
-	let patch = match id.as_ref() {
-		sp_genesis_builder::DEV_RUNTIME_PRESET => development_config_genesis(),
-		sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET => local_testnet_genesis(),
-		_ => return None,
-	};
-	Some(
-		serde_json::to_string(&patch)
-			.expect("serialization to json is expected to work. qed.")
-			.into_bytes(),
-	)
+    let patch = match id.as_ref() {
+        sp_genesis_builder::DEV_RUNTIME_PRESET => development_config_genesis(),
+        sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET => local_testnet_genesis(),
+        _ => return None,
+    };
+    Some(
+        serde_json::to_string(&patch)
+            .expect("serialization to json is expected to work. qed.")
+            .into_bytes(),
+    )
 }
 
 /// The names of the presets this runtime offers.
 pub fn preset_names() -> Vec<PresetId> {
-	vec![
-		PresetId::from(sp_genesis_builder::DEV_RUNTIME_PRESET),
-		PresetId::from(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET),
-	]
+    vec![
+        PresetId::from(sp_genesis_builder::DEV_RUNTIME_PRESET),
+        PresetId::from(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET),
+    ]
 }

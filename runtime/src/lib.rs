@@ -35,8 +35,8 @@ use sp_runtime::{generic, impl_opaque_keys, traits::BlakeTwo256};
 use sp_version::RuntimeVersion;
 
 pub use masp_primitives::{
-	token::{EXISTENTIAL_DEPOSIT, MICRO_UNIT, MILLI_UNIT, UNIT},
-	AccountId, Balance, BlockNumber, Hash, Nonce, Signature,
+    token::{EXISTENTIAL_DEPOSIT, MICRO_UNIT, MILLI_UNIT, UNIT},
+    AccountId, Balance, BlockNumber, Hash, Nonce, Signature,
 };
 pub use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 pub use sp_runtime::{MultiAddress, Perbill, Permill};
@@ -57,149 +57,149 @@ pub type SignedBlock = generic::SignedBlock<Block>;
 /// them is known to polkadot.js, so no custom type definitions are needed.
 /// `StorageWeightReclaim` wraps the others and refunds unused proof size.
 pub type TxExtension = cumulus_pallet_weight_reclaim::StorageWeightReclaim<
-	Runtime,
-	(
-		frame_system::AuthorizeCall<Runtime>,
-		frame_system::CheckNonZeroSender<Runtime>,
-		frame_system::CheckSpecVersion<Runtime>,
-		frame_system::CheckTxVersion<Runtime>,
-		frame_system::CheckGenesis<Runtime>,
-		frame_system::CheckEra<Runtime>,
-		frame_system::CheckNonce<Runtime>,
-		frame_system::CheckWeight<Runtime>,
-		// Charges the fee, except for calls a pallet declares feeless for this
-		// caller (a token sale buyer's `claim`). Encodes and is named exactly as
-		// `ChargeTransactionPayment`, so wallets sign it as usual.
-		pallet_skip_feeless_payment::SkipCheckIfFeeless<
-			Runtime,
-			pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
-		>,
-		frame_metadata_hash_extension::CheckMetadataHash<Runtime>,
-	),
+    Runtime,
+    (
+        frame_system::AuthorizeCall<Runtime>,
+        frame_system::CheckNonZeroSender<Runtime>,
+        frame_system::CheckSpecVersion<Runtime>,
+        frame_system::CheckTxVersion<Runtime>,
+        frame_system::CheckGenesis<Runtime>,
+        frame_system::CheckEra<Runtime>,
+        frame_system::CheckNonce<Runtime>,
+        frame_system::CheckWeight<Runtime>,
+        // Charges the fee, except for calls a pallet declares feeless for this
+        // caller (a token sale buyer's `claim`). Encodes and is named exactly as
+        // `ChargeTransactionPayment`, so wallets sign it as usual.
+        pallet_skip_feeless_payment::SkipCheckIfFeeless<
+            Runtime,
+            pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+        >,
+        frame_metadata_hash_extension::CheckMetadataHash<Runtime>,
+    ),
 >;
 
 /// Unchecked extrinsic type as expected by this runtime.
 pub type UncheckedExtrinsic =
-	generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
+    generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
 
 /// Storage migrations run on runtime upgrade (none yet).
 pub type Migrations = ();
 
 /// Executive: dispatches calls to the pallets.
 pub type Executive = frame_executive::Executive<
-	Runtime,
-	Block,
-	frame_system::ChainContext<Runtime>,
-	Runtime,
-	AllPalletsWithSystem,
-	Migrations,
+    Runtime,
+    Block,
+    frame_system::ChainContext<Runtime>,
+    Runtime,
+    AllPalletsWithSystem,
+    Migrations,
 >;
 
 /// Opaque types: what the node sees without knowing the runtime's types.
 pub mod opaque {
-	use super::*;
-	pub use sp_runtime::OpaqueExtrinsic as UncheckedExtrinsic;
+    use super::*;
+    pub use sp_runtime::OpaqueExtrinsic as UncheckedExtrinsic;
 
-	/// Opaque block header type.
-	pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
-	/// Opaque block type.
-	pub type Block = generic::Block<Header, UncheckedExtrinsic>;
+    /// Opaque block header type.
+    pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
+    /// Opaque block type.
+    pub type Block = generic::Block<Header, UncheckedExtrinsic>;
 }
 
 impl_opaque_keys! {
-	/// The session keys of a collator: its Aura key.
-	pub struct SessionKeys {
-		pub aura: Aura,
-	}
+    /// The session keys of a collator: its Aura key.
+    pub struct SessionKeys {
+        pub aura: Aura,
+    }
 }
 
 /// Runtime version. `spec_version` must be bumped on every runtime change that
 /// goes on a live chain.
 #[sp_version::runtime_version]
 pub const VERSION: RuntimeVersion = RuntimeVersion {
-	spec_name: alloc::borrow::Cow::Borrowed("masp"),
-	impl_name: alloc::borrow::Cow::Borrowed("masp"),
-	authoring_version: 1,
-	spec_version: 1,
-	impl_version: 0,
-	apis: apis::RUNTIME_API_VERSIONS,
-	transaction_version: 1,
-	system_version: 1,
+    spec_name: alloc::borrow::Cow::Borrowed("masp"),
+    impl_name: alloc::borrow::Cow::Borrowed("masp"),
+    authoring_version: 1,
+    spec_version: 1,
+    impl_version: 0,
+    apis: apis::RUNTIME_API_VERSIONS,
+    transaction_version: 1,
+    system_version: 1,
 };
 
 /// The pallets of the MASP runtime. Indices are part of the chain's encoding:
 /// never renumber a pallet once a chain runs with it.
 #[frame_support::runtime]
 mod runtime {
-	#[runtime::runtime]
-	#[runtime::derive(
-		RuntimeCall,
-		RuntimeEvent,
-		RuntimeError,
-		RuntimeOrigin,
-		RuntimeFreezeReason,
-		RuntimeHoldReason,
-		RuntimeSlashReason,
-		RuntimeLockId,
-		RuntimeTask,
-		RuntimeViewFunction
-	)]
-	pub struct Runtime;
+    #[runtime::runtime]
+    #[runtime::derive(
+        RuntimeCall,
+        RuntimeEvent,
+        RuntimeError,
+        RuntimeOrigin,
+        RuntimeFreezeReason,
+        RuntimeHoldReason,
+        RuntimeSlashReason,
+        RuntimeLockId,
+        RuntimeTask,
+        RuntimeViewFunction
+    )]
+    pub struct Runtime;
 
-	// System support.
-	#[runtime::pallet_index(0)]
-	pub type System = frame_system;
-	#[runtime::pallet_index(1)]
-	pub type ParachainSystem = cumulus_pallet_parachain_system;
-	#[runtime::pallet_index(2)]
-	pub type Timestamp = pallet_timestamp;
-	#[runtime::pallet_index(3)]
-	pub type ParachainInfo = parachain_info;
-	#[runtime::pallet_index(4)]
-	pub type WeightReclaim = cumulus_pallet_weight_reclaim;
+    // System support.
+    #[runtime::pallet_index(0)]
+    pub type System = frame_system;
+    #[runtime::pallet_index(1)]
+    pub type ParachainSystem = cumulus_pallet_parachain_system;
+    #[runtime::pallet_index(2)]
+    pub type Timestamp = pallet_timestamp;
+    #[runtime::pallet_index(3)]
+    pub type ParachainInfo = parachain_info;
+    #[runtime::pallet_index(4)]
+    pub type WeightReclaim = cumulus_pallet_weight_reclaim;
 
-	// The MASP token and fees.
-	#[runtime::pallet_index(10)]
-	pub type Balances = pallet_balances;
-	#[runtime::pallet_index(11)]
-	pub type TransactionPayment = pallet_transaction_payment;
-	#[runtime::pallet_index(12)]
-	pub type SkipFeelessPayment = pallet_skip_feeless_payment;
+    // The MASP token and fees.
+    #[runtime::pallet_index(10)]
+    pub type Balances = pallet_balances;
+    #[runtime::pallet_index(11)]
+    pub type TransactionPayment = pallet_transaction_payment;
+    #[runtime::pallet_index(12)]
+    pub type SkipFeelessPayment = pallet_skip_feeless_payment;
 
-	// Governance (development chain only: the key is set in the dev preset).
-	#[runtime::pallet_index(15)]
-	pub type Sudo = pallet_sudo;
+    // Governance (development chain only: the key is set in the dev preset).
+    #[runtime::pallet_index(15)]
+    pub type Sudo = pallet_sudo;
 
-	// Collators (the white paper's Miners). The order matters: Authorship and
-	// CollatorSelection before Session, Session before Aura.
-	#[runtime::pallet_index(20)]
-	pub type Authorship = pallet_authorship;
-	#[runtime::pallet_index(21)]
-	pub type CollatorSelection = pallet_collator_selection;
-	#[runtime::pallet_index(22)]
-	pub type Session = pallet_session;
-	#[runtime::pallet_index(23)]
-	pub type Aura = pallet_aura;
-	#[runtime::pallet_index(24)]
-	pub type AuraExt = cumulus_pallet_aura_ext;
+    // Collators (the white paper's Miners). The order matters: Authorship and
+    // CollatorSelection before Session, Session before Aura.
+    #[runtime::pallet_index(20)]
+    pub type Authorship = pallet_authorship;
+    #[runtime::pallet_index(21)]
+    pub type CollatorSelection = pallet_collator_selection;
+    #[runtime::pallet_index(22)]
+    pub type Session = pallet_session;
+    #[runtime::pallet_index(23)]
+    pub type Aura = pallet_aura;
+    #[runtime::pallet_index(24)]
+    pub type AuraExt = cumulus_pallet_aura_ext;
 
-	// XCM messaging with the relay chain and sibling parachains.
-	#[runtime::pallet_index(30)]
-	pub type XcmpQueue = cumulus_pallet_xcmp_queue;
-	#[runtime::pallet_index(31)]
-	pub type PolkadotXcm = pallet_xcm;
-	#[runtime::pallet_index(32)]
-	pub type CumulusXcm = cumulus_pallet_xcm;
-	#[runtime::pallet_index(33)]
-	pub type MessageQueue = pallet_message_queue;
+    // XCM messaging with the relay chain and sibling parachains.
+    #[runtime::pallet_index(30)]
+    pub type XcmpQueue = cumulus_pallet_xcmp_queue;
+    #[runtime::pallet_index(31)]
+    pub type PolkadotXcm = pallet_xcm;
+    #[runtime::pallet_index(32)]
+    pub type CumulusXcm = cumulus_pallet_xcm;
+    #[runtime::pallet_index(33)]
+    pub type MessageQueue = pallet_message_queue;
 
-	// MASP pallets, from index 50.
-	/// The ICO: the only source of MASP after genesis.
-	#[runtime::pallet_index(50)]
-	pub type TokenSale = pallet_token_sale;
+    // MASP pallets, from index 50.
+    /// The ICO: the only source of MASP after genesis.
+    #[runtime::pallet_index(50)]
+    pub type TokenSale = pallet_token_sale;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {
-	Runtime = Runtime,
-	BlockExecutor = cumulus_pallet_aura_ext::BlockExecutor::<Runtime, Executive>,
+    Runtime = Runtime,
+    BlockExecutor = cumulus_pallet_aura_ext::BlockExecutor::<Runtime, Executive>,
 }

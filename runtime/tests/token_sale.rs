@@ -8,8 +8,8 @@ mod common;
 use common::*;
 use frame_support::assert_ok;
 use masp_runtime::{
-	genesis_config_presets::DEV_SALE_DAY_LENGTH, Executive, Runtime, RuntimeCall, RuntimeOrigin,
-	System, TokenSale, UNIT,
+    genesis_config_presets::DEV_SALE_DAY_LENGTH, Executive, Runtime, RuntimeCall, RuntimeOrigin,
+    System, TokenSale, UNIT,
 };
 use pallet_token_sale::{Currency, SalePhase, HARD_CAP_MICRO_USD, SOFT_CAP_MICRO_USD};
 use sp_core::Pair;
@@ -19,77 +19,93 @@ use sp_runtime::transaction_validity::{InvalidTransaction, TransactionValidityEr
 const USD: u64 = 1_000_000;
 
 fn tx(id: &str) -> pallet_token_sale::ExternalTxId {
-	id.as_bytes().to_vec().try_into().unwrap()
+    id.as_bytes().to_vec().try_into().unwrap()
 }
 
 #[test]
 fn the_dev_chain_runs_a_sale_from_block_1() {
-	ext("development").execute_with(|| {
-		let status = TokenSale::status();
-		assert_eq!(status.phase, SalePhase::Active);
-		assert_eq!(status.start, Some(1));
-		assert_eq!(status.day_length, Some(DEV_SALE_DAY_LENGTH));
-		assert_eq!(status.current_bonus_percent, 25);
-		assert_eq!((status.soft_cap_usd, status.hard_cap_usd), (SOFT_CAP_MICRO_USD, HARD_CAP_MICRO_USD));
-	});
-	ext("local_testnet").execute_with(|| {
-		assert_eq!(TokenSale::status().phase, SalePhase::NotScheduled);
-	});
+    ext("development").execute_with(|| {
+        let status = TokenSale::status();
+        assert_eq!(status.phase, SalePhase::Active);
+        assert_eq!(status.start, Some(1));
+        assert_eq!(status.day_length, Some(DEV_SALE_DAY_LENGTH));
+        assert_eq!(status.current_bonus_percent, 25);
+        assert_eq!(
+            (status.soft_cap_usd, status.hard_cap_usd),
+            (SOFT_CAP_MICRO_USD, HARD_CAP_MICRO_USD)
+        );
+    });
+    ext("local_testnet").execute_with(|| {
+        assert_eq!(TokenSale::status().phase, SalePhase::NotScheduled);
+    });
 }
 
 #[test]
 fn a_buyer_holding_zero_masp_claims_with_a_feeless_signed_transaction() {
-	ext("development").execute_with(|| {
-		let buyer = sp_core::sr25519::Pair::from_string("//masp-zero-balance-buyer", None).unwrap();
-		let buyer_id: masp_runtime::AccountId = buyer.public().into();
-		let stranger = sp_core::sr25519::Pair::from_string("//masp-stranger", None).unwrap();
-		assert_eq!(free(&buyer_id), 0);
+    ext("development").execute_with(|| {
+        let buyer = sp_core::sr25519::Pair::from_string("//masp-zero-balance-buyer", None).unwrap();
+        let buyer_id: masp_runtime::AccountId = buyer.public().into();
+        let stranger = sp_core::sr25519::Pair::from_string("//masp-stranger", None).unwrap();
+        assert_eq!(free(&buyer_id), 0);
 
-		// Day 1: the authority (root) attests a $35 contribution: 125 MASP.
-		assert_ok!(TokenSale::attest_contribution(
-			RuntimeOrigin::root(),
-			buyer_id.clone(),
-			Currency::Btc,
-			tx("btc-1"),
-			100_000,
-			35 * USD
-		));
-		assert_ok!(TokenSale::attest_contribution(
-			RuntimeOrigin::root(),
-			account(Sr25519Keyring::Bob),
-			Currency::Eth,
-			tx("eth-1"),
-			1,
-			SOFT_CAP_MICRO_USD
-		));
-		let end = TokenSale::status().end.unwrap();
-		System::set_block_number(end);
-		assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(account(Sr25519Keyring::Charlie))));
-		assert_eq!(TokenSale::status().phase, SalePhase::Succeeded);
+        // Day 1: the authority (root) attests a $35 contribution: 125 MASP.
+        assert_ok!(TokenSale::attest_contribution(
+            RuntimeOrigin::root(),
+            buyer_id.clone(),
+            Currency::Btc,
+            tx("btc-1"),
+            100_000,
+            35 * USD
+        ));
+        assert_ok!(TokenSale::attest_contribution(
+            RuntimeOrigin::root(),
+            account(Sr25519Keyring::Bob),
+            Currency::Eth,
+            tx("eth-1"),
+            1,
+            SOFT_CAP_MICRO_USD
+        ));
+        let end = TokenSale::status().end.unwrap();
+        System::set_block_number(end);
+        assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(account(
+            Sr25519Keyring::Charlie
+        ))));
+        assert_eq!(TokenSale::status().phase, SalePhase::Succeeded);
 
-		start_block(end + 1, u64::from(end) + 1);
-		let claim = RuntimeCall::TokenSale(pallet_token_sale::Call::claim {});
+        start_block(end + 1, u64::from(end) + 1);
+        let claim = RuntimeCall::TokenSale(pallet_token_sale::Call::claim {});
 
-		// Someone with no allocation and no MASP cannot even get `claim` in.
-		let refused = Executive::apply_extrinsic(signed_by(&stranger, claim.clone(), 0));
-		assert!(
-			matches!(
-				refused,
-				Err(TransactionValidityError::Invalid(InvalidTransaction::Payment)) |
-					Err(TransactionValidityError::Invalid(InvalidTransaction::BadSigner))
-			),
-			"{refused:?}"
-		);
+        // Someone with no allocation and no MASP cannot even get `claim` in.
+        let refused = Executive::apply_extrinsic(signed_by(&stranger, claim.clone(), 0));
+        assert!(
+            matches!(
+                refused,
+                Err(TransactionValidityError::Invalid(
+                    InvalidTransaction::Payment
+                )) | Err(TransactionValidityError::Invalid(
+                    InvalidTransaction::BadSigner
+                ))
+            ),
+            "{refused:?}"
+        );
 
-		// The buyer's claim is valid, free, and mints exactly the allocation.
-		assert_ok!(Executive::apply_extrinsic(signed_by(&buyer, claim.clone(), 0)).expect("valid"));
-		assert_eq!(free(&buyer_id), 125 * UNIT, "no fee was taken");
-		assert_eq!(System::sufficients(&buyer_id), 0);
-		assert!(pallet_token_sale::Buyers::<Runtime>::get(&buyer_id).unwrap().claimed);
+        // The buyer's claim is valid, free, and mints exactly the allocation.
+        assert_ok!(Executive::apply_extrinsic(signed_by(&buyer, claim.clone(), 0)).expect("valid"));
+        assert_eq!(free(&buyer_id), 125 * UNIT, "no fee was taken");
+        assert_eq!(System::sufficients(&buyer_id), 0);
+        assert!(
+            pallet_token_sale::Buyers::<Runtime>::get(&buyer_id)
+                .unwrap()
+                .claimed
+        );
 
-		// A second claim is no longer feeless: it pays a fee and fails.
-		let again = Executive::apply_extrinsic(signed_by(&buyer, claim, 0)).expect("valid: it can pay now");
-		assert!(again.is_err());
-		assert!(free(&buyer_id) < 125 * UNIT, "the failed claim paid its fee");
-	});
+        // A second claim is no longer feeless: it pays a fee and fails.
+        let again =
+            Executive::apply_extrinsic(signed_by(&buyer, claim, 0)).expect("valid: it can pay now");
+        assert!(again.is_err());
+        assert!(
+            free(&buyer_id) < 125 * UNIT,
+            "the failed claim paid its fee"
+        );
+    });
 }

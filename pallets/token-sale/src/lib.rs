@@ -50,679 +50,760 @@ pub mod weights;
 
 #[frame_support::pallet]
 pub mod pallet {
-	use super::*;
-	use frame_support::{
-		pallet_prelude::*,
-		traits::fungible::{Inspect, Mutate},
-	};
-	use frame_system::pallet_prelude::*;
-	use sp_runtime::traits::{CheckedAdd, CheckedMul, Saturating, UniqueSaturatedInto, Zero};
+    use super::*;
+    use frame_support::{
+        pallet_prelude::*,
+        traits::fungible::{Inspect, Mutate},
+    };
+    use frame_system::pallet_prelude::*;
+    use sp_runtime::traits::{CheckedAdd, CheckedMul, Saturating, UniqueSaturatedInto, Zero};
 
-	/// Balance type of the token sold.
-	pub type BalanceOf<T> =
-		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+    /// Balance type of the token sold.
+    pub type BalanceOf<T> =
+        <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 
-	/// A contribution as stored.
-	pub type ContributionOf<T> = Contribution<
-		<T as frame_system::Config>::AccountId,
-		BalanceOf<T>,
-		BlockNumberFor<T>,
-	>;
+    /// A contribution as stored.
+    pub type ContributionOf<T> =
+        Contribution<<T as frame_system::Config>::AccountId, BalanceOf<T>, BlockNumberFor<T>>;
 
-	/// The key of a contribution: the external chain's currency and tx id.
-	pub type ContributionKey = (Currency, ExternalTxId);
+    /// The key of a contribution: the external chain's currency and tx id.
+    pub type ContributionKey = (Currency, ExternalTxId);
 
-	#[pallet::pallet]
-	pub struct Pallet<T>(_);
+    #[pallet::pallet]
+    pub struct Pallet<T>(_);
 
-	#[pallet::config]
-	pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
-		/// The token sold (MASP): minted only by [`Pallet::claim`].
-		type Currency: Mutate<Self::AccountId>;
+    #[pallet::config]
+    pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+        /// The token sold (MASP): minted only by [`Pallet::claim`].
+        type Currency: Mutate<Self::AccountId>;
 
-		/// Who attests contributions, schedules the sale and records refunds
-		/// (root on the dev chain).
-		type SaleOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+        /// Who attests contributions, schedules the sale and records refunds
+        /// (root on the dev chain).
+        type SaleOrigin: EnsureOrigin<Self::RuntimeOrigin>;
 
-		/// Smallest units per whole token (10^12 for MASP).
-		#[pallet::constant]
-		type TokenUnit: Get<u128>;
+        /// Smallest units per whole token (10^12 for MASP).
+        #[pallet::constant]
+        type TokenUnit: Get<u128>;
 
-		/// Weights of the calls, from the pallet's benchmarks.
-		type WeightInfo: WeightInfo;
-	}
+        /// Weights of the calls, from the pallet's benchmarks.
+        type WeightInfo: WeightInfo;
+    }
 
-	/// When the sale runs. Set once (genesis or `schedule_sale`), immutable
-	/// from its start block on.
-	#[pallet::storage]
-	pub type Schedule<T: Config> = StorageValue<_, SaleSchedule<BlockNumberFor<T>>, OptionQuery>;
+    /// When the sale runs. Set once (genesis or `schedule_sale`), immutable
+    /// from its start block on.
+    #[pallet::storage]
+    pub type Schedule<T: Config> = StorageValue<_, SaleSchedule<BlockNumberFor<T>>, OptionQuery>;
 
-	/// USD counted toward the caps so far. Never above [`HARD_CAP_MICRO_USD`].
-	#[pallet::storage]
-	pub type Raised<T: Config> = StorageValue<_, UsdMicros, ValueQuery>;
+    /// USD counted toward the caps so far. Never above [`HARD_CAP_MICRO_USD`].
+    #[pallet::storage]
+    pub type Raised<T: Config> = StorageValue<_, UsdMicros, ValueQuery>;
 
-	/// The block in which the hard cap was reached (the sale ended early).
-	#[pallet::storage]
-	pub type HardCapReachedAt<T: Config> = StorageValue<_, BlockNumberFor<T>, OptionQuery>;
+    /// The block in which the hard cap was reached (the sale ended early).
+    #[pallet::storage]
+    pub type HardCapReachedAt<T: Config> = StorageValue<_, BlockNumberFor<T>, OptionQuery>;
 
-	/// The sale's result, once finalized.
-	#[pallet::storage]
-	pub type Outcome<T: Config> = StorageValue<_, SaleOutcome<BlockNumberFor<T>>, OptionQuery>;
+    /// The sale's result, once finalized.
+    #[pallet::storage]
+    pub type Outcome<T: Config> = StorageValue<_, SaleOutcome<BlockNumberFor<T>>, OptionQuery>;
 
-	/// Every attested contribution by `(currency, external tx id)`.
-	#[pallet::storage]
-	pub type Contributions<T: Config> =
-		StorageMap<_, Blake2_128Concat, ContributionKey, ContributionOf<T>, OptionQuery>;
+    /// Every attested contribution by `(currency, external tx id)`.
+    #[pallet::storage]
+    pub type Contributions<T: Config> =
+        StorageMap<_, Blake2_128Concat, ContributionKey, ContributionOf<T>, OptionQuery>;
 
-	/// Index of each buyer's contributions (for queries; never iterated on chain).
-	#[pallet::storage]
-	pub type ContributionsOf<T: Config> = StorageDoubleMap<
-		_,
-		Blake2_128Concat,
-		T::AccountId,
-		Blake2_128Concat,
-		ContributionKey,
-		(),
-		OptionQuery,
-	>;
+    /// Index of each buyer's contributions (for queries; never iterated on chain).
+    #[pallet::storage]
+    pub type ContributionsOf<T: Config> = StorageDoubleMap<
+        _,
+        Blake2_128Concat,
+        T::AccountId,
+        Blake2_128Concat,
+        ContributionKey,
+        (),
+        OptionQuery,
+    >;
 
-	/// What each buyer has in the sale.
-	#[pallet::storage]
-	pub type Buyers<T: Config> =
-		StorageMap<_, Blake2_128Concat, T::AccountId, BuyerInfo<BalanceOf<T>>, OptionQuery>;
+    /// What each buyer has in the sale.
+    #[pallet::storage]
+    pub type Buyers<T: Config> =
+        StorageMap<_, Blake2_128Concat, T::AccountId, BuyerInfo<BalanceOf<T>>, OptionQuery>;
 
-	/// Recorded refund transactions `(currency, refund tx id)` and the
-	/// contribution each one refunded: a refund tx is recorded once.
-	#[pallet::storage]
-	pub type RefundTxs<T: Config> =
-		StorageMap<_, Blake2_128Concat, ContributionKey, ContributionKey, OptionQuery>;
+    /// Recorded refund transactions `(currency, refund tx id)` and the
+    /// contribution each one refunded: a refund tx is recorded once.
+    #[pallet::storage]
+    pub type RefundTxs<T: Config> =
+        StorageMap<_, Blake2_128Concat, ContributionKey, ContributionKey, OptionQuery>;
 
-	/// USD above the hard cap, recorded as refundable.
-	#[pallet::storage]
-	pub type ExcessUsd<T: Config> = StorageValue<_, UsdMicros, ValueQuery>;
+    /// USD above the hard cap, recorded as refundable.
+    #[pallet::storage]
+    pub type ExcessUsd<T: Config> = StorageValue<_, UsdMicros, ValueQuery>;
 
-	/// Tokens allocated to buyers (sum of all allocations).
-	#[pallet::storage]
-	pub type TotalAllocated<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
+    /// Tokens allocated to buyers (sum of all allocations).
+    #[pallet::storage]
+    pub type TotalAllocated<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
 
-	/// Tokens claimed, i.e. minted by this pallet. Never above [`TotalAllocated`].
-	#[pallet::storage]
-	pub type TotalClaimed<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
+    /// Tokens claimed, i.e. minted by this pallet. Never above [`TotalAllocated`].
+    #[pallet::storage]
+    pub type TotalClaimed<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
 
-	/// Total issuance at genesis, before the sale: issuance must always equal
-	/// this plus [`TotalClaimed`].
-	#[pallet::storage]
-	pub type GenesisIssuance<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
+    /// Total issuance at genesis, before the sale: issuance must always equal
+    /// this plus [`TotalClaimed`].
+    #[pallet::storage]
+    pub type GenesisIssuance<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
 
-	#[pallet::genesis_config]
-	#[derive(frame_support::DefaultNoBound)]
-	pub struct GenesisConfig<T: Config> {
-		/// The sale schedule, if the chain starts with one.
-		pub schedule: Option<SaleSchedule<BlockNumberFor<T>>>,
-	}
+    #[pallet::genesis_config]
+    #[derive(frame_support::DefaultNoBound)]
+    pub struct GenesisConfig<T: Config> {
+        /// The sale schedule, if the chain starts with one.
+        pub schedule: Option<SaleSchedule<BlockNumberFor<T>>>,
+    }
 
-	#[pallet::genesis_build]
-	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
-		fn build(&self) {
-			if let Some(schedule) = self.schedule {
-				assert!(
-					Pallet::<T>::schedule_is_valid(&schedule),
-					"token sale genesis: day_length must be > 0 and the end block must fit"
-				);
-				Schedule::<T>::put(schedule);
-			}
-			// Balances' genesis runs first (lower pallet index): this is the
-			// issuance before any sale.
-			GenesisIssuance::<T>::put(T::Currency::total_issuance());
-		}
-	}
+    #[pallet::genesis_build]
+    impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+        fn build(&self) {
+            if let Some(schedule) = self.schedule {
+                assert!(
+                    Pallet::<T>::schedule_is_valid(&schedule),
+                    "token sale genesis: day_length must be > 0 and the end block must fit"
+                );
+                Schedule::<T>::put(schedule);
+            }
+            // Balances' genesis runs first (lower pallet index): this is the
+            // issuance before any sale.
+            GenesisIssuance::<T>::put(T::Currency::total_issuance());
+        }
+    }
 
-	#[pallet::event]
-	#[pallet::generate_deposit(pub(super) fn deposit_event)]
-	pub enum Event<T: Config> {
-		/// The sale was scheduled.
-		SaleScheduled { start: BlockNumberFor<T>, day_length: BlockNumberFor<T>, end: BlockNumberFor<T> },
-		/// A contribution was attested and counted.
-		ContributionAttested {
-			buyer: T::AccountId,
-			currency: Currency,
-			external_tx_id: ExternalTxId,
-			amount_in_currency: u128,
-			usd_value: UsdMicros,
-			counted_usd: UsdMicros,
-			excess_usd: UsdMicros,
-			day: u32,
-			bonus_percent: u8,
-			tokens: BalanceOf<T>,
-		},
-		/// The hard cap was reached: the sale is over.
-		HardCapReached { at: BlockNumberFor<T> },
-		/// The sale was finalized with the soft cap met: tokens are claimable.
-		SaleSucceeded { raised: UsdMicros, total_allocated: BalanceOf<T>, proceeds: ProceedsAllocation },
-		/// The sale was finalized with the soft cap missed: every contribution is refundable.
-		SaleFailed { raised: UsdMicros },
-		/// A buyer claimed (was minted) its tokens.
-		Claimed { buyer: T::AccountId, amount: BalanceOf<T> },
-		/// The authority recorded an off-chain refund of a contribution.
-		RefundRecorded {
-			buyer: T::AccountId,
-			currency: Currency,
-			external_tx_id: ExternalTxId,
-			refund_tx_id: ExternalTxId,
-			usd_refunded: UsdMicros,
-		},
-	}
+    #[pallet::event]
+    #[pallet::generate_deposit(pub(super) fn deposit_event)]
+    pub enum Event<T: Config> {
+        /// The sale was scheduled.
+        SaleScheduled {
+            start: BlockNumberFor<T>,
+            day_length: BlockNumberFor<T>,
+            end: BlockNumberFor<T>,
+        },
+        /// A contribution was attested and counted.
+        ContributionAttested {
+            buyer: T::AccountId,
+            currency: Currency,
+            external_tx_id: ExternalTxId,
+            amount_in_currency: u128,
+            usd_value: UsdMicros,
+            counted_usd: UsdMicros,
+            excess_usd: UsdMicros,
+            day: u32,
+            bonus_percent: u8,
+            tokens: BalanceOf<T>,
+        },
+        /// The hard cap was reached: the sale is over.
+        HardCapReached { at: BlockNumberFor<T> },
+        /// The sale was finalized with the soft cap met: tokens are claimable.
+        SaleSucceeded {
+            raised: UsdMicros,
+            total_allocated: BalanceOf<T>,
+            proceeds: ProceedsAllocation,
+        },
+        /// The sale was finalized with the soft cap missed: every contribution is refundable.
+        SaleFailed { raised: UsdMicros },
+        /// A buyer claimed (was minted) its tokens.
+        Claimed {
+            buyer: T::AccountId,
+            amount: BalanceOf<T>,
+        },
+        /// The authority recorded an off-chain refund of a contribution.
+        RefundRecorded {
+            buyer: T::AccountId,
+            currency: Currency,
+            external_tx_id: ExternalTxId,
+            refund_tx_id: ExternalTxId,
+            usd_refunded: UsdMicros,
+        },
+    }
 
-	#[pallet::error]
-	pub enum Error<T> {
-		/// `day_length` is zero or the sale's end block overflows.
-		InvalidSchedule,
-		/// The start block is in the past.
-		StartInThePast,
-		/// The sale has started (or ended): its schedule can no longer change.
-		SaleAlreadyStarted,
-		/// No sale is scheduled.
-		NoSaleScheduled,
-		/// The sale has not started yet (no pre-sale).
-		SaleNotStarted,
-		/// The sale's end block has passed.
-		SaleEnded,
-		/// The hard cap has been reached: the sale is over.
-		HardCapReached,
-		/// The sale has been finalized.
-		AlreadyFinalized,
-		/// A contribution is below the $35 minimum.
-		ContributionTooSmall,
-		/// The amount paid in the external currency is zero.
-		ZeroAmount,
-		/// The external transaction id is empty.
-		EmptyTxId,
-		/// This `(currency, external tx id)` was already counted.
-		DuplicateContribution,
-		/// `finalize` before the end block with the hard cap not reached.
-		SaleStillActive,
-		/// The sale has not been finalized yet.
-		NotFinalized,
-		/// The sale failed (soft cap missed): there is nothing to claim.
-		SaleFailed,
-		/// The caller has no allocation.
-		NothingToClaim,
-		/// The caller has already claimed.
-		AlreadyClaimed,
-		/// No contribution with this `(currency, external tx id)`.
-		UnknownContribution,
-		/// The contribution has nothing refundable (sale succeeded, no excess
-		/// over the hard cap) or the sale is not finalized yet.
-		NothingToRefund,
-		/// A refund of this contribution was already recorded.
-		AlreadyRefunded,
-		/// This refund transaction was already recorded.
-		DuplicateRefundTx,
-		/// An amount does not fit its type.
-		Overflow,
-	}
+    #[pallet::error]
+    pub enum Error<T> {
+        /// `day_length` is zero or the sale's end block overflows.
+        InvalidSchedule,
+        /// The start block is in the past.
+        StartInThePast,
+        /// The sale has started (or ended): its schedule can no longer change.
+        SaleAlreadyStarted,
+        /// No sale is scheduled.
+        NoSaleScheduled,
+        /// The sale has not started yet (no pre-sale).
+        SaleNotStarted,
+        /// The sale's end block has passed.
+        SaleEnded,
+        /// The hard cap has been reached: the sale is over.
+        HardCapReached,
+        /// The sale has been finalized.
+        AlreadyFinalized,
+        /// A contribution is below the $35 minimum.
+        ContributionTooSmall,
+        /// The amount paid in the external currency is zero.
+        ZeroAmount,
+        /// The external transaction id is empty.
+        EmptyTxId,
+        /// This `(currency, external tx id)` was already counted.
+        DuplicateContribution,
+        /// `finalize` before the end block with the hard cap not reached.
+        SaleStillActive,
+        /// The sale has not been finalized yet.
+        NotFinalized,
+        /// The sale failed (soft cap missed): there is nothing to claim.
+        SaleFailed,
+        /// The caller has no allocation.
+        NothingToClaim,
+        /// The caller has already claimed.
+        AlreadyClaimed,
+        /// No contribution with this `(currency, external tx id)`.
+        UnknownContribution,
+        /// The contribution has nothing refundable (sale succeeded, no excess
+        /// over the hard cap) or the sale is not finalized yet.
+        NothingToRefund,
+        /// A refund of this contribution was already recorded.
+        AlreadyRefunded,
+        /// This refund transaction was already recorded.
+        DuplicateRefundTx,
+        /// An amount does not fit its type.
+        Overflow,
+    }
 
-	#[pallet::hooks]
-	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
-		fn integrity_test() {
-			assert!(T::TokenUnit::get() > 0, "TokenUnit must be > 0");
-			// The largest allocation (hard cap at +25%) must fit the balance type.
-			let max = tokens_for(HARD_CAP_MICRO_USD, 25, T::TokenUnit::get())
-				.expect("hard cap allocation fits u128");
-			assert!(
-				BalanceOf::<T>::try_from(max).is_ok(),
-				"Balance type too small for the largest allocation"
-			);
-			assert!(MIN_CONTRIBUTION_MICRO_USD <= SOFT_CAP_MICRO_USD);
-			assert!(SOFT_CAP_MICRO_USD <= HARD_CAP_MICRO_USD);
-		}
+    #[pallet::hooks]
+    impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+        fn integrity_test() {
+            assert!(T::TokenUnit::get() > 0, "TokenUnit must be > 0");
+            // The largest allocation (hard cap at +25%) must fit the balance type.
+            let max = tokens_for(HARD_CAP_MICRO_USD, 25, T::TokenUnit::get())
+                .expect("hard cap allocation fits u128");
+            assert!(
+                BalanceOf::<T>::try_from(max).is_ok(),
+                "Balance type too small for the largest allocation"
+            );
+        }
 
-		#[cfg(feature = "try-runtime")]
-		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
-			Self::do_try_state()
-		}
-	}
+        #[cfg(feature = "try-runtime")]
+        fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+            Self::do_try_state()
+        }
+    }
 
-	#[pallet::call]
-	impl<T: Config> Pallet<T> {
-		/// Schedules the sale: it starts at block `start` and lasts
-		/// [`SALE_DAYS`] days of `day_length` blocks.
-		///
-		/// Origin: the sale authority. Only while no sale has started; `start`
-		/// may not be in the past.
-		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::schedule_sale())]
-		pub fn schedule_sale(
-			origin: OriginFor<T>,
-			start: BlockNumberFor<T>,
-			day_length: BlockNumberFor<T>,
-		) -> DispatchResult {
-			T::SaleOrigin::ensure_origin(origin)?;
-			let now = frame_system::Pallet::<T>::block_number();
-			if let Some(current) = Schedule::<T>::get() {
-				ensure!(now < current.start, Error::<T>::SaleAlreadyStarted);
-			}
-			ensure!(start >= now, Error::<T>::StartInThePast);
-			let schedule = SaleSchedule { start, day_length };
-			ensure!(Self::schedule_is_valid(&schedule), Error::<T>::InvalidSchedule);
-			Schedule::<T>::put(schedule);
-			Self::deposit_event(Event::SaleScheduled { start, day_length, end: Self::end_of(&schedule) });
-			Ok(())
-		}
+    #[pallet::call]
+    impl<T: Config> Pallet<T> {
+        /// Schedules the sale: it starts at block `start` and lasts
+        /// [`SALE_DAYS`] days of `day_length` blocks.
+        ///
+        /// Origin: the sale authority. Only while no sale has started; `start`
+        /// may not be in the past.
+        #[pallet::call_index(0)]
+        #[pallet::weight(T::WeightInfo::schedule_sale())]
+        pub fn schedule_sale(
+            origin: OriginFor<T>,
+            start: BlockNumberFor<T>,
+            day_length: BlockNumberFor<T>,
+        ) -> DispatchResult {
+            T::SaleOrigin::ensure_origin(origin)?;
+            let now = frame_system::Pallet::<T>::block_number();
+            if let Some(current) = Schedule::<T>::get() {
+                ensure!(now < current.start, Error::<T>::SaleAlreadyStarted);
+            }
+            ensure!(start >= now, Error::<T>::StartInThePast);
+            let schedule = SaleSchedule { start, day_length };
+            ensure!(
+                Self::schedule_is_valid(&schedule),
+                Error::<T>::InvalidSchedule
+            );
+            Schedule::<T>::put(schedule);
+            Self::deposit_event(Event::SaleScheduled {
+                start,
+                day_length,
+                end: Self::end_of(&schedule),
+            });
+            Ok(())
+        }
 
-		/// Attests a contribution paid off-chain: `buyer` paid
-		/// `amount_in_currency` (smallest unit) of `currency` in transaction
-		/// `external_tx_id`, worth `usd_value` micro-dollars.
-		///
-		/// Origin: the sale authority. The sale must be active; the contribution
-		/// at least $35; the `(currency, external_tx_id)` new. The bonus is the
-		/// one of the current sale day. The part above the hard cap is recorded
-		/// as refundable and earns nothing; reaching the hard cap ends the sale.
-		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::attest_contribution())]
-		pub fn attest_contribution(
-			origin: OriginFor<T>,
-			buyer: T::AccountId,
-			currency: Currency,
-			external_tx_id: ExternalTxId,
-			amount_in_currency: u128,
-			usd_value: UsdMicros,
-		) -> DispatchResult {
-			T::SaleOrigin::ensure_origin(origin)?;
-			let now = frame_system::Pallet::<T>::block_number();
-			let schedule = Self::ensure_active(now)?;
-			ensure!(!external_tx_id.is_empty(), Error::<T>::EmptyTxId);
-			ensure!(amount_in_currency > 0, Error::<T>::ZeroAmount);
-			ensure!(usd_value >= MIN_CONTRIBUTION_MICRO_USD, Error::<T>::ContributionTooSmall);
-			let key = (currency, external_tx_id.clone());
-			ensure!(!Contributions::<T>::contains_key(&key), Error::<T>::DuplicateContribution);
+        /// Attests a contribution paid off-chain: `buyer` paid
+        /// `amount_in_currency` (smallest unit) of `currency` in transaction
+        /// `external_tx_id`, worth `usd_value` micro-dollars.
+        ///
+        /// Origin: the sale authority. The sale must be active; the contribution
+        /// at least $35; the `(currency, external_tx_id)` new. The bonus is the
+        /// one of the current sale day. The part above the hard cap is recorded
+        /// as refundable and earns nothing; reaching the hard cap ends the sale.
+        #[pallet::call_index(1)]
+        #[pallet::weight(T::WeightInfo::attest_contribution())]
+        pub fn attest_contribution(
+            origin: OriginFor<T>,
+            buyer: T::AccountId,
+            currency: Currency,
+            external_tx_id: ExternalTxId,
+            amount_in_currency: u128,
+            usd_value: UsdMicros,
+        ) -> DispatchResult {
+            T::SaleOrigin::ensure_origin(origin)?;
+            let now = frame_system::Pallet::<T>::block_number();
+            let schedule = Self::ensure_active(now)?;
+            ensure!(!external_tx_id.is_empty(), Error::<T>::EmptyTxId);
+            ensure!(amount_in_currency > 0, Error::<T>::ZeroAmount);
+            ensure!(
+                usd_value >= MIN_CONTRIBUTION_MICRO_USD,
+                Error::<T>::ContributionTooSmall
+            );
+            let key = (currency, external_tx_id.clone());
+            ensure!(
+                !Contributions::<T>::contains_key(&key),
+                Error::<T>::DuplicateContribution
+            );
 
-			let raised = Raised::<T>::get();
-			let room = HARD_CAP_MICRO_USD.saturating_sub(raised);
-			let counted_usd = usd_value.min(room);
-			let excess_usd = usd_value.saturating_sub(counted_usd);
-			let day = Self::day_of(&schedule, now);
-			let bonus = bonus_percent(day);
-			let tokens = tokens_for(counted_usd, bonus, T::TokenUnit::get())
-				.and_then(|t| BalanceOf::<T>::try_from(t).ok())
-				.ok_or(Error::<T>::Overflow)?;
+            let raised = Raised::<T>::get();
+            let room = HARD_CAP_MICRO_USD.saturating_sub(raised);
+            let counted_usd = usd_value.min(room);
+            let excess_usd = usd_value.saturating_sub(counted_usd);
+            let day = Self::day_of(&schedule, now);
+            let bonus = bonus_percent(day);
+            let tokens = tokens_for(counted_usd, bonus, T::TokenUnit::get())
+                .and_then(|t| BalanceOf::<T>::try_from(t).ok())
+                .ok_or(Error::<T>::Overflow)?;
 
-			let mut info = Buyers::<T>::get(&buyer).unwrap_or_default();
-			info.counted_usd = info.counted_usd.checked_add(counted_usd).ok_or(Error::<T>::Overflow)?;
-			info.allocation = info.allocation.checked_add(&tokens).ok_or(Error::<T>::Overflow)?;
-			info.contributions = info.contributions.checked_add(1).ok_or(Error::<T>::Overflow)?;
-			let total_allocated =
-				TotalAllocated::<T>::get().checked_add(&tokens).ok_or(Error::<T>::Overflow)?;
-			let total_excess = ExcessUsd::<T>::get().checked_add(excess_usd).ok_or(Error::<T>::Overflow)?;
-			// Every check is done: from here on, only writes.
+            let mut info = Buyers::<T>::get(&buyer).unwrap_or_default();
+            info.counted_usd = info
+                .counted_usd
+                .checked_add(counted_usd)
+                .ok_or(Error::<T>::Overflow)?;
+            info.allocation = info
+                .allocation
+                .checked_add(&tokens)
+                .ok_or(Error::<T>::Overflow)?;
+            info.contributions = info
+                .contributions
+                .checked_add(1)
+                .ok_or(Error::<T>::Overflow)?;
+            let total_allocated = TotalAllocated::<T>::get()
+                .checked_add(&tokens)
+                .ok_or(Error::<T>::Overflow)?;
+            let total_excess = ExcessUsd::<T>::get()
+                .checked_add(excess_usd)
+                .ok_or(Error::<T>::Overflow)?;
+            // Every check is done: from here on, only writes.
 
-			if !info.keeps_account_alive {
-				// Lets a buyer with no MASP sign `claim` (CheckNonce needs the
-				// account to exist).
-				frame_system::Pallet::<T>::inc_sufficients(&buyer);
-				info.keeps_account_alive = true;
-			}
-			let new_raised = raised.saturating_add(counted_usd);
-			Raised::<T>::put(new_raised);
-			ExcessUsd::<T>::put(total_excess);
-			TotalAllocated::<T>::put(total_allocated);
-			Buyers::<T>::insert(&buyer, info);
-			ContributionsOf::<T>::insert(&buyer, &key, ());
-			Contributions::<T>::insert(
-				&key,
-				Contribution {
-					buyer: buyer.clone(),
-					amount_in_currency,
-					usd_value,
-					counted_usd,
-					excess_usd,
-					bonus_percent: bonus,
-					tokens,
-					attested_at: now,
-					refund: None,
-				},
-			);
-			Self::deposit_event(Event::ContributionAttested {
-				buyer,
-				currency,
-				external_tx_id,
-				amount_in_currency,
-				usd_value,
-				counted_usd,
-				excess_usd,
-				day,
-				bonus_percent: bonus,
-				tokens,
-			});
-			if new_raised >= HARD_CAP_MICRO_USD {
-				HardCapReachedAt::<T>::put(now);
-				Self::deposit_event(Event::HardCapReached { at: now });
-			}
-			Ok(())
-		}
+            if !info.keeps_account_alive {
+                // Lets a buyer with no MASP sign `claim` (CheckNonce needs the
+                // account to exist).
+                frame_system::Pallet::<T>::inc_sufficients(&buyer);
+                info.keeps_account_alive = true;
+            }
+            let new_raised = raised.saturating_add(counted_usd);
+            Raised::<T>::put(new_raised);
+            ExcessUsd::<T>::put(total_excess);
+            TotalAllocated::<T>::put(total_allocated);
+            Buyers::<T>::insert(&buyer, info);
+            ContributionsOf::<T>::insert(&buyer, &key, ());
+            Contributions::<T>::insert(
+                &key,
+                Contribution {
+                    buyer: buyer.clone(),
+                    amount_in_currency,
+                    usd_value,
+                    counted_usd,
+                    excess_usd,
+                    bonus_percent: bonus,
+                    tokens,
+                    attested_at: now,
+                    refund: None,
+                },
+            );
+            Self::deposit_event(Event::ContributionAttested {
+                buyer,
+                currency,
+                external_tx_id,
+                amount_in_currency,
+                usd_value,
+                counted_usd,
+                excess_usd,
+                day,
+                bonus_percent: bonus,
+                tokens,
+            });
+            if new_raised >= HARD_CAP_MICRO_USD {
+                HardCapReachedAt::<T>::put(now);
+                Self::deposit_event(Event::HardCapReached { at: now });
+            }
+            Ok(())
+        }
 
-		/// Ends the sale once its end block has passed or the hard cap was
-		/// reached. Soft cap met: allocations become claimable and the proceeds
-		/// allocation is recorded. Soft cap missed: every contribution becomes
-		/// refundable and nothing will ever be minted.
-		///
-		/// Origin: anyone (signed).
-		#[pallet::call_index(2)]
-		#[pallet::weight(T::WeightInfo::finalize())]
-		pub fn finalize(origin: OriginFor<T>) -> DispatchResult {
-			ensure_signed(origin)?;
-			ensure!(Outcome::<T>::get().is_none(), Error::<T>::AlreadyFinalized);
-			let schedule = Schedule::<T>::get().ok_or(Error::<T>::NoSaleScheduled)?;
-			let now = frame_system::Pallet::<T>::block_number();
-			ensure!(
-				now >= Self::end_of(&schedule) || HardCapReachedAt::<T>::get().is_some(),
-				Error::<T>::SaleStillActive
-			);
-			let raised = Raised::<T>::get();
-			if raised >= SOFT_CAP_MICRO_USD {
-				let proceeds = ProceedsAllocation::split(raised);
-				Outcome::<T>::put(SaleOutcome::Succeeded { at: now, raised, proceeds });
-				Self::deposit_event(Event::SaleSucceeded {
-					raised,
-					total_allocated: TotalAllocated::<T>::get(),
-					proceeds,
-				});
-			} else {
-				Outcome::<T>::put(SaleOutcome::Failed { at: now, raised });
-				Self::deposit_event(Event::SaleFailed { raised });
-			}
-			Ok(())
-		}
+        /// Ends the sale once its end block has passed or the hard cap was
+        /// reached. Soft cap met: allocations become claimable and the proceeds
+        /// allocation is recorded. Soft cap missed: every contribution becomes
+        /// refundable and nothing will ever be minted.
+        ///
+        /// Origin: anyone (signed).
+        #[pallet::call_index(2)]
+        #[pallet::weight(T::WeightInfo::finalize())]
+        pub fn finalize(origin: OriginFor<T>) -> DispatchResult {
+            ensure_signed(origin)?;
+            ensure!(Outcome::<T>::get().is_none(), Error::<T>::AlreadyFinalized);
+            let schedule = Schedule::<T>::get().ok_or(Error::<T>::NoSaleScheduled)?;
+            let now = frame_system::Pallet::<T>::block_number();
+            ensure!(
+                now >= Self::end_of(&schedule) || HardCapReachedAt::<T>::get().is_some(),
+                Error::<T>::SaleStillActive
+            );
+            let raised = Raised::<T>::get();
+            if raised >= SOFT_CAP_MICRO_USD {
+                let proceeds = ProceedsAllocation::split(raised);
+                Outcome::<T>::put(SaleOutcome::Succeeded {
+                    at: now,
+                    raised,
+                    proceeds,
+                });
+                Self::deposit_event(Event::SaleSucceeded {
+                    raised,
+                    total_allocated: TotalAllocated::<T>::get(),
+                    proceeds,
+                });
+            } else {
+                Outcome::<T>::put(SaleOutcome::Failed { at: now, raised });
+                Self::deposit_event(Event::SaleFailed { raised });
+            }
+            Ok(())
+        }
 
-		/// Mints the caller's allocation (tokens bought plus bonus) to it.
-		///
-		/// Origin: a buyer, after a successful sale. Feeless while the caller
-		/// has an unclaimed allocation, so a buyer holding no MASP can claim;
-		/// anyone else pays the normal fee.
-		#[pallet::call_index(3)]
-		#[pallet::weight(T::WeightInfo::claim())]
-		#[pallet::feeless_if(|origin: &OriginFor<T>| -> bool {
+        /// Mints the caller's allocation (tokens bought plus bonus) to it.
+        ///
+        /// Origin: a buyer, after a successful sale. Feeless while the caller
+        /// has an unclaimed allocation, so a buyer holding no MASP can claim;
+        /// anyone else pays the normal fee.
+        #[pallet::call_index(3)]
+        #[pallet::weight(T::WeightInfo::claim())]
+        #[pallet::feeless_if(|origin: &OriginFor<T>| -> bool {
 			match ensure_signed(origin.clone()) {
 				Ok(who) => Pallet::<T>::claimable(&who).is_some(),
 				Err(_) => false,
 			}
 		})]
-		pub fn claim(origin: OriginFor<T>) -> DispatchResult {
-			let buyer = ensure_signed(origin)?;
-			match Outcome::<T>::get() {
-				None => return Err(Error::<T>::NotFinalized.into()),
-				Some(SaleOutcome::Failed { .. }) => return Err(Error::<T>::SaleFailed.into()),
-				Some(SaleOutcome::Succeeded { .. }) => {},
-			}
-			let mut info = Buyers::<T>::get(&buyer).ok_or(Error::<T>::NothingToClaim)?;
-			ensure!(!info.claimed, Error::<T>::AlreadyClaimed);
-			ensure!(!info.allocation.is_zero(), Error::<T>::NothingToClaim);
-			let claimed =
-				TotalClaimed::<T>::get().checked_add(&info.allocation).ok_or(Error::<T>::Overflow)?;
-			ensure!(claimed <= TotalAllocated::<T>::get(), Error::<T>::Overflow);
+        pub fn claim(origin: OriginFor<T>) -> DispatchResult {
+            let buyer = ensure_signed(origin)?;
+            match Outcome::<T>::get() {
+                None => return Err(Error::<T>::NotFinalized.into()),
+                Some(SaleOutcome::Failed { .. }) => return Err(Error::<T>::SaleFailed.into()),
+                Some(SaleOutcome::Succeeded { .. }) => {}
+            }
+            let mut info = Buyers::<T>::get(&buyer).ok_or(Error::<T>::NothingToClaim)?;
+            ensure!(!info.claimed, Error::<T>::AlreadyClaimed);
+            ensure!(!info.allocation.is_zero(), Error::<T>::NothingToClaim);
+            let claimed = TotalClaimed::<T>::get()
+                .checked_add(&info.allocation)
+                .ok_or(Error::<T>::Overflow)?;
+            ensure!(claimed <= TotalAllocated::<T>::get(), Error::<T>::Overflow);
 
-			T::Currency::mint_into(&buyer, info.allocation)?;
-			TotalClaimed::<T>::put(claimed);
-			info.claimed = true;
-			if info.keeps_account_alive {
-				// The minted balance now keeps the account alive.
-				frame_system::Pallet::<T>::dec_sufficients(&buyer);
-				info.keeps_account_alive = false;
-			}
-			let amount = info.allocation;
-			Buyers::<T>::insert(&buyer, info);
-			Self::deposit_event(Event::Claimed { buyer, amount });
-			Ok(())
-		}
+            T::Currency::mint_into(&buyer, info.allocation)?;
+            TotalClaimed::<T>::put(claimed);
+            info.claimed = true;
+            if info.keeps_account_alive {
+                // The minted balance now keeps the account alive.
+                frame_system::Pallet::<T>::dec_sufficients(&buyer);
+                info.keeps_account_alive = false;
+            }
+            let amount = info.allocation;
+            Buyers::<T>::insert(&buyer, info);
+            Self::deposit_event(Event::Claimed { buyer, amount });
+            Ok(())
+        }
 
-		/// Records that the contribution `(currency, external_tx_id)` was
-		/// refunded off-chain in transaction `refund_tx_id` (same currency).
-		///
-		/// Origin: the sale authority. Allowed for the part above the hard cap
-		/// at any time, and for whole contributions once the sale has failed.
-		/// A contribution is refunded once, and a refund tx recorded once.
-		#[pallet::call_index(4)]
-		#[pallet::weight(T::WeightInfo::mark_refunded())]
-		pub fn mark_refunded(
-			origin: OriginFor<T>,
-			currency: Currency,
-			external_tx_id: ExternalTxId,
-			refund_tx_id: ExternalTxId,
-		) -> DispatchResult {
-			T::SaleOrigin::ensure_origin(origin)?;
-			ensure!(!refund_tx_id.is_empty(), Error::<T>::EmptyTxId);
-			let key = (currency, external_tx_id.clone());
-			let mut contribution = Contributions::<T>::get(&key).ok_or(Error::<T>::UnknownContribution)?;
-			ensure!(contribution.refund.is_none(), Error::<T>::AlreadyRefunded);
-			let usd_refunded = Self::refundable_usd(&contribution);
-			ensure!(usd_refunded > 0, Error::<T>::NothingToRefund);
-			let refund_key = (currency, refund_tx_id.clone());
-			ensure!(!RefundTxs::<T>::contains_key(&refund_key), Error::<T>::DuplicateRefundTx);
-			let mut info = Buyers::<T>::get(&contribution.buyer).ok_or(Error::<T>::UnknownContribution)?;
-			info.refunded = info.refunded.checked_add(1).ok_or(Error::<T>::Overflow)?;
+        /// Records that the contribution `(currency, external_tx_id)` was
+        /// refunded off-chain in transaction `refund_tx_id` (same currency).
+        ///
+        /// Origin: the sale authority. Allowed for the part above the hard cap
+        /// at any time, and for whole contributions once the sale has failed.
+        /// A contribution is refunded once, and a refund tx recorded once.
+        #[pallet::call_index(4)]
+        #[pallet::weight(T::WeightInfo::mark_refunded())]
+        pub fn mark_refunded(
+            origin: OriginFor<T>,
+            currency: Currency,
+            external_tx_id: ExternalTxId,
+            refund_tx_id: ExternalTxId,
+        ) -> DispatchResult {
+            T::SaleOrigin::ensure_origin(origin)?;
+            ensure!(!refund_tx_id.is_empty(), Error::<T>::EmptyTxId);
+            let key = (currency, external_tx_id.clone());
+            let mut contribution =
+                Contributions::<T>::get(&key).ok_or(Error::<T>::UnknownContribution)?;
+            ensure!(contribution.refund.is_none(), Error::<T>::AlreadyRefunded);
+            let usd_refunded = Self::refundable_usd(&contribution);
+            ensure!(usd_refunded > 0, Error::<T>::NothingToRefund);
+            let refund_key = (currency, refund_tx_id.clone());
+            ensure!(
+                !RefundTxs::<T>::contains_key(&refund_key),
+                Error::<T>::DuplicateRefundTx
+            );
+            let mut info =
+                Buyers::<T>::get(&contribution.buyer).ok_or(Error::<T>::UnknownContribution)?;
+            info.refunded = info.refunded.checked_add(1).ok_or(Error::<T>::Overflow)?;
 
-			let failed = matches!(Outcome::<T>::get(), Some(SaleOutcome::Failed { .. }));
-			if failed && info.refunded >= info.contributions && info.keeps_account_alive {
-				// A failed sale's buyer, refunded in full, has nothing left here.
-				frame_system::Pallet::<T>::dec_sufficients(&contribution.buyer);
-				info.keeps_account_alive = false;
-			}
-			Buyers::<T>::insert(&contribution.buyer, info);
-			RefundTxs::<T>::insert(&refund_key, &key);
-			contribution.refund = Some(refund_tx_id.clone());
-			let buyer = contribution.buyer.clone();
-			Contributions::<T>::insert(&key, contribution);
-			Self::deposit_event(Event::RefundRecorded {
-				buyer,
-				currency,
-				external_tx_id,
-				refund_tx_id,
-				usd_refunded,
-			});
-			Ok(())
-		}
-	}
+            let failed = matches!(Outcome::<T>::get(), Some(SaleOutcome::Failed { .. }));
+            if failed && info.refunded >= info.contributions && info.keeps_account_alive {
+                // A failed sale's buyer, refunded in full, has nothing left here.
+                frame_system::Pallet::<T>::dec_sufficients(&contribution.buyer);
+                info.keeps_account_alive = false;
+            }
+            Buyers::<T>::insert(&contribution.buyer, info);
+            RefundTxs::<T>::insert(&refund_key, &key);
+            contribution.refund = Some(refund_tx_id.clone());
+            let buyer = contribution.buyer.clone();
+            Contributions::<T>::insert(&key, contribution);
+            Self::deposit_event(Event::RefundRecorded {
+                buyer,
+                currency,
+                external_tx_id,
+                refund_tx_id,
+                usd_refunded,
+            });
+            Ok(())
+        }
+    }
 
-	impl<T: Config> Pallet<T> {
-		/// A schedule is valid when days have at least one block and its end
-		/// block is representable.
-		pub fn schedule_is_valid(schedule: &SaleSchedule<BlockNumberFor<T>>) -> bool {
-			!schedule.day_length.is_zero() &&
-				schedule
-					.day_length
-					.checked_mul(&SALE_DAYS.into())
-					.and_then(|d| schedule.start.checked_add(&d))
-					.is_some()
-		}
+    impl<T: Config> Pallet<T> {
+        /// A schedule is valid when days have at least one block and its end
+        /// block is representable.
+        pub fn schedule_is_valid(schedule: &SaleSchedule<BlockNumberFor<T>>) -> bool {
+            !schedule.day_length.is_zero()
+                && schedule
+                    .day_length
+                    .checked_mul(&SALE_DAYS.into())
+                    .and_then(|d| schedule.start.checked_add(&d))
+                    .is_some()
+        }
 
-		/// First block after the sale: `start + SALE_DAYS × day_length`.
-		pub fn end_of(schedule: &SaleSchedule<BlockNumberFor<T>>) -> BlockNumberFor<T> {
-			schedule
-				.start
-				.saturating_add(schedule.day_length.saturating_mul(SALE_DAYS.into()))
-		}
+        /// First block after the sale: `start + SALE_DAYS × day_length`.
+        pub fn end_of(schedule: &SaleSchedule<BlockNumberFor<T>>) -> BlockNumberFor<T> {
+            schedule
+                .start
+                .saturating_add(schedule.day_length.saturating_mul(SALE_DAYS.into()))
+        }
 
-		/// The 1-based sale day of block `now` (0 before the start).
-		pub fn day_of(schedule: &SaleSchedule<BlockNumberFor<T>>, now: BlockNumberFor<T>) -> u32 {
-			if now < schedule.start || schedule.day_length.is_zero() {
-				return 0;
-			}
-			let elapsed = now.saturating_sub(schedule.start) / schedule.day_length;
-			UniqueSaturatedInto::<u32>::unique_saturated_into(elapsed).saturating_add(1)
-		}
+        /// The 1-based sale day of block `now` (0 before the start).
+        pub fn day_of(schedule: &SaleSchedule<BlockNumberFor<T>>, now: BlockNumberFor<T>) -> u32 {
+            if now < schedule.start || schedule.day_length.is_zero() {
+                return 0;
+            }
+            let elapsed = now.saturating_sub(schedule.start) / schedule.day_length;
+            UniqueSaturatedInto::<u32>::unique_saturated_into(elapsed).saturating_add(1)
+        }
 
-		/// The phase of the sale at block `now`.
-		pub fn phase_at(now: BlockNumberFor<T>) -> SalePhase {
-			match Outcome::<T>::get() {
-				Some(SaleOutcome::Succeeded { .. }) => return SalePhase::Succeeded,
-				Some(SaleOutcome::Failed { .. }) => return SalePhase::Failed,
-				None => {},
-			}
-			let Some(schedule) = Schedule::<T>::get() else { return SalePhase::NotScheduled };
-			if now < schedule.start {
-				SalePhase::Scheduled
-			} else if now >= Self::end_of(&schedule) || HardCapReachedAt::<T>::get().is_some() {
-				SalePhase::Ended
-			} else {
-				SalePhase::Active
-			}
-		}
+        /// The phase of the sale at block `now`.
+        pub fn phase_at(now: BlockNumberFor<T>) -> SalePhase {
+            match Outcome::<T>::get() {
+                Some(SaleOutcome::Succeeded { .. }) => return SalePhase::Succeeded,
+                Some(SaleOutcome::Failed { .. }) => return SalePhase::Failed,
+                None => {}
+            }
+            let Some(schedule) = Schedule::<T>::get() else {
+                return SalePhase::NotScheduled;
+            };
+            if now < schedule.start {
+                SalePhase::Scheduled
+            } else if now >= Self::end_of(&schedule) || HardCapReachedAt::<T>::get().is_some() {
+                SalePhase::Ended
+            } else {
+                SalePhase::Active
+            }
+        }
 
-		/// The bonus (percent) a contribution attested at `now` gets; 0 outside
-		/// an active sale.
-		pub fn bonus_at(now: BlockNumberFor<T>) -> u8 {
-			match (Self::phase_at(now), Schedule::<T>::get()) {
-				(SalePhase::Active, Some(schedule)) => bonus_percent(Self::day_of(&schedule, now)),
-				_ => 0,
-			}
-		}
+        /// The bonus (percent) a contribution attested at `now` gets; 0 outside
+        /// an active sale.
+        pub fn bonus_at(now: BlockNumberFor<T>) -> u8 {
+            match (Self::phase_at(now), Schedule::<T>::get()) {
+                (SalePhase::Active, Some(schedule)) => bonus_percent(Self::day_of(&schedule, now)),
+                _ => 0,
+            }
+        }
 
-		/// The unclaimed allocation of `who`, if it can be claimed now.
-		pub fn claimable(who: &T::AccountId) -> Option<BalanceOf<T>> {
-			if !matches!(Outcome::<T>::get(), Some(SaleOutcome::Succeeded { .. })) {
-				return None;
-			}
-			Buyers::<T>::get(who)
-				.filter(|info| !info.claimed && !info.allocation.is_zero())
-				.map(|info| info.allocation)
-		}
+        /// The unclaimed allocation of `who`, if it can be claimed now.
+        pub fn claimable(who: &T::AccountId) -> Option<BalanceOf<T>> {
+            if !matches!(Outcome::<T>::get(), Some(SaleOutcome::Succeeded { .. })) {
+                return None;
+            }
+            Buyers::<T>::get(who)
+                .filter(|info| !info.claimed && !info.allocation.is_zero())
+                .map(|info| info.allocation)
+        }
 
-		/// USD of `contribution` that is owed back: all of it after a failed
-		/// sale, the part above the hard cap otherwise. Zero once refunded.
-		pub fn refundable_usd(contribution: &ContributionOf<T>) -> UsdMicros {
-			if contribution.refund.is_some() {
-				return 0;
-			}
-			match Outcome::<T>::get() {
-				Some(SaleOutcome::Failed { .. }) => contribution.usd_value,
-				_ => contribution.excess_usd,
-			}
-		}
+        /// USD of `contribution` that is owed back: all of it after a failed
+        /// sale, the part above the hard cap otherwise. Zero once refunded.
+        pub fn refundable_usd(contribution: &ContributionOf<T>) -> UsdMicros {
+            if contribution.refund.is_some() {
+                return 0;
+            }
+            match Outcome::<T>::get() {
+                Some(SaleOutcome::Failed { .. }) => contribution.usd_value,
+                _ => contribution.excess_usd,
+            }
+        }
 
-		/// The sale's status at the current block (runtime API `status`).
-		pub fn status() -> SaleStatus<BlockNumberFor<T>, BalanceOf<T>> {
-			let now = frame_system::Pallet::<T>::block_number();
-			let schedule = Schedule::<T>::get();
-			let phase = Self::phase_at(now);
-			SaleStatus {
-				phase,
-				start: schedule.map(|s| s.start),
-				end: schedule.as_ref().map(Self::end_of),
-				day_length: schedule.map(|s| s.day_length),
-				current_day: match (phase, schedule) {
-					(SalePhase::Active, Some(s)) => Self::day_of(&s, now),
-					_ => 0,
-				},
-				current_bonus_percent: Self::bonus_at(now),
-				raised_usd: Raised::<T>::get(),
-				excess_usd: ExcessUsd::<T>::get(),
-				soft_cap_usd: SOFT_CAP_MICRO_USD,
-				hard_cap_usd: HARD_CAP_MICRO_USD,
-				total_allocated: TotalAllocated::<T>::get(),
-				total_claimed: TotalClaimed::<T>::get(),
-			}
-		}
+        /// The sale's status at the current block (runtime API `status`).
+        pub fn status() -> SaleStatus<BlockNumberFor<T>, BalanceOf<T>> {
+            let now = frame_system::Pallet::<T>::block_number();
+            let schedule = Schedule::<T>::get();
+            let phase = Self::phase_at(now);
+            SaleStatus {
+                phase,
+                start: schedule.map(|s| s.start),
+                end: schedule.as_ref().map(Self::end_of),
+                day_length: schedule.map(|s| s.day_length),
+                current_day: match (phase, schedule) {
+                    (SalePhase::Active, Some(s)) => Self::day_of(&s, now),
+                    _ => 0,
+                },
+                current_bonus_percent: Self::bonus_at(now),
+                raised_usd: Raised::<T>::get(),
+                excess_usd: ExcessUsd::<T>::get(),
+                soft_cap_usd: SOFT_CAP_MICRO_USD,
+                hard_cap_usd: HARD_CAP_MICRO_USD,
+                total_allocated: TotalAllocated::<T>::get(),
+                total_claimed: TotalClaimed::<T>::get(),
+            }
+        }
 
-		/// A buyer's state with at most `max_contributions` contributions
-		/// (runtime API `buyer`); `None` if `who` never contributed.
-		pub fn buyer_status(who: &T::AccountId, max_contributions: u32) -> Option<BuyerStatus<BalanceOf<T>>> {
-			let info = Buyers::<T>::get(who)?;
-			let contributions = ContributionsOf::<T>::iter_key_prefix(who)
-				.take(max_contributions as usize)
-				.filter_map(|key| {
-					let c = Contributions::<T>::get(&key)?;
-					Some(ContributionView {
-						currency: key.0,
-						external_tx_id: key.1,
-						usd_value: c.usd_value,
-						counted_usd: c.counted_usd,
-						bonus_percent: c.bonus_percent,
-						tokens: c.tokens,
-						refundable_usd: Self::refundable_usd(&c),
-						refund_tx_id: c.refund,
-					})
-				})
-				.collect();
-			Some(BuyerStatus {
-				counted_usd: info.counted_usd,
-				allocation: info.allocation,
-				claimed: info.claimed,
-				claimable: Self::claimable(who).is_some(),
-				contributions,
-			})
-		}
+        /// A buyer's state with at most `max_contributions` contributions
+        /// (runtime API `buyer`); `None` if `who` never contributed.
+        pub fn buyer_status(
+            who: &T::AccountId,
+            max_contributions: u32,
+        ) -> Option<BuyerStatus<BalanceOf<T>>> {
+            let info = Buyers::<T>::get(who)?;
+            let contributions = ContributionsOf::<T>::iter_key_prefix(who)
+                .take(max_contributions as usize)
+                .filter_map(|key| {
+                    let c = Contributions::<T>::get(&key)?;
+                    Some(ContributionView {
+                        currency: key.0,
+                        external_tx_id: key.1,
+                        usd_value: c.usd_value,
+                        counted_usd: c.counted_usd,
+                        bonus_percent: c.bonus_percent,
+                        tokens: c.tokens,
+                        refundable_usd: Self::refundable_usd(&c),
+                        refund_tx_id: c.refund,
+                    })
+                })
+                .collect();
+            Some(BuyerStatus {
+                counted_usd: info.counted_usd,
+                allocation: info.allocation,
+                claimed: info.claimed,
+                claimable: Self::claimable(who).is_some(),
+                contributions,
+            })
+        }
 
-		fn ensure_active(now: BlockNumberFor<T>) -> Result<SaleSchedule<BlockNumberFor<T>>, DispatchError> {
-			let schedule = Schedule::<T>::get().ok_or(Error::<T>::NoSaleScheduled)?;
-			ensure!(Outcome::<T>::get().is_none(), Error::<T>::AlreadyFinalized);
-			ensure!(now >= schedule.start, Error::<T>::SaleNotStarted);
-			ensure!(HardCapReachedAt::<T>::get().is_none(), Error::<T>::HardCapReached);
-			ensure!(now < Self::end_of(&schedule), Error::<T>::SaleEnded);
-			Ok(schedule)
-		}
+        fn ensure_active(
+            now: BlockNumberFor<T>,
+        ) -> Result<SaleSchedule<BlockNumberFor<T>>, DispatchError> {
+            let schedule = Schedule::<T>::get().ok_or(Error::<T>::NoSaleScheduled)?;
+            ensure!(Outcome::<T>::get().is_none(), Error::<T>::AlreadyFinalized);
+            ensure!(now >= schedule.start, Error::<T>::SaleNotStarted);
+            ensure!(
+                HardCapReachedAt::<T>::get().is_none(),
+                Error::<T>::HardCapReached
+            );
+            ensure!(now < Self::end_of(&schedule), Error::<T>::SaleEnded);
+            Ok(schedule)
+        }
 
-		/// The sale's invariants (run by `try_state` and after every test):
-		/// - no emission: `total issuance == genesis issuance + claimed`, and
-		///   `claimed <= allocated`;
-		/// - the hard cap is never exceeded; reaching it is recorded;
-		/// - stored totals equal the sums over contributions and buyers;
-		/// - the outcome agrees with the soft cap; a failed sale minted nothing.
-		#[cfg(any(feature = "try-runtime", test))]
-		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
-			let claimed = TotalClaimed::<T>::get();
-			let allocated = TotalAllocated::<T>::get();
-			ensure!(
+        /// The sale's invariants (run by `try_state` and after every test):
+        /// - no emission: `total issuance == genesis issuance + claimed`, and
+        ///   `claimed <= allocated`;
+        /// - the hard cap is never exceeded; reaching it is recorded;
+        /// - stored totals equal the sums over contributions and buyers;
+        /// - the outcome agrees with the soft cap; a failed sale minted nothing.
+        #[cfg(any(feature = "try-runtime", test))]
+        pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+            let claimed = TotalClaimed::<T>::get();
+            let allocated = TotalAllocated::<T>::get();
+            ensure!(
 				T::Currency::total_issuance() == GenesisIssuance::<T>::get().saturating_add(claimed),
 				"total issuance != genesis issuance + claimed: MASP was minted or burned outside the sale"
 			);
-			ensure!(claimed <= allocated, "claimed more than allocated");
-			let raised = Raised::<T>::get();
-			ensure!(raised <= HARD_CAP_MICRO_USD, "hard cap exceeded");
-			ensure!(
-				HardCapReachedAt::<T>::get().is_none() || raised == HARD_CAP_MICRO_USD,
-				"hard cap marked reached but not raised"
-			);
+            ensure!(claimed <= allocated, "claimed more than allocated");
+            let raised = Raised::<T>::get();
+            ensure!(raised <= HARD_CAP_MICRO_USD, "hard cap exceeded");
+            ensure!(
+                HardCapReachedAt::<T>::get().is_none() || raised == HARD_CAP_MICRO_USD,
+                "hard cap marked reached but not raised"
+            );
 
-			let (mut sum_counted, mut sum_excess) = (0u128, 0u128);
-			let mut sum_tokens: BalanceOf<T> = Zero::zero();
-			for (key, c) in Contributions::<T>::iter() {
-				ensure!(c.counted_usd + c.excess_usd == c.usd_value, "counted + excess != usd value");
-				ensure!(c.usd_value >= MIN_CONTRIBUTION_MICRO_USD, "contribution below minimum");
-				ensure!(ContributionsOf::<T>::contains_key(&c.buyer, &key), "contribution not indexed");
-				sum_counted += c.counted_usd as u128;
-				sum_excess += c.excess_usd as u128;
-				sum_tokens = sum_tokens.saturating_add(c.tokens);
-			}
-			ensure!(sum_counted == raised as u128, "raised != sum of counted contributions");
-			ensure!(sum_excess == ExcessUsd::<T>::get() as u128, "excess != sum of excess parts");
-			ensure!(sum_tokens == allocated, "allocated != sum of contribution tokens");
+            let (mut sum_counted, mut sum_excess) = (0u128, 0u128);
+            let mut sum_tokens: BalanceOf<T> = Zero::zero();
+            for (key, c) in Contributions::<T>::iter() {
+                ensure!(
+                    c.counted_usd + c.excess_usd == c.usd_value,
+                    "counted + excess != usd value"
+                );
+                ensure!(
+                    c.usd_value >= MIN_CONTRIBUTION_MICRO_USD,
+                    "contribution below minimum"
+                );
+                ensure!(
+                    ContributionsOf::<T>::contains_key(&c.buyer, &key),
+                    "contribution not indexed"
+                );
+                sum_counted += c.counted_usd as u128;
+                sum_excess += c.excess_usd as u128;
+                sum_tokens = sum_tokens.saturating_add(c.tokens);
+            }
+            ensure!(
+                sum_counted == raised as u128,
+                "raised != sum of counted contributions"
+            );
+            ensure!(
+                sum_excess == ExcessUsd::<T>::get() as u128,
+                "excess != sum of excess parts"
+            );
+            ensure!(
+                sum_tokens == allocated,
+                "allocated != sum of contribution tokens"
+            );
 
-			let mut sum_alloc: BalanceOf<T> = Zero::zero();
-			let mut sum_claimed: BalanceOf<T> = Zero::zero();
-			for (_, info) in Buyers::<T>::iter() {
-				sum_alloc = sum_alloc.saturating_add(info.allocation);
-				if info.claimed {
-					sum_claimed = sum_claimed.saturating_add(info.allocation);
-				}
-			}
-			ensure!(sum_alloc == allocated, "allocated != sum of buyer allocations");
-			ensure!(sum_claimed == claimed, "claimed != sum of claimed allocations");
+            let mut sum_alloc: BalanceOf<T> = Zero::zero();
+            let mut sum_claimed: BalanceOf<T> = Zero::zero();
+            for (_, info) in Buyers::<T>::iter() {
+                sum_alloc = sum_alloc.saturating_add(info.allocation);
+                if info.claimed {
+                    sum_claimed = sum_claimed.saturating_add(info.allocation);
+                }
+            }
+            ensure!(
+                sum_alloc == allocated,
+                "allocated != sum of buyer allocations"
+            );
+            ensure!(
+                sum_claimed == claimed,
+                "claimed != sum of claimed allocations"
+            );
 
-			match Outcome::<T>::get() {
-				Some(SaleOutcome::Succeeded { raised: r, proceeds, .. }) => {
-					ensure!(r == raised, "raised changed after finalize");
-					ensure!(r >= SOFT_CAP_MICRO_USD, "succeeded below the soft cap");
-					ensure!(proceeds.total() == r as u128, "proceeds do not sum to the amount raised");
-				},
-				Some(SaleOutcome::Failed { raised: r, .. }) => {
-					ensure!(r == raised, "raised changed after finalize");
-					ensure!(r < SOFT_CAP_MICRO_USD, "failed above the soft cap");
-					ensure!(claimed.is_zero(), "a failed sale minted tokens");
-				},
-				None => ensure!(claimed.is_zero(), "tokens minted before finalize"),
-			}
-			Ok(())
-		}
-	}
-
+            match Outcome::<T>::get() {
+                Some(SaleOutcome::Succeeded {
+                    raised: r,
+                    proceeds,
+                    ..
+                }) => {
+                    ensure!(r == raised, "raised changed after finalize");
+                    ensure!(r >= SOFT_CAP_MICRO_USD, "succeeded below the soft cap");
+                    ensure!(
+                        proceeds.total() == r as u128,
+                        "proceeds do not sum to the amount raised"
+                    );
+                }
+                Some(SaleOutcome::Failed { raised: r, .. }) => {
+                    ensure!(r == raised, "raised changed after finalize");
+                    ensure!(r < SOFT_CAP_MICRO_USD, "failed above the soft cap");
+                    ensure!(claimed.is_zero(), "a failed sale minted tokens");
+                }
+                None => ensure!(claimed.is_zero(), "tokens minted before finalize"),
+            }
+            Ok(())
+        }
+    }
 }

@@ -3,9 +3,9 @@
 
 use crate::{mock::*, *};
 use frame_support::{
-	assert_noop, assert_ok,
-	dispatch::CheckIfFeeless,
-	traits::{fungible::Inspect, Hooks},
+    assert_noop, assert_ok,
+    dispatch::CheckIfFeeless,
+    traits::{fungible::Inspect, Hooks},
 };
 use sp_runtime::DispatchError;
 
@@ -15,724 +15,930 @@ const BOB: AccountId = 2;
 const CHARLIE: AccountId = 3;
 
 fn tx(id: &str) -> ExternalTxId {
-	id.as_bytes().to_vec().try_into().expect("short id")
+    id.as_bytes().to_vec().try_into().expect("short id")
 }
 
-fn attest(buyer: AccountId, currency: Currency, id: &str, usd: UsdMicros) -> sp_runtime::DispatchResult {
-	TokenSale::attest_contribution(RuntimeOrigin::root(), buyer, currency, tx(id), 1_000, usd)
+fn attest(
+    buyer: AccountId,
+    currency: Currency,
+    id: &str,
+    usd: UsdMicros,
+) -> sp_runtime::DispatchResult {
+    TokenSale::attest_contribution(RuntimeOrigin::root(), buyer, currency, tx(id), 1_000, usd)
 }
 
 fn contribution(currency: Currency, id: &str) -> ContributionOf<Test> {
-	Contributions::<Test>::get((currency, tx(id))).expect("contribution stored")
+    Contributions::<Test>::get((currency, tx(id))).expect("contribution stored")
 }
 
 fn allocation(who: AccountId) -> Balance {
-	Buyers::<Test>::get(who).map(|b| b.allocation).unwrap_or(0)
+    Buyers::<Test>::get(who).map(|b| b.allocation).unwrap_or(0)
 }
 
 /// Fills the sale up to `usd` raised with contributions from `CHARLIE`.
 fn raise(usd: UsdMicros) {
-	let mut left = usd;
-	let mut i = 0;
-	while left > 0 {
-		let part = left.min(10_000_000 * USD);
-		assert_ok!(attest(CHARLIE, Currency::Btc, &format!("fill-{i}"), part));
-		left -= part;
-		i += 1;
-	}
+    let mut left = usd;
+    let mut i = 0;
+    while left > 0 {
+        let part = left.min(10_000_000 * USD);
+        assert_ok!(attest(CHARLIE, Currency::Btc, &format!("fill-{i}"), part));
+        left -= part;
+        i += 1;
+    }
 }
 
 // --- Schedule: one 6-week sale, no pre-sale -------------------------------------
 
 #[test]
 fn the_sale_lasts_42_days_of_day_length_blocks() {
-	ExtBuilder::default().build_and_execute(|| {
-		let schedule = Schedule::<Test>::get().unwrap();
-		assert_eq!(TokenSale::end_of(&schedule), START + 42 * DAY);
-		go_to(day_end(42));
-		assert_eq!(TokenSale::phase_at(day_end(42)), SalePhase::Active);
-		assert_ok!(attest(ALICE, Currency::Eth, "last", 35 * USD));
-		go_to(START + 42 * DAY);
-		assert_eq!(TokenSale::phase_at(START + 42 * DAY), SalePhase::Ended);
-		assert_noop!(attest(ALICE, Currency::Eth, "late", 35 * USD), Error::<Test>::SaleEnded);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        let schedule = Schedule::<Test>::get().unwrap();
+        assert_eq!(TokenSale::end_of(&schedule), START + 42 * DAY);
+        go_to(day_end(42));
+        assert_eq!(TokenSale::phase_at(day_end(42)), SalePhase::Active);
+        assert_ok!(attest(ALICE, Currency::Eth, "last", 35 * USD));
+        go_to(START + 42 * DAY);
+        assert_eq!(TokenSale::phase_at(START + 42 * DAY), SalePhase::Ended);
+        assert_noop!(
+            attest(ALICE, Currency::Eth, "late", 35 * USD),
+            Error::<Test>::SaleEnded
+        );
+    });
 }
 
 #[test]
 fn nothing_is_counted_before_the_start_block() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(START - 1);
-		assert_eq!(TokenSale::phase_at(START - 1), SalePhase::Scheduled);
-		assert_noop!(attest(ALICE, Currency::Eth, "early", 100 * USD), Error::<Test>::SaleNotStarted);
-		go_to(START);
-		assert_ok!(attest(ALICE, Currency::Eth, "early", 100 * USD));
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START - 1);
+        assert_eq!(TokenSale::phase_at(START - 1), SalePhase::Scheduled);
+        assert_noop!(
+            attest(ALICE, Currency::Eth, "early", 100 * USD),
+            Error::<Test>::SaleNotStarted
+        );
+        go_to(START);
+        assert_ok!(attest(ALICE, Currency::Eth, "early", 100 * USD));
+    });
 }
 
 #[test]
 fn without_a_schedule_nothing_is_counted() {
-	ExtBuilder::unscheduled().build_and_execute(|| {
-		assert_eq!(TokenSale::phase_at(1), SalePhase::NotScheduled);
-		assert_noop!(attest(ALICE, Currency::Eth, "x", 100 * USD), Error::<Test>::NoSaleScheduled);
-		assert_noop!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)), Error::<Test>::NoSaleScheduled);
-	});
+    ExtBuilder::unscheduled().build_and_execute(|| {
+        assert_eq!(TokenSale::phase_at(1), SalePhase::NotScheduled);
+        assert_noop!(
+            attest(ALICE, Currency::Eth, "x", 100 * USD),
+            Error::<Test>::NoSaleScheduled
+        );
+        assert_noop!(
+            TokenSale::finalize(RuntimeOrigin::signed(ALICE)),
+            Error::<Test>::NoSaleScheduled
+        );
+    });
 }
 
 #[test]
 fn the_authority_schedules_the_sale_once_and_never_after_it_starts() {
-	ExtBuilder::unscheduled().build_and_execute(|| {
-		go_to(3);
-		assert_noop!(
-			TokenSale::schedule_sale(RuntimeOrigin::signed(ALICE), 10, 5),
-			DispatchError::BadOrigin
-		);
-		assert_noop!(
-			TokenSale::schedule_sale(RuntimeOrigin::root(), 2, 5),
-			Error::<Test>::StartInThePast
-		);
-		assert_noop!(
-			TokenSale::schedule_sale(RuntimeOrigin::root(), 10, 0),
-			Error::<Test>::InvalidSchedule
-		);
-		assert_noop!(
-			TokenSale::schedule_sale(RuntimeOrigin::root(), u64::MAX - 10, 5),
-			Error::<Test>::InvalidSchedule
-		);
-		assert_ok!(TokenSale::schedule_sale(RuntimeOrigin::root(), 10, 5));
-		System::assert_last_event(
-			Event::<Test>::SaleScheduled { start: 10, day_length: 5, end: 10 + 42 * 5 }.into(),
-		);
-		// Before the start it may still move.
-		assert_ok!(TokenSale::schedule_sale(RuntimeOrigin::root(), 20, 5));
-		go_to(20);
-		assert_noop!(
-			TokenSale::schedule_sale(RuntimeOrigin::root(), 30, 5),
-			Error::<Test>::SaleAlreadyStarted
-		);
-	});
+    ExtBuilder::unscheduled().build_and_execute(|| {
+        go_to(3);
+        assert_noop!(
+            TokenSale::schedule_sale(RuntimeOrigin::signed(ALICE), 10, 5),
+            DispatchError::BadOrigin
+        );
+        assert_noop!(
+            TokenSale::schedule_sale(RuntimeOrigin::root(), 2, 5),
+            Error::<Test>::StartInThePast
+        );
+        assert_noop!(
+            TokenSale::schedule_sale(RuntimeOrigin::root(), 10, 0),
+            Error::<Test>::InvalidSchedule
+        );
+        assert_noop!(
+            TokenSale::schedule_sale(RuntimeOrigin::root(), u64::MAX - 10, 5),
+            Error::<Test>::InvalidSchedule
+        );
+        assert_ok!(TokenSale::schedule_sale(RuntimeOrigin::root(), 10, 5));
+        System::assert_last_event(
+            Event::<Test>::SaleScheduled {
+                start: 10,
+                day_length: 5,
+                end: 10 + 42 * 5,
+            }
+            .into(),
+        );
+        // Before the start it may still move.
+        assert_ok!(TokenSale::schedule_sale(RuntimeOrigin::root(), 20, 5));
+        go_to(20);
+        assert_noop!(
+            TokenSale::schedule_sale(RuntimeOrigin::root(), 30, 5),
+            Error::<Test>::SaleAlreadyStarted
+        );
+    });
 }
 
 // --- Price, minimum, rounding ---------------------------------------------------
 
 #[test]
 fn one_masp_costs_35_cents() {
-	assert_eq!(tokens_for(35 * USD, 0, UNIT), Some(100 * UNIT));
-	assert_eq!(tokens_for(350_000, 0, UNIT), Some(UNIT));
-	assert_eq!(tokens_for(35_000 * USD, 0, UNIT), Some(100_000 * UNIT));
+    assert_eq!(tokens_for(35 * USD, 0, UNIT), Some(100 * UNIT));
+    assert_eq!(tokens_for(350_000, 0, UNIT), Some(UNIT));
+    assert_eq!(tokens_for(35_000 * USD, 0, UNIT), Some(100_000 * UNIT));
 }
 
 #[test]
 fn every_division_rounds_down_in_the_chains_favour() {
-	// $35.000001 buys 100 MASP + 1e12/35e6 units = 100 MASP + 2,857,142.857... units.
-	assert_eq!(tokens_for(35 * USD + 1, 0, UNIT), Some(100 * UNIT + 2_857_142));
-	// With +15%: 115 MASP + 3,285,714.285... units.
-	assert_eq!(tokens_for(35 * USD + 1, 15, UNIT), Some(115 * UNIT + 3_285_714));
-	// 1 micro-dollar is worth 2,857,142.857 units: rounds to 2,857,142.
-	assert_eq!(tokens_for(1, 0, UNIT), Some(2_857_142));
-	// Never more than paid for: tokens × price <= usd × (100 + bonus) / 100.
-	for usd in [35 * USD, 35 * USD + 1, 123_456_789, 99_999_999_999] {
-		for bonus in [0u8, 10, 15, 25] {
-			let t = tokens_for(usd, bonus, UNIT).unwrap();
-			assert!(t * PRICE_MICRO_USD as u128 * 100 <= usd as u128 * (100 + bonus as u128) * UNIT);
-			assert!((t + 1) * PRICE_MICRO_USD as u128 * 100 > usd as u128 * (100 + bonus as u128) * UNIT);
-		}
-	}
+    // $35.000001 buys 100 MASP + 1e12/35e6 units = 100 MASP + 2,857,142.857... units.
+    assert_eq!(
+        tokens_for(35 * USD + 1, 0, UNIT),
+        Some(100 * UNIT + 2_857_142)
+    );
+    // With +15%: 115 MASP + 3,285,714.285... units.
+    assert_eq!(
+        tokens_for(35 * USD + 1, 15, UNIT),
+        Some(115 * UNIT + 3_285_714)
+    );
+    // 1 micro-dollar is worth 2,857,142.857 units: rounds to 2,857,142.
+    assert_eq!(tokens_for(1, 0, UNIT), Some(2_857_142));
+    // Never more than paid for: tokens × price <= usd × (100 + bonus) / 100.
+    for usd in [35 * USD, 35 * USD + 1, 123_456_789, 99_999_999_999] {
+        for bonus in [0u8, 10, 15, 25] {
+            let t = tokens_for(usd, bonus, UNIT).unwrap();
+            assert!(
+                t * PRICE_MICRO_USD as u128 * 100 <= usd as u128 * (100 + bonus as u128) * UNIT
+            );
+            assert!(
+                (t + 1) * PRICE_MICRO_USD as u128 * 100
+                    > usd as u128 * (100 + bonus as u128) * UNIT
+            );
+        }
+    }
 }
 
 #[test]
 fn a_contribution_below_35_dollars_is_refused() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(START);
-		assert_noop!(attest(ALICE, Currency::Eth, "small", 35 * USD - 1), Error::<Test>::ContributionTooSmall);
-		assert_ok!(attest(ALICE, Currency::Eth, "small", 35 * USD));
-		assert_eq!(allocation(ALICE), 125 * UNIT, "$35 on day 1 = 100 MASP + 25%");
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_noop!(
+            attest(ALICE, Currency::Eth, "small", 35 * USD - 1),
+            Error::<Test>::ContributionTooSmall
+        );
+        assert_ok!(attest(ALICE, Currency::Eth, "small", 35 * USD));
+        assert_eq!(
+            allocation(ALICE),
+            125 * UNIT,
+            "$35 on day 1 = 100 MASP + 25%"
+        );
+    });
 }
 
 #[test]
 fn a_buyers_allocation_is_the_sum_of_each_contributions_rounded_tokens() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(day_start(30));
-		assert_ok!(attest(ALICE, Currency::Eth, "a", 35 * USD + 1));
-		assert_ok!(attest(ALICE, Currency::Btc, "b", 35 * USD + 1));
-		// Each rounds down separately: 2 × 2,857,142, not floor(2 × 2,857,142.857).
-		assert_eq!(allocation(ALICE), 200 * UNIT + 2 * 2_857_142);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(day_start(30));
+        assert_ok!(attest(ALICE, Currency::Eth, "a", 35 * USD + 1));
+        assert_ok!(attest(ALICE, Currency::Btc, "b", 35 * USD + 1));
+        // Each rounds down separately: 2 × 2,857,142, not floor(2 × 2,857,142.857).
+        assert_eq!(allocation(ALICE), 200 * UNIT + 2 * 2_857_142);
+    });
 }
 
 // --- Bonus by day: both sides of every boundary -----------------------------------
 
 #[test]
 fn a_contribution_in_the_first_24_hours_gets_25_percent() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(day_start(1));
-		assert_ok!(attest(ALICE, Currency::Eth, "d1-first", 35 * USD));
-		assert_eq!(contribution(Currency::Eth, "d1-first").bonus_percent, 25);
-		go_to(day_end(1));
-		assert_ok!(attest(ALICE, Currency::Eth, "d1-last", 35 * USD));
-		assert_eq!(contribution(Currency::Eth, "d1-last").tokens, 125 * UNIT);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(day_start(1));
+        assert_ok!(attest(ALICE, Currency::Eth, "d1-first", 35 * USD));
+        assert_eq!(contribution(Currency::Eth, "d1-first").bonus_percent, 25);
+        go_to(day_end(1));
+        assert_ok!(attest(ALICE, Currency::Eth, "d1-last", 35 * USD));
+        assert_eq!(contribution(Currency::Eth, "d1-last").tokens, 125 * UNIT);
+    });
 }
 
 #[test]
 fn bonus_boundaries_25_15_10_0() {
-	// (block, expected bonus): both sides of each boundary.
-	let cases = [
-		(day_end(1), 25),
-		(day_start(2), 15),
-		(day_end(11), 15),
-		(day_start(12), 10),
-		(day_end(25), 10),
-		(day_start(26), 0),
-		(day_end(42), 0),
-	];
-	ExtBuilder::default().build_and_execute(|| {
-		for (i, (block, bonus)) in cases.into_iter().enumerate() {
-			go_to(block);
-			assert_eq!(TokenSale::bonus_at(block), bonus, "bonus at block {block}");
-			let id = format!("boundary-{i}");
-			assert_ok!(attest(ALICE, Currency::Ltc, &id, 35 * USD));
-			let c = contribution(Currency::Ltc, &id);
-			assert_eq!(c.bonus_percent, bonus, "block {block}");
-			assert_eq!(c.tokens, (100 + bonus as u128) * UNIT, "block {block}");
-		}
-	});
-	assert_eq!(bonus_percent(1), 25);
-	assert_eq!(bonus_percent(2), 15);
-	assert_eq!(bonus_percent(11), 15);
-	assert_eq!(bonus_percent(12), 10);
-	assert_eq!(bonus_percent(25), 10);
-	assert_eq!(bonus_percent(26), 0);
-	assert_eq!(bonus_percent(42), 0);
+    // (block, expected bonus): both sides of each boundary.
+    let cases = [
+        (day_end(1), 25),
+        (day_start(2), 15),
+        (day_end(11), 15),
+        (day_start(12), 10),
+        (day_end(25), 10),
+        (day_start(26), 0),
+        (day_end(42), 0),
+    ];
+    ExtBuilder::default().build_and_execute(|| {
+        for (i, (block, bonus)) in cases.into_iter().enumerate() {
+            go_to(block);
+            assert_eq!(TokenSale::bonus_at(block), bonus, "bonus at block {block}");
+            let id = format!("boundary-{i}");
+            assert_ok!(attest(ALICE, Currency::Ltc, &id, 35 * USD));
+            let c = contribution(Currency::Ltc, &id);
+            assert_eq!(c.bonus_percent, bonus, "block {block}");
+            assert_eq!(c.tokens, (100 + bonus as u128) * UNIT, "block {block}");
+        }
+    });
+    assert_eq!(bonus_percent(1), 25);
+    assert_eq!(bonus_percent(2), 15);
+    assert_eq!(bonus_percent(11), 15);
+    assert_eq!(bonus_percent(12), 10);
+    assert_eq!(bonus_percent(25), 10);
+    assert_eq!(bonus_percent(26), 0);
+    assert_eq!(bonus_percent(42), 0);
 }
 
 // --- Attestation ----------------------------------------------------------------
 
 #[test]
 fn only_the_sale_authority_attests() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(START);
-		assert_noop!(
-			TokenSale::attest_contribution(RuntimeOrigin::signed(ALICE), ALICE, Currency::Eth, tx("x"), 1, 35 * USD),
-			DispatchError::BadOrigin
-		);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_noop!(
+            TokenSale::attest_contribution(
+                RuntimeOrigin::signed(ALICE),
+                ALICE,
+                Currency::Eth,
+                tx("x"),
+                1,
+                35 * USD
+            ),
+            DispatchError::BadOrigin
+        );
+    });
 }
 
 #[test]
 fn the_same_external_transaction_is_never_counted_twice() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(START);
-		assert_ok!(attest(ALICE, Currency::Eth, "0xabc", 100 * USD));
-		assert_noop!(attest(BOB, Currency::Eth, "0xabc", 200 * USD), Error::<Test>::DuplicateContribution);
-		// The same id on another chain is another transaction.
-		assert_ok!(attest(BOB, Currency::Etc, "0xabc", 200 * USD));
-		assert_eq!(Raised::<Test>::get(), 300 * USD);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_ok!(attest(ALICE, Currency::Eth, "0xabc", 100 * USD));
+        assert_noop!(
+            attest(BOB, Currency::Eth, "0xabc", 200 * USD),
+            Error::<Test>::DuplicateContribution
+        );
+        // The same id on another chain is another transaction.
+        assert_ok!(attest(BOB, Currency::Etc, "0xabc", 200 * USD));
+        assert_eq!(Raised::<Test>::get(), 300 * USD);
+    });
 }
 
 #[test]
 fn every_accepted_currency_can_be_attested() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(START);
-		for c in Currency::ALL {
-			assert_ok!(attest(ALICE, c, "tx", 35 * USD));
-		}
-		assert_eq!(Buyers::<Test>::get(ALICE).unwrap().contributions, 8);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        for c in Currency::ALL {
+            assert_ok!(attest(ALICE, c, "tx", 35 * USD));
+        }
+        assert_eq!(Buyers::<Test>::get(ALICE).unwrap().contributions, 8);
+    });
 }
 
 #[test]
 fn malformed_attestations_are_refused() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(START);
-		assert_noop!(attest(ALICE, Currency::Eth, "", 35 * USD), Error::<Test>::EmptyTxId);
-		assert_noop!(
-			TokenSale::attest_contribution(RuntimeOrigin::root(), ALICE, Currency::Eth, tx("z"), 0, 35 * USD),
-			Error::<Test>::ZeroAmount
-		);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_noop!(
+            attest(ALICE, Currency::Eth, "", 35 * USD),
+            Error::<Test>::EmptyTxId
+        );
+        assert_noop!(
+            TokenSale::attest_contribution(
+                RuntimeOrigin::root(),
+                ALICE,
+                Currency::Eth,
+                tx("z"),
+                0,
+                35 * USD
+            ),
+            Error::<Test>::ZeroAmount
+        );
+    });
 }
 
 #[test]
 fn an_attestation_records_and_announces_the_contribution() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(day_start(2));
-		assert_ok!(TokenSale::attest_contribution(
-			RuntimeOrigin::root(),
-			ALICE,
-			Currency::Btc,
-			tx("btc-1"),
-			150_000,
-			70 * USD
-		));
-		System::assert_last_event(
-			Event::<Test>::ContributionAttested {
-				buyer: ALICE,
-				currency: Currency::Btc,
-				external_tx_id: tx("btc-1"),
-				amount_in_currency: 150_000,
-				usd_value: 70 * USD,
-				counted_usd: 70 * USD,
-				excess_usd: 0,
-				day: 2,
-				bonus_percent: 15,
-				tokens: 230 * UNIT,
-			}
-			.into(),
-		);
-		assert!(ContributionsOf::<Test>::contains_key(ALICE, (Currency::Btc, tx("btc-1"))));
-		assert_eq!(TotalAllocated::<Test>::get(), 230 * UNIT);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(day_start(2));
+        assert_ok!(TokenSale::attest_contribution(
+            RuntimeOrigin::root(),
+            ALICE,
+            Currency::Btc,
+            tx("btc-1"),
+            150_000,
+            70 * USD
+        ));
+        System::assert_last_event(
+            Event::<Test>::ContributionAttested {
+                buyer: ALICE,
+                currency: Currency::Btc,
+                external_tx_id: tx("btc-1"),
+                amount_in_currency: 150_000,
+                usd_value: 70 * USD,
+                counted_usd: 70 * USD,
+                excess_usd: 0,
+                day: 2,
+                bonus_percent: 15,
+                tokens: 230 * UNIT,
+            }
+            .into(),
+        );
+        assert!(ContributionsOf::<Test>::contains_key(
+            ALICE,
+            (Currency::Btc, tx("btc-1"))
+        ));
+        assert_eq!(TotalAllocated::<Test>::get(), 230 * UNIT);
+    });
 }
 
 // --- Caps -----------------------------------------------------------------------
 
 #[test]
 fn bonuses_do_not_count_toward_the_caps() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(START);
-		assert_ok!(attest(ALICE, Currency::Eth, "a", 1_000 * USD));
-		assert_eq!(Raised::<Test>::get(), 1_000 * USD, "USD raised, not USD × bonus");
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_ok!(attest(ALICE, Currency::Eth, "a", 1_000 * USD));
+        assert_eq!(
+            Raised::<Test>::get(),
+            1_000 * USD,
+            "USD raised, not USD × bonus"
+        );
+    });
 }
 
 #[test]
 fn the_hard_cap_is_never_exceeded_and_the_excess_is_refundable() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(day_start(3));
-		raise(HARD_CAP_MICRO_USD - 100 * USD);
-		assert_ok!(attest(ALICE, Currency::Eth, "crossing", 350 * USD));
-		assert_eq!(Raised::<Test>::get(), HARD_CAP_MICRO_USD);
-		let c = contribution(Currency::Eth, "crossing");
-		assert_eq!((c.counted_usd, c.excess_usd), (100 * USD, 250 * USD));
-		assert_eq!(c.tokens, tokens_for(100 * USD, 15, UNIT).unwrap(), "only the counted part earns tokens");
-		assert_eq!(ExcessUsd::<Test>::get(), 250 * USD);
-		assert_eq!(TokenSale::refundable_usd(&c), 250 * USD);
-		System::assert_last_event(Event::<Test>::HardCapReached { at: day_start(3) }.into());
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(day_start(3));
+        raise(HARD_CAP_MICRO_USD - 100 * USD);
+        assert_ok!(attest(ALICE, Currency::Eth, "crossing", 350 * USD));
+        assert_eq!(Raised::<Test>::get(), HARD_CAP_MICRO_USD);
+        let c = contribution(Currency::Eth, "crossing");
+        assert_eq!((c.counted_usd, c.excess_usd), (100 * USD, 250 * USD));
+        assert_eq!(
+            c.tokens,
+            tokens_for(100 * USD, 15, UNIT).unwrap(),
+            "only the counted part earns tokens"
+        );
+        assert_eq!(ExcessUsd::<Test>::get(), 250 * USD);
+        assert_eq!(TokenSale::refundable_usd(&c), 250 * USD);
+        System::assert_last_event(Event::<Test>::HardCapReached { at: day_start(3) }.into());
+    });
 }
 
 #[test]
 fn reaching_the_hard_cap_ends_the_sale_early() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(day_start(5));
-		raise(HARD_CAP_MICRO_USD);
-		assert_eq!(TokenSale::phase_at(day_start(5)), SalePhase::Ended);
-		assert_noop!(attest(ALICE, Currency::Eth, "after-cap", 35 * USD), Error::<Test>::HardCapReached);
-		// finalize needs no waiting for the end block.
-		assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(BOB)));
-		assert_eq!(TokenSale::phase_at(day_start(5)), SalePhase::Succeeded);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(day_start(5));
+        raise(HARD_CAP_MICRO_USD);
+        assert_eq!(TokenSale::phase_at(day_start(5)), SalePhase::Ended);
+        assert_noop!(
+            attest(ALICE, Currency::Eth, "after-cap", 35 * USD),
+            Error::<Test>::HardCapReached
+        );
+        // finalize needs no waiting for the end block.
+        assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(BOB)));
+        assert_eq!(TokenSale::phase_at(day_start(5)), SalePhase::Succeeded);
+    });
 }
 
 // --- Finalize ---------------------------------------------------------------------
 
 #[test]
 fn finalize_waits_for_the_end_block_unless_the_hard_cap_is_reached() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(START + 42 * DAY - 1);
-		assert_noop!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)), Error::<Test>::SaleStillActive);
-		go_to(START + 42 * DAY);
-		assert_noop!(TokenSale::finalize(RuntimeOrigin::root()), DispatchError::BadOrigin);
-		assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
-		assert_noop!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)), Error::<Test>::AlreadyFinalized);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START + 42 * DAY - 1);
+        assert_noop!(
+            TokenSale::finalize(RuntimeOrigin::signed(ALICE)),
+            Error::<Test>::SaleStillActive
+        );
+        go_to(START + 42 * DAY);
+        assert_noop!(
+            TokenSale::finalize(RuntimeOrigin::root()),
+            DispatchError::BadOrigin
+        );
+        assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
+        assert_noop!(
+            TokenSale::finalize(RuntimeOrigin::signed(ALICE)),
+            Error::<Test>::AlreadyFinalized
+        );
+    });
 }
 
 #[test]
 fn soft_cap_met_makes_tokens_claimable_and_records_the_proceeds_split() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(day_start(30));
-		let raised = SOFT_CAP_MICRO_USD + 7; // awkward remainder on purpose
-		raise(raised - 35 * USD);
-		assert_ok!(attest(ALICE, Currency::Eth, "alice", 35 * USD));
-		go_to(START + 42 * DAY);
-		assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(BOB)));
-		let proceeds = ProceedsAllocation::split(raised);
-		assert_eq!(proceeds.development, raised * 67 / 100);
-		assert_eq!(proceeds.bounty, raised * 3 / 100);
-		assert_eq!(proceeds.representative_offices, raised * 5 / 100);
-		assert_eq!(proceeds.infrastructure, raised * 15 / 100);
-		assert_eq!(proceeds.total(), raised as u128, "the split sums exactly to the total");
-		assert_eq!(
-			Outcome::<Test>::get(),
-			Some(SaleOutcome::Succeeded { at: START + 42 * DAY, raised, proceeds })
-		);
-		System::assert_last_event(
-			Event::<Test>::SaleSucceeded { raised, total_allocated: TotalAllocated::<Test>::get(), proceeds }.into(),
-		);
-		assert_eq!(TokenSale::claimable(&ALICE), Some(100 * UNIT));
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(day_start(30));
+        let raised = SOFT_CAP_MICRO_USD + 7; // awkward remainder on purpose
+        raise(raised - 35 * USD);
+        assert_ok!(attest(ALICE, Currency::Eth, "alice", 35 * USD));
+        go_to(START + 42 * DAY);
+        assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(BOB)));
+        let proceeds = ProceedsAllocation::split(raised);
+        assert_eq!(proceeds.development, raised * 67 / 100);
+        assert_eq!(proceeds.bounty, raised * 3 / 100);
+        assert_eq!(proceeds.representative_offices, raised * 5 / 100);
+        assert_eq!(proceeds.infrastructure, raised * 15 / 100);
+        assert_eq!(
+            proceeds.total(),
+            raised as u128,
+            "the split sums exactly to the total"
+        );
+        assert_eq!(
+            Outcome::<Test>::get(),
+            Some(SaleOutcome::Succeeded {
+                at: START + 42 * DAY,
+                raised,
+                proceeds
+            })
+        );
+        System::assert_last_event(
+            Event::<Test>::SaleSucceeded {
+                raised,
+                total_allocated: TotalAllocated::<Test>::get(),
+                proceeds,
+            }
+            .into(),
+        );
+        assert_eq!(TokenSale::claimable(&ALICE), Some(100 * UNIT));
+    });
 }
 
 #[test]
 fn the_proceeds_split_is_67_3_5_15_10() {
-	let p = ProceedsAllocation::split(100 * USD);
-	assert_eq!(
-		(p.development, p.bounty, p.representative_offices, p.infrastructure, p.reserve),
-		(67 * USD, 3 * USD, 5 * USD, 15 * USD, 10 * USD)
-	);
-	for raised in [0, 1, 99, 101, SOFT_CAP_MICRO_USD + 3, HARD_CAP_MICRO_USD, u64::MAX] {
-		assert_eq!(ProceedsAllocation::split(raised).total(), raised as u128);
-	}
+    let p = ProceedsAllocation::split(100 * USD);
+    assert_eq!(
+        (
+            p.development,
+            p.bounty,
+            p.representative_offices,
+            p.infrastructure,
+            p.reserve
+        ),
+        (67 * USD, 3 * USD, 5 * USD, 15 * USD, 10 * USD)
+    );
+    for raised in [
+        0,
+        1,
+        99,
+        101,
+        SOFT_CAP_MICRO_USD + 3,
+        HARD_CAP_MICRO_USD,
+        u64::MAX,
+    ] {
+        assert_eq!(ProceedsAllocation::split(raised).total(), raised as u128);
+    }
 }
 
 #[test]
 fn soft_cap_missed_mints_nothing_and_makes_every_contribution_refundable() {
-	ExtBuilder::default().build_and_execute(|| {
-		let issuance = Balances::total_issuance();
-		go_to(START);
-		assert_ok!(attest(ALICE, Currency::Eth, "a", 1_000 * USD));
-		assert_ok!(attest(BOB, Currency::Btc, "b", 2_000 * USD));
-		go_to(START + 42 * DAY);
-		assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
-		System::assert_last_event(Event::<Test>::SaleFailed { raised: 3_000 * USD }.into());
-		assert_eq!(TokenSale::phase_at(START + 42 * DAY), SalePhase::Failed);
-		assert_noop!(TokenSale::claim(RuntimeOrigin::signed(ALICE)), Error::<Test>::SaleFailed);
-		assert_eq!(TokenSale::refundable_usd(&contribution(Currency::Eth, "a")), 1_000 * USD);
-		assert_eq!(TokenSale::refundable_usd(&contribution(Currency::Btc, "b")), 2_000 * USD);
-		assert_eq!(Balances::total_issuance(), issuance, "nothing minted");
-		assert_eq!(TokenSale::claimable(&ALICE), None);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        let issuance = Balances::total_issuance();
+        go_to(START);
+        assert_ok!(attest(ALICE, Currency::Eth, "a", 1_000 * USD));
+        assert_ok!(attest(BOB, Currency::Btc, "b", 2_000 * USD));
+        go_to(START + 42 * DAY);
+        assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
+        System::assert_last_event(
+            Event::<Test>::SaleFailed {
+                raised: 3_000 * USD,
+            }
+            .into(),
+        );
+        assert_eq!(TokenSale::phase_at(START + 42 * DAY), SalePhase::Failed);
+        assert_noop!(
+            TokenSale::claim(RuntimeOrigin::signed(ALICE)),
+            Error::<Test>::SaleFailed
+        );
+        assert_eq!(
+            TokenSale::refundable_usd(&contribution(Currency::Eth, "a")),
+            1_000 * USD
+        );
+        assert_eq!(
+            TokenSale::refundable_usd(&contribution(Currency::Btc, "b")),
+            2_000 * USD
+        );
+        assert_eq!(Balances::total_issuance(), issuance, "nothing minted");
+        assert_eq!(TokenSale::claimable(&ALICE), None);
+    });
 }
 
 // --- Claims -------------------------------------------------------------------------
 
 fn successful_sale_with_alice_and_bob() {
-	go_to(day_start(1));
-	assert_ok!(attest(ALICE, Currency::Eth, "alice", 35 * USD)); // 125 MASP
-	go_to(day_start(12));
-	assert_ok!(attest(BOB, Currency::Btc, "bob", 70 * USD)); // 220 MASP
-	raise(SOFT_CAP_MICRO_USD);
-	go_to(START + 42 * DAY);
-	assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
+    go_to(day_start(1));
+    assert_ok!(attest(ALICE, Currency::Eth, "alice", 35 * USD)); // 125 MASP
+    go_to(day_start(12));
+    assert_ok!(attest(BOB, Currency::Btc, "bob", 70 * USD)); // 220 MASP
+    raise(SOFT_CAP_MICRO_USD);
+    go_to(START + 42 * DAY);
+    assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
 }
 
 #[test]
 fn buyers_claim_their_tokens_price_plus_bonus() {
-	ExtBuilder::default().build_and_execute(|| {
-		successful_sale_with_alice_and_bob();
-		let issuance = Balances::total_issuance();
-		assert_ok!(TokenSale::claim(RuntimeOrigin::signed(ALICE)));
-		System::assert_last_event(Event::<Test>::Claimed { buyer: ALICE, amount: 125 * UNIT }.into());
-		assert_ok!(TokenSale::claim(RuntimeOrigin::signed(BOB)));
-		assert_eq!(Balances::balance(&ALICE), 125 * UNIT);
-		assert_eq!(Balances::balance(&BOB), 220 * UNIT);
-		assert_eq!(Balances::total_issuance(), issuance + 345 * UNIT);
-		assert_eq!(TotalClaimed::<Test>::get(), 345 * UNIT);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        successful_sale_with_alice_and_bob();
+        let issuance = Balances::total_issuance();
+        assert_ok!(TokenSale::claim(RuntimeOrigin::signed(ALICE)));
+        System::assert_last_event(
+            Event::<Test>::Claimed {
+                buyer: ALICE,
+                amount: 125 * UNIT,
+            }
+            .into(),
+        );
+        assert_ok!(TokenSale::claim(RuntimeOrigin::signed(BOB)));
+        assert_eq!(Balances::balance(&ALICE), 125 * UNIT);
+        assert_eq!(Balances::balance(&BOB), 220 * UNIT);
+        assert_eq!(Balances::total_issuance(), issuance + 345 * UNIT);
+        assert_eq!(TotalClaimed::<Test>::get(), 345 * UNIT);
+    });
 }
 
 #[test]
 fn a_buyer_claims_once() {
-	ExtBuilder::default().build_and_execute(|| {
-		successful_sale_with_alice_and_bob();
-		assert_ok!(TokenSale::claim(RuntimeOrigin::signed(ALICE)));
-		assert_noop!(TokenSale::claim(RuntimeOrigin::signed(ALICE)), Error::<Test>::AlreadyClaimed);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        successful_sale_with_alice_and_bob();
+        assert_ok!(TokenSale::claim(RuntimeOrigin::signed(ALICE)));
+        assert_noop!(
+            TokenSale::claim(RuntimeOrigin::signed(ALICE)),
+            Error::<Test>::AlreadyClaimed
+        );
+    });
 }
 
 #[test]
 fn claims_wait_for_a_successful_finalize_and_need_an_allocation() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(START);
-		assert_ok!(attest(ALICE, Currency::Eth, "alice", 35 * USD));
-		assert_noop!(TokenSale::claim(RuntimeOrigin::signed(ALICE)), Error::<Test>::NotFinalized);
-		raise(SOFT_CAP_MICRO_USD);
-		go_to(START + 42 * DAY);
-		assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
-		assert_noop!(TokenSale::claim(RuntimeOrigin::signed(BOB)), Error::<Test>::NothingToClaim);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_ok!(attest(ALICE, Currency::Eth, "alice", 35 * USD));
+        assert_noop!(
+            TokenSale::claim(RuntimeOrigin::signed(ALICE)),
+            Error::<Test>::NotFinalized
+        );
+        raise(SOFT_CAP_MICRO_USD);
+        go_to(START + 42 * DAY);
+        assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
+        assert_noop!(
+            TokenSale::claim(RuntimeOrigin::signed(BOB)),
+            Error::<Test>::NothingToClaim
+        );
+    });
 }
 
 #[test]
 fn a_buyer_holding_zero_masp_can_claim_feelessly() {
-	ExtBuilder::default().build_and_execute(|| {
-		let buyer: AccountId = 77;
-		assert!(!System::account_exists(&buyer));
-		go_to(START);
-		assert_ok!(attest(buyer, Currency::Eth, "b", 35 * USD));
-		// The account exists (CheckNonce accepts its transactions) with no MASP.
-		assert!(System::account_exists(&buyer));
-		assert_eq!(Balances::balance(&buyer), 0);
-		raise(SOFT_CAP_MICRO_USD);
-		go_to(START + 42 * DAY);
-		assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
+    ExtBuilder::default().build_and_execute(|| {
+        let buyer: AccountId = 77;
+        assert!(!System::account_exists(&buyer));
+        go_to(START);
+        assert_ok!(attest(buyer, Currency::Eth, "b", 35 * USD));
+        // The account exists (CheckNonce accepts its transactions) with no MASP.
+        assert!(System::account_exists(&buyer));
+        assert_eq!(Balances::balance(&buyer), 0);
+        raise(SOFT_CAP_MICRO_USD);
+        go_to(START + 42 * DAY);
+        assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
 
-		let claim = Call::<Test>::claim {};
-		assert!(claim.is_feeless(&RuntimeOrigin::signed(buyer)), "unclaimed allocation: feeless");
-		assert!(!claim.is_feeless(&RuntimeOrigin::signed(BOB)), "no allocation: pays the fee");
-		assert!(!claim.is_feeless(&RuntimeOrigin::root()));
+        let claim = Call::<Test>::claim {};
+        assert!(
+            claim.is_feeless(&RuntimeOrigin::signed(buyer)),
+            "unclaimed allocation: feeless"
+        );
+        assert!(
+            !claim.is_feeless(&RuntimeOrigin::signed(BOB)),
+            "no allocation: pays the fee"
+        );
+        assert!(!claim.is_feeless(&RuntimeOrigin::root()));
 
-		assert_ok!(TokenSale::claim(RuntimeOrigin::signed(buyer)));
-		assert!(!claim.is_feeless(&RuntimeOrigin::signed(buyer)), "claimed: pays the fee");
-		assert_eq!(System::sufficients(&buyer), 0, "the sale no longer keeps the account");
-		assert!(System::account_exists(&buyer), "its MASP does");
-	});
+        assert_ok!(TokenSale::claim(RuntimeOrigin::signed(buyer)));
+        assert!(
+            !claim.is_feeless(&RuntimeOrigin::signed(buyer)),
+            "claimed: pays the fee"
+        );
+        assert_eq!(
+            System::sufficients(&buyer),
+            0,
+            "the sale no longer keeps the account"
+        );
+        assert!(System::account_exists(&buyer), "its MASP does");
+    });
 }
 
 #[test]
 fn claim_is_not_feeless_before_a_successful_finalize() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(START);
-		assert_ok!(attest(ALICE, Currency::Eth, "a", 35 * USD));
-		assert!(!Call::<Test>::claim {}.is_feeless(&RuntimeOrigin::signed(ALICE)));
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_ok!(attest(ALICE, Currency::Eth, "a", 35 * USD));
+        assert!(!Call::<Test>::claim {}.is_feeless(&RuntimeOrigin::signed(ALICE)));
+    });
 }
 
 // --- Refunds ------------------------------------------------------------------------
 
 #[test]
 fn a_refund_is_recorded_once_per_contribution_and_per_refund_tx() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(START);
-		assert_ok!(attest(ALICE, Currency::Eth, "a", 1_000 * USD));
-		assert_ok!(attest(BOB, Currency::Eth, "b", 1_000 * USD));
-		assert_noop!(
-			TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("a"), tx("r1")),
-			Error::<Test>::NothingToRefund
-		);
-		go_to(START + 42 * DAY);
-		assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
-		assert_noop!(
-			TokenSale::mark_refunded(RuntimeOrigin::signed(ALICE), Currency::Eth, tx("a"), tx("r1")),
-			DispatchError::BadOrigin
-		);
-		assert_ok!(TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("a"), tx("r1")));
-		System::assert_last_event(
-			Event::<Test>::RefundRecorded {
-				buyer: ALICE,
-				currency: Currency::Eth,
-				external_tx_id: tx("a"),
-				refund_tx_id: tx("r1"),
-				usd_refunded: 1_000 * USD,
-			}
-			.into(),
-		);
-		assert_noop!(
-			TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("a"), tx("r2")),
-			Error::<Test>::AlreadyRefunded
-		);
-		assert_noop!(
-			TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("b"), tx("r1")),
-			Error::<Test>::DuplicateRefundTx
-		);
-		assert_noop!(
-			TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("nope"), tx("r3")),
-			Error::<Test>::UnknownContribution
-		);
-		assert_noop!(
-			TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("b"), tx("")),
-			Error::<Test>::EmptyTxId
-		);
-		assert_eq!(TokenSale::refundable_usd(&contribution(Currency::Eth, "a")), 0);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_ok!(attest(ALICE, Currency::Eth, "a", 1_000 * USD));
+        assert_ok!(attest(BOB, Currency::Eth, "b", 1_000 * USD));
+        assert_noop!(
+            TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("a"), tx("r1")),
+            Error::<Test>::NothingToRefund
+        );
+        go_to(START + 42 * DAY);
+        assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
+        assert_noop!(
+            TokenSale::mark_refunded(
+                RuntimeOrigin::signed(ALICE),
+                Currency::Eth,
+                tx("a"),
+                tx("r1")
+            ),
+            DispatchError::BadOrigin
+        );
+        assert_ok!(TokenSale::mark_refunded(
+            RuntimeOrigin::root(),
+            Currency::Eth,
+            tx("a"),
+            tx("r1")
+        ));
+        System::assert_last_event(
+            Event::<Test>::RefundRecorded {
+                buyer: ALICE,
+                currency: Currency::Eth,
+                external_tx_id: tx("a"),
+                refund_tx_id: tx("r1"),
+                usd_refunded: 1_000 * USD,
+            }
+            .into(),
+        );
+        assert_noop!(
+            TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("a"), tx("r2")),
+            Error::<Test>::AlreadyRefunded
+        );
+        assert_noop!(
+            TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("b"), tx("r1")),
+            Error::<Test>::DuplicateRefundTx
+        );
+        assert_noop!(
+            TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("nope"), tx("r3")),
+            Error::<Test>::UnknownContribution
+        );
+        assert_noop!(
+            TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("b"), tx("")),
+            Error::<Test>::EmptyTxId
+        );
+        assert_eq!(
+            TokenSale::refundable_usd(&contribution(Currency::Eth, "a")),
+            0
+        );
+    });
 }
 
 #[test]
 fn a_fully_refunded_buyer_of_a_failed_sale_is_released() {
-	ExtBuilder::default().build_and_execute(|| {
-		let buyer: AccountId = 55;
-		go_to(START);
-		assert_ok!(attest(buyer, Currency::Eth, "a", 100 * USD));
-		assert_ok!(attest(buyer, Currency::Btc, "b", 100 * USD));
-		assert_eq!(System::sufficients(&buyer), 1);
-		go_to(START + 42 * DAY);
-		assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
-		assert_ok!(TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("a"), tx("ra")));
-		assert_eq!(System::sufficients(&buyer), 1, "one contribution still owed");
-		assert_ok!(TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Btc, tx("b"), tx("rb")));
-		assert_eq!(System::sufficients(&buyer), 0);
-		assert!(!System::account_exists(&buyer));
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        let buyer: AccountId = 55;
+        go_to(START);
+        assert_ok!(attest(buyer, Currency::Eth, "a", 100 * USD));
+        assert_ok!(attest(buyer, Currency::Btc, "b", 100 * USD));
+        assert_eq!(System::sufficients(&buyer), 1);
+        go_to(START + 42 * DAY);
+        assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
+        assert_ok!(TokenSale::mark_refunded(
+            RuntimeOrigin::root(),
+            Currency::Eth,
+            tx("a"),
+            tx("ra")
+        ));
+        assert_eq!(
+            System::sufficients(&buyer),
+            1,
+            "one contribution still owed"
+        );
+        assert_ok!(TokenSale::mark_refunded(
+            RuntimeOrigin::root(),
+            Currency::Btc,
+            tx("b"),
+            tx("rb")
+        ));
+        assert_eq!(System::sufficients(&buyer), 0);
+        assert!(!System::account_exists(&buyer));
+    });
 }
 
 #[test]
 fn after_a_successful_sale_only_the_excess_over_the_hard_cap_is_refundable() {
-	ExtBuilder::default().build_and_execute(|| {
-		go_to(START);
-		assert_ok!(attest(ALICE, Currency::Eth, "normal", 100 * USD));
-		raise(HARD_CAP_MICRO_USD - 200 * USD);
-		assert_ok!(attest(BOB, Currency::Btc, "crossing", 300 * USD));
-		// The excess is refundable before finalize too.
-		assert_ok!(TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Btc, tx("crossing"), tx("r")));
-		assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
-		assert_noop!(
-			TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("normal"), tx("r2")),
-			Error::<Test>::NothingToRefund
-		);
-		assert_ok!(TokenSale::claim(RuntimeOrigin::signed(BOB)));
-		assert_eq!(Balances::balance(&BOB), tokens_for(100 * USD, 25, UNIT).unwrap());
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_ok!(attest(ALICE, Currency::Eth, "normal", 100 * USD));
+        raise(HARD_CAP_MICRO_USD - 200 * USD);
+        assert_ok!(attest(BOB, Currency::Btc, "crossing", 300 * USD));
+        // The excess is refundable before finalize too.
+        assert_ok!(TokenSale::mark_refunded(
+            RuntimeOrigin::root(),
+            Currency::Btc,
+            tx("crossing"),
+            tx("r")
+        ));
+        assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
+        assert_noop!(
+            TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("normal"), tx("r2")),
+            Error::<Test>::NothingToRefund
+        );
+        assert_ok!(TokenSale::claim(RuntimeOrigin::signed(BOB)));
+        assert_eq!(
+            Balances::balance(&BOB),
+            tokens_for(100 * USD, 25, UNIT).unwrap()
+        );
+    });
 }
 
 // --- No emission after the ICO ---------------------------------------------------------
 
 #[test]
 fn issuance_only_grows_by_claims_and_never_beyond_the_allocation() {
-	ExtBuilder::default().build_and_execute(|| {
-		let genesis = Balances::total_issuance();
-		assert_eq!(genesis, HOLDER_BALANCE);
-		assert_eq!(GenesisIssuance::<Test>::get(), genesis);
-		successful_sale_with_alice_and_bob();
-		assert_eq!(Balances::total_issuance(), genesis, "finalize mints nothing");
-		assert_ok!(TokenSale::claim(RuntimeOrigin::signed(ALICE)));
-		assert_ok!(TokenSale::claim(RuntimeOrigin::signed(BOB)));
-		assert_ok!(TokenSale::claim(RuntimeOrigin::signed(CHARLIE)));
-		assert_eq!(TotalClaimed::<Test>::get(), TotalAllocated::<Test>::get());
-		assert_eq!(Balances::total_issuance(), genesis + TotalAllocated::<Test>::get());
-		// Everything claimed: no call can mint any more.
-		for who in [ALICE, BOB, CHARLIE, HOLDER] {
-			assert!(TokenSale::claim(RuntimeOrigin::signed(who)).is_err());
-		}
-		assert_eq!(Balances::total_issuance(), genesis + TotalAllocated::<Test>::get());
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        let genesis = Balances::total_issuance();
+        assert_eq!(genesis, HOLDER_BALANCE);
+        assert_eq!(GenesisIssuance::<Test>::get(), genesis);
+        successful_sale_with_alice_and_bob();
+        assert_eq!(
+            Balances::total_issuance(),
+            genesis,
+            "finalize mints nothing"
+        );
+        assert_ok!(TokenSale::claim(RuntimeOrigin::signed(ALICE)));
+        assert_ok!(TokenSale::claim(RuntimeOrigin::signed(BOB)));
+        assert_ok!(TokenSale::claim(RuntimeOrigin::signed(CHARLIE)));
+        assert_eq!(TotalClaimed::<Test>::get(), TotalAllocated::<Test>::get());
+        assert_eq!(
+            Balances::total_issuance(),
+            genesis + TotalAllocated::<Test>::get()
+        );
+        // Everything claimed: no call can mint any more.
+        for who in [ALICE, BOB, CHARLIE, HOLDER] {
+            assert!(TokenSale::claim(RuntimeOrigin::signed(who)).is_err());
+        }
+        assert_eq!(
+            Balances::total_issuance(),
+            genesis + TotalAllocated::<Test>::get()
+        );
+    });
 }
 
 #[test]
 fn try_state_catches_minting_outside_the_sale() {
-	ExtBuilder::default().build().execute_with(|| {
-		use frame_support::traits::fungible::Mutate;
-		assert_ok!(TokenSale::do_try_state());
-		assert_ok!(<Balances as Mutate<AccountId>>::mint_into(&ALICE, UNIT));
-		assert!(TokenSale::do_try_state().is_err());
-	});
+    ExtBuilder::default().build().execute_with(|| {
+        use frame_support::traits::fungible::Mutate;
+        assert_ok!(TokenSale::do_try_state());
+        assert_ok!(<Balances as Mutate<AccountId>>::mint_into(&ALICE, UNIT));
+        assert!(TokenSale::do_try_state().is_err());
+    });
 }
 
 #[test]
 fn integrity_test_passes() {
-	<TokenSale as Hooks<u64>>::integrity_test();
+    <TokenSale as Hooks<u64>>::integrity_test();
 }
 
 #[test]
 fn phases_follow_the_schedule_and_the_outcome() {
-	ExtBuilder::default().build_and_execute(|| {
-		assert_eq!(TokenSale::phase_at(START - 1), SalePhase::Scheduled);
-		assert_eq!(TokenSale::phase_at(START), SalePhase::Active);
-		assert_eq!(TokenSale::phase_at(START + 42 * DAY), SalePhase::Ended);
-		assert_eq!(TokenSale::bonus_at(START + 42 * DAY), 0);
-		go_to(START + 42 * DAY);
-		assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
-		assert_eq!(TokenSale::phase_at(START), SalePhase::Failed);
-	});
+    ExtBuilder::default().build_and_execute(|| {
+        assert_eq!(TokenSale::phase_at(START - 1), SalePhase::Scheduled);
+        assert_eq!(TokenSale::phase_at(START), SalePhase::Active);
+        assert_eq!(TokenSale::phase_at(START + 42 * DAY), SalePhase::Ended);
+        assert_eq!(TokenSale::bonus_at(START + 42 * DAY), 0);
+        go_to(START + 42 * DAY);
+        assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
+        assert_eq!(TokenSale::phase_at(START), SalePhase::Failed);
+    });
 }
 
 // --- Property test: random sequences of calls ------------------------------------------
 
 mod property {
-	use super::*;
-	use proptest::prelude::*;
+    use super::*;
+    use proptest::prelude::*;
 
-	#[derive(Clone, Debug)]
-	enum Op {
-		Advance(u64),
-		Attest { buyer: AccountId, currency: usize, tx: u8, usd: UsdMicros },
-		Finalize,
-		Claim(AccountId),
-		Refund { currency: usize, tx: u8, refund_tx: u8 },
-	}
+    #[derive(Clone, Debug)]
+    enum Op {
+        Advance(u64),
+        Attest {
+            buyer: AccountId,
+            currency: usize,
+            tx: u8,
+            usd: UsdMicros,
+        },
+        Finalize,
+        Claim(AccountId),
+        Refund {
+            currency: usize,
+            tx: u8,
+            refund_tx: u8,
+        },
+    }
 
-	fn op() -> impl Strategy<Value = Op> {
-		let usd = prop_oneof![
-			1u64..=MIN_CONTRIBUTION_MICRO_USD,
-			MIN_CONTRIBUTION_MICRO_USD..=10_000 * USD,
-			1_000_000 * USD..=20_000_000 * USD,
-		];
-		prop_oneof![
-			3 => (1u64..=4 * DAY).prop_map(Op::Advance),
-			6 => (1u64..=5, 0usize..8, 0u8..12, usd)
-				.prop_map(|(buyer, currency, tx, usd)| Op::Attest { buyer, currency, tx, usd }),
-			1 => Just(Op::Finalize),
-			2 => (1u64..=5).prop_map(Op::Claim),
-			2 => (0usize..8, 0u8..12, 0u8..12).prop_map(|(currency, tx, refund_tx)| Op::Refund { currency, tx, refund_tx }),
-		]
-	}
+    fn op() -> impl Strategy<Value = Op> {
+        let usd = prop_oneof![
+            1u64..=MIN_CONTRIBUTION_MICRO_USD,
+            MIN_CONTRIBUTION_MICRO_USD..=10_000 * USD,
+            1_000_000 * USD..=20_000_000 * USD,
+        ];
+        prop_oneof![
+            3 => (1u64..=4 * DAY).prop_map(Op::Advance),
+            6 => (1u64..=5, 0usize..8, 0u8..12, usd)
+                .prop_map(|(buyer, currency, tx, usd)| Op::Attest { buyer, currency, tx, usd }),
+            1 => Just(Op::Finalize),
+            2 => (1u64..=5).prop_map(Op::Claim),
+            2 => (0usize..8, 0u8..12, 0u8..12).prop_map(|(currency, tx, refund_tx)| Op::Refund { currency, tx, refund_tx }),
+        ]
+    }
 
-	/// A reference model of the sale, written independently of the pallet.
-	#[derive(Default)]
-	struct Model {
-		raised: u128,
-		seen: std::collections::BTreeSet<(usize, u8)>,
-		alloc: std::collections::BTreeMap<AccountId, u128>,
-		claimed: std::collections::BTreeSet<AccountId>,
-	}
+    /// A reference model of the sale, written independently of the pallet.
+    #[derive(Default)]
+    struct Model {
+        raised: u128,
+        seen: std::collections::BTreeSet<(usize, u8)>,
+        alloc: std::collections::BTreeMap<AccountId, u128>,
+        claimed: std::collections::BTreeSet<AccountId>,
+    }
 
-	fn bonus_for_block(block: u64) -> u128 {
-		let day = (block - START) / DAY + 1;
-		match day {
-			1 => 25,
-			2..=11 => 15,
-			12..=25 => 10,
-			_ => 0,
-		}
-	}
+    fn bonus_for_block(block: u64) -> u128 {
+        let day = (block - START) / DAY + 1;
+        match day {
+            1 => 25,
+            2..=11 => 15,
+            12..=25 => 10,
+            _ => 0,
+        }
+    }
 
-	proptest! {
-		#![proptest_config(ProptestConfig { cases: 10_000, .. ProptestConfig::default() })]
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, .. ProptestConfig::default() })]
 
-		#[test]
-		fn random_sequences_keep_every_rule(ops in proptest::collection::vec(op(), 1..40)) {
-			ExtBuilder::default().build().execute_with(|| -> Result<(), TestCaseError> {
-				let genesis = Balances::total_issuance();
-				let mut m = Model::default();
-				let mut block = START;
-				go_to(block);
-				for op in ops {
-					match op {
-						Op::Advance(n) => { block += n; go_to(block); },
-						Op::Attest { buyer, currency, tx: t, usd } => {
-							let r = attest(buyer, Currency::ALL[currency], &format!("t{t}"), usd);
-							let active = block < START + 42 * DAY
-								&& m.raised < HARD_CAP_MICRO_USD as u128
-								&& Outcome::<Test>::get().is_none();
-							let ok = active && usd >= MIN_CONTRIBUTION_MICRO_USD && !m.seen.contains(&(currency, t));
-							prop_assert_eq!(r.is_ok(), ok, "attest {:?}", r);
-							if ok {
-								m.seen.insert((currency, t));
-								let counted = (usd as u128).min(HARD_CAP_MICRO_USD as u128 - m.raised);
-								m.raised += counted;
-								let tokens = counted * (100 + bonus_for_block(block)) * UNIT / 35_000_000;
-								*m.alloc.entry(buyer).or_default() += tokens;
-							}
-						},
-						Op::Finalize => {
-							let can = Outcome::<Test>::get().is_none()
-								&& (block >= START + 42 * DAY || m.raised == HARD_CAP_MICRO_USD as u128);
-							prop_assert_eq!(TokenSale::finalize(RuntimeOrigin::signed(9)).is_ok(), can);
-						},
-						Op::Claim(who) => {
-							let succeeded = matches!(Outcome::<Test>::get(), Some(SaleOutcome::Succeeded { .. }));
-							let can = succeeded && m.alloc.get(&who).copied().unwrap_or(0) > 0 && !m.claimed.contains(&who);
-							let before = Balances::balance(&who);
-							prop_assert_eq!(TokenSale::claim(RuntimeOrigin::signed(who)).is_ok(), can);
-							if can {
-								m.claimed.insert(who);
-								prop_assert_eq!(Balances::balance(&who) - before, m.alloc[&who]);
-							}
-						},
-						Op::Refund { currency, tx: t, refund_tx } => {
-							let _ = TokenSale::mark_refunded(
-								RuntimeOrigin::root(),
-								Currency::ALL[currency],
-								super::tx(&format!("t{t}")),
-								super::tx(&format!("r{refund_tx}")),
-							);
-						},
-					}
-					// Rules that hold after every call.
-					prop_assert!(Raised::<Test>::get() as u128 <= HARD_CAP_MICRO_USD as u128, "hard cap exceeded");
-					prop_assert_eq!(Raised::<Test>::get() as u128, m.raised);
-					prop_assert_eq!(Contributions::<Test>::iter().count(), m.seen.len(), "one count per external tx");
-					for (who, a) in &m.alloc {
-						prop_assert_eq!(allocation(*who), *a, "allocation = sum floor(usd / 0.35 × (1 + bonus))");
-					}
-					let claimed: u128 = m.claimed.iter().map(|w| m.alloc[w]).sum();
-					prop_assert_eq!(Balances::total_issuance(), genesis + claimed, "issuance = genesis + claimed");
-					prop_assert!(TokenSale::do_try_state().is_ok(), "{:?}", TokenSale::do_try_state());
-				}
-				Ok(())
-			})?;
-		}
-	}
+        #[test]
+        fn random_sequences_keep_every_rule(ops in proptest::collection::vec(op(), 1..40)) {
+            ExtBuilder::default().build().execute_with(|| -> Result<(), TestCaseError> {
+                let genesis = Balances::total_issuance();
+                let mut m = Model::default();
+                let mut block = START;
+                go_to(block);
+                for op in ops {
+                    match op {
+                        Op::Advance(n) => { block += n; go_to(block); },
+                        Op::Attest { buyer, currency, tx: t, usd } => {
+                            let r = attest(buyer, Currency::ALL[currency], &format!("t{t}"), usd);
+                            let active = block < START + 42 * DAY
+                                && m.raised < HARD_CAP_MICRO_USD as u128
+                                && Outcome::<Test>::get().is_none();
+                            let ok = active && usd >= MIN_CONTRIBUTION_MICRO_USD && !m.seen.contains(&(currency, t));
+                            prop_assert_eq!(r.is_ok(), ok, "attest {:?}", r);
+                            if ok {
+                                m.seen.insert((currency, t));
+                                let counted = (usd as u128).min(HARD_CAP_MICRO_USD as u128 - m.raised);
+                                m.raised += counted;
+                                let tokens = counted * (100 + bonus_for_block(block)) * UNIT / 35_000_000;
+                                *m.alloc.entry(buyer).or_default() += tokens;
+                            }
+                        },
+                        Op::Finalize => {
+                            let can = Outcome::<Test>::get().is_none()
+                                && (block >= START + 42 * DAY || m.raised == HARD_CAP_MICRO_USD as u128);
+                            prop_assert_eq!(TokenSale::finalize(RuntimeOrigin::signed(9)).is_ok(), can);
+                        },
+                        Op::Claim(who) => {
+                            let succeeded = matches!(Outcome::<Test>::get(), Some(SaleOutcome::Succeeded { .. }));
+                            let can = succeeded && m.alloc.get(&who).copied().unwrap_or(0) > 0 && !m.claimed.contains(&who);
+                            let before = Balances::balance(&who);
+                            prop_assert_eq!(TokenSale::claim(RuntimeOrigin::signed(who)).is_ok(), can);
+                            if can {
+                                m.claimed.insert(who);
+                                prop_assert_eq!(Balances::balance(&who) - before, m.alloc[&who]);
+                            }
+                        },
+                        Op::Refund { currency, tx: t, refund_tx } => {
+                            let _ = TokenSale::mark_refunded(
+                                RuntimeOrigin::root(),
+                                Currency::ALL[currency],
+                                super::tx(&format!("t{t}")),
+                                super::tx(&format!("r{refund_tx}")),
+                            );
+                        },
+                    }
+                    // Rules that hold after every call.
+                    prop_assert!(Raised::<Test>::get() as u128 <= HARD_CAP_MICRO_USD as u128, "hard cap exceeded");
+                    prop_assert_eq!(Raised::<Test>::get() as u128, m.raised);
+                    prop_assert_eq!(Contributions::<Test>::iter().count(), m.seen.len(), "one count per external tx");
+                    for (who, a) in &m.alloc {
+                        prop_assert_eq!(allocation(*who), *a, "allocation = sum floor(usd / 0.35 × (1 + bonus))");
+                    }
+                    let claimed: u128 = m.claimed.iter().map(|w| m.alloc[w]).sum();
+                    prop_assert_eq!(Balances::total_issuance(), genesis + claimed, "issuance = genesis + claimed");
+                    prop_assert!(TokenSale::do_try_state().is_ok(), "{:?}", TokenSale::do_try_state());
+                }
+                Ok(())
+            })?;
+        }
+    }
 }

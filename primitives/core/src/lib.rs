@@ -10,8 +10,8 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 
 use sp_runtime::{
-	traits::{IdentifyAccount, Verify},
-	MultiSignature,
+    traits::{IdentifyAccount, Verify},
+    MultiSignature,
 };
 
 /// Signature type of a MASP transaction (sr25519, ed25519 or ecdsa).
@@ -34,60 +34,60 @@ pub type Hash = sp_core::H256;
 
 /// The MASP token.
 pub mod token {
-	use super::Balance;
+    use super::Balance;
 
-	/// Ticker shown by wallets and polkadot.js apps (`tokenSymbol`).
-	pub const SYMBOL: &str = "MASP";
-	/// Number of decimals (`tokenDecimals`).
-	pub const DECIMALS: u8 = 12;
-	/// SS58 address prefix of the MASP chain. 42 is the generic Substrate prefix,
-	/// under which polkadot.js apps and subkey show addresses without configuration.
-	pub const SS58_PREFIX: u16 = 42;
+    /// Ticker shown by wallets and polkadot.js apps (`tokenSymbol`).
+    pub const SYMBOL: &str = "MASP";
+    /// Number of decimals (`tokenDecimals`).
+    pub const DECIMALS: u8 = 12;
+    /// SS58 address prefix of the MASP chain. 42 is the generic Substrate prefix,
+    /// under which polkadot.js apps and subkey show addresses without configuration.
+    pub const SS58_PREFIX: u16 = 42;
 
-	/// One MASP.
-	pub const UNIT: Balance = 10u128.pow(DECIMALS as u32);
-	/// 10^-3 MASP.
-	pub const MILLI_UNIT: Balance = UNIT / 1_000;
-	/// 10^-6 MASP.
-	pub const MICRO_UNIT: Balance = UNIT / 1_000_000;
+    /// One MASP.
+    pub const UNIT: Balance = 10u128.pow(DECIMALS as u32);
+    /// 10^-3 MASP.
+    pub const MILLI_UNIT: Balance = UNIT / 1_000;
+    /// 10^-6 MASP.
+    pub const MICRO_UNIT: Balance = UNIT / 1_000_000;
 
-	/// The smallest balance an account may hold; below it the account is reaped.
-	/// 0.001 MASP: large enough that dust accounts cost an attacker real money,
-	/// small enough never to matter to a Sender or a Host.
-	pub const EXISTENTIAL_DEPOSIT: Balance = MILLI_UNIT;
+    /// The smallest balance an account may hold; below it the account is reaped.
+    /// 0.001 MASP: large enough that dust accounts cost an attacker real money,
+    /// small enough never to matter to a Sender or a Host.
+    pub const EXISTENTIAL_DEPOSIT: Balance = MILLI_UNIT;
 }
 
 /// Block time and durations in blocks.
 pub mod time {
-	use super::BlockNumber;
+    use super::BlockNumber;
 
-	/// Target block time on a relay chain (asynchronous backing): 6 s.
-	pub const MILLI_SECS_PER_BLOCK: u64 = 6_000;
-	/// Aura slot duration: one block per slot.
-	pub const SLOT_DURATION: u64 = MILLI_SECS_PER_BLOCK;
+    /// Target block time on a relay chain (asynchronous backing): 6 s.
+    pub const MILLI_SECS_PER_BLOCK: u64 = 6_000;
+    /// Aura slot duration: one block per slot.
+    pub const SLOT_DURATION: u64 = MILLI_SECS_PER_BLOCK;
 
-	/// Blocks per minute.
-	pub const MINUTES: BlockNumber = 60_000 / (MILLI_SECS_PER_BLOCK as BlockNumber);
-	/// Blocks per hour.
-	pub const HOURS: BlockNumber = MINUTES * 60;
-	/// Blocks per day (14,400 at 6 s).
-	pub const DAYS: BlockNumber = HOURS * 24;
+    /// Blocks per minute.
+    pub const MINUTES: BlockNumber = 60_000 / (MILLI_SECS_PER_BLOCK as BlockNumber);
+    /// Blocks per hour.
+    pub const HOURS: BlockNumber = MINUTES * 60;
+    /// Blocks per day (14,400 at 6 s).
+    pub const DAYS: BlockNumber = HOURS * 24;
 }
 
 #[cfg(test)]
 mod tests {
-	use super::{time::*, token::*};
+    use super::{time::*, token::*};
 
-	#[test]
-	fn one_masp_has_twelve_decimals() {
-		assert_eq!(UNIT, 1_000_000_000_000);
-		assert_eq!(MILLI_UNIT * 1_000, UNIT);
-		assert_eq!(MICRO_UNIT * 1_000_000, UNIT);
-	}
+    #[test]
+    fn one_masp_has_twelve_decimals() {
+        assert_eq!(UNIT, 1_000_000_000_000);
+        assert_eq!(MILLI_UNIT * 1_000, UNIT);
+        assert_eq!(MICRO_UNIT * 1_000_000, UNIT);
+    }
 
-	#[test]
-	fn a_day_is_14400_blocks_of_6_seconds() {
-		assert_eq!(MINUTES, 10);
-		assert_eq!(DAYS, 14_400);
-	}
+    #[test]
+    fn a_day_is_14400_blocks_of_6_seconds() {
+        assert_eq!(MINUTES, 10);
+        assert_eq!(DAYS, 14_400);
+    }
 }

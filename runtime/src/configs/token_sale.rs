@@ -6,18 +6,17 @@ use frame_system::EnsureRoot;
 use crate::{AccountId, Balances, Runtime, RuntimeEvent, UNIT};
 
 parameter_types! {
-	pub const TokenUnit: u128 = UNIT;
+    pub const TokenUnit: u128 = UNIT;
 }
 
 impl pallet_token_sale::Config for Runtime {
-	type Currency = Balances;
-	/// The sale authority: root (sudo on the development chain).
-	type SaleOrigin = EnsureRoot<AccountId>;
-	type TokenUnit = TokenUnit;
-	type WeightInfo = pallet_token_sale::weights::SubstrateWeight<Runtime>;
+    type Currency = Balances;
+    /// The sale authority: root (sudo on the development chain).
+    type SaleOrigin = EnsureRoot<AccountId>;
+    type TokenUnit = TokenUnit;
+    type WeightInfo = pallet_token_sale::weights::SubstrateWeight<Runtime>;
 }
 
 impl pallet_skip_feeless_payment::Config for Runtime {
-	type RuntimeEvent = RuntimeEvent;
+    type RuntimeEvent = RuntimeEvent;
 }
-

@@ -17,17 +17,21 @@ use sp_runtime::traits::BlakeTwo256;
 /// Host functions the MASP runtime imports beyond the standard ones: the
 /// storage proof size (used by parachain-system and weight reclaim).
 type HostFunctions =
-	(cumulus_primitives_proof_size_hostfunction::storage_proof_size::HostFunctions,);
+    (cumulus_primitives_proof_size_hostfunction::storage_proof_size::HostFunctions,);
 
 #[derive(Debug, Parser)]
 #[command(author, version, about)]
 enum Command {
-	/// Benchmark one or more pallets of a runtime WASM blob.
-	Pallet(Box<PalletCmd>),
+    /// Benchmark one or more pallets of a runtime WASM blob.
+    Pallet(Box<PalletCmd>),
 }
 
-fn main() -> sc_cli::Result<()> {
-	match Command::parse() {
-		Command::Pallet(cmd) => cmd.run_with_spec::<BlakeTwo256, HostFunctions>(None),
-	}
+fn main() {
+    let result = match Command::parse() {
+        Command::Pallet(cmd) => cmd.run_with_spec::<BlakeTwo256, HostFunctions>(None),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
 }

@@ -7,17 +7,17 @@ use codec::Codec;
 pub use pallet_token_sale::{BuyerStatus, ContributionView, SaleStatus};
 
 sp_api::decl_runtime_apis! {
-	/// The MASP token sale.
-	pub trait TokenSaleApi<AccountId, BlockNumber, Balance>
-	where
-		AccountId: Codec,
-		BlockNumber: Codec,
-		Balance: Codec,
-	{
-		/// The sale's phase, schedule, amounts raised and current bonus.
-		fn status() -> SaleStatus<BlockNumber, Balance>;
-		/// A buyer's allocation, claim state and (at most `max_contributions`)
-		/// contributions; `None` if the account never contributed.
-		fn buyer(who: AccountId, max_contributions: u32) -> Option<BuyerStatus<Balance>>;
-	}
+    /// The MASP token sale.
+    pub trait TokenSaleApi<AccountId, BlockNumber, Balance>
+    where
+        AccountId: Codec,
+        BlockNumber: Codec,
+        Balance: Codec,
+    {
+        /// The sale's phase, schedule, amounts raised and current bonus.
+        fn status() -> SaleStatus<BlockNumber, Balance>;
+        /// A buyer's allocation, claim state and (at most `max_contributions`)
+        /// contributions; `None` if the account never contributed.
+        fn buyer(who: AccountId, max_contributions: u32) -> Option<BuyerStatus<Balance>>;
+    }
 }
