@@ -8,29 +8,13 @@
 // Used by tests/e2e/token-sale.test.mjs (instant seal, blocks pushed with
 // remarks) and by scripts/ico-demo (a devnet, real block time).
 
+import { describeError as describe, submit } from './node.mjs';
+
 const USD = 1_000_000n;
 const UNIT = 10n ** 12n;
 
 /** Sends `tx` signed by `signer`; resolves to { blockHash, events } once in a block. */
-export function send(api, tx, signer) {
-  return new Promise((ok, fail) => {
-    tx.signAndSend(signer, ({ status, events, dispatchError }) => {
-      if (dispatchError) return fail(new Error(describe(api, dispatchError)));
-      // Manual seal finalizes on import: Finalized may come without InBlock.
-      if (status.isInBlock) return ok({ blockHash: status.asInBlock, events });
-      if (status.isFinalized) return ok({ blockHash: status.asFinalized, events });
-      if (status.isInvalid || status.isDropped || status.isUsurped) fail(new Error(`transaction ${status.type}`));
-    }).catch(fail);
-  });
-}
-
-function describe(api, err) {
-  if (err.isModule) {
-    const d = api.registry.findMetaError(err.asModule);
-    return `${d.section}.${d.name}`;
-  }
-  return err.toString();
-}
+export const send = submit;
 
 /** Sends `call` through sudo; rejects with the inner error (e.g. "tokenSale.DuplicateContribution"). */
 export async function sudo(api, alice, call) {

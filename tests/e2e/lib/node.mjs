@@ -154,12 +154,7 @@ export function submit(api, tx, signer) {
   return new Promise((ok, fail) => {
     tx.signAndSend(signer, ({ status, events, dispatchError }) => {
       if (dispatchError) {
-        let msg = dispatchError.toString();
-        if (dispatchError.isModule) {
-          const d = api.registry.findMetaError(dispatchError.asModule);
-          msg = `${d.section}.${d.name}`;
-        }
-        fail(new Error(msg));
+        fail(new Error(describeError(api, dispatchError)));
       } else if (status.isInBlock || status.isFinalized) {
         // The dev node's manual seal finalizes each block as it imports it: the
         // pool may report Finalized without an InBlock first.
@@ -169,4 +164,13 @@ export function submit(api, tx, signer) {
       }
     }).catch(fail);
   });
+}
+
+/** A dispatch error as "pallet.Error" (module errors) or its string form. */
+export function describeError(api, err) {
+  if (err.isModule) {
+    const d = api.registry.findMetaError(err.asModule);
+    return `${d.section}.${d.name}`;
+  }
+  return err.toString();
 }
