@@ -5,9 +5,14 @@
 //!
 //! - [`token`]: the MASP token (symbol, decimals, units, existential deposit).
 //! - [`time`]: block time and the durations derived from it.
+//! - [`market`]: storage market ids, units and pricing arithmetic.
+//! - [`traits`]: how the MASP pallets talk to each other.
 //! - Account, balance and block types shared by every crate.
 
 #![cfg_attr(not(feature = "std"), no_std)]
+
+pub mod market;
+pub mod traits;
 
 use sp_runtime::{
     traits::{IdentifyAccount, Verify},

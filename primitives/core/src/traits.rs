@@ -1,0 +1,123 @@
+//! How the MASP pallets talk to each other.
+//!
+//! One concern per pallet: the market never reads the deposits pallet's
+//! storage, the proofs pallet never reads the market's. Each talks to the
+//! other through one of these traits, wired in the runtime's `Config`.
+
+use crate::market::{ContractId, EpochIndex, Rating, RATING_MAX};
+use sp_runtime::{DispatchError, DispatchResult};
+
+/// The hosts' insurance deposits, as the market sees them.
+///
+/// A host's deposit is held MASP. Each contract reserves part of it for its
+/// term; only the unreserved part backs new contracts or can be withdrawn.
+pub trait HostDeposits<AccountId, Balance> {
+    /// The part of `host`'s deposit not backing any contract.
+    fn free_deposit(host: &AccountId) -> Balance;
+
+    /// Reserves `amount` of `host`'s free deposit to back `contract`.
+    /// Fails (changing nothing) if the free deposit is smaller or the
+    /// contract is already backed.
+    fn reserve(host: &AccountId, contract: ContractId, amount: Balance) -> DispatchResult;
+
+    /// Ends the backing of `contract` (completed, cancelled or lost): what
+    /// remains of it becomes free deposit again. Returns that amount; zero
+    /// if the contract had no backing.
+    fn release(contract: ContractId) -> Balance;
+
+    /// What currently backs `contract` (after any slashes).
+    fn backing(contract: ContractId) -> Balance;
+}
+
+/// What a slash did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlashOutcome<Balance> {
+    /// Taken from the host's deposit in total.
+    pub slashed: Balance,
+    /// Of which paid to the victim (the contract's Sender or its insurer).
+    pub to_victim: Balance,
+    /// Of which sent where the runtime's configuration says.
+    pub to_remainder: Balance,
+}
+
+/// Slashing a host's deposit for a failure on one contract (called by the
+/// proofs pallet on a missed proof, by insurance on a loss).
+pub trait SlashDeposit<AccountId, Balance> {
+    /// Takes up to `amount` from the deposit backing `contract` (never more
+    /// than that backing, never more than the host holds: a host is never
+    /// pushed into debt). Pays `victim` first, up to `victim_cap`; the rest
+    /// goes to the runtime's slash destination.
+    fn slash(
+        contract: ContractId,
+        amount: Balance,
+        victim: &AccountId,
+        victim_cap: Balance,
+    ) -> SlashOutcome<Balance>;
+}
+
+/// A host's rating, as matching sees it.
+pub trait HostRatingProvider<AccountId> {
+    /// `host`'s current rating, from 0 to [`RATING_MAX`].
+    fn rating(host: &AccountId) -> Rating;
+}
+
+/// Until a rating pallet is wired in, every host has the best rating.
+impl<AccountId> HostRatingProvider<AccountId> for () {
+    fn rating(_: &AccountId) -> Rating {
+        RATING_MAX
+    }
+}
+
+/// What a prover must prove for a contract in an epoch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProofTarget<AccountId> {
+    /// The host that stores the data and must prove it.
+    pub host: AccountId,
+    /// Merkle root of the contract's ciphertext.
+    pub merkle_root: [u8; 32],
+    /// Leaves in that tree.
+    pub leaf_count: u64,
+    /// First epoch of the term that must be proven.
+    pub first_epoch: EpochIndex,
+    /// Last epoch of the term (inclusive).
+    pub last_epoch: EpochIndex,
+    /// Whether the host has confirmed it holds the data (proofs are due only
+    /// once it has).
+    pub confirmed: bool,
+}
+
+/// The market's contracts, as the proofs pallet sees them.
+pub trait StorageContracts<AccountId, Balance> {
+    /// What `contract`'s host must prove, if the contract is live.
+    fn proof_target(contract: ContractId) -> Option<ProofTarget<AccountId>>;
+
+    /// `contract`'s host proved `epoch`: pay the host that epoch's price out
+    /// of the Sender's held funds. Each epoch is paid at most once, and only
+    /// for a confirmed contract within its term. Returns the amount paid.
+    fn epoch_proven(contract: ContractId, epoch: EpochIndex) -> Result<Balance, DispatchError>;
+}
+
+/// How a contract ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContractEnd {
+    /// Its term ran out.
+    Completed,
+    /// Its Sender cancelled it.
+    Cancelled,
+    /// The host did not confirm the upload in time.
+    NotConfirmed,
+    /// The host lost the data (repeated missed proofs).
+    DataLost,
+}
+
+/// Told about contracts starting and ending (the rating pallet, the proofs
+/// pallet's schedule, insurance). All methods default to doing nothing.
+pub trait ContractObserver<AccountId, Balance> {
+    /// A host confirmed it stores `contract`'s data; proofs are now due.
+    fn contract_confirmed(_contract: ContractId, _host: &AccountId) {}
+    /// `contract` ended; `paid` is what its host earned over its life.
+    fn contract_ended(_contract: ContractId, _host: &AccountId, _how: ContractEnd, _paid: Balance) {
+    }
+}
+
+impl<AccountId, Balance> ContractObserver<AccountId, Balance> for () {}
