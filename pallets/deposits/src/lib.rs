@@ -309,7 +309,7 @@ pub mod pallet {
         /// - its reserved part equals the sum of its contracts' backings, and
         ///   the number of backings matches;
         /// - reserved <= deposit.
-        #[cfg(any(feature = "try-runtime", test))]
+        /// Always compiled, so other pallets' tests can check it too.
         pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
             use alloc::collections::btree_map::BTreeMap;
             let mut sums: BTreeMap<T::AccountId, (Balance, u32)> = BTreeMap::new();

@@ -95,6 +95,11 @@ pub trait StorageContracts<AccountId, Balance> {
     /// of the Sender's held funds. Each epoch is paid at most once, and only
     /// for a confirmed contract within its term. Returns the amount paid.
     fn epoch_proven(contract: ContractId, epoch: EpochIndex) -> Result<Balance, DispatchError>;
+
+    /// `contract`'s host lost the data (repeated missed proofs): the contract
+    /// ends, the Sender's unspent funds return and the host's deposit
+    /// backing it is released (after any slashes the caller made).
+    fn data_lost(contract: ContractId) -> DispatchResult;
 }
 
 /// How a contract ended.

@@ -1,0 +1,1 @@
+//! Benchmarks (frame-benchmarking v2): written after the tests.

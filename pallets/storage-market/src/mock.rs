@@ -1,0 +1,195 @@
+//! A test runtime: frame-system, pallet-balances (MASP with the real
+//! existential deposit), the real deposits pallet and the market, with
+//! 10-block epochs and a rating table the tests can set.
+
+use crate as pallet_storage_market;
+use core::cell::RefCell;
+use frame_support::{
+    derive_impl, parameter_types,
+    traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32, ConstU64, Hooks},
+};
+use masp_primitives::{
+    market::{Rating, RATING_MAX},
+    traits::HostRatingProvider,
+};
+use sp_runtime::BuildStorage;
+use std::collections::BTreeMap;
+
+pub use masp_primitives::market::GIB;
+pub use masp_primitives::token::{EXISTENTIAL_DEPOSIT, UNIT};
+
+pub type AccountId = u64;
+pub type Balance = u128;
+type Block = frame_system::mocking::MockBlock<Test>;
+
+#[frame_support::runtime]
+mod runtime {
+    #[runtime::runtime]
+    #[runtime::derive(
+        RuntimeCall,
+        RuntimeEvent,
+        RuntimeError,
+        RuntimeOrigin,
+        RuntimeFreezeReason,
+        RuntimeHoldReason,
+        RuntimeSlashReason,
+        RuntimeLockId,
+        RuntimeTask,
+        RuntimeViewFunction
+    )]
+    pub struct Test;
+
+    #[runtime::pallet_index(0)]
+    pub type System = frame_system;
+    #[runtime::pallet_index(1)]
+    pub type Balances = pallet_balances;
+    #[runtime::pallet_index(2)]
+    pub type Deposits = pallet_deposits;
+    #[runtime::pallet_index(3)]
+    pub type Market = pallet_storage_market;
+}
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+    type Block = Block;
+    type AccountId = AccountId;
+    type Lookup = sp_runtime::traits::IdentityLookup<AccountId>;
+    type AccountData = pallet_balances::AccountData<Balance>;
+}
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+    type Balance = Balance;
+    type ExistentialDeposit = ConstU128<EXISTENTIAL_DEPOSIT>;
+    type AccountStore = System;
+    type RuntimeHoldReason = RuntimeHoldReason;
+}
+
+/// Receives slash remainders.
+pub const POT: AccountId = 999;
+
+parameter_types! {
+    pub const Pot: AccountId = POT;
+}
+
+impl pallet_deposits::Config for Test {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type OnSlash = ResolveTo<Pot, Balances>;
+    type MinDeposit = ConstU128<UNIT>;
+    type WeightInfo = ();
+}
+
+thread_local! {
+    static RATINGS: RefCell<BTreeMap<AccountId, Rating>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Ratings the tests set; unset hosts have the best rating.
+pub struct TestRatings;
+impl HostRatingProvider<AccountId> for TestRatings {
+    fn rating(host: &AccountId) -> Rating {
+        RATINGS.with(|r| r.borrow().get(host).copied().unwrap_or(RATING_MAX))
+    }
+}
+
+/// Sets `host`'s rating.
+pub fn set_rating(host: AccountId, rating: Rating) {
+    RATINGS.with(|r| r.borrow_mut().insert(host, rating));
+}
+
+/// Blocks per epoch.
+pub const EPOCH: u64 = 10;
+/// Host deposit per GiB stored.
+pub const DEPOSIT_PER_GIB: Balance = 10 * UNIT;
+/// Storage deposit of an offer or a request.
+pub const BOOK_DEPOSIT: Balance = UNIT / 10;
+/// Blocks to confirm an upload.
+pub const UPLOAD_WINDOW: u64 = 5;
+/// Blocks a request rests.
+pub const REQUEST_TTL: u64 = 50;
+/// Book entries examined per matching.
+pub const MAX_SCAN: u32 = 8;
+/// Replicas per request.
+pub const MAX_REPLICAS: u32 = 4;
+/// Due items per block.
+pub const MAX_DUE: u32 = 4;
+
+impl pallet_storage_market::Config for Test {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type Deposits = Deposits;
+    type Rating = TestRatings;
+    type Observer = ();
+    type EpochLength = ConstU64<EPOCH>;
+    type DepositPerGiB = ConstU128<DEPOSIT_PER_GIB>;
+    type OfferDeposit = ConstU128<BOOK_DEPOSIT>;
+    type RequestDeposit = ConstU128<BOOK_DEPOSIT>;
+    type UploadWindow = ConstU64<UPLOAD_WINDOW>;
+    type RequestTtl = ConstU64<REQUEST_TTL>;
+    type MaxMatchScan = ConstU32<MAX_SCAN>;
+    type MaxReplicas = ConstU32<MAX_REPLICAS>;
+    type MaxOffersPerHost = ConstU32<4>;
+    type MaxEndpointLen = ConstU32<64>;
+    type MaxDuration = ConstU32<100>;
+    type MaxDuePerBlock = ConstU32<MAX_DUE>;
+    type WeightInfo = ();
+}
+
+/// Hosts 1..=9 and Senders 10..=19 hold this at genesis.
+pub const INITIAL: Balance = 1_000_000 * UNIT;
+/// Hosts.
+pub const H1: AccountId = 1;
+pub const H2: AccountId = 2;
+pub const H3: AccountId = 3;
+pub const H4: AccountId = 4;
+/// Senders.
+pub const ALICE: AccountId = 10;
+pub const BOB: AccountId = 11;
+/// An account with almost nothing.
+pub const POOR: AccountId = 20;
+
+pub fn new_test_ext() -> sp_io::TestExternalities {
+    let mut storage = frame_system::GenesisConfig::<Test>::default()
+        .build_storage()
+        .unwrap();
+    let mut balances: Vec<(AccountId, Balance)> = (1..=19).map(|a| (a, INITIAL)).collect();
+    balances.push((POT, EXISTENTIAL_DEPOSIT));
+    balances.push((POOR, UNIT));
+    pallet_balances::GenesisConfig::<Test> {
+        balances,
+        ..Default::default()
+    }
+    .assimilate_storage(&mut storage)
+    .unwrap();
+    let mut ext = sp_io::TestExternalities::new(storage);
+    ext.execute_with(|| {
+        RATINGS.with(|r| r.borrow_mut().clear());
+        System::set_block_number(1);
+    });
+    ext
+}
+
+/// Runs `test`, then checks both pallets' invariants (`try_state`) and that
+/// no MASP was created or destroyed.
+pub fn build_and_execute(test: impl FnOnce()) {
+    new_test_ext().execute_with(|| {
+        let issuance = pallet_balances::TotalIssuance::<Test>::get();
+        test();
+        Market::do_try_state().expect("market invariants hold after the test");
+        Deposits::do_try_state().expect("deposit invariants hold after the test");
+        assert_eq!(
+            pallet_balances::TotalIssuance::<Test>::get(),
+            issuance,
+            "MASP created or destroyed"
+        );
+    });
+}
+
+/// Runs blocks up to `n`, each with the market's `on_initialize`.
+pub fn run_to(n: u64) {
+    while System::block_number() < n {
+        let next = System::block_number() + 1;
+        System::set_block_number(next);
+        Market::on_initialize(next);
+    }
+}
