@@ -26,7 +26,7 @@ use crate::{
     configs::{ConsensusHook, RELAY_PARENT_OFFSET},
     genesis_config_presets, AccountId, AuraId, Balance, Block, BlockNumber, Executive,
     InherentDataExt, Nonce, ParachainInfo, ParachainSystem, Runtime, RuntimeCall,
-    RuntimeGenesisConfig, SessionKeys, System, TokenSale, TransactionPayment, VERSION,
+    RuntimeGenesisConfig, SessionKeys, StorageMarket, System, TokenSale, TransactionPayment, VERSION,
 };
 
 impl_runtime_apis! {
@@ -215,6 +215,54 @@ impl_runtime_apis! {
             max_contributions: u32,
         ) -> Option<pallet_token_sale_runtime_api::BuyerStatus<Balance>> {
             TokenSale::buyer_status(&who, max_contributions)
+        }
+    }
+
+    impl pallet_storage_market_runtime_api::StorageMarketApi<Block, AccountId, BlockNumber, Balance> for Runtime {
+        fn current_epoch() -> u32 {
+            StorageMarket::current_epoch()
+        }
+
+        fn order_book(max: u32) -> Vec<(u64, pallet_storage_market_runtime_api::Offer<AccountId, BlockNumber>)> {
+            StorageMarket::order_book(max)
+        }
+
+        fn request_book(max: u32) -> Vec<(u64, pallet_storage_market_runtime_api::RequestView<AccountId, BlockNumber>)> {
+            StorageMarket::request_book(max)
+        }
+
+        fn host(who: AccountId) -> Option<pallet_storage_market_runtime_api::HostView<BlockNumber>> {
+            StorageMarket::host(&who)
+        }
+
+        fn host_offers(who: AccountId) -> Vec<(u64, pallet_storage_market_runtime_api::Offer<AccountId, BlockNumber>)> {
+            StorageMarket::host_offers(&who)
+        }
+
+        fn host_contracts(who: AccountId, max: u32) -> Vec<(u64, pallet_storage_market_runtime_api::Contract<AccountId, BlockNumber>)> {
+            StorageMarket::host_contracts(&who, max)
+        }
+
+        fn sender_requests(who: AccountId, max: u32) -> Vec<(u64, pallet_storage_market_runtime_api::RequestView<AccountId, BlockNumber>)> {
+            StorageMarket::sender_requests(&who, max)
+        }
+
+        fn sender_contracts(who: AccountId, max: u32) -> Vec<(u64, pallet_storage_market_runtime_api::Contract<AccountId, BlockNumber>)> {
+            StorageMarket::sender_contracts(&who, max)
+        }
+
+        fn contract(id: u64) -> Option<pallet_storage_market_runtime_api::Contract<AccountId, BlockNumber>> {
+            pallet_storage_market::Contracts::<Runtime>::get(id)
+        }
+
+        fn quote(
+            size: u64,
+            duration: u32,
+            replicas: u32,
+            max_price: Option<Balance>,
+            min_rating: u32,
+        ) -> pallet_storage_market_runtime_api::Quote<AccountId> {
+            StorageMarket::quote(size, duration, replicas, max_price, min_rating)
         }
     }
 

@@ -7,7 +7,8 @@
 //!   blocks, so a whole 42-day sale runs in minutes (a chain spec made from
 //!   this preset may set another `tokenSale.schedule`).
 //! - `local_testnet` (chain id `local`): Alice and Bob collate; no endowed
-//!   accounts, no sudo key and no sale scheduled (the sale authority, root,
+//!   accounts (only the storage market's slash pot holds the existential
+//!   deposit, in every preset), no sudo key and no sale scheduled (the sale authority, root,
 //!   schedules it). MASP enters circulation only through the token sale.
 
 use alloc::{vec, vec::Vec};
@@ -20,7 +21,8 @@ use sp_keyring::Sr25519Keyring;
 use pallet_token_sale::SaleSchedule;
 
 use crate::{
-    configs::collators::CandidacyBond, AccountId, AuraId, Balance, BalancesConfig, BlockNumber,
+    configs::{collators::CandidacyBond, market::SlashPot},
+    EXISTENTIAL_DEPOSIT, AccountId, AuraId, Balance, BalancesConfig, BlockNumber,
     CollatorSelectionConfig, ParachainInfoConfig, PolkadotXcmConfig, RuntimeGenesisConfig,
     SessionConfig, SessionKeys, SudoConfig, TokenSaleConfig, UNIT,
 };
@@ -51,6 +53,9 @@ fn genesis(
             balances: endowed_accounts
                 .into_iter()
                 .map(|k| (k, DEV_ENDOWMENT))
+                // The slash pot exists from genesis, so a slash remainder
+                // below the existential deposit is never burned.
+                .chain([(SlashPot::get(), EXISTENTIAL_DEPOSIT)])
                 .collect(),
         },
         parachain_info: ParachainInfoConfig { parachain_id: id },

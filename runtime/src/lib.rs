@@ -197,6 +197,12 @@ mod runtime {
     /// The ICO: the only source of MASP after genesis.
     #[runtime::pallet_index(50)]
     pub type TokenSale = pallet_token_sale;
+    /// Hosts' insurance deposits.
+    #[runtime::pallet_index(51)]
+    pub type Deposits = pallet_deposits;
+    /// Hosts, offers, requests, matching, contracts and payment per proven epoch.
+    #[runtime::pallet_index(52)]
+    pub type StorageMarket = pallet_storage_market;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {

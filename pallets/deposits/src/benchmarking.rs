@@ -4,7 +4,10 @@
 use super::*;
 use crate::Pallet as Deposits;
 use frame_benchmarking::v2::*;
-use frame_support::traits::fungible::{Inspect, Mutate};
+use frame_support::traits::{
+    fungible::{Inspect, Mutate},
+    Get,
+};
 use frame_system::RawOrigin;
 use masp_primitives::traits::{HostDeposits, SlashDeposit};
 

@@ -94,6 +94,9 @@ pub mod pallet {
         BlockNumberFor<T>,
         <T as Config>::MaxReplicas,
     >;
+    /// A request as the runtime API shows it.
+    pub type RequestViewOf<T> =
+        RequestView<<T as frame_system::Config>::AccountId, BlockNumberFor<T>>;
     /// A contract as stored.
     pub type ContractOf<T> = Contract<<T as frame_system::Config>::AccountId, BlockNumberFor<T>>;
     /// A host's endpoint.
@@ -172,6 +175,17 @@ pub mod pallet {
 
         /// Weights of the calls and the hook, from the pallet's benchmarks.
         type WeightInfo: WeightInfo;
+
+        /// Gives benchmark hosts an insurance deposit.
+        #[cfg(feature = "runtime-benchmarks")]
+        type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
+    }
+
+    /// What the benchmarks need from the runtime.
+    #[cfg(feature = "runtime-benchmarks")]
+    pub trait BenchmarkHelper<AccountId> {
+        /// Adds `amount` to `host`'s insurance deposit (the host holds the MASP).
+        fn deposit(host: &AccountId, amount: Balance);
     }
 
     /// Why this pallet holds MASP.
@@ -718,9 +732,19 @@ pub mod pallet {
             let scanned = Self::match_request(id, &mut request, now)?;
             let matched = request.hosts.len() as u32;
             let resting = request.unmatched();
+            if resting > 0 {
+                let deposit = T::RequestDeposit::get();
+                Self::hold(HoldReason::BookDeposit, &sender, deposit)?;
+                request.deposit = deposit;
+                request.book_key = request_key(max_price, Self::next_seq()?);
+                RequestBook::<T>::insert(request.book_key, id);
+                SenderRequests::<T>::insert(&sender, id, ());
+                Self::schedule(request.expires_at, DueItem::ExpireRequest(id))?;
+                Requests::<T>::insert(id, request);
+            }
             Self::deposit_event(Event::RequestPlaced {
                 request: id,
-                sender: sender.clone(),
+                sender,
                 size,
                 replicas,
                 duration,
@@ -730,15 +754,6 @@ pub mod pallet {
             });
             if resting == 0 {
                 Self::deposit_event(Event::RequestFilled { request: id });
-            } else {
-                let deposit = T::RequestDeposit::get();
-                Self::hold(HoldReason::BookDeposit, &sender, deposit)?;
-                request.deposit = deposit;
-                request.book_key = request_key(max_price, Self::next_seq()?);
-                RequestBook::<T>::insert(request.book_key, id);
-                SenderRequests::<T>::insert(&sender, id, ());
-                Self::schedule(request.expires_at, DueItem::ExpireRequest(id))?;
-                Requests::<T>::insert(id, request);
             }
             Ok(Some(T::WeightInfo::place_request(
                 scanned.saturating_sub(matched),
@@ -1277,11 +1292,26 @@ pub mod pallet {
         }
 
         /// Resting requests, highest max price first, at most `max`.
-        pub fn request_book(max: u32) -> Vec<(RequestId, RequestOf<T>)> {
+        pub fn request_book(max: u32) -> Vec<(RequestId, RequestViewOf<T>)> {
             RequestBook::<T>::iter_values()
                 .take(max as usize)
-                .filter_map(|id| Requests::<T>::get(id).map(|r| (id, r)))
+                .filter_map(|id| Requests::<T>::get(id).map(|r| (id, (&r).into())))
                 .collect()
+        }
+
+        /// A registered host, with its free deposit and rating.
+        pub fn host(who: &T::AccountId) -> Option<HostView<BlockNumberFor<T>>> {
+            Hosts::<T>::get(who).map(|h| HostView {
+                endpoint: h.endpoint.into_inner(),
+                region: h.region.into_inner(),
+                capacity: h.capacity,
+                used: h.used,
+                ticket_key: h.ticket_key,
+                live_contracts: h.live_contracts,
+                registered_at: h.registered_at,
+                free_deposit: T::Deposits::free_deposit(who),
+                rating: T::Rating::rating(who),
+            })
         }
 
         /// A host's resting offers.
@@ -1312,10 +1342,13 @@ pub mod pallet {
         }
 
         /// A Sender's resting requests, at most `max`.
-        pub fn sender_requests(sender: &T::AccountId, max: u32) -> Vec<(RequestId, RequestOf<T>)> {
+        pub fn sender_requests(
+            sender: &T::AccountId,
+            max: u32,
+        ) -> Vec<(RequestId, RequestViewOf<T>)> {
             SenderRequests::<T>::iter_key_prefix(sender)
                 .take(max as usize)
-                .filter_map(|id| Requests::<T>::get(id).map(|r| (id, r)))
+                .filter_map(|id| Requests::<T>::get(id).map(|r| (id, (&r).into())))
                 .collect()
         }
 

@@ -133,6 +133,18 @@ impl pallet_storage_market::Config for Test {
     type MaxDuration = ConstU32<100>;
     type MaxDuePerBlock = ConstU32<MAX_DUE>;
     type WeightInfo = ();
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = DepositsHelper;
+}
+
+/// Deposits through the real deposits pallet.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct DepositsHelper;
+#[cfg(feature = "runtime-benchmarks")]
+impl crate::BenchmarkHelper<AccountId> for DepositsHelper {
+    fn deposit(host: &AccountId, amount: Balance) {
+        Deposits::deposit(RuntimeOrigin::signed(*host), amount).expect("funded host");
+    }
 }
 
 /// Hosts 1..=9 and Senders 10..=19 hold this at genesis.

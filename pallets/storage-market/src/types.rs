@@ -240,6 +240,73 @@ impl From<EndReason> for ContractEnd {
     }
 }
 
+/// A host, as the runtime API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct HostView<BlockNumber> {
+    /// The daemon's HTTP(S) endpoint.
+    pub endpoint: alloc::vec::Vec<u8>,
+    /// Where the host is.
+    pub region: alloc::vec::Vec<u8>,
+    /// Disk offered to the market in total, in bytes.
+    pub capacity: u64,
+    /// Bytes committed to live contracts.
+    pub used: u64,
+    /// The public key the daemon signs and verifies tickets with.
+    pub ticket_key: [u8; 32],
+    /// Live contracts.
+    pub live_contracts: u32,
+    /// When the host registered.
+    pub registered_at: BlockNumber,
+    /// Its deposit not backing any contract.
+    pub free_deposit: Balance,
+    /// Its rating now.
+    pub rating: Rating,
+}
+
+/// A resting request, as the runtime API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct RequestView<AccountId, BlockNumber> {
+    /// Who pays.
+    pub sender: AccountId,
+    /// Bytes per replica.
+    pub size: u64,
+    /// Merkle root of the ciphertext.
+    pub merkle_root: [u8; 32],
+    /// Replicas wanted.
+    pub replicas: u32,
+    /// Hosts matched so far.
+    pub hosts: alloc::vec::Vec<AccountId>,
+    /// Term of each contract, in epochs.
+    pub duration: u32,
+    /// Highest price per GiB per epoch.
+    pub max_price: Balance,
+    /// Lowest host rating accepted.
+    pub min_rating: Rating,
+    /// Escrow held for the unmatched replicas.
+    pub escrow: Balance,
+    /// When it leaves the book unmatched.
+    pub expires_at: BlockNumber,
+}
+
+impl<AccountId: Clone, BlockNumber: Clone, MaxReplicas: Get<u32>>
+    From<&Request<AccountId, BlockNumber, MaxReplicas>> for RequestView<AccountId, BlockNumber>
+{
+    fn from(r: &Request<AccountId, BlockNumber, MaxReplicas>) -> Self {
+        Self {
+            sender: r.sender.clone(),
+            size: r.size,
+            merkle_root: r.merkle_root,
+            replicas: r.replicas,
+            hosts: r.hosts.to_vec(),
+            duration: r.duration,
+            max_price: r.max_price,
+            min_rating: r.min_rating,
+            escrow: r.escrow,
+            expires_at: r.expires_at.clone(),
+        }
+    }
+}
+
 /// One replica of a quote: the offer that would take it now.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct QuoteLine<AccountId> {

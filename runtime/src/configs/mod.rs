@@ -4,9 +4,11 @@
 //! - [`token`]: the MASP token, transaction fees and where they go;
 //! - [`collators`]: block authorship, sessions, Aura, collator selection;
 //! - [`token_sale`]: the MASP ICO;
+//! - [`market`]: the storage market and the hosts' deposits;
 //! - [`xcm_config`]: XCM with the relay chain and sibling parachains.
 
 pub mod collators;
+pub mod market;
 pub mod token;
 pub mod token_sale;
 pub mod xcm_config;
