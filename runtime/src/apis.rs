@@ -26,7 +26,8 @@ use crate::{
     configs::{ConsensusHook, RELAY_PARENT_OFFSET},
     genesis_config_presets, AccountId, AuraId, Balance, Block, BlockNumber, Executive,
     InherentDataExt, Nonce, ParachainInfo, ParachainSystem, Runtime, RuntimeCall,
-    RuntimeGenesisConfig, SessionKeys, StorageMarket, System, TokenSale, TransactionPayment, VERSION,
+    RuntimeGenesisConfig, SessionKeys, StorageMarket, System, TokenSale, TransactionPayment,
+    VERSION,
 };
 
 impl_runtime_apis! {

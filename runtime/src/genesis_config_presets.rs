@@ -22,9 +22,9 @@ use pallet_token_sale::SaleSchedule;
 
 use crate::{
     configs::{collators::CandidacyBond, market::SlashPot},
-    EXISTENTIAL_DEPOSIT, AccountId, AuraId, Balance, BalancesConfig, BlockNumber,
-    CollatorSelectionConfig, ParachainInfoConfig, PolkadotXcmConfig, RuntimeGenesisConfig,
-    SessionConfig, SessionKeys, SudoConfig, TokenSaleConfig, UNIT,
+    AccountId, AuraId, Balance, BalancesConfig, BlockNumber, CollatorSelectionConfig,
+    ParachainInfoConfig, PolkadotXcmConfig, RuntimeGenesisConfig, SessionConfig, SessionKeys,
+    SudoConfig, TokenSaleConfig, EXISTENTIAL_DEPOSIT, UNIT,
 };
 
 /// The parachain id of MASP on a local relay network (2000 is the first id a

@@ -53,8 +53,8 @@ fn local_testnet_has_no_sudo_and_no_endowment() {
         assert_eq!(pallet_sudo::Key::<Runtime>::get(), None);
         assert_eq!(
             Balances::total_issuance(),
-            0,
-            "no MASP exists before the token sale"
+            EXISTENTIAL_DEPOSIT,
+            "no MASP exists before the token sale but the slash pot's existential deposit"
         );
         assert_eq!(
             pallet_collator_selection::Invulnerables::<Runtime>::get().len(),

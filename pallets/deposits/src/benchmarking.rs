@@ -31,8 +31,7 @@ mod benchmarks {
     fn deposit() {
         let host = funded::<T>("host", 100);
         let amount = T::MinDeposit::get();
-        Deposits::<T>::deposit(RawOrigin::Signed(host.clone()).into(), amount)
-            .expect("funded");
+        Deposits::<T>::deposit(RawOrigin::Signed(host.clone()).into(), amount).expect("funded");
 
         #[extrinsic_call]
         _(RawOrigin::Signed(host.clone()), amount);
@@ -45,8 +44,7 @@ mod benchmarks {
     fn withdraw() {
         let host = funded::<T>("host", 100);
         let amount = T::MinDeposit::get();
-        Deposits::<T>::deposit(RawOrigin::Signed(host.clone()).into(), amount * 2)
-            .expect("funded");
+        Deposits::<T>::deposit(RawOrigin::Signed(host.clone()).into(), amount * 2).expect("funded");
 
         #[extrinsic_call]
         _(RawOrigin::Signed(host.clone()), amount);

@@ -91,15 +91,7 @@ pub mod pallet {
 
     /// The deposit backing one contract.
     #[derive(
-        Clone,
-        Debug,
-        PartialEq,
-        Eq,
-        Encode,
-        Decode,
-        DecodeWithMemTracking,
-        MaxEncodedLen,
-        TypeInfo,
+        Clone, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo,
     )]
     pub struct Backing<AccountId> {
         /// The host whose deposit backs the contract.
@@ -273,10 +265,7 @@ pub mod pallet {
             let who = ensure_signed(origin)?;
             ensure!(!amount.is_zero(), Error::<T>::ZeroAmount);
             let mut info = Deposits::<T>::get(&who).ok_or(Error::<T>::NoDeposit)?;
-            ensure!(
-                amount <= info.free(),
-                Error::<T>::InsufficientFreeDeposit
-            );
+            ensure!(amount <= info.free(), Error::<T>::InsufficientFreeDeposit);
             T::Currency::release(
                 &HoldReason::HostDeposit.into(),
                 &who,
@@ -354,10 +343,7 @@ pub mod pallet {
                 Error::<T>::AlreadyBacked
             );
             let mut info = Deposits::<T>::get(host).ok_or(Error::<T>::NoDeposit)?;
-            ensure!(
-                amount <= info.free(),
-                Error::<T>::InsufficientFreeDeposit
-            );
+            ensure!(amount <= info.free(), Error::<T>::InsufficientFreeDeposit);
             info.reserved = info.reserved.saturating_add(amount);
             info.contracts = info.contracts.checked_add(1).ok_or(Error::<T>::Overflow)?;
             Deposits::<T>::insert(host, info);
@@ -438,8 +424,11 @@ pub mod pallet {
             let rest = take.saturating_sub(to_victim);
             let mut to_remainder = 0;
             if !rest.is_zero() {
-                let (credit, _missing) =
-                    <T::Currency as BalancedHold<T::AccountId>>::slash(&reason, &backing.host, rest);
+                let (credit, _missing) = <T::Currency as BalancedHold<T::AccountId>>::slash(
+                    &reason,
+                    &backing.host,
+                    rest,
+                );
                 to_remainder = frame_support::traits::Imbalance::peek(&credit);
                 T::OnSlash::on_unbalanced(credit);
             }

@@ -105,10 +105,7 @@ fn only_the_free_part_of_a_deposit_can_be_withdrawn() {
 #[test]
 fn a_contract_reserves_free_deposit_only() {
     build_and_execute(|| {
-        assert_noop!(
-            Deposits::reserve(&HOST, 1, UNIT),
-            Error::<Test>::NoDeposit
-        );
+        assert_noop!(Deposits::reserve(&HOST, 1, UNIT), Error::<Test>::NoDeposit);
         deposit(HOST, 10 * UNIT);
         assert_ok!(Deposits::reserve(&HOST, 1, 6 * UNIT));
         System::assert_last_event(

@@ -272,8 +272,7 @@ pub mod pallet {
 
     /// Number of items queued at each block.
     #[pallet::storage]
-    pub type DueCount<T: Config> =
-        StorageMap<_, Twox64Concat, BlockNumberFor<T>, u32, ValueQuery>;
+    pub type DueCount<T: Config> = StorageMap<_, Twox64Concat, BlockNumberFor<T>, u32, ValueQuery>;
 
     /// The next due item to process: `(block, n)`.
     #[pallet::storage]
@@ -435,10 +434,7 @@ pub mod pallet {
         }
 
         fn integrity_test() {
-            assert!(
-                !T::EpochLength::get().is_zero(),
-                "EpochLength must be > 0"
-            );
+            assert!(!T::EpochLength::get().is_zero(), "EpochLength must be > 0");
             assert!(
                 !T::UploadWindow::get().is_zero(),
                 "UploadWindow must be > 0"
@@ -449,7 +445,10 @@ pub mod pallet {
                 T::MaxReplicas::get() > 0 && T::MaxReplicas::get() <= T::MaxMatchScan::get(),
                 "0 < MaxReplicas <= MaxMatchScan"
             );
-            assert!(T::MaxOffersPerHost::get() > 0, "MaxOffersPerHost must be > 0");
+            assert!(
+                T::MaxOffersPerHost::get() > 0,
+                "MaxOffersPerHost must be > 0"
+            );
             assert!(T::MaxDuration::get() > 0, "MaxDuration must be > 0");
             assert!(T::MaxDuePerBlock::get() > 0, "MaxDuePerBlock must be > 0");
             assert!(
@@ -539,10 +538,7 @@ pub mod pallet {
         pub fn unregister_host(origin: OriginFor<T>) -> DispatchResultWithPostInfo {
             let host = ensure_signed(origin)?;
             let info = Hosts::<T>::get(&host).ok_or(Error::<T>::NotRegistered)?;
-            ensure!(
-                info.live_contracts == 0,
-                Error::<T>::HostHasLiveContracts
-            );
+            ensure!(info.live_contracts == 0, Error::<T>::HostHasLiveContracts);
             let offers = HostOffers::<T>::take(&host);
             let count = offers.len() as u32;
             for id in offers {
@@ -1009,14 +1005,7 @@ pub mod pallet {
                 ) else {
                     continue;
                 };
-                Self::create_contract(
-                    id,
-                    request,
-                    &mut offer,
-                    &mut host,
-                    deposit,
-                    now,
-                )?;
+                Self::create_contract(id, request, &mut offer, &mut host, deposit, now)?;
                 Self::store_offer(offer_id, offer, host);
             }
             Ok(scanned)
@@ -1024,10 +1013,7 @@ pub mod pallet {
 
         /// Matches a new or changed offer against resting requests, highest
         /// bid first. Returns the number of requests examined.
-        fn match_offer(
-            offer: &mut OfferOf<T>,
-            host: &mut HostOf<T>,
-        ) -> Result<u32, DispatchError> {
+        fn match_offer(offer: &mut OfferOf<T>, host: &mut HostOf<T>) -> Result<u32, DispatchError> {
             let now = frame_system::Pallet::<T>::block_number();
             let price = offer.price;
             let candidates: Vec<RequestId> = RequestBook::<T>::iter()
@@ -1054,14 +1040,7 @@ pub mod pallet {
                 ) else {
                     continue;
                 };
-                Self::create_contract(
-                    request_id,
-                    &mut request,
-                    offer,
-                    host,
-                    deposit,
-                    now,
-                )?;
+                Self::create_contract(request_id, &mut request, offer, host, deposit, now)?;
                 if request.unmatched() == 0 {
                     Self::unlist_request(request_id, &request);
                     Self::deposit_event(Event::RequestFilled {
@@ -1502,8 +1481,9 @@ pub mod pallet {
             for (id, c) in Contracts::<T>::iter() {
                 ensure!(c.host != c.sender, "a host stores its own request");
                 ensure!(
-                    c.epoch_cost.saturating_mul((c.last_epoch - c.first_epoch + 1) as Balance)
-                        == c.escrow.saturating_add(c.paid),
+                    c.epoch_cost.saturating_mul(
+                        (c.last_epoch.saturating_sub(c.first_epoch) as Balance).saturating_add(1),
+                    ) == c.escrow.saturating_add(c.paid),
                     "contract escrow + paid != term cost"
                 );
                 ensure!(
@@ -1529,7 +1509,10 @@ pub mod pallet {
 
             for (host, info) in Hosts::<T>::iter() {
                 let (bytes, count) = used.remove(&host).unwrap_or_default();
-                ensure!(info.used == bytes, "host used bytes != its contracts' sizes");
+                ensure!(
+                    info.used == bytes,
+                    "host used bytes != its contracts' sizes"
+                );
                 ensure!(
                     info.live_contracts == count,
                     "host live contracts != its contracts"
@@ -1546,8 +1529,7 @@ pub mod pallet {
             }
             for (who, amount) in deposits {
                 ensure!(
-                    T::Currency::balance_on_hold(&HoldReason::BookDeposit.into(), &who)
-                        == amount,
+                    T::Currency::balance_on_hold(&HoldReason::BookDeposit.into(), &who) == amount,
                     "book deposit hold != resting offers' and requests' deposits"
                 );
             }

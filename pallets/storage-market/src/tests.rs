@@ -3,8 +3,8 @@
 //! `try_state` and a check that no MASP was created or destroyed.
 
 use crate::{
-    mock::*, Contracts, DueCount, Error, Event, HoldReason, HostOffers, Hosts,
-    OfferBook, Offers, RequestBook, Requests,
+    mock::*, Contracts, DueCount, Error, Event, HoldReason, HostOffers, Hosts, OfferBook, Offers,
+    RequestBook, Requests,
 };
 use frame_support::{
     assert_noop, assert_ok,
@@ -156,7 +156,13 @@ fn bad_host_details_are_refused_and_change_nothing() {
             );
         }
         assert_noop!(
-            Market::register_host(signed(H1), endpoint("http://h"), region("US-EAST"), 0, [0; 32]),
+            Market::register_host(
+                signed(H1),
+                endpoint("http://h"),
+                region("US-EAST"),
+                0,
+                [0; 32]
+            ),
             Error::<Test>::ZeroCapacity
         );
         assert_noop!(
@@ -173,7 +179,13 @@ fn a_host_cannot_shrink_below_what_its_contracts_use_or_leave_while_they_live() 
         let _ = offer(H1, 2 * PRICE);
         place(ALICE, 3 * GIB, 1, 10, PRICE);
         assert_noop!(
-            Market::update_host(signed(H1), endpoint("http://h"), region("EU"), 2 * GIB, [9; 32]),
+            Market::update_host(
+                signed(H1),
+                endpoint("http://h"),
+                region("EU"),
+                2 * GIB,
+                [9; 32]
+            ),
             Error::<Test>::CapacityBelowUsed
         );
         assert_ok!(Market::update_host(
@@ -449,8 +461,18 @@ fn lowering_an_offer_matches_resting_requests_and_repricing_loses_time_priority(
         assert!(Requests::<Test>::get(id).is_none());
         // Re-pricing to an existing price queues behind the earlier offer.
         let b = offer(H3, PRICE);
-        assert_ok!(Market::update_offer(signed(H2), next_offer() - 2, PRICE, 10 * GIB, 1, 100));
-        let order: Vec<_> = Market::order_book(10).into_iter().map(|(id, _)| id).collect();
+        assert_ok!(Market::update_offer(
+            signed(H2),
+            next_offer() - 2,
+            PRICE,
+            10 * GIB,
+            1,
+            100
+        ));
+        let order: Vec<_> = Market::order_book(10)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         assert_eq!(order, vec![a, b, next_offer() - 2]);
         assert_noop!(
             Market::update_offer(signed(H3), a, PRICE, GIB, 1, 100),
@@ -516,7 +538,16 @@ fn a_request_the_sender_cannot_fund_fails_and_changes_nothing() {
 fn bad_requests_are_refused_and_change_nothing() {
     build_and_execute(|| {
         let bad = |size, leaves, replicas, duration| {
-            Market::place_request(signed(ALICE), size, ROOT, leaves, replicas, duration, PRICE, 0)
+            Market::place_request(
+                signed(ALICE),
+                size,
+                ROOT,
+                leaves,
+                replicas,
+                duration,
+                PRICE,
+                0,
+            )
         };
         assert_noop!(bad(0, 1, 1, 1), Error::<Test>::ZeroSize);
         assert_noop!(bad(GIB, 0, 1, 1), Error::<Test>::BadLeafCount);
@@ -572,7 +603,10 @@ fn a_contract_records_sender_host_size_root_price_and_term() {
         let request = place(ALICE, GIB, 1, 3, PRICE);
         let (id, ..) = created()[0];
         let c = Contracts::<Test>::get(id).unwrap();
-        assert_eq!((c.sender, c.host, c.size, c.merkle_root), (ALICE, H1, GIB, ROOT));
+        assert_eq!(
+            (c.sender, c.host, c.size, c.merkle_root),
+            (ALICE, H1, GIB, ROOT)
+        );
         assert_eq!((c.request, c.price), (request, PRICE));
         // The term starts at the next epoch boundary: epochs 2..=4.
         assert_eq!((c.first_epoch, c.last_epoch), (2, 4));
@@ -597,7 +631,13 @@ fn only_the_host_confirms_and_only_within_the_upload_window() {
         );
         run_to(1 + UPLOAD_WINDOW);
         assert_ok!(Market::confirm_stored(signed(H1), id));
-        System::assert_last_event(Event::ContractConfirmed { contract: id, host: H1 }.into());
+        System::assert_last_event(
+            Event::ContractConfirmed {
+                contract: id,
+                host: H1,
+            }
+            .into(),
+        );
         assert_noop!(
             Market::confirm_stored(signed(H1), id),
             Error::<Test>::AlreadyConfirmed
@@ -735,7 +775,10 @@ fn the_proofs_pallet_sees_what_to_prove() {
     build_and_execute(|| {
         let id = active_contract();
         let t = Market::proof_target(id).unwrap();
-        assert_eq!((t.host, t.merkle_root, t.first_epoch, t.last_epoch), (H1, ROOT, 1, 3));
+        assert_eq!(
+            (t.host, t.merkle_root, t.first_epoch, t.last_epoch),
+            (H1, ROOT, 1, 3)
+        );
         assert!(t.confirmed);
         assert_eq!(t.leaf_count, GIB / 1024);
     });
@@ -790,7 +833,8 @@ fn a_quote_is_what_placing_would_cost_now() {
             quote.lines.iter().map(|l| l.host).collect::<Vec<_>>(),
             vec![H2, H3]
         );
-        let expected = term_cost(PRICE, GIB / 2, 10).unwrap() + term_cost(2 * PRICE, GIB / 2, 10).unwrap();
+        let expected =
+            term_cost(PRICE, GIB / 2, 10).unwrap() + term_cost(2 * PRICE, GIB / 2, 10).unwrap();
         assert_eq!(quote.total, expected);
         let before = free(ALICE);
         place(ALICE, GIB / 2, 2, 10, 5 * PRICE);
@@ -807,22 +851,68 @@ mod random {
 
     #[derive(Clone, Debug)]
     enum Op {
-        Offer { host: u64, price: u8, gib: u8, min: u8, span: u8 },
-        CancelOffer { nth: u8 },
-        Request { sender: u64, mib: u16, replicas: u8, duration: u8, max_price: u8, min_rating: u8 },
-        CancelRequest { nth: u8 },
-        Confirm { nth: u8 },
-        Prove { nth: u8, ahead: u8 },
-        Cancel { nth: u8 },
-        Rate { host: u64, rating: u8 },
-        Blocks { n: u8 },
+        Offer {
+            host: u64,
+            price: u8,
+            gib: u8,
+            min: u8,
+            span: u8,
+        },
+        CancelOffer {
+            nth: u8,
+        },
+        Request {
+            sender: u64,
+            mib: u16,
+            replicas: u8,
+            duration: u8,
+            max_price: u8,
+            min_rating: u8,
+        },
+        CancelRequest {
+            nth: u8,
+        },
+        Confirm {
+            nth: u8,
+        },
+        Prove {
+            nth: u8,
+            ahead: u8,
+        },
+        Cancel {
+            nth: u8,
+        },
+        Rate {
+            host: u64,
+            rating: u8,
+        },
+        Blocks {
+            n: u8,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (1u64..6, 1u8..10, 1u8..8, 1u8..5, 0u8..20).prop_map(|(host, price, gib, min, span)| Op::Offer { host, price, gib, min, span }),
+            (1u64..6, 1u8..10, 1u8..8, 1u8..5, 0u8..20).prop_map(
+                |(host, price, gib, min, span)| Op::Offer {
+                    host,
+                    price,
+                    gib,
+                    min,
+                    span
+                }
+            ),
             any::<u8>().prop_map(|nth| Op::CancelOffer { nth }),
-            (1u64..8, 1u16..3000, 1u8..5, 1u8..12, 0u8..10, 0u8..10).prop_map(|(sender, mib, replicas, duration, max_price, min_rating)| Op::Request { sender, mib, replicas, duration, max_price, min_rating }),
+            (1u64..8, 1u16..3000, 1u8..5, 1u8..12, 0u8..10, 0u8..10).prop_map(
+                |(sender, mib, replicas, duration, max_price, min_rating)| Op::Request {
+                    sender,
+                    mib,
+                    replicas,
+                    duration,
+                    max_price,
+                    min_rating
+                }
+            ),
             any::<u8>().prop_map(|nth| Op::CancelRequest { nth }),
             any::<u8>().prop_map(|nth| Op::Confirm { nth }),
             (any::<u8>(), 0u8..3).prop_map(|(nth, ahead)| Op::Prove { nth, ahead }),
