@@ -29,6 +29,9 @@ use crate::{
     RuntimeGenesisConfig, SessionKeys, StorageMarket, System, TokenSale, TransactionPayment,
     VERSION,
 };
+// Named by `benchmarks.rs` only.
+#[cfg(feature = "runtime-benchmarks")]
+use crate::Deposits;
 
 impl_runtime_apis! {
     impl sp_consensus_aura::AuraApi<Block, AuraId> for Runtime {

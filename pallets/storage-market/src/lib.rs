@@ -63,6 +63,9 @@ mod tests;
 mod types;
 pub mod weights;
 
+// `place_request` takes the seven fields of a request; FRAME's generated call
+// constructors inherit that arity.
+#[allow(clippy::too_many_arguments)]
 #[frame_support::pallet]
 pub mod pallet {
     use super::*;
@@ -943,7 +946,6 @@ pub mod pallet {
         /// Whether `offer` (of host `host`) can take a replica of a request
         /// for `size` bytes and `duration` epochs, from `sender` (if known),
         /// at `min_rating`, avoiding hosts in `exclude`.
-        #[allow(clippy::too_many_arguments)]
         fn fits(
             offer: &OfferOf<T>,
             host: &HostOf<T>,
@@ -1080,7 +1082,6 @@ pub mod pallet {
         /// One replica of `request` on `offer`'s host: reserves the host's
         /// deposit, keeps the term's cost held from the Sender (returning the
         /// rest of the bid) and records the contract.
-        #[allow(clippy::too_many_arguments)]
         fn create_contract(
             request_id: RequestId,
             request: &mut RequestOf<T>,
