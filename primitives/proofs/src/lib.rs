@@ -1,0 +1,267 @@
+//! # MASP storage proofs
+//!
+//! The one implementation of the proof format, used by the runtime (verify),
+//! the host daemon (build, prove) and the client (build the root it pays
+//! for). `no_std`; verification allocates nothing.
+//!
+//! ## The tree
+//!
+//! - The ciphertext of a contract is cut into **leaves of [`LEAF_SIZE`] = 512
+//!   bytes**; the last leaf holds the remaining `1..=512` bytes (it is not
+//!   padded). `leaf_count = ceil(size / 512)`.
+//! - **Hashes** are BLAKE2b-256, domain separated: a leaf is
+//!   `H(0x00 || leaf bytes)`, an inner node `H(0x01 || left || right)`, so a
+//!   leaf can never be passed off as a node or the other way round.
+//! - **Levels** are built pairwise from the left. When a level has an odd
+//!   number of nodes, the last one is **promoted** unchanged to the next level
+//!   (never duplicated: duplication would let two different leaf lists share a
+//!   root). The root is the single node of the last level; the root of one
+//!   leaf is that leaf's hash. A tree is only meaningful with its
+//!   `leaf_count`, which the chain stores beside the root.
+//! - **Chunks**: the client encrypts and uploads [`CHUNK_SIZE`] = 1 MiB chunks
+//!   = [`LEAVES_PER_CHUNK`] = 2048 leaves, a power of two. Each chunk's leaves
+//!   form a subtree aligned with the whole tree, so the tree over a file equals
+//!   the tree built over its chunk roots ([`root_of_chunk_roots`]): a host keeps
+//!   32 bytes per MiB (32 MiB per TiB) and answers any challenge by reading
+//!   one chunk.
+//!
+//! ## Proof size
+//!
+//! A proof is the challenged leaf plus one 32-byte sibling per level where the
+//! node is not promoted: at most `depth = ceil(log2(leaf_count))` hashes. For
+//! 1 TiB, `leaf_count = 2^40 / 2^9 = 2^31`, so a proof is at most
+//! `512 + 31 x 32 = 1504` bytes <= 1.5 KiB (1536). 1 KiB leaves would need
+//! `1024 + 30 x 32 = 1984` bytes; 512 is the largest power of two that fits.
+//!
+//! ## Challenges
+//!
+//! The leaf a contract must prove in period `k` is [`challenge_index`]: the
+//! first 8 bytes (little-endian) of `H("masp/challenge" || randomness ||
+//! contract id (u64 LE) || k (u32 LE) || attempt (u32 LE))`, for attempt =
+//! 0, 1, ..., taking the first value below the largest multiple of
+//! `leaf_count` that fits in a u64, reduced modulo `leaf_count`. Rejection
+//! sampling: no modulo bias, and the expected number of attempts is below 2.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+use blake2::{digest::consts::U32, Blake2b, Digest};
+
+/// A BLAKE2b-256 hash: a leaf, a node or a root.
+pub type Hash = [u8; 32];
+
+/// Bytes per leaf.
+pub const LEAF_SIZE: usize = 512;
+
+/// Bytes per chunk: the unit the client encrypts and uploads.
+pub const CHUNK_SIZE: usize = 1 << 20;
+
+/// Leaves per full chunk (a power of two).
+pub const LEAVES_PER_CHUNK: u64 = (CHUNK_SIZE / LEAF_SIZE) as u64;
+
+/// The deepest tree supported: `2^48` leaves of 512 bytes (128 PiB).
+pub const MAX_DEPTH: usize = 48;
+
+/// Domain tag of a leaf hash.
+const LEAF_TAG: u8 = 0;
+/// Domain tag of an inner node hash.
+const NODE_TAG: u8 = 1;
+/// Domain of a challenge.
+const CHALLENGE_TAG: &[u8] = b"masp/challenge";
+
+type Blake2b256 = Blake2b<U32>;
+
+/// `H(0x00 || leaf)`.
+pub fn hash_leaf(leaf: &[u8]) -> Hash {
+    let mut h = Blake2b256::new();
+    h.update([LEAF_TAG]);
+    h.update(leaf);
+    h.finalize().into()
+}
+
+/// `H(0x01 || left || right)`.
+pub fn hash_node(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Blake2b256::new();
+    h.update([NODE_TAG]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// Leaves of `size` bytes of ciphertext.
+pub fn leaf_count(size: u64) -> u64 {
+    size.div_ceil(LEAF_SIZE as u64)
+}
+
+/// Levels above the leaves: `ceil(log2(leaf_count))` (0 for one leaf).
+pub fn depth(leaf_count: u64) -> usize {
+    if leaf_count <= 1 {
+        0
+    } else {
+        (u64::BITS - (leaf_count - 1).leading_zeros()) as usize
+    }
+}
+
+/// How long leaf `index` of a tree over `size` bytes is.
+pub fn leaf_len(size: u64, index: u64) -> usize {
+    let start = index.saturating_mul(LEAF_SIZE as u64);
+    size.saturating_sub(start).min(LEAF_SIZE as u64) as usize
+}
+
+/// Why a proof is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProofError {
+    /// The leaf index is not below the leaf count.
+    IndexOutOfRange,
+    /// The leaf is empty, longer than [`LEAF_SIZE`], or short but not last.
+    BadLeafLength,
+    /// The path has the wrong number of hashes for this index and tree.
+    BadPathLength,
+    /// The path does not lead to the root.
+    RootMismatch,
+}
+
+/// Checks that `leaf` is leaf `index` of the tree with `root` over
+/// `leaf_count` leaves, given the sibling hashes `path` from the bottom up
+/// (promoted levels contribute none). Allocates nothing.
+pub fn verify(
+    root: &Hash,
+    leaf_count: u64,
+    index: u64,
+    leaf: &[u8],
+    path: &[Hash],
+) -> Result<(), ProofError> {
+    if index >= leaf_count {
+        return Err(ProofError::IndexOutOfRange);
+    }
+    if leaf.is_empty()
+        || leaf.len() > LEAF_SIZE
+        || (leaf.len() < LEAF_SIZE && index + 1 != leaf_count)
+    {
+        return Err(ProofError::BadLeafLength);
+    }
+    if path.len() != path_len(leaf_count, index) {
+        return Err(ProofError::BadPathLength);
+    }
+    let mut node = hash_leaf(leaf);
+    let (mut i, mut width, mut next) = (index, leaf_count, 0usize);
+    while width > 1 {
+        let promoted = i + 1 == width && width % 2 == 1;
+        if !promoted {
+            let sibling = &path[next];
+            next += 1;
+            node = if i % 2 == 0 {
+                hash_node(&node, sibling)
+            } else {
+                hash_node(sibling, &node)
+            };
+        }
+        i /= 2;
+        width = width.div_ceil(2);
+    }
+    if &node == root {
+        Ok(())
+    } else {
+        Err(ProofError::RootMismatch)
+    }
+}
+
+/// Hashes in the proof of leaf `index` of a tree of `leaf_count` leaves.
+pub fn path_len(leaf_count: u64, index: u64) -> usize {
+    let (mut i, mut width, mut len) = (index, leaf_count, 0usize);
+    while width > 1 {
+        if !(i + 1 == width && width % 2 == 1) {
+            len += 1;
+        }
+        i /= 2;
+        width = width.div_ceil(2);
+    }
+    len
+}
+
+/// The leaf contract `contract` must prove in period `period`, from that
+/// period's `randomness`: uniform over `0..leaf_count` (see the crate docs).
+/// Returns 0 for an empty tree.
+pub fn challenge_index(randomness: &Hash, contract: u64, period: u32, leaf_count: u64) -> u64 {
+    if leaf_count <= 1 {
+        return 0;
+    }
+    // The largest multiple of leaf_count that fits: values at or above it
+    // would make the low indices more likely.
+    let zone = u64::MAX - (u64::MAX % leaf_count);
+    let mut attempt: u32 = 0;
+    loop {
+        let mut h = Blake2b256::new();
+        h.update(CHALLENGE_TAG);
+        h.update(randomness);
+        h.update(contract.to_le_bytes());
+        h.update(period.to_le_bytes());
+        h.update(attempt.to_le_bytes());
+        let digest: Hash = h.finalize().into();
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&digest[..8]);
+        let value = u64::from_le_bytes(word);
+        if value < zone {
+            return value % leaf_count;
+        }
+        // Probability below 1/2 per attempt; 2^-64 after 64 attempts. A
+        // bound keeps the loop finite whatever the hash does.
+        attempt = attempt.wrapping_add(1);
+        if attempt == 256 {
+            return value % leaf_count;
+        }
+    }
+}
+
+/// Combines the roots of consecutive subtrees of equal, power-of-two leaf
+/// counts (all but the last full) into the root of the whole tree: the same
+/// pairwise-with-promotion rule, one level at a time. `nodes` is consumed as
+/// scratch space.
+fn fold_levels(nodes: &mut [Hash]) -> Hash {
+    let mut width = nodes.len();
+    if width == 0 {
+        return hash_leaf(&[]);
+    }
+    while width > 1 {
+        let mut out = 0;
+        let mut i = 0;
+        while i < width {
+            nodes[out] = if i + 1 < width {
+                hash_node(&nodes[i], &nodes[i + 1])
+            } else {
+                nodes[i]
+            };
+            out += 1;
+            i += 2;
+        }
+        width = out;
+    }
+    nodes[0]
+}
+
+/// The root of one chunk (up to [`CHUNK_SIZE`] bytes; only the file's last
+/// chunk may be shorter). Uses 64 KiB of stack for the leaf hashes.
+pub fn chunk_root(chunk: &[u8]) -> Hash {
+    let mut leaves = [[0u8; 32]; LEAVES_PER_CHUNK as usize];
+    let mut n = 0;
+    for leaf in chunk.chunks(LEAF_SIZE).take(LEAVES_PER_CHUNK as usize) {
+        leaves[n] = hash_leaf(leaf);
+        n += 1;
+    }
+    fold_levels(&mut leaves[..n])
+}
+
+/// The root of a file from its chunk roots, in order.
+///
+/// Every full chunk is a perfect subtree aligned with the whole tree, so this
+/// is the same root as the tree over all the file's leaves.
+pub fn root_of_chunk_roots(chunk_roots: &mut [Hash]) -> Hash {
+    fold_levels(chunk_roots)
+}
+
+#[cfg(feature = "std")]
+mod tree;
+#[cfg(feature = "std")]
+pub use tree::*;
+
+#[cfg(test)]
+mod tests;
