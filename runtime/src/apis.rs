@@ -26,8 +26,8 @@ use crate::{
     configs::{ConsensusHook, RELAY_PARENT_OFFSET},
     genesis_config_presets, AccountId, AuraId, Balance, Block, BlockNumber, Executive,
     InherentDataExt, Nonce, ParachainInfo, ParachainSystem, Runtime, RuntimeCall,
-    RuntimeGenesisConfig, SessionKeys, StorageMarket, System, TokenSale, TransactionPayment,
-    VERSION,
+    RuntimeGenesisConfig, SessionKeys, StorageMarket, StorageProofs, System, TokenSale,
+    TransactionPayment, VERSION,
 };
 // Named by `benchmarks.rs` only.
 #[cfg(feature = "runtime-benchmarks")]
@@ -267,6 +267,16 @@ impl_runtime_apis! {
             min_rating: u32,
         ) -> pallet_storage_market_runtime_api::Quote<AccountId> {
             StorageMarket::quote(size, duration, replicas, max_price, min_rating)
+        }
+    }
+
+    impl pallet_storage_proofs_runtime_api::StorageProofsApi<Block> for Runtime {
+        fn challenge(contract: u64) -> Option<(u32, u64)> {
+            StorageProofs::challenge(contract)
+        }
+
+        fn record(contract: u64) -> Option<pallet_storage_proofs_runtime_api::ProofRecord> {
+            pallet_storage_proofs::Records::<Runtime>::get(contract)
         }
     }
 

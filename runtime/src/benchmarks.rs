@@ -5,4 +5,5 @@ frame_benchmarking::define_benchmarks!(
     [pallet_token_sale, TokenSale]
     [pallet_deposits, Deposits]
     [pallet_storage_market, StorageMarket]
+    [pallet_storage_proofs, StorageProofs]
 );

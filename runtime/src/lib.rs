@@ -203,6 +203,9 @@ mod runtime {
     /// Hosts, offers, requests, matching, contracts and payment per proven epoch.
     #[runtime::pallet_index(52)]
     pub type StorageMarket = pallet_storage_market;
+    /// Per-epoch challenges, proof verification, missed proofs and slashing.
+    #[runtime::pallet_index(53)]
+    pub type StorageProofs = pallet_storage_proofs;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {

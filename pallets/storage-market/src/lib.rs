@@ -1542,6 +1542,7 @@ pub mod pallet {
         fn proof_target(contract: ContractId) -> Option<ProofTarget<T::AccountId>> {
             Contracts::<T>::get(contract).map(|c| ProofTarget {
                 host: c.host,
+                sender: c.sender,
                 merkle_root: c.merkle_root,
                 leaf_count: c.leaf_count,
                 first_epoch: c.first_epoch,

@@ -73,6 +73,8 @@ impl<AccountId> HostRatingProvider<AccountId> for () {
 pub struct ProofTarget<AccountId> {
     /// The host that stores the data and must prove it.
     pub host: AccountId,
+    /// The Sender who pays for it (and is compensated when the host fails).
+    pub sender: AccountId,
     /// Merkle root of the contract's ciphertext.
     pub merkle_root: [u8; 32],
     /// Leaves in that tree.
@@ -126,3 +128,29 @@ pub trait ContractObserver<AccountId, Balance> {
 }
 
 impl<AccountId, Balance> ContractObserver<AccountId, Balance> for () {}
+
+/// Told about each proof outcome (the rating pallet).
+pub trait ProofObserver<AccountId> {
+    /// `host` proved `contract` for an epoch.
+    fn proof_passed(_host: &AccountId, _contract: ContractId) {}
+    /// `host` missed an epoch of `contract`; `consecutive` misses in a row.
+    fn proof_missed(_host: &AccountId, _contract: ContractId, _consecutive: u32) {}
+}
+
+impl<AccountId> ProofObserver<AccountId> for () {}
+
+/// Several observers of contracts, each told in turn.
+impl<AccountId, Balance: Copy, A, B> ContractObserver<AccountId, Balance> for (A, B)
+where
+    A: ContractObserver<AccountId, Balance>,
+    B: ContractObserver<AccountId, Balance>,
+{
+    fn contract_confirmed(contract: ContractId, host: &AccountId) {
+        A::contract_confirmed(contract, host);
+        B::contract_confirmed(contract, host);
+    }
+    fn contract_ended(contract: ContractId, host: &AccountId, how: ContractEnd, paid: Balance) {
+        A::contract_ended(contract, host, how, paid);
+        B::contract_ended(contract, host, how, paid);
+    }
+}

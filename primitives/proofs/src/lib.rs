@@ -130,6 +130,22 @@ pub fn verify(
     leaf: &[u8],
     path: &[Hash],
 ) -> Result<(), ProofError> {
+    if &root_from_path(leaf_count, index, leaf, path)? == root {
+        Ok(())
+    } else {
+        Err(ProofError::RootMismatch)
+    }
+}
+
+/// The root that leaf `index` with these bytes and sibling `path` leads to,
+/// in a tree of `leaf_count` leaves; an error if the input is malformed.
+/// (Also how tests and benchmarks make a root for a given proof.)
+pub fn root_from_path(
+    leaf_count: u64,
+    index: u64,
+    leaf: &[u8],
+    path: &[Hash],
+) -> Result<Hash, ProofError> {
     if index >= leaf_count {
         return Err(ProofError::IndexOutOfRange);
     }
@@ -158,11 +174,7 @@ pub fn verify(
         i /= 2;
         width = width.div_ceil(2);
     }
-    if &node == root {
-        Ok(())
-    } else {
-        Err(ProofError::RootMismatch)
-    }
+    Ok(node)
 }
 
 /// Hashes in the proof of leaf `index` of a tree of `leaf_count` leaves.

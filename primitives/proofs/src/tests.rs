@@ -152,6 +152,40 @@ fn every_proof_verifies_and_matches_the_reference() {
 }
 
 #[test]
+fn every_leaf_position_proves_and_every_flipped_bit_fails() {
+    // 37 leaves: odd widths at several levels, a partial last leaf.
+    let bytes = data(36 * 512 + 100);
+    let n = leaf_count(bytes.len() as u64);
+    assert_eq!(n, 37);
+    let tree = FileTree::build(&bytes[..]).unwrap();
+    let root = tree.root();
+    for index in 0..n {
+        let proof = tree.prove(index, &bytes).unwrap();
+        assert_eq!(
+            verify(&root, n, index, &proof.leaf, &proof.path),
+            Ok(()),
+            "leaf {index}"
+        );
+        // Every single-bit flip of the path is caught.
+        for h in 0..proof.path.len() {
+            for bit in 0..256 {
+                let mut path = proof.path.clone();
+                path[h][bit / 8] ^= 1 << (bit % 8);
+                assert!(verify(&root, n, index, &proof.leaf, &path).is_err());
+            }
+        }
+        // And of the leaf (a sample of bits across it).
+        for bit in (0..proof.leaf.len() * 8).step_by(61) {
+            let mut leaf = proof.leaf.clone();
+            leaf[bit / 8] ^= 1 << (bit % 8);
+            assert!(verify(&root, n, index, &leaf, &proof.path).is_err());
+        }
+        // It proves that leaf only.
+        assert!(verify(&root, n, (index + 1) % n, &proof.leaf, &proof.path).is_err());
+    }
+}
+
+#[test]
 fn a_tampered_proof_fails_with_its_reason() {
     let bytes = data(CHUNK_SIZE + 700);
     let n = leaf_count(bytes.len() as u64);

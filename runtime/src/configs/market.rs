@@ -1,12 +1,16 @@
-//! The storage market and the hosts' insurance deposits.
+//! The storage market, the hosts' insurance deposits and the storage proofs.
 
-use frame_support::{parameter_types, traits::tokens::imbalance::ResolveTo, PalletId};
+use frame_support::{
+    parameter_types,
+    traits::{tokens::imbalance::ResolveTo, ConstU32},
+    PalletId,
+};
 use masp_primitives::time::{DAYS, HOURS};
-use sp_runtime::traits::AccountIdConversion;
+use sp_runtime::{traits::AccountIdConversion, Perbill};
 
 use crate::{
-    AccountId, Balance, Balances, BlockNumber, Deposits, Runtime, RuntimeHoldReason, MILLI_UNIT,
-    UNIT,
+    AccountId, Balance, Balances, BlockNumber, Deposits, Runtime, RuntimeHoldReason, StorageMarket,
+    StorageProofs, MILLI_UNIT, UNIT,
 };
 
 parameter_types! {
@@ -28,6 +32,9 @@ parameter_types! {
     /// victim (nothing is burned: MASP's supply is fixed after the ICO).
     pub const SlashPotId: PalletId = PalletId(*b"masp/slh");
     pub SlashPot: AccountId = SlashPotId::get().into_account_truncating();
+    /// The first missed proof in a row costs 1% of the deposit backing the
+    /// contract; each further one in a row doubles it (2%, 4%, ...).
+    pub const FirstMissSlash: Perbill = Perbill::from_percent(1);
 }
 
 impl pallet_deposits::Config for Runtime {
@@ -44,20 +51,21 @@ impl pallet_storage_market::Config for Runtime {
     type Deposits = Deposits;
     /// Every host passes any rating floor until the rating pallet is wired in.
     type Rating = ();
-    type Observer = ();
+    /// The proofs pallet schedules the first deadline of each confirmed contract.
+    type Observer = StorageProofs;
     type EpochLength = EpochLength;
     type DepositPerGiB = DepositPerGiB;
     type OfferDeposit = BookDeposit;
     type RequestDeposit = BookDeposit;
     type UploadWindow = UploadWindow;
     type RequestTtl = RequestTtl;
-    type MaxMatchScan = frame_support::traits::ConstU32<32>;
-    type MaxReplicas = frame_support::traits::ConstU32<8>;
-    type MaxOffersPerHost = frame_support::traits::ConstU32<16>;
-    type MaxEndpointLen = frame_support::traits::ConstU32<256>;
+    type MaxMatchScan = ConstU32<32>;
+    type MaxReplicas = ConstU32<8>;
+    type MaxOffersPerHost = ConstU32<16>;
+    type MaxEndpointLen = ConstU32<256>;
     /// A year of hourly epochs.
-    type MaxDuration = frame_support::traits::ConstU32<{ 24 * 366 }>;
-    type MaxDuePerBlock = frame_support::traits::ConstU32<32>;
+    type MaxDuration = ConstU32<{ 24 * 366 }>;
+    type MaxDuePerBlock = ConstU32<32>;
     type WeightInfo = pallet_storage_market::weights::SubstrateWeight<Runtime>;
     #[cfg(feature = "runtime-benchmarks")]
     type BenchmarkHelper = DepositsBenchmarkHelper;
@@ -70,5 +78,76 @@ pub struct DepositsBenchmarkHelper;
 impl pallet_storage_market::BenchmarkHelper<AccountId> for DepositsBenchmarkHelper {
     fn deposit(host: &AccountId, amount: Balance) {
         let _ = Deposits::deposit(crate::RuntimeOrigin::signed(host.clone()), amount);
+    }
+}
+
+impl pallet_storage_proofs::Config for Runtime {
+    type Contracts = StorageMarket;
+    type Deposits = Deposits;
+    /// Insecure against colluding collators (see its docs); a production
+    /// chain uses the relay chain's BABE randomness.
+    type Randomness = pallet_storage_proofs::ParentHashRandomness<Runtime>;
+    /// Until the rating pallet is wired in.
+    type Observer = ();
+    type EpochLength = EpochLength;
+    /// 32 proofs of at most 2 KiB (512-byte leaf + 48 hashes): 64 KiB of
+    /// call data, well inside a block's 5 MiB and the 10 MiB PoV.
+    type MaxProofsPerCall = ConstU32<32>;
+    type FirstMissSlash = FirstMissSlash;
+    /// Six hours of missed proofs in a row and the data counts as lost.
+    type MaxConsecutiveMisses = ConstU32<6>;
+    type MaxDuePerBlock = ConstU32<64>;
+    type WeightInfo = pallet_storage_proofs::weights::SubstrateWeight<Runtime>;
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = MarketBenchmarkHelper;
+}
+
+/// Creates confirmed contracts through the market for the proofs benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct MarketBenchmarkHelper;
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketBenchmarkHelper {
+    fn confirmed_contract(
+        host: &AccountId,
+        sender: &AccountId,
+        merkle_root: [u8; 32],
+        leaf_count: u64,
+    ) -> (u64, u32) {
+        use frame_support::traits::fungible::Mutate;
+        let signed = |who: &AccountId| crate::RuntimeOrigin::signed(who.clone());
+        if !pallet_storage_market::Hosts::<Runtime>::contains_key(host) {
+            let _ = Balances::set_balance(host, 1 << 100);
+            let _ = StorageMarket::register_host(
+                signed(host),
+                b"https://host.example"
+                    .to_vec()
+                    .try_into()
+                    .unwrap_or_default(),
+                b"EU".to_vec().try_into().unwrap_or_default(),
+                u64::MAX / 2,
+                [0; 32],
+            );
+            let _ = Deposits::deposit(signed(host), 1 << 98);
+        }
+        if pallet_storage_market::HostOffers::<Runtime>::get(host).is_empty() {
+            let _ = StorageMarket::post_offer(signed(host), 1_000_000, u64::MAX / 4, 1, 100);
+        }
+        let _ = Balances::set_balance(sender, 1 << 100);
+        let id = pallet_storage_market::NextContractId::<Runtime>::get();
+        let size = leaf_count.saturating_mul(masp_proofs::LEAF_SIZE as u64);
+        let _ = StorageMarket::place_request(
+            signed(sender),
+            size,
+            merkle_root,
+            leaf_count,
+            1,
+            10,
+            1_000_000,
+            0,
+        );
+        let _ = StorageMarket::confirm_stored(signed(host), id);
+        let first =
+            pallet_storage_market::Contracts::<Runtime>::get(id).map_or(0, |c| c.first_epoch);
+        (id, first)
     }
 }

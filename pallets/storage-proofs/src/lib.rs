@@ -1,0 +1,609 @@
+//! # Storage proofs pallet
+//!
+//! Every epoch, each confirmed contract's host must prove it still holds the
+//! contract's ciphertext. A missed proof costs the host deposit (paid to the
+//! Sender) and rating; repeated misses end the contract as lost data.
+//!
+//! - **Challenges**: at the first block of each epoch the pallet stores a
+//!   seed from [`Config::Randomness`]. The leaf contract `c` must prove in
+//!   epoch `e` is [`masp_proofs::challenge_index`]`(seed(e), c, e,
+//!   leaf_count)`: nothing is written per contract to issue a challenge, and
+//!   the host daemon computes exactly what the runtime checks.
+//! - **Proofs** ([`Pallet::submit_proofs`]): a batch of (contract, leaf,
+//!   Merkle path) for the current epoch, any time within it. Each is checked
+//!   with [`masp_proofs::verify`] against the contract's root; a valid one
+//!   marks the epoch proven and tells the market to pay it
+//!   ([`StorageContracts::epoch_proven`]). One invalid proof fails the whole
+//!   call with its reason and changes nothing.
+//! - **Deadlines** live in a per-block due-queue: each confirmed contract has
+//!   exactly one pending check, at the first block after the epoch it is due
+//!   for, drained by a bounded hook ([`Config::MaxDuePerBlock`] per block).
+//!   Anyone may also settle a passed deadline at once with
+//!   [`Pallet::report_missed`].
+//! - **A miss** slashes the deposit backing the contract (through
+//!   [`SlashDeposit`]) and pays the Sender: the first miss in a row costs
+//!   [`Config::FirstMissSlash`] of that backing, each further consecutive
+//!   miss twice the previous. A proof resets the count. After
+//!   [`Config::MaxConsecutiveMisses`] in a row the market ends the contract
+//!   ([`StorageContracts::data_lost`]): the Sender's unspent funds return and
+//!   [`Event::DataLost`] tells its client to repair from another replica.
+//!
+//! Per-block work is bounded by the proofs submitted and the due-queue
+//! budget, never by the number of files stored.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+pub use weights::WeightInfo;
+
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+#[cfg(test)]
+mod mock;
+mod randomness;
+#[cfg(test)]
+mod tests;
+pub mod weights;
+
+pub use randomness::ParentHashRandomness;
+
+#[frame_support::pallet]
+pub mod pallet {
+    use super::*;
+    use frame_support::{pallet_prelude::*, traits::Randomness};
+    use frame_system::pallet_prelude::*;
+    use masp_primitives::{
+        market::{ContractId, EpochIndex},
+        traits::{
+            ContractEnd, ContractObserver, HostDeposits, ProofObserver, SlashDeposit,
+            StorageContracts,
+        },
+        Balance,
+    };
+    use masp_proofs::{Hash, ProofError, LEAF_SIZE, MAX_DEPTH};
+    use sp_runtime::{
+        traits::{BlakeTwo256, Hash as HashT, Saturating, UniqueSaturatedInto, Zero},
+        Perbill,
+    };
+
+    /// The bytes of one leaf (at most [`LEAF_SIZE`]).
+    pub type LeafBytes = BoundedVec<u8, ConstU32<{ LEAF_SIZE as u32 }>>;
+    /// Sibling hashes from the leaf up (at most [`MAX_DEPTH`]).
+    pub type MerklePath = BoundedVec<Hash, ConstU32<{ MAX_DEPTH as u32 }>>;
+
+    /// A host's answer to one challenge.
+    #[derive(
+        Clone, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo,
+    )]
+    pub struct StorageProof {
+        /// The challenged leaf.
+        pub leaf: LeafBytes,
+        /// Its Merkle path to the contract's root.
+        pub path: MerklePath,
+    }
+
+    /// Where a confirmed contract stands.
+    #[derive(
+        Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo,
+    )]
+    pub struct ProofRecord {
+        /// The epoch whose deadline is checked next (one check is pending).
+        pub next_check: EpochIndex,
+        /// The latest epoch proven.
+        pub last_proven: Option<EpochIndex>,
+        /// Bit `i` set: epoch `last_proven - i` was proven (the last 32).
+        pub proven_bits: u32,
+        /// Misses in a row (reset by a proof).
+        pub consecutive_misses: u32,
+        /// Misses over the contract's life.
+        pub total_misses: u32,
+    }
+
+    impl ProofRecord {
+        /// Whether `epoch` was proven (as far back as 32 epochs).
+        pub fn proven(&self, epoch: EpochIndex) -> bool {
+            match self.last_proven {
+                Some(last) if epoch <= last => {
+                    let back = last - epoch;
+                    back < 32 && self.proven_bits & (1 << back) != 0
+                }
+                _ => false,
+            }
+        }
+
+        fn mark_proven(&mut self, epoch: EpochIndex) {
+            self.proven_bits = match self.last_proven {
+                Some(last) if epoch > last => {
+                    let shift = epoch - last;
+                    (if shift >= 32 {
+                        0
+                    } else {
+                        self.proven_bits << shift
+                    }) | 1
+                }
+                Some(_) => self.proven_bits,
+                None => 1,
+            };
+            self.last_proven = Some(epoch);
+            self.consecutive_misses = 0;
+        }
+    }
+
+    #[pallet::pallet]
+    pub struct Pallet<T>(_);
+
+    #[pallet::config]
+    pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+        /// The market's contracts: what to prove, paying proven epochs,
+        /// ending lost ones.
+        type Contracts: StorageContracts<Self::AccountId, Balance>;
+
+        /// The hosts' deposits: what backs a contract, and slashing it.
+        type Deposits: HostDeposits<Self::AccountId, Balance>
+            + SlashDeposit<Self::AccountId, Balance>;
+
+        /// The source of each epoch's challenge seed. See
+        /// [`ParentHashRandomness`] for the dev chain's (insecure) source and
+        /// what a production chain plugs in.
+        type Randomness: Randomness<Self::Hash, BlockNumberFor<Self>>;
+
+        /// Told about each proof passed or missed (the rating pallet).
+        type Observer: ProofObserver<Self::AccountId>;
+
+        /// Blocks per epoch: must be the market's epoch length.
+        #[pallet::constant]
+        type EpochLength: Get<BlockNumberFor<Self>>;
+
+        /// Most proofs in one [`Pallet::submit_proofs`].
+        #[pallet::constant]
+        type MaxProofsPerCall: Get<u32>;
+
+        /// What the first miss in a row costs, as a part of the deposit
+        /// backing the contract; each further consecutive miss doubles it.
+        #[pallet::constant]
+        type FirstMissSlash: Get<Perbill>;
+
+        /// Consecutive misses after which the data counts as lost.
+        #[pallet::constant]
+        type MaxConsecutiveMisses: Get<u32>;
+
+        /// Checks processed per block.
+        #[pallet::constant]
+        type MaxDuePerBlock: Get<u32>;
+
+        /// Weights of the calls and the hook, from the pallet's benchmarks.
+        type WeightInfo: WeightInfo;
+
+        /// Creates market contracts for the benchmarks.
+        #[cfg(feature = "runtime-benchmarks")]
+        type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
+    }
+
+    /// What the benchmarks need from the runtime.
+    #[cfg(feature = "runtime-benchmarks")]
+    pub trait BenchmarkHelper<AccountId> {
+        /// A confirmed contract stored by `host` with this root and leaf
+        /// count; returns its id and first epoch.
+        fn confirmed_contract(
+            host: &AccountId,
+            sender: &AccountId,
+            merkle_root: Hash,
+            leaf_count: u64,
+        ) -> (ContractId, EpochIndex);
+    }
+
+    /// Each epoch's challenge seed (the current and the previous one).
+    #[pallet::storage]
+    pub type EpochSeeds<T: Config> = StorageMap<_, Twox64Concat, EpochIndex, Hash>;
+
+    /// Each confirmed contract's proof record.
+    #[pallet::storage]
+    pub type Records<T: Config> = StorageMap<_, Twox64Concat, ContractId, ProofRecord>;
+
+    /// Checks due at a block: `(block, n) -> (contract, epoch)`.
+    #[pallet::storage]
+    pub type DueQueue<T: Config> = StorageDoubleMap<
+        _,
+        Twox64Concat,
+        BlockNumberFor<T>,
+        Twox64Concat,
+        u32,
+        (ContractId, EpochIndex),
+    >;
+
+    /// Number of checks queued at each block.
+    #[pallet::storage]
+    pub type DueCount<T: Config> = StorageMap<_, Twox64Concat, BlockNumberFor<T>, u32, ValueQuery>;
+
+    /// The next check to process: `(block, n)`.
+    #[pallet::storage]
+    pub type DueCursor<T: Config> = StorageValue<_, (BlockNumberFor<T>, u32)>;
+
+    #[pallet::event]
+    #[pallet::generate_deposit(pub(super) fn deposit_event)]
+    pub enum Event<T: Config> {
+        /// The challenge seed of `epoch`.
+        EpochSeeded { epoch: EpochIndex, seed: Hash },
+        /// `host` proved `epoch` of `contract` and was paid `paid`.
+        Proven {
+            contract: ContractId,
+            host: T::AccountId,
+            epoch: EpochIndex,
+            paid: Balance,
+        },
+        /// `host` missed `epoch` of `contract` (`consecutive` in a row): its
+        /// deposit was slashed `slashed`, of which `to_sender` paid the Sender.
+        Missed {
+            contract: ContractId,
+            host: T::AccountId,
+            epoch: EpochIndex,
+            consecutive: u32,
+            slashed: Balance,
+            to_sender: Balance,
+        },
+        /// `host` lost `contract`'s data (`misses` in a row): the contract
+        /// ended and `sender` should repair from another replica.
+        DataLost {
+            contract: ContractId,
+            host: T::AccountId,
+            sender: T::AccountId,
+            misses: u32,
+        },
+    }
+
+    #[pallet::error]
+    pub enum Error<T> {
+        /// The batch is empty.
+        EmptyBatch,
+        /// No live contract with this id.
+        UnknownContract,
+        /// Only the contract's host may prove it.
+        NotContractHost,
+        /// The host has not confirmed the upload: nothing is due yet.
+        NotConfirmed,
+        /// The current epoch is outside the contract's term.
+        OutsideTerm,
+        /// This epoch is already proven.
+        AlreadyProven,
+        /// The epoch's challenge seed is not set yet (first block of the
+        /// chain); try in the next block.
+        NoChallengeYet,
+        /// The leaf is empty, longer than 512 bytes, or short but not the last.
+        BadLeafLength,
+        /// The Merkle path has the wrong length for this contract.
+        BadPathLength,
+        /// The leaf and path do not lead to the contract's root (wrong data,
+        /// or not the challenged leaf).
+        InvalidProof,
+        /// That epoch's deadline has not passed yet.
+        DeadlineNotPassed,
+        /// That epoch is not the contract's next unsettled epoch (already
+        /// settled, or an earlier one is pending).
+        NotNextDue,
+        /// That epoch was proven.
+        WasProven,
+        /// An amount or index does not fit its type.
+        Overflow,
+    }
+
+    #[pallet::hooks]
+    impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+        /// Seeds a new epoch's challenges, then drains due checks (at most
+        /// `MaxDuePerBlock`).
+        fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+            let seeded = Self::seed_epoch(now);
+            let (items, steps) = Self::process_due(now, T::MaxDuePerBlock::get());
+            T::WeightInfo::process_due(items).saturating_add(
+                T::DbWeight::get().reads_writes(steps as u64 + 2, if seeded { 3 } else { 1 }),
+            )
+        }
+
+        fn integrity_test() {
+            assert!(!T::EpochLength::get().is_zero(), "EpochLength must be > 0");
+            assert!(
+                T::MaxProofsPerCall::get() > 0,
+                "MaxProofsPerCall must be > 0"
+            );
+            assert!(
+                T::MaxConsecutiveMisses::get() > 0,
+                "MaxConsecutiveMisses must be > 0"
+            );
+            assert!(T::MaxDuePerBlock::get() > 0, "MaxDuePerBlock must be > 0");
+        }
+
+        #[cfg(feature = "try-runtime")]
+        fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+            Self::do_try_state()
+        }
+    }
+
+    #[pallet::call]
+    impl<T: Config> Pallet<T> {
+        /// Proves the current epoch for a batch of the caller's contracts:
+        /// for each, the challenged leaf and its Merkle path. Each valid proof
+        /// pays the host that epoch's price. Any invalid proof fails the call
+        /// with its reason and nothing changes.
+        ///
+        /// Emits [`Event::Proven`] per proof.
+        #[pallet::call_index(0)]
+        #[pallet::weight(T::WeightInfo::submit_proofs(proofs.len() as u32))]
+        pub fn submit_proofs(
+            origin: OriginFor<T>,
+            proofs: BoundedVec<(ContractId, StorageProof), T::MaxProofsPerCall>,
+        ) -> DispatchResult {
+            let host = ensure_signed(origin)?;
+            ensure!(!proofs.is_empty(), Error::<T>::EmptyBatch);
+            let epoch = Self::current_epoch();
+            let seed = EpochSeeds::<T>::get(epoch).ok_or(Error::<T>::NoChallengeYet)?;
+            for (contract, proof) in proofs {
+                let target =
+                    T::Contracts::proof_target(contract).ok_or(Error::<T>::UnknownContract)?;
+                ensure!(target.host == host, Error::<T>::NotContractHost);
+                ensure!(target.confirmed, Error::<T>::NotConfirmed);
+                ensure!(
+                    epoch >= target.first_epoch && epoch <= target.last_epoch,
+                    Error::<T>::OutsideTerm
+                );
+                let mut record = Records::<T>::get(contract).ok_or(Error::<T>::NotConfirmed)?;
+                ensure!(!record.proven(epoch), Error::<T>::AlreadyProven);
+                let index = masp_proofs::challenge_index(&seed, contract, epoch, target.leaf_count);
+                masp_proofs::verify(
+                    &target.merkle_root,
+                    target.leaf_count,
+                    index,
+                    &proof.leaf,
+                    &proof.path,
+                )
+                .map_err(|e| match e {
+                    ProofError::BadLeafLength => Error::<T>::BadLeafLength,
+                    ProofError::BadPathLength => Error::<T>::BadPathLength,
+                    ProofError::IndexOutOfRange | ProofError::RootMismatch => {
+                        Error::<T>::InvalidProof
+                    }
+                })?;
+                record.mark_proven(epoch);
+                Records::<T>::insert(contract, record);
+                let paid = T::Contracts::epoch_proven(contract, epoch)?;
+                T::Observer::proof_passed(&host, contract);
+                Self::deposit_event(Event::Proven {
+                    contract,
+                    host: host.clone(),
+                    epoch,
+                    paid,
+                });
+            }
+            Ok(())
+        }
+
+        /// Settles a passed deadline now instead of waiting for the hook:
+        /// `epoch` must be the contract's next unsettled epoch, over, and not
+        /// proven. Anyone may call it.
+        ///
+        /// Emits [`Event::Missed`] (and [`Event::DataLost`] after too many).
+        #[pallet::call_index(1)]
+        #[pallet::weight(T::WeightInfo::report_missed())]
+        pub fn report_missed(
+            origin: OriginFor<T>,
+            contract: ContractId,
+            epoch: EpochIndex,
+        ) -> DispatchResult {
+            ensure_signed(origin)?;
+            let record = Records::<T>::get(contract).ok_or(Error::<T>::UnknownContract)?;
+            ensure!(record.next_check == epoch, Error::<T>::NotNextDue);
+            ensure!(Self::current_epoch() > epoch, Error::<T>::DeadlineNotPassed);
+            ensure!(!record.proven(epoch), Error::<T>::WasProven);
+            Self::settle(contract, epoch);
+            Ok(())
+        }
+    }
+
+    impl<T: Config> Pallet<T> {
+        /// The epoch block `n` belongs to.
+        pub fn epoch_of(n: BlockNumberFor<T>) -> EpochIndex {
+            let length = T::EpochLength::get();
+            if length.is_zero() {
+                return 0;
+            }
+            (n / length).unique_saturated_into()
+        }
+
+        /// The epoch now.
+        pub fn current_epoch() -> EpochIndex {
+            Self::epoch_of(frame_system::Pallet::<T>::block_number())
+        }
+
+        /// The first block after `epoch`: when its deadline is checked.
+        pub fn deadline_of(epoch: EpochIndex) -> BlockNumberFor<T> {
+            T::EpochLength::get().saturating_mul(epoch.saturating_add(1).into())
+        }
+
+        /// The leaf `contract` must prove in the current epoch, if seeded.
+        pub fn challenge(contract: ContractId) -> Option<(EpochIndex, u64)> {
+            let epoch = Self::current_epoch();
+            let seed = EpochSeeds::<T>::get(epoch)?;
+            let target = T::Contracts::proof_target(contract)?;
+            Some((
+                epoch,
+                masp_proofs::challenge_index(&seed, contract, epoch, target.leaf_count),
+            ))
+        }
+
+        /// Stores the seed of the epoch `now` is in, if not yet stored, and
+        /// drops the seed two epochs back. Returns whether it seeded.
+        fn seed_epoch(now: BlockNumberFor<T>) -> bool {
+            let epoch = Self::epoch_of(now);
+            if EpochSeeds::<T>::contains_key(epoch) {
+                return false;
+            }
+            let subject = (b"masp/challenge", epoch).encode();
+            let (random, _) = T::Randomness::random(&subject);
+            let seed: Hash =
+                <BlakeTwo256 as HashT>::hash(&(b"masp/seed", random, epoch).encode()).0;
+            EpochSeeds::<T>::insert(epoch, seed);
+            if epoch >= 2 {
+                EpochSeeds::<T>::remove(epoch - 2);
+            }
+            Self::deposit_event(Event::EpochSeeded { epoch, seed });
+            true
+        }
+
+        /// Queues the check of `epoch` of `contract`.
+        fn schedule(contract: ContractId, epoch: EpochIndex) {
+            let at = Self::deadline_of(epoch);
+            let n = DueCount::<T>::get(at);
+            DueQueue::<T>::insert(at, n, (contract, epoch));
+            DueCount::<T>::insert(at, n.saturating_add(1));
+        }
+
+        /// Processes due checks up to block `now`, at most `max_items`.
+        /// Returns the items processed and the steps taken.
+        pub fn process_due(now: BlockNumberFor<T>, max_items: u32) -> (u32, u32) {
+            let (mut block, mut index) = DueCursor::<T>::get().unwrap_or((now, 0));
+            let (mut items, mut steps) = (0u32, 0u32);
+            let max_steps = max_items.saturating_mul(2).saturating_add(2);
+            while block <= now && steps < max_steps {
+                steps += 1;
+                if index >= DueCount::<T>::get(block) {
+                    DueCount::<T>::remove(block);
+                    block = block.saturating_add(1u32.into());
+                    index = 0;
+                    continue;
+                }
+                if items >= max_items {
+                    break;
+                }
+                if let Some((contract, epoch)) = DueQueue::<T>::take(block, index) {
+                    if Records::<T>::get(contract).is_some_and(|r| r.next_check == epoch) {
+                        Self::settle(contract, epoch);
+                    }
+                }
+                items += 1;
+                index += 1;
+            }
+            DueCursor::<T>::put((block, index));
+            (items, steps)
+        }
+
+        /// Settles `epoch` of `contract` once its deadline has passed: a miss
+        /// if it was not proven; then the next epoch's check is queued.
+        fn settle(contract: ContractId, epoch: EpochIndex) {
+            let (Some(mut record), Some(target)) = (
+                Records::<T>::get(contract),
+                T::Contracts::proof_target(contract),
+            ) else {
+                Records::<T>::remove(contract);
+                return;
+            };
+            record.next_check = epoch.saturating_add(1);
+            if !record.proven(epoch) {
+                record.consecutive_misses = record.consecutive_misses.saturating_add(1);
+                record.total_misses = record.total_misses.saturating_add(1);
+                let consecutive = record.consecutive_misses;
+                let backing = T::Deposits::backing(contract);
+                let doublings = consecutive.saturating_sub(1).min(64);
+                let amount = T::FirstMissSlash::get()
+                    .mul_floor(backing)
+                    .saturating_mul(1u128.checked_shl(doublings).unwrap_or(u128::MAX))
+                    .min(backing);
+                let outcome = T::Deposits::slash(contract, amount, &target.sender, amount);
+                T::Observer::proof_missed(&target.host, contract, consecutive);
+                Self::deposit_event(Event::Missed {
+                    contract,
+                    host: target.host.clone(),
+                    epoch,
+                    consecutive,
+                    slashed: outcome.slashed,
+                    to_sender: outcome.to_victim,
+                });
+                if consecutive >= T::MaxConsecutiveMisses::get() {
+                    Records::<T>::remove(contract);
+                    if T::Contracts::data_lost(contract).is_ok() {
+                        Self::deposit_event(Event::DataLost {
+                            contract,
+                            host: target.host,
+                            sender: target.sender,
+                            misses: consecutive,
+                        });
+                    }
+                    return;
+                }
+            }
+            Records::<T>::insert(contract, record);
+            if record.next_check <= target.last_epoch {
+                Self::schedule(contract, record.next_check);
+            }
+        }
+
+        /// The pallet's invariants (run by `try_state` and after every test):
+        /// every record belongs to a live, confirmed contract; its pending
+        /// check is within the term (or past it, when the term is over); at
+        /// most two seeds are kept.
+        pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+            for (contract, record) in Records::<T>::iter() {
+                let target = T::Contracts::proof_target(contract)
+                    .ok_or("a proof record of a contract that ended")?;
+                ensure!(
+                    target.confirmed,
+                    "a proof record of an unconfirmed contract"
+                );
+                ensure!(
+                    record.next_check >= target.first_epoch,
+                    "a check before the term"
+                );
+                ensure!(
+                    record.consecutive_misses < T::MaxConsecutiveMisses::get(),
+                    "too many misses for a live contract"
+                );
+                ensure!(
+                    record.consecutive_misses <= record.total_misses,
+                    "more misses in a row than in total"
+                );
+            }
+            ensure!(
+                EpochSeeds::<T>::iter().count() <= 2,
+                "more than two seeds kept"
+            );
+            Ok(())
+        }
+    }
+
+    impl<T: Config> ContractObserver<T::AccountId, Balance> for Pallet<T> {
+        /// A confirmed contract: its first check is due after the first epoch
+        /// of its term, or, if the term already started, after the next epoch
+        /// (the host always has a whole epoch for its first proof; it may
+        /// still prove and be paid for the current one).
+        fn contract_confirmed(contract: ContractId, _host: &T::AccountId) {
+            let Some(target) = T::Contracts::proof_target(contract) else {
+                return;
+            };
+            let now = Self::current_epoch();
+            let first = if now >= target.first_epoch {
+                now.saturating_add(1)
+            } else {
+                target.first_epoch
+            };
+            if first > target.last_epoch {
+                return;
+            }
+            Records::<T>::insert(
+                contract,
+                ProofRecord {
+                    next_check: first,
+                    ..Default::default()
+                },
+            );
+            Self::schedule(contract, first);
+        }
+
+        fn contract_ended(
+            contract: ContractId,
+            _host: &T::AccountId,
+            _how: ContractEnd,
+            _paid: Balance,
+        ) {
+            Records::<T>::remove(contract);
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! The proof rules, each stated as a test with real data: the host's proofs
+//! are built with `masp_proofs::FileTree` over real bytes, exactly as the
+//! daemon builds them. Every test ends with the three pallets' `try_state`
+//! and a check that no MASP was created or destroyed.
+
+use crate::{mock::*, EpochSeeds, Error, Event, Records, StorageProof};
+use frame_support::{
+    assert_noop, assert_ok,
+    traits::{fungible::Inspect, Hooks},
+};
+use masp_primitives::{
+    market::{epoch_cost, ContractId, GIB},
+    traits::HostDeposits,
+};
+use masp_proofs::{leaf_count, FileTree, CHUNK_SIZE};
+use pallet_storage_market as market;
+
+const PRICE: Balance = UNIT;
+const DURATION: u32 = 6;
+
+/// A Sender's file: its bytes and tree.
+struct File {
+    bytes: Vec<u8>,
+    tree: FileTree,
+}
+
+fn file(len: usize, seed: u8) -> File {
+    // xorshift64: no two leaves alike.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed as u64;
+    let bytes: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let tree = FileTree::build(&bytes[..]).unwrap();
+    File { bytes, tree }
+}
+
+/// `host` (funded at genesis) stores `f` for ALICE; confirmed at block 1,
+/// so the term is epochs 1..=DURATION.
+fn stored(host: AccountId, f: &File) -> ContractId {
+    if !market::Hosts::<Test>::contains_key(host) {
+        assert_ok!(Market::register_host(
+            RuntimeOrigin::signed(host),
+            b"https://h.example".to_vec().try_into().unwrap(),
+            b"EU".to_vec().try_into().unwrap(),
+            100 * GIB,
+            [0; 32]
+        ));
+        assert_ok!(Deposits::deposit(RuntimeOrigin::signed(host), 1_000 * UNIT));
+        assert_ok!(Market::post_offer(
+            RuntimeOrigin::signed(host),
+            PRICE,
+            10 * GIB,
+            1,
+            100
+        ));
+    }
+    let id = market::NextContractId::<Test>::get();
+    assert_ok!(Market::place_request(
+        RuntimeOrigin::signed(ALICE),
+        f.bytes.len() as u64,
+        f.tree.root(),
+        f.tree.leaf_count(),
+        1,
+        DURATION,
+        PRICE,
+        0
+    ));
+    assert_ok!(Market::confirm_stored(RuntimeOrigin::signed(host), id));
+    id
+}
+
+/// The proof of the current challenge, built from the stored bytes.
+fn proof(contract: ContractId, f: &File) -> StorageProof {
+    let (_, index) = Proofs::challenge(contract).expect("seeded");
+    let (_, start) = f.tree.chunk_of(index);
+    let end = (start as usize + CHUNK_SIZE).min(f.bytes.len());
+    let p = f.tree.prove(index, &f.bytes[start as usize..end]).unwrap();
+    StorageProof {
+        leaf: p.leaf.try_into().unwrap(),
+        path: p.path.try_into().unwrap(),
+    }
+}
+
+fn submit(
+    host: AccountId,
+    proofs: Vec<(ContractId, StorageProof)>,
+) -> frame_support::dispatch::DispatchResult {
+    Proofs::submit_proofs(RuntimeOrigin::signed(host), proofs.try_into().unwrap())
+}
+
+fn backing(contract: ContractId) -> Balance {
+    Deposits::backing(contract)
+}
+
+#[test]
+fn a_valid_proof_pays_the_host_that_epochs_price() {
+    build_and_execute(|| {
+        let f = file(3 * CHUNK_SIZE + 100, 7);
+        let c = stored(H1, &f);
+        run_to(EPOCH); // epoch 1: the first of the term
+        let host_before = Balances::balance(&H1);
+        assert_ok!(submit(H1, vec![(c, proof(c, &f))]));
+        let paid = epoch_cost(PRICE, f.bytes.len() as u64).unwrap();
+        assert_eq!(Balances::balance(&H1), host_before + paid);
+        System::assert_has_event(
+            Event::Proven {
+                contract: c,
+                host: H1,
+                epoch: 1,
+                paid,
+            }
+            .into(),
+        );
+        // Once per epoch.
+        assert_noop!(
+            submit(H1, vec![(c, proof(c, &f))]),
+            Error::<Test>::AlreadyProven
+        );
+        // Next epoch, a new challenge, paid again.
+        run_to(2 * EPOCH);
+        assert_ok!(submit(H1, vec![(c, proof(c, &f))]));
+        assert_eq!(Balances::balance(&H1), host_before + 2 * paid);
+    });
+}
+
+#[test]
+fn a_bad_proof_is_rejected_with_its_reason_and_changes_nothing() {
+    build_and_execute(|| {
+        let f = file(2 * CHUNK_SIZE, 3);
+        let c = stored(H1, &f);
+        let g = file(1000, 5);
+        let c2 = stored(H1, &g);
+        run_to(EPOCH);
+        let good = proof(c, &f);
+        let mut tampered = good.clone();
+        tampered.leaf[0] ^= 1;
+        assert_noop!(submit(H1, vec![(c, tampered)]), Error::<Test>::InvalidProof);
+        let mut short = good.clone();
+        short.path.pop();
+        assert_noop!(submit(H1, vec![(c, short)]), Error::<Test>::BadPathLength);
+        let mut cut = good.clone();
+        cut.leaf.pop();
+        assert_noop!(submit(H1, vec![(c, cut)]), Error::<Test>::BadLeafLength);
+        // A valid proof of another leaf is not an answer to this challenge.
+        let (_, index) = Proofs::challenge(c).unwrap();
+        let other = (index + 1) % f.tree.leaf_count();
+        let (_, start) = f.tree.chunk_of(other);
+        let p = f
+            .tree
+            .prove(
+                other,
+                &f.bytes[start as usize..(start as usize + CHUNK_SIZE).min(f.bytes.len())],
+            )
+            .unwrap();
+        let wrong_leaf = StorageProof {
+            leaf: p.leaf.try_into().unwrap(),
+            path: p.path.try_into().unwrap(),
+        };
+        assert_noop!(
+            submit(H1, vec![(c, wrong_leaf)]),
+            Error::<Test>::InvalidProof
+        );
+        // One bad proof in a batch fails the whole batch.
+        let mut bad = proof(c2, &g);
+        bad.leaf[3] ^= 0xff;
+        assert_noop!(
+            submit(H1, vec![(c, good), (c2, bad)]),
+            Error::<Test>::InvalidProof
+        );
+    });
+}
+
+#[test]
+fn a_proof_for_another_contract_or_a_past_epoch_is_rejected() {
+    build_and_execute(|| {
+        let f = file(4 * CHUNK_SIZE, 21);
+        let g = file(4 * CHUNK_SIZE, 22);
+        let c = stored(H1, &f);
+        let d = stored(H1, &g);
+        run_to(EPOCH);
+        // c's proof offered as d's.
+        assert_noop!(
+            submit(H1, vec![(d, proof(c, &f))]),
+            Error::<Test>::InvalidProof
+        );
+        // A proof made in epoch 1 and sent late, in epoch 2 (a new challenge).
+        let late = proof(c, &f);
+        let (_, then) = Proofs::challenge(c).unwrap();
+        run_to(2 * EPOCH);
+        let (_, now) = Proofs::challenge(c).unwrap();
+        assert_ne!(then, now, "the test needs a new challenge");
+        assert_noop!(submit(H1, vec![(c, late)]), Error::<Test>::InvalidProof);
+        // The current challenge is answered; replaying it fails.
+        let fresh = proof(c, &f);
+        assert_ok!(submit(H1, vec![(c, fresh.clone())]));
+        assert_noop!(submit(H1, vec![(c, fresh)]), Error::<Test>::AlreadyProven);
+    });
+}
+
+#[test]
+fn only_the_host_proves_and_only_confirmed_contracts_in_their_term() {
+    build_and_execute(|| {
+        let f = file(5000, 9);
+        let c = stored(H1, &f);
+        // Before the term (epoch 0).
+        assert_noop!(
+            submit(H1, vec![(c, proof(c, &f))]),
+            Error::<Test>::OutsideTerm
+        );
+        run_to(EPOCH);
+        assert_noop!(
+            submit(H2, vec![(c, proof(c, &f))]),
+            Error::<Test>::NotContractHost
+        );
+        assert_noop!(
+            submit(H1, vec![(99, proof(c, &f))]),
+            Error::<Test>::UnknownContract
+        );
+        assert_noop!(submit(H1, vec![]), Error::<Test>::EmptyBatch);
+        // An unconfirmed contract owes nothing yet.
+        let g = file(5000, 11);
+        let id = market::NextContractId::<Test>::get();
+        assert_ok!(Market::place_request(
+            RuntimeOrigin::signed(BOB),
+            5000,
+            g.tree.root(),
+            leaf_count(5000),
+            1,
+            3,
+            PRICE,
+            0
+        ));
+        assert_noop!(
+            submit(H1, vec![(id, proof(id, &g))]),
+            Error::<Test>::NotConfirmed
+        );
+    });
+}
+
+#[test]
+fn a_missed_proof_pays_the_sender_from_the_hosts_deposit() {
+    build_and_execute(|| {
+        let f = file(GIB as usize / 64, 1);
+        let c = stored(H1, &f);
+        let b0 = backing(c);
+        let alice = Balances::balance(&ALICE);
+        let host = Balances::balance(&H1);
+        // Epoch 1 passes without a proof: settled at the first block of epoch 2.
+        run_to(2 * EPOCH);
+        let slashed = b0 / 10;
+        assert_eq!(backing(c), b0 - slashed);
+        assert_eq!(Balances::balance(&ALICE), alice + slashed);
+        System::assert_has_event(
+            Event::Missed {
+                contract: c,
+                host: H1,
+                epoch: 1,
+                consecutive: 1,
+                slashed,
+                to_sender: slashed,
+            }
+            .into(),
+        );
+        // The missed epoch is never paid: the host's free balance is unchanged
+        // and a proof now can only be for the current epoch.
+        assert_eq!(Balances::balance(&H1), host);
+        assert_noop!(
+            Proofs::report_missed(RuntimeOrigin::signed(BOB), c, 1),
+            Error::<Test>::NotNextDue
+        );
+    });
+}
+
+#[test]
+fn consecutive_misses_cost_more_and_a_proof_resets_the_count() {
+    build_and_execute(|| {
+        let f = file(GIB as usize / 64, 2);
+        let c = stored(H1, &f);
+        let b0 = backing(c);
+        run_to(2 * EPOCH); // miss 1: 10%
+        let first = b0 - backing(c);
+        assert_eq!(first, b0 / 10);
+        let b1 = backing(c);
+        run_to(3 * EPOCH); // miss 2: 20% of what backs it now
+        let second = b1 - backing(c);
+        assert_eq!(second, b1 / 5);
+        assert_eq!(Records::<Test>::get(c).unwrap().consecutive_misses, 2);
+        // Epoch 3 proven: the streak ends.
+        assert_ok!(submit(H1, vec![(c, proof(c, &f))]));
+        run_to(4 * EPOCH);
+        assert_eq!(Records::<Test>::get(c).unwrap().consecutive_misses, 0);
+        assert_eq!(Records::<Test>::get(c).unwrap().total_misses, 2);
+        let b3 = backing(c);
+        run_to(5 * EPOCH); // a new first miss: 10% again
+        assert_eq!(b3 - backing(c), b3 / 10);
+    });
+}
+
+#[test]
+fn after_max_misses_the_data_is_lost_the_contract_ends_and_the_sender_is_refunded() {
+    build_and_execute(|| {
+        let before = Balances::balance(&ALICE);
+        let f = file(GIB as usize / 64, 4);
+        let c = stored(H1, &f);
+        run_to((1 + MAX_MISSES as u64) * EPOCH);
+        System::assert_has_event(
+            Event::DataLost {
+                contract: c,
+                host: H1,
+                sender: ALICE,
+                misses: MAX_MISSES,
+            }
+            .into(),
+        );
+        assert!(market::Contracts::<Test>::get(c).is_none());
+        assert!(Records::<Test>::get(c).is_none());
+        // Nothing was paid to the host; the Sender got its escrow back plus the slashes.
+        assert!(Balances::balance(&ALICE) > before);
+        assert_eq!(Deposits::backing(c), 0);
+    });
+}
+
+#[test]
+fn anyone_reports_a_passed_deadline_at_once() {
+    build_and_execute(|| {
+        let f = file(GIB as usize / 64, 6);
+        let c = stored(H1, &f);
+        run_to(EPOCH + 3);
+        assert_noop!(
+            Proofs::report_missed(RuntimeOrigin::signed(BOB), c, 1),
+            Error::<Test>::DeadlineNotPassed
+        );
+        assert_noop!(
+            Proofs::report_missed(RuntimeOrigin::signed(BOB), c, 2),
+            Error::<Test>::NotNextDue
+        );
+        // Epoch 2 began; the hook has not run yet: anyone settles epoch 1.
+        System::set_block_number(2 * EPOCH);
+        let b0 = backing(c);
+        assert_ok!(Proofs::report_missed(RuntimeOrigin::signed(BOB), c, 1));
+        assert_eq!(backing(c), b0 - b0 / 10);
+        assert_eq!(Records::<Test>::get(c).unwrap().consecutive_misses, 1);
+        assert_noop!(
+            Proofs::report_missed(RuntimeOrigin::signed(BOB), c, 1),
+            Error::<Test>::NotNextDue
+        );
+        // The queued check is now stale: the hook does not count it twice.
+        Proofs::on_initialize(2 * EPOCH);
+        assert_eq!(Records::<Test>::get(c).unwrap().total_misses, 1);
+        assert_eq!(backing(c), b0 - b0 / 10);
+    });
+}
+
+#[test]
+fn a_proven_epoch_cannot_be_reported_missed() {
+    build_and_execute(|| {
+        let f = file(10_000, 12);
+        let c = stored(H1, &f);
+        run_to(EPOCH);
+        assert_ok!(submit(H1, vec![(c, proof(c, &f))]));
+        System::set_block_number(2 * EPOCH);
+        assert_noop!(
+            Proofs::report_missed(RuntimeOrigin::signed(BOB), c, 1),
+            Error::<Test>::WasProven
+        );
+    });
+}
+
+#[test]
+fn one_call_proves_a_batch_of_contracts() {
+    build_and_execute(|| {
+        let files: Vec<File> = (1..=4)
+            .map(|s| file(CHUNK_SIZE + s * 1000, s as u8))
+            .collect();
+        let ids: Vec<ContractId> = files.iter().map(|f| stored(H1, f)).collect();
+        run_to(EPOCH);
+        let batch = ids
+            .iter()
+            .zip(&files)
+            .map(|(c, f)| (*c, proof(*c, f)))
+            .collect();
+        assert_ok!(submit(H1, batch));
+        for c in ids {
+            assert!(Records::<Test>::get(c).unwrap().proven(1));
+        }
+    });
+}
+
+#[test]
+fn each_epoch_has_its_own_seed_and_only_two_are_kept() {
+    build_and_execute(|| {
+        run_to(3 * EPOCH);
+        assert_eq!(EpochSeeds::<Test>::iter().count(), 2);
+        let s3 = EpochSeeds::<Test>::get(3).unwrap();
+        let s2 = EpochSeeds::<Test>::get(2).unwrap();
+        assert_ne!(s2, s3);
+        assert!(EpochSeeds::<Test>::get(1).is_none());
+    });
+}
+
+#[test]
+fn the_hook_settles_a_bounded_number_of_deadlines_per_block() {
+    build_and_execute(|| {
+        let files: Vec<File> = (1..=(2 * MAX_DUE))
+            .map(|s| file(1000 + s as usize, s as u8))
+            .collect();
+        let ids: Vec<ContractId> = files.iter().map(|f| stored(H1, f)).collect();
+        run_to(2 * EPOCH);
+        let settled = ids
+            .iter()
+            .filter(|c| Records::<Test>::get(**c).unwrap().total_misses == 1)
+            .count();
+        assert_eq!(settled, MAX_DUE as usize);
+        run_to(2 * EPOCH + 1);
+        assert!(ids
+            .iter()
+            .all(|c| Records::<Test>::get(*c).unwrap().total_misses == 1));
+    });
+}
