@@ -792,8 +792,10 @@ pub mod pallet {
             let now = frame_system::Pallet::<T>::block_number();
             ensure!(now <= c.upload_deadline, Error::<T>::UploadWindowClosed);
             c.state = ContractState::Active;
+            // Settled one block after the term, so the proofs pallet (which
+            // checks the last epoch's deadline at `end`) sees it live first.
             Self::schedule(
-                c.end.max(now.saturating_add(1u32.into())),
+                c.end.max(now).saturating_add(1u32.into()),
                 DueItem::EndContract(contract),
             )?;
             Contracts::<T>::insert(contract, c);

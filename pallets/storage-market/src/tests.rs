@@ -718,6 +718,11 @@ fn unproven_epochs_are_not_paid_and_return_to_the_sender_at_the_end() {
         assert_ok!(Market::epoch_proven(id, 3));
         let host_before = free(H1);
         run_to(4 * EPOCH);
+        assert!(
+            Contracts::<Test>::get(id).is_some(),
+            "live through its end block"
+        );
+        run_to(4 * EPOCH + 1);
         assert!(Contracts::<Test>::get(id).is_none());
         assert_eq!(free(ALICE), before - 2 * per_epoch);
         assert_eq!(free(H1), host_before);

@@ -326,6 +326,33 @@ fn after_max_misses_the_data_is_lost_the_contract_ends_and_the_sender_is_refunde
 }
 
 #[test]
+fn the_last_epoch_is_checked_before_the_contract_ends() {
+    build_and_execute(|| {
+        let f = file(GIB as usize / 64, 31);
+        let c = stored(H1, &f);
+        for epoch in 1..DURATION as u64 {
+            run_to(epoch * EPOCH);
+            assert_ok!(submit(H1, vec![(c, proof(c, &f))]));
+        }
+        // The last epoch (6) is not proven; the term ends at block 70.
+        let b = backing(c);
+        run_to((DURATION as u64 + 1) * EPOCH + 1);
+        System::assert_has_event(
+            Event::Missed {
+                contract: c,
+                host: H1,
+                epoch: DURATION,
+                consecutive: 1,
+                slashed: b / 10,
+                to_sender: b / 10,
+            }
+            .into(),
+        );
+        assert!(market::Contracts::<Test>::get(c).is_none());
+    });
+}
+
+#[test]
 fn anyone_reports_a_passed_deadline_at_once() {
     build_and_execute(|| {
         let f = file(GIB as usize / 64, 6);
