@@ -66,8 +66,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `42`
 		//  Estimated: `3836`
-		// Minimum execution time: 21_650_000 picoseconds.
-		Weight::from_parts(26_690_000, 3836)
+		// Minimum execution time: 20_819_000 picoseconds.
+		Weight::from_parts(23_644_000, 3836)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -77,8 +77,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `442`
 		//  Estimated: `3836`
-		// Minimum execution time: 25_207_000 picoseconds.
-		Weight::from_parts(45_785_000, 3836)
+		// Minimum execution time: 23_654_000 picoseconds.
+		Weight::from_parts(26_099_000, 3836)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -99,11 +99,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `868 + o * (140 ±0)`
 		//  Estimated: `3836 + o * (2599 ±0)`
-		// Minimum execution time: 34_264_000 picoseconds.
-		Weight::from_parts(50_014_000, 3836)
-			// Standard Error: 2_832_307
-			.saturating_add(Weight::from_parts(123_582_481, 0).saturating_mul(o.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
+		// Minimum execution time: 25_658_000 picoseconds.
+		Weight::from_parts(39_795_090, 3836)
+			// Standard Error: 39_116
+			.saturating_add(Weight::from_parts(62_095_254, 0).saturating_mul(o.into()))
+			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(o.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(o.into())))
@@ -153,11 +153,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn post_offer(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1190 + s * (386 ±0)`
-		//  Estimated: `4656 + s * (2932 ±0)`
-		// Minimum execution time: 381_064_000 picoseconds.
-		Weight::from_parts(31_348_171, 4656)
-			// Standard Error: 10_591_867
-			.saturating_add(Weight::from_parts(319_812_307, 0).saturating_mul(s.into()))
+		//  Estimated: `4657 + s * (2932 ±0)`
+		// Minimum execution time: 260_117_000 picoseconds.
+		Weight::from_parts(170_880_432, 4657)
+			// Standard Error: 1_952_719
+			.saturating_add(Weight::from_parts(132_429_936, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(11_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(11_u64))
@@ -204,11 +204,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn update_offer(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1271 + s * (386 ±0)`
-		//  Estimated: `4739 + s * (2932 ±0)`
-		// Minimum execution time: 201_948_000 picoseconds.
-		Weight::from_parts(216_325_000, 4739)
-			// Standard Error: 4_967_794
-			.saturating_add(Weight::from_parts(248_108_004, 0).saturating_mul(s.into()))
+		//  Estimated: `4741 + s * (2932 ±0)`
+		// Minimum execution time: 195_146_000 picoseconds.
+		Weight::from_parts(117_111_031, 4741)
+			// Standard Error: 486_914
+			.saturating_add(Weight::from_parts(122_270_608, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
@@ -229,8 +229,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1068`
 		//  Estimated: `3642`
-		// Minimum execution time: 96_781_000 picoseconds.
-		Weight::from_parts(110_167_000, 3642)
+		// Minimum execution time: 92_173_000 picoseconds.
+		Weight::from_parts(100_588_000, 3642)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -269,13 +269,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn place_request(s: u32, r: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1085 + r * (315 ±0) + s * (243 ±0)`
-		//  Estimated: `4502 + r * (2846 ±0) + s * (2846 ±0)`
-		// Minimum execution time: 648_634_000 picoseconds.
-		Weight::from_parts(679_933_000, 4502)
-			// Standard Error: 884_903
-			.saturating_add(Weight::from_parts(17_034_427, 0).saturating_mul(s.into()))
-			// Standard Error: 2_648_727
-			.saturating_add(Weight::from_parts(42_078_245, 0).saturating_mul(r.into()))
+		//  Estimated: `4502 + r * (2846 ±1) + s * (2846 ±0)`
+		// Minimum execution time: 608_730_000 picoseconds.
+		Weight::from_parts(650_108_000, 4502)
+			// Standard Error: 600_371
+			.saturating_add(Weight::from_parts(9_322_781, 0).saturating_mul(s.into()))
+			// Standard Error: 1_797_055
+			.saturating_add(Weight::from_parts(30_060_102, 0).saturating_mul(r.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(r.into())))
@@ -310,16 +310,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Requests` (r:0 w:1)
 	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
-	/// The range of component `b` is `[1, 10000]`.
+	/// The range of component `b` is `[32, 10000]`.
 	fn place_request_deep_book(b: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `15819 + b * (1 ±0)`
-		//  Estimated: `85211 + b * (2 ±0)`
-		// Minimum execution time: 274_775_000 picoseconds.
-		Weight::from_parts(879_277_802, 85211)
-			// Standard Error: 16_826
-			.saturating_add(Weight::from_parts(169_456, 0).saturating_mul(b.into()))
-			.saturating_add(T::DbWeight::get().reads(96_u64))
+		//  Measured:  `15824 + b * (1 ±0)`
+		//  Estimated: `92062 + b * (2 ±0)`
+		// Minimum execution time: 522_598_000 picoseconds.
+		Weight::from_parts(928_946_521, 92062)
+			// Standard Error: 3_598
+			.saturating_add(Weight::from_parts(27_994, 0).saturating_mul(b.into()))
+			.saturating_add(T::DbWeight::get().reads(103_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 			.saturating_add(Weight::from_parts(0, 2).saturating_mul(b.into()))
 	}
@@ -337,8 +337,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `609`
 		//  Estimated: `3922`
-		// Minimum execution time: 127_519_000 picoseconds.
-		Weight::from_parts(164_108_000, 3922)
+		// Minimum execution time: 125_866_000 picoseconds.
+		Weight::from_parts(132_378_000, 3922)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -346,16 +346,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::DueCount` (r:1 w:1)
 	/// Proof: `StorageMarket::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
+	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
+	/// Proof: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
+	/// Storage: `StorageProofs::DueCount` (r:1 w:1)
+	/// Proof: `StorageProofs::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::DueQueue` (r:0 w:1)
 	/// Proof: `StorageMarket::DueQueue` (`max_values`: None, `max_size`: Some(33), added: 2508, mode: `MaxEncodedLen`)
+	/// Storage: `StorageProofs::DueQueue` (r:0 w:1)
+	/// Proof: `StorageProofs::DueQueue` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
+	/// Storage: `StorageProofs::Records` (r:0 w:1)
+	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn confirm_stored() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `586`
-		//  Estimated: `3691`
-		// Minimum execution time: 37_290_000 picoseconds.
-		Weight::from_parts(49_252_000, 3691)
-			.saturating_add(T::DbWeight::get().reads(2_u64))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
+		//  Measured:  `647`
+		//  Estimated: `4112`
+		// Minimum execution time: 52_338_000 picoseconds.
+		Weight::from_parts(55_664_000, 4112)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `StorageMarket::Contracts` (r:1 w:1)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
@@ -373,14 +381,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:1)
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `StorageProofs::Records` (r:0 w:1)
+	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn cancel_contract() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1393`
 		//  Estimated: `3836`
-		// Minimum execution time: 116_047_000 picoseconds.
-		Weight::from_parts(218_960_000, 3836)
+		// Minimum execution time: 118_632_000 picoseconds.
+		Weight::from_parts(148_639_000, 3836)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
-			.saturating_add(T::DbWeight::get().writes(8_u64))
+			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
 	/// Storage: `StorageMarket::DueCursor` (r:1 w:1)
 	/// Proof: `StorageMarket::DueCursor` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
@@ -404,19 +414,21 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:32)
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `StorageProofs::Records` (r:0 w:32)
+	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[0, 32]`.
 	fn process_due(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1134 + n * (461 ±0)`
 		//  Estimated: `3836 + n * (2701 ±0)`
-		// Minimum execution time: 14_127_000 picoseconds.
-		Weight::from_parts(29_045_783, 3836)
-			// Standard Error: 6_766_520
-			.saturating_add(Weight::from_parts(171_985_144, 0).saturating_mul(n.into()))
+		// Minimum execution time: 13_385_000 picoseconds.
+		Weight::from_parts(418_636, 3836)
+			// Standard Error: 1_109_122
+			.saturating_add(Weight::from_parts(105_378_713, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
-			.saturating_add(T::DbWeight::get().writes((7_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(n.into()))
 	}
 	/// Storage: `StorageMarket::Contracts` (r:1 w:1)
@@ -429,8 +441,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `923`
 		//  Estimated: `6196`
-		// Minimum execution time: 84_478_000 picoseconds.
-		Weight::from_parts(111_269_000, 6196)
+		// Minimum execution time: 85_240_000 picoseconds.
+		Weight::from_parts(88_926_000, 6196)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -441,14 +453,14 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	fn register_host() -> Weight {
-		Weight::from_parts(26_690_000, 3836)
+		Weight::from_parts(23_644_000, 3836)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	fn update_host() -> Weight {
-		Weight::from_parts(45_785_000, 3836)
+		Weight::from_parts(26_099_000, 3836)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
@@ -465,9 +477,9 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:16)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn unregister_host(o: u32, ) -> Weight {
-		Weight::from_parts(50_014_000, 3836)
-			.saturating_add(Weight::from_parts(123_582_481, 0).saturating_mul(o.into()))
-			.saturating_add(RocksDbWeight::get().reads(4_u64))
+		Weight::from_parts(39_795_090, 3836)
+			.saturating_add(Weight::from_parts(62_095_254, 0).saturating_mul(o.into()))
+			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(o.into())))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 			.saturating_add(RocksDbWeight::get().writes((2_u64).saturating_mul(o.into())))
@@ -514,8 +526,8 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:1)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn post_offer(s: u32, ) -> Weight {
-		Weight::from_parts(31_348_171, 4656)
-			.saturating_add(Weight::from_parts(319_812_307, 0).saturating_mul(s.into()))
+		Weight::from_parts(170_880_432, 4657)
+			.saturating_add(Weight::from_parts(132_429_936, 0).saturating_mul(s.into()))
 			.saturating_add(RocksDbWeight::get().reads(11_u64))
 			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(RocksDbWeight::get().writes(11_u64))
@@ -559,8 +571,8 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:2)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn update_offer(s: u32, ) -> Weight {
-		Weight::from_parts(216_325_000, 4739)
-			.saturating_add(Weight::from_parts(248_108_004, 0).saturating_mul(s.into()))
+		Weight::from_parts(117_111_031, 4741)
+			.saturating_add(Weight::from_parts(122_270_608, 0).saturating_mul(s.into()))
 			.saturating_add(RocksDbWeight::get().reads(8_u64))
 			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(RocksDbWeight::get().writes(8_u64))
@@ -578,7 +590,7 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:1)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn cancel_offer() -> Weight {
-		Weight::from_parts(110_167_000, 3642)
+		Weight::from_parts(100_588_000, 3642)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}
@@ -613,9 +625,9 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:8)
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn place_request(s: u32, r: u32, ) -> Weight {
-		Weight::from_parts(679_933_000, 4502)
-			.saturating_add(Weight::from_parts(17_034_427, 0).saturating_mul(s.into()))
-			.saturating_add(Weight::from_parts(42_078_245, 0).saturating_mul(r.into()))
+		Weight::from_parts(650_108_000, 4502)
+			.saturating_add(Weight::from_parts(9_322_781, 0).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(30_060_102, 0).saturating_mul(r.into()))
 			.saturating_add(RocksDbWeight::get().reads(7_u64))
 			.saturating_add(RocksDbWeight::get().reads((4_u64).saturating_mul(s.into())))
 			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(r.into())))
@@ -651,9 +663,9 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::Requests` (r:0 w:1)
 	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
 	fn place_request_deep_book(b: u32, ) -> Weight {
-		Weight::from_parts(879_277_802, 85211)
-			.saturating_add(Weight::from_parts(169_456, 0).saturating_mul(b.into()))
-			.saturating_add(RocksDbWeight::get().reads(96_u64))
+		Weight::from_parts(928_946_521, 92062)
+			.saturating_add(Weight::from_parts(27_994, 0).saturating_mul(b.into()))
+			.saturating_add(RocksDbWeight::get().reads(103_u64))
 			.saturating_add(RocksDbWeight::get().writes(9_u64))
 			.saturating_add(Weight::from_parts(0, 2).saturating_mul(b.into()))
 	}
@@ -668,7 +680,7 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::RequestBook` (r:0 w:1)
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn cancel_request() -> Weight {
-		Weight::from_parts(164_108_000, 3922)
+		Weight::from_parts(132_378_000, 3922)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}
@@ -676,12 +688,20 @@ impl WeightInfo for () {
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::DueCount` (r:1 w:1)
 	/// Proof: `StorageMarket::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
+	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
+	/// Proof: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
+	/// Storage: `StorageProofs::DueCount` (r:1 w:1)
+	/// Proof: `StorageProofs::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::DueQueue` (r:0 w:1)
 	/// Proof: `StorageMarket::DueQueue` (`max_values`: None, `max_size`: Some(33), added: 2508, mode: `MaxEncodedLen`)
+	/// Storage: `StorageProofs::DueQueue` (r:0 w:1)
+	/// Proof: `StorageProofs::DueQueue` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
+	/// Storage: `StorageProofs::Records` (r:0 w:1)
+	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn confirm_stored() -> Weight {
-		Weight::from_parts(49_252_000, 3691)
-			.saturating_add(RocksDbWeight::get().reads(2_u64))
-			.saturating_add(RocksDbWeight::get().writes(3_u64))
+		Weight::from_parts(55_664_000, 4112)
+			.saturating_add(RocksDbWeight::get().reads(4_u64))
+			.saturating_add(RocksDbWeight::get().writes(6_u64))
 	}
 	/// Storage: `StorageMarket::Contracts` (r:1 w:1)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
@@ -699,10 +719,12 @@ impl WeightInfo for () {
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:1)
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `StorageProofs::Records` (r:0 w:1)
+	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn cancel_contract() -> Weight {
-		Weight::from_parts(218_960_000, 3836)
+		Weight::from_parts(148_639_000, 3836)
 			.saturating_add(RocksDbWeight::get().reads(6_u64))
-			.saturating_add(RocksDbWeight::get().writes(8_u64))
+			.saturating_add(RocksDbWeight::get().writes(9_u64))
 	}
 	/// Storage: `StorageMarket::DueCursor` (r:1 w:1)
 	/// Proof: `StorageMarket::DueCursor` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
@@ -726,13 +748,15 @@ impl WeightInfo for () {
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:32)
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `StorageProofs::Records` (r:0 w:32)
+	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn process_due(n: u32, ) -> Weight {
-		Weight::from_parts(29_045_783, 3836)
-			.saturating_add(Weight::from_parts(171_985_144, 0).saturating_mul(n.into()))
+		Weight::from_parts(418_636, 3836)
+			.saturating_add(Weight::from_parts(105_378_713, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
-			.saturating_add(RocksDbWeight::get().writes((7_u64).saturating_mul(n.into())))
+			.saturating_add(RocksDbWeight::get().writes((8_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(n.into()))
 	}
 	/// Storage: `StorageMarket::Contracts` (r:1 w:1)
@@ -742,7 +766,7 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn pay_epoch() -> Weight {
-		Weight::from_parts(111_269_000, 6196)
+		Weight::from_parts(88_926_000, 6196)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
