@@ -164,7 +164,7 @@ impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketHelper {
             *sender,
             merkle_root,
             leaf_count,
-            leaf_count * 512,
+            leaf_count,
             10,
         )
     }

@@ -134,7 +134,9 @@ impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketBenchmarkHelper
         }
         let _ = Balances::set_balance(sender, 1 << 100);
         let id = pallet_storage_market::NextContractId::<Runtime>::get();
-        let size = leaf_count.saturating_mul(masp_proofs::LEAF_SIZE as u64);
+        // The smallest size the market accepts for that many leaves: many
+        // 2^48-leaf contracts must fit one host's capacity.
+        let size = leaf_count;
         let _ = StorageMarket::place_request(
             signed(sender),
             size,
