@@ -102,12 +102,15 @@ pub mod pallet {
     }
 
     impl ProofRecord {
-        /// Whether `epoch` was proven (as far back as 32 epochs).
+        /// Whether `epoch` counts as proven. More than 32 epochs before the
+        /// last proof the record no longer knows, and then it counts as
+        /// proven: a host is never slashed without evidence (only a hook
+        /// backlog of 32 epochs could ask).
         pub fn proven(&self, epoch: EpochIndex) -> bool {
             match self.last_proven {
                 Some(last) if epoch <= last => {
                     let back = last - epoch;
-                    back < 32 && self.proven_bits & (1 << back) != 0
+                    back >= 32 || self.proven_bits & (1 << back) != 0
                 }
                 _ => false,
             }

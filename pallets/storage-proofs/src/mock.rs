@@ -159,14 +159,7 @@ impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketHelper {
         merkle_root: [u8; 32],
         leaf_count: u64,
     ) -> (u64, u32) {
-        confirmed_contract(
-            *host,
-            *sender,
-            merkle_root,
-            leaf_count,
-            leaf_count,
-            10,
-        )
+        confirmed_contract(*host, *sender, merkle_root, leaf_count, leaf_count, 10)
     }
 }
 
