@@ -1174,7 +1174,13 @@ pub mod pallet {
                     host.live_contracts = host.live_contracts.saturating_sub(1);
                 }
             });
-            T::Observer::contract_ended(id, &contract.host, reason.into(), contract.paid);
+            T::Observer::contract_ended(
+                id,
+                &contract.host,
+                &contract.sender,
+                reason.into(),
+                contract.paid,
+            );
             Self::deposit_event(Event::ContractEnded {
                 contract: id,
                 reason,

@@ -153,7 +153,7 @@ pub mod pallet {
         type Randomness: Randomness<Self::Hash, BlockNumberFor<Self>>;
 
         /// Told about each proof passed or missed (the rating pallet).
-        type Observer: ProofObserver<Self::AccountId>;
+        type Observer: ProofObserver<Self::AccountId, Balance>;
 
         /// Blocks per epoch: must be the market's epoch length.
         #[pallet::constant]
@@ -369,7 +369,7 @@ pub mod pallet {
                 record.mark_proven(epoch);
                 Records::<T>::insert(contract, record);
                 let paid = T::Contracts::epoch_proven(contract, epoch)?;
-                T::Observer::proof_passed(&host, contract);
+                T::Observer::proof_passed(&host, contract, paid);
                 Self::deposit_event(Event::Proven {
                     contract,
                     host: host.clone(),
@@ -603,6 +603,7 @@ pub mod pallet {
         fn contract_ended(
             contract: ContractId,
             _host: &T::AccountId,
+            _sender: &T::AccountId,
             _how: ContractEnd,
             _paid: Balance,
         ) {

@@ -122,22 +122,29 @@ pub enum ContractEnd {
 pub trait ContractObserver<AccountId, Balance> {
     /// A host confirmed it stores `contract`'s data; proofs are now due.
     fn contract_confirmed(_contract: ContractId, _host: &AccountId) {}
-    /// `contract` ended; `paid` is what its host earned over its life.
-    fn contract_ended(_contract: ContractId, _host: &AccountId, _how: ContractEnd, _paid: Balance) {
+    /// `contract` between `sender` and `host` ended; `paid` is what the host
+    /// earned over its life.
+    fn contract_ended(
+        _contract: ContractId,
+        _host: &AccountId,
+        _sender: &AccountId,
+        _how: ContractEnd,
+        _paid: Balance,
+    ) {
     }
 }
 
 impl<AccountId, Balance> ContractObserver<AccountId, Balance> for () {}
 
 /// Told about each proof outcome (the rating pallet).
-pub trait ProofObserver<AccountId> {
-    /// `host` proved `contract` for an epoch.
-    fn proof_passed(_host: &AccountId, _contract: ContractId) {}
+pub trait ProofObserver<AccountId, Balance> {
+    /// `host` proved `contract` for an epoch and was paid `paid` for it.
+    fn proof_passed(_host: &AccountId, _contract: ContractId, _paid: Balance) {}
     /// `host` missed an epoch of `contract`; `consecutive` misses in a row.
     fn proof_missed(_host: &AccountId, _contract: ContractId, _consecutive: u32) {}
 }
 
-impl<AccountId> ProofObserver<AccountId> for () {}
+impl<AccountId, Balance> ProofObserver<AccountId, Balance> for () {}
 
 /// Several observers of contracts, each told in turn.
 impl<AccountId, Balance: Copy, A, B> ContractObserver<AccountId, Balance> for (A, B)
@@ -149,8 +156,14 @@ where
         A::contract_confirmed(contract, host);
         B::contract_confirmed(contract, host);
     }
-    fn contract_ended(contract: ContractId, host: &AccountId, how: ContractEnd, paid: Balance) {
-        A::contract_ended(contract, host, how, paid);
-        B::contract_ended(contract, host, how, paid);
+    fn contract_ended(
+        contract: ContractId,
+        host: &AccountId,
+        sender: &AccountId,
+        how: ContractEnd,
+        paid: Balance,
+    ) {
+        A::contract_ended(contract, host, sender, how, paid);
+        B::contract_ended(contract, host, sender, how, paid);
     }
 }
