@@ -24,7 +24,7 @@ use sp_version::RuntimeVersion;
 
 use crate::{
     configs::{ConsensusHook, RELAY_PARENT_OFFSET},
-    genesis_config_presets, AccountId, AuraId, Balance, Block, BlockNumber, Executive,
+    genesis_config_presets, AccountId, AuraId, Balance, Block, BlockNumber, Executive, HostRating,
     InherentDataExt, Nonce, ParachainInfo, ParachainSystem, Runtime, RuntimeCall,
     RuntimeGenesisConfig, SessionKeys, StorageMarket, StorageProofs, System, TokenSale,
     TransactionPayment, VERSION,
@@ -267,6 +267,16 @@ impl_runtime_apis! {
             min_rating: u32,
         ) -> pallet_storage_market_runtime_api::Quote<AccountId> {
             StorageMarket::quote(size, duration, replicas, max_price, min_rating)
+        }
+    }
+
+    impl pallet_host_rating_runtime_api::HostRatingApi<Block, AccountId, BlockNumber> for Runtime {
+        fn rating(host: AccountId) -> Option<pallet_host_rating_runtime_api::RatingBreakdown<BlockNumber>> {
+            HostRating::breakdown(&host)
+        }
+
+        fn top(max: u32) -> Vec<(AccountId, u32)> {
+            HostRating::top(max)
         }
     }
 

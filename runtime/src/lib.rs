@@ -206,6 +206,9 @@ mod runtime {
     /// Per-epoch challenges, proof verification, missed proofs and slashing.
     #[runtime::pallet_index(53)]
     pub type StorageProofs = pallet_storage_proofs;
+    /// The objective host rating that matching uses.
+    #[runtime::pallet_index(54)]
+    pub type HostRating = pallet_host_rating;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {

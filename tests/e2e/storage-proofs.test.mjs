@@ -5,8 +5,9 @@
 // rules the runtime applies.
 //
 // A host stores a small file; it proves the challenged leaf and is paid for
-// that epoch; a forged proof is refused with its error; an epoch without a
-// proof slashes the host and pays the Sender.
+// that epoch, and its rating rises; a forged proof is refused with its error;
+// an epoch without a proof slashes the host, pays the Sender and lowers the
+// host's rating.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,6 +111,11 @@ test('a host proves the challenged leaf and is paid; a miss pays the Sender from
   const record = (await api.call.storageProofsApi.record(contract)).toJSON();
   assert.equal(record.lastProven, epoch);
 
+  // The proof raised the host's objective rating (polkadot.js: Runtime calls -> hostRatingApi).
+  const rated = (await api.call.hostRatingApi.rating(charlie.address)).toJSON();
+  assert.ok(rated.rating > 0 && rated.metrics.proofsPassed === 1, JSON.stringify(rated));
+  assert.deepEqual((await api.call.hostRatingApi.top(5)).toJSON().map(([h]) => h), [charlie.address]);
+
   // The next epoch passes without a proof: the host is slashed, Dave is paid.
   const daveBefore = (await api.query.system.account(dave.address)).data.free.toBigInt();
   await advanceTo((epoch + 2) * EPOCH + 1);
@@ -118,4 +124,7 @@ test('a host proves the challenged leaf and is paid; a miss pays the Sender from
   assert.equal(after.totalMisses, 1);
   const daveAfter = (await api.query.system.account(dave.address)).data.free.toBigInt();
   assert.ok(daveAfter > daveBefore, 'the Sender was paid from the host\'s deposit');
+  const fallen = (await api.call.hostRatingApi.rating(charlie.address)).toJSON();
+  assert.equal(fallen.metrics.proofsMissed, 1);
+  assert.ok(fallen.reliability < rated.reliability, 'the miss lowered the rating');
 });

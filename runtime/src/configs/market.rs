@@ -1,4 +1,5 @@
-//! The storage market, the hosts' insurance deposits and the storage proofs.
+//! The storage market, the hosts' insurance deposits, the storage proofs and
+//! the host rating.
 
 use frame_support::{
     parameter_types,
@@ -9,8 +10,8 @@ use masp_primitives::time::{DAYS, HOURS};
 use sp_runtime::{traits::AccountIdConversion, Perbill};
 
 use crate::{
-    AccountId, Balance, Balances, BlockNumber, Deposits, Runtime, RuntimeHoldReason, StorageMarket,
-    StorageProofs, MILLI_UNIT, UNIT,
+    AccountId, Balance, Balances, BlockNumber, Deposits, HostRating, Runtime, RuntimeHoldReason,
+    StorageMarket, StorageProofs, MILLI_UNIT, UNIT,
 };
 
 parameter_types! {
@@ -35,6 +36,10 @@ parameter_types! {
     /// The first missed proof in a row costs 1% of the deposit backing the
     /// contract; each further one in a row doubles it (2%, 4%, ...).
     pub const FirstMissSlash: Perbill = Perbill::from_percent(1);
+    /// Each new proof outcome weighs 5% of a host's reliability.
+    pub const RecentWeight: Perbill = Perbill::from_percent(5);
+    /// One Sender counts for at most 10% of full experience.
+    pub const MaxSenderShare: Perbill = Perbill::from_percent(10);
 }
 
 impl pallet_deposits::Config for Runtime {
@@ -49,10 +54,11 @@ impl pallet_storage_market::Config for Runtime {
     type Currency = Balances;
     type RuntimeHoldReason = RuntimeHoldReason;
     type Deposits = Deposits;
-    /// Every host passes any rating floor until the rating pallet is wired in.
-    type Rating = ();
-    /// The proofs pallet schedules the first deadline of each confirmed contract.
-    type Observer = StorageProofs;
+    /// `min_rating` is checked against the host rating pallet.
+    type Rating = HostRating;
+    /// The proofs pallet schedules the first deadline of each confirmed
+    /// contract; the rating counts completed and lost contracts.
+    type Observer = (StorageProofs, HostRating);
     type EpochLength = EpochLength;
     type DepositPerGiB = DepositPerGiB;
     type OfferDeposit = BookDeposit;
@@ -87,8 +93,8 @@ impl pallet_storage_proofs::Config for Runtime {
     /// Insecure against colluding collators (see its docs); a production
     /// chain uses the relay chain's BABE randomness.
     type Randomness = pallet_storage_proofs::ParentHashRandomness<Runtime>;
-    /// Until the rating pallet is wired in.
-    type Observer = ();
+    /// Every proof passed or missed moves the host's rating.
+    type Observer = HostRating;
     type EpochLength = EpochLength;
     /// 32 proofs of at most 2 KiB (512-byte leaf + 48 hashes): 64 KiB of
     /// call data, well inside a block's 5 MiB and the 10 MiB PoV.
@@ -155,4 +161,14 @@ impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketBenchmarkHelper
             pallet_storage_market::Contracts::<Runtime>::get(id).map_or(0, |c| c.first_epoch);
         (id, first)
     }
+}
+
+impl pallet_host_rating::Config for Runtime {
+    type RecentWeight = RecentWeight;
+    /// 1,000 MASP paid by (at least 10) distinct Senders: full experience.
+    type FullExperienceValue = frame_support::traits::ConstU128<{ 1_000 * UNIT }>;
+    type MaxSenderShare = MaxSenderShare;
+    /// 90 days: full age.
+    type FullAge = ConstU32<{ 90 * masp_primitives::time::DAYS }>;
+    type MaxTop = ConstU32<100>;
 }
