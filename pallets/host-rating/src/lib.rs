@@ -214,10 +214,14 @@ pub mod pallet {
             }
         }
 
-        /// Keeps [`Top`] sorted: at most `MaxTop` entries, each host once.
+        /// Keeps [`Top`] sorted: at most `MaxTop` entries, each host once,
+        /// none rated zero.
         fn update_top(host: &T::AccountId, rating: Rating) {
             Top::<T>::mutate(|top| {
                 top.retain(|(h, _)| h != host);
+                if rating == 0 {
+                    return;
+                }
                 let at = top
                     .iter()
                     .position(|(_, r)| *r < rating)
