@@ -336,10 +336,11 @@ mod benchmarks {
         for i in 0..n {
             ids.push(contract::<T>(i, &h));
         }
+        // Term ends are settled one block after the term.
         let end: BlockNumberFor<T> = ids
             .first()
             .and_then(|id| Contracts::<T>::get(id))
-            .map(|c| c.end)
+            .map(|c| sp_runtime::Saturating::saturating_add(c.end, 1u32.into()))
             .unwrap_or_else(|| frame_system::Pallet::<T>::block_number());
         frame_system::Pallet::<T>::set_block_number(end);
         DueCursor::<T>::put((end, 0));
