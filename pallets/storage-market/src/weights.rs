@@ -66,8 +66,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `42`
 		//  Estimated: `3836`
-		// Minimum execution time: 20_819_000 picoseconds.
-		Weight::from_parts(23_644_000, 3836)
+		// Minimum execution time: 20_669_000 picoseconds.
+		Weight::from_parts(24_055_000, 3836)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -77,8 +77,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `442`
 		//  Estimated: `3836`
-		// Minimum execution time: 23_654_000 picoseconds.
-		Weight::from_parts(26_099_000, 3836)
+		// Minimum execution time: 23_925_000 picoseconds.
+		Weight::from_parts(45_956_000, 3836)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -99,10 +99,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `868 + o * (140 ±0)`
 		//  Estimated: `3836 + o * (2599 ±0)`
-		// Minimum execution time: 25_658_000 picoseconds.
-		Weight::from_parts(39_795_090, 3836)
-			// Standard Error: 39_116
-			.saturating_add(Weight::from_parts(62_095_254, 0).saturating_mul(o.into()))
+		// Minimum execution time: 26_520_000 picoseconds.
+		Weight::from_parts(87_240_059, 3836)
+			// Standard Error: 640_430
+			.saturating_add(Weight::from_parts(69_647_380, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(o.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -125,6 +125,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Requests` (r:32 w:32)
 	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:0)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Deposits` (r:1 w:1)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
@@ -152,13 +154,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `s` is `[1, 32]`.
 	fn post_offer(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1190 + s * (386 ±0)`
-		//  Estimated: `4657 + s * (2932 ±0)`
-		// Minimum execution time: 260_117_000 picoseconds.
-		Weight::from_parts(170_880_432, 4657)
-			// Standard Error: 1_952_719
-			.saturating_add(Weight::from_parts(132_429_936, 0).saturating_mul(s.into()))
-			.saturating_add(T::DbWeight::get().reads(11_u64))
+		//  Measured:  `1194 + s * (386 ±0)`
+		//  Estimated: `4660 + s * (2932 ±0)`
+		// Minimum execution time: 276_027_000 picoseconds.
+		Weight::from_parts(25_104_949, 4660)
+			// Standard Error: 3_507_752
+			.saturating_add(Weight::from_parts(167_894_001, 0).saturating_mul(s.into()))
+			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(11_u64))
 			.saturating_add(T::DbWeight::get().writes((10_u64).saturating_mul(s.into())))
@@ -174,6 +176,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Requests` (r:32 w:32)
 	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:0)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Deposits` (r:1 w:1)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
@@ -203,13 +207,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `s` is `[1, 32]`.
 	fn update_offer(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1271 + s * (386 ±0)`
-		//  Estimated: `4741 + s * (2932 ±0)`
-		// Minimum execution time: 195_146_000 picoseconds.
-		Weight::from_parts(117_111_031, 4741)
-			// Standard Error: 486_914
-			.saturating_add(Weight::from_parts(122_270_608, 0).saturating_mul(s.into()))
-			.saturating_add(T::DbWeight::get().reads(8_u64))
+		//  Measured:  `1275 + s * (386 ±0)`
+		//  Estimated: `4743 + s * (2932 ±0)`
+		// Minimum execution time: 207_358_000 picoseconds.
+		Weight::from_parts(687_444_021, 4743)
+			// Standard Error: 2_938_507
+			.saturating_add(Weight::from_parts(116_402_373, 0).saturating_mul(s.into()))
+			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 			.saturating_add(T::DbWeight::get().writes((10_u64).saturating_mul(s.into())))
@@ -229,8 +233,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1068`
 		//  Estimated: `3642`
-		// Minimum execution time: 92_173_000 picoseconds.
-		Weight::from_parts(100_588_000, 3642)
+		// Minimum execution time: 93_395_000 picoseconds.
+		Weight::from_parts(101_459_000, 3642)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -248,6 +252,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `StorageMarket::Offers` (`max_values`: None, `max_size`: Some(124), added: 2599, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:32 w:8)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:32 w:0)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Deposits` (r:32 w:8)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
@@ -268,17 +274,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `r` is `[1, 8]`.
 	fn place_request(s: u32, r: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1085 + r * (315 ±0) + s * (243 ±0)`
-		//  Estimated: `4502 + r * (2846 ±1) + s * (2846 ±0)`
-		// Minimum execution time: 608_730_000 picoseconds.
-		Weight::from_parts(650_108_000, 4502)
-			// Standard Error: 600_371
-			.saturating_add(Weight::from_parts(9_322_781, 0).saturating_mul(s.into()))
-			// Standard Error: 1_797_055
-			.saturating_add(Weight::from_parts(30_060_102, 0).saturating_mul(r.into()))
+		//  Measured:  `1089 + r * (315 ±0) + s * (243 ±0)`
+		//  Estimated: `4506 + r * (2846 ±0) + s * (2846 ±0)`
+		// Minimum execution time: 640_720_000 picoseconds.
+		Weight::from_parts(77_740_673, 4506)
+			// Standard Error: 1_000_111
+			.saturating_add(Weight::from_parts(21_318_787, 0).saturating_mul(s.into()))
+			// Standard Error: 3_298_725
+			.saturating_add(Weight::from_parts(99_428_892, 0).saturating_mul(r.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
-			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(s.into())))
-			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(r.into())))
+			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(s.into())))
+			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(r.into())))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 			.saturating_add(T::DbWeight::get().writes((9_u64).saturating_mul(r.into())))
 			.saturating_add(Weight::from_parts(0, 2846).saturating_mul(r.into()))
@@ -315,10 +321,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `15824 + b * (1 ±0)`
 		//  Estimated: `92062 + b * (2 ±0)`
-		// Minimum execution time: 522_598_000 picoseconds.
-		Weight::from_parts(928_946_521, 92062)
-			// Standard Error: 3_598
-			.saturating_add(Weight::from_parts(27_994, 0).saturating_mul(b.into()))
+		// Minimum execution time: 531_626_000 picoseconds.
+		Weight::from_parts(802_618_895, 92062)
+			// Standard Error: 2_558
+			.saturating_add(Weight::from_parts(35_253, 0).saturating_mul(b.into()))
 			.saturating_add(T::DbWeight::get().reads(103_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 			.saturating_add(Weight::from_parts(0, 2).saturating_mul(b.into()))
@@ -337,8 +343,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `609`
 		//  Estimated: `3922`
-		// Minimum execution time: 125_866_000 picoseconds.
-		Weight::from_parts(132_378_000, 3922)
+		// Minimum execution time: 125_736_000 picoseconds.
+		Weight::from_parts(136_014_000, 3922)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -360,8 +366,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `647`
 		//  Estimated: `4112`
-		// Minimum execution time: 52_338_000 picoseconds.
-		Weight::from_parts(55_664_000, 4112)
+		// Minimum execution time: 54_202_000 picoseconds.
+		Weight::from_parts(59_461_000, 4112)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -377,6 +383,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:1)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::SenderValue` (r:1 w:1)
+	/// Proof: `HostRating::SenderValue` (`max_values`: None, `max_size`: Some(112), added: 2587, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:1)
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:1)
@@ -385,12 +395,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn cancel_contract() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1393`
+		//  Measured:  `1397`
 		//  Estimated: `3836`
-		// Minimum execution time: 118_632_000 picoseconds.
-		Weight::from_parts(148_639_000, 3836)
-			.saturating_add(T::DbWeight::get().reads(6_u64))
-			.saturating_add(T::DbWeight::get().writes(9_u64))
+		// Minimum execution time: 138_450_000 picoseconds.
+		Weight::from_parts(152_566_000, 3836)
+			.saturating_add(T::DbWeight::get().reads(8_u64))
+			.saturating_add(T::DbWeight::get().writes(11_u64))
 	}
 	/// Storage: `StorageMarket::DueCursor` (r:1 w:1)
 	/// Proof: `StorageMarket::DueCursor` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
@@ -410,6 +420,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:1)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:32)
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:32)
@@ -419,15 +431,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 32]`.
 	fn process_due(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1134 + n * (461 ±0)`
+		//  Measured:  `1138 + n * (461 ±0)`
 		//  Estimated: `3836 + n * (2701 ±0)`
-		// Minimum execution time: 13_385_000 picoseconds.
-		Weight::from_parts(418_636, 3836)
-			// Standard Error: 1_109_122
-			.saturating_add(Weight::from_parts(105_378_713, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
+		// Minimum execution time: 14_868_000 picoseconds.
+		Weight::from_parts(336_564_374, 3836)
+			// Standard Error: 2_916_573
+			.saturating_add(Weight::from_parts(118_749_752, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
 			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(n.into()))
 	}
@@ -441,8 +453,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `923`
 		//  Estimated: `6196`
-		// Minimum execution time: 85_240_000 picoseconds.
-		Weight::from_parts(88_926_000, 6196)
+		// Minimum execution time: 89_147_000 picoseconds.
+		Weight::from_parts(96_501_000, 6196)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -453,14 +465,14 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	fn register_host() -> Weight {
-		Weight::from_parts(23_644_000, 3836)
+		Weight::from_parts(24_055_000, 3836)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	fn update_host() -> Weight {
-		Weight::from_parts(26_099_000, 3836)
+		Weight::from_parts(45_956_000, 3836)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
@@ -477,8 +489,8 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:16)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn unregister_host(o: u32, ) -> Weight {
-		Weight::from_parts(39_795_090, 3836)
-			.saturating_add(Weight::from_parts(62_095_254, 0).saturating_mul(o.into()))
+		Weight::from_parts(87_240_059, 3836)
+			.saturating_add(Weight::from_parts(69_647_380, 0).saturating_mul(o.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(o.into())))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
@@ -501,6 +513,8 @@ impl WeightInfo for () {
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Requests` (r:32 w:32)
 	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:0)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Deposits` (r:1 w:1)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
@@ -526,9 +540,9 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:1)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn post_offer(s: u32, ) -> Weight {
-		Weight::from_parts(170_880_432, 4657)
-			.saturating_add(Weight::from_parts(132_429_936, 0).saturating_mul(s.into()))
-			.saturating_add(RocksDbWeight::get().reads(11_u64))
+		Weight::from_parts(25_104_949, 4660)
+			.saturating_add(Weight::from_parts(167_894_001, 0).saturating_mul(s.into()))
+			.saturating_add(RocksDbWeight::get().reads(12_u64))
 			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(RocksDbWeight::get().writes(11_u64))
 			.saturating_add(RocksDbWeight::get().writes((10_u64).saturating_mul(s.into())))
@@ -544,6 +558,8 @@ impl WeightInfo for () {
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Requests` (r:32 w:32)
 	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:0)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Deposits` (r:1 w:1)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
@@ -571,9 +587,9 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:2)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn update_offer(s: u32, ) -> Weight {
-		Weight::from_parts(117_111_031, 4741)
-			.saturating_add(Weight::from_parts(122_270_608, 0).saturating_mul(s.into()))
-			.saturating_add(RocksDbWeight::get().reads(8_u64))
+		Weight::from_parts(687_444_021, 4743)
+			.saturating_add(Weight::from_parts(116_402_373, 0).saturating_mul(s.into()))
+			.saturating_add(RocksDbWeight::get().reads(9_u64))
 			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(RocksDbWeight::get().writes(8_u64))
 			.saturating_add(RocksDbWeight::get().writes((10_u64).saturating_mul(s.into())))
@@ -590,7 +606,7 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:1)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn cancel_offer() -> Weight {
-		Weight::from_parts(100_588_000, 3642)
+		Weight::from_parts(101_459_000, 3642)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}
@@ -608,6 +624,8 @@ impl WeightInfo for () {
 	/// Proof: `StorageMarket::Offers` (`max_values`: None, `max_size`: Some(124), added: 2599, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:32 w:8)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:32 w:0)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Deposits` (r:32 w:8)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
@@ -625,12 +643,12 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:8)
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn place_request(s: u32, r: u32, ) -> Weight {
-		Weight::from_parts(650_108_000, 4502)
-			.saturating_add(Weight::from_parts(9_322_781, 0).saturating_mul(s.into()))
-			.saturating_add(Weight::from_parts(30_060_102, 0).saturating_mul(r.into()))
+		Weight::from_parts(77_740_673, 4506)
+			.saturating_add(Weight::from_parts(21_318_787, 0).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(99_428_892, 0).saturating_mul(r.into()))
 			.saturating_add(RocksDbWeight::get().reads(7_u64))
-			.saturating_add(RocksDbWeight::get().reads((4_u64).saturating_mul(s.into())))
-			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(r.into())))
+			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(s.into())))
+			.saturating_add(RocksDbWeight::get().reads((6_u64).saturating_mul(r.into())))
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 			.saturating_add(RocksDbWeight::get().writes((9_u64).saturating_mul(r.into())))
 			.saturating_add(Weight::from_parts(0, 2846).saturating_mul(r.into()))
@@ -663,8 +681,8 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::Requests` (r:0 w:1)
 	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
 	fn place_request_deep_book(b: u32, ) -> Weight {
-		Weight::from_parts(928_946_521, 92062)
-			.saturating_add(Weight::from_parts(27_994, 0).saturating_mul(b.into()))
+		Weight::from_parts(802_618_895, 92062)
+			.saturating_add(Weight::from_parts(35_253, 0).saturating_mul(b.into()))
 			.saturating_add(RocksDbWeight::get().reads(103_u64))
 			.saturating_add(RocksDbWeight::get().writes(9_u64))
 			.saturating_add(Weight::from_parts(0, 2).saturating_mul(b.into()))
@@ -680,7 +698,7 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::RequestBook` (r:0 w:1)
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn cancel_request() -> Weight {
-		Weight::from_parts(132_378_000, 3922)
+		Weight::from_parts(136_014_000, 3922)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}
@@ -699,7 +717,7 @@ impl WeightInfo for () {
 	/// Storage: `StorageProofs::Records` (r:0 w:1)
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn confirm_stored() -> Weight {
-		Weight::from_parts(55_664_000, 4112)
+		Weight::from_parts(59_461_000, 4112)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
 	}
@@ -715,6 +733,10 @@ impl WeightInfo for () {
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:1)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::SenderValue` (r:1 w:1)
+	/// Proof: `HostRating::SenderValue` (`max_values`: None, `max_size`: Some(112), added: 2587, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:1)
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:1)
@@ -722,9 +744,9 @@ impl WeightInfo for () {
 	/// Storage: `StorageProofs::Records` (r:0 w:1)
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn cancel_contract() -> Weight {
-		Weight::from_parts(148_639_000, 3836)
-			.saturating_add(RocksDbWeight::get().reads(6_u64))
-			.saturating_add(RocksDbWeight::get().writes(9_u64))
+		Weight::from_parts(152_566_000, 3836)
+			.saturating_add(RocksDbWeight::get().reads(8_u64))
+			.saturating_add(RocksDbWeight::get().writes(11_u64))
 	}
 	/// Storage: `StorageMarket::DueCursor` (r:1 w:1)
 	/// Proof: `StorageMarket::DueCursor` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
@@ -744,6 +766,8 @@ impl WeightInfo for () {
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:1)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:32)
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:32)
@@ -751,11 +775,11 @@ impl WeightInfo for () {
 	/// Storage: `StorageProofs::Records` (r:0 w:32)
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn process_due(n: u32, ) -> Weight {
-		Weight::from_parts(418_636, 3836)
-			.saturating_add(Weight::from_parts(105_378_713, 0).saturating_mul(n.into()))
-			.saturating_add(RocksDbWeight::get().reads(4_u64))
+		Weight::from_parts(336_564_374, 3836)
+			.saturating_add(Weight::from_parts(118_749_752, 0).saturating_mul(n.into()))
+			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(n.into())))
-			.saturating_add(RocksDbWeight::get().writes(4_u64))
+			.saturating_add(RocksDbWeight::get().writes(5_u64))
 			.saturating_add(RocksDbWeight::get().writes((8_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(n.into()))
 	}
@@ -766,7 +790,7 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn pay_epoch() -> Weight {
-		Weight::from_parts(88_926_000, 6196)
+		Weight::from_parts(96_501_000, 6196)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}

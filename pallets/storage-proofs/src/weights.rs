@@ -62,18 +62,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:1)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Top` (r:1 w:1)
+	/// Proof: `HostRating::Top` (`max_values`: Some(1), `max_size`: Some(3602), added: 4097, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 32]`.
 	fn submit_proofs(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `913 + n * (268 ±0)`
+		//  Measured:  `917 + n * (268 ±0)`
 		//  Estimated: `6196 + n * (2701 ±0)`
-		// Minimum execution time: 178_154_000 picoseconds.
-		Weight::from_parts(95_402_113, 6196)
-			// Standard Error: 306_148
-			.saturating_add(Weight::from_parts(136_110_613, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(5_u64))
+		// Minimum execution time: 201_497_000 picoseconds.
+		Weight::from_parts(174_766_717, 6196)
+			// Standard Error: 2_200_686
+			.saturating_add(Weight::from_parts(185_918_382, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(n.into()))
 	}
@@ -91,6 +95,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:1)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:1)
@@ -99,24 +105,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn report_missed() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1564`
+		//  Measured:  `1568`
 		//  Estimated: `6218`
-		// Minimum execution time: 214_742_000 picoseconds.
-		Weight::from_parts(222_536_000, 6218)
-			.saturating_add(T::DbWeight::get().reads(10_u64))
-			.saturating_add(T::DbWeight::get().writes(11_u64))
+		// Minimum execution time: 234_068_000 picoseconds.
+		Weight::from_parts(260_187_000, 6218)
+			.saturating_add(T::DbWeight::get().reads(11_u64))
+			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
 	/// Storage: `StorageProofs::DueCursor` (r:1 w:1)
 	/// Proof: `StorageProofs::DueCursor` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `StorageProofs::DueCount` (r:1 w:1)
 	/// Proof: `StorageProofs::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
-	/// Storage: `StorageProofs::DueQueue` (r:64 w:64)
+	/// Storage: `StorageProofs::DueQueue` (r:512 w:512)
 	/// Proof: `StorageProofs::DueQueue` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
-	/// Storage: `StorageProofs::Records` (r:64 w:64)
+	/// Storage: `StorageProofs::Records` (r:512 w:512)
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::Contracts` (r:64 w:64)
+	/// Storage: `StorageMarket::Contracts` (r:512 w:512)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
-	/// Storage: `Deposits::Backings` (r:64 w:64)
+	/// Storage: `Deposits::Backings` (r:512 w:512)
 	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Deposits` (r:1 w:1)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
@@ -124,21 +130,23 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:1)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::HostContracts` (r:0 w:64)
+	/// Storage: `StorageMarket::HostContracts` (r:0 w:512)
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::SenderContracts` (r:0 w:64)
+	/// Storage: `StorageMarket::SenderContracts` (r:0 w:512)
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
-	/// The range of component `n` is `[0, 64]`.
+	/// The range of component `n` is `[0, 512]`.
 	fn process_due(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1233 + n * (347 ±0)`
+		//  Measured:  `1221 + n * (347 ±0)`
 		//  Estimated: `6218 + n * (2701 ±0)`
-		// Minimum execution time: 10_450_000 picoseconds.
-		Weight::from_parts(10_570_000, 6218)
-			// Standard Error: 1_818_974
-			.saturating_add(Weight::from_parts(190_176_409, 0).saturating_mul(n.into()))
+		// Minimum execution time: 21_109_000 picoseconds.
+		Weight::from_parts(22_412_000, 6218)
+			// Standard Error: 1_543_596
+			.saturating_add(Weight::from_parts(226_986_662, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
@@ -161,12 +169,16 @@ impl WeightInfo for () {
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:1)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Top` (r:1 w:1)
+	/// Proof: `HostRating::Top` (`max_values`: Some(1), `max_size`: Some(3602), added: 4097, mode: `MaxEncodedLen`)
 	fn submit_proofs(n: u32, ) -> Weight {
-		Weight::from_parts(95_402_113, 6196)
-			.saturating_add(Weight::from_parts(136_110_613, 0).saturating_mul(n.into()))
-			.saturating_add(RocksDbWeight::get().reads(5_u64))
+		Weight::from_parts(174_766_717, 6196)
+			.saturating_add(Weight::from_parts(185_918_382, 0).saturating_mul(n.into()))
+			.saturating_add(RocksDbWeight::get().reads(7_u64))
 			.saturating_add(RocksDbWeight::get().reads((2_u64).saturating_mul(n.into())))
-			.saturating_add(RocksDbWeight::get().writes(3_u64))
+			.saturating_add(RocksDbWeight::get().writes(5_u64))
 			.saturating_add(RocksDbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(n.into()))
 	}
@@ -184,6 +196,8 @@ impl WeightInfo for () {
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:1)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:1)
@@ -191,21 +205,21 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:1)
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn report_missed() -> Weight {
-		Weight::from_parts(222_536_000, 6218)
-			.saturating_add(RocksDbWeight::get().reads(10_u64))
-			.saturating_add(RocksDbWeight::get().writes(11_u64))
+		Weight::from_parts(260_187_000, 6218)
+			.saturating_add(RocksDbWeight::get().reads(11_u64))
+			.saturating_add(RocksDbWeight::get().writes(12_u64))
 	}
 	/// Storage: `StorageProofs::DueCursor` (r:1 w:1)
 	/// Proof: `StorageProofs::DueCursor` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `StorageProofs::DueCount` (r:1 w:1)
 	/// Proof: `StorageProofs::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
-	/// Storage: `StorageProofs::DueQueue` (r:64 w:64)
+	/// Storage: `StorageProofs::DueQueue` (r:512 w:512)
 	/// Proof: `StorageProofs::DueQueue` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
-	/// Storage: `StorageProofs::Records` (r:64 w:64)
+	/// Storage: `StorageProofs::Records` (r:512 w:512)
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::Contracts` (r:64 w:64)
+	/// Storage: `StorageMarket::Contracts` (r:512 w:512)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
-	/// Storage: `Deposits::Backings` (r:64 w:64)
+	/// Storage: `Deposits::Backings` (r:512 w:512)
 	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Deposits` (r:1 w:1)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
@@ -213,15 +227,17 @@ impl WeightInfo for () {
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:1)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::HostContracts` (r:0 w:64)
+	/// Storage: `StorageMarket::HostContracts` (r:0 w:512)
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::SenderContracts` (r:0 w:64)
+	/// Storage: `StorageMarket::SenderContracts` (r:0 w:512)
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn process_due(n: u32, ) -> Weight {
-		Weight::from_parts(10_570_000, 6218)
-			.saturating_add(Weight::from_parts(190_176_409, 0).saturating_mul(n.into()))
+		Weight::from_parts(22_412_000, 6218)
+			.saturating_add(Weight::from_parts(226_986_662, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(8_u64))
 			.saturating_add(RocksDbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(8_u64))
