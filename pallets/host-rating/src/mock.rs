@@ -9,7 +9,6 @@ use frame_support::{
     traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32, ConstU64, Hooks},
 };
 use pallet_storage_market as market;
-use pallet_storage_proofs;
 use sp_runtime::{BuildStorage, Perbill};
 
 pub use masp_primitives::token::{EXISTENTIAL_DEPOSIT, UNIT};
