@@ -148,16 +148,53 @@ impl pallet_storage_proofs::Config for Test {
     type MaxDuePerBlock = ConstU32<MAX_DUE>;
     type WeightInfo = ();
     #[cfg(feature = "runtime-benchmarks")]
-    type BenchmarkHelper = NoHelper;
+    type BenchmarkHelper = MarketHelper;
 }
 
-/// The proofs pallet's benchmarks are not run from this crate.
+/// Creates confirmed contracts through the real market (the proofs
+/// pallet's `Config` asks for it when benchmarks are compiled).
 #[cfg(feature = "runtime-benchmarks")]
-pub struct NoHelper;
+pub struct MarketHelper;
 #[cfg(feature = "runtime-benchmarks")]
-impl pallet_storage_proofs::BenchmarkHelper<AccountId> for NoHelper {
-    fn confirmed_contract(_: &AccountId, _: &AccountId, _: [u8; 32], _: u64) -> (u64, u32) {
-        unimplemented!("not used by the rating pallet's tests")
+impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketHelper {
+    fn confirmed_contract(
+        host: &AccountId,
+        sender: &AccountId,
+        merkle_root: [u8; 32],
+        leaf_count: u64,
+    ) -> (u64, u32) {
+        use frame_support::traits::fungible::Mutate;
+        let signed = RuntimeOrigin::signed;
+        if !market::Hosts::<Test>::contains_key(host) {
+            let _ = Balances::set_balance(host, 1 << 100);
+            Market::register_host(
+                signed(*host),
+                b"https://host.example".to_vec().try_into().unwrap(),
+                b"EU".to_vec().try_into().unwrap(),
+                u64::MAX / 2,
+                [0; 32],
+            )
+            .unwrap();
+            Deposits::deposit(signed(*host), 1 << 98).unwrap();
+        }
+        if market::HostOffers::<Test>::get(host).is_empty() {
+            Market::post_offer(signed(*host), UNIT, u64::MAX / 4, 1, 100).unwrap();
+        }
+        let _ = Balances::set_balance(sender, 1 << 100);
+        let id = market::NextContractId::<Test>::get();
+        Market::place_request(
+            signed(*sender),
+            leaf_count,
+            merkle_root,
+            leaf_count,
+            1,
+            10,
+            UNIT,
+            0,
+        )
+        .unwrap();
+        Market::confirm_stored(signed(*host), id).unwrap();
+        (id, market::Contracts::<Test>::get(id).unwrap().first_epoch)
     }
 }
 
