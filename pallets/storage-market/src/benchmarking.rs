@@ -339,7 +339,7 @@ mod benchmarks {
         // Term ends are settled one block after the term.
         let end: BlockNumberFor<T> = ids
             .first()
-            .and_then(|id| Contracts::<T>::get(id))
+            .and_then(Contracts::<T>::get)
             .map(|c| sp_runtime::Saturating::saturating_add(c.end, 1u32.into()))
             .unwrap_or_else(|| frame_system::Pallet::<T>::block_number());
         frame_system::Pallet::<T>::set_block_number(end);
