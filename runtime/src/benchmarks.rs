@@ -6,4 +6,5 @@ frame_benchmarking::define_benchmarks!(
     [pallet_deposits, Deposits]
     [pallet_storage_market, StorageMarket]
     [pallet_storage_proofs, StorageProofs]
+    [pallet_insurance, Insurance]
 );

@@ -209,6 +209,9 @@ mod runtime {
     /// The objective host rating that matching uses.
     #[runtime::pallet_index(54)]
     pub type HostRating = pallet_host_rating;
+    /// Insurers: capital, cover offers, premiums per live epoch, claims.
+    #[runtime::pallet_index(55)]
+    pub type Insurance = pallet_insurance;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {

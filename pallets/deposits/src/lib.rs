@@ -98,6 +98,8 @@ pub mod pallet {
         pub host: AccountId,
         /// How much of it (reduced by slashes).
         pub amount: Balance,
+        /// What slashes of it have paid victims so far.
+        pub to_victims: Balance,
     }
 
     /// What the slash destination receives.
@@ -352,6 +354,7 @@ pub mod pallet {
                 Backing {
                     host: host.clone(),
                     amount,
+                    to_victims: 0,
                 },
             );
             Self::deposit_event(Event::Reserved {
@@ -385,6 +388,10 @@ pub mod pallet {
 
         fn backing(contract: ContractId) -> Balance {
             Backings::<T>::get(contract).map_or(0, |b| b.amount)
+        }
+
+        fn paid_to_victims(contract: ContractId) -> Balance {
+            Backings::<T>::get(contract).map_or(0, |b| b.to_victims)
         }
     }
 
@@ -434,6 +441,7 @@ pub mod pallet {
             }
             let slashed = to_victim.saturating_add(to_remainder);
             backing.amount = backing.amount.saturating_sub(slashed);
+            backing.to_victims = backing.to_victims.saturating_add(to_victim);
             info.total = info.total.saturating_sub(slashed);
             info.reserved = info.reserved.saturating_sub(slashed);
             Backings::<T>::insert(contract, &backing);

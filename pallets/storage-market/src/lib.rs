@@ -434,6 +434,7 @@ pub mod pallet {
             let (items, steps) = Self::process_due(now, T::MaxDuePerBlock::get());
             T::WeightInfo::process_due(items)
                 .saturating_add(T::DbWeight::get().reads_writes(steps as u64 + 1, 2))
+                .saturating_add(T::Observer::contract_ended_weight().saturating_mul(items as u64))
         }
 
         fn integrity_test() {
@@ -809,7 +810,8 @@ pub mod pallet {
         ///
         /// Emits [`Event::ContractEnded`].
         #[pallet::call_index(9)]
-        #[pallet::weight(T::WeightInfo::cancel_contract())]
+        #[pallet::weight(T::WeightInfo::cancel_contract()
+            .saturating_add(T::Observer::contract_ended_weight()))]
         pub fn cancel_contract(origin: OriginFor<T>, contract: ContractId) -> DispatchResult {
             let sender = ensure_signed(origin)?;
             let c = Contracts::<T>::get(contract).ok_or(Error::<T>::UnknownContract)?;
@@ -1167,13 +1169,8 @@ pub mod pallet {
             HostContracts::<T>::remove(&contract.host, id);
             SenderContracts::<T>::remove(&contract.sender, id);
             Self::release(HoldReason::Escrow, &contract.sender, contract.escrow);
-            T::Deposits::release(id);
-            Hosts::<T>::mutate(&contract.host, |maybe| {
-                if let Some(host) = maybe {
-                    host.used = host.used.saturating_sub(contract.size);
-                    host.live_contracts = host.live_contracts.saturating_sub(1);
-                }
-            });
+            // Observers first, while the deposit still backs the contract
+            // (an insurer recovers a claim from it).
             T::Observer::contract_ended(
                 id,
                 &contract.host,
@@ -1181,6 +1178,13 @@ pub mod pallet {
                 reason.into(),
                 contract.paid,
             );
+            T::Deposits::release(id);
+            Hosts::<T>::mutate(&contract.host, |maybe| {
+                if let Some(host) = maybe {
+                    host.used = host.used.saturating_sub(contract.size);
+                    host.live_contracts = host.live_contracts.saturating_sub(1);
+                }
+            });
             Self::deposit_event(Event::ContractEnded {
                 contract: id,
                 reason,
@@ -1553,6 +1557,7 @@ pub mod pallet {
                 sender: c.sender,
                 merkle_root: c.merkle_root,
                 leaf_count: c.leaf_count,
+                size: c.size,
                 first_epoch: c.first_epoch,
                 last_epoch: c.last_epoch,
                 confirmed: c.state == ContractState::Active,
@@ -1600,6 +1605,10 @@ pub mod pallet {
             let c = Contracts::<T>::get(contract).ok_or(Error::<T>::UnknownContract)?;
             Self::end_contract(contract, c, EndReason::DataLost);
             Ok(())
+        }
+
+        fn data_lost_weight() -> Weight {
+            T::Observer::contract_ended_weight()
         }
     }
 }

@@ -297,10 +297,12 @@ pub mod pallet {
         /// `MaxDuePerBlock`).
         fn on_initialize(now: BlockNumberFor<T>) -> Weight {
             let seeded = Self::seed_epoch(now);
-            let (items, steps) = Self::process_due(now, T::MaxDuePerBlock::get());
-            T::WeightInfo::process_due(items).saturating_add(
-                T::DbWeight::get().reads_writes(steps as u64 + 2, if seeded { 3 } else { 1 }),
-            )
+            let (items, steps, lost) = Self::process_due(now, T::MaxDuePerBlock::get());
+            T::WeightInfo::process_due(items)
+                .saturating_add(
+                    T::DbWeight::get().reads_writes(steps as u64 + 2, if seeded { 3 } else { 1 }),
+                )
+                .saturating_add(T::Contracts::data_lost_weight().saturating_mul(lost as u64))
         }
 
         fn integrity_test() {
@@ -386,7 +388,8 @@ pub mod pallet {
         ///
         /// Emits [`Event::Missed`] (and [`Event::DataLost`] after too many).
         #[pallet::call_index(1)]
-        #[pallet::weight(T::WeightInfo::report_missed())]
+        #[pallet::weight(T::WeightInfo::report_missed()
+            .saturating_add(T::Contracts::data_lost_weight()))]
         pub fn report_missed(
             origin: OriginFor<T>,
             contract: ContractId,
@@ -461,10 +464,11 @@ pub mod pallet {
         }
 
         /// Processes due checks up to block `now`, at most `max_items`.
-        /// Returns the items processed and the steps taken.
-        pub fn process_due(now: BlockNumberFor<T>, max_items: u32) -> (u32, u32) {
+        /// Returns the items processed, the steps taken and the contracts
+        /// that lost their data.
+        pub fn process_due(now: BlockNumberFor<T>, max_items: u32) -> (u32, u32, u32) {
             let (mut block, mut index) = DueCursor::<T>::get().unwrap_or((now, 0));
-            let (mut items, mut steps) = (0u32, 0u32);
+            let (mut items, mut steps, mut lost) = (0u32, 0u32, 0u32);
             let max_steps = max_items.saturating_mul(2).saturating_add(2);
             while block <= now && steps < max_steps {
                 steps += 1;
@@ -478,26 +482,29 @@ pub mod pallet {
                     break;
                 }
                 if let Some((contract, epoch)) = DueQueue::<T>::take(block, index) {
-                    if Records::<T>::get(contract).is_some_and(|r| r.next_check == epoch) {
-                        Self::settle(contract, epoch);
+                    if Records::<T>::get(contract).is_some_and(|r| r.next_check == epoch)
+                        && Self::settle(contract, epoch)
+                    {
+                        lost += 1;
                     }
                 }
                 items += 1;
                 index += 1;
             }
             DueCursor::<T>::put((block, index));
-            (items, steps)
+            (items, steps, lost)
         }
 
         /// Settles `epoch` of `contract` once its deadline has passed: a miss
         /// if it was not proven; then the next epoch's check is queued.
-        fn settle(contract: ContractId, epoch: EpochIndex) {
+        /// Returns whether the contract ended with its data lost.
+        fn settle(contract: ContractId, epoch: EpochIndex) -> bool {
             let (Some(mut record), Some(target)) = (
                 Records::<T>::get(contract),
                 T::Contracts::proof_target(contract),
             ) else {
                 Records::<T>::remove(contract);
-                return;
+                return false;
             };
             record.next_check = epoch.saturating_add(1);
             if !record.proven(epoch) {
@@ -522,7 +529,8 @@ pub mod pallet {
                 });
                 if consecutive >= T::MaxConsecutiveMisses::get() {
                     Records::<T>::remove(contract);
-                    if T::Contracts::data_lost(contract).is_ok() {
+                    let ended = T::Contracts::data_lost(contract).is_ok();
+                    if ended {
                         Self::deposit_event(Event::DataLost {
                             contract,
                             host: target.host,
@@ -530,13 +538,14 @@ pub mod pallet {
                             misses: consecutive,
                         });
                     }
-                    return;
+                    return ended;
                 }
             }
             Records::<T>::insert(contract, record);
             if record.next_check <= target.last_epoch {
                 Self::schedule(contract, record.next_check);
             }
+            false
         }
 
         /// The pallet's invariants (run by `try_state` and after every test):

@@ -5,7 +5,7 @@
 //! other through one of these traits, wired in the runtime's `Config`.
 
 use crate::market::{ContractId, EpochIndex, Rating, RATING_MAX};
-use sp_runtime::{DispatchError, DispatchResult};
+use sp_runtime::{DispatchError, DispatchResult, Weight};
 
 /// The hosts' insurance deposits, as the market sees them.
 ///
@@ -27,6 +27,10 @@ pub trait HostDeposits<AccountId, Balance> {
 
     /// What currently backs `contract` (after any slashes).
     fn backing(contract: ContractId) -> Balance;
+
+    /// What slashes of `contract`'s backing have paid its victims so far
+    /// (zero once the backing is released).
+    fn paid_to_victims(contract: ContractId) -> Balance;
 }
 
 /// What a slash did.
@@ -79,6 +83,8 @@ pub struct ProofTarget<AccountId> {
     pub merkle_root: [u8; 32],
     /// Leaves in that tree.
     pub leaf_count: u64,
+    /// Bytes of ciphertext stored (what the contract is priced on).
+    pub size: u64,
     /// First epoch of the term that must be proven.
     pub first_epoch: EpochIndex,
     /// Last epoch of the term (inclusive).
@@ -102,6 +108,13 @@ pub trait StorageContracts<AccountId, Balance> {
     /// ends, the Sender's unspent funds return and the host's deposit
     /// backing it is released (after any slashes the caller made).
     fn data_lost(contract: ContractId) -> DispatchResult;
+
+    /// The most [`StorageContracts::data_lost`] may cost beyond what the
+    /// caller's benchmarks measure (see
+    /// [`ContractObserver::contract_ended_weight`]).
+    fn data_lost_weight() -> Weight {
+        Weight::zero()
+    }
 }
 
 /// How a contract ended.
@@ -119,6 +132,9 @@ pub enum ContractEnd {
 
 /// Told about contracts starting and ending (the rating pallet, the proofs
 /// pallet's schedule, insurance). All methods default to doing nothing.
+///
+/// `contract_ended` is called while the host's deposit still backs the
+/// contract (an insurer may still recover from it), before it is released.
 pub trait ContractObserver<AccountId, Balance> {
     /// A host confirmed it stores `contract`'s data; proofs are now due.
     fn contract_confirmed(_contract: ContractId, _host: &AccountId) {}
@@ -131,6 +147,12 @@ pub trait ContractObserver<AccountId, Balance> {
         _how: ContractEnd,
         _paid: Balance,
     ) {
+    }
+    /// The most `contract_ended` may cost beyond what the caller's own
+    /// benchmarks measure (those run it for an ordinary contract; an
+    /// observer with a costlier path, like an insurance claim, adds it here).
+    fn contract_ended_weight() -> Weight {
+        Weight::zero()
     }
 }
 
@@ -165,5 +187,8 @@ where
     ) {
         A::contract_ended(contract, host, sender, how, paid);
         B::contract_ended(contract, host, sender, how, paid);
+    }
+    fn contract_ended_weight() -> Weight {
+        A::contract_ended_weight().saturating_add(B::contract_ended_weight())
     }
 }

@@ -1,5 +1,5 @@
-//! The storage market, the hosts' insurance deposits, the storage proofs and
-//! the host rating.
+//! The storage market, the hosts' insurance deposits, the storage proofs, the
+//! host rating and the insurers.
 
 use frame_support::{
     parameter_types,
@@ -10,8 +10,8 @@ use masp_primitives::time::{DAYS, HOURS};
 use sp_runtime::{traits::AccountIdConversion, Perbill};
 
 use crate::{
-    AccountId, Balance, Balances, BlockNumber, Deposits, HostRating, Runtime, RuntimeHoldReason,
-    StorageMarket, StorageProofs, MILLI_UNIT, UNIT,
+    AccountId, Balance, Balances, BlockNumber, Deposits, HostRating, Insurance, Runtime,
+    RuntimeHoldReason, StorageMarket, StorageProofs, MILLI_UNIT, UNIT,
 };
 
 parameter_types! {
@@ -57,8 +57,9 @@ impl pallet_storage_market::Config for Runtime {
     /// `min_rating` is checked against the host rating pallet.
     type Rating = HostRating;
     /// The proofs pallet schedules the first deadline of each confirmed
-    /// contract; the rating counts completed and lost contracts.
-    type Observer = (StorageProofs, HostRating);
+    /// contract; the rating counts completed and lost contracts; insurance
+    /// settles premiums and pays claims.
+    type Observer = (StorageProofs, (HostRating, Insurance));
     type EpochLength = EpochLength;
     type DepositPerGiB = DepositPerGiB;
     type OfferDeposit = BookDeposit;
@@ -101,7 +102,7 @@ impl pallet_storage_proofs::Config for Runtime {
     type MaxProofsPerCall = ConstU32<32>;
     type FirstMissSlash = FirstMissSlash;
     /// Six hours of missed proofs in a row and the data counts as lost.
-    type MaxConsecutiveMisses = ConstU32<6>;
+    type MaxConsecutiveMisses = ConstU32<MAX_CONSECUTIVE_MISSES>;
     /// Every confirmed contract has one deadline per epoch: 512 per block x
     /// 600 blocks settles 307,200 contracts per epoch, at most ~100 ms of a
     /// block (190 us per worst-case settlement, all of them last misses).
@@ -171,4 +172,40 @@ impl pallet_host_rating::Config for Runtime {
     /// 90 days: full age.
     type FullAge = ConstU32<{ 90 * masp_primitives::time::DAYS }>;
     type MaxTop = ConstU32<100>;
+}
+
+/// Consecutive missed proofs after which data counts as lost.
+pub const MAX_CONSECUTIVE_MISSES: u32 = 6;
+
+impl pallet_insurance::Config for Runtime {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type Contracts = StorageMarket;
+    type Deposits = Deposits;
+    /// An offer's `min_rating` is checked against the host rating.
+    type Rating = HostRating;
+    type EpochLength = EpochLength;
+    /// Cover bought during a term starts after the next epoch plus as many
+    /// epochs as it takes to lose data: a loss it pays for began after it
+    /// was bought.
+    type WaitingEpochs = ConstU32<MAX_CONSECUTIVE_MISSES>;
+    /// 100 MASP: the least capital an insurer holds.
+    type MinCapital = frame_support::traits::ConstU128<{ 100 * UNIT }>;
+    type WeightInfo = pallet_insurance::weights::SubstrateWeight<Runtime>;
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = MarketBenchmarkHelper;
+}
+
+/// A confirmed contract (1 GiB, not started) for the insurance benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_insurance::BenchmarkHelper<AccountId> for MarketBenchmarkHelper {
+    fn contract(host: &AccountId, sender: &AccountId) -> u64 {
+        <Self as pallet_storage_proofs::BenchmarkHelper<AccountId>>::confirmed_contract(
+            host,
+            sender,
+            [7; 32],
+            masp_primitives::market::GIB,
+        )
+        .0
+    }
 }

@@ -1,0 +1,318 @@
+//! A test runtime: frame-system, pallet-balances (MASP with the real
+//! existential deposit), the real deposits, market, proofs and rating
+//! pallets, with 10-block epochs and parent-hash randomness, and the
+//! insurance pallet told about every contract end.
+
+use crate as pallet_insurance;
+use frame_support::{
+    derive_impl, parameter_types,
+    traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32, ConstU64, Hooks},
+};
+use pallet_storage_market as market;
+use sp_runtime::{BuildStorage, Perbill};
+
+pub use masp_primitives::token::{EXISTENTIAL_DEPOSIT, UNIT};
+
+pub type AccountId = u64;
+pub type Balance = u128;
+type Block = frame_system::mocking::MockBlock<Test>;
+
+#[frame_support::runtime]
+mod runtime {
+    #[runtime::runtime]
+    #[runtime::derive(
+        RuntimeCall,
+        RuntimeEvent,
+        RuntimeError,
+        RuntimeOrigin,
+        RuntimeFreezeReason,
+        RuntimeHoldReason,
+        RuntimeSlashReason,
+        RuntimeLockId,
+        RuntimeTask,
+        RuntimeViewFunction
+    )]
+    pub struct Test;
+
+    #[runtime::pallet_index(0)]
+    pub type System = frame_system;
+    #[runtime::pallet_index(1)]
+    pub type Balances = pallet_balances;
+    #[runtime::pallet_index(2)]
+    pub type Deposits = pallet_deposits;
+    #[runtime::pallet_index(3)]
+    pub type Market = pallet_storage_market;
+    #[runtime::pallet_index(4)]
+    pub type Proofs = pallet_storage_proofs;
+    #[runtime::pallet_index(5)]
+    pub type Rating = pallet_host_rating;
+    #[runtime::pallet_index(6)]
+    pub type Insurance = pallet_insurance;
+}
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+    type Block = Block;
+    type AccountId = AccountId;
+    type Lookup = sp_runtime::traits::IdentityLookup<AccountId>;
+    type AccountData = pallet_balances::AccountData<Balance>;
+}
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+    type Balance = Balance;
+    type ExistentialDeposit = ConstU128<EXISTENTIAL_DEPOSIT>;
+    type AccountStore = System;
+    type RuntimeHoldReason = RuntimeHoldReason;
+}
+
+/// Receives slash remainders.
+pub const POT: AccountId = 999;
+
+parameter_types! {
+    pub const Pot: AccountId = POT;
+}
+
+impl pallet_deposits::Config for Test {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type OnSlash = ResolveTo<Pot, Balances>;
+    type MinDeposit = ConstU128<UNIT>;
+    type WeightInfo = ();
+}
+
+/// Blocks per epoch.
+pub const EPOCH: u64 = 10;
+/// Host deposit per GiB stored.
+pub const DEPOSIT_PER_GIB: Balance = 10 * UNIT;
+/// Storage deposit of an offer or a request.
+pub const BOOK_DEPOSIT: Balance = UNIT / 10;
+/// Blocks to confirm an upload.
+pub const UPLOAD_WINDOW: u64 = 5;
+/// Blocks a request rests.
+pub const REQUEST_TTL: u64 = 50;
+/// Book entries examined per matching.
+pub const MAX_SCAN: u32 = 8;
+/// Replicas per request.
+pub const MAX_REPLICAS: u32 = 4;
+/// Due items per block.
+pub const MAX_DUE: u32 = 4;
+
+impl market::Config for Test {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type Deposits = Deposits;
+    type Rating = Rating;
+    type Observer = (Proofs, (Rating, Insurance));
+    type EpochLength = ConstU64<EPOCH>;
+    type DepositPerGiB = ConstU128<DEPOSIT_PER_GIB>;
+    type OfferDeposit = ConstU128<BOOK_DEPOSIT>;
+    type RequestDeposit = ConstU128<BOOK_DEPOSIT>;
+    type UploadWindow = ConstU64<UPLOAD_WINDOW>;
+    type RequestTtl = ConstU64<REQUEST_TTL>;
+    type MaxMatchScan = ConstU32<MAX_SCAN>;
+    type MaxReplicas = ConstU32<MAX_REPLICAS>;
+    type MaxOffersPerHost = ConstU32<4>;
+    type MaxEndpointLen = ConstU32<64>;
+    type MaxDuration = ConstU32<100>;
+    type MaxDuePerBlock = ConstU32<MAX_DUE>;
+    type WeightInfo = ();
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = DepositsHelper;
+}
+
+/// Deposits through the real deposits pallet.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct DepositsHelper;
+#[cfg(feature = "runtime-benchmarks")]
+impl market::BenchmarkHelper<AccountId> for DepositsHelper {
+    fn deposit(host: &AccountId, amount: Balance) {
+        Deposits::deposit(RuntimeOrigin::signed(*host), amount).expect("funded host");
+    }
+}
+
+/// Consecutive misses that lose the data.
+pub const MAX_MISSES: u32 = 3;
+
+parameter_types! {
+    pub const FirstMissSlash: Perbill = Perbill::from_percent(10);
+}
+
+impl pallet_storage_proofs::Config for Test {
+    type Contracts = Market;
+    type Deposits = Deposits;
+    type Randomness = pallet_storage_proofs::ParentHashRandomness<Test>;
+    type Observer = Rating;
+    type EpochLength = ConstU64<EPOCH>;
+    type MaxProofsPerCall = ConstU32<8>;
+    type FirstMissSlash = FirstMissSlash;
+    type MaxConsecutiveMisses = ConstU32<MAX_MISSES>;
+    type MaxDuePerBlock = ConstU32<MAX_DUE>;
+    type WeightInfo = ();
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = MarketHelper;
+}
+
+/// Creates confirmed contracts through the real market (the proofs
+/// pallet's `Config` asks for it when benchmarks are compiled).
+#[cfg(feature = "runtime-benchmarks")]
+pub struct MarketHelper;
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketHelper {
+    fn confirmed_contract(
+        host: &AccountId,
+        sender: &AccountId,
+        merkle_root: [u8; 32],
+        leaf_count: u64,
+    ) -> (u64, u32) {
+        use frame_support::traits::fungible::Mutate;
+        let signed = RuntimeOrigin::signed;
+        if !market::Hosts::<Test>::contains_key(host) {
+            let _ = Balances::set_balance(host, 1 << 100);
+            Market::register_host(
+                signed(*host),
+                b"https://host.example".to_vec().try_into().unwrap(),
+                b"EU".to_vec().try_into().unwrap(),
+                u64::MAX / 2,
+                [0; 32],
+            )
+            .unwrap();
+            Deposits::deposit(signed(*host), 1 << 98).unwrap();
+        }
+        if market::HostOffers::<Test>::get(host).is_empty() {
+            Market::post_offer(signed(*host), UNIT, u64::MAX / 4, 1, 100).unwrap();
+        }
+        let _ = Balances::set_balance(sender, 1 << 100);
+        let id = market::NextContractId::<Test>::get();
+        Market::place_request(
+            signed(*sender),
+            leaf_count,
+            merkle_root,
+            leaf_count,
+            1,
+            10,
+            UNIT,
+            0,
+        )
+        .unwrap();
+        Market::confirm_stored(signed(*host), id).unwrap();
+        (id, market::Contracts::<Test>::get(id).unwrap().first_epoch)
+    }
+}
+
+parameter_types! {
+    pub const RecentWeight: Perbill = Perbill::from_percent(20);
+    pub const MaxSenderShare: Perbill = Perbill::from_percent(25);
+}
+
+/// Value served for full experience points.
+pub const FULL_EXPERIENCE: Balance = 100 * UNIT;
+
+impl pallet_host_rating::Config for Test {
+    type RecentWeight = RecentWeight;
+    type FullExperienceValue = ConstU128<FULL_EXPERIENCE>;
+    type MaxSenderShare = MaxSenderShare;
+    type FullAge = ConstU64<1_000>;
+    type MaxTop = ConstU32<3>;
+}
+
+/// The least capital an insurer holds.
+pub const MIN_CAPITAL: Balance = 10 * UNIT;
+
+impl pallet_insurance::Config for Test {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type Contracts = Market;
+    type Deposits = Deposits;
+    type Rating = Rating;
+    type EpochLength = ConstU64<EPOCH>;
+    type WaitingEpochs = ConstU32<MAX_MISSES>;
+    type MinCapital = ConstU128<MIN_CAPITAL>;
+    type WeightInfo = ();
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = MarketHelper;
+}
+
+/// A confirmed contract through the real market, for the insurance
+/// benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_insurance::BenchmarkHelper<AccountId> for MarketHelper {
+    fn contract(host: &AccountId, sender: &AccountId) -> u64 {
+        <Self as pallet_storage_proofs::BenchmarkHelper<AccountId>>::confirmed_contract(
+            host,
+            sender,
+            [7; 32],
+            1 << 21,
+        )
+        .0
+    }
+}
+
+/// Hosts 1..=9 and Senders 10..=19 hold this at genesis.
+pub const INITIAL: Balance = 1_000_000 * UNIT;
+/// Hosts.
+pub const H1: AccountId = 1;
+pub const H2: AccountId = 2;
+pub const H3: AccountId = 3;
+/// Senders.
+pub const ALICE: AccountId = 10;
+pub const BOB: AccountId = 11;
+/// Insurers.
+pub const INSURER: AccountId = 30;
+pub const INSURER2: AccountId = 31;
+/// An account with almost nothing.
+pub const POOR: AccountId = 20;
+
+pub fn new_test_ext() -> sp_io::TestExternalities {
+    let mut storage = frame_system::GenesisConfig::<Test>::default()
+        .build_storage()
+        .unwrap();
+    let mut balances: Vec<(AccountId, Balance)> = (1..=19).map(|a| (a, INITIAL)).collect();
+    balances.push((INSURER, INITIAL));
+    balances.push((INSURER2, INITIAL));
+    balances.push((POT, EXISTENTIAL_DEPOSIT));
+    balances.push((POOR, UNIT));
+    pallet_balances::GenesisConfig::<Test> {
+        balances,
+        ..Default::default()
+    }
+    .assimilate_storage(&mut storage)
+    .unwrap();
+    let mut ext = sp_io::TestExternalities::new(storage);
+    ext.execute_with(|| {
+        System::set_block_number(1);
+        Proofs::on_initialize(1);
+    });
+    ext
+}
+
+/// Runs `test`, then checks every pallet's invariants (`try_state`) and that
+/// no MASP was created or destroyed.
+pub fn build_and_execute(test: impl FnOnce()) {
+    new_test_ext().execute_with(|| {
+        let issuance = pallet_balances::TotalIssuance::<Test>::get();
+        test();
+        Market::do_try_state().expect("market invariants hold after the test");
+        Proofs::do_try_state().expect("proof invariants hold after the test");
+        Rating::do_try_state().expect("rating invariants hold after the test");
+        Insurance::do_try_state().expect("insurance invariants hold after the test");
+        Deposits::do_try_state().expect("deposit invariants hold after the test");
+        assert_eq!(
+            pallet_balances::TotalIssuance::<Test>::get(),
+            issuance,
+            "MASP created or destroyed"
+        );
+    });
+}
+
+/// Runs blocks up to `n`, each with a new parent hash and the market's and
+/// the proofs pallet's `on_initialize`.
+pub fn run_to(n: u64) {
+    while System::block_number() < n {
+        let next = System::block_number() + 1;
+        System::set_block_number(next);
+        System::set_parent_hash(sp_core::H256::repeat_byte(next as u8));
+        Market::on_initialize(next);
+        Proofs::on_initialize(next);
+    }
+}
