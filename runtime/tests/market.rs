@@ -4,7 +4,9 @@
 //!   (market bounds, epoch length, deposits);
 //! - the slash pot exists from genesis in every preset, so a slash remainder
 //!   is never burned;
-//! - the epoch length is a `storage` parameter root can change.
+//! - the epoch length is a `storage` parameter root can change;
+//! - insurance bought during a term waits at least as long as it takes to
+//!   lose data.
 
 mod common;
 
@@ -40,5 +42,22 @@ fn an_epoch_is_an_hour_unless_root_shortens_it() {
         assert_eq!(StorageMarket::current_epoch(), 3);
         EpochLength::set(&5);
         assert_eq!(StorageMarket::current_epoch(), (3 * HOURS + 1) / 5);
+    });
+}
+
+#[test]
+fn cover_bought_during_a_term_waits_as_long_as_it_takes_to_lose_data() {
+    use frame_support::traits::Get;
+    type R = masp_runtime::Runtime;
+    assert!(
+        <<R as pallet_insurance::Config>::WaitingEpochs as Get<u32>>::get()
+            >= <<R as pallet_storage_proofs::Config>::MaxConsecutiveMisses as Get<u32>>::get()
+    );
+    ext("development").execute_with(|| {
+        EpochLength::set(&7);
+        assert_eq!(
+            <<R as pallet_insurance::Config>::EpochLength as Get<u32>>::get(),
+            <<R as pallet_storage_market::Config>::EpochLength as Get<u32>>::get()
+        );
     });
 }

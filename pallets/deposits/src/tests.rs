@@ -186,6 +186,13 @@ fn a_slash_pays_the_sender_first_and_the_rest_to_the_pot() {
             }
             .into(),
         );
+        // What victims were paid is kept with the backing (an insurer's
+        // claim counts the slashes the Sender already had).
+        assert_eq!(Deposits::paid_to_victims(1), 2 * UNIT);
+        Deposits::slash(1, UNIT, &SENDER, UNIT);
+        assert_eq!(Deposits::paid_to_victims(1), 3 * UNIT);
+        Deposits::release(1);
+        assert_eq!(Deposits::paid_to_victims(1), 0);
     });
 }
 

@@ -79,15 +79,17 @@ mod benchmarks {
         assert!(Insurers::<T>::get(&who).is_some());
     }
 
+    /// Withdrawing all capital: the insurer's record and offer go too.
     #[benchmark]
     fn withdraw_capital() {
         let who = insurer::<T>();
-        let amount = T::MinCapital::get();
+        let amount = Insurers::<T>::get(&who).expect("insurer").capital;
 
         #[extrinsic_call]
         _(RawOrigin::Signed(who.clone()), amount);
 
-        assert!(Insurers::<T>::get(&who).is_some());
+        assert!(Insurers::<T>::get(&who).is_none());
+        assert!(Offers::<T>::get(&who).is_none());
     }
 
     #[benchmark]

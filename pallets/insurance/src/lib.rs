@@ -555,10 +555,15 @@ pub mod pallet {
             (frame_system::Pallet::<T>::block_number() / length).unique_saturated_into()
         }
 
-        /// Stores `info`, or removes it once it holds nothing.
+        /// Stores `info`, or removes it (and its offer) once it holds nothing.
         fn put_insurer(who: &T::AccountId, info: InsurerInfo) {
             if info.capital.is_zero() && info.covers == 0 {
                 Insurers::<T>::remove(who);
+                if Offers::<T>::take(who).is_some() {
+                    Self::deposit_event(Event::OfferRemoved {
+                        insurer: who.clone(),
+                    });
+                }
             } else {
                 Insurers::<T>::insert(who, info);
             }
@@ -734,6 +739,12 @@ pub mod pallet {
                 );
             }
             ensure!(committed.is_empty(), "a cover of an unknown insurer");
+            for (who, _) in Offers::<T>::iter() {
+                ensure!(
+                    Insurers::<T>::contains_key(&who),
+                    "an offer of an insurer without capital"
+                );
+            }
             for (who, held) in premiums {
                 ensure!(
                     T::Currency::balance_on_hold(&HoldReason::Premium.into(), &who) == held,

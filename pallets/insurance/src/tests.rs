@@ -561,6 +561,8 @@ fn capital_and_offers_reject_bad_input() {
         assert_ok!(Insurance::set_offer(signed(INSURER), PREMIUM, UNIT, 0));
         assert_ok!(Insurance::remove_offer(signed(INSURER)));
         assert!(Offers::<Test>::get(INSURER).is_none());
+        // Withdrawing all capital withdraws the offer too.
+        assert_ok!(Insurance::set_offer(signed(INSURER), PREMIUM, UNIT, 0));
         assert_noop!(
             Insurance::withdraw_capital(signed(INSURER), 1),
             Error::<Test>::BelowMinCapital
@@ -571,6 +573,7 @@ fn capital_and_offers_reject_bad_input() {
         );
         assert_ok!(Insurance::withdraw_capital(signed(INSURER), MIN_CAPITAL));
         assert!(Insurers::<Test>::get(INSURER).is_none());
+        assert!(Offers::<Test>::get(INSURER).is_none());
         assert_eq!(capital_held(INSURER), 0);
         assert_eq!(free(INSURER), INITIAL);
     });

@@ -66,8 +66,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `42`
 		//  Estimated: `3836`
-		// Minimum execution time: 20_669_000 picoseconds.
-		Weight::from_parts(24_055_000, 3836)
+		// Minimum execution time: 22_002_000 picoseconds.
+		Weight::from_parts(43_893_000, 3836)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -77,8 +77,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `442`
 		//  Estimated: `3836`
-		// Minimum execution time: 23_925_000 picoseconds.
-		Weight::from_parts(45_956_000, 3836)
+		// Minimum execution time: 25_608_000 picoseconds.
+		Weight::from_parts(50_986_000, 3836)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -91,7 +91,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:16)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// The range of component `o` is `[0, 16]`.
@@ -99,10 +99,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `868 + o * (140 ±0)`
 		//  Estimated: `3836 + o * (2599 ±0)`
-		// Minimum execution time: 26_520_000 picoseconds.
-		Weight::from_parts(87_240_059, 3836)
-			// Standard Error: 640_430
-			.saturating_add(Weight::from_parts(69_647_380, 0).saturating_mul(o.into()))
+		// Minimum execution time: 31_539_000 picoseconds.
+		Weight::from_parts(89_756_937, 3836)
+			// Standard Error: 679_761
+			.saturating_add(Weight::from_parts(92_219_333, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(o.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -118,7 +118,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:33 w:33)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:33 w:33)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::BookSeq` (r:1 w:1)
 	/// Proof: `StorageMarket::BookSeq` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::RequestBook` (r:33 w:32)
@@ -134,7 +134,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextContractId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:32 w:32)
-	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::DueCount` (r:1 w:1)
 	/// Proof: `StorageMarket::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Contracts` (r:0 w:32)
@@ -156,10 +156,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1194 + s * (386 ±0)`
 		//  Estimated: `4660 + s * (2932 ±0)`
-		// Minimum execution time: 276_027_000 picoseconds.
-		Weight::from_parts(25_104_949, 4660)
-			// Standard Error: 3_507_752
-			.saturating_add(Weight::from_parts(167_894_001, 0).saturating_mul(s.into()))
+		// Minimum execution time: 389_759_000 picoseconds.
+		Weight::from_parts(752_859_935, 4660)
+			// Standard Error: 2_978_425
+			.saturating_add(Weight::from_parts(122_529_042, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(11_u64))
@@ -185,13 +185,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextContractId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:32 w:32)
-	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::DueCount` (r:1 w:1)
 	/// Proof: `StorageMarket::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:32 w:32)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:32 w:32)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Contracts` (r:0 w:32)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:32)
@@ -208,11 +208,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn update_offer(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1275 + s * (386 ±0)`
-		//  Estimated: `4743 + s * (2932 ±0)`
-		// Minimum execution time: 207_358_000 picoseconds.
-		Weight::from_parts(687_444_021, 4743)
-			// Standard Error: 2_938_507
-			.saturating_add(Weight::from_parts(116_402_373, 0).saturating_mul(s.into()))
+		//  Estimated: `4745 + s * (2932 ±0)`
+		// Minimum execution time: 203_571_000 picoseconds.
+		Weight::from_parts(209_723_000, 4745)
+			// Standard Error: 1_207_882
+			.saturating_add(Weight::from_parts(151_129_407, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
@@ -226,15 +226,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:1)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn cancel_offer() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1068`
 		//  Estimated: `3642`
-		// Minimum execution time: 93_395_000 picoseconds.
-		Weight::from_parts(101_459_000, 3642)
+		// Minimum execution time: 100_799_000 picoseconds.
+		Weight::from_parts(140_382_000, 3642)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -243,7 +243,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::NextRequestId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::OfferBook` (r:33 w:8)
@@ -259,7 +259,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextContractId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:8 w:8)
-	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::DueCount` (r:1 w:1)
 	/// Proof: `StorageMarket::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Contracts` (r:0 w:8)
@@ -276,12 +276,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1089 + r * (315 ±0) + s * (243 ±0)`
 		//  Estimated: `4506 + r * (2846 ±0) + s * (2846 ±0)`
-		// Minimum execution time: 640_720_000 picoseconds.
-		Weight::from_parts(77_740_673, 4506)
-			// Standard Error: 1_000_111
-			.saturating_add(Weight::from_parts(21_318_787, 0).saturating_mul(s.into()))
-			// Standard Error: 3_298_725
-			.saturating_add(Weight::from_parts(99_428_892, 0).saturating_mul(r.into()))
+		// Minimum execution time: 724_777_000 picoseconds.
+		Weight::from_parts(815_727_000, 4506)
+			// Standard Error: 711_236
+			.saturating_add(Weight::from_parts(32_041_381, 0).saturating_mul(s.into()))
+			// Standard Error: 2_128_899
+			.saturating_add(Weight::from_parts(36_200_188, 0).saturating_mul(r.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(r.into())))
@@ -295,7 +295,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::NextRequestId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::OfferBook` (r:33 w:0)
@@ -321,10 +321,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `15824 + b * (1 ±0)`
 		//  Estimated: `92062 + b * (2 ±0)`
-		// Minimum execution time: 531_626_000 picoseconds.
-		Weight::from_parts(802_618_895, 92062)
-			// Standard Error: 2_558
-			.saturating_add(Weight::from_parts(35_253, 0).saturating_mul(b.into()))
+		// Minimum execution time: 822_871_000 picoseconds.
+		Weight::from_parts(1_373_060_652, 92062)
+			// Standard Error: 3_277
+			.saturating_add(Weight::from_parts(18_547, 0).saturating_mul(b.into()))
 			.saturating_add(T::DbWeight::get().reads(103_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 			.saturating_add(Weight::from_parts(0, 2).saturating_mul(b.into()))
@@ -334,7 +334,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderRequests` (r:0 w:1)
 	/// Proof: `StorageMarket::SenderRequests` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::RequestBook` (r:0 w:1)
@@ -343,8 +343,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `609`
 		//  Estimated: `3922`
-		// Minimum execution time: 125_736_000 picoseconds.
-		Weight::from_parts(136_014_000, 3922)
+		// Minimum execution time: 129_222_000 picoseconds.
+		Weight::from_parts(157_045_000, 3922)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -366,8 +366,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `647`
 		//  Estimated: `4112`
-		// Minimum execution time: 54_202_000 picoseconds.
-		Weight::from_parts(59_461_000, 4112)
+		// Minimum execution time: 55_073_000 picoseconds.
+		Weight::from_parts(60_874_000, 4112)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -376,17 +376,19 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
-	/// Storage: `Deposits::Backings` (r:1 w:1)
-	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
-	/// Storage: `Deposits::Deposits` (r:1 w:1)
-	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
-	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:1 w:1)
 	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::SenderValue` (r:1 w:1)
 	/// Proof: `HostRating::SenderValue` (`max_values`: None, `max_size`: Some(112), added: 2587, mode: `MaxEncodedLen`)
+	/// Storage: `Insurance::Covers` (r:1 w:0)
+	/// Proof: `Insurance::Covers` (`max_values`: None, `max_size`: Some(172), added: 2647, mode: `MaxEncodedLen`)
+	/// Storage: `Deposits::Backings` (r:1 w:1)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
+	/// Storage: `Deposits::Deposits` (r:1 w:1)
+	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
+	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:1)
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:1)
@@ -395,11 +397,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn cancel_contract() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1397`
+		//  Measured:  `1417`
 		//  Estimated: `3836`
-		// Minimum execution time: 138_450_000 picoseconds.
-		Weight::from_parts(152_566_000, 3836)
-			.saturating_add(T::DbWeight::get().reads(8_u64))
+		// Minimum execution time: 143_318_000 picoseconds.
+		Weight::from_parts(158_818_000, 3836)
+			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(11_u64))
 	}
 	/// Storage: `StorageMarket::DueCursor` (r:1 w:1)
@@ -413,15 +415,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:32 w:32)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:32 w:32)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:1)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
+	/// Storage: `Insurance::Covers` (r:32 w:0)
+	/// Proof: `Insurance::Covers` (`max_values`: None, `max_size`: Some(172), added: 2647, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:32 w:32)
-	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Deposits` (r:1 w:1)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
-	/// Storage: `HostRating::Metrics` (r:1 w:1)
-	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:32)
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:32)
@@ -431,14 +435,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 32]`.
 	fn process_due(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1138 + n * (461 ±0)`
+		//  Measured:  `1158 + n * (461 ±0)`
 		//  Estimated: `3836 + n * (2701 ±0)`
-		// Minimum execution time: 14_868_000 picoseconds.
-		Weight::from_parts(336_564_374, 3836)
-			// Standard Error: 2_916_573
-			.saturating_add(Weight::from_parts(118_749_752, 0).saturating_mul(n.into()))
+		// Minimum execution time: 13_836_000 picoseconds.
+		Weight::from_parts(205_708_383, 3836)
+			// Standard Error: 4_314_473
+			.saturating_add(Weight::from_parts(134_867_592, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(n.into()))
@@ -446,15 +450,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `StorageMarket::Contracts` (r:1 w:1)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn pay_epoch() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `923`
 		//  Estimated: `6196`
-		// Minimum execution time: 89_147_000 picoseconds.
-		Weight::from_parts(96_501_000, 6196)
+		// Minimum execution time: 90_339_000 picoseconds.
+		Weight::from_parts(160_080_000, 6196)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -465,14 +469,14 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	fn register_host() -> Weight {
-		Weight::from_parts(24_055_000, 3836)
+		Weight::from_parts(43_893_000, 3836)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	fn update_host() -> Weight {
-		Weight::from_parts(45_956_000, 3836)
+		Weight::from_parts(50_986_000, 3836)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
@@ -485,12 +489,12 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:16)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn unregister_host(o: u32, ) -> Weight {
-		Weight::from_parts(87_240_059, 3836)
-			.saturating_add(Weight::from_parts(69_647_380, 0).saturating_mul(o.into()))
+		Weight::from_parts(89_756_937, 3836)
+			.saturating_add(Weight::from_parts(92_219_333, 0).saturating_mul(o.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(o.into())))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
@@ -506,7 +510,7 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:33 w:33)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:33 w:33)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::BookSeq` (r:1 w:1)
 	/// Proof: `StorageMarket::BookSeq` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::RequestBook` (r:33 w:32)
@@ -522,7 +526,7 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextContractId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:32 w:32)
-	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::DueCount` (r:1 w:1)
 	/// Proof: `StorageMarket::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Contracts` (r:0 w:32)
@@ -540,8 +544,8 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:1)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn post_offer(s: u32, ) -> Weight {
-		Weight::from_parts(25_104_949, 4660)
-			.saturating_add(Weight::from_parts(167_894_001, 0).saturating_mul(s.into()))
+		Weight::from_parts(752_859_935, 4660)
+			.saturating_add(Weight::from_parts(122_529_042, 0).saturating_mul(s.into()))
 			.saturating_add(RocksDbWeight::get().reads(12_u64))
 			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(RocksDbWeight::get().writes(11_u64))
@@ -567,13 +571,13 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextContractId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:32 w:32)
-	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::DueCount` (r:1 w:1)
 	/// Proof: `StorageMarket::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:32 w:32)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:32 w:32)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Contracts` (r:0 w:32)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:32)
@@ -587,8 +591,8 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:2)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn update_offer(s: u32, ) -> Weight {
-		Weight::from_parts(687_444_021, 4743)
-			.saturating_add(Weight::from_parts(116_402_373, 0).saturating_mul(s.into()))
+		Weight::from_parts(209_723_000, 4745)
+			.saturating_add(Weight::from_parts(151_129_407, 0).saturating_mul(s.into()))
 			.saturating_add(RocksDbWeight::get().reads(9_u64))
 			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(RocksDbWeight::get().writes(8_u64))
@@ -602,11 +606,11 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:1)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn cancel_offer() -> Weight {
-		Weight::from_parts(101_459_000, 3642)
+		Weight::from_parts(140_382_000, 3642)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}
@@ -615,7 +619,7 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::NextRequestId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::OfferBook` (r:33 w:8)
@@ -631,7 +635,7 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextContractId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:8 w:8)
-	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::DueCount` (r:1 w:1)
 	/// Proof: `StorageMarket::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Contracts` (r:0 w:8)
@@ -643,9 +647,9 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:8)
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn place_request(s: u32, r: u32, ) -> Weight {
-		Weight::from_parts(77_740_673, 4506)
-			.saturating_add(Weight::from_parts(21_318_787, 0).saturating_mul(s.into()))
-			.saturating_add(Weight::from_parts(99_428_892, 0).saturating_mul(r.into()))
+		Weight::from_parts(815_727_000, 4506)
+			.saturating_add(Weight::from_parts(32_041_381, 0).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(36_200_188, 0).saturating_mul(r.into()))
 			.saturating_add(RocksDbWeight::get().reads(7_u64))
 			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(RocksDbWeight::get().reads((6_u64).saturating_mul(r.into())))
@@ -659,7 +663,7 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::NextRequestId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::OfferBook` (r:33 w:0)
@@ -681,8 +685,8 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::Requests` (r:0 w:1)
 	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
 	fn place_request_deep_book(b: u32, ) -> Weight {
-		Weight::from_parts(802_618_895, 92062)
-			.saturating_add(Weight::from_parts(35_253, 0).saturating_mul(b.into()))
+		Weight::from_parts(1_373_060_652, 92062)
+			.saturating_add(Weight::from_parts(18_547, 0).saturating_mul(b.into()))
 			.saturating_add(RocksDbWeight::get().reads(103_u64))
 			.saturating_add(RocksDbWeight::get().writes(9_u64))
 			.saturating_add(Weight::from_parts(0, 2).saturating_mul(b.into()))
@@ -692,13 +696,13 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderRequests` (r:0 w:1)
 	/// Proof: `StorageMarket::SenderRequests` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::RequestBook` (r:0 w:1)
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn cancel_request() -> Weight {
-		Weight::from_parts(136_014_000, 3922)
+		Weight::from_parts(157_045_000, 3922)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}
@@ -717,7 +721,7 @@ impl WeightInfo for () {
 	/// Storage: `StorageProofs::Records` (r:0 w:1)
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn confirm_stored() -> Weight {
-		Weight::from_parts(59_461_000, 4112)
+		Weight::from_parts(60_874_000, 4112)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
 	}
@@ -726,17 +730,19 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
-	/// Storage: `Deposits::Backings` (r:1 w:1)
-	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
-	/// Storage: `Deposits::Deposits` (r:1 w:1)
-	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
-	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:1 w:1)
 	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::SenderValue` (r:1 w:1)
 	/// Proof: `HostRating::SenderValue` (`max_values`: None, `max_size`: Some(112), added: 2587, mode: `MaxEncodedLen`)
+	/// Storage: `Insurance::Covers` (r:1 w:0)
+	/// Proof: `Insurance::Covers` (`max_values`: None, `max_size`: Some(172), added: 2647, mode: `MaxEncodedLen`)
+	/// Storage: `Deposits::Backings` (r:1 w:1)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
+	/// Storage: `Deposits::Deposits` (r:1 w:1)
+	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
+	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:1)
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:1)
@@ -744,8 +750,8 @@ impl WeightInfo for () {
 	/// Storage: `StorageProofs::Records` (r:0 w:1)
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn cancel_contract() -> Weight {
-		Weight::from_parts(152_566_000, 3836)
-			.saturating_add(RocksDbWeight::get().reads(8_u64))
+		Weight::from_parts(158_818_000, 3836)
+			.saturating_add(RocksDbWeight::get().reads(9_u64))
 			.saturating_add(RocksDbWeight::get().writes(11_u64))
 	}
 	/// Storage: `StorageMarket::DueCursor` (r:1 w:1)
@@ -759,15 +765,17 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:32 w:32)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:32 w:32)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:1 w:1)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
+	/// Storage: `Insurance::Covers` (r:32 w:0)
+	/// Proof: `Insurance::Covers` (`max_values`: None, `max_size`: Some(172), added: 2647, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:32 w:32)
-	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Deposits` (r:1 w:1)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
-	/// Storage: `HostRating::Metrics` (r:1 w:1)
-	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:32)
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:32)
@@ -775,10 +783,10 @@ impl WeightInfo for () {
 	/// Storage: `StorageProofs::Records` (r:0 w:32)
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn process_due(n: u32, ) -> Weight {
-		Weight::from_parts(336_564_374, 3836)
-			.saturating_add(Weight::from_parts(118_749_752, 0).saturating_mul(n.into()))
+		Weight::from_parts(205_708_383, 3836)
+			.saturating_add(Weight::from_parts(134_867_592, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
-			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(n.into())))
+			.saturating_add(RocksDbWeight::get().reads((6_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 			.saturating_add(RocksDbWeight::get().writes((8_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(n.into()))
@@ -786,11 +794,11 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::Contracts` (r:1 w:1)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn pay_epoch() -> Weight {
-		Weight::from_parts(96_501_000, 6196)
+		Weight::from_parts(160_080_000, 6196)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}

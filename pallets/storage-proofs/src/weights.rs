@@ -59,7 +59,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `StorageProofs::Records` (r:32 w:32)
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:1 w:1)
@@ -71,10 +71,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `917 + n * (268 ±0)`
 		//  Estimated: `6196 + n * (2701 ±0)`
-		// Minimum execution time: 201_497_000 picoseconds.
-		Weight::from_parts(174_766_717, 6196)
-			// Standard Error: 2_200_686
-			.saturating_add(Weight::from_parts(185_918_382, 0).saturating_mul(n.into()))
+		// Minimum execution time: 318_967_000 picoseconds.
+		Weight::from_parts(61_818_733, 6196)
+			// Standard Error: 658_367
+			.saturating_add(Weight::from_parts(261_480_103, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
@@ -88,15 +88,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `StorageMarket::Contracts` (r:1 w:1)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:1 w:1)
-	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Deposits` (r:1 w:1)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:1 w:1)
 	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
+	/// Storage: `Insurance::Covers` (r:1 w:0)
+	/// Proof: `Insurance::Covers` (`max_values`: None, `max_size`: Some(172), added: 2647, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:1)
@@ -105,11 +107,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn report_missed() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1568`
-		//  Estimated: `6218`
-		// Minimum execution time: 234_068_000 picoseconds.
-		Weight::from_parts(260_187_000, 6218)
-			.saturating_add(T::DbWeight::get().reads(11_u64))
+		//  Measured:  `1588`
+		//  Estimated: `6290`
+		// Minimum execution time: 262_752_000 picoseconds.
+		Weight::from_parts(460_582_000, 6290)
+			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
 	/// Storage: `StorageProofs::DueCursor` (r:1 w:1)
@@ -123,15 +125,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `StorageMarket::Contracts` (r:512 w:512)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:512 w:512)
-	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Deposits` (r:1 w:1)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:1 w:1)
 	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
+	/// Storage: `Insurance::Covers` (r:512 w:0)
+	/// Proof: `Insurance::Covers` (`max_values`: None, `max_size`: Some(172), added: 2647, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:512)
@@ -141,14 +145,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 512]`.
 	fn process_due(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1221 + n * (347 ±0)`
-		//  Estimated: `6218 + n * (2701 ±0)`
-		// Minimum execution time: 21_109_000 picoseconds.
-		Weight::from_parts(22_412_000, 6218)
-			// Standard Error: 1_543_596
-			.saturating_add(Weight::from_parts(226_986_662, 0).saturating_mul(n.into()))
+		//  Measured:  `1241 + n * (347 ±0)`
+		//  Estimated: `6290 + n * (2701 ±0)`
+		// Minimum execution time: 18_795_000 picoseconds.
+		Weight::from_parts(21_100_000, 6290)
+			// Standard Error: 3_338_370
+			.saturating_add(Weight::from_parts(300_608_940, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
-			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(n.into()))
@@ -166,7 +170,7 @@ impl WeightInfo for () {
 	/// Storage: `StorageProofs::Records` (r:32 w:32)
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:1 w:1)
@@ -174,8 +178,8 @@ impl WeightInfo for () {
 	/// Storage: `HostRating::Top` (r:1 w:1)
 	/// Proof: `HostRating::Top` (`max_values`: Some(1), `max_size`: Some(3602), added: 4097, mode: `MaxEncodedLen`)
 	fn submit_proofs(n: u32, ) -> Weight {
-		Weight::from_parts(174_766_717, 6196)
-			.saturating_add(Weight::from_parts(185_918_382, 0).saturating_mul(n.into()))
+		Weight::from_parts(61_818_733, 6196)
+			.saturating_add(Weight::from_parts(261_480_103, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(7_u64))
 			.saturating_add(RocksDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
@@ -189,15 +193,17 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::Contracts` (r:1 w:1)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:1 w:1)
-	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Deposits` (r:1 w:1)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:1 w:1)
 	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
+	/// Storage: `Insurance::Covers` (r:1 w:0)
+	/// Proof: `Insurance::Covers` (`max_values`: None, `max_size`: Some(172), added: 2647, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:1)
@@ -205,8 +211,8 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:1)
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn report_missed() -> Weight {
-		Weight::from_parts(260_187_000, 6218)
-			.saturating_add(RocksDbWeight::get().reads(11_u64))
+		Weight::from_parts(460_582_000, 6290)
+			.saturating_add(RocksDbWeight::get().reads(12_u64))
 			.saturating_add(RocksDbWeight::get().writes(12_u64))
 	}
 	/// Storage: `StorageProofs::DueCursor` (r:1 w:1)
@@ -220,15 +226,17 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::Contracts` (r:512 w:512)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:512 w:512)
-	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Deposits` (r:1 w:1)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:1 w:1)
 	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
+	/// Storage: `Insurance::Covers` (r:512 w:0)
+	/// Proof: `Insurance::Covers` (`max_values`: None, `max_size`: Some(172), added: 2647, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:512)
@@ -236,10 +244,10 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::SenderContracts` (r:0 w:512)
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn process_due(n: u32, ) -> Weight {
-		Weight::from_parts(22_412_000, 6218)
-			.saturating_add(Weight::from_parts(226_986_662, 0).saturating_mul(n.into()))
+		Weight::from_parts(21_100_000, 6290)
+			.saturating_add(Weight::from_parts(300_608_940, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(8_u64))
-			.saturating_add(RocksDbWeight::get().reads((4_u64).saturating_mul(n.into())))
+			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(8_u64))
 			.saturating_add(RocksDbWeight::get().writes((6_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(n.into()))

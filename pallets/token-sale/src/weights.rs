@@ -58,8 +58,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `49`
 		//  Estimated: `1493`
-		// Minimum execution time: 13_946_000 picoseconds.
-		Weight::from_parts(21_480_000, 1493)
+		// Minimum execution time: 14_728_000 picoseconds.
+		Weight::from_parts(16_651_000, 1493)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -85,8 +85,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `103`
 		//  Estimated: `3836`
-		// Minimum execution time: 55_935_000 picoseconds.
-		Weight::from_parts(100_819_000, 3836)
+		// Minimum execution time: 55_794_000 picoseconds.
+		Weight::from_parts(60_563_000, 3836)
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
@@ -102,8 +102,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `208`
 		//  Estimated: `1538`
-		// Minimum execution time: 22_582_000 picoseconds.
-		Weight::from_parts(33_192_000, 1538)
+		// Minimum execution time: 22_953_000 picoseconds.
+		Weight::from_parts(25_849_000, 1538)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -119,8 +119,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `332`
 		//  Estimated: `3547`
-		// Minimum execution time: 62_998_000 picoseconds.
-		Weight::from_parts(96_290_000, 3547)
+		// Minimum execution time: 62_707_000 picoseconds.
+		Weight::from_parts(67_987_000, 3547)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -138,8 +138,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `717`
 		//  Estimated: `3836`
-		// Minimum execution time: 54_081_000 picoseconds.
-		Weight::from_parts(61_916_000, 3836)
+		// Minimum execution time: 55_484_000 picoseconds.
+		Weight::from_parts(61_705_000, 3836)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -150,7 +150,7 @@ impl WeightInfo for () {
 	/// Storage: `TokenSale::Schedule` (r:1 w:1)
 	/// Proof: `TokenSale::Schedule` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	fn schedule_sale() -> Weight {
-		Weight::from_parts(21_480_000, 1493)
+		Weight::from_parts(16_651_000, 1493)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
@@ -173,7 +173,7 @@ impl WeightInfo for () {
 	/// Storage: `TokenSale::ContributionsOf` (r:0 w:1)
 	/// Proof: `TokenSale::ContributionsOf` (`max_values`: None, `max_size`: Some(195), added: 2670, mode: `MaxEncodedLen`)
 	fn attest_contribution() -> Weight {
-		Weight::from_parts(100_819_000, 3836)
+		Weight::from_parts(60_563_000, 3836)
 			.saturating_add(RocksDbWeight::get().reads(8_u64))
 			.saturating_add(RocksDbWeight::get().writes(7_u64))
 	}
@@ -186,7 +186,7 @@ impl WeightInfo for () {
 	/// Storage: `TokenSale::TotalAllocated` (r:1 w:0)
 	/// Proof: `TokenSale::TotalAllocated` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
 	fn finalize() -> Weight {
-		Weight::from_parts(33_192_000, 1538)
+		Weight::from_parts(25_849_000, 1538)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
@@ -199,7 +199,7 @@ impl WeightInfo for () {
 	/// Storage: `TokenSale::TotalAllocated` (r:1 w:0)
 	/// Proof: `TokenSale::TotalAllocated` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
 	fn claim() -> Weight {
-		Weight::from_parts(96_290_000, 3547)
+		Weight::from_parts(67_987_000, 3547)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
@@ -214,7 +214,7 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn mark_refunded() -> Weight {
-		Weight::from_parts(61_916_000, 3836)
+		Weight::from_parts(61_705_000, 3836)
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}

@@ -1,0 +1,18 @@
+//! The MASP client library behind the `masp` command line.
+//!
+//! Zero knowledge: everything a host or the chain receives is produced here
+//! from the user's secret phrase, and is ciphertext, a size or a Merkle
+//! root.
+//!
+//! - [`keys`]: one phrase gives the chain account (as polkadot.js derives
+//!   it) and the master key; the key file on disk is sealed with a password.
+//! - [`crypto`]: the per-file AES-256-GCM chunk format.
+//! - [`pipeline`]: read + chunk + encrypt + Merkle on every core.
+//! - [`fsutil`]: atomic writes (temp + fsync + rename).
+
+pub mod crypto;
+pub mod fsutil;
+pub mod keys;
+pub mod pipeline;
+
+pub use subxt_signer::bip39;

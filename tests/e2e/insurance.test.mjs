@@ -1,0 +1,90 @@
+// Insurance on a real dev chain, through @polkadot/api with no custom types.
+//
+// An insurer locks capital and offers cover; a Sender buys cover for its
+// contract before the term starts; the host never proves, so after six
+// missed epochs the data counts as lost: the host's slashes pay the Sender
+// first and the insurer pays the rest of the cover from its capital, then
+// recovers what the host's deposit still backing the contract yields.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { Keyring } from '@polkadot/keyring';
+import { u8aToHex } from '@polkadot/util';
+import { cryptoWaitReady, xxhashAsHex } from '@polkadot/util-crypto';
+
+import { startDevNode, submit } from './lib/node.mjs';
+
+const UNIT = 10n ** 12n;
+const EPOCH = 4; // blocks, set through sudo before any contract exists
+const MISSES = 6; // the runtime's MaxConsecutiveMisses
+
+let node;
+let keyring;
+
+before(async () => {
+  await cryptoWaitReady();
+  keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+  node = await startDevNode({ instantSeal: true });
+});
+
+after(async () => { if (node) await node.stop(); });
+
+test('a Sender with cover is made whole up to the cover when its host loses the data', { timeout: 300_000 }, async () => {
+  const { api } = node;
+  const [alice, charlie, dave, eve, ferdie] = ['//Alice', '//Charlie', '//Dave', '//Eve', '//Ferdie'].map((u) => keyring.addFromUri(u));
+  const best = async () => (await api.rpc.chain.getHeader()).number.toNumber();
+  const advanceTo = async (n) => { while (await best() < n) await submit(api, api.tx.system.remark('0x00'), ferdie); };
+  const free = async (who) => (await api.query.system.account(who.address)).data.free.toBigInt();
+
+  await submit(api, api.tx.sudo.sudo(api.tx.system.setStorage([[xxhashAsHex(':EpochLength:', 128), u8aToHex(api.createType('u32', EPOCH).toU8a())]])), alice);
+
+  // Eve insures: 200 MASP of capital, 1 MASP per GiB per epoch, up to 50 MASP a contract.
+  await submit(api, api.tx.insurance.depositCapital(200n * UNIT), eve);
+  await submit(api, api.tx.insurance.setOffer(UNIT, 50n * UNIT, 0), eve);
+  // Bad input changes nothing and says why.
+  await assert.rejects(submit(api, api.tx.insurance.withdrawCapital(300n * UNIT), eve), /insurance.InsufficientCapital/);
+
+  // Charlie hosts; Dave stores a 1 MiB file for 20 epochs.
+  await submit(api, api.tx.storageMarket.registerHost('https://charlie.example', 'EU', 1n << 40n, u8aToHex(charlie.publicKey)), charlie);
+  await submit(api, api.tx.deposits.deposit(1000n * UNIT), charlie);
+  await submit(api, api.tx.storageMarket.postOffer(UNIT, 1n << 30n, 1, 100), charlie);
+  const size = 1 << 20;
+  const placed = await submit(api, api.tx.storageMarket.placeRequest(size, u8aToHex(new Uint8Array(32).fill(5)), size / 512, 1, 20, UNIT, 0), dave);
+  const created = placed.events.find(({ event }) => event.section === 'storageMarket' && event.method === 'ContractCreated');
+  const contract = created.event.data[0].toNumber();
+  await submit(api, api.tx.storageMarket.confirmStored(contract), charlie);
+
+  // Too much cover for the offer; then 40 MASP of cover, premium held.
+  await assert.rejects(submit(api, api.tx.insurance.buyCover(contract, eve.address, 51n * UNIT, UNIT), dave), /insurance.CoverTooLarge/);
+  await submit(api, api.tx.insurance.buyCover(contract, eve.address, 40n * UNIT, UNIT), dave);
+  const cover = (await api.query.insurance.covers(contract)).unwrap();
+  assert.equal(cover.amount.toBigInt(), 40n * UNIT);
+  const insurer = (await api.query.insurance.insurers(eve.address)).unwrap();
+  assert.equal(insurer.committed.toBigInt(), 40n * UNIT);
+  assert.ok(cover.held.toBigInt() > 0n, 'the premium for the term is held');
+
+  // Charlie never proves: six missed epochs and the data is lost.
+  const daveBefore = await free(dave);
+  const eveBefore = await free(eve);
+  const first = cover.start.toNumber();
+  await advanceTo((first + MISSES) * EPOCH + 1);
+  assert.ok((await api.query.storageMarket.contracts(contract)).isNone, 'the contract ended');
+  assert.ok((await api.query.insurance.covers(contract)).isNone, 'the cover ended');
+
+  // Dave got the cover (slashes + claim) back, less the premium of the live epochs.
+  const gained = (await free(dave)) - daveBefore;
+  assert.ok(gained > 39n * UNIT && gained <= 41n * UNIT, `Dave gained ${gained}`);
+  // Eve's capital paid the claim (less the slashes Dave already had); she
+  // recovered some of it from Charlie's deposit and earned premium.
+  const capital = (await api.query.insurance.insurers(eve.address)).unwrap();
+  assert.equal(capital.committed.toBigInt(), 0n);
+  const paid = 200n * UNIT - capital.capital.toBigInt();
+  assert.ok(paid > 0n && paid <= 40n * UNIT, `Eve paid ${paid}`);
+  assert.ok((await free(eve)) > eveBefore, 'Eve recovered from the host and earned premium');
+
+  // The loss shows in Charlie's objective rating (polkadot.js: Runtime calls -> hostRatingApi).
+  const rated = (await api.call.hostRatingApi.rating(charlie.address)).toJSON();
+  assert.equal(rated.metrics.lost, 1);
+  assert.equal(rated.metrics.proofsMissed, MISSES);
+});
