@@ -47,9 +47,10 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 ///
 /// `sink(index, ciphertext)` receives every sealed chunk in order;
 /// `progress(plaintext bytes)` is called after each batch. `batch` chunks
-/// are sealed in parallel at a time (memory: `batch` MiB).
+/// are sealed in parallel at a time; a reader thread fills the next batch
+/// meanwhile (memory: about 3 x `batch` MiB).
 pub fn seal(
-    mut reader: impl Read,
+    reader: impl Read + Send,
     size: u64,
     master: &Key,
     file: FileId,
@@ -59,49 +60,86 @@ pub fn seal(
 ) -> io::Result<Sealed> {
     let cipher = FileCipher::new(master, file, size);
     let count = cipher.chunk_count();
-    let batch = batch.max(1);
-    let mut bufs: Vec<Vec<u8>> = (0..batch.min(count as usize))
-        .map(|_| Vec::with_capacity(masp_proofs::CHUNK_SIZE))
-        .collect();
+    let batch = batch.max(1) as u64;
     let mut chunk_roots = Vec::with_capacity(count as usize);
-    let mut index = 0u64;
-    while index < count {
-        let n = (count - index).min(batch as u64) as usize;
-        // Read sequentially.
-        for (i, buf) in bufs[..n].iter_mut().enumerate() {
-            let len = crypto::plain_len(size, index + i as u64);
-            buf.clear();
-            buf.resize(len, 0);
-            let got = read_full(&mut reader, buf)?;
-            if got != len {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("the file shrank while it was read (expected {size} bytes)"),
-                ));
+    std::thread::scope(|scope| -> io::Result<()> {
+        // Batches read ahead, and emptied buffers coming back for reuse.
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<Vec<u8>>>>(1);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<Vec<u8>>>();
+        scope.spawn(move || {
+            let mut reader = reader;
+            let mut index = 0u64;
+            while index < count {
+                let n = (count - index).min(batch) as usize;
+                let mut bufs = empty_rx.try_recv().unwrap_or_default();
+                bufs.resize_with(n, || Vec::with_capacity(masp_proofs::CHUNK_SIZE));
+                bufs.truncate(n);
+                let mut result = Ok(());
+                for (i, buf) in bufs.iter_mut().enumerate() {
+                    let len = crypto::plain_len(size, index + i as u64);
+                    buf.clear();
+                    buf.resize(len, 0);
+                    match read_full(&mut reader, buf) {
+                        Ok(got) if got == len => {}
+                        Ok(_) => {
+                            result = Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                format!(
+                                    "the file shrank while it was read (expected {size} bytes)"
+                                ),
+                            ));
+                            break;
+                        }
+                        Err(e) => {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                }
+                let failed = result.is_err();
+                if full_tx.send(result.map(|()| bufs)).is_err() || failed {
+                    return;
+                }
+                index += n as u64;
             }
+            let mut extra = [0u8; 1];
+            let tail = match read_full(&mut reader, &mut extra) {
+                Ok(0) => return,
+                Ok(_) => io::Error::other(format!(
+                    "the file grew while it was read (expected {size} bytes)"
+                )),
+                Err(e) => e,
+            };
+            let _ = full_tx.send(Err(tail));
+        });
+        let mut index = 0u64;
+        while index < count {
+            let mut bufs = full_rx
+                .recv()
+                .map_err(|_| io::Error::other("the reader stopped"))??;
+            // Seal and hash in parallel.
+            let roots: Vec<Hash> = bufs
+                .par_iter_mut()
+                .enumerate()
+                .map(|(i, buf)| {
+                    cipher.seal(index + i as u64, buf);
+                    masp_proofs::chunk_root(buf)
+                })
+                .collect();
+            for (i, buf) in bufs.iter().enumerate() {
+                sink(index + i as u64, buf)?;
+            }
+            chunk_roots.extend(roots);
+            index += bufs.len() as u64;
+            progress((index * PLAIN_CHUNK as u64).min(size));
+            let _ = empty_tx.send(bufs);
         }
-        // Seal and hash in parallel.
-        let roots: Vec<Hash> = bufs[..n]
-            .par_iter_mut()
-            .enumerate()
-            .map(|(i, buf)| {
-                cipher.seal(index + i as u64, buf);
-                masp_proofs::chunk_root(buf)
-            })
-            .collect();
-        for (i, buf) in bufs[..n].iter().enumerate() {
-            sink(index + i as u64, buf)?;
+        // The reader's last word: the file did not grow.
+        match full_rx.recv() {
+            Ok(Err(e)) => Err(e),
+            _ => Ok(()),
         }
-        chunk_roots.extend(roots);
-        index += n as u64;
-        progress((index * PLAIN_CHUNK as u64).min(size));
-    }
-    let mut extra = [0u8; 1];
-    if read_full(&mut reader, &mut extra)? != 0 {
-        return Err(io::Error::other(format!(
-            "the file grew while it was read (expected {size} bytes)"
-        )));
-    }
+    })?;
     let cipher_size = crypto::ciphertext_size(size);
     let root = masp_proofs::root_of_chunk_roots(&mut chunk_roots.clone());
     Ok(Sealed {

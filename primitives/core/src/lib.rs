@@ -1,16 +1,20 @@
 //! # MASP primitives
 //!
 //! The types and constants that the runtime, the node, the host daemon and the
-//! client must agree on byte for byte. `no_std`, no allocation.
+//! client must agree on byte for byte. `no_std`.
 //!
 //! - [`token`]: the MASP token (symbol, decimals, units, existential deposit).
 //! - [`time`]: block time and the durations derived from it.
 //! - [`market`]: storage market ids, units and pricing arithmetic.
 //! - [`traits`]: how the MASP pallets talk to each other.
+//! - [`manifest`]: a stored file's manifest (sealed by the client).
 //! - Account, balance and block types shared by every crate.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
+extern crate alloc;
+
+pub mod manifest;
 pub mod market;
 pub mod traits;
 

@@ -308,3 +308,30 @@ proptest! {
         prop_assert!(verify(&tree.root(), n, index, &leaf, &proof.path).is_err());
     }
 }
+
+#[test]
+fn the_simd_chunk_root_is_the_plain_tree_root() {
+    for len in [
+        0usize,
+        1,
+        511,
+        512,
+        513,
+        3 * 512 + 7,
+        1000 * 512 + 3,
+        CHUNK_SIZE - 1,
+        CHUNK_SIZE,
+    ] {
+        let chunk: Vec<u8> = (0..len).map(|i| (i * 13 % 256) as u8).collect();
+        let mut leaves: Vec<Hash> = if chunk.is_empty() {
+            vec![hash_leaf(&[])]
+        } else {
+            chunk.chunks(LEAF_SIZE).map(hash_leaf).collect()
+        };
+        assert_eq!(
+            chunk_root(&chunk),
+            crate::fold_levels(&mut leaves),
+            "len {len}"
+        );
+    }
+}
