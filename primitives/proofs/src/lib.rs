@@ -273,9 +273,10 @@ fn fold_levels(nodes: &mut [Hash]) -> Hash {
 /// The root of one chunk (up to [`CHUNK_SIZE`] bytes; only the file's last
 /// chunk may be shorter).
 ///
-/// With `std`, the leaves and each level of nodes are hashed several at a
-/// time with BLAKE2b's SIMD lanes (AVX2: 4 at once), which is what makes the
-/// client's and host's Merkle hashing fast; the result is the same.
+/// Only builders (client, host daemon) need it, so it is `std`: the leaves
+/// and each level of nodes are hashed several at a time with BLAKE2b's SIMD
+/// lanes (AVX2: 4 at once); the test `the_simd_chunk_root_is_the_plain_tree_root`
+/// checks it against the plain pairwise rule.
 #[cfg(feature = "std")]
 pub fn chunk_root(chunk: &[u8]) -> Hash {
     use blake2b_simd::many::{hash_many, HashManyJob};
@@ -318,19 +319,6 @@ pub fn chunk_root(chunk: &[u8]) -> Hash {
         level.extend(odd);
     }
     level[0]
-}
-
-/// The root of one chunk (up to [`CHUNK_SIZE`] bytes; only the file's last
-/// chunk may be shorter). Uses 64 KiB of stack for the leaf hashes.
-#[cfg(not(feature = "std"))]
-pub fn chunk_root(chunk: &[u8]) -> Hash {
-    let mut leaves = [[0u8; 32]; LEAVES_PER_CHUNK as usize];
-    let mut n = 0;
-    for leaf in chunk.chunks(LEAF_SIZE).take(LEAVES_PER_CHUNK as usize) {
-        leaves[n] = hash_leaf(leaf);
-        n += 1;
-    }
-    fold_levels(&mut leaves[..n])
 }
 
 /// The root of a file from its chunk roots, in order.
