@@ -9,10 +9,14 @@
 //! - [`crypto`]: the per-file AES-256-GCM chunk format.
 //! - [`pipeline`]: read + chunk + encrypt + Merkle on every core.
 //! - [`fsutil`]: atomic writes (temp + fsync + rename).
+//! - [`hostapi`]: hosts' HTTP API with signed tickets.
+//! - [`ops`]: put, get, ls, rm, quote against the chain and the hosts.
 
 pub mod crypto;
 pub mod fsutil;
+pub mod hostapi;
 pub mod keys;
+pub mod ops;
 pub mod pipeline;
 
 pub use subxt_signer::bip39;

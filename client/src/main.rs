@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use masp_client::{
     crypto,
     keys::{Identity, KeyFile},
-    pipeline,
+    ops, pipeline,
 };
 use std::{
     fs::File,
@@ -23,6 +23,13 @@ struct Cli {
     /// else ~/.masp].
     #[arg(long, global = true)]
     home: Option<PathBuf>,
+    /// The chain node's RPC URL [default: $MASP_NODE, else
+    /// ws://127.0.0.1:9944].
+    #[arg(long, global = true)]
+    node: Option<String>,
+    /// No progress bars.
+    #[arg(long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -43,6 +50,68 @@ enum Command {
         /// Chunks (1 MiB each) sealed in parallel at a time.
         #[arg(long, default_value_t = 64)]
         batch: usize,
+    },
+    /// Stores FILE: encrypts it here, places a storage request on chain,
+    /// uploads it to every matched host and waits for their confirmations.
+    /// Run it again to resume an interrupted upload.
+    Put {
+        /// The file.
+        file: PathBuf,
+        /// Copies, each on a different host.
+        #[arg(long, default_value_t = 2)]
+        replicas: u32,
+        /// How long to store it, in epochs (1 epoch = 1 hour of blocks).
+        #[arg(long)]
+        duration: u32,
+        /// Highest price accepted, MASP per GiB per epoch [default: what
+        /// the cheapest matching offers ask now].
+        #[arg(long)]
+        max_price: Option<String>,
+        /// Lowest host rating accepted (0..=1000000).
+        #[arg(long, default_value_t = 0)]
+        min_rating: u32,
+        /// Seconds to wait for matches, uploads and confirmations.
+        #[arg(long, default_value_t = 300)]
+        wait: u64,
+        /// Chunks in flight per host.
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+    },
+    /// Downloads file ID (see `masp ls`), checking every chunk, to OUT
+    /// [default: its name, in the current directory].
+    Get {
+        /// The file id.
+        id: u64,
+        /// Where to write it.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// Chunks in flight.
+        #[arg(long, default_value_t = 8)]
+        parallel: usize,
+    },
+    /// Lists your files: contracts, state, paid so far, escrow left.
+    Ls,
+    /// Removes file ID: cancels its contracts (unspent funds return).
+    Rm {
+        /// The file id.
+        id: u64,
+    },
+    /// What storing SIZE bytes (e.g. 100MiB) would cost now.
+    Quote {
+        /// Plaintext size, e.g. 32MiB.
+        size: String,
+        /// Copies.
+        #[arg(long, default_value_t = 2)]
+        replicas: u32,
+        /// Epochs.
+        #[arg(long)]
+        duration: u32,
+        /// Highest price accepted, MASP per GiB per epoch.
+        #[arg(long)]
+        max_price: Option<String>,
+        /// Lowest host rating accepted.
+        #[arg(long, default_value_t = 0)]
+        min_rating: u32,
     },
 }
 
@@ -91,7 +160,6 @@ fn password(confirm: bool) -> Result<zeroize::Zeroizing<String>> {
 }
 
 /// Opens the user's identity (asks for the password).
-#[allow(dead_code)]
 fn identity(cli: &Cli) -> Result<Identity> {
     let path = key_path(cli)?;
     let file = KeyFile::load(&path)?;
@@ -142,6 +210,14 @@ fn run(cli: &Cli) -> Result<()> {
             let path = key_path(cli)?;
             println!("{}", KeyFile::load(&path)?.address);
         }
+        Command::Put { .. }
+        | Command::Get { .. }
+        | Command::Ls
+        | Command::Rm { .. }
+        | Command::Quote { .. } => {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(online(cli))?;
+        }
         Command::Seal { file, out, batch } => {
             // A throwaway master key: `seal` measures and shows the format;
             // `put` uses the key of the user's phrase.
@@ -190,6 +266,143 @@ fn run(cli: &Cli) -> Result<()> {
                 secs
             );
         }
+    }
+    Ok(())
+}
+
+fn node_url(cli: &Cli) -> String {
+    cli.node
+        .clone()
+        .or_else(|| std::env::var("MASP_NODE").ok())
+        .unwrap_or_else(|| "ws://127.0.0.1:9944".into())
+}
+
+async fn online(cli: &Cli) -> Result<()> {
+    let url = node_url(cli);
+    let chain = masp_chain::connect(&url).await?;
+    if let Command::Quote {
+        size,
+        replicas,
+        duration,
+        max_price,
+        min_rating,
+    } = &cli.command
+    {
+        let size = ops::parse_size(size)?;
+        let max_price = max_price.as_deref().map(ops::parse_masp).transpose()?;
+        let (lines, total, unmatched) =
+            ops::quote(&chain, size, *replicas, *duration, max_price, *min_rating).await?;
+        println!(
+            "{} for {duration} epochs, {replicas} replicas:",
+            ops::fmt_bytes(size)
+        );
+        for (host, price, cost) in &lines {
+            println!(
+                "  {host}  {}/GiB/epoch  term {}",
+                ops::fmt_masp(*price),
+                ops::fmt_masp(*cost)
+            );
+        }
+        println!("total {}", ops::fmt_masp(total));
+        if unmatched > 0 {
+            println!("{unmatched} replica(s) would wait in the book: no offer matches now");
+        }
+        return Ok(());
+    }
+    let ctx = ops::Ctx {
+        chain,
+        id: identity(cli)?,
+        home: home(cli)?,
+        progress: !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    match &cli.command {
+        Command::Put {
+            file,
+            replicas,
+            duration,
+            max_price,
+            min_rating,
+            wait,
+            parallel,
+        } => {
+            let opts = ops::PutOptions {
+                replicas: *replicas,
+                duration: *duration,
+                max_price: max_price.as_deref().map(ops::parse_masp).transpose()?,
+                min_rating: *min_rating,
+                wait: std::time::Duration::from_secs(*wait),
+                parallel: *parallel,
+            };
+            let started = Instant::now();
+            let s = ops::put(&ctx, file, &opts).await?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "Stored {} ({}) as file {}{}",
+                file.display(),
+                ops::fmt_bytes(s.size),
+                s.file,
+                if s.resumed { " (resumed)" } else { "" }
+            );
+            let mut total = 0u128;
+            for (contract, host, price, cost) in &s.replicas {
+                println!(
+                    "  contract {contract}  host {host}  {}/GiB/epoch  term {}",
+                    ops::fmt_masp(*price),
+                    ops::fmt_masp(*cost)
+                );
+                total = total.saturating_add(*cost);
+            }
+            println!(
+                "total cost at most {} (paid per proven epoch); {:.1} s",
+                ops::fmt_masp(total),
+                secs
+            );
+            println!("get it back with: masp get {}", s.file);
+        }
+        Command::Get { id, out, parallel } => {
+            let started = Instant::now();
+            let (path, size) = ops::get(&ctx, *id, out.as_deref(), *parallel).await?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "Wrote {} ({}, verified) in {:.1} s",
+                path.display(),
+                ops::fmt_bytes(size),
+                secs
+            );
+        }
+        Command::Ls => {
+            let files = ops::ls(&ctx).await?;
+            if files.is_empty() {
+                println!("no files");
+            }
+            for f in files {
+                let active = f.contracts.iter().filter(|c| c.1).count();
+                let paid: u128 = f.contracts.iter().map(|c| c.2).sum();
+                let left: u128 = f.contracts.iter().map(|c| c.3).sum();
+                let state = if f.contracts.is_empty() {
+                    "ended".to_string()
+                } else {
+                    format!("{active}/{} replicas stored", f.contracts.len())
+                };
+                println!(
+                    "{:>6}  {:<30}  {:>10}  {}  paid {}  escrow {}",
+                    f.file,
+                    f.name.as_deref().unwrap_or("?"),
+                    f.size.map(ops::fmt_bytes).unwrap_or_else(|| "?".into()),
+                    state,
+                    ops::fmt_masp(paid),
+                    ops::fmt_masp(left)
+                );
+            }
+        }
+        Command::Rm { id } => {
+            let released = ops::rm(&ctx, *id).await?;
+            println!(
+                "Removed file {id}; {} of escrow returned",
+                ops::fmt_masp(released)
+            );
+        }
+        _ => unreachable!("offline commands are handled in run"),
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! - [`market`]: storage market ids, units and pricing arithmetic.
 //! - [`traits`]: how the MASP pallets talk to each other.
 //! - [`manifest`]: a stored file's manifest (sealed by the client).
+//! - [`ticket`]: signed upload/download tickets (temporary links to hosts).
 //! - Account, balance and block types shared by every crate.
 
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -16,6 +17,7 @@ extern crate alloc;
 
 pub mod manifest;
 pub mod market;
+pub mod ticket;
 pub mod traits;
 
 use sp_runtime::{

@@ -1,0 +1,257 @@
+//! Settings: a TOML file, overridden by `MASP_HOST_*` environment variables,
+//! overridden by command-line flags.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::Deserialize;
+
+/// Everything the daemon needs to run.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where chunks and the index live.
+    pub data_dir: PathBuf,
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// URL Senders reach the API at (registered on chain).
+    pub public_url: String,
+    /// The chain node's WebSocket RPC URL.
+    pub node_url: String,
+    /// File holding the host account's secret phrase or URI (e.g. a 24-word
+    /// mnemonic, or `//Alice` on a dev chain). Relative to the config file.
+    pub key_file: PathBuf,
+    /// Region code registered on chain (e.g. `eu`).
+    pub region: String,
+    /// Bytes offered.
+    pub capacity: u64,
+    /// Price per GiB per epoch, in the smallest MASP unit.
+    pub price: u64,
+    /// Insurance deposit to keep posted, in the smallest MASP unit.
+    pub deposit: u64,
+    /// Shortest contract accepted, epochs.
+    pub min_duration: u32,
+    /// Longest contract accepted, epochs.
+    pub max_duration: u32,
+    /// How long an ended contract's data is kept, seconds.
+    pub grace_period_secs: u64,
+    /// How often all stored data is re-hashed, seconds (0: never).
+    pub scrub_interval_secs: u64,
+    /// How often the chain is polled, milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Config {
+    /// The poll interval.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms.max(100))
+    }
+}
+
+/// The file `masp-host init` writes.
+pub const TEMPLATE: &str = r#"# masp-host configuration.
+# Every setting can also be given as an environment variable
+# (MASP_HOST_<NAME>, e.g. MASP_HOST_LISTEN) or a flag (--listen); flags win,
+# then the environment, then this file.
+
+# Where chunks and their index are stored.
+data_dir = "data"
+# Address the HTTP API listens on.
+listen = "127.0.0.1:7070"
+# URL Senders reach the API at; registered on chain by `masp-host register`.
+public_url = "http://127.0.0.1:7070"
+# The chain node's WebSocket RPC URL.
+node_url = "ws://127.0.0.1:9944"
+# File with the host account's secret phrase (mode 0600). `//Alice` etc. on a
+# dev chain. Relative paths are relative to this file.
+key_file = "host.key"
+# Region code shown to Senders.
+region = "eu"
+# Bytes offered (here 100 GiB).
+capacity = 107374182400
+# Price per GiB per epoch, in the smallest MASP unit (10^-12 MASP).
+price = 1000000000
+# Insurance deposit kept posted, in the smallest MASP unit (here 100 MASP).
+deposit = 100000000000000
+# Contract lengths accepted, in epochs.
+min_duration = 1
+max_duration = 8784
+# Seconds an ended contract's data is kept before it is deleted.
+grace_period_secs = 3600
+# Seconds between two scrubs of all stored data (0: never).
+scrub_interval_secs = 86400
+# Milliseconds between two looks at the chain.
+poll_interval_ms = 1000
+"#;
+
+/// Overrides from flags (`None`: not given).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--public-url`.
+    pub public_url: Option<String>,
+    /// `--node`.
+    pub node_url: Option<String>,
+    /// `--key-file`.
+    pub key_file: Option<PathBuf>,
+    /// `--price`.
+    pub price: Option<u64>,
+}
+
+/// What is wrong with the settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source} (create one with `masp-host init`)")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file or a variable does not parse.
+    #[error("{0}")]
+    Parse(String),
+}
+
+const KEYS: &[&str] = &[
+    "data_dir",
+    "listen",
+    "public_url",
+    "node_url",
+    "key_file",
+    "region",
+    "capacity",
+    "price",
+    "deposit",
+    "min_duration",
+    "max_duration",
+    "grace_period_secs",
+    "scrub_interval_secs",
+    "poll_interval_ms",
+];
+
+/// Reads `path`, applies `env` (`MASP_HOST_*` pairs) and `flags`; relative
+/// paths are made relative to the file's directory.
+pub fn load(
+    path: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+    flags: &Overrides,
+) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e| ConfigError::Parse(format!("{}: {e}", path.display())))?;
+    for (name, value) in env {
+        let Some(key) = name.strip_prefix("MASP_HOST_") else {
+            continue;
+        };
+        let key = key.to_ascii_lowercase();
+        if !KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        // Numbers stay numbers; everything else is a string.
+        let v = match value.parse::<i64>() {
+            Ok(n) => toml::Value::Integer(n),
+            Err(_) => toml::Value::String(value),
+        };
+        table.insert(key, v);
+    }
+    let mut cfg: Config = table
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Parse(format!("{}: {e}", path.display())))?;
+    if let Some(v) = &flags.data_dir {
+        cfg.data_dir = v.clone();
+    }
+    if let Some(v) = flags.listen {
+        cfg.listen = v;
+    }
+    if let Some(v) = &flags.public_url {
+        cfg.public_url = v.clone();
+    }
+    if let Some(v) = &flags.node_url {
+        cfg.node_url = v.clone();
+    }
+    if let Some(v) = &flags.key_file {
+        cfg.key_file = v.clone();
+    }
+    if let Some(v) = flags.price {
+        cfg.price = v;
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    if cfg.data_dir.is_relative() {
+        cfg.data_dir = base.join(&cfg.data_dir);
+    }
+    if cfg.key_file.is_relative() {
+        cfg.key_file = base.join(&cfg.key_file);
+    }
+    if cfg.min_duration == 0 || cfg.min_duration > cfg.max_duration {
+        return Err(ConfigError::Parse(format!(
+            "min_duration ({}) must be at least 1 and at most max_duration ({})",
+            cfg.min_duration, cfg.max_duration
+        )));
+    }
+    if !(cfg.public_url.starts_with("http://") || cfg.public_url.starts_with("https://")) {
+        return Err(ConfigError::Parse(format!(
+            "public_url must start with http:// or https://, not {:?}",
+            cfg.public_url
+        )));
+    }
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_loads_and_env_then_flags_override_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("host.toml");
+        std::fs::write(&path, TEMPLATE).unwrap();
+        let cfg = load(&path, [], &Overrides::default()).unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:7070".parse().unwrap());
+        assert_eq!(cfg.data_dir, dir.path().join("data"));
+        let env = [
+            ("MASP_HOST_LISTEN".to_string(), "127.0.0.1:9000".to_string()),
+            ("MASP_HOST_PRICE".to_string(), "5".to_string()),
+            ("OTHER".to_string(), "x".to_string()),
+        ];
+        let cfg = load(&path, env.clone(), &Overrides::default()).unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(cfg.price, 5);
+        let flags = Overrides {
+            listen: Some("127.0.0.1:9001".parse().unwrap()),
+            ..Default::default()
+        };
+        let cfg = load(&path, env, &flags).unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:9001".parse().unwrap());
+    }
+
+    #[test]
+    fn bad_settings_say_what_to_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("host.toml");
+        let err = load(&path, [], &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("masp-host init"), "{err}");
+        std::fs::write(&path, TEMPLATE.replace("listen = ", "listn = ")).unwrap();
+        let err = load(&path, [], &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("listn"), "{err}");
+        std::fs::write(
+            &path,
+            TEMPLATE.replace("min_duration = 1", "min_duration = 0"),
+        )
+        .unwrap();
+        let err = load(&path, [], &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("min_duration"), "{err}");
+    }
+}

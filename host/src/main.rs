@@ -1,0 +1,274 @@
+//! `masp-host`: the storage provider's daemon.
+//!
+//! ```text
+//! masp-host init [--config host.toml]      write a commented config
+//! masp-host register [--config host.toml]  register, post the deposit and an offer
+//! masp-host run [--config host.toml]       serve, follow the chain, prove
+//! ```
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use masp_chain::{api, ChainError, Keypair};
+use masp_host::{
+    chain::SubxtChain,
+    config::{self, Config, Overrides},
+    follower::Follower,
+    metrics::Metrics,
+    server::{self, AppState, SystemClock},
+    store::{write_atomic, DiskStore, Store},
+    tickets::ReplayGuard,
+};
+use subxt_signer::{sr25519, SecretUri};
+
+#[derive(Parser)]
+#[command(name = "masp-host", version, about = "MASP storage host daemon")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes a commented configuration file (never overwrites one).
+    Init {
+        /// Where to write it.
+        #[arg(long, default_value = "host.toml")]
+        config: PathBuf,
+    },
+    /// Registers this host on chain (or updates it), keeps the configured
+    /// insurance deposit posted and posts (or updates) its offer.
+    Register(Common),
+    /// Runs the daemon: HTTP API, chain follower, prover, scrubber.
+    Run(Common),
+}
+
+#[derive(Args)]
+struct Common {
+    /// The configuration file.
+    #[arg(long, default_value = "host.toml")]
+    config: PathBuf,
+    /// Overrides `data_dir`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Overrides `listen`.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Overrides `public_url`.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Overrides `node_url`.
+    #[arg(long = "node")]
+    node_url: Option<String>,
+    /// Overrides `key_file`.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Overrides `price`.
+    #[arg(long)]
+    price: Option<u64>,
+}
+
+impl Common {
+    fn load(&self) -> anyhow::Result<Config> {
+        let flags = Overrides {
+            data_dir: self.data_dir.clone(),
+            listen: self.listen,
+            public_url: self.public_url.clone(),
+            node_url: self.node_url.clone(),
+            key_file: self.key_file.clone(),
+            price: self.price,
+        };
+        Ok(config::load(&self.config, std::env::vars(), &flags)?)
+    }
+}
+
+fn load_key(path: &Path) -> anyhow::Result<Keypair> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read the host key file {} (put the account's secret phrase in it, mode 0600)",
+            path.display()
+        )
+    })?;
+    let uri: SecretUri = text
+        .trim()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{}: not a secret phrase or URI: {e}", path.display()))?;
+    sr25519::Keypair::from_uri(&uri)
+        .map_err(|e| anyhow::anyhow!("{}: cannot derive the key: {e}", path.display()))
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init { config } => init(&config),
+        Command::Register(c) => register(&c).await,
+        Command::Run(c) => run(&c).await,
+    };
+    if let Err(e) = result {
+        eprintln!("masp-host: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init(path: &Path) -> anyhow::Result<()> {
+    if path.exists() {
+        bail!("{} exists; not overwriting it", path.display());
+    }
+    write_atomic(path, config::TEMPLATE.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}: edit it, put the host's secret phrase in its key_file, then run `masp-host register` and `masp-host run`", path.display());
+    Ok(())
+}
+
+async fn register(c: &Common) -> anyhow::Result<()> {
+    let cfg = c.load()?;
+    let key = load_key(&cfg.key_file)?;
+    let chain = SubxtChain::new(&cfg.node_url, key.clone());
+    let client = chain.client().await?;
+    let me = chain.account();
+    let at = client.at_current_block().await?;
+    let host = at
+        .runtime_apis()
+        .call(api::runtime_apis().storage_market_api().host(me.clone()))
+        .await?;
+    let endpoint = api::runtime_types::bounded_collections::bounded_vec::BoundedVec(
+        cfg.public_url.as_bytes().to_vec(),
+    );
+    let region = api::runtime_types::bounded_collections::bounded_vec::BoundedVec(
+        cfg.region.as_bytes().to_vec(),
+    );
+    let ticket_key = key.public_key().0;
+    if host.is_none() {
+        chain
+            .submit(&api::tx().storage_market().register_host(
+                endpoint,
+                region,
+                cfg.capacity,
+                ticket_key,
+            ))
+            .await?;
+        println!("registered host {me} at {}", cfg.public_url);
+    } else {
+        chain
+            .submit(&api::tx().storage_market().update_host(
+                endpoint,
+                region,
+                cfg.capacity,
+                ticket_key,
+            ))
+            .await?;
+        println!("updated host {me} at {}", cfg.public_url);
+    }
+    let posted = match at
+        .storage()
+        .try_fetch(api::storage().deposits().deposits(), (me.clone(),))
+        .await?
+    {
+        Some(v) => v.decode()?.total,
+        None => 0,
+    };
+    let want = cfg.deposit as u128;
+    if posted < want {
+        chain
+            .submit(&api::tx().deposits().deposit(want - posted))
+            .await?;
+        println!("deposit raised to {want}");
+    }
+    let offers = at
+        .runtime_apis()
+        .call(
+            api::runtime_apis()
+                .storage_market_api()
+                .host_offers(me.clone()),
+        )
+        .await?;
+    match offers.first() {
+        None => {
+            chain
+                .submit(&api::tx().storage_market().post_offer(
+                    cfg.price as u128,
+                    cfg.capacity,
+                    cfg.min_duration,
+                    cfg.max_duration,
+                ))
+                .await?;
+            println!("offer posted: {} per GiB per epoch", cfg.price);
+        }
+        Some((id, _)) => {
+            chain
+                .submit(&api::tx().storage_market().update_offer(
+                    *id,
+                    cfg.price as u128,
+                    cfg.capacity,
+                    cfg.min_duration,
+                    cfg.max_duration,
+                ))
+                .await?;
+            println!("offer {id} updated: {} per GiB per epoch", cfg.price);
+        }
+    }
+    Ok(())
+}
+
+async fn run(c: &Common) -> anyhow::Result<()> {
+    let cfg = c.load()?;
+    let key = load_key(&cfg.key_file)?;
+    let store: Arc<dyn Store> = Arc::new(
+        DiskStore::open(&cfg.data_dir)
+            .with_context(|| format!("opening the data dir {}", cfg.data_dir.display()))?,
+    );
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (is the port taken?)", cfg.listen))?;
+    let state = Arc::new(AppState {
+        store,
+        clock: Arc::new(SystemClock),
+        replay: ReplayGuard::default(),
+        metrics: Arc::new(Metrics::new()),
+        complete: tokio::sync::Notify::new(),
+        best_block: Default::default(),
+    });
+    let chain = Arc::new(SubxtChain::new(&cfg.node_url, key));
+    tracing::info!(
+        account = %chain.account(),
+        listen = %cfg.listen,
+        node = %cfg.node_url,
+        data = %cfg.data_dir.display(),
+        "masp-host starting"
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let follower = Follower::new(chain, state.clone(), &cfg);
+    let follow = tokio::spawn(follower.run(cfg.poll_interval(), stop_rx.clone()));
+    let serve = tokio::spawn(server::serve(listener, state, stop_rx));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(15), async {
+        let _ = serve.await;
+        let _ = follow.await;
+    })
+    .await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[allow(dead_code)]
+fn is_module(e: &ChainError, name: &str) -> bool {
+    e.module_error() == Some(name)
+}

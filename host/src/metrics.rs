@@ -1,0 +1,98 @@
+//! Prometheus metrics of the daemon, served at `/metrics`.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+/// The daemon's metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// Bytes of chunks stored.
+    pub bytes_stored: IntGauge,
+    /// Contracts known.
+    pub contracts: IntGauge,
+    /// Bytes of chunks served.
+    pub bytes_served: IntCounter,
+    /// Bytes of chunks received.
+    pub bytes_received: IntCounter,
+    /// HTTP requests by route and status.
+    pub requests: IntCounterVec,
+    /// HTTP request latency by route.
+    pub latency: HistogramVec,
+    /// Proofs by result (`ok`, `failed`).
+    pub proofs: IntCounterVec,
+    /// Chunks found corrupt by a scrub or a proof.
+    pub corrupt_chunks: IntCounter,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let registry =
+            Registry::new_custom(Some("masp_host".into()), None).expect("static prefix is valid");
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("static metric");
+            registry.register(Box::new(g.clone())).expect("unique");
+            g
+        };
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("static metric");
+            registry.register(Box::new(c.clone())).expect("unique");
+            c
+        };
+        let bytes_stored = gauge("bytes_stored", "Bytes of chunks stored");
+        let contracts = gauge("contracts", "Contracts known to this host");
+        let bytes_served = counter("bytes_served_total", "Bytes of chunks served");
+        let bytes_received = counter("bytes_received_total", "Bytes of chunks received");
+        let corrupt_chunks = counter("corrupt_chunks_total", "Chunks found corrupt");
+        let requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests by route and status"),
+            &["route", "status"],
+        )
+        .expect("static metric");
+        registry
+            .register(Box::new(requests.clone()))
+            .expect("unique");
+        let latency = HistogramVec::new(
+            HistogramOpts::new("http_request_seconds", "HTTP request latency").buckets(vec![
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
+            ]),
+            &["route"],
+        )
+        .expect("static metric");
+        registry
+            .register(Box::new(latency.clone()))
+            .expect("unique");
+        let proofs = IntCounterVec::new(
+            Opts::new("proofs_total", "Storage proofs by result"),
+            &["result"],
+        )
+        .expect("static metric");
+        registry.register(Box::new(proofs.clone())).expect("unique");
+        Self {
+            registry,
+            bytes_stored,
+            contracts,
+            bytes_served,
+            bytes_received,
+            requests,
+            latency,
+            proofs,
+            corrupt_chunks,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

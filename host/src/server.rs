@@ -1,0 +1,614 @@
+//! The HTTP API (hyper): uploads and downloads against signed tickets,
+//! contract status, health and metrics.
+//!
+//! | method | path | ticket |
+//! | --- | --- | --- |
+//! | GET | `/health` | — |
+//! | GET | `/metrics` | — |
+//! | GET | `/v1/contracts/{id}` | — (sizes and roots are public on chain) |
+//! | PUT | `/v1/contracts/{id}/roots` | upload |
+//! | PUT | `/v1/contracts/{id}/chunks/{index}` | upload |
+//! | GET | `/v1/contracts/{id}/chunks/{index}` | download (once per chunk) |
+//! | PUT, GET | `/v1/contracts/{id}/manifest` | upload, download |
+//!
+//! The ticket travels in the `ticket` query parameter (see
+//! `masp_primitives::ticket`). Every refusal is a 4xx with a one-line
+//! reason in the body; nothing is written unless every check passed.
+
+use std::{
+    convert::Infallible,
+    io,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Instant, SystemTime, UNIX_EPOCH},
+};
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited, StreamBody};
+use hyper::{body::Frame, body::Incoming, service::service_fn};
+use hyper_util::rt::TokioIo;
+use masp_primitives::{market::ContractId, ticket::TicketOp};
+use masp_proofs::{chunk_root, root_of_chunk_roots, Hash, CHUNK_SIZE};
+use tokio::{net::TcpListener, sync::watch};
+use tokio_util::io::ReaderStream;
+
+use crate::{
+    metrics::Metrics,
+    store::{ContractRecord, Store, StoreError},
+    tickets::{self, ReplayGuard},
+};
+
+/// The largest sealed manifest a host keeps for a contract.
+pub const MAX_MANIFEST: usize = 16 << 20;
+
+/// The clock tickets are checked against.
+pub trait Clock: Send + Sync + 'static {
+    /// Unix seconds now.
+    fn now(&self) -> u64;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// What the HTTP handlers share with the rest of the daemon.
+pub struct AppState {
+    /// The disk.
+    pub store: Arc<dyn Store>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Download tickets already used.
+    pub replay: ReplayGuard,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Woken when a contract's data becomes complete (the follower confirms
+    /// it on chain).
+    pub complete: tokio::sync::Notify,
+    /// The best block the follower has seen (health).
+    pub best_block: std::sync::atomic::AtomicU32,
+}
+
+type Body = BoxBody<Bytes, io::Error>;
+
+fn full(data: impl Into<Bytes>) -> Body {
+    Full::new(data.into()).map_err(|e| match e {}).boxed()
+}
+
+fn reply(status: StatusCode, reason: impl Into<String>) -> Response<Body> {
+    let mut text = reason.into();
+    text.push('\n');
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(full(text))
+        .expect("static response")
+}
+
+fn json(value: serde_json::Value) -> Response<Body> {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(full(value.to_string()))
+        .expect("static response")
+}
+
+/// A refusal: status and reason.
+struct Refuse(StatusCode, String);
+
+impl From<StoreError> for Refuse {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failed");
+        Refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("host storage error: {e}"),
+        )
+    }
+}
+
+fn refuse<T>(status: StatusCode, reason: impl Into<String>) -> Result<T, Refuse> {
+    Err(Refuse(status, reason.into()))
+}
+
+/// The routes, parsed.
+enum Route {
+    Health,
+    Metrics,
+    Status(ContractId),
+    Roots(ContractId),
+    Chunk(ContractId, u32),
+    Manifest(ContractId),
+}
+
+impl Route {
+    fn name(&self) -> &'static str {
+        match self {
+            Route::Health => "health",
+            Route::Metrics => "metrics",
+            Route::Status(_) => "status",
+            Route::Roots(_) => "roots",
+            Route::Chunk(..) => "chunk",
+            Route::Manifest(_) => "manifest",
+        }
+    }
+
+    fn parse(path: &str) -> Option<Route> {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match parts.as_slice() {
+            ["health"] => Some(Route::Health),
+            ["metrics"] => Some(Route::Metrics),
+            ["v1", "contracts", id] => Some(Route::Status(id.parse().ok()?)),
+            ["v1", "contracts", id, "roots"] => Some(Route::Roots(id.parse().ok()?)),
+            ["v1", "contracts", id, "manifest"] => Some(Route::Manifest(id.parse().ok()?)),
+            ["v1", "contracts", id, "chunks", i] => {
+                Some(Route::Chunk(id.parse().ok()?, i.parse().ok()?))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn ticket_param(req: &Request<Incoming>) -> Option<&str> {
+    req.uri()
+        .query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("ticket="))
+}
+
+/// Serves the API on `listener` until `shutdown` turns true; connections in
+/// flight finish first (graceful shutdown).
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        // Reap finished connections so the set stays small.
+        while connections.try_join_next().is_some() {}
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let service = service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(handle(state, peer, req).await) }
+                });
+                let mut stop = shutdown.clone();
+                connections.spawn(async move {
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service);
+                    let mut conn = std::pin::pin!(conn);
+                    let result = tokio::select! {
+                        r = conn.as_mut() => r,
+                        _ = stop.changed() => {
+                            // Finish the request in flight, then close.
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, %peer, "connection ended");
+                    }
+                });
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(std::time::Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 10 s; closing them");
+        connections.abort_all();
+    }
+    Ok(())
+}
+
+async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
+    let Some(route) = Route::parse(req.uri().path()) else {
+        return reply(StatusCode::NOT_FOUND, "no such endpoint");
+    };
+    let name = route.name();
+    let method = req.method().clone();
+    let response = match dispatch(&state, route, req).await {
+        Ok(r) => r,
+        Err(Refuse(status, reason)) => {
+            tracing::info!(%peer, %method, route = name, %status, %reason, "refused");
+            reply(status, reason)
+        }
+    };
+    state
+        .metrics
+        .requests
+        .with_label_values(&[name, response.status().as_str()])
+        .inc();
+    state
+        .metrics
+        .latency
+        .with_label_values(&[name])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn dispatch(
+    state: &Arc<AppState>,
+    route: Route,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Refuse> {
+    match (req.method().clone(), route) {
+        (Method::GET, Route::Health) => Ok(json(serde_json::json!({
+            "status": "ok",
+            "best_block": state.best_block.load(std::sync::atomic::Ordering::Relaxed),
+        }))),
+        (Method::GET, Route::Metrics) => Ok(Response::builder()
+            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+            .body(full(state.metrics.render()))
+            .expect("static response")),
+        (Method::GET, Route::Status(id)) => status(state, id).await,
+        (Method::PUT, Route::Roots(id)) => put_roots(state, id, req).await,
+        (Method::PUT, Route::Chunk(id, i)) => put_chunk(state, id, i, req).await,
+        (Method::GET, Route::Chunk(id, i)) => get_chunk(state, id, i, req).await,
+        (Method::PUT, Route::Manifest(id)) => put_manifest(state, id, req).await,
+        (Method::GET, Route::Manifest(id)) => get_manifest(state, id, req).await,
+        _ => refuse(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here"),
+    }
+}
+
+/// Runs a blocking store call off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, Refuse> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(Refuse::from),
+        Err(e) => refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("task failed: {e}"),
+        ),
+    }
+}
+
+async fn contract(state: &Arc<AppState>, id: ContractId) -> Result<ContractRecord, Refuse> {
+    let store = state.store.clone();
+    match blocking(move || store.contract(id)).await? {
+        Some(c) if c.ended_at.is_none() => Ok(c),
+        Some(_) => refuse(StatusCode::GONE, format!("contract {id} has ended")),
+        None => refuse(
+            StatusCode::NOT_FOUND,
+            format!("contract {id} is not (yet) matched to this host"),
+        ),
+    }
+}
+
+fn authorize(
+    state: &AppState,
+    req: &Request<Incoming>,
+    op: TicketOp,
+    id: ContractId,
+    c: &ContractRecord,
+    chunk: Option<u32>,
+) -> Result<(), Refuse> {
+    let Some(wire) = ticket_param(req) else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "a signed ticket is required (?ticket=)",
+        );
+    };
+    tickets::check(
+        wire,
+        op,
+        id,
+        &c.sender,
+        chunk,
+        state.clock.now(),
+        &state.replay,
+    )
+    .map(|_| ())
+    .map_err(|e| {
+        let status = match e {
+            masp_primitives::ticket::TicketError::Malformed => StatusCode::BAD_REQUEST,
+            masp_primitives::ticket::TicketError::BadSignature
+            | masp_primitives::ticket::TicketError::WrongSigner => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::FORBIDDEN,
+        };
+        Refuse(status, e.reason().to_string())
+    })
+}
+
+async fn body(req: Request<Incoming>, limit: usize) -> Result<Bytes, Refuse> {
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limit {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body of {len} bytes is over the limit of {limit}"),
+            );
+        }
+    }
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(e) => refuse(
+            StatusCode::BAD_REQUEST,
+            format!("reading the body failed: {e}"),
+        ),
+    }
+}
+
+async fn status(state: &Arc<AppState>, id: ContractId) -> Result<Response<Body>, Refuse> {
+    let c = contract(state, id).await?;
+    let store = state.store.clone();
+    let count = c.chunk_count();
+    let (roots, missing) =
+        blocking(move || Ok((store.roots(id)?.is_some(), store.missing_chunks(id, count)?)))
+            .await?;
+    Ok(json(serde_json::json!({
+        "contract": id,
+        "size": c.size,
+        "chunks": count,
+        "roots_uploaded": roots,
+        "missing": missing,
+        "confirmed": c.confirmed,
+    })))
+}
+
+async fn put_roots(
+    state: &Arc<AppState>,
+    id: ContractId,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Refuse> {
+    let c = contract(state, id).await?;
+    authorize(state, &req, TicketOp::Upload, id, &c, None)?;
+    let count = c.chunk_count() as usize;
+    let data = body(req, count * 32).await?;
+    if data.len() != count * 32 {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "expected {count} chunk roots ({} bytes), got {} bytes",
+                count * 32,
+                data.len()
+            ),
+        );
+    }
+    let mut roots: Vec<Hash> = data
+        .chunks_exact(32)
+        .map(|r| r.try_into().expect("chunks_exact(32)"))
+        .collect();
+    let list = roots.clone();
+    if root_of_chunk_roots(&mut roots) != c.root {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the chunk roots do not make the contract's Merkle root",
+        );
+    }
+    let store = state.store.clone();
+    blocking(move || store.put_roots(id, &list)).await?;
+    Ok(reply(StatusCode::OK, "roots stored"))
+}
+
+async fn put_chunk(
+    state: &Arc<AppState>,
+    id: ContractId,
+    index: u32,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Refuse> {
+    let c = contract(state, id).await?;
+    authorize(state, &req, TicketOp::Upload, id, &c, Some(index))?;
+    if index >= c.chunk_count() {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("chunk {index} is past the last chunk ({})", c.chunk_count()),
+        );
+    }
+    let store = state.store.clone();
+    let Some(roots) = blocking(move || store.roots(id)).await? else {
+        return refuse(
+            StatusCode::CONFLICT,
+            "upload the chunk roots first (PUT .../roots)",
+        );
+    };
+    let expected = c.chunk_len(index);
+    let data = body(req, CHUNK_SIZE).await?;
+    if data.len() != expected {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("chunk {index} must be {expected} bytes, got {}", data.len()),
+        );
+    }
+    let check = data.clone();
+    let root = tokio::task::spawn_blocking(move || chunk_root(&check))
+        .await
+        .map_err(|e| Refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    if root != roots[index as usize] {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("chunk {index} does not match its Merkle root"),
+        );
+    }
+    let store = state.store.clone();
+    let len = data.len() as u64;
+    let count = c.chunk_count();
+    let complete = blocking(move || {
+        store.put_chunk(id, index, &data)?;
+        Ok(store.stored_chunks(id)? == count)
+    })
+    .await?;
+    state.metrics.bytes_received.inc_by(len);
+    state.metrics.bytes_stored.add(len as i64);
+    if complete {
+        state.complete.notify_one();
+    }
+    Ok(reply(StatusCode::OK, "chunk stored"))
+}
+
+/// Parses a single `bytes=a-b` range over `len` bytes.
+fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
+    let spec = value.strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = if a.is_empty() {
+        let suffix: u64 = b.parse().ok()?;
+        (len.saturating_sub(suffix), len)
+    } else {
+        let start: u64 = a.parse().ok()?;
+        let end = if b.is_empty() {
+            len
+        } else {
+            b.parse::<u64>().ok()?.saturating_add(1).min(len)
+        };
+        (start, end)
+    };
+    (start < end).then_some((start, end))
+}
+
+async fn get_chunk(
+    state: &Arc<AppState>,
+    id: ContractId,
+    index: u32,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Refuse> {
+    let c = contract(state, id).await?;
+    authorize(state, &req, TicketOp::Download, id, &c, Some(index))?;
+    let store = state.store.clone();
+    if !blocking(move || store.has_chunk(id, index)).await? {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            format!("chunk {index} is not stored here"),
+        );
+    }
+    let len = c.chunk_len(index) as u64;
+    let (status, start, end) = match req.headers().get(header::RANGE) {
+        None => (StatusCode::OK, 0, len),
+        Some(v) => match v.to_str().ok().and_then(|v| parse_range(v, len)) {
+            Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
+            None => {
+                return Ok(Response::builder()
+                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                    .body(full("range not satisfiable\n"))
+                    .expect("static response"))
+            }
+        },
+    };
+    let path = state.store.chunk_path(id, index);
+    let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
+        Refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("chunk {index} unreadable: {e}"),
+        )
+    })?;
+    if start > 0 {
+        use tokio::io::AsyncSeekExt;
+        file.seek(io::SeekFrom::Start(start))
+            .await
+            .map_err(|e| Refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    }
+    use tokio::io::AsyncReadExt;
+    let stream = ReaderStream::with_capacity(file.take(end - start), 256 << 10).map_ok(Frame::data);
+    state.metrics.bytes_served.inc_by(end - start);
+    let mut builder = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_LENGTH, end - start)
+        .header(header::ACCEPT_RANGES, "bytes");
+    if status == StatusCode::PARTIAL_CONTENT {
+        builder = builder.header(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{len}", end - 1),
+        );
+    }
+    Ok(builder
+        .body(BodyExt::boxed(StreamBody::new(stream)))
+        .expect("static response"))
+}
+
+async fn put_manifest(
+    state: &Arc<AppState>,
+    id: ContractId,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Refuse> {
+    let c = contract(state, id).await?;
+    authorize(state, &req, TicketOp::Upload, id, &c, None)?;
+    let data = body(req, MAX_MANIFEST).await?;
+    if data.is_empty() {
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "empty manifest");
+    }
+    let store = state.store.clone();
+    blocking(move || store.put_manifest(id, &data)).await?;
+    Ok(reply(StatusCode::OK, "manifest stored"))
+}
+
+async fn get_manifest(
+    state: &Arc<AppState>,
+    id: ContractId,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Refuse> {
+    let c = contract(state, id).await?;
+    authorize(state, &req, TicketOp::Download, id, &c, None)?;
+    let store = state.store.clone();
+    match blocking(move || store.manifest(id)).await? {
+        Some(data) => Ok(Response::builder()
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .body(full(data))
+            .expect("static response")),
+        None => refuse(
+            StatusCode::NOT_FOUND,
+            "no manifest was uploaded for this contract",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_like_http_says() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 10)));
+        assert_eq!(parse_range("bytes=90-", 100), Some((90, 100)));
+        assert_eq!(parse_range("bytes=-10", 100), Some((90, 100)));
+        assert_eq!(parse_range("bytes=95-200", 100), Some((95, 100)));
+        assert_eq!(parse_range("bytes=100-", 100), None);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+    }
+
+    #[test]
+    fn routes_parse_and_reject_junk() {
+        assert!(matches!(
+            Route::parse("/v1/contracts/4/chunks/7"),
+            Some(Route::Chunk(4, 7))
+        ));
+        assert!(matches!(
+            Route::parse("/v1/contracts/4"),
+            Some(Route::Status(4))
+        ));
+        assert!(Route::parse("/v1/contracts/x/chunks/7").is_none());
+        assert!(Route::parse("/v1/contracts/4/chunks/-1").is_none());
+        assert!(Route::parse("/etc/passwd").is_none());
+    }
+}

@@ -1,0 +1,425 @@
+//! The host's disk: chunk files plus an index in redb.
+//!
+//! Layout under the data dir:
+//! - `index.redb`: contracts (what the chain said about each), the chunk
+//!   roots a Sender uploaded for each, and which chunks are stored;
+//! - `chunks/<contract>/<index>`: one file per ciphertext chunk;
+//! - `chunks/<contract>/manifest`: the Sender's sealed manifest object.
+//!
+//! Every file is written to a temp file, fsynced, renamed into place and its
+//! directory fsynced; only then is the chunk marked stored in the index (a
+//! redb commit is durable). A crash at any point leaves either no chunk or a
+//! whole one, and a chunk not marked stored is never served: the Sender's
+//! client simply uploads it again.
+
+use std::{
+    fs::{self, File},
+    io::{self, Read, Seek, SeekFrom, Write},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use codec::{Decode, Encode};
+use masp_primitives::market::ContractId;
+use masp_proofs::{Hash, CHUNK_SIZE};
+use redb::{Database, ReadableTable, TableDefinition};
+
+const CONTRACTS: TableDefinition<u64, &[u8]> = TableDefinition::new("contracts");
+const ROOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("chunk_roots");
+const CHUNKS: TableDefinition<(u64, u32), u8> = TableDefinition::new("chunks");
+
+/// A contract as this host knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ContractRecord {
+    /// The Sender (signs tickets).
+    pub sender: [u8; 32],
+    /// Bytes of ciphertext.
+    pub size: u64,
+    /// Merkle root on chain.
+    pub root: Hash,
+    /// Leaves on chain.
+    pub leaf_count: u64,
+    /// Whether the chain has it active (this host confirmed it).
+    pub confirmed: bool,
+    /// Unix seconds when the chain stopped listing it; its data is deleted
+    /// a grace period later.
+    pub ended_at: Option<u64>,
+    /// The last epoch this host proved.
+    pub last_proven: Option<u32>,
+}
+
+impl ContractRecord {
+    /// Chunks in the contract's data.
+    pub fn chunk_count(&self) -> u32 {
+        chunk_count(self.size)
+    }
+
+    /// Bytes of chunk `index`.
+    pub fn chunk_len(&self, index: u32) -> usize {
+        let start = index as u64 * CHUNK_SIZE as u64;
+        self.size.saturating_sub(start).min(CHUNK_SIZE as u64) as usize
+    }
+}
+
+/// Chunks in `size` bytes of ciphertext.
+pub fn chunk_count(size: u64) -> u32 {
+    size.div_ceil(CHUNK_SIZE as u64).min(u32::MAX as u64) as u32
+}
+
+/// What can go wrong on disk.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file operation failed.
+    #[error("disk: {0}")]
+    Io(#[from] io::Error),
+    /// The index failed.
+    #[error("index: {0}")]
+    Index(String),
+    /// The index holds bytes this version cannot read.
+    #[error("index entry for contract {0} does not decode")]
+    Corrupt(ContractId),
+}
+
+fn idx(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Index(e.to_string())
+}
+
+/// The disk behind the daemon. Implemented by [`DiskStore`]; tests use
+/// a failing implementation to inject faults.
+pub trait Store: Send + Sync + 'static {
+    /// The contract's record, if known.
+    fn contract(&self, id: ContractId) -> Result<Option<ContractRecord>, StoreError>;
+    /// Every known contract.
+    fn contracts(&self) -> Result<Vec<(ContractId, ContractRecord)>, StoreError>;
+    /// Inserts or replaces a contract's record.
+    fn put_contract(&self, id: ContractId, record: &ContractRecord) -> Result<(), StoreError>;
+    /// The chunk roots the Sender uploaded, if any.
+    fn roots(&self, id: ContractId) -> Result<Option<Vec<Hash>>, StoreError>;
+    /// Records the chunk roots (already checked against the contract's root).
+    fn put_roots(&self, id: ContractId, roots: &[Hash]) -> Result<(), StoreError>;
+    /// Whether chunk `index` is stored (complete).
+    fn has_chunk(&self, id: ContractId, index: u32) -> Result<bool, StoreError>;
+    /// How many chunks are stored.
+    fn stored_chunks(&self, id: ContractId) -> Result<u32, StoreError>;
+    /// The indexes of the chunks not stored yet, of `count`.
+    fn missing_chunks(&self, id: ContractId, count: u32) -> Result<Vec<u32>, StoreError>;
+    /// Writes chunk `index` atomically, then marks it stored.
+    fn put_chunk(&self, id: ContractId, index: u32, data: &[u8]) -> Result<(), StoreError>;
+    /// The path of a stored chunk's file.
+    fn chunk_path(&self, id: ContractId, index: u32) -> PathBuf;
+    /// Reads a whole stored chunk.
+    fn read_chunk(&self, id: ContractId, index: u32) -> Result<Vec<u8>, StoreError>;
+    /// Writes the sealed manifest atomically.
+    fn put_manifest(&self, id: ContractId, data: &[u8]) -> Result<(), StoreError>;
+    /// The sealed manifest, if uploaded.
+    fn manifest(&self, id: ContractId) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Forgets a chunk that failed its check (scrub): it is unmarked first,
+    /// so it is never served again, then its file is removed.
+    fn drop_chunk(&self, id: ContractId, index: u32) -> Result<(), StoreError>;
+    /// Deletes everything of a contract: index first, then files.
+    fn delete_contract(&self, id: ContractId) -> Result<(), StoreError>;
+    /// Bytes of chunks stored.
+    fn bytes_stored(&self) -> Result<u64, StoreError>;
+}
+
+/// Chunk files on a local file system, indexed in redb.
+pub struct DiskStore {
+    dir: PathBuf,
+    db: Arc<Database>,
+}
+
+impl DiskStore {
+    /// Opens (creating if needed) the store under `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        fs::create_dir_all(dir.join("chunks"))?;
+        let db = Database::create(dir.join("index.redb")).map_err(idx)?;
+        let tx = db.begin_write().map_err(idx)?;
+        {
+            tx.open_table(CONTRACTS).map_err(idx)?;
+            tx.open_table(ROOTS).map_err(idx)?;
+            tx.open_table(CHUNKS).map_err(idx)?;
+        }
+        tx.commit().map_err(idx)?;
+        // Temp files left by a crash are garbage: nothing points at them.
+        if let Ok(entries) = fs::read_dir(dir.join("chunks")) {
+            for contract in entries.flatten() {
+                if let Ok(files) = fs::read_dir(contract.path()) {
+                    for f in files.flatten() {
+                        if f.file_name().to_string_lossy().contains(".tmp") {
+                            let _ = fs::remove_file(f.path());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            db: Arc::new(db),
+        })
+    }
+
+    fn contract_dir(&self, id: ContractId) -> PathBuf {
+        self.dir.join("chunks").join(id.to_string())
+    }
+}
+
+/// Writes `data` to `path` so that a crash leaves the old file or the new
+/// one: temp file in the same directory, fsync, rename, fsync the directory.
+pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp.{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        rand::random::<u64>()
+    ));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+impl Store for DiskStore {
+    fn contract(&self, id: ContractId) -> Result<Option<ContractRecord>, StoreError> {
+        let tx = self.db.begin_read().map_err(idx)?;
+        let table = tx.open_table(CONTRACTS).map_err(idx)?;
+        match table.get(id).map_err(idx)? {
+            None => Ok(None),
+            Some(v) => ContractRecord::decode(&mut v.value())
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt(id)),
+        }
+    }
+
+    fn contracts(&self) -> Result<Vec<(ContractId, ContractRecord)>, StoreError> {
+        let tx = self.db.begin_read().map_err(idx)?;
+        let table = tx.open_table(CONTRACTS).map_err(idx)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(idx)? {
+            let (k, v) = entry.map_err(idx)?;
+            let id = k.value();
+            let record =
+                ContractRecord::decode(&mut v.value()).map_err(|_| StoreError::Corrupt(id))?;
+            out.push((id, record));
+        }
+        Ok(out)
+    }
+
+    fn put_contract(&self, id: ContractId, record: &ContractRecord) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(idx)?;
+        tx.open_table(CONTRACTS)
+            .map_err(idx)?
+            .insert(id, record.encode().as_slice())
+            .map_err(idx)?;
+        tx.commit().map_err(idx)
+    }
+
+    fn roots(&self, id: ContractId) -> Result<Option<Vec<Hash>>, StoreError> {
+        let tx = self.db.begin_read().map_err(idx)?;
+        let table = tx.open_table(ROOTS).map_err(idx)?;
+        Ok(table.get(id).map_err(idx)?.map(|v| {
+            v.value()
+                .chunks_exact(32)
+                .map(|c| c.try_into().expect("chunks_exact(32)"))
+                .collect()
+        }))
+    }
+
+    fn put_roots(&self, id: ContractId, roots: &[Hash]) -> Result<(), StoreError> {
+        let bytes: Vec<u8> = roots.iter().flatten().copied().collect();
+        let tx = self.db.begin_write().map_err(idx)?;
+        tx.open_table(ROOTS)
+            .map_err(idx)?
+            .insert(id, bytes.as_slice())
+            .map_err(idx)?;
+        tx.commit().map_err(idx)
+    }
+
+    fn has_chunk(&self, id: ContractId, index: u32) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read().map_err(idx)?;
+        let table = tx.open_table(CHUNKS).map_err(idx)?;
+        Ok(table.get((id, index)).map_err(idx)?.is_some())
+    }
+
+    fn stored_chunks(&self, id: ContractId) -> Result<u32, StoreError> {
+        let tx = self.db.begin_read().map_err(idx)?;
+        let table = tx.open_table(CHUNKS).map_err(idx)?;
+        let n = table.range((id, 0)..=(id, u32::MAX)).map_err(idx)?.count();
+        Ok(n as u32)
+    }
+
+    fn missing_chunks(&self, id: ContractId, count: u32) -> Result<Vec<u32>, StoreError> {
+        let tx = self.db.begin_read().map_err(idx)?;
+        let table = tx.open_table(CHUNKS).map_err(idx)?;
+        let mut missing = Vec::new();
+        let mut next = 0u32;
+        for entry in table.range((id, 0)..=(id, u32::MAX)).map_err(idx)? {
+            let (k, _) = entry.map_err(idx)?;
+            let (_, i) = k.value();
+            missing.extend(next..i.min(count));
+            next = i.saturating_add(1);
+        }
+        missing.extend(next..count);
+        Ok(missing)
+    }
+
+    fn put_chunk(&self, id: ContractId, index: u32, data: &[u8]) -> Result<(), StoreError> {
+        write_atomic(&self.chunk_path(id, index), data)?;
+        let tx = self.db.begin_write().map_err(idx)?;
+        tx.open_table(CHUNKS)
+            .map_err(idx)?
+            .insert((id, index), 1u8)
+            .map_err(idx)?;
+        tx.commit().map_err(idx)
+    }
+
+    fn chunk_path(&self, id: ContractId, index: u32) -> PathBuf {
+        self.contract_dir(id).join(index.to_string())
+    }
+
+    fn read_chunk(&self, id: ContractId, index: u32) -> Result<Vec<u8>, StoreError> {
+        Ok(fs::read(self.chunk_path(id, index))?)
+    }
+
+    fn put_manifest(&self, id: ContractId, data: &[u8]) -> Result<(), StoreError> {
+        Ok(write_atomic(&self.contract_dir(id).join("manifest"), data)?)
+    }
+
+    fn manifest(&self, id: ContractId) -> Result<Option<Vec<u8>>, StoreError> {
+        match fs::read(self.contract_dir(id).join("manifest")) {
+            Ok(data) => Ok(Some(data)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn drop_chunk(&self, id: ContractId, index: u32) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(idx)?;
+        tx.open_table(CHUNKS)
+            .map_err(idx)?
+            .remove((id, index))
+            .map_err(idx)?;
+        tx.commit().map_err(idx)?;
+        match fs::remove_file(self.chunk_path(id, index)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn delete_contract(&self, id: ContractId) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(idx)?;
+        {
+            tx.open_table(CONTRACTS)
+                .map_err(idx)?
+                .remove(id)
+                .map_err(idx)?;
+            tx.open_table(ROOTS).map_err(idx)?.remove(id).map_err(idx)?;
+            let mut chunks = tx.open_table(CHUNKS).map_err(idx)?;
+            chunks
+                .extract_from_if((id, 0)..=(id, u32::MAX), |_, _| true)
+                .map_err(idx)?
+                .for_each(drop);
+        }
+        tx.commit().map_err(idx)?;
+        match fs::remove_dir_all(self.contract_dir(id)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn bytes_stored(&self) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        for (id, record) in self.contracts()? {
+            let tx = self.db.begin_read().map_err(idx)?;
+            let table = tx.open_table(CHUNKS).map_err(idx)?;
+            for entry in table.range((id, 0)..=(id, u32::MAX)).map_err(idx)? {
+                let (k, _) = entry.map_err(idx)?;
+                total = total.saturating_add(record.chunk_len(k.value().1) as u64);
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// Reads bytes `start..end` of a stored chunk (for range requests).
+pub fn read_range(path: &Path, start: u64, end: u64) -> io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(start))?;
+    let mut buf = vec![0u8; end.saturating_sub(start) as usize];
+    f.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(size: u64) -> ContractRecord {
+        ContractRecord {
+            sender: [1; 32],
+            size,
+            root: [2; 32],
+            leaf_count: 1,
+            confirmed: false,
+            ended_at: None,
+            last_proven: None,
+        }
+    }
+
+    #[test]
+    fn chunks_are_indexed_only_once_written_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = DiskStore::open(dir.path()).unwrap();
+            store
+                .put_contract(5, &record(3 * CHUNK_SIZE as u64 - 7))
+                .unwrap();
+            assert_eq!(store.missing_chunks(5, 3).unwrap(), vec![0, 1, 2]);
+            store.put_chunk(5, 1, b"one").unwrap();
+            assert!(store.has_chunk(5, 1).unwrap());
+            assert!(!store.has_chunk(5, 0).unwrap());
+            assert_eq!(store.missing_chunks(5, 3).unwrap(), vec![0, 2]);
+            // A crash mid-write leaves a temp file: never indexed, swept on open.
+            fs::write(store.contract_dir(5).join(".0.tmp.1"), b"partial").unwrap();
+        }
+        let store = DiskStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.contract(5).unwrap(),
+            Some(record(3 * CHUNK_SIZE as u64 - 7))
+        );
+        assert_eq!(store.read_chunk(5, 1).unwrap(), b"one");
+        assert_eq!(store.stored_chunks(5).unwrap(), 1);
+        assert!(!store.contract_dir(5).join(".0.tmp.1").exists());
+    }
+
+    #[test]
+    fn a_deleted_contract_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        store.put_contract(9, &record(10)).unwrap();
+        store.put_roots(9, &[[3; 32]]).unwrap();
+        store.put_chunk(9, 0, b"0123456789").unwrap();
+        store.put_manifest(9, b"sealed").unwrap();
+        store.delete_contract(9).unwrap();
+        assert_eq!(store.contract(9).unwrap(), None);
+        assert_eq!(store.roots(9).unwrap(), None);
+        assert!(!store.has_chunk(9, 0).unwrap());
+        assert!(!store.contract_dir(9).exists());
+    }
+
+    #[test]
+    fn chunk_lengths_follow_the_contract_size() {
+        let r = record(2 * CHUNK_SIZE as u64 + 5);
+        assert_eq!(r.chunk_count(), 3);
+        assert_eq!(r.chunk_len(0), CHUNK_SIZE);
+        assert_eq!(r.chunk_len(2), 5);
+        assert_eq!(r.chunk_len(3), 0);
+    }
+}
