@@ -1,0 +1,245 @@
+// The storage story on a real chain with real daemons: a dev node, three
+// `masp-host` daemons and the `masp` CLI, all on 127.0.0.1.
+//
+// - a file put with 2 replicas goes to the 2 cheapest hosts and comes back
+//   byte-identical (empty, 1 byte, chunk boundaries, 32 MiB);
+// - hosts prove every epoch and are paid for proven epochs;
+// - a tampered chunk on one host: `masp get` falls back to the other
+//   replica; tampered on both: a clear error and nothing written;
+// - a wrong password fails cleanly;
+// - an upload interrupted by a dead host resumes where it stopped;
+// - forged, expired, replayed and out-of-scope tickets are refused with a
+//   4xx and a reason;
+// - `masp ls` lists the files; `masp rm` cancels and the escrow returns.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Keyring } from '@polkadot/keyring';
+import { u8aConcat, u8aToHex, stringToU8a, bnToU8a } from '@polkadot/util';
+import { cryptoWaitReady, xxhashAsHex } from '@polkadot/util-crypto';
+
+import { startDevNode, submit, waitForBlock } from './lib/node.mjs';
+import { maspUser, startHost } from './lib/hosts.mjs';
+
+const UNIT = 10n ** 12n;
+const EPOCH = 10; // blocks of 500 ms
+const PLAIN_CHUNK = (1 << 20) - 16;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let node;
+let api;
+let keyring;
+let alice;
+let hosts = {};
+let user;
+let work;
+
+before(async () => {
+  await cryptoWaitReady();
+  keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+  alice = keyring.addFromUri('//Alice');
+  node = await startDevNode({ blockTimeMs: 500 });
+  api = node.api;
+  await submit(api, api.tx.sudo.sudo(api.tx.system.setStorage([[xxhashAsHex(':EpochLength:', 128), u8aToHex(api.createType('u32', EPOCH).toU8a())]])), alice);
+  // Charlie is cheapest, then Bob, then Dave.
+  const prices = { bob: 2n * 10n ** 9n, charlie: 10n ** 9n, dave: 3n * 10n ** 9n };
+  for (const [name, price] of Object.entries(prices)) {
+    hosts[name] = await startHost({ name, suri: `//${name[0].toUpperCase()}${name.slice(1)}`, nodeUrl: node.rpcUrl, price });
+  }
+  user = maspUser({ nodeUrl: node.rpcUrl });
+  const r = await user.masp(['keys', 'new']);
+  assert.equal(r.code, 0, r.stderr);
+  user.address = r.stdout.match(/Account: (\S+)/)[1];
+  user.phrase = r.stdout.trim().split('\n').at(-1).trim();
+  user.pair = keyring.addFromMnemonic(user.phrase);
+  assert.equal(user.pair.address, user.address, 'the CLI derives the account exactly as polkadot.js does');
+  await submit(api, api.tx.balances.transferKeepAlive(user.address, 1000n * UNIT), alice);
+  work = mkdtempSync(join(tmpdir(), 'masp-files-'));
+});
+
+after(async () => {
+  for (const h of Object.values(hosts)) await h.cleanup().catch(() => {});
+  user?.cleanup();
+  if (work) rmSync(work, { recursive: true, force: true });
+  if (node) await node.stop();
+});
+
+function file(name, size) {
+  const path = join(work, name);
+  writeFileSync(path, randomBytes(size));
+  return path;
+}
+
+async function put(path, extra = []) {
+  const r = await user.masp(['put', path, '--replicas', '2', '--duration', '6', '--wait', '60', ...extra]);
+  return { ...r, id: Number(r.stdout.match(/as file (\d+)/)?.[1]) };
+}
+
+async function contractsOf(fileId) {
+  const list = await api.call.storageMarketApi.senderContracts(user.address, 100);
+  return list.filter(([, c]) => c.request.toNumber() === fileId).map(([id, c]) => [id.toNumber(), c]);
+}
+
+const hostByAccount = () => Object.fromEntries(Object.values(hosts).map((h) => [keyring.addFromUri(`//${h.name[0].toUpperCase()}${h.name.slice(1)}`).address, h]));
+
+test('a file put with 2 replicas goes to the 2 cheapest hosts and comes back byte-identical', { timeout: 600_000 }, async () => {
+  for (const [name, size] of [['empty', 0], ['one', 1], ['chunk', PLAIN_CHUNK], ['chunk+1', PLAIN_CHUNK + 1], ['big', 32 << 20]]) {
+    const path = file(name, size);
+    const r = await put(path);
+    assert.equal(r.code, 0, `put ${name}: ${r.stderr}`);
+    assert.ok(r.id >= 0, r.stdout);
+    const contracts = await contractsOf(r.id);
+    assert.equal(contracts.length, 2);
+    const byAccount = hostByAccount();
+    const names = contracts.map(([, c]) => byAccount[c.host.toString()].name).sort();
+    assert.deepEqual(names, ['bob', 'charlie'], 'the two cheapest hosts store it');
+    for (const [, c] of contracts) assert.equal(c.state.toString(), 'Active', 'each host confirmed the upload');
+    const out = join(work, `${name}.out`);
+    const g = await user.masp(['get', String(r.id), '-o', out]);
+    assert.equal(g.code, 0, `get ${name}: ${g.stderr}`);
+    assert.ok(readFileSync(out).equals(readFileSync(path)), `${name} comes back byte-identical`);
+  }
+});
+
+test('hosts prove every epoch and are paid for proven epochs only', { timeout: 300_000 }, async () => {
+  const r = await put(file('paid', 3 << 20));
+  assert.equal(r.code, 0, r.stderr);
+  const [[id]] = await contractsOf(r.id);
+  const start = (await api.call.storageMarketApi.contract(id)).unwrap();
+  // Wait until three epochs of the term have passed.
+  const target = start.start.toNumber() + 3 * EPOCH + 2;
+  await waitForBlock(api, target, 120_000);
+  const c = (await api.call.storageMarketApi.contract(id)).unwrap();
+  const record = (await api.call.storageProofsApi.record(id)).unwrap();
+  assert.ok(record.lastProven.isSome, 'the host proved');
+  assert.equal(record.totalMisses.toNumber(), 0, 'no epoch missed');
+  const epochs = c.lastPaidEpoch.unwrap().toNumber() - c.firstEpoch.toNumber() + 1;
+  assert.ok(epochs >= 3, `paid for ${epochs} epochs`);
+  assert.equal(c.paid.toBigInt(), c.epochCost.toBigInt() * BigInt(epochs), 'paid exactly the proven epochs');
+});
+
+test('a tampered chunk is caught: the other replica serves it; tampered everywhere, nothing is written', { timeout: 300_000 }, async () => {
+  const path = file('tamper', 2 * PLAIN_CHUNK + 100);
+  const r = await put(path);
+  assert.equal(r.code, 0, r.stderr);
+  const contracts = await contractsOf(r.id);
+  const byAccount = hostByAccount();
+  const flip = ([id, c]) => {
+    const chunk = join(byAccount[c.host.toString()].dir, 'data', 'chunks', String(id), '1');
+    const bytes = readFileSync(chunk);
+    bytes[100] ^= 0xff;
+    writeFileSync(chunk, bytes);
+  };
+  flip(contracts[0]);
+  const out = join(work, 'tamper.out');
+  let g = await user.masp(['get', String(r.id), '-o', out]);
+  assert.equal(g.code, 0, g.stderr);
+  assert.ok(readFileSync(out).equals(readFileSync(path)), 'the file comes back from the good replica');
+  rmSync(out);
+  flip(contracts[1]);
+  g = await user.masp(['get', String(r.id), '-o', out]);
+  assert.notEqual(g.code, 0);
+  assert.match(g.stderr, /does not match its Merkle root/);
+  assert.match(g.stderr, /nothing was written/);
+  assert.ok(!existsSync(out), 'no output file');
+});
+
+test('a wrong password fails cleanly', async () => {
+  const r = await user.masp(['ls'], { env: { MASP_PASSWORD: 'not the password' } });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /password/i);
+});
+
+test('an upload interrupted by a dead host resumes where it stopped', { timeout: 300_000 }, async () => {
+  await hosts.bob.stop('SIGKILL');
+  const path = file('resume', 5 << 20);
+  let r = await user.masp(['put', path, '--replicas', '2', '--duration', '6', '--wait', '5']);
+  assert.notEqual(r.code, 0, 'the put cannot finish with a host down');
+  assert.match(r.stderr, /run the same `masp put` again to resume/);
+  await hosts.bob.start();
+  r = await user.masp(['put', path, '--replicas', '2', '--duration', '6', '--wait', '60']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\(resumed\)/);
+  const out = join(work, 'resume.out');
+  const g = await user.masp(['get', r.stdout.match(/as file (\d+)/)[1], '-o', out]);
+  assert.equal(g.code, 0, g.stderr);
+  assert.ok(readFileSync(out).equals(readFileSync(path)));
+});
+
+// --- tickets, straight over HTTP ---
+
+function ticket({ op = 1, contract, first = 0, last = 0, expires, nonce = randomBytes(16), signer }) {
+  const t = u8aConcat(
+    new Uint8Array([op]),
+    bnToU8a(contract, { bitLength: 64 }),
+    bnToU8a(first, { bitLength: 32 }),
+    bnToU8a(last, { bitLength: 32 }),
+    signer.publicKey,
+    bnToU8a(expires, { bitLength: 64 }),
+    nonce,
+  );
+  const sig = signer.sign(u8aConcat(stringToU8a('masp/ticket/v1'), t));
+  return Buffer.from(u8aConcat(t, signer.publicKey, sig)).toString('hex');
+}
+
+test('forged, expired, replayed and out-of-scope download tickets are refused', { timeout: 120_000 }, async () => {
+  const r = await put(file('tickets', 1000));
+  assert.equal(r.code, 0, r.stderr);
+  const [[id, c]] = await contractsOf(r.id);
+  const host = hostByAccount()[c.host.toString()];
+  const now = Math.floor(Date.now() / 1000);
+  const sender = user.pair;
+  const get = (t, chunk = 0) => fetch(`${host.url}/v1/contracts/${id}/chunks/${chunk}?ticket=${t}`);
+  const refused = async (t, status, reason, chunk = 0) => {
+    const res = await get(t, chunk);
+    assert.equal(res.status, status, `${reason}: HTTP ${res.status}`);
+    assert.match(await res.text(), reason);
+  };
+  // A valid ticket works once per chunk.
+  const good = ticket({ contract: id, expires: now + 60, signer: sender });
+  let res = await get(good);
+  assert.equal(res.status, 200);
+  assert.equal((await res.arrayBuffer()).byteLength, 1016);
+  await refused(good, 403, /already used/);
+  // Forged: another key, or a signed ticket with a widened range.
+  await refused(ticket({ contract: id, expires: now + 60, signer: keyring.addFromUri('//Eve') }), 401, /not signed by the contract's sender/);
+  const widened = Buffer.from(ticket({ contract: id, expires: now + 60, signer: sender }), 'hex');
+  widened[13] = 5; // last_chunk (after op, contract, first_chunk)
+  await refused(widened.toString('hex'), 401, /signature does not verify/);
+  // Expired, too long, out of range, wrong operation.
+  await refused(ticket({ contract: id, expires: now - 1, signer: sender }), 403, /expired/);
+  await refused(ticket({ contract: id, expires: now + 2 * 86400, signer: sender }), 403, /too far/);
+  await refused(ticket({ contract: id, first: 1, last: 1, expires: now + 60, signer: sender }), 403, /outside the ticket's range/);
+  await refused(ticket({ op: 0, contract: id, expires: now + 60, signer: sender }), 403, /another operation/);
+  // No ticket, or not a ticket at all.
+  await refused('', 400, /does not decode/);
+  res = await fetch(`${host.url}/v1/contracts/${id}/chunks/0`);
+  assert.equal(res.status, 401);
+  await refused('zz', 400, /does not decode/);
+  // Range requests work on a valid ticket.
+  res = await fetch(`${host.url}/v1/contracts/${id}/chunks/0?ticket=${ticket({ contract: id, expires: now + 60, signer: sender })}`, { headers: { Range: 'bytes=10-19' } });
+  assert.equal(res.status, 206);
+  assert.equal(res.headers.get('content-range'), 'bytes 10-19/1016');
+  assert.equal((await res.arrayBuffer()).byteLength, 10);
+});
+
+test('masp ls lists the files; masp rm cancels and the escrow returns', { timeout: 120_000 }, async () => {
+  const r = await put(file('removable', 4096));
+  assert.equal(r.code, 0, r.stderr);
+  let ls = await user.masp(['ls']);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, /removable/);
+  const before = (await api.query.system.account(user.address)).data;
+  const rm = await user.masp(['rm', String(r.id)]);
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.deepEqual(await contractsOf(r.id), []);
+  const afterRm = (await api.query.system.account(user.address)).data;
+  assert.ok(afterRm.reserved.toBigInt() < before.reserved.toBigInt(), 'held escrow is released');
+  ls = await user.masp(['ls']);
+  assert.doesNotMatch(ls.stdout, /removable/);
+});
