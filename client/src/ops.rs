@@ -165,7 +165,7 @@ impl Ctx {
 
     /// A host's API endpoint, from the chain.
     pub async fn host_api(&self, host: &AccountId32) -> Result<HostApi> {
-        let call = api::runtime_apis().storage_market_api().host(host.clone());
+        let call = api::runtime_apis().storage_market_api().host(*host);
         let view = self
             .at()
             .await?
@@ -338,7 +338,7 @@ pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary
                     let cost = c
                         .epoch_cost
                         .saturating_mul((c.last_epoch.saturating_sub(c.first_epoch) + 1) as u128);
-                    summary.push((replica.contract, c.host.clone(), c.price, cost));
+                    summary.push((replica.contract, c.host, c.price, cost));
                     break;
                 }
                 Some(_) if Instant::now() < deadline => {
@@ -926,7 +926,7 @@ pub fn parse_size(s: &str) -> Result<u64> {
         "tib" => 1024.0f64.powi(4),
         u => bail!("unknown size unit {u:?} (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"),
     };
-    if !(n >= 0.0) {
+    if n.is_nan() || n < 0.0 {
         bail!("{s:?} is not a size");
     }
     Ok((n * mult).round() as u64)

@@ -141,7 +141,7 @@ async fn register(c: &Common) -> anyhow::Result<()> {
     let at = client.at_current_block().await?;
     let host = at
         .runtime_apis()
-        .call(api::runtime_apis().storage_market_api().host(me.clone()))
+        .call(api::runtime_apis().storage_market_api().host(me))
         .await?;
     let endpoint = api::runtime_types::bounded_collections::bounded_vec::BoundedVec(
         cfg.public_url.as_bytes().to_vec(),
@@ -173,7 +173,7 @@ async fn register(c: &Common) -> anyhow::Result<()> {
     }
     let posted = match at
         .storage()
-        .try_fetch(api::storage().deposits().deposits(), (me.clone(),))
+        .try_fetch(api::storage().deposits().deposits(), (me,))
         .await?
     {
         Some(v) => v.decode()?.total,
@@ -188,11 +188,7 @@ async fn register(c: &Common) -> anyhow::Result<()> {
     }
     let offers = at
         .runtime_apis()
-        .call(
-            api::runtime_apis()
-                .storage_market_api()
-                .host_offers(me.clone()),
-        )
+        .call(api::runtime_apis().storage_market_api().host_offers(me))
         .await?;
     match offers.first() {
         None => {

@@ -1,13 +1,13 @@
 //! Checking the tickets Senders sign (format: `masp_primitives::ticket`).
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::Mutex,
 };
 
 use masp_primitives::{
     market::ContractId,
-    ticket::{SignedTicket, TicketError, TicketOp},
+    ticket::{SignedTicket, Ticket, TicketError, TicketOp},
 };
 use subxt_signer::sr25519;
 
@@ -36,10 +36,15 @@ pub fn check(
     if &t.signer != sender {
         return Err(TicketError::WrongSigner);
     }
-    if !signature_ok(&t) {
-        return Err(TicketError::BadSignature);
-    }
     t.ticket.check(op, contract, chunk, now)?;
+    // A ticket covering many chunks is verified once (its signature is
+    // remembered until it expires).
+    if !seen.known_good(&t, now) {
+        if !signature_ok(&t) {
+            return Err(TicketError::BadSignature);
+        }
+        seen.remember_good(&t, now);
+    }
     if op == TicketOp::Download {
         seen.first_use(&t, chunk, now)?;
     }
@@ -55,10 +60,40 @@ pub struct ReplayGuard {
     inner: Mutex<Seen>,
 }
 
+/// A use of a download ticket: its nonce and the chunk (`None`: manifest).
+type Use = ([u8; 16], Option<u32>);
+
+/// Entries kept at most (each kind); beyond, the oldest expiries go first.
+const MAX_ENTRIES: usize = 1 << 20;
+
 #[derive(Default)]
 struct Seen {
-    used: HashSet<([u8; 16], Option<u32>)>,
-    by_expiry: BTreeMap<u64, Vec<([u8; 16], Option<u32>)>>,
+    used: HashSet<Use>,
+    used_by_expiry: BTreeMap<u64, Vec<Use>>,
+    /// Signatures already verified (the signature covers the whole ticket,
+    /// and the signer is checked against the contract's Sender before this
+    /// cache is consulted), with the ticket's expiry.
+    good: HashMap<[u8; 64], (Ticket, [u8; 32])>,
+    good_by_expiry: BTreeMap<u64, Vec<[u8; 64]>>,
+}
+
+/// Takes out of `by_expiry` the keys that expire at or before `now`, and
+/// the earliest-expiring beyond `MAX_ENTRIES` (of `len` held).
+fn expired<K>(by_expiry: &mut BTreeMap<u64, Vec<K>>, now: u64, len: usize) -> Vec<K> {
+    let live = by_expiry.split_off(&now.saturating_add(1));
+    let mut out: Vec<K> = std::mem::replace(by_expiry, live)
+        .into_values()
+        .flatten()
+        .collect();
+    let mut left = len.saturating_sub(out.len());
+    while left > MAX_ENTRIES {
+        let Some((_, keys)) = by_expiry.pop_first() else {
+            break;
+        };
+        left = left.saturating_sub(keys.len());
+        out.extend(keys);
+    }
+    out
 }
 
 impl ReplayGuard {
@@ -69,22 +104,49 @@ impl ReplayGuard {
         chunk: Option<u32>,
         now: u64,
     ) -> Result<(), TicketError> {
-        let mut seen = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = &mut *guard;
         // Forget what has expired: it is refused as expired anyway.
-        let live = seen.by_expiry.split_off(&now.saturating_add(1));
-        let expired = std::mem::replace(&mut seen.by_expiry, live);
-        for key in expired.into_values().flatten() {
+        for key in expired(&mut seen.used_by_expiry, now, seen.used.len()) {
             seen.used.remove(&key);
         }
         let key = (t.ticket.nonce, chunk);
         if !seen.used.insert(key) {
             return Err(TicketError::Replayed);
         }
-        seen.by_expiry
+        seen.used_by_expiry
             .entry(t.ticket.expires)
             .or_default()
             .push(key);
         Ok(())
+    }
+
+    /// Whether this exact ticket (content, signer and signature) was
+    /// verified before and has not expired.
+    pub fn known_good(&self, t: &SignedTicket, now: u64) -> bool {
+        let seen = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        seen.good.get(&t.signature).is_some_and(|(ticket, signer)| {
+            ticket == &t.ticket && signer == &t.signer && ticket.expires > now
+        })
+    }
+
+    /// Remembers a verified ticket until it expires.
+    pub fn remember_good(&self, t: &SignedTicket, now: u64) {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = &mut *guard;
+        for key in expired(&mut seen.good_by_expiry, now, seen.good.len()) {
+            seen.good.remove(&key);
+        }
+        if seen
+            .good
+            .insert(t.signature, (t.ticket.clone(), t.signer))
+            .is_none()
+        {
+            seen.good_by_expiry
+                .entry(t.ticket.expires)
+                .or_default()
+                .push(t.signature);
+        }
     }
 
     /// Tickets remembered.
@@ -101,7 +163,6 @@ impl ReplayGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use masp_primitives::ticket::Ticket;
     use subxt_signer::sr25519::dev;
 
     fn signed(op: TicketOp, expires: u64, nonce: u8) -> SignedTicket {
@@ -135,7 +196,8 @@ mod tests {
             check(&wire, TicketOp::Upload, 3, &bob, Some(0), 50, &guard),
             Err(TicketError::WrongSigner)
         );
-        // A forged ticket: the same signature over a widened range.
+        // A forged ticket: the same signature (already verified once, so
+        // remembered) over a widened range.
         let mut forged = t.clone();
         forged.ticket.last_chunk = 99;
         assert_eq!(

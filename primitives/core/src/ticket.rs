@@ -167,7 +167,7 @@ impl SignedTicket {
     /// [`TicketError::Malformed`].
     pub fn from_hex(s: &str) -> Result<Self, TicketError> {
         let s = s.as_bytes();
-        if s.len() % 2 != 0 || s.len() > 2 * Self::max_encoded_len() {
+        if !s.len().is_multiple_of(2) || s.len() > 2 * Self::max_encoded_len() {
             return Err(TicketError::Malformed);
         }
         let digit = |c: u8| match c {
