@@ -120,7 +120,33 @@ impl HostApi {
         &self.base
     }
 
+    /// One request; retried (three tries in all) when the host cannot be
+    /// reached, unless it spends a download ticket.
     async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        ticket: Option<&SignedTicket>,
+        body: Bytes,
+    ) -> Result<Bytes, HostError> {
+        let idempotent = ticket.is_none_or(|t| t.ticket.op == TicketOp::Upload);
+        let mut delay = Duration::from_millis(200);
+        for _ in 0..2 {
+            match self
+                .call_once(method.clone(), path, ticket, body.clone())
+                .await
+            {
+                Err(HostError::Unreachable { .. }) if idempotent => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                other => return other,
+            }
+        }
+        self.call_once(method, path, ticket, body).await
+    }
+
+    async fn call_once(
         &self,
         method: Method,
         path: &str,

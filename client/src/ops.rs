@@ -746,8 +746,9 @@ async fn fetch_chunk(
     let expected_len = (m.cipher_size - i * masp_proofs::CHUNK_SIZE as u64)
         .min(masp_proofs::CHUNK_SIZE as u64) as usize;
     let mut errors = Vec::new();
-    // Spread chunks over replicas; fall back to the others in turn.
-    for k in 0..hosts.len() {
+    // Spread chunks over replicas; fall back to the others in turn (two
+    // rounds, each try with a fresh ticket).
+    for k in 0..2 * hosts.len() {
         let (contract, api) = &hosts[(i as usize + k) % hosts.len()];
         let t = sign_ticket(
             keypair,

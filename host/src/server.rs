@@ -156,7 +156,7 @@ impl Route {
     }
 }
 
-fn ticket_param(req: &Request<Incoming>) -> Option<&str> {
+fn ticket_param<B>(req: &Request<B>) -> Option<&str> {
     req.uri()
         .query()?
         .split('&')
@@ -222,20 +222,33 @@ pub async fn serve(
     Ok(())
 }
 
+/// A request whose body a handler takes when (and only if) it reads it.
+type Req = Request<Option<Incoming>>;
+
 async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+    let mut req = req.map(Some);
     let started = Instant::now();
     let Some(route) = Route::parse(req.uri().path()) else {
         return reply(StatusCode::NOT_FOUND, "no such endpoint");
     };
     let name = route.name();
     let method = req.method().clone();
-    let response = match dispatch(&state, route, req).await {
+    let mut response = match dispatch(&state, route, &mut req).await {
         Ok(r) => r,
         Err(Refuse(status, reason)) => {
             tracing::info!(%peer, %method, route = name, %status, %reason, "refused");
             reply(status, reason)
         }
     };
+    // A refused upload's body is read and dropped, so the client sees the
+    // answer (not a reset) and the connection stays usable.
+    if let Some(rest) = req.body_mut().take() {
+        if Limited::new(rest, MAX_MANIFEST).collect().await.is_err() {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+        }
+    }
     state
         .metrics
         .requests
@@ -252,7 +265,7 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) 
 async fn dispatch(
     state: &Arc<AppState>,
     route: Route,
-    req: Request<Incoming>,
+    req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     match (req.method().clone(), route) {
         (Method::GET, Route::Health) => Ok(json(serde_json::json!({
@@ -300,7 +313,7 @@ async fn contract(state: &Arc<AppState>, id: ContractId) -> Result<ContractRecor
 
 fn authorize(
     state: &AppState,
-    req: &Request<Incoming>,
+    req: &Req,
     op: TicketOp,
     id: ContractId,
     c: &ContractRecord,
@@ -333,7 +346,7 @@ fn authorize(
     })
 }
 
-async fn body(req: Request<Incoming>, limit: usize) -> Result<Bytes, Refuse> {
+async fn body(req: &mut Req, limit: usize) -> Result<Bytes, Refuse> {
     if let Some(len) = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -347,7 +360,10 @@ async fn body(req: Request<Incoming>, limit: usize) -> Result<Bytes, Refuse> {
             );
         }
     }
-    match Limited::new(req.into_body(), limit).collect().await {
+    let Some(incoming) = req.body_mut().take() else {
+        return refuse(StatusCode::BAD_REQUEST, "the body was already read");
+    };
+    match Limited::new(incoming, limit).collect().await {
         Ok(b) => Ok(b.to_bytes()),
         Err(e) => refuse(
             StatusCode::BAD_REQUEST,
@@ -376,10 +392,10 @@ async fn status(state: &Arc<AppState>, id: ContractId) -> Result<Response<Body>,
 async fn put_roots(
     state: &Arc<AppState>,
     id: ContractId,
-    req: Request<Incoming>,
+    req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
-    authorize(state, &req, TicketOp::Upload, id, &c, None)?;
+    authorize(state, req, TicketOp::Upload, id, &c, None)?;
     let count = c.chunk_count() as usize;
     let data = body(req, count * 32).await?;
     if data.len() != count * 32 {
@@ -412,10 +428,10 @@ async fn put_chunk(
     state: &Arc<AppState>,
     id: ContractId,
     index: u32,
-    req: Request<Incoming>,
+    req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
-    authorize(state, &req, TicketOp::Upload, id, &c, Some(index))?;
+    authorize(state, req, TicketOp::Upload, id, &c, Some(index))?;
     if index >= c.chunk_count() {
         return refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -489,10 +505,10 @@ async fn get_chunk(
     state: &Arc<AppState>,
     id: ContractId,
     index: u32,
-    req: Request<Incoming>,
+    req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
-    authorize(state, &req, TicketOp::Download, id, &c, Some(index))?;
+    authorize(state, req, TicketOp::Download, id, &c, Some(index))?;
     let store = state.store.clone();
     if !blocking(move || store.has_chunk(id, index)).await? {
         return refuse(
@@ -549,10 +565,10 @@ async fn get_chunk(
 async fn put_manifest(
     state: &Arc<AppState>,
     id: ContractId,
-    req: Request<Incoming>,
+    req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
-    authorize(state, &req, TicketOp::Upload, id, &c, None)?;
+    authorize(state, req, TicketOp::Upload, id, &c, None)?;
     let data = body(req, MAX_MANIFEST).await?;
     if data.is_empty() {
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, "empty manifest");
@@ -565,10 +581,10 @@ async fn put_manifest(
 async fn get_manifest(
     state: &Arc<AppState>,
     id: ContractId,
-    req: Request<Incoming>,
+    req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
-    authorize(state, &req, TicketOp::Download, id, &c, None)?;
+    authorize(state, req, TicketOp::Download, id, &c, None)?;
     let store = state.store.clone();
     match blocking(move || store.manifest(id)).await? {
         Some(data) => Ok(Response::builder()

@@ -141,8 +141,23 @@ impl DiskStore {
         }
         tx.commit().map_err(idx)?;
         // Temp files left by a crash are garbage: nothing points at them.
+        // So is the folder of a contract whose index entry is gone (a crash
+        // in the middle of a delete: the index goes first).
+        let known: std::collections::HashSet<String> = {
+            let tx = db.begin_read().map_err(idx)?;
+            let table = tx.open_table(CONTRACTS).map_err(idx)?;
+            let mut ids = std::collections::HashSet::new();
+            for entry in table.iter().map_err(idx)? {
+                ids.insert(entry.map_err(idx)?.0.value().to_string());
+            }
+            ids
+        };
         if let Ok(entries) = fs::read_dir(dir.join("chunks")) {
             for contract in entries.flatten() {
+                if !known.contains(&*contract.file_name().to_string_lossy()) {
+                    let _ = fs::remove_dir_all(contract.path());
+                    continue;
+                }
                 if let Ok(files) = fs::read_dir(contract.path()) {
                     for f in files.flatten() {
                         if f.file_name().to_string_lossy().contains(".tmp") {
@@ -389,7 +404,12 @@ mod tests {
             // A crash mid-write leaves a temp file: never indexed, swept on open.
             fs::write(store.contract_dir(5).join(".0.tmp.1"), b"partial").unwrap();
         }
+        // A crash mid-delete leaves a folder the index no longer names.
+        let orphan = dir.path().join("chunks").join("6");
+        fs::create_dir_all(&orphan).unwrap();
+        fs::write(orphan.join("0"), b"orphan").unwrap();
         let store = DiskStore::open(dir.path()).unwrap();
+        assert!(!orphan.exists(), "swept on open");
         assert_eq!(
             store.contract(5).unwrap(),
             Some(record(3 * CHUNK_SIZE as u64 - 7))

@@ -1,0 +1,270 @@
+//! The HTTP API on 127.0.0.1 with a real disk store, driven by the `masp`
+//! client's own host API:
+//! - uploads are checked against the chunk roots and those against the
+//!   contract's root; a bad chunk is refused and not stored;
+//! - 64 clients uploading and downloading at once: no errors, and the
+//!   server's memory stays bounded;
+//! - a disk that fails gives a 500 with a reason and indexes nothing;
+//! - health and metrics answer.
+
+use std::{
+    sync::{atomic::AtomicU32, Arc},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use masp_client::hostapi::{sign_ticket, HostApi, HostError};
+use masp_host::{
+    metrics::Metrics,
+    server::{serve, AppState, SystemClock},
+    store::{ContractRecord, DiskStore, Store, StoreError},
+    tickets::ReplayGuard,
+};
+use masp_primitives::{market::ContractId, ticket::TicketOp};
+use masp_proofs::{chunk_root, root_of_chunk_roots, CHUNK_SIZE};
+use subxt_signer::sr25519::{dev, Keypair};
+
+const CHUNKS: usize = 8;
+
+struct Server {
+    _dir: tempfile::TempDir,
+    api: HostApi,
+    state: Arc<AppState>,
+    data: Vec<u8>,
+    roots: Vec<[u8; 32]>,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+async fn start(store: impl FnOnce(&std::path::Path) -> Arc<dyn Store>) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let data: Vec<u8> = (0..CHUNKS * CHUNK_SIZE).map(|i| (i % 253) as u8).collect();
+    let roots: Vec<[u8; 32]> = data.chunks(CHUNK_SIZE).map(chunk_root).collect();
+    store
+        .put_contract(
+            1,
+            &ContractRecord {
+                sender: dev::alice().public_key().0,
+                size: data.len() as u64,
+                root: root_of_chunk_roots(&mut roots.clone()),
+                leaf_count: masp_proofs::leaf_count(data.len() as u64),
+                confirmed: false,
+                ended_at: None,
+                last_proven: None,
+            },
+        )
+        .unwrap();
+    let state = Arc::new(AppState {
+        store,
+        clock: Arc::new(SystemClock),
+        replay: ReplayGuard::default(),
+        metrics: Arc::new(Metrics::new()),
+        complete: tokio::sync::Notify::new(),
+        best_block: AtomicU32::new(0),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(serve(listener, state.clone(), rx));
+    Server {
+        _dir: dir,
+        api: HostApi::new(&format!("http://{addr}")),
+        state,
+        data,
+        roots,
+        _stop: stop,
+    }
+}
+
+fn ticket(
+    who: &Keypair,
+    op: TicketOp,
+    contract: ContractId,
+) -> masp_primitives::ticket::SignedTicket {
+    sign_ticket(
+        who,
+        op,
+        contract,
+        0,
+        u32::MAX,
+        None,
+        Duration::from_secs(600),
+    )
+}
+
+impl Server {
+    fn chunk(&self, i: usize) -> Bytes {
+        Bytes::copy_from_slice(&self.data[i * CHUNK_SIZE..(i + 1) * CHUNK_SIZE])
+    }
+}
+
+fn status(e: HostError) -> u16 {
+    e.status().map(|s| s.as_u16()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_checked_against_the_contract_root() {
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    let up = ticket(&dev::alice(), TicketOp::Upload, 1);
+    // Chunks before roots: refused.
+    let e = s.api.put_chunk(1, 0, &up, s.chunk(0)).await.unwrap_err();
+    assert_eq!(status(e), 409);
+    // Roots that do not make the contract's root: refused.
+    let mut wrong = s.roots.clone();
+    wrong[3][0] ^= 1;
+    assert_eq!(
+        status(s.api.put_roots(1, &up, &wrong).await.unwrap_err()),
+        422
+    );
+    s.api.put_roots(1, &up, &s.roots).await.unwrap();
+    // A chunk that is not the one its root names: refused, not stored.
+    let e = s.api.put_chunk(1, 0, &up, s.chunk(1)).await.unwrap_err();
+    assert_eq!(status(e), 422);
+    assert!(!s.state.store.has_chunk(1, 0).unwrap());
+    // Someone else's ticket: refused.
+    let bob = ticket(&dev::bob(), TicketOp::Upload, 1);
+    assert_eq!(
+        status(s.api.put_chunk(1, 0, &bob, s.chunk(0)).await.unwrap_err()),
+        401
+    );
+    // A download ticket does not upload.
+    let down = ticket(&dev::alice(), TicketOp::Download, 1);
+    assert_eq!(
+        status(s.api.put_chunk(1, 0, &down, s.chunk(0)).await.unwrap_err()),
+        403
+    );
+    s.api.put_chunk(1, 0, &up, s.chunk(0)).await.unwrap();
+    let st = s.api.status(1).await.unwrap();
+    assert_eq!(st.missing, (1..CHUNKS as u32).collect::<Vec<_>>());
+    // Unknown contract: 404 with a reason.
+    let e = s.api.status(99).await.unwrap_err();
+    assert_eq!(status(e), 404);
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_clients_upload_and_download_at_once_without_errors() {
+    let s = Arc::new(start(|d| Arc::new(DiskStore::open(d).unwrap())).await);
+    let up = ticket(&dev::alice(), TicketOp::Upload, 1);
+    s.api.put_roots(1, &up, &s.roots).await.unwrap();
+    for i in 0..CHUNKS {
+        s.api.put_chunk(1, i as u32, &up, s.chunk(i)).await.unwrap();
+    }
+    let before = peak_rss_kib();
+    let mut tasks = Vec::new();
+    for client in 0..64 {
+        let s = s.clone();
+        let up = up.clone();
+        tasks.push(tokio::spawn(async move {
+            let api = HostApi::new(s.api.endpoint());
+            let down = ticket(&dev::alice(), TicketOp::Download, 1);
+            for k in 0..CHUNKS {
+                let i = (client + k) % CHUNKS;
+                if client % 2 == 0 {
+                    api.put_chunk(1, i as u32, &up, s.chunk(i)).await?;
+                }
+                let got = api.get_chunk(1, i as u32, &down).await?;
+                assert!(got == s.chunk(i), "client {client} chunk {i}");
+            }
+            Ok::<_, HostError>(())
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    // 64 clients moved 768 MiB; the process grew by far less than that.
+    let grown_mib = peak_rss_kib().saturating_sub(before) / 1024;
+    assert!(grown_mib < 256, "peak memory grew by {grown_mib} MiB");
+    let metrics = s.state.metrics.render();
+    assert!(
+        metrics.contains("masp_host_bytes_served_total"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("status=\"200\""), "{metrics}");
+}
+
+/// A disk that fails every write.
+struct FailingStore(DiskStore);
+
+impl Store for FailingStore {
+    fn contract(&self, id: ContractId) -> Result<Option<ContractRecord>, StoreError> {
+        self.0.contract(id)
+    }
+    fn contracts(&self) -> Result<Vec<(ContractId, ContractRecord)>, StoreError> {
+        self.0.contracts()
+    }
+    fn put_contract(&self, id: ContractId, r: &ContractRecord) -> Result<(), StoreError> {
+        self.0.put_contract(id, r)
+    }
+    fn roots(&self, id: ContractId) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
+        self.0.roots(id)
+    }
+    fn put_roots(&self, id: ContractId, roots: &[[u8; 32]]) -> Result<(), StoreError> {
+        self.0.put_roots(id, roots)
+    }
+    fn has_chunk(&self, id: ContractId, i: u32) -> Result<bool, StoreError> {
+        self.0.has_chunk(id, i)
+    }
+    fn stored_chunks(&self, id: ContractId) -> Result<u32, StoreError> {
+        self.0.stored_chunks(id)
+    }
+    fn missing_chunks(&self, id: ContractId, n: u32) -> Result<Vec<u32>, StoreError> {
+        self.0.missing_chunks(id, n)
+    }
+    fn put_chunk(&self, _: ContractId, _: u32, _: &[u8]) -> Result<(), StoreError> {
+        Err(std::io::Error::other("disk full").into())
+    }
+    fn chunk_path(&self, id: ContractId, i: u32) -> std::path::PathBuf {
+        self.0.chunk_path(id, i)
+    }
+    fn read_chunk(&self, id: ContractId, i: u32) -> Result<Vec<u8>, StoreError> {
+        self.0.read_chunk(id, i)
+    }
+    fn put_manifest(&self, _: ContractId, _: &[u8]) -> Result<(), StoreError> {
+        Err(std::io::Error::other("disk full").into())
+    }
+    fn manifest(&self, id: ContractId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.manifest(id)
+    }
+    fn drop_chunk(&self, id: ContractId, i: u32) -> Result<(), StoreError> {
+        self.0.drop_chunk(id, i)
+    }
+    fn delete_contract(&self, id: ContractId) -> Result<(), StoreError> {
+        self.0.delete_contract(id)
+    }
+    fn bytes_stored(&self) -> Result<u64, StoreError> {
+        self.0.bytes_stored()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_disk_gives_a_500_with_a_reason_and_indexes_nothing() {
+    let s = start(|d| Arc::new(FailingStore(DiskStore::open(d).unwrap()))).await;
+    let up = ticket(&dev::alice(), TicketOp::Upload, 1);
+    s.api.put_roots(1, &up, &s.roots).await.unwrap();
+    let e = s.api.put_chunk(1, 0, &up, s.chunk(0)).await.unwrap_err();
+    let text = e.to_string();
+    assert_eq!(status(e), 500);
+    assert!(text.contains("disk full"), "{text}");
+    assert!(!s.state.store.has_chunk(1, 0).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_metrics_answer() {
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<Bytes>>();
+    for path in ["/health", "/metrics"] {
+        let uri = format!("{}{path}", s.api.endpoint()).parse().unwrap();
+        let resp = client.get(uri).await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+    }
+}
