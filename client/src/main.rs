@@ -384,6 +384,14 @@ async fn online(cli: &Cli) -> Result<()> {
                 } else {
                     format!("{active}/{} replicas stored", f.contracts.len())
                 };
+                let state = match f.lost() {
+                    0 => state,
+                    n => format!(
+                        "{state}; {n} replica(s) LOST (host failed its proofs): repair by \
+                         putting the file again (`masp get {}` then `masp put`)",
+                        f.file
+                    ),
+                };
                 println!(
                     "{:>6}  {:<30}  {:>10}  {}  paid {}  escrow {}",
                     f.file,

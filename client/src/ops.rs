@@ -798,6 +798,17 @@ pub struct FileLine {
     pub size: Option<u64>,
     /// (contract, active, paid so far, escrow left).
     pub contracts: Vec<(ContractId, bool, u128, u128)>,
+    /// Replicas the file was stored with (from its manifest).
+    pub stored_with: Option<usize>,
+}
+
+impl FileLine {
+    /// Replicas whose contract ended early (data lost or cancelled).
+    pub fn lost(&self) -> usize {
+        self.stored_with
+            .unwrap_or(0)
+            .saturating_sub(self.contracts.len())
+    }
 }
 
 /// `masp ls`: this account's files with their contracts.
@@ -811,6 +822,7 @@ pub async fn ls(ctx: &Ctx) -> Result<Vec<FileLine>> {
                 name: None,
                 size: None,
                 contracts: Vec::new(),
+                stored_with: None,
             })
             .contracts
             .push((
@@ -830,6 +842,7 @@ pub async fn ls(ctx: &Ctx) -> Result<Vec<FileLine>> {
                     name: None,
                     size: None,
                     contracts: Vec::new(),
+                    stored_with: None,
                 });
             }
         }
@@ -839,6 +852,7 @@ pub async fn ls(ctx: &Ctx) -> Result<Vec<FileLine>> {
         if let Ok(m) = find_manifest(ctx, id).await {
             line.name = Some(String::from_utf8_lossy(&m.name).to_string());
             line.size = Some(m.size);
+            line.stored_with = Some(m.replicas.len());
         }
         out.push(line);
     }

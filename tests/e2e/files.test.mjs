@@ -243,3 +243,87 @@ test('masp ls lists the files; masp rm cancels and the escrow returns', { timeou
   ls = await user.masp(['ls']);
   assert.doesNotMatch(ls.stdout, /removable/);
 });
+
+test('kill -9 during an upload: no partial chunk is served, the upload resumes, nothing is forgotten', { timeout: 300_000 }, async () => {
+  const path = file('crash', 40 << 20);
+  const charlie = hosts.charlie;
+  const metric = async (name) => {
+    const text = await (await fetch(`${charlie.url}/metrics`)).text();
+    return Number(text.match(new RegExp(`^masp_host_${name} (\\d+)`, 'm'))?.[1] ?? 0);
+  };
+  const received0 = await metric('bytes_received_total');
+  const putting = user.masp(['put', path, '--replicas', '2', '--duration', '6', '--wait', '5', '--parallel', '2']);
+  // Kill Charlie once a few MiB of this file have arrived.
+  for (let i = 0; i < 600 && (await metric('bytes_received_total')) - received0 < (6 << 20); i++) await sleep(20);
+  await charlie.stop('SIGKILL');
+  const first = await putting;
+  assert.notEqual(first.code, 0, 'the put could not finish');
+  await charlie.start();
+  // The restarted host knows the contract, and every chunk it says it has is whole.
+  const fileId = Math.max(...(await api.call.storageMarketApi.senderContracts(user.address, 100)).map(([, c]) => c.request.toNumber()));
+  const [[id]] = (await contractsOf(fileId)).filter(([, c]) => hostByAccount()[c.host.toString()] === charlie);
+  const status = await (await fetch(`${charlie.url}/v1/contracts/${id}`)).json();
+  assert.ok(status.missing.length > 0 && status.missing.length < status.chunks, `partly uploaded: ${status.missing.length}/${status.chunks} missing`);
+  const now = Math.floor(Date.now() / 1000);
+  for (let i = 0; i < status.chunks; i++) {
+    if (status.missing.includes(i)) continue;
+    const res = await fetch(`${charlie.url}/v1/contracts/${id}/chunks/${i}?ticket=${ticket({ contract: id, first: i, last: i, expires: now + 60, signer: user.pair })}`);
+    assert.equal(res.status, 200);
+    assert.equal((await res.arrayBuffer()).byteLength, 1 << 20, `chunk ${i} is whole`);
+  }
+  const again = await user.masp(['put', path, '--replicas', '2', '--duration', '6', '--wait', '60']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /\(resumed\)/);
+  const out = join(work, 'crash.out');
+  const g = await user.masp(['get', String(fileId), '-o', out]);
+  assert.equal(g.code, 0, g.stderr);
+  assert.ok(readFileSync(out).equals(readFileSync(path)));
+});
+
+test('a host killed after its upload misses proofs, is slashed, pays the Sender and falls in rating; the other replica still serves', { timeout: 400_000 }, async () => {
+  const path = file('failure', 2 << 20);
+  // A term long enough to outlast MaxConsecutiveMisses (6) epochs.
+  const r = await user.masp(['put', path, '--replicas', '2', '--duration', '30', '--wait', '60']);
+  r.id = Number(r.stdout.match(/as file (\d+)/)?.[1]);
+  assert.equal(r.code, 0, `${r.stderr}\n--- charlie:\n${hosts.charlie.log()}\n--- bob:\n${hosts.bob.log()}`);
+  const byAccount = hostByAccount();
+  const contracts = await contractsOf(r.id);
+  const [lostId] = contracts.find(([, c]) => byAccount[c.host.toString()].name === 'bob');
+  const bob = hosts.bob;
+  const bobAccount = keyring.addFromUri('//Bob').address;
+  const charlieAccount = keyring.addFromUri('//Charlie').address;
+  const events = [];
+  // Every block's events (a storage subscription may coalesce blocks).
+  const pending = [];
+  const unsub = await api.rpc.chain.subscribeNewHeads((h) => {
+    pending.push(api.query.system.events.at(h.hash).then((evs) => { for (const { event } of evs) events.push(event); }));
+  });
+  const depositBefore = (await api.query.deposits.deposits(bobAccount)).unwrap().total.toBigInt();
+  await bob.stop('SIGKILL');
+  // The file still comes back, from Charlie.
+  const out = join(work, 'failure.out');
+  const g = await user.masp(['get', String(r.id), '-o', out]);
+  assert.equal(g.code, 0, g.stderr);
+  assert.ok(readFileSync(out).equals(readFileSync(path)));
+  // After MaxConsecutiveMisses epochs without proofs the contract ends.
+  for (let i = 0; i < 600 && (await api.call.storageMarketApi.contract(lostId)).isSome; i++) await sleep(250);
+  await sleep(1500);
+  unsub();
+  await Promise.all(pending);
+  assert.ok((await api.call.storageMarketApi.contract(lostId)).isNone, 'the lost contract ended');
+  const missed = events.filter((e) => api.events.storageProofs.Missed.is(e) && e.data.contract.toNumber() === lostId);
+  assert.ok(missed.length >= 1, 'misses were recorded');
+  assert.ok(missed.every((e) => e.data.toSender.toBigInt() > 0n), 'every miss paid the Sender from the host deposit');
+  const lost = events.filter((e) => api.events.storageProofs.DataLost.is(e) && e.data.contract.toNumber() === lostId);
+  assert.equal(lost.length, 1, 'DataLost was emitted');
+  assert.equal(lost[0].data.sender.toString(), user.address);
+  const depositAfter = (await api.query.deposits.deposits(bobAccount)).unwrap().total.toBigInt();
+  assert.ok(depositAfter < depositBefore, 'the host was slashed');
+  const rating = async (who) => (await api.call.hostRatingApi.rating(who)).toJSON().rating;
+  assert.ok((await rating(bobAccount)) < (await rating(charlieAccount)), 'the failed host rates below the one that kept proving');
+  // The Sender is told to repair.
+  const ls = await user.masp(['ls']);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, /failure.*1 replica\(s\) LOST.*repair/);
+  await bob.start();
+});
