@@ -101,13 +101,28 @@ impl Identity {
         Self::from_phrase(&m.to_string())
     }
 
-    /// The identity of an existing phrase.
+    /// The identity of an existing phrase. A derivation path may follow
+    /// it, as polkadot.js writes it (`<phrase>//hard/soft`): the dev
+    /// accounts are the dev phrase with `//Alice`, `//Bob`, ...
     pub fn from_phrase(phrase: &str) -> Result<Self, KeyError> {
-        let normalized = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
-        let m = Mnemonic::parse_normalized(&normalized)
+        let (words, path) = match phrase.find('/') {
+            Some(i) => phrase.split_at(i),
+            None => (phrase, ""),
+        };
+        let words = words.split_whitespace().collect::<Vec<_>>().join(" ");
+        let m = Mnemonic::parse_normalized(&words)
             .map_err(|e| KeyError::BadMnemonic(e.to_string()))?;
-        let keypair =
-            Keypair::from_phrase(&m, None).map_err(|e| KeyError::BadMnemonic(e.to_string()))?;
+        let path = path.trim();
+        let normalized = format!("{words}{path}");
+        let keypair = if path.is_empty() {
+            Keypair::from_phrase(&m, None)
+        } else {
+            let uri: subxt_signer::SecretUri = normalized
+                .parse()
+                .map_err(|e: subxt_signer::SecretUriError| KeyError::BadMnemonic(e.to_string()))?;
+            Keypair::from_uri(&uri)
+        }
+        .map_err(|e| KeyError::BadMnemonic(e.to_string()))?;
         let mut salt = b"masp/master/v1".to_vec();
         salt.extend_from_slice(&keypair.public_key().0);
         let master = Zeroizing::new(argon2id(normalized.as_bytes(), &salt, MASTER_KDF)?);
@@ -210,6 +225,21 @@ impl KeyFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_derivation_path_gives_the_polkadot_js_account() {
+        // The dev phrase with //Alice is Alice, as polkadot.js derives it.
+        let dev = "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
+        let alice = Identity::from_phrase(&format!("{dev}//Alice")).unwrap();
+        assert_eq!(
+            alice.address(),
+            "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
+        );
+        let plain = Identity::from_phrase(dev).unwrap();
+        assert_ne!(plain.address(), alice.address());
+        assert_ne!(*plain.master, *alice.master, "each account has its own master key");
+        assert!(Identity::from_phrase("not a phrase//Alice").is_err());
+    }
 
     /// polkadot.js: `keyring.addFromUri(PHRASE).address` (sr25519, ss58 42),
     /// the well-known development phrase and Alice's root account... of the
