@@ -110,8 +110,8 @@ impl Identity {
             None => (phrase, ""),
         };
         let words = words.split_whitespace().collect::<Vec<_>>().join(" ");
-        let m = Mnemonic::parse_normalized(&words)
-            .map_err(|e| KeyError::BadMnemonic(e.to_string()))?;
+        let m =
+            Mnemonic::parse_normalized(&words).map_err(|e| KeyError::BadMnemonic(e.to_string()))?;
         let path = path.trim();
         let normalized = format!("{words}{path}");
         let keypair = if path.is_empty() {
@@ -237,7 +237,10 @@ mod tests {
         );
         let plain = Identity::from_phrase(dev).unwrap();
         assert_ne!(plain.address(), alice.address());
-        assert_ne!(*plain.master, *alice.master, "each account has its own master key");
+        assert_ne!(
+            *plain.master, *alice.master,
+            "each account has its own master key"
+        );
         assert!(Identity::from_phrase("not a phrase//Alice").is_err());
     }
 
