@@ -91,6 +91,21 @@ enum Command {
     },
     /// Lists your files: contracts, state, paid so far, escrow left.
     Ls,
+    /// Prints temporary signed download links (one per chunk per replica)
+    /// to file ID's ciphertext: for a Receiver, or for load tests.
+    Link {
+        /// The file id.
+        id: u64,
+        /// Seconds the links stay valid (at most 86400).
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        /// Distinct links per chunk (each link works once).
+        #[arg(long, default_value_t = 1)]
+        copies: u32,
+        /// The Receiver's address the links are issued to [default: you].
+        #[arg(long)]
+        receiver: Option<String>,
+    },
     /// Removes file ID: cancels its contracts (unspent funds return).
     Rm {
         /// The file id.
@@ -213,6 +228,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Put { .. }
         | Command::Get { .. }
         | Command::Ls
+        | Command::Link { .. }
         | Command::Rm { .. }
         | Command::Quote { .. } => {
             let rt = tokio::runtime::Runtime::new()?;
@@ -401,6 +417,33 @@ async fn online(cli: &Cli) -> Result<()> {
                     ops::fmt_masp(paid),
                     ops::fmt_masp(left)
                 );
+            }
+        }
+        Command::Link {
+            id,
+            ttl,
+            copies,
+            receiver,
+        } => {
+            let receiver = receiver
+                .as_deref()
+                .map(|a| {
+                    a.parse::<masp_chain::AccountId32>()
+                        .map(|a| a.0)
+                        .map_err(|e| anyhow::anyhow!("--receiver {a:?} is not an address: {e}"))
+                })
+                .transpose()?;
+            let links = ops::links(
+                &ctx,
+                *id,
+                std::time::Duration::from_secs(*ttl),
+                *copies,
+                receiver,
+            )
+            .await?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for l in links {
+                writeln!(out, "{l}")?;
             }
         }
         Command::Rm { id } => {

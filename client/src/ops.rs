@@ -787,6 +787,47 @@ async fn fetch_chunk(
     )
 }
 
+/// `masp link`: temporary signed download links to every chunk of file
+/// `request` on every replica: one ticket per replica and copy, valid for
+/// `ttl`, issued to `receiver`. Each link works once (per byte range).
+pub async fn links(
+    ctx: &Ctx,
+    request: RequestId,
+    ttl: Duration,
+    copies: u32,
+    receiver: Option<[u8; 32]>,
+) -> Result<Vec<String>> {
+    if ttl.as_secs() > MAX_TICKET_TTL {
+        bail!("--ttl may be at most {MAX_TICKET_TTL} s (hosts refuse longer tickets)");
+    }
+    let m = find_manifest(ctx, request).await?;
+    let count = m.chunk_roots.len() as u32;
+    let mut out = Vec::new();
+    for r in &m.replicas {
+        let api = ctx.host_api(&AccountId32(r.host)).await?;
+        for _ in 0..copies {
+            let t = sign_ticket(
+                &ctx.id.keypair,
+                TicketOp::Download,
+                r.contract,
+                0,
+                count - 1,
+                receiver,
+                ttl,
+            );
+            let hex = t.to_hex();
+            for i in 0..count {
+                out.push(format!(
+                    "{}/v1/contracts/{}/chunks/{i}?ticket={hex}",
+                    api.endpoint(),
+                    r.contract
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// One line of `masp ls`.
 #[derive(Debug)]
 pub struct FileLine {

@@ -318,6 +318,7 @@ fn authorize(
     id: ContractId,
     c: &ContractRecord,
     chunk: Option<u32>,
+    offset: u64,
 ) -> Result<(), Refuse> {
     let Some(wire) = ticket_param(req) else {
         return refuse(
@@ -331,6 +332,7 @@ fn authorize(
         id,
         &c.sender,
         chunk,
+        offset,
         state.clock.now(),
         &state.replay,
     )
@@ -395,7 +397,7 @@ async fn put_roots(
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
-    authorize(state, req, TicketOp::Upload, id, &c, None)?;
+    authorize(state, req, TicketOp::Upload, id, &c, None, 0)?;
     let count = c.chunk_count() as usize;
     let data = body(req, count * 32).await?;
     if data.len() != count * 32 {
@@ -431,7 +433,7 @@ async fn put_chunk(
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
-    authorize(state, req, TicketOp::Upload, id, &c, Some(index))?;
+    authorize(state, req, TicketOp::Upload, id, &c, Some(index), 0)?;
     if index >= c.chunk_count() {
         return refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -508,14 +510,6 @@ async fn get_chunk(
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
-    authorize(state, req, TicketOp::Download, id, &c, Some(index))?;
-    let store = state.store.clone();
-    if !blocking(move || store.has_chunk(id, index)).await? {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            format!("chunk {index} is not stored here"),
-        );
-    }
     let len = c.chunk_len(index) as u64;
     let (status, start, end) = match req.headers().get(header::RANGE) {
         None => (StatusCode::OK, 0, len),
@@ -530,19 +524,28 @@ async fn get_chunk(
             }
         },
     };
-    let path = state.store.chunk_path(id, index);
-    let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
-        Refuse(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("chunk {index} unreadable: {e}"),
-        )
-    })?;
-    if start > 0 {
-        use tokio::io::AsyncSeekExt;
-        file.seek(io::SeekFrom::Start(start))
-            .await
-            .map_err(|e| Refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    }
+    authorize(state, req, TicketOp::Download, id, &c, Some(index), start)?;
+    // One trip to the blocking pool: is it stored, open it, seek.
+    let store = state.store.clone();
+    let opened = blocking(move || {
+        if !store.has_chunk(id, index)? {
+            return Ok(None);
+        }
+        let mut f = std::fs::File::open(store.chunk_path(id, index))?;
+        if start > 0 {
+            use std::io::Seek;
+            f.seek(io::SeekFrom::Start(start))?;
+        }
+        Ok(Some(f))
+    })
+    .await?;
+    let Some(file) = opened else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            format!("chunk {index} is not stored here"),
+        );
+    };
+    let file = tokio::fs::File::from_std(file);
     use tokio::io::AsyncReadExt;
     let stream = ReaderStream::with_capacity(file.take(end - start), 256 << 10).map_ok(Frame::data);
     state.metrics.bytes_served.inc_by(end - start);
@@ -568,7 +571,7 @@ async fn put_manifest(
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
-    authorize(state, req, TicketOp::Upload, id, &c, None)?;
+    authorize(state, req, TicketOp::Upload, id, &c, None, 0)?;
     let data = body(req, MAX_MANIFEST).await?;
     if data.is_empty() {
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, "empty manifest");
@@ -584,7 +587,7 @@ async fn get_manifest(
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
-    authorize(state, req, TicketOp::Download, id, &c, None)?;
+    authorize(state, req, TicketOp::Download, id, &c, None, 0)?;
     let store = state.store.clone();
     match blocking(move || store.manifest(id)).await? {
         Some(data) => Ok(Response::builder()

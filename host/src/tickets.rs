@@ -21,14 +21,17 @@ pub fn signature_ok(t: &SignedTicket) -> bool {
 }
 
 /// Every check a host makes on a ticket presented for `op` on `chunk` of
-/// `contract`, whose Sender is `sender`, at `now` (Unix seconds). Download
-/// reads are recorded in `seen` so a (nonce, chunk) pair works once.
+/// `contract` (from byte `offset` of it, for range requests), whose Sender
+/// is `sender`, at `now` (Unix seconds). Download reads are recorded in
+/// `seen` so each (nonce, chunk, offset) works once.
+#[allow(clippy::too_many_arguments)]
 pub fn check(
     wire: &str,
     op: TicketOp,
     contract: ContractId,
     sender: &[u8; 32],
     chunk: Option<u32>,
+    offset: u64,
     now: u64,
     seen: &ReplayGuard,
 ) -> Result<SignedTicket, TicketError> {
@@ -46,7 +49,7 @@ pub fn check(
         seen.remember_good(&t, now);
     }
     if op == TicketOp::Download {
-        seen.first_use(&t, chunk, now)?;
+        seen.first_use(&t, chunk, offset, now)?;
     }
     Ok(t)
 }
@@ -60,8 +63,9 @@ pub struct ReplayGuard {
     inner: Mutex<Seen>,
 }
 
-/// A use of a download ticket: its nonce and the chunk (`None`: manifest).
-type Use = ([u8; 16], Option<u32>);
+/// A use of a download ticket: its nonce, the chunk (`None`: manifest) and
+/// the first byte read.
+type Use = ([u8; 16], Option<u32>, u64);
 
 /// Entries kept at most (each kind); beyond, the oldest expiries go first.
 const MAX_ENTRIES: usize = 1 << 20;
@@ -97,11 +101,13 @@ fn expired<K>(by_expiry: &mut BTreeMap<u64, Vec<K>>, now: u64, len: usize) -> Ve
 }
 
 impl ReplayGuard {
-    /// Records the use of `t` for `chunk`; refuses a second use.
+    /// Records the use of `t` for `chunk` from byte `offset`; refuses a
+    /// second use.
     pub fn first_use(
         &self,
         t: &SignedTicket,
         chunk: Option<u32>,
+        offset: u64,
         now: u64,
     ) -> Result<(), TicketError> {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -110,7 +116,7 @@ impl ReplayGuard {
         for key in expired(&mut seen.used_by_expiry, now, seen.used.len()) {
             seen.used.remove(&key);
         }
-        let key = (t.ticket.nonce, chunk);
+        let key = (t.ticket.nonce, chunk, offset);
         if !seen.used.insert(key) {
             return Err(TicketError::Replayed);
         }
@@ -191,9 +197,9 @@ mod tests {
         let guard = ReplayGuard::default();
         let t = signed(TicketOp::Upload, 100, 1);
         let wire = t.to_hex();
-        assert!(check(&wire, TicketOp::Upload, 3, &alice, Some(0), 50, &guard).is_ok());
+        assert!(check(&wire, TicketOp::Upload, 3, &alice, Some(0), 0, 50, &guard).is_ok());
         assert_eq!(
-            check(&wire, TicketOp::Upload, 3, &bob, Some(0), 50, &guard),
+            check(&wire, TicketOp::Upload, 3, &bob, Some(0), 0, 50, &guard),
             Err(TicketError::WrongSigner)
         );
         // A forged ticket: the same signature (already verified once, so
@@ -207,42 +213,56 @@ mod tests {
                 3,
                 &alice,
                 Some(50),
+                0,
                 50,
                 &guard
             ),
             Err(TicketError::BadSignature)
         );
         assert_eq!(
-            check(&wire, TicketOp::Upload, 3, &alice, Some(0), 100, &guard),
+            check(&wire, TicketOp::Upload, 3, &alice, Some(0), 0, 100, &guard),
             Err(TicketError::Expired)
         );
     }
 
     #[test]
-    fn a_download_ticket_reads_each_chunk_once() {
+    fn a_download_ticket_reads_each_chunk_and_range_once() {
         let alice = dev::alice().public_key().0;
         let guard = ReplayGuard::default();
         let wire = signed(TicketOp::Download, 100, 2).to_hex();
-        assert!(check(&wire, TicketOp::Download, 3, &alice, Some(4), 10, &guard).is_ok());
-        assert!(check(&wire, TicketOp::Download, 3, &alice, Some(5), 10, &guard).is_ok());
-        assert_eq!(
-            check(&wire, TicketOp::Download, 3, &alice, Some(4), 11, &guard),
-            Err(TicketError::Replayed)
-        );
+        let read = |chunk, offset, now| {
+            check(
+                &wire,
+                TicketOp::Download,
+                3,
+                &alice,
+                Some(chunk),
+                offset,
+                now,
+                &guard,
+            )
+        };
+        assert!(read(4, 0, 10).is_ok());
+        assert!(read(5, 0, 10).is_ok());
+        assert_eq!(read(4, 0, 11), Err(TicketError::Replayed));
+        // Another range of the same chunk: once too.
+        assert!(read(4, 262_144, 11).is_ok());
+        assert_eq!(read(4, 262_144, 12), Err(TicketError::Replayed));
         // Upload tickets may be reused (uploads resume; chunks are verified).
         let up = signed(TicketOp::Upload, 100, 3).to_hex();
-        assert!(check(&up, TicketOp::Upload, 3, &alice, Some(4), 10, &guard).is_ok());
-        assert!(check(&up, TicketOp::Upload, 3, &alice, Some(4), 10, &guard).is_ok());
+        let write = || check(&up, TicketOp::Upload, 3, &alice, Some(4), 0, 10, &guard);
+        assert!(write().is_ok());
+        assert!(write().is_ok());
     }
 
     #[test]
     fn expired_uses_are_forgotten() {
         let guard = ReplayGuard::default();
         let t = signed(TicketOp::Download, 100, 4);
-        guard.first_use(&t, Some(0), 10).unwrap();
+        guard.first_use(&t, Some(0), 0, 10).unwrap();
         assert_eq!(guard.len(), 1);
         guard
-            .first_use(&signed(TicketOp::Download, 500, 5), Some(0), 101)
+            .first_use(&signed(TicketOp::Download, 500, 5), Some(0), 0, 101)
             .unwrap();
         assert_eq!(guard.len(), 1);
     }

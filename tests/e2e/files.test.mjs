@@ -88,7 +88,7 @@ async function contractsOf(fileId) {
 const hostByAccount = () => Object.fromEntries(Object.values(hosts).map((h) => [keyring.addFromUri(`//${h.name[0].toUpperCase()}${h.name.slice(1)}`).address, h]));
 
 test('a file put with 2 replicas goes to the 2 cheapest hosts and comes back byte-identical', { timeout: 600_000 }, async () => {
-  for (const [name, size] of [['empty', 0], ['one', 1], ['chunk', PLAIN_CHUNK], ['chunk+1', PLAIN_CHUNK + 1], ['big', 32 << 20]]) {
+  for (const [name, size] of [['empty', 0], ['one', 1], ['chunk', PLAIN_CHUNK], ['chunk+1', PLAIN_CHUNK + 1], ['32MiB', 32 << 20], ['100MiB', 100 << 20]]) {
     const path = file(name, size);
     const r = await put(path);
     assert.equal(r.code, 0, `put ${name}: ${r.stderr}`);
@@ -326,4 +326,16 @@ test('a host killed after its upload misses proofs, is slashed, pays the Sender 
   assert.equal(ls.code, 0, ls.stderr);
   assert.match(ls.stdout, /failure.*1 replica\(s\) LOST.*repair/);
   await bob.start();
+  // With a rating floor above the failed host's, the cheapest hosts that
+  // meet it win, and the failed host (cheaper than Dave) does not.
+  const floor = (await rating(bobAccount)) + 1;
+  const rated = {};
+  for (const name of ['charlie', 'bob', 'dave']) rated[name] = await rating(keyring.addFromUri(`//${name[0].toUpperCase()}${name.slice(1)}`).address);
+  const eligible = ['charlie', 'bob', 'dave'].filter((n) => rated[n] >= floor); // cheapest first
+  assert.ok(eligible.includes('charlie') && !eligible.includes('bob'), JSON.stringify(rated));
+  const n = Math.min(2, eligible.length);
+  const picky = await user.masp(['put', file('picky', 1000), '--replicas', String(n), '--duration', '6', '--wait', '60', '--min-rating', String(floor)]);
+  assert.equal(picky.code, 0, picky.stderr);
+  const chosen = (await contractsOf(Number(picky.stdout.match(/as file (\d+)/)[1]))).map(([, c]) => byAccount[c.host.toString()].name).sort();
+  assert.deepEqual(chosen, eligible.slice(0, n).sort(), JSON.stringify(rated));
 });
