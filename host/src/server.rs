@@ -24,15 +24,13 @@ use std::{
 };
 
 use bytes::Bytes;
-use futures::TryStreamExt;
 use http::{header, Method, Request, Response, StatusCode};
-use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited, StreamBody};
-use hyper::{body::Frame, body::Incoming, service::service_fn};
+use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
+use hyper::{body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
 use masp_primitives::{market::ContractId, ticket::TicketOp};
 use masp_proofs::{chunk_root, root_of_chunk_roots, Hash, CHUNK_SIZE};
 use tokio::{net::TcpListener, sync::watch};
-use tokio_util::io::ReaderStream;
 
 use crate::{
     metrics::Metrics,
@@ -320,7 +318,20 @@ fn authorize(
     chunk: Option<u32>,
     offset: u64,
 ) -> Result<(), Refuse> {
-    let Some(wire) = ticket_param(req) else {
+    check_ticket(state, ticket_param(req), op, id, c, chunk, offset)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_ticket(
+    state: &AppState,
+    wire: Option<&str>,
+    op: TicketOp,
+    id: ContractId,
+    c: &ContractRecord,
+    chunk: Option<u32>,
+    offset: u64,
+) -> Result<(), Refuse> {
+    let Some(wire) = wire else {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "a signed ticket is required (?ticket=)",
@@ -509,50 +520,76 @@ async fn get_chunk(
     index: u32,
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
-    let c = contract(state, id).await?;
-    let len = c.chunk_len(index) as u64;
-    let (status, start, end) = match req.headers().get(header::RANGE) {
-        None => (StatusCode::OK, 0, len),
-        Some(v) => match v.to_str().ok().and_then(|v| parse_range(v, len)) {
-            Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
+    // Everything in one trip to the blocking pool: the contract, the ticket
+    // (its signature check is CPU work), the index, and one positioned
+    // read of the range (a chunk is at most 1 MiB, so a response is at most
+    // one read).
+    let ticket = ticket_param(req).map(str::to_owned);
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .map(|v| v.to_str().unwrap_or("").to_owned());
+    let st = state.clone();
+    let served = tokio::task::spawn_blocking(move || -> Result<_, Refuse> {
+        let c = match st.store.contract(id)? {
+            Some(c) if c.ended_at.is_none() => c,
+            Some(_) => return refuse(StatusCode::GONE, format!("contract {id} has ended")),
             None => {
-                return Ok(Response::builder()
-                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                    .header(header::CONTENT_RANGE, format!("bytes */{len}"))
-                    .body(full("range not satisfiable\n"))
-                    .expect("static response"))
+                return refuse(
+                    StatusCode::NOT_FOUND,
+                    format!("contract {id} is not (yet) matched to this host"),
+                )
             }
-        },
-    };
-    authorize(state, req, TicketOp::Download, id, &c, Some(index), start)?;
-    // One trip to the blocking pool: is it stored, open it, seek.
-    let store = state.store.clone();
-    let opened = blocking(move || {
-        if !store.has_chunk(id, index)? {
-            return Ok(None);
+        };
+        let len = c.chunk_len(index) as u64;
+        let (status, start, end) = match &range {
+            None => (StatusCode::OK, 0, len),
+            Some(v) => match parse_range(v, len) {
+                Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
+                None => return Ok(Err(len)),
+            },
+        };
+        check_ticket(
+            &st,
+            ticket.as_deref(),
+            TicketOp::Download,
+            id,
+            &c,
+            Some(index),
+            start,
+        )?;
+        if !st.store.has_chunk(id, index)? {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                format!("chunk {index} is not stored here"),
+            );
         }
-        let mut f = std::fs::File::open(store.chunk_path(id, index))?;
-        if start > 0 {
-            use std::io::Seek;
-            f.seek(io::SeekFrom::Start(start))?;
-        }
-        Ok(Some(f))
+        let f = std::fs::File::open(st.store.chunk_path(id, index)).map_err(StoreError::from)?;
+        let mut buf = vec![0u8; (end - start) as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut buf, start).map_err(StoreError::from)?;
+        Ok(Ok((status, start, end, len, Bytes::from(buf))))
     })
-    .await?;
-    let Some(file) = opened else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            format!("chunk {index} is not stored here"),
-        );
+    .await
+    .map_err(|e| {
+        Refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("task failed: {e}"),
+        )
+    })??;
+    let (status, start, end, len, data) = match served {
+        Ok(s) => s,
+        Err(len) => {
+            return Ok(Response::builder()
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                .body(full("range not satisfiable\n"))
+                .expect("static response"))
+        }
     };
-    let file = tokio::fs::File::from_std(file);
-    use tokio::io::AsyncReadExt;
-    let stream = ReaderStream::with_capacity(file.take(end - start), 256 << 10).map_ok(Frame::data);
     state.metrics.bytes_served.inc_by(end - start);
     let mut builder = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/octet-stream")
-        .header(header::CONTENT_LENGTH, end - start)
         .header(header::ACCEPT_RANGES, "bytes");
     if status == StatusCode::PARTIAL_CONTENT {
         builder = builder.header(
@@ -560,9 +597,7 @@ async fn get_chunk(
             format!("bytes {start}-{}/{len}", end - 1),
         );
     }
-    Ok(builder
-        .body(BodyExt::boxed(StreamBody::new(stream)))
-        .expect("static response"))
+    Ok(builder.body(full(data)).expect("static response"))
 }
 
 async fn put_manifest(
