@@ -328,10 +328,40 @@ fn the_simd_chunk_root_is_the_plain_tree_root() {
         } else {
             chunk.chunks(LEAF_SIZE).map(hash_leaf).collect()
         };
-        assert_eq!(
-            chunk_root(&chunk),
-            crate::fold_levels(&mut leaves),
-            "len {len}"
-        );
+        let expected = crate::fold_levels(&mut leaves);
+        assert_eq!(chunk_root(&chunk), expected, "len {len}");
+        if !chunk.is_empty() {
+            assert_eq!(
+                crate::chunk_root_many(&chunk),
+                expected,
+                "hash_many, len {len}"
+            );
+            #[cfg(target_arch = "x86_64")]
+            if crate::x8::available() {
+                assert_eq!(
+                    crate::x8::chunk_root(&chunk),
+                    expected,
+                    "AVX-512, len {len}"
+                );
+            }
+        }
+    }
+}
+
+/// Every leaf position and every length around the 8-leaf and 16-node
+/// groups of the AVX-512 path hashes like the plain rule.
+#[test]
+fn the_eight_way_hashes_match_at_every_group_edge() {
+    let bytes = data(40 * LEAF_SIZE);
+    let mut lens: Vec<usize> = (0..=40 * LEAF_SIZE).step_by(LEAF_SIZE).collect();
+    lens.extend((1..40).flat_map(|l| [l * LEAF_SIZE - 1, l * LEAF_SIZE + 1]));
+    for len in lens {
+        let chunk = &bytes[..len];
+        let expected = if chunk.is_empty() {
+            hash_leaf(&[])
+        } else {
+            reference_levels(chunk).last().unwrap()[0]
+        };
+        assert_eq!(chunk_root(chunk), expected, "len {len}");
     }
 }
