@@ -9,7 +9,7 @@ use masp_client::{
 };
 use std::{
     fs::File,
-    io::{BufRead, Write},
+    io::{BufRead, IsTerminal, Write},
     path::{Path, PathBuf},
     time::Instant,
 };
@@ -212,9 +212,14 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Command::Keys(Keys::Import) => {
             let path = key_path(cli)?;
-            eprintln!("Type or paste the secret phrase, then Enter:");
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line)?;
+            // Not echoed on a terminal; read as a line from a pipe.
+            let line = zeroize::Zeroizing::new(if std::io::stdin().is_terminal() {
+                rpassword::prompt_password("Secret phrase (not shown), then Enter: ")?
+            } else {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                line
+            });
             let id = Identity::from_phrase(line.trim())?;
             let pw = password(true)?;
             KeyFile::seal(&id, &pw)?.create(&path)?;
@@ -245,17 +250,14 @@ fn run(cli: &Cli) -> Result<()> {
             let mut writer = match out {
                 Some(o) => {
                     let (f, tmp) = masp_client::fsutil::create_temp(o, 0o644)?;
-                    Some((
-                        std::io::BufWriter::with_capacity(8 << 20, f),
-                        tmp,
-                        o.clone(),
-                    ))
+                    // Chunks are written whole (1 MiB): no buffer, no copy.
+                    Some((f, tmp, o.clone()))
                 }
                 None => None,
             };
             let started = Instant::now();
             let sealed = pipeline::seal(
-                std::io::BufReader::with_capacity(8 << 20, input),
+                input,
                 size,
                 &master,
                 file_id,
@@ -267,8 +269,7 @@ fn run(cli: &Cli) -> Result<()> {
                 |_| {},
             )?;
             let secs = started.elapsed().as_secs_f64();
-            if let Some((w, tmp, o)) = writer {
-                let f = w.into_inner().map_err(|e| e.into_error())?;
+            if let Some((f, tmp, o)) = writer {
                 masp_client::fsutil::commit(f, &tmp, &o)?;
             }
             println!("size          {} bytes", sealed.size);
@@ -395,19 +396,21 @@ async fn online(cli: &Cli) -> Result<()> {
                 let active = f.contracts.iter().filter(|c| c.1).count();
                 let paid: u128 = f.contracts.iter().map(|c| c.2).sum();
                 let left: u128 = f.contracts.iter().map(|c| c.3).sum();
-                let state = if f.contracts.is_empty() {
+                let mut state = if f.contracts.is_empty() {
                     "ended".to_string()
                 } else {
                     format!("{active}/{} replicas stored", f.contracts.len())
                 };
-                let state = match f.lost() {
-                    0 => state,
-                    n => format!(
-                        "{state}; {n} replica(s) LOST (host failed its proofs): repair by \
-                         putting the file again (`masp get {}` then `masp put`)",
-                        f.file
-                    ),
-                };
+                if f.completed > 0 {
+                    state += &format!("; {} replica(s) completed their term", f.completed);
+                }
+                if f.lost > 0 {
+                    state += &format!(
+                        "; {} replica(s) LOST before the end of the term (host failed its \
+                         proofs): repair by putting the file again (`masp get {}` then `masp put`)",
+                        f.lost, f.file
+                    );
+                }
                 println!(
                     "{:>6}  {:<30}  {:>10}  {}  paid {}  escrow {}",
                     f.file,

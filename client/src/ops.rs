@@ -157,6 +157,21 @@ impl Ctx {
         Ok(self.at().await?.runtime_apis().call(call).await?)
     }
 
+    /// The live contracts of file `request` (its replicas).
+    pub async fn file_contracts(
+        &self,
+        request: RequestId,
+    ) -> Result<Vec<(ContractId, Contract<AccountId32, u32>)>> {
+        let mut list: Vec<_> = self
+            .my_contracts()
+            .await?
+            .into_iter()
+            .filter(|(_, c)| c.request == request)
+            .collect();
+        list.sort_by_key(|(id, _)| *id);
+        Ok(list)
+    }
+
     /// A contract, if live.
     pub async fn contract(&self, id: ContractId) -> Result<Option<Contract<AccountId32, u32>>> {
         let call = api::runtime_apis().storage_market_api().contract(id);
@@ -236,9 +251,11 @@ fn modified_ns(meta: &std::fs::Metadata) -> u128 {
         .unwrap_or(0)
 }
 
-/// `masp put`: seal, place the request, upload to every matched host,
-/// wait for their confirmations. Resumes an interrupted put of the same,
-/// unchanged file.
+/// `masp put`: seal, place the request, wait for the replicas to match,
+/// upload to every matched host, wait for their confirmations. Resumes an
+/// interrupted put of the same, unchanged file from wherever it stopped
+/// (matching, uploading or confirming): the request and the sealed
+/// manifest are saved as soon as the chain has the request.
 pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary> {
     let source =
         std::fs::canonicalize(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -253,7 +270,7 @@ pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary
         .and_then(|b| serde_json::from_slice::<Pending>(&b).ok())
         .filter(|p| p.path == source && p.size == size && p.modified == modified_ns(&meta));
 
-    let (request, manifest, resumed) = match resumable {
+    let (request, mut manifest, resumed) = match resumable {
         Some(p) => {
             let sealed = ctx.local_manifest(p.request).ok_or_else(|| {
                 anyhow!(
@@ -270,18 +287,37 @@ pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary
             (p.request, m, true)
         }
         None => {
-            let (request, m) = place(ctx, &source, size, opts).await?;
-            let pending = Pending {
-                path: source.clone(),
-                size,
-                modified: modified_ns(&meta),
-                request,
+            let pending = |request| -> Result<()> {
+                let pending = Pending {
+                    path: source.clone(),
+                    size,
+                    modified: modified_ns(&meta),
+                    request,
+                };
+                std::fs::create_dir_all(pending_path.parent().expect("has a parent"))?;
+                fsutil::write_atomic(&pending_path, &serde_json::to_vec(&pending)?, 0o600)
+                    .context("saving the upload's resume record")
             };
-            std::fs::create_dir_all(pending_path.parent().expect("has a parent"))?;
-            fsutil::write_atomic(&pending_path, &serde_json::to_vec(&pending)?, 0o600)?;
+            let (request, m) = place(ctx, &source, size, opts, pending).await?;
             (request, m, false)
         }
     };
+
+    // The replicas: what has matched, after waiting for the rest while the
+    // request rests in the book.
+    let replicas = match wait_for_matches(ctx, request, opts).await {
+        Ok(r) => r,
+        Err(e) => {
+            // Nothing is stored: forget the put so the next one starts anew.
+            let _ = std::fs::remove_file(&pending_path);
+            let _ = std::fs::remove_file(ctx.manifest_path(request));
+            return Err(e);
+        }
+    };
+    if replicas != manifest.replicas {
+        manifest.replicas = replicas;
+        ctx.save_manifest(request, &seal_manifest(&ctx.id.master, &manifest))?;
+    }
 
     // Upload to every replica's host in parallel.
     let sealed_manifest = seal_manifest(&ctx.id.master, &manifest);
@@ -368,12 +404,14 @@ pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary
 }
 
 /// Seals `source` (to learn its Merkle root), prices and places the
-/// request, waits for the replicas to match, and saves the manifest.
+/// request, and at once saves the manifest (no replicas yet) and, through
+/// `placed`, the record that lets an interrupted put resume.
 async fn place(
     ctx: &Ctx,
     source: &Path,
     size: u64,
     opts: &PutOptions,
+    placed: impl FnOnce(RequestId) -> Result<()>,
 ) -> Result<(RequestId, Manifest)> {
     let file_id: crypto::FileId = rand::random();
     let master = *ctx.id.master;
@@ -392,7 +430,7 @@ async fn place(
     let sealed = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
         let input = File::open(&src)?;
         pipeline::seal(
-            std::io::BufReader::with_capacity(8 << 20, input),
+            input,
             size,
             &master,
             file_id,
@@ -438,54 +476,10 @@ async fn place(
         ))
         .await
         .context("placing the storage request")?;
-    let placed = events
+    let placed_event = events
         .find_first::<api::storage_market::events::RequestPlaced>()
         .ok_or_else(|| anyhow!("the chain did not report the request"))??;
-    let request = placed.request;
-    let mut replicas: Vec<Replica> = events
-        .find::<api::storage_market::events::ContractCreated>()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.request == request)
-        .map(|e| Replica {
-            contract: e.contract,
-            host: e.host.0,
-        })
-        .collect();
-
-    // Wait for the rest to match.
-    let deadline = Instant::now() + opts.wait;
-    while (replicas.len() as u32) < opts.replicas && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        replicas = ctx
-            .my_contracts()
-            .await?
-            .into_iter()
-            .filter(|(_, c)| c.request == request)
-            .map(|(id, c)| Replica {
-                contract: id,
-                host: c.host.0,
-            })
-            .collect();
-    }
-    if (replicas.len() as u32) < opts.replicas {
-        // Take back the unmatched remainder's escrow.
-        let _ = ctx
-            .submit(&api::tx().storage_market().cancel_request(request))
-            .await;
-        if replicas.is_empty() {
-            bail!(
-                "no host took the request within {:?} at {} per GiB per epoch; nothing is \
-                 stored and the escrow was returned (try a higher --max-price; see `masp quote`)",
-                opts.wait,
-                fmt_masp(max_price)
-            );
-        }
-        eprintln!(
-            "warning: only {} of {} replicas matched; storing those",
-            replicas.len(),
-            opts.replicas
-        );
-    }
+    let request = placed_event.request;
     let manifest = Manifest {
         version: MANIFEST_VERSION,
         file_id,
@@ -502,11 +496,70 @@ async fn place(
             t: MASTER_KDF.t,
             p: MASTER_KDF.p,
         },
-        replicas,
+        replicas: Vec::new(),
         created: crate::hostapi::unix_now(),
     };
     ctx.save_manifest(request, &seal_manifest(&ctx.id.master, &manifest))?;
+    placed(request)?;
     Ok((request, manifest))
+}
+
+/// The replicas of file `request` matched so far (its live contracts).
+async fn matched(ctx: &Ctx, request: RequestId) -> Result<Vec<Replica>> {
+    Ok(ctx
+        .file_contracts(request)
+        .await?
+        .into_iter()
+        .map(|(id, c)| Replica {
+            contract: id,
+            host: c.host.0,
+            last_epoch: c.last_epoch,
+        })
+        .collect())
+}
+
+/// Whether request `request` still rests in the book (replicas unmatched).
+async fn resting(ctx: &Ctx, request: RequestId) -> Result<bool> {
+    let call = api::runtime_apis()
+        .storage_market_api()
+        .sender_requests(ctx.me(), 10_000);
+    let book = ctx.at().await?.runtime_apis().call(call).await?;
+    Ok(book.iter().any(|(id, _)| *id == request))
+}
+
+/// Waits (up to `opts.wait`) while part of `request` rests in the book;
+/// then takes back the unmatched remainder's escrow. An error if no
+/// replica matched at all (nothing is stored, all escrow returned).
+async fn wait_for_matches(
+    ctx: &Ctx,
+    request: RequestId,
+    opts: &PutOptions,
+) -> Result<Vec<Replica>> {
+    let deadline = Instant::now() + opts.wait;
+    while resting(ctx, request).await? && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    if resting(ctx, request).await? {
+        ctx.submit(&api::tx().storage_market().cancel_request(request))
+            .await
+            .context("taking back the unmatched part of the request")?;
+    }
+    let replicas = matched(ctx, request).await?;
+    if replicas.is_empty() {
+        bail!(
+            "no host took the request within {:?}; nothing is stored and the escrow was \
+             returned (try a higher --max-price or a lower --min-rating; see `masp quote`)",
+            opts.wait
+        );
+    }
+    if (replicas.len() as u32) < opts.replicas {
+        eprintln!(
+            "warning: only {} of {} replicas matched; storing those",
+            replicas.len(),
+            opts.replicas
+        );
+    }
+    Ok(replicas)
 }
 
 /// Seals chunk `index` of `source` again (sealing is deterministic).
@@ -557,6 +610,15 @@ async fn upload_replica(
         }
     };
     bar.set_message("");
+    let count = m.chunk_roots.len();
+    if status.chunks as usize != count || status.missing.iter().any(|&i| i as usize >= count) {
+        bail!(
+            "host {} reports {} chunks (missing {:?}) for a file of {count}: not uploading to it",
+            api.endpoint(),
+            status.chunks,
+            status.missing
+        );
+    }
     if !status.roots_uploaded {
         api.put_roots(contract, &ticket, &m.chunk_roots).await?;
     }
@@ -604,12 +666,7 @@ pub async fn find_manifest(ctx: &Ctx, request: RequestId) -> Result<Manifest> {
     if let Some(sealed) = ctx.local_manifest(request) {
         return open_manifest(&ctx.id.master, &sealed);
     }
-    let contracts: Vec<_> = ctx
-        .my_contracts()
-        .await?
-        .into_iter()
-        .filter(|(_, c)| c.request == request)
-        .collect();
+    let contracts = ctx.file_contracts(request).await?;
     if contracts.is_empty() {
         bail!("no file {request}: no local manifest and no live contract of this account (see `masp ls`)");
     }
@@ -839,32 +896,28 @@ pub struct FileLine {
     pub size: Option<u64>,
     /// (contract, active, paid so far, escrow left).
     pub contracts: Vec<(ContractId, bool, u128, u128)>,
-    /// Replicas the file was stored with (from its manifest).
-    pub stored_with: Option<usize>,
-}
-
-impl FileLine {
-    /// Replicas whose contract ended early (data lost or cancelled).
-    pub fn lost(&self) -> usize {
-        self.stored_with
-            .unwrap_or(0)
-            .saturating_sub(self.contracts.len())
-    }
+    /// Replicas (from the manifest) whose contract is gone before its term
+    /// ended: the host lost the data (or it was cancelled outside `masp`).
+    pub lost: usize,
+    /// Replicas whose term is over.
+    pub completed: usize,
 }
 
 /// `masp ls`: this account's files with their contracts.
 pub async fn ls(ctx: &Ctx) -> Result<Vec<FileLine>> {
     let mut files: BTreeMap<RequestId, FileLine> = BTreeMap::new();
+    let line = |file| FileLine {
+        file,
+        name: None,
+        size: None,
+        contracts: Vec::new(),
+        lost: 0,
+        completed: 0,
+    };
     for (id, c) in ctx.my_contracts().await? {
         files
             .entry(c.request)
-            .or_insert_with(|| FileLine {
-                file: c.request,
-                name: None,
-                size: None,
-                contracts: Vec::new(),
-                stored_with: None,
-            })
+            .or_insert_with(|| line(c.request))
             .contracts
             .push((
                 id,
@@ -878,22 +931,27 @@ pub async fn ls(ctx: &Ctx) -> Result<Vec<FileLine>> {
         for e in dir.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             if let Some(id) = name.strip_suffix(".manifest").and_then(|s| s.parse().ok()) {
-                files.entry(id).or_insert_with(|| FileLine {
-                    file: id,
-                    name: None,
-                    size: None,
-                    contracts: Vec::new(),
-                    stored_with: None,
-                });
+                files.entry(id).or_insert_with(|| line(id));
             }
         }
     }
+    let call = api::runtime_apis().storage_market_api().current_epoch();
+    let epoch = ctx.at().await?.runtime_apis().call(call).await?;
     let mut out = Vec::new();
     for (id, mut line) in files {
         if let Ok(m) = find_manifest(ctx, id).await {
             line.name = Some(String::from_utf8_lossy(&m.name).to_string());
             line.size = Some(m.size);
-            line.stored_with = Some(m.replicas.len());
+            for r in &m.replicas {
+                if line.contracts.iter().any(|c| c.0 == r.contract) {
+                    continue;
+                }
+                if epoch > r.last_epoch {
+                    line.completed += 1;
+                } else {
+                    line.lost += 1;
+                }
+            }
         }
         out.push(line);
     }
@@ -903,12 +961,7 @@ pub async fn ls(ctx: &Ctx) -> Result<Vec<FileLine>> {
 /// `masp rm`: cancels every contract of file `request` (unspent escrow
 /// returns) and forgets its manifest. Returns the escrow released.
 pub async fn rm(ctx: &Ctx, request: RequestId) -> Result<u128> {
-    let contracts: Vec<_> = ctx
-        .my_contracts()
-        .await?
-        .into_iter()
-        .filter(|(_, c)| c.request == request)
-        .collect();
+    let contracts = ctx.file_contracts(request).await?;
     if contracts.is_empty() && ctx.local_manifest(request).is_none() {
         bail!("no file {request} (see `masp ls`)");
     }
@@ -1053,6 +1106,7 @@ mod tests {
             replicas: vec![Replica {
                 contract: 4,
                 host: [5; 32],
+                last_epoch: 9,
             }],
             created: 6,
         };

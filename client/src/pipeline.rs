@@ -45,17 +45,18 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Seals `size` bytes from `reader` as file `file` under `master`.
 ///
-/// `sink(index, ciphertext)` receives every sealed chunk in order;
-/// `progress(plaintext bytes)` is called after each batch. `batch` chunks
-/// are sealed in parallel at a time; a reader thread fills the next batch
-/// meanwhile (memory: about 3 x `batch` MiB).
+/// `sink(index, ciphertext)` receives every sealed chunk in order, on a
+/// thread of its own; `progress(plaintext bytes)` is called after each
+/// batch is sealed. `batch` chunks are sealed in parallel at a time while
+/// a reader thread fills the next batch and the sink takes the previous
+/// one (memory: about 4 x `batch` MiB).
 pub fn seal(
     reader: impl Read + Send,
     size: u64,
     master: &Key,
     file: FileId,
     batch: usize,
-    mut sink: impl FnMut(u64, &[u8]) -> io::Result<()>,
+    mut sink: impl FnMut(u64, &[u8]) -> io::Result<()> + Send,
     mut progress: impl FnMut(u64),
 ) -> io::Result<Sealed> {
     let cipher = FileCipher::new(master, file, size);
@@ -66,6 +67,18 @@ pub fn seal(
         // Batches read ahead, and emptied buffers coming back for reuse.
         let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<Vec<u8>>>>(1);
         let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<Vec<u8>>>();
+        // Sealed batches on their way to the sink (which hands the buffers
+        // back to the reader).
+        let (sealed_tx, sealed_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<Vec<u8>>)>(0);
+        let writer = scope.spawn(move || -> io::Result<()> {
+            for (index, bufs) in sealed_rx {
+                for (i, buf) in bufs.iter().enumerate() {
+                    sink(index + i as u64, buf)?;
+                }
+                let _ = empty_tx.send(bufs);
+            }
+            Ok(())
+        });
         scope.spawn(move || {
             let mut reader = reader;
             let mut index = 0u64;
@@ -126,14 +139,20 @@ pub fn seal(
                     masp_proofs::chunk_root(buf)
                 })
                 .collect();
-            for (i, buf) in bufs.iter().enumerate() {
-                sink(index + i as u64, buf)?;
-            }
             chunk_roots.extend(roots);
+            let first = index;
             index += bufs.len() as u64;
             progress((index * PLAIN_CHUNK as u64).min(size));
-            let _ = empty_tx.send(bufs);
+            if sealed_tx.send((first, bufs)).is_err() {
+                // The sink failed: its error is returned below.
+                break;
+            }
         }
+        drop(sealed_tx);
+        let written = writer
+            .join()
+            .map_err(|_| io::Error::other("the sink panicked"))?;
+        written?;
         // The reader's last word: the file did not grow.
         match full_rx.recv() {
             Ok(Err(e)) => Err(e),

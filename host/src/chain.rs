@@ -51,8 +51,14 @@ pub trait ChainApi: Send + Sync + 'static {
     async fn host_contracts(&self) -> Result<Vec<ChainContract>, ChainError>;
     /// Tells the chain this host holds the data of `id`.
     async fn confirm_stored(&self, id: ContractId) -> Result<(), ChainError>;
-    /// The epoch and leaf `id` must prove now, if the epoch is seeded.
-    async fn challenge(&self, id: ContractId) -> Result<Option<(u32, u64)>, ChainError>;
+    /// Whether contract `id` still exists on chain (asked before a contract
+    /// missing from [`ChainApi::host_contracts`] is taken as ended: that list
+    /// is capped, absence from it alone never deletes data).
+    async fn contract_exists(&self, id: ContractId) -> Result<bool, ChainError>;
+    /// The challenge seed of `epoch`, once the chain has drawn it: the daemon
+    /// derives each contract's leaf from it with
+    /// [`masp_proofs::challenge_index`], one read per epoch for all contracts.
+    async fn epoch_seed(&self, epoch: u32) -> Result<Option<Hash>, ChainError>;
     /// Whether `epoch` of `id` is already proven on chain.
     async fn proven(&self, id: ContractId, epoch: u32) -> Result<bool, ChainError>;
     /// Submits proofs (leaf, path) for the current epoch in one call.
@@ -188,12 +194,34 @@ impl ChainApi for SubxtChain {
             .map(|_| ())
     }
 
-    async fn challenge(&self, id: ContractId) -> Result<Option<(u32, u64)>, ChainError> {
+    async fn contract_exists(&self, id: ContractId) -> Result<bool, ChainError> {
         let r = async {
             let c = self.client().await?;
             let at = c.at_current_block().await.map_err(sub)?;
-            let call = api::runtime_apis().storage_proofs_api().challenge(id);
-            at.runtime_apis().call(call).await.map_err(sub)
+            let found = at
+                .storage()
+                .try_fetch(api::storage().storage_market().contracts(), (id,))
+                .await
+                .map_err(sub)?;
+            Ok(found.is_some())
+        }
+        .await;
+        self.on_error(r).await
+    }
+
+    async fn epoch_seed(&self, epoch: u32) -> Result<Option<Hash>, ChainError> {
+        let r = async {
+            let c = self.client().await?;
+            let at = c.at_current_block().await.map_err(sub)?;
+            match at
+                .storage()
+                .try_fetch(api::storage().storage_proofs().epoch_seeds(), (epoch,))
+                .await
+                .map_err(sub)?
+            {
+                Some(v) => Ok(Some(v.decode().map_err(sub)?)),
+                None => Ok(None),
+            }
         }
         .await;
         self.on_error(r).await

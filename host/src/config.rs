@@ -102,6 +102,8 @@ pub struct Overrides {
     pub key_file: Option<PathBuf>,
     /// `--price`.
     pub price: Option<u64>,
+    /// `--capacity`.
+    pub capacity: Option<u64>,
 }
 
 /// What is wrong with the settings.
@@ -120,21 +122,22 @@ pub enum ConfigError {
     Parse(String),
 }
 
-const KEYS: &[&str] = &[
-    "data_dir",
-    "listen",
-    "public_url",
-    "node_url",
-    "key_file",
-    "region",
-    "capacity",
-    "price",
-    "deposit",
-    "min_duration",
-    "max_duration",
-    "grace_period_secs",
-    "scrub_interval_secs",
-    "poll_interval_ms",
+/// The settings `MASP_HOST_<NAME>` may set, and whether each is a number.
+const KEYS: &[(&str, bool)] = &[
+    ("data_dir", false),
+    ("listen", false),
+    ("public_url", false),
+    ("node_url", false),
+    ("key_file", false),
+    ("region", false),
+    ("capacity", true),
+    ("price", true),
+    ("deposit", true),
+    ("min_duration", true),
+    ("max_duration", true),
+    ("grace_period_secs", true),
+    ("scrub_interval_secs", true),
+    ("poll_interval_ms", true),
 ];
 
 /// Reads `path`, applies `env` (`MASP_HOST_*` pairs) and `flags`; relative
@@ -156,13 +159,15 @@ pub fn load(
             continue;
         };
         let key = key.to_ascii_lowercase();
-        if !KEYS.contains(&key.as_str()) {
+        let Some(&(_, number)) = KEYS.iter().find(|(k, _)| *k == key) else {
             continue;
-        }
-        // Numbers stay numbers; everything else is a string.
-        let v = match value.parse::<i64>() {
-            Ok(n) => toml::Value::Integer(n),
-            Err(_) => toml::Value::String(value),
+        };
+        let v = if number {
+            toml::Value::Integer(value.trim().parse::<i64>().map_err(|_| {
+                ConfigError::Parse(format!("{name}={value:?}: expected a whole number"))
+            })?)
+        } else {
+            toml::Value::String(value)
         };
         table.insert(key, v);
     }
@@ -186,6 +191,9 @@ pub fn load(
     }
     if let Some(v) = flags.price {
         cfg.price = v;
+    }
+    if let Some(v) = flags.capacity {
+        cfg.capacity = v;
     }
     let base = path.parent().unwrap_or(Path::new("."));
     if cfg.data_dir.is_relative() {
@@ -224,17 +232,22 @@ mod tests {
         let env = [
             ("MASP_HOST_LISTEN".to_string(), "127.0.0.1:9000".to_string()),
             ("MASP_HOST_PRICE".to_string(), "5".to_string()),
+            // A string setting that looks like a number stays a string.
+            ("MASP_HOST_REGION".to_string(), "1".to_string()),
             ("OTHER".to_string(), "x".to_string()),
         ];
         let cfg = load(&path, env.clone(), &Overrides::default()).unwrap();
         assert_eq!(cfg.listen, "127.0.0.1:9000".parse().unwrap());
         assert_eq!(cfg.price, 5);
+        assert_eq!(cfg.region, "1");
         let flags = Overrides {
             listen: Some("127.0.0.1:9001".parse().unwrap()),
+            capacity: Some(1 << 40),
             ..Default::default()
         };
         let cfg = load(&path, env, &flags).unwrap();
         assert_eq!(cfg.listen, "127.0.0.1:9001".parse().unwrap());
+        assert_eq!(cfg.capacity, 1 << 40);
     }
 
     #[test]
@@ -253,5 +266,9 @@ mod tests {
         .unwrap();
         let err = load(&path, [], &Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("min_duration"), "{err}");
+        std::fs::write(&path, TEMPLATE).unwrap();
+        let env = [("MASP_HOST_PRICE".to_string(), "cheap".to_string())];
+        let err = load(&path, env, &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("MASP_HOST_PRICE"), "{err}");
     }
 }

@@ -2,22 +2,25 @@
 //!
 //! Every poll it
 //! 1. syncs the host's contracts from the chain into the index (new ones
-//!    start accepting uploads; ones the chain no longer lists are marked
+//!    start accepting uploads; ones the chain no longer has are marked
 //!    ended, and their data is deleted after the grace period);
 //! 2. confirms each contract whose chunks are all stored (each chunk was
 //!    checked against the chunk roots, and those against the on-chain root,
 //!    when they arrived);
-//! 3. proves each active contract once per epoch: the challenged leaf and
-//!    its path, built from the stored chunk (one chunk read) and the chunk
-//!    roots, verified locally before it is submitted; all due proofs go in
-//!    one batch, and one by one if the batch fails;
-//! 4. scrubs on schedule: re-hashes every stored chunk, and forgets (and
-//!    reports) any that no longer matches its root.
+//! 3. proves each active contract once per epoch: the challenged leaf
+//!    (derived from the epoch's on-chain seed with
+//!    [`masp_proofs::challenge_index`]) and its path, built from the stored
+//!    chunk (one chunk read) and the chunk roots, verified locally before it
+//!    is submitted; all due proofs go in batches, one by one if a batch fails.
+//!
+//! Beside the polls, a task of its own scrubs on schedule (so a long scrub
+//! never delays a proof): it re-hashes every stored chunk, and forgets (and
+//! reports) any that no longer matches its root.
 //!
 //! Errors are logged and retried on the next poll; a dropped node
 //! connection is re-made by the chain client.
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::{collections::HashMap, sync::Arc};
 
 use masp_primitives::market::ContractId;
 use masp_proofs::{FileTree, LEAVES_PER_CHUNK};
@@ -39,7 +42,6 @@ pub struct Follower<C: ChainApi> {
     state: Arc<AppState>,
     grace_secs: u64,
     scrub_every: Option<std::time::Duration>,
-    last_scrub: Instant,
     /// The chain's view of each live contract, from the last sync.
     live: HashMap<ContractId, ChainContract>,
 }
@@ -68,7 +70,6 @@ impl<C: ChainApi> Follower<C> {
             grace_secs: cfg.grace_period_secs,
             scrub_every: (cfg.scrub_interval_secs > 0)
                 .then(|| std::time::Duration::from_secs(cfg.scrub_interval_secs)),
-            last_scrub: Instant::now(),
             live: HashMap::new(),
         }
     }
@@ -77,35 +78,16 @@ impl<C: ChainApi> Follower<C> {
         &self.state.store
     }
 
-    /// Runs until `shutdown` turns true.
+    /// Runs until `shutdown` turns true (the scrub task stops with it).
     pub async fn run(mut self, interval: std::time::Duration, mut shutdown: watch::Receiver<bool>) {
+        if let Some(every) = self.scrub_every {
+            tokio::spawn(scrub_task(self.state.clone(), every, shutdown.clone()));
+        }
         loop {
             match self.poll().await {
                 Ok(r) if r != PollReport::default() => tracing::info!(?r, "chain poll"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "chain poll failed; retrying"),
-            }
-            if self
-                .scrub_every
-                .is_some_and(|every| self.last_scrub.elapsed() >= every)
-            {
-                self.last_scrub = Instant::now();
-                let store = self.store().clone();
-                let metrics = self.state.metrics.clone();
-                match tokio::task::spawn_blocking(move || scrub(&*store)).await {
-                    Ok(Ok(bad)) => {
-                        metrics.corrupt_chunks.inc_by(bad.len() as u64);
-                        for (id, i) in bad {
-                            tracing::error!(
-                                contract = id,
-                                chunk = i,
-                                "scrub: chunk corrupt; dropped"
-                            );
-                        }
-                    }
-                    Ok(Err(e)) => tracing::error!(error = %e, "scrub failed"),
-                    Err(e) => tracing::error!(error = %e, "scrub task failed"),
-                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
@@ -119,10 +101,13 @@ impl<C: ChainApi> Follower<C> {
     pub async fn poll(&mut self) -> Result<PollReport, PollError> {
         let mut report = PollReport::default();
         let best = self.chain.best_block().await?;
+        let now = self.state.clock.now();
         self.state
             .best_block
             .store(best, std::sync::atomic::Ordering::Relaxed);
-        let now = self.state.clock.now();
+        self.state
+            .chain_seen_at
+            .store(now.max(1), std::sync::atomic::Ordering::Relaxed);
 
         // 1. Sync.
         let on_chain = self.chain.host_contracts().await?;
@@ -159,6 +144,8 @@ impl<C: ChainApi> Follower<C> {
                 continue;
             }
             match r.ended_at {
+                // The list is capped: only the chain's own word ends a contract.
+                None if self.chain.contract_exists(*id).await? => {}
                 None => {
                     r.ended_at = Some(now);
                     self.store().put_contract(*id, r)?;
@@ -206,8 +193,9 @@ impl<C: ChainApi> Follower<C> {
 
         // 3. Prove.
         let epoch = self.chain.current_epoch().await?;
+        let seed = self.chain.epoch_seed(epoch).await?;
         let mut due = Vec::new();
-        for c in on_chain.iter().filter(|c| c.active) {
+        for c in on_chain.iter().filter(|c| c.active && seed.is_some()) {
             if epoch < c.first_epoch || epoch > c.last_epoch {
                 continue;
             }
@@ -217,12 +205,8 @@ impl<C: ChainApi> Follower<C> {
             if r.last_proven.is_some_and(|e| e >= epoch) {
                 continue;
             }
-            let Some((challenge_epoch, index)) = self.chain.challenge(c.id).await? else {
-                continue;
-            };
-            if challenge_epoch != epoch {
-                continue;
-            }
+            let Some(seed) = &seed else { continue };
+            let index = masp_proofs::challenge_index(seed, c.id, epoch, c.leaf_count);
             let store = self.store().clone();
             let id = c.id;
             let built =
@@ -244,7 +228,10 @@ impl<C: ChainApi> Follower<C> {
         for batch in due.chunks(PROOFS_PER_CALL) {
             let ids: Vec<ContractId> = batch.iter().map(|p| p.0).collect();
             let proven = match self.chain.submit_proofs(batch.to_vec()).await {
-                Ok(()) => ids,
+                Ok(()) => {
+                    crate::crash_point("proofs-submitted");
+                    ids
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "proof batch failed; submitting one by one");
                     let mut ok = Vec::new();
@@ -335,8 +322,34 @@ pub fn build_proof(
     Ok((proof.leaf, proof.path))
 }
 
+/// Scrubs every `every` until `shutdown`, logging and counting what it finds.
+async fn scrub_task(
+    state: Arc<AppState>,
+    every: std::time::Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || scrub(&*store)).await {
+            Ok(Ok(bad)) => {
+                state.metrics.corrupt_chunks.inc_by(bad.len() as u64);
+                for (id, i) in bad {
+                    tracing::error!(contract = id, chunk = i, "scrub: chunk corrupt; dropped");
+                }
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "scrub failed"),
+            Err(e) => tracing::error!(error = %e, "scrub task failed"),
+        }
+    }
+}
+
 /// Re-hashes every stored chunk of every contract with roots; drops and
-/// returns those that no longer match.
+/// returns those that no longer match. A chunk deleted while the scrub runs
+/// (its contract's grace period ended) is skipped, not reported.
 pub fn scrub(store: &dyn Store) -> Result<Vec<(ContractId, u32)>, StoreError> {
     let mut bad = Vec::new();
     for (id, r) in store.contracts()? {
@@ -352,6 +365,7 @@ pub fn scrub(store: &dyn Store) -> Result<Vec<(ContractId, u32)>, StoreError> {
                     data.len() == r.chunk_len(i)
                         && roots.get(i as usize) == Some(&masp_proofs::chunk_root(&data))
                 }
+                Err(_) if !store.has_chunk(id, i)? => continue,
                 Err(_) => false,
             };
             if !ok {

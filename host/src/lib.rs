@@ -11,6 +11,7 @@
 //! - [`follower`]: follows the chain: takes new contracts, confirms complete
 //!   uploads, proves every epoch, scrubs, deletes ended contracts' data.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`crash_point`]: where crash tests stop the daemon.
 
 pub mod chain;
 pub mod config;
@@ -19,3 +20,26 @@ pub mod metrics;
 pub mod server;
 pub mod store;
 pub mod tickets;
+
+/// A crash test's hook: with `MASP_HOST_CRASH_AT=<name>` set, the daemon
+/// dies at the point called `name` the way `kill -9` would stop it (abort:
+/// no destructor, no flush, no cleanup). The points are the moments a crash
+/// hurts most:
+/// - `chunk-written`: a chunk file is in place, its index entry not yet;
+/// - `proofs-submitted`: the chain took a batch of proofs, the host has not
+///   recorded them;
+/// - `delete-indexed`: an ended contract is out of the index, its files are
+///   still on disk.
+///
+/// Unset (always, outside tests) it costs one cached lookup.
+pub fn crash_point(name: &str) {
+    static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if AT
+        .get_or_init(|| std::env::var("MASP_HOST_CRASH_AT").ok())
+        .as_deref()
+        == Some(name)
+    {
+        eprintln!("MASP_HOST_CRASH_AT={name}: aborting here (crash test)");
+        std::process::abort();
+    }
+}

@@ -71,6 +71,9 @@ struct Common {
     /// Overrides `price`.
     #[arg(long)]
     price: Option<u64>,
+    /// Overrides `capacity` (bytes offered).
+    #[arg(long)]
+    capacity: Option<u64>,
 }
 
 impl Common {
@@ -82,6 +85,7 @@ impl Common {
             node_url: self.node_url.clone(),
             key_file: self.key_file.clone(),
             price: self.price,
+            capacity: self.capacity,
         };
         Ok(config::load(&self.config, std::env::vars(), &flags)?)
     }
@@ -236,6 +240,7 @@ async fn run(c: &Common) -> anyhow::Result<()> {
         metrics: Arc::new(Metrics::new()),
         complete: tokio::sync::Notify::new(),
         best_block: Default::default(),
+        chain_seen_at: Default::default(),
     });
     let chain = Arc::new(SubxtChain::new(&cfg.node_url, key));
     tracing::info!(

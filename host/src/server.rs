@@ -28,7 +28,10 @@ use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
 use hyper::{body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
-use masp_primitives::{market::ContractId, ticket::TicketOp};
+use masp_primitives::{
+    market::ContractId,
+    ticket::{SignedTicket, TicketOp},
+};
 use masp_proofs::{chunk_root, root_of_chunk_roots, Hash, CHUNK_SIZE};
 use tokio::{net::TcpListener, sync::watch};
 
@@ -74,7 +77,14 @@ pub struct AppState {
     pub complete: tokio::sync::Notify,
     /// The best block the follower has seen (health).
     pub best_block: std::sync::atomic::AtomicU32,
+    /// When (clock seconds) the follower last heard from the chain; 0:
+    /// never (health).
+    pub chain_seen_at: std::sync::atomic::AtomicU64,
 }
+
+/// Seconds without word from the chain after which `/health` says the
+/// host is degraded (it cannot confirm or prove meanwhile).
+pub const CHAIN_STALE_SECS: u64 = 120;
 
 type Body = BoxBody<Bytes, io::Error>;
 
@@ -238,10 +248,11 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) 
             reply(status, reason)
         }
     };
-    // A refused upload's body is read and dropped, so the client sees the
-    // answer (not a reset) and the connection stays usable.
+    // A refused upload's body is read and dropped frame by frame (nothing
+    // is kept), so the client sees the answer (not a reset) and the
+    // connection stays usable; past MAX_MANIFEST bytes the connection closes.
     if let Some(rest) = req.body_mut().take() {
-        if Limited::new(rest, MAX_MANIFEST).collect().await.is_err() {
+        if !drain(rest, MAX_MANIFEST).await {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
@@ -260,16 +271,30 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) 
     response
 }
 
+/// Reads and drops up to `limit` bytes of `body`; whether it ended cleanly.
+async fn drain(mut body: Incoming, limit: usize) -> bool {
+    let mut read = 0usize;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(f) => {
+                read = read.saturating_add(f.data_ref().map_or(0, |d| d.len()));
+                if read > limit {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
 async fn dispatch(
     state: &Arc<AppState>,
     route: Route,
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     match (req.method().clone(), route) {
-        (Method::GET, Route::Health) => Ok(json(serde_json::json!({
-            "status": "ok",
-            "best_block": state.best_block.load(std::sync::atomic::Ordering::Relaxed),
-        }))),
+        (Method::GET, Route::Health) => Ok(health(state)),
         (Method::GET, Route::Metrics) => Ok(Response::builder()
             .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
             .body(full(state.metrics.render()))
@@ -282,6 +307,39 @@ async fn dispatch(
         (Method::GET, Route::Manifest(id)) => get_manifest(state, id, req).await,
         _ => refuse(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here"),
     }
+}
+
+/// `200 {"status":"ok"}` while the follower hears from the chain, `503`
+/// with the reason when it has not yet or not for [`CHAIN_STALE_SECS`].
+fn health(state: &AppState) -> Response<Body> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let seen = state.chain_seen_at.load(Relaxed);
+    let ago = state.clock.now().saturating_sub(seen);
+    let (status, code, reason) = if seen == 0 {
+        (
+            "starting",
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("the chain has not been reached yet".to_string()),
+        )
+    } else if ago > CHAIN_STALE_SECS {
+        (
+            "degraded",
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(format!(
+                "no word from the chain for {ago} s: uploads are not confirmed and proofs not sent"
+            )),
+        )
+    } else {
+        ("ok", StatusCode::OK, None)
+    };
+    let mut r = json(serde_json::json!({
+        "status": status,
+        "reason": reason,
+        "best_block": state.best_block.load(Relaxed),
+        "chain_seen_secs_ago": (seen != 0).then_some(ago),
+    }));
+    *r.status_mut() = code;
+    r
 }
 
 /// Runs a blocking store call off the async threads.
@@ -316,9 +374,9 @@ fn authorize(
     id: ContractId,
     c: &ContractRecord,
     chunk: Option<u32>,
-    offset: u64,
-) -> Result<(), Refuse> {
-    check_ticket(state, ticket_param(req), op, id, c, chunk, offset)
+    range: (u64, u64),
+) -> Result<SignedTicket, Refuse> {
+    check_ticket(state, ticket_param(req), op, id, c, chunk, range)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -329,8 +387,8 @@ fn check_ticket(
     id: ContractId,
     c: &ContractRecord,
     chunk: Option<u32>,
-    offset: u64,
-) -> Result<(), Refuse> {
+    range: (u64, u64),
+) -> Result<SignedTicket, Refuse> {
     let Some(wire) = wire else {
         return refuse(
             StatusCode::UNAUTHORIZED,
@@ -343,11 +401,10 @@ fn check_ticket(
         id,
         &c.sender,
         chunk,
-        offset,
+        range,
         state.clock.now(),
         &state.replay,
     )
-    .map(|_| ())
     .map_err(|e| {
         let status = match e {
             masp_primitives::ticket::TicketError::Malformed => StatusCode::BAD_REQUEST,
@@ -408,7 +465,7 @@ async fn put_roots(
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
-    authorize(state, req, TicketOp::Upload, id, &c, None, 0)?;
+    authorize(state, req, TicketOp::Upload, id, &c, None, (0, 0))?;
     let count = c.chunk_count() as usize;
     let data = body(req, count * 32).await?;
     if data.len() != count * 32 {
@@ -444,7 +501,7 @@ async fn put_chunk(
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
-    authorize(state, req, TicketOp::Upload, id, &c, Some(index), 0)?;
+    authorize(state, req, TicketOp::Upload, id, &c, Some(index), (0, 0))?;
     if index >= c.chunk_count() {
         return refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -520,10 +577,11 @@ async fn get_chunk(
     index: u32,
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
-    // Everything in one trip to the blocking pool: the contract, the ticket
-    // (its signature check is CPU work), the index, and one positioned
-    // read of the range (a chunk is at most 1 MiB, so a response is at most
-    // one read).
+    // Everything in one trip to the blocking pool: the contract, the index,
+    // the ticket (its signature check is CPU work; it is checked, and the
+    // bytes counted as served, only for a chunk this host has), and one
+    // positioned read of the range (a chunk is at most 1 MiB, so a response
+    // is at most one read). A read that fails gives the link's use back.
     let ticket = ticket_param(req).map(str::to_owned);
     let range = req
         .headers()
@@ -549,25 +607,28 @@ async fn get_chunk(
                 None => return Ok(Err(len)),
             },
         };
-        check_ticket(
-            &st,
-            ticket.as_deref(),
-            TicketOp::Download,
-            id,
-            &c,
-            Some(index),
-            start,
-        )?;
         if !st.store.has_chunk(id, index)? {
             return refuse(
                 StatusCode::NOT_FOUND,
                 format!("chunk {index} is not stored here"),
             );
         }
-        let f = std::fs::File::open(st.store.chunk_path(id, index)).map_err(StoreError::from)?;
-        let mut buf = vec![0u8; (end - start) as usize];
-        std::os::unix::fs::FileExt::read_exact_at(&f, &mut buf, start).map_err(StoreError::from)?;
-        Ok(Ok((status, start, end, len, Bytes::from(buf))))
+        let t = check_ticket(
+            &st,
+            ticket.as_deref(),
+            TicketOp::Download,
+            id,
+            &c,
+            Some(index),
+            (start, end),
+        )?;
+        match st.store.read_range(id, index, start, end) {
+            Ok(data) => Ok(Ok((status, start, end, len, data))),
+            Err(e) => {
+                st.replay.release(&t, Some(index), (start, end));
+                Err(e.into())
+            }
+        }
     })
     .await
     .map_err(|e| {
@@ -606,7 +667,7 @@ async fn put_manifest(
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
-    authorize(state, req, TicketOp::Upload, id, &c, None, 0)?;
+    authorize(state, req, TicketOp::Upload, id, &c, None, (0, 0))?;
     let data = body(req, MAX_MANIFEST).await?;
     if data.is_empty() {
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, "empty manifest");
@@ -622,9 +683,15 @@ async fn get_manifest(
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
-    authorize(state, req, TicketOp::Download, id, &c, None, 0)?;
+    // The manifest is read whole: one use of the ticket.
+    let whole = (0, u64::MAX);
+    let t = authorize(state, req, TicketOp::Download, id, &c, None, whole)?;
     let store = state.store.clone();
-    match blocking(move || store.manifest(id)).await? {
+    let found = blocking(move || store.manifest(id)).await;
+    if !matches!(found, Ok(Some(_))) {
+        state.replay.release(&t, None, whole);
+    }
+    match found? {
         Some(data) => Ok(Response::builder()
             .header(header::CONTENT_TYPE, "application/octet-stream")
             .body(full(data))

@@ -109,6 +109,15 @@ pub trait Store: Send + Sync + 'static {
     fn chunk_path(&self, id: ContractId, index: u32) -> PathBuf;
     /// Reads a whole stored chunk.
     fn read_chunk(&self, id: ContractId, index: u32) -> Result<Vec<u8>, StoreError>;
+    /// Reads bytes `start..end` of a stored chunk (a download): exactly
+    /// that many bytes, or an error.
+    fn read_range(
+        &self,
+        id: ContractId,
+        index: u32,
+        start: u64,
+        end: u64,
+    ) -> Result<bytes::Bytes, StoreError>;
     /// Writes the sealed manifest atomically.
     fn put_manifest(&self, id: ContractId, data: &[u8]) -> Result<(), StoreError>;
     /// The sealed manifest, if uploaded.
@@ -178,11 +187,23 @@ impl DiskStore {
     }
 }
 
+/// Ranges of at least this many bytes are served from a memory map of the
+/// chunk file; smaller ones are read (a copy costs less than a mapping).
+const MMAP_FROM: u64 = 64 << 10;
+
 /// Writes `data` to `path` so that a crash leaves the old file or the new
 /// one: temp file in the same directory, fsync, rename, fsync the directory.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
+    if fs::metadata(dir).is_err() {
+        // A new folder (a contract's first chunk): its entry in the parent
+        // must be durable too, or a crash could lose the folder the index
+        // points into.
+        fs::create_dir_all(dir)?;
+        if let Some(parent) = dir.parent() {
+            File::open(parent)?.sync_all()?;
+        }
+    }
     let tmp = dir.join(format!(
         ".{}.tmp.{}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
@@ -287,6 +308,7 @@ impl Store for DiskStore {
 
     fn put_chunk(&self, id: ContractId, index: u32, data: &[u8]) -> Result<(), StoreError> {
         write_atomic(&self.chunk_path(id, index), data)?;
+        crate::crash_point("chunk-written");
         let tx = self.db.begin_write().map_err(idx)?;
         tx.open_table(CHUNKS)
             .map_err(idx)?
@@ -301,6 +323,44 @@ impl Store for DiskStore {
 
     fn read_chunk(&self, id: ContractId, index: u32) -> Result<Vec<u8>, StoreError> {
         Ok(fs::read(self.chunk_path(id, index))?)
+    }
+
+    fn read_range(
+        &self,
+        id: ContractId,
+        index: u32,
+        start: u64,
+        end: u64,
+    ) -> Result<bytes::Bytes, StoreError> {
+        let mut f = File::open(self.chunk_path(id, index))?;
+        let want = end.saturating_sub(start);
+        if f.metadata()?.len() < end {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "chunk file is short").into());
+        }
+        if want >= MMAP_FROM {
+            // Served from the page cache without a copy into the daemon:
+            // the response body is the mapping itself (pages faulted in at
+            // once). Chunk files are never changed in place (every write is
+            // a new file renamed over the old one, and a dropped chunk is
+            // unlinked), so the mapped bytes cannot change under a reader.
+            // SAFETY: see above; the mapping lives as long as the body.
+            let map = unsafe {
+                memmap2::MmapOptions::new()
+                    .offset(start)
+                    .len(want as usize)
+                    .populate()
+                    .map(&f)?
+            };
+            return Ok(bytes::Bytes::from_owner(map));
+        }
+        f.seek(SeekFrom::Start(start))?;
+        // Not zero-filled first: read_to_end fills the spare capacity.
+        let mut buf = Vec::with_capacity(want as usize);
+        f.take(want).read_to_end(&mut buf)?;
+        if buf.len() as u64 != want {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "chunk file is short").into());
+        }
+        Ok(buf.into())
     }
 
     fn put_manifest(&self, id: ContractId, data: &[u8]) -> Result<(), StoreError> {
@@ -343,6 +403,7 @@ impl Store for DiskStore {
                 .for_each(drop);
         }
         tx.commit().map_err(idx)?;
+        crate::crash_point("delete-indexed");
         match fs::remove_dir_all(self.contract_dir(id)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),

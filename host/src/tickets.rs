@@ -1,7 +1,7 @@
 //! Checking the tickets Senders sign (format: `masp_primitives::ticket`).
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashMap},
     sync::Mutex,
 };
 
@@ -21,9 +21,10 @@ pub fn signature_ok(t: &SignedTicket) -> bool {
 }
 
 /// Every check a host makes on a ticket presented for `op` on `chunk` of
-/// `contract` (from byte `offset` of it, for range requests), whose Sender
-/// is `sender`, at `now` (Unix seconds). Download reads are recorded in
-/// `seen` so each (nonce, chunk, offset) works once.
+/// `contract` (bytes `range.0..range.1` of it), whose Sender is `sender`, at
+/// `now` (Unix seconds). Download reads are recorded in `seen` so each byte
+/// of a chunk is served at most once per ticket nonce: a range request may
+/// read the parts of a chunk one by one, never the same byte twice.
 #[allow(clippy::too_many_arguments)]
 pub fn check(
     wire: &str,
@@ -31,7 +32,7 @@ pub fn check(
     contract: ContractId,
     sender: &[u8; 32],
     chunk: Option<u32>,
-    offset: u64,
+    range: (u64, u64),
     now: u64,
     seen: &ReplayGuard,
 ) -> Result<SignedTicket, TicketError> {
@@ -49,7 +50,7 @@ pub fn check(
         seen.remember_good(&t, now);
     }
     if op == TicketOp::Download {
-        seen.first_use(&t, chunk, offset, now)?;
+        seen.first_use(&t, chunk, range, now)?;
     }
     Ok(t)
 }
@@ -63,16 +64,21 @@ pub struct ReplayGuard {
     inner: Mutex<Seen>,
 }
 
-/// A use of a download ticket: its nonce, the chunk (`None`: manifest) and
-/// the first byte read.
-type Use = ([u8; 16], Option<u32>, u64);
+/// What a download ticket was used for: its nonce and the chunk (`None`:
+/// the manifest).
+type Use = ([u8; 16], Option<u32>);
 
 /// Entries kept at most (each kind); beyond, the oldest expiries go first.
 const MAX_ENTRIES: usize = 1 << 20;
 
+/// Separate ranges one ticket may read of one chunk (a client reading a
+/// chunk in parts needs a few; beyond this, it asks for a new ticket).
+pub const MAX_RANGES_PER_CHUNK: usize = 64;
+
 #[derive(Default)]
 struct Seen {
-    used: HashSet<Use>,
+    /// The byte ranges served of each (nonce, chunk).
+    used: HashMap<Use, Vec<(u64, u64)>>,
     used_by_expiry: BTreeMap<u64, Vec<Use>>,
     /// Signatures already verified (the signature covers the whole ticket,
     /// and the signer is checked against the contract's Sender before this
@@ -101,13 +107,13 @@ fn expired<K>(by_expiry: &mut BTreeMap<u64, Vec<K>>, now: u64, len: usize) -> Ve
 }
 
 impl ReplayGuard {
-    /// Records the use of `t` for `chunk` from byte `offset`; refuses a
-    /// second use.
+    /// Records that `t` served bytes `range.0..range.1` of `chunk`; refuses
+    /// a range that overlaps one served before (or one range too many).
     pub fn first_use(
         &self,
         t: &SignedTicket,
         chunk: Option<u32>,
-        offset: u64,
+        range: (u64, u64),
         now: u64,
     ) -> Result<(), TicketError> {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -116,15 +122,36 @@ impl ReplayGuard {
         for key in expired(&mut seen.used_by_expiry, now, seen.used.len()) {
             seen.used.remove(&key);
         }
-        let key = (t.ticket.nonce, chunk, offset);
-        if !seen.used.insert(key) {
-            return Err(TicketError::Replayed);
+        let key = (t.ticket.nonce, chunk);
+        let (start, end) = (range.0, range.1.max(range.0 + 1));
+        match seen.used.get_mut(&key) {
+            Some(served) => {
+                if served.len() >= MAX_RANGES_PER_CHUNK
+                    || served.iter().any(|&(a, b)| start < b && a < end)
+                {
+                    return Err(TicketError::Replayed);
+                }
+                served.push((start, end));
+            }
+            None => {
+                seen.used.insert(key, vec![(start, end)]);
+                seen.used_by_expiry
+                    .entry(t.ticket.expires)
+                    .or_default()
+                    .push(key);
+            }
         }
-        seen.used_by_expiry
-            .entry(t.ticket.expires)
-            .or_default()
-            .push(key);
         Ok(())
+    }
+
+    /// Takes back a use recorded by [`ReplayGuard::first_use`] whose bytes
+    /// could not be served after all (a disk error), so the link still works.
+    pub fn release(&self, t: &SignedTicket, chunk: Option<u32>, range: (u64, u64)) {
+        let mut seen = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let end = range.1.max(range.0 + 1);
+        if let Some(served) = seen.used.get_mut(&(t.ticket.nonce, chunk)) {
+            served.retain(|&r| r != (range.0, end));
+        }
     }
 
     /// Whether this exact ticket (content, signer and signature) was
@@ -197,9 +224,28 @@ mod tests {
         let guard = ReplayGuard::default();
         let t = signed(TicketOp::Upload, 100, 1);
         let wire = t.to_hex();
-        assert!(check(&wire, TicketOp::Upload, 3, &alice, Some(0), 0, 50, &guard).is_ok());
+        assert!(check(
+            &wire,
+            TicketOp::Upload,
+            3,
+            &alice,
+            Some(0),
+            (0, 0),
+            50,
+            &guard
+        )
+        .is_ok());
         assert_eq!(
-            check(&wire, TicketOp::Upload, 3, &bob, Some(0), 0, 50, &guard),
+            check(
+                &wire,
+                TicketOp::Upload,
+                3,
+                &bob,
+                Some(0),
+                (0, 0),
+                50,
+                &guard
+            ),
             Err(TicketError::WrongSigner)
         );
         // A forged ticket: the same signature (already verified once, so
@@ -213,56 +259,98 @@ mod tests {
                 3,
                 &alice,
                 Some(50),
-                0,
+                (0, 0),
                 50,
                 &guard
             ),
             Err(TicketError::BadSignature)
         );
         assert_eq!(
-            check(&wire, TicketOp::Upload, 3, &alice, Some(0), 0, 100, &guard),
+            check(
+                &wire,
+                TicketOp::Upload,
+                3,
+                &alice,
+                Some(0),
+                (0, 0),
+                100,
+                &guard
+            ),
             Err(TicketError::Expired)
         );
     }
 
     #[test]
-    fn a_download_ticket_reads_each_chunk_and_range_once() {
+    fn a_download_ticket_serves_each_byte_of_a_chunk_once() {
         let alice = dev::alice().public_key().0;
         let guard = ReplayGuard::default();
         let wire = signed(TicketOp::Download, 100, 2).to_hex();
-        let read = |chunk, offset, now| {
+        let read = |chunk, range, now| {
             check(
                 &wire,
                 TicketOp::Download,
                 3,
                 &alice,
                 Some(chunk),
-                offset,
+                range,
                 now,
                 &guard,
             )
         };
-        assert!(read(4, 0, 10).is_ok());
-        assert!(read(5, 0, 10).is_ok());
-        assert_eq!(read(4, 0, 11), Err(TicketError::Replayed));
-        // Another range of the same chunk: once too.
-        assert!(read(4, 262_144, 11).is_ok());
-        assert_eq!(read(4, 262_144, 12), Err(TicketError::Replayed));
+        const K: u64 = 262_144;
+        assert!(read(4, (0, K), 10).is_ok());
+        assert!(read(5, (0, 4 * K), 10).is_ok());
+        assert_eq!(read(4, (0, K), 11), Err(TicketError::Replayed));
+        // The other parts of the same chunk: once each.
+        assert!(read(4, (K, 2 * K), 11).is_ok());
+        assert_eq!(read(4, (K, 2 * K), 12), Err(TicketError::Replayed));
+        // Shifted ranges that re-read served bytes are replays too.
+        assert_eq!(read(4, (1, 4 * K), 12), Err(TicketError::Replayed));
+        assert_eq!(read(4, (2 * K - 1, 3 * K), 12), Err(TicketError::Replayed));
+        assert!(read(4, (2 * K, 4 * K), 12).is_ok());
+        assert_eq!(read(5, (4 * K - 1, 4 * K), 12), Err(TicketError::Replayed));
         // Upload tickets may be reused (uploads resume; chunks are verified).
         let up = signed(TicketOp::Upload, 100, 3).to_hex();
-        let write = || check(&up, TicketOp::Upload, 3, &alice, Some(4), 0, 10, &guard);
+        let write = || {
+            check(
+                &up,
+                TicketOp::Upload,
+                3,
+                &alice,
+                Some(4),
+                (0, 0),
+                10,
+                &guard,
+            )
+        };
         assert!(write().is_ok());
         assert!(write().is_ok());
+    }
+
+    #[test]
+    fn a_chunk_read_in_tiny_ranges_runs_out_and_a_released_range_reads_again() {
+        let guard = ReplayGuard::default();
+        let t = signed(TicketOp::Download, 100, 6);
+        for i in 0..MAX_RANGES_PER_CHUNK as u64 {
+            guard.first_use(&t, Some(1), (i, i + 1), 10).unwrap();
+        }
+        let next = (MAX_RANGES_PER_CHUNK as u64, MAX_RANGES_PER_CHUNK as u64 + 1);
+        assert_eq!(
+            guard.first_use(&t, Some(1), next, 10),
+            Err(TicketError::Replayed)
+        );
+        guard.release(&t, Some(1), (0, 1));
+        guard.first_use(&t, Some(1), (0, 1), 10).unwrap();
     }
 
     #[test]
     fn expired_uses_are_forgotten() {
         let guard = ReplayGuard::default();
         let t = signed(TicketOp::Download, 100, 4);
-        guard.first_use(&t, Some(0), 0, 10).unwrap();
+        guard.first_use(&t, Some(0), (0, 10), 10).unwrap();
         assert_eq!(guard.len(), 1);
         guard
-            .first_use(&signed(TicketOp::Download, 500, 5), Some(0), 0, 101)
+            .first_use(&signed(TicketOp::Download, 500, 5), Some(0), (0, 10), 101)
             .unwrap();
         assert_eq!(guard.len(), 1);
     }

@@ -2,8 +2,10 @@
 //! store (and a failing one):
 //! - a contract matched on chain is taken, and confirmed once its data is
 //!   complete — never before;
-//! - each epoch the challenged leaf is proven with a proof that verifies
-//!   against the on-chain root, once per epoch;
+//! - each epoch the leaf the epoch's seed challenges is proven with a proof
+//!   that verifies against the on-chain root, once per epoch;
+//! - a contract missing from the (capped) list of the host's contracts is
+//!   only ended when the chain no longer has it;
 //! - a corrupt chunk is never proven: it is dropped and reported;
 //! - an ended contract's data is deleted after the grace period, not before;
 //! - a chain that fails changes nothing and the next poll recovers.
@@ -27,7 +29,7 @@ use masp_host::{
     tickets::ReplayGuard,
 };
 use masp_primitives::market::ContractId;
-use masp_proofs::{chunk_root, root_of_chunk_roots, CHUNK_SIZE};
+use masp_proofs::{challenge_index, chunk_root, root_of_chunk_roots, CHUNK_SIZE, LEAVES_PER_CHUNK};
 
 /// A proof the chain received: contract, epoch, leaf index, leaf, path.
 type Submitted = (ContractId, u32, u64, Vec<u8>, Vec<[u8; 32]>);
@@ -36,7 +38,9 @@ type Submitted = (ContractId, u32, u64, Vec<u8>, Vec<[u8; 32]>);
 struct Script {
     contracts: Vec<ChainContract>,
     epoch: u32,
-    challenges: HashMap<ContractId, u64>,
+    seeds: HashMap<u32, [u8; 32]>,
+    /// Contracts that exist on chain but are left out of `host_contracts`.
+    unlisted: Vec<ContractId>,
     confirmed: Vec<ContractId>,
     proofs: Vec<Submitted>,
     fail: bool,
@@ -69,7 +73,17 @@ impl ChainApi for ScriptedChain {
     }
     async fn host_contracts(&self) -> Result<Vec<ChainContract>, ChainError> {
         self.check()?;
-        Ok(self.with(|s| s.contracts.clone()))
+        Ok(self.with(|s| {
+            s.contracts
+                .iter()
+                .filter(|c| !s.unlisted.contains(&c.id))
+                .cloned()
+                .collect()
+        }))
+    }
+    async fn contract_exists(&self, id: ContractId) -> Result<bool, ChainError> {
+        self.check()?;
+        Ok(self.with(|s| s.contracts.iter().any(|c| c.id == id)))
     }
     async fn confirm_stored(&self, id: ContractId) -> Result<(), ChainError> {
         self.check()?;
@@ -83,9 +97,9 @@ impl ChainApi for ScriptedChain {
         });
         Ok(())
     }
-    async fn challenge(&self, id: ContractId) -> Result<Option<(u32, u64)>, ChainError> {
+    async fn epoch_seed(&self, epoch: u32) -> Result<Option<[u8; 32]>, ChainError> {
         self.check()?;
-        Ok(self.with(|s| s.challenges.get(&id).map(|&i| (s.epoch, i))))
+        Ok(self.with(|s| s.seeds.get(&epoch).copied()))
     }
     async fn proven(&self, id: ContractId, epoch: u32) -> Result<bool, ChainError> {
         Ok(self.with(|s| s.proofs.iter().any(|p| p.0 == id && p.1 == epoch)))
@@ -97,7 +111,8 @@ impl ChainApi for ScriptedChain {
         self.check()?;
         self.with(|s| {
             for (id, leaf, path) in proofs {
-                let index = s.challenges[&id];
+                let c = s.contracts.iter().find(|c| c.id == id).unwrap();
+                let index = challenge_index(&s.seeds[&s.epoch], id, s.epoch, c.leaf_count);
                 s.proofs.push((id, s.epoch, index, leaf, path));
             }
         });
@@ -140,6 +155,7 @@ fn rig(size: usize) -> Rig {
         metrics: Arc::new(Metrics::new()),
         complete: tokio::sync::Notify::new(),
         best_block: Default::default(),
+        chain_seen_at: Default::default(),
     });
     let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
     let roots: Vec<[u8; 32]> = data.chunks(CHUNK_SIZE).map(chunk_root).collect();
@@ -207,19 +223,30 @@ async fn each_epoch_the_challenged_leaf_is_proven_once_with_a_valid_proof() {
     r.follower.poll().await.unwrap();
     let root = r.chain.with(|s| s.contracts[0].root);
     let leaves = masp_proofs::leaf_count(r.data.len() as u64);
-    for (epoch, index) in [(1, 5), (2, 2048), (3, leaves - 1)] {
+    // Before the epoch's seed is drawn there is nothing to prove.
+    r.chain.with(|s| s.epoch = 1);
+    assert_eq!(r.follower.poll().await.unwrap().proven, 0);
+    let mut chunks_hit = std::collections::BTreeSet::new();
+    for epoch in 1..=5u32 {
+        let seed = [epoch as u8 * 37; 32];
         r.chain.with(|s| {
             s.epoch = epoch;
-            s.challenges.insert(7, index);
+            s.seeds.insert(epoch, seed);
         });
         assert_eq!(r.follower.poll().await.unwrap().proven, 1, "epoch {epoch}");
         assert_eq!(r.follower.poll().await.unwrap().proven, 0, "once per epoch");
         let (_, e, i, leaf, path) = r.chain.with(|s| s.proofs.last().unwrap().clone());
-        assert_eq!((e, i), (epoch, index));
-        masp_proofs::verify(&root, leaves, index, &leaf, &path).unwrap();
+        assert_eq!(e, epoch);
+        // The submitted path proves the leaf the seed challenges, nothing else.
+        masp_proofs::verify(&root, leaves, i, &leaf, &path).unwrap();
+        chunks_hit.insert(i / LEAVES_PER_CHUNK);
     }
+    assert!(chunks_hit.len() > 1, "challenges reach several chunks");
     // Outside the term: nothing is submitted.
-    r.chain.with(|s| s.epoch = 6);
+    r.chain.with(|s| {
+        s.epoch = 6;
+        s.seeds.insert(6, [1; 32]);
+    });
     assert_eq!(r.follower.poll().await.unwrap().proven, 0);
 }
 
@@ -233,9 +260,15 @@ async fn a_corrupt_chunk_is_never_proven_and_is_dropped() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[9] ^= 1;
     std::fs::write(&path, bytes).unwrap();
+    // A seed that challenges a leaf of chunk 1.
+    let leaves = masp_proofs::leaf_count(r.data.len() as u64);
+    let seed = (0..=255u8)
+        .map(|b| [b; 32])
+        .find(|s| challenge_index(s, 7, 1, leaves) / LEAVES_PER_CHUNK == 1)
+        .unwrap();
     r.chain.with(|s| {
         s.epoch = 1;
-        s.challenges.insert(7, masp_proofs::LEAVES_PER_CHUNK + 3);
+        s.seeds.insert(1, seed);
     });
     let report = r.follower.poll().await.unwrap();
     assert_eq!(
@@ -294,4 +327,19 @@ async fn a_failing_chain_changes_nothing_and_the_next_poll_recovers() {
     assert_eq!(r.state.store.contracts().unwrap(), vec![]);
     r.chain.with(|s| s.fail = false);
     assert_eq!(r.follower.poll().await.unwrap().added, 1);
+}
+
+#[tokio::test]
+async fn a_contract_left_out_of_the_capped_list_is_not_ended() {
+    let mut r = rig(1000);
+    r.upload(0..1);
+    r.follower.poll().await.unwrap();
+    // The chain still has it, but the host's list did not include it.
+    r.chain.with(|s| s.unlisted.push(7));
+    r.clock.0.fetch_add(1_000, Ordering::Relaxed);
+    r.follower.poll().await.unwrap();
+    r.clock.0.fetch_add(1_000, Ordering::Relaxed);
+    assert_eq!(r.follower.poll().await.unwrap().deleted, 0);
+    assert_eq!(r.state.store.contract(7).unwrap().unwrap().ended_at, None);
+    assert!(r.state.store.has_chunk(7, 0).unwrap());
 }

@@ -4,7 +4,10 @@
 //!   contract's root; a bad chunk is refused and not stored;
 //! - 64 clients uploading and downloading at once: no errors, and the
 //!   server's memory stays bounded;
-//! - a disk that fails gives a 500 with a reason and indexes nothing;
+//! - a disk that fails gives a 500 with a reason and indexes nothing; a
+//!   download the disk could not read does not use up the link;
+//! - a download link serves each byte of a chunk once: shifted ranges
+//!   that re-read served bytes are refused;
 //! - health and metrics answer.
 
 use std::{
@@ -61,6 +64,7 @@ async fn start(store: impl FnOnce(&std::path::Path) -> Arc<dyn Store>) -> Server
         metrics: Arc::new(Metrics::new()),
         complete: tokio::sync::Notify::new(),
         best_block: AtomicU32::new(0),
+        chain_seen_at: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -191,8 +195,15 @@ async fn sixty_four_clients_upload_and_download_at_once_without_errors() {
     assert!(metrics.contains("status=\"200\""), "{metrics}");
 }
 
-/// A disk that fails every write.
-struct FailingStore(DiskStore);
+/// A disk that fails every write, and every download read while
+/// `reads_fail` is set.
+struct FailingStore(DiskStore, std::sync::atomic::AtomicBool);
+
+impl FailingStore {
+    fn new(dir: &std::path::Path) -> Self {
+        Self(DiskStore::open(dir).unwrap(), Default::default())
+    }
+}
 
 impl Store for FailingStore {
     fn contract(&self, id: ContractId) -> Result<Option<ContractRecord>, StoreError> {
@@ -228,6 +239,18 @@ impl Store for FailingStore {
     fn read_chunk(&self, id: ContractId, i: u32) -> Result<Vec<u8>, StoreError> {
         self.0.read_chunk(id, i)
     }
+    fn read_range(
+        &self,
+        id: ContractId,
+        i: u32,
+        start: u64,
+        end: u64,
+    ) -> Result<Bytes, StoreError> {
+        if self.1.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(std::io::Error::other("read error").into());
+        }
+        self.0.read_range(id, i, start, end)
+    }
     fn put_manifest(&self, _: ContractId, _: &[u8]) -> Result<(), StoreError> {
         Err(std::io::Error::other("disk full").into())
     }
@@ -247,7 +270,7 @@ impl Store for FailingStore {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_disk_gives_a_500_with_a_reason_and_indexes_nothing() {
-    let s = start(|d| Arc::new(FailingStore(DiskStore::open(d).unwrap()))).await;
+    let s = start(|d| Arc::new(FailingStore::new(d))).await;
     let up = ticket(&dev::alice(), TicketOp::Upload, 1);
     s.api.put_roots(1, &up, &s.roots).await.unwrap();
     let e = s.api.put_chunk(1, 0, &up, s.chunk(0)).await.unwrap_err();
@@ -262,9 +285,82 @@ async fn health_and_metrics_answer() {
     let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<Bytes>>();
+    // Before the chain is reached, and when it has been silent too long:
+    // 503 with the reason.
+    let health = format!("{}/health", s.api.endpoint());
+    let resp = client.get(health.parse().unwrap()).await.unwrap();
+    assert_eq!(resp.status(), 503);
+    let now = masp_client::hostapi::unix_now();
+    let seen = &s.state.chain_seen_at;
+    seen.store(now - 1000, std::sync::atomic::Ordering::Relaxed);
+    let resp = client.get(health.parse().unwrap()).await.unwrap();
+    assert_eq!(resp.status(), 503);
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap();
+    let text = String::from_utf8(body.to_bytes().to_vec()).unwrap();
+    assert!(text.contains("no word from the chain"), "{text}");
+    seen.store(now, std::sync::atomic::Ordering::Relaxed);
     for path in ["/health", "/metrics"] {
         let uri = format!("{}{path}", s.api.endpoint()).parse().unwrap();
         let resp = client.get(uri).await.unwrap();
         assert_eq!(resp.status(), 200, "{path}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_the_disk_could_not_read_does_not_use_up_the_link() {
+    let mut failing = None;
+    let s = start(|d| {
+        let f = Arc::new(FailingStore::new(d));
+        failing = Some(f.clone());
+        f
+    })
+    .await;
+    let failing = failing.unwrap();
+    // The failing store refuses writes: put the chunk under it directly.
+    failing.0.put_chunk(1, 2, &s.chunk(2)).unwrap();
+    let down = ticket(&dev::alice(), TicketOp::Download, 1);
+    failing.1.store(true, std::sync::atomic::Ordering::Relaxed);
+    let e = s.api.get_chunk(1, 2, &down).await.unwrap_err();
+    assert_eq!(status(e), 500);
+    failing.1.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(s.api.get_chunk(1, 2, &down).await.unwrap(), s.chunk(2));
+    // A chunk the host does not have: 404, and the link is not spent on it.
+    assert_eq!(status(s.api.get_chunk(1, 3, &down).await.unwrap_err()), 404);
+    failing.0.put_chunk(1, 3, &s.chunk(3)).unwrap();
+    assert_eq!(s.api.get_chunk(1, 3, &down).await.unwrap(), s.chunk(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_link_serves_each_byte_of_a_chunk_once() {
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    let up = ticket(&dev::alice(), TicketOp::Upload, 1);
+    s.api.put_roots(1, &up, &s.roots).await.unwrap();
+    s.api.put_chunk(1, 0, &up, s.chunk(0)).await.unwrap();
+    let down = ticket(&dev::alice(), TicketOp::Download, 1);
+    let url = format!(
+        "{}/v1/contracts/1/chunks/0?ticket={}",
+        s.api.endpoint(),
+        down.to_hex()
+    );
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<Bytes>>();
+    let get = |range: &'static str| {
+        let req = http::Request::get(&url)
+            .header(http::header::RANGE, range)
+            .body(http_body_util::Empty::new())
+            .unwrap();
+        let client = client.clone();
+        async move { client.request(req).await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get("bytes=0-262143").await, 206);
+    assert_eq!(get("bytes=262144-524287").await, 206);
+    // The same range again, and ranges shifted by a byte: replays.
+    assert_eq!(get("bytes=0-262143").await, 403);
+    assert_eq!(get("bytes=1-").await, 403);
+    assert_eq!(get("bytes=524287-").await, 403);
+    // The rest of the chunk, once.
+    assert_eq!(get("bytes=524288-").await, 206);
+    assert_eq!(get("bytes=-1").await, 403);
 }

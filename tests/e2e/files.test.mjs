@@ -2,11 +2,14 @@
 // `masp-host` daemons and the `masp` CLI, all on 127.0.0.1.
 //
 // - a file put with 2 replicas goes to the 2 cheapest hosts and comes back
-//   byte-identical (empty, 1 byte, chunk boundaries, 32 MiB);
-// - hosts prove every epoch and are paid for proven epochs;
+//   byte-identical (empty, 1 byte, chunk boundaries, 32 MiB, 100 MiB);
+// - hosts prove every epoch and are paid for proven epochs only;
+// - the cheapest hosts that meet a rating floor win; a cheaper host below
+//   it does not;
 // - a tampered chunk on one host: `masp get` falls back to the other
 //   replica; tampered on both: a clear error and nothing written;
-// - a wrong password fails cleanly;
+// - a wrong password, a truncated manifest: a clear error, nothing written;
+// - a new machine with only the secret phrase lists and gets the files;
 // - an upload interrupted by a dead host resumes where it stopped;
 // - forged, expired, replayed and out-of-scope tickets are refused with a
 //   4xx and a reason;
@@ -88,7 +91,7 @@ async function contractsOf(fileId) {
 const hostByAccount = () => Object.fromEntries(Object.values(hosts).map((h) => [keyring.addFromUri(`//${h.name[0].toUpperCase()}${h.name.slice(1)}`).address, h]));
 
 test('a file put with 2 replicas goes to the 2 cheapest hosts and comes back byte-identical', { timeout: 600_000 }, async () => {
-  for (const [name, size] of [['empty', 0], ['one', 1], ['chunk', PLAIN_CHUNK], ['chunk+1', PLAIN_CHUNK + 1], ['32MiB', 32 << 20], ['100MiB', 100 << 20]]) {
+  for (const [name, size] of [['empty', 0], ['one', 1], ['chunk-1', PLAIN_CHUNK - 1], ['chunk', PLAIN_CHUNK], ['chunk+1', PLAIN_CHUNK + 1], ['2chunks', 2 * PLAIN_CHUNK], ['32MiB', 32 << 20], ['100MiB', 100 << 20]]) {
     const path = file(name, size);
     const r = await put(path);
     assert.equal(r.code, 0, `put ${name}: ${r.stderr}`);
@@ -118,9 +121,45 @@ test('hosts prove every epoch and are paid for proven epochs only', { timeout: 3
   const record = (await api.call.storageProofsApi.record(id)).unwrap();
   assert.ok(record.lastProven.isSome, 'the host proved');
   assert.equal(record.totalMisses.toNumber(), 0, 'no epoch missed');
-  const epochs = c.lastPaidEpoch.unwrap().toNumber() - c.firstEpoch.toNumber() + 1;
-  assert.ok(epochs >= 3, `paid for ${epochs} epochs`);
-  assert.equal(c.paid.toBigInt(), c.epochCost.toBigInt() * BigInt(epochs), 'paid exactly the proven epochs');
+  // The proofs pallet's own record of which epochs were proven (a bit per
+  // epoch back from the last proof) against what the market paid.
+  const last = record.lastProven.unwrap().toNumber();
+  let proven = 0;
+  for (let e = c.firstEpoch.toNumber(); e <= last; e++) if ((record.provenBits.toNumber() >>> (last - e)) & 1) proven++;
+  assert.ok(proven >= 3, `proven ${proven} epochs`);
+  assert.equal(c.paid.toBigInt(), c.epochCost.toBigInt() * BigInt(proven), 'paid exactly the proven epochs');
+});
+
+const rating = async (who) => (await api.call.hostRatingApi.rating(who)).toJSON()?.rating ?? 0;
+const accountOf = (name) => keyring.addFromUri(`//${name[0].toUpperCase()}${name.slice(1)}`).address;
+
+test('the cheapest hosts that meet the rating floor win; a cheaper host below it does not', { timeout: 300_000 }, async () => {
+  // A new host, cheaper than all, with no record: it rates 0.
+  hosts.eve = await startHost({ name: 'eve', suri: '//Eve', nodeUrl: node.rpcUrl, price: 5n * 10n ** 8n });
+  const eve = keyring.addFromUri('//Eve');
+  try {
+    const rated = {};
+    for (const name of ['eve', 'charlie', 'bob', 'dave']) rated[name] = await rating(accountOf(name));
+    assert.equal(rated.eve, 0, JSON.stringify(rated));
+    assert.ok(rated.charlie > 0 && rated.bob > 0, `hosts that proved are rated: ${JSON.stringify(rated)}`);
+    // Without a floor the new host is the best offer; with one it is not.
+    const quote = async (minRating) => (await api.call.storageMarketApi.quote(4096, 6, 2, null, minRating)).lines.map((l) => hostByAccount()[l.host.toString()].name);
+    assert.equal((await quote(0))[0], 'eve');
+    const floor = 1;
+    const eligible = ['eve', 'charlie', 'bob', 'dave'].filter((n) => rated[n] >= floor); // cheapest first
+    assert.deepEqual(await quote(floor), eligible.slice(0, 2));
+    const r = await put(file('rated', 1000), ['--min-rating', String(floor)]);
+    assert.equal(r.code, 0, r.stderr);
+    const chosen = (await contractsOf(r.id)).map(([, c]) => hostByAccount()[c.host.toString()].name).sort();
+    assert.deepEqual(chosen, eligible.slice(0, 2).sort(), JSON.stringify(rated));
+    assert.ok(!chosen.includes('eve'), 'the cheaper host below the floor is passed over');
+  } finally {
+    // Take Eve's offers out of the book so later puts go to the others.
+    for (const [offerId] of await api.call.storageMarketApi.hostOffers(eve.address)) {
+      await submit(api, api.tx.storageMarket.cancelOffer(offerId), eve);
+    }
+    await hosts.eve.stop();
+  }
 });
 
 test('a tampered chunk is caught: the other replica serves it; tampered everywhere, nothing is written', { timeout: 300_000 }, async () => {
@@ -149,10 +188,46 @@ test('a tampered chunk is caught: the other replica serves it; tampered everywhe
   assert.ok(!existsSync(out), 'no output file');
 });
 
-test('a wrong password fails cleanly', async () => {
+test('a wrong password or a truncated manifest fails cleanly and writes nothing', { timeout: 120_000 }, async () => {
   const r = await user.masp(['ls'], { env: { MASP_PASSWORD: 'not the password' } });
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /password/i);
+  const stored = await put(file('guarded', 3000));
+  assert.equal(stored.code, 0, stored.stderr);
+  const out = join(work, 'guarded.out');
+  let g = await user.masp(['get', String(stored.id), '-o', out], { env: { MASP_PASSWORD: 'not the password' } });
+  assert.notEqual(g.code, 0);
+  assert.match(g.stderr, /wrong password/);
+  assert.ok(!existsSync(out), 'nothing written');
+  // The local manifest cut short: refused, nothing written.
+  const manifest = join(user.home, 'manifests', `${stored.id}.manifest`);
+  const whole = readFileSync(manifest);
+  writeFileSync(manifest, whole.subarray(0, whole.length - 7));
+  g = await user.masp(['get', String(stored.id), '-o', out]);
+  assert.notEqual(g.code, 0);
+  assert.match(g.stderr, /truncated/);
+  assert.ok(!existsSync(out), 'nothing written');
+  writeFileSync(manifest, whole);
+});
+
+test('a new machine with only the secret phrase lists and gets the files', { timeout: 120_000 }, async () => {
+  const stored = await put(file('travels', 5000));
+  assert.equal(stored.code, 0, stored.stderr);
+  const other = maspUser({ nodeUrl: node.rpcUrl });
+  try {
+    const imp = await other.masp(['keys', 'import'], { input: `${user.phrase}\n` });
+    assert.equal(imp.code, 0, imp.stderr);
+    assert.match(imp.stdout, new RegExp(user.address));
+    const ls = await other.masp(['ls']);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(ls.stdout, /travels/, 'the manifest comes from the hosts');
+    const out = join(work, 'travels.out');
+    const g = await other.masp(['get', String(stored.id), '-o', out]);
+    assert.equal(g.code, 0, g.stderr);
+    assert.ok(readFileSync(out).equals(readFileSync(join(work, 'travels'))));
+  } finally {
+    other.cleanup();
+  }
 });
 
 test('an upload interrupted by a dead host resumes where it stopped', { timeout: 300_000 }, async () => {
@@ -299,6 +374,7 @@ test('a host killed after its upload misses proofs, is slashed, pays the Sender 
     pending.push(api.query.system.events.at(h.hash).then((evs) => { for (const { event } of evs) events.push(event); }));
   });
   const depositBefore = (await api.query.deposits.deposits(bobAccount)).unwrap().total.toBigInt();
+  const lostBefore = (await api.call.storageMarketApi.contract(lostId)).unwrap();
   await bob.stop('SIGKILL');
   // The file still comes back, from Charlie.
   const out = join(work, 'failure.out');
@@ -319,8 +395,15 @@ test('a host killed after its upload misses proofs, is slashed, pays the Sender 
   assert.equal(lost[0].data.sender.toString(), user.address);
   const depositAfter = (await api.query.deposits.deposits(bobAccount)).unwrap().total.toBigInt();
   assert.ok(depositAfter < depositBefore, 'the host was slashed');
-  // No record yet (a host never paid) rates 0, as the runtime's matching sees it.
-  const rating = async (who) => (await api.call.hostRatingApi.rating(who)).toJSON()?.rating ?? 0;
+  // Paid for proven epochs only: what the contract paid in the end is what
+  // it had paid when the host died plus the epochs proven since (a proof
+  // already on its way), nothing for the missed ones.
+  const ended = events.filter((e) => api.events.storageMarket.ContractEnded.is(e) && e.data.contract.toNumber() === lostId);
+  assert.equal(ended.length, 1, 'ContractEnded was emitted');
+  assert.equal(ended[0].data.reason.toString(), 'DataLost');
+  const provenAfter = events.filter((e) => api.events.storageProofs.Proven.is(e) && e.data.contract.toNumber() === lostId).length;
+  assert.ok(provenAfter <= 1, `${provenAfter} proofs after the kill`);
+  assert.equal(ended[0].data.paid.toBigInt(), lostBefore.paid.toBigInt() + lostBefore.epochCost.toBigInt() * BigInt(provenAfter), 'missed epochs are not paid');
   assert.ok((await rating(bobAccount)) < (await rating(charlieAccount)), 'the failed host rates below the one that kept proving');
   // The Sender is told to repair.
   const ls = await user.masp(['ls']);

@@ -11,7 +11,7 @@ use codec::{Decode, Encode};
 use crate::market::ContractId;
 
 /// The format version this crate writes.
-pub const MANIFEST_VERSION: u8 = 1;
+pub const MANIFEST_VERSION: u8 = 2;
 
 /// Argon2id parameters a key was derived with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
@@ -31,6 +31,9 @@ pub struct Replica {
     pub contract: ContractId,
     /// The host's account (32-byte public key).
     pub host: [u8; 32],
+    /// The last epoch of the contract's term: a replica whose contract is
+    /// gone before it ended was lost (or cancelled), not completed.
+    pub last_epoch: u32,
 }
 
 /// A stored file.
@@ -80,7 +83,8 @@ mod tests {
             },
             replicas: alloc::vec![Replica {
                 contract: 7,
-                host: [3; 32]
+                host: [3; 32],
+                last_epoch: 30,
             }],
             created: 1_700_000_000,
         };

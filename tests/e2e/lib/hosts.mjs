@@ -60,9 +60,10 @@ export async function startHost({ name, suri, nodeUrl, price, deposit = 100n * 1
   if (r.code !== 0) throw new Error(`masp-host register (${name}): ${r.stderr}${r.stdout}`);
   const logFile = join(dir, 'host.log');
   const host = { name, dir, url, port, logFile, child: null, exited: null };
-  host.start = async () => {
+  // `extra`: more environment for this run (e.g. MASP_HOST_CRASH_AT).
+  host.start = async (extra = {}) => {
     const log = openSync(logFile, 'a');
-    const child = spawn(bin, ['run', ...config], { env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+    const child = spawn(bin, ['run', ...config], { env: { ...process.env, ...env, ...extra }, stdio: ['ignore', log, log] });
     host.child = child;
     host.exited = null;
     child.on('exit', (code, signal) => { host.exited = { code, signal }; });
