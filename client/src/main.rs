@@ -406,8 +406,9 @@ async fn online(cli: &Cli) -> Result<()> {
                 }
                 if f.lost > 0 {
                     state += &format!(
-                        "; {} replica(s) LOST before the end of the term (host failed its \
-                         proofs): repair by putting the file again (`masp get {}` then `masp put`)",
+                        "; {} replica(s) LOST before the end of the term (its host failed its \
+                         proofs or never confirmed the upload): repair by putting the file again \
+                         (`masp get {}` then `masp put`)",
                         f.lost, f.file
                     );
                 }

@@ -15,7 +15,7 @@ use std::{
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
-use codec::{Decode, Encode};
+use codec::Encode;
 use futures::{stream, StreamExt, TryStreamExt};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use masp_chain::{
@@ -63,14 +63,7 @@ pub fn open_manifest(master: &Key, sealed: &[u8]) -> Result<Manifest> {
                  altered or truncated"
             )
         })?;
-    let m = Manifest::decode(&mut &plain[..])
-        .map_err(|e| anyhow!("the manifest decrypts but does not decode ({e}): corrupt"))?;
-    if m.version != MANIFEST_VERSION {
-        bail!(
-            "manifest version {} is not supported by this masp",
-            m.version
-        );
-    }
+    let m = Manifest::decode_any(&plain).map_err(|e| anyhow!("the file's manifest: {e}"))?;
     if m.chunk_roots.len() as u64 != crypto::chunk_count(m.size) {
         bail!("the manifest's chunk list does not match its size: corrupt");
     }
@@ -305,15 +298,24 @@ pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary
 
     // The replicas: what has matched, after waiting for the rest while the
     // request rests in the book.
-    let replicas = match wait_for_matches(ctx, request, opts).await {
-        Ok(r) => r,
-        Err(e) => {
-            // Nothing is stored: forget the put so the next one starts anew.
+    let replicas = wait_for_matches(ctx, request, opts).await?;
+    if replicas.is_empty() {
+        if manifest.replicas.is_empty() {
+            // Nothing ever matched, so nothing is stored anywhere: forget
+            // the put so the next one starts anew.
             let _ = std::fs::remove_file(&pending_path);
             let _ = std::fs::remove_file(ctx.manifest_path(request));
-            return Err(e);
+            bail!(
+                "no host took the request within {:?}; nothing is stored and the escrow was \
+                 returned (try a higher --max-price or a lower --min-rating; see `masp quote`)",
+                opts.wait
+            );
         }
-    };
+        bail!(
+            "every contract of file {request} has ended before its upload was confirmed; \
+             remove it with `masp rm {request}` and put the file again"
+        );
+    }
     if replicas != manifest.replicas {
         manifest.replicas = replicas;
         ctx.save_manifest(request, &seal_manifest(&ctx.id.master, &manifest))?;
@@ -528,8 +530,8 @@ async fn resting(ctx: &Ctx, request: RequestId) -> Result<bool> {
 }
 
 /// Waits (up to `opts.wait`) while part of `request` rests in the book;
-/// then takes back the unmatched remainder's escrow. An error if no
-/// replica matched at all (nothing is stored, all escrow returned).
+/// then takes back the unmatched remainder's escrow, and returns the
+/// replicas that matched (none: nothing is stored, all escrow returned).
 async fn wait_for_matches(
     ctx: &Ctx,
     request: RequestId,
@@ -540,19 +542,19 @@ async fn wait_for_matches(
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     if resting(ctx, request).await? {
-        ctx.submit(&api::tx().storage_market().cancel_request(request))
-            .await
-            .context("taking back the unmatched part of the request")?;
+        let cancelled = ctx
+            .submit(&api::tx().storage_market().cancel_request(request))
+            .await;
+        // It may have matched or expired meanwhile: only an error while it
+        // still rests is one.
+        if let Err(e) = cancelled {
+            if resting(ctx, request).await? {
+                return Err(e.context("taking back the unmatched part of the request"));
+            }
+        }
     }
     let replicas = matched(ctx, request).await?;
-    if replicas.is_empty() {
-        bail!(
-            "no host took the request within {:?}; nothing is stored and the escrow was \
-             returned (try a higher --max-price or a lower --min-rating; see `masp quote`)",
-            opts.wait
-        );
-    }
-    if (replicas.len() as u32) < opts.replicas {
+    if !replicas.is_empty() && (replicas.len() as u32) < opts.replicas {
         eprintln!(
             "warning: only {} of {} replicas matched; storing those",
             replicas.len(),
@@ -943,7 +945,8 @@ pub async fn ls(ctx: &Ctx) -> Result<Vec<FileLine>> {
             line.name = Some(String::from_utf8_lossy(&m.name).to_string());
             line.size = Some(m.size);
             for r in &m.replicas {
-                if line.contracts.iter().any(|c| c.0 == r.contract) {
+                if line.contracts.iter().any(|c| c.0 == r.contract) || r.last_epoch == u32::MAX {
+                    // Live, or its term unknown (a version 1 manifest).
                     continue;
                 }
                 if epoch > r.last_epoch {

@@ -249,6 +249,14 @@ impl Store for DiskStore {
     }
 
     fn put_contract(&self, id: ContractId, record: &ContractRecord) -> Result<(), StoreError> {
+        // The contract's folder exists, durably, before any chunk is written
+        // into it (so parallel first chunks never race to create it); a crash
+        // before the index commit leaves an orphan folder, swept on open.
+        let dir = self.contract_dir(id);
+        if fs::metadata(&dir).is_err() {
+            fs::create_dir_all(&dir)?;
+            File::open(self.dir.join("chunks"))?.sync_all()?;
+        }
         let tx = self.db.begin_write().map_err(idx)?;
         tx.open_table(CONTRACTS)
             .map_err(idx)?

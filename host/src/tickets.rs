@@ -64,27 +64,119 @@ pub struct ReplayGuard {
     inner: Mutex<Seen>,
 }
 
-/// What a download ticket was used for: its nonce and the chunk (`None`:
-/// the manifest).
-type Use = ([u8; 16], Option<u32>);
+/// What a download ticket was used for: its signer, contract and nonce,
+/// and the chunk (`None`: the manifest).
+type Use = ([u8; 32], ContractId, [u8; 16], Option<u32>);
 
-/// Entries kept at most (each kind); beyond, the oldest expiries go first.
+/// Entries kept at most (each kind; for uses, byte ranges); beyond, the
+/// oldest expiries go first.
 const MAX_ENTRIES: usize = 1 << 20;
 
 /// Separate ranges one ticket may read of one chunk (a client reading a
-/// chunk in parts needs a few; beyond this, it asks for a new ticket).
+/// chunk in parts needs a few, and consecutive parts merge into one;
+/// beyond this, it asks for a new ticket).
 pub const MAX_RANGES_PER_CHUNK: usize = 64;
+
+/// The byte ranges served of one chunk by one ticket, and until when the
+/// record is needed.
+#[derive(Default)]
+struct Served {
+    expires: u64,
+    /// Sorted, disjoint, and never adjacent (adjacent ranges merge).
+    ranges: Vec<(u64, u64)>,
+}
+
+impl Served {
+    /// Adds `start..end`; `false` (and no change) if it overlaps a range
+    /// served before or would be one range too many.
+    fn insert(&mut self, start: u64, end: u64) -> bool {
+        let at = self.ranges.partition_point(|&(_, b)| b < start);
+        // Ranges from `at` on end at or after `start`.
+        if self.ranges.get(at).is_some_and(|&(a, _)| a < end) {
+            return false;
+        }
+        let joins_left = at > 0 && self.ranges[at - 1].1 == start;
+        let joins_right = self.ranges.get(at).is_some_and(|&(a, _)| a == end);
+        match (joins_left, joins_right) {
+            (true, true) => {
+                self.ranges[at - 1].1 = self.ranges[at].1;
+                self.ranges.remove(at);
+            }
+            (true, false) => self.ranges[at - 1].1 = end,
+            (false, true) => self.ranges[at].0 = start,
+            (false, false) => {
+                if self.ranges.len() >= MAX_RANGES_PER_CHUNK {
+                    return false;
+                }
+                self.ranges.insert(at, (start, end));
+            }
+        }
+        true
+    }
+
+    /// Takes `start..end` out again (it was inserted and not served).
+    fn remove(&mut self, start: u64, end: u64) {
+        let mut kept = Vec::with_capacity(self.ranges.len() + 1);
+        for &(a, b) in &self.ranges {
+            if b <= start || end <= a {
+                kept.push((a, b));
+                continue;
+            }
+            if a < start {
+                kept.push((a, start));
+            }
+            if end < b {
+                kept.push((end, b));
+            }
+        }
+        self.ranges = kept;
+    }
+}
 
 #[derive(Default)]
 struct Seen {
-    /// The byte ranges served of each (nonce, chunk).
-    used: HashMap<Use, Vec<(u64, u64)>>,
+    /// The byte ranges served of each (signer, contract, nonce, chunk).
+    used: HashMap<Use, Served>,
     used_by_expiry: BTreeMap<u64, Vec<Use>>,
+    /// Ranges held in `used` (what its memory grows with).
+    ranges: usize,
     /// Signatures already verified (the signature covers the whole ticket,
     /// and the signer is checked against the contract's Sender before this
     /// cache is consulted), with the ticket's expiry.
     good: HashMap<[u8; 64], (Ticket, [u8; 32])>,
     good_by_expiry: BTreeMap<u64, Vec<[u8; 64]>>,
+}
+
+impl Seen {
+    /// Forgets the download uses whose tickets have expired (they are
+    /// refused as expired anyway; a key re-filed under a later expiry
+    /// stays), then the earliest-expiring while more than `MAX_ENTRIES`
+    /// ranges are held.
+    fn forget_used(&mut self, now: u64) {
+        let live = self.used_by_expiry.split_off(&now.saturating_add(1));
+        for key in std::mem::replace(&mut self.used_by_expiry, live)
+            .into_values()
+            .flatten()
+        {
+            if self.used.get(&key).is_some_and(|s| s.expires <= now) {
+                self.drop_use(&key);
+            }
+        }
+        while self.ranges > MAX_ENTRIES {
+            let Some((_, keys)) = self.used_by_expiry.pop_first() else {
+                break;
+            };
+            for key in keys {
+                self.drop_use(&key);
+            }
+        }
+    }
+
+    fn drop_use(&mut self, key: &Use) {
+        if let Some(s) = self.used.remove(key) {
+            self.ranges = self.ranges.saturating_sub(s.ranges.len());
+        }
+    }
 }
 
 /// Takes out of `by_expiry` the keys that expire at or before `now`, and
@@ -106,6 +198,10 @@ fn expired<K>(by_expiry: &mut BTreeMap<u64, Vec<K>>, now: u64, len: usize) -> Ve
     out
 }
 
+fn use_of(t: &SignedTicket, chunk: Option<u32>) -> Use {
+    (t.signer, t.ticket.contract, t.ticket.nonce, chunk)
+}
+
 impl ReplayGuard {
     /// Records that `t` served bytes `range.0..range.1` of `chunk`; refuses
     /// a range that overlaps one served before (or one range too many).
@@ -118,28 +214,21 @@ impl ReplayGuard {
     ) -> Result<(), TicketError> {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let seen = &mut *guard;
-        // Forget what has expired: it is refused as expired anyway.
-        for key in expired(&mut seen.used_by_expiry, now, seen.used.len()) {
-            seen.used.remove(&key);
+        seen.forget_used(now);
+        let key = use_of(t, chunk);
+        let (start, end) = (range.0, range.1.max(range.0.saturating_add(1)));
+        let served = seen.used.entry(key).or_default();
+        let before = served.ranges.len();
+        if !served.insert(start, end) {
+            return Err(TicketError::Replayed);
         }
-        let key = (t.ticket.nonce, chunk);
-        let (start, end) = (range.0, range.1.max(range.0 + 1));
-        match seen.used.get_mut(&key) {
-            Some(served) => {
-                if served.len() >= MAX_RANGES_PER_CHUNK
-                    || served.iter().any(|&(a, b)| start < b && a < end)
-                {
-                    return Err(TicketError::Replayed);
-                }
-                served.push((start, end));
-            }
-            None => {
-                seen.used.insert(key, vec![(start, end)]);
-                seen.used_by_expiry
-                    .entry(t.ticket.expires)
-                    .or_default()
-                    .push(key);
-            }
+        seen.ranges = (seen.ranges + served.ranges.len()).saturating_sub(before);
+        if served.expires < t.ticket.expires {
+            served.expires = t.ticket.expires;
+            seen.used_by_expiry
+                .entry(t.ticket.expires)
+                .or_default()
+                .push(key);
         }
         Ok(())
     }
@@ -147,10 +236,13 @@ impl ReplayGuard {
     /// Takes back a use recorded by [`ReplayGuard::first_use`] whose bytes
     /// could not be served after all (a disk error), so the link still works.
     pub fn release(&self, t: &SignedTicket, chunk: Option<u32>, range: (u64, u64)) {
-        let mut seen = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let end = range.1.max(range.0 + 1);
-        if let Some(served) = seen.used.get_mut(&(t.ticket.nonce, chunk)) {
-            served.retain(|&r| r != (range.0, end));
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = &mut *guard;
+        let end = range.1.max(range.0.saturating_add(1));
+        if let Some(served) = seen.used.get_mut(&use_of(t, chunk)) {
+            let before = served.ranges.len();
+            served.remove(range.0, end);
+            seen.ranges = (seen.ranges + served.ranges.len()).saturating_sub(before);
         }
     }
 
@@ -182,7 +274,7 @@ impl ReplayGuard {
         }
     }
 
-    /// Tickets remembered.
+    /// Download uses remembered (ticket and chunk pairs).
     pub fn len(&self) -> usize {
         self.inner.lock().map(|s| s.used.len()).unwrap_or(0)
     }
@@ -341,6 +433,59 @@ mod tests {
         );
         guard.release(&t, Some(1), (0, 1));
         guard.first_use(&t, Some(1), (0, 1), 10).unwrap();
+    }
+
+    #[test]
+    fn consecutive_parts_merge_and_a_released_middle_reads_again() {
+        let mut s = Served::default();
+        for i in 0..200u64 {
+            assert!(s.insert(i * 10, i * 10 + 10), "part {i}");
+        }
+        assert_eq!(
+            s.ranges,
+            vec![(0, 2000)],
+            "a sequential reader holds one range"
+        );
+        assert!(!s.insert(1999, 2001));
+        s.remove(500, 510);
+        assert_eq!(s.ranges, vec![(0, 500), (510, 2000)]);
+        assert!(s.insert(500, 510));
+        assert_eq!(s.ranges, vec![(0, 2000)]);
+        // Gaps count against the limit; filling one does not.
+        let mut g = Served::default();
+        for i in 0..MAX_RANGES_PER_CHUNK as u64 {
+            assert!(g.insert(i * 10, i * 10 + 5));
+        }
+        assert!(!g.insert(10_000, 10_001));
+        assert!(g.insert(5, 10), "joins two ranges");
+    }
+
+    #[test]
+    fn another_senders_ticket_with_the_same_nonce_is_its_own() {
+        let guard = ReplayGuard::default();
+        let alice = signed(TicketOp::Download, 100, 8);
+        let mut bob = alice.clone();
+        bob.signer = dev::bob().public_key().0;
+        guard.first_use(&alice, Some(0), (0, 10), 10).unwrap();
+        guard.first_use(&bob, Some(0), (0, 10), 10).unwrap();
+        assert_eq!(
+            guard.first_use(&alice, Some(0), (0, 10), 10),
+            Err(TicketError::Replayed)
+        );
+    }
+
+    #[test]
+    fn a_later_ticket_with_the_same_nonce_keeps_the_record_alive() {
+        let guard = ReplayGuard::default();
+        let early = signed(TicketOp::Download, 100, 9);
+        let late = signed(TicketOp::Download, 500, 9);
+        guard.first_use(&early, Some(0), (0, 10), 10).unwrap();
+        guard.first_use(&late, Some(0), (10, 20), 10).unwrap();
+        // After the first ticket expired, the second still may not replay.
+        assert_eq!(
+            guard.first_use(&late, Some(0), (0, 10), 200),
+            Err(TicketError::Replayed)
+        );
     }
 
     #[test]

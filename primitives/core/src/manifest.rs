@@ -62,6 +62,92 @@ pub struct Manifest {
     pub created: u64,
 }
 
+/// Why a manifest's bytes are not a manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManifestError {
+    /// Written by a newer (or unknown) format version.
+    UnknownVersion(u8),
+    /// The bytes do not decode (cut short or corrupt).
+    Corrupt,
+}
+
+impl core::fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::UnknownVersion(v) => write!(
+                f,
+                "format version {v} is newer than this program reads ({MANIFEST_VERSION}): upgrade"
+            ),
+            Self::Corrupt => write!(f, "does not decode: corrupt or cut short"),
+        }
+    }
+}
+
+/// Version 1: replicas without their term.
+#[derive(Decode)]
+struct ReplicaV1 {
+    contract: ContractId,
+    host: [u8; 32],
+}
+
+/// Version 1 of [`Manifest`].
+#[derive(Decode)]
+struct ManifestV1 {
+    file_id: [u8; 16],
+    name: Vec<u8>,
+    size: u64,
+    cipher_size: u64,
+    root: [u8; 32],
+    chunk_roots: Vec<[u8; 32]>,
+    master_kdf: KdfParams,
+    replicas: Vec<ReplicaV1>,
+    created: u64,
+}
+
+impl Manifest {
+    /// Decodes a manifest of any version this crate knows, upgraded to the
+    /// current one (a version 1 replica's term is unknown: `u32::MAX`). The
+    /// whole input must be used.
+    pub fn decode_any(bytes: &[u8]) -> Result<Self, ManifestError> {
+        let mut input = bytes;
+        let m = match bytes.first() {
+            Some(&MANIFEST_VERSION) => {
+                Self::decode(&mut input).map_err(|_| ManifestError::Corrupt)?
+            }
+            Some(1) => {
+                input = &bytes[1..];
+                let v1 = ManifestV1::decode(&mut input).map_err(|_| ManifestError::Corrupt)?;
+                Self {
+                    version: MANIFEST_VERSION,
+                    file_id: v1.file_id,
+                    name: v1.name,
+                    size: v1.size,
+                    cipher_size: v1.cipher_size,
+                    root: v1.root,
+                    chunk_roots: v1.chunk_roots,
+                    master_kdf: v1.master_kdf,
+                    replicas: v1
+                        .replicas
+                        .into_iter()
+                        .map(|r| Replica {
+                            contract: r.contract,
+                            host: r.host,
+                            last_epoch: u32::MAX,
+                        })
+                        .collect(),
+                    created: v1.created,
+                }
+            }
+            Some(&v) => return Err(ManifestError::UnknownVersion(v)),
+            None => return Err(ManifestError::Corrupt),
+        };
+        if !input.is_empty() {
+            return Err(ManifestError::Corrupt);
+        }
+        Ok(m)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,7 +175,55 @@ mod tests {
             created: 1_700_000_000,
         };
         let bytes = m.encode();
-        assert_eq!(Manifest::decode(&mut &bytes[..]), Ok(m));
+        assert_eq!(Manifest::decode(&mut &bytes[..]), Ok(m.clone()));
         assert!(Manifest::decode(&mut &bytes[..bytes.len() - 1]).is_err());
+        assert_eq!(Manifest::decode_any(&bytes), Ok(m.clone()));
+        assert_eq!(
+            Manifest::decode_any(&bytes[..bytes.len() - 1]),
+            Err(ManifestError::Corrupt)
+        );
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(Manifest::decode_any(&longer), Err(ManifestError::Corrupt));
+        let mut newer = bytes.clone();
+        newer[0] = 9;
+        assert_eq!(
+            Manifest::decode_any(&newer),
+            Err(ManifestError::UnknownVersion(9))
+        );
+    }
+
+    #[test]
+    fn a_version_1_manifest_still_opens_with_its_terms_unknown() {
+        // Version 1 wrote replicas as (contract, host) only.
+        let mut v1 = alloc::vec![1u8];
+        v1.extend([1u8; 16]);
+        v1.extend(b"a.txt".to_vec().encode());
+        v1.extend(5u64.encode());
+        v1.extend(21u64.encode());
+        v1.extend([2u8; 32]);
+        v1.extend(alloc::vec![[3u8; 32]].encode());
+        v1.extend(
+            KdfParams {
+                m_kib: 1,
+                t: 2,
+                p: 3,
+            }
+            .encode(),
+        );
+        v1.extend(alloc::vec![(7u64, [4u8; 32])].encode());
+        v1.extend(6u64.encode());
+        let m = Manifest::decode_any(&v1).unwrap();
+        assert_eq!(m.version, MANIFEST_VERSION);
+        assert_eq!(m.name, b"a.txt".to_vec());
+        assert_eq!(
+            m.replicas,
+            alloc::vec![Replica {
+                contract: 7,
+                host: [4; 32],
+                last_epoch: u32::MAX
+            }]
+        );
+        assert_eq!(m.created, 6);
     }
 }
