@@ -90,8 +90,8 @@ impl Served {
     /// Adds `start..end`; `false` (and no change) if it overlaps a range
     /// served before or would be one range too many.
     fn insert(&mut self, start: u64, end: u64) -> bool {
-        let at = self.ranges.partition_point(|&(_, b)| b < start);
-        // Ranges from `at` on end at or after `start`.
+        let at = self.ranges.partition_point(|&(_, b)| b <= start);
+        // Ranges from `at` on end after `start` (ranges are end-exclusive).
         if self.ranges.get(at).is_some_and(|&(a, _)| a < end) {
             return false;
         }
@@ -420,13 +420,16 @@ mod tests {
     }
 
     #[test]
-    fn a_chunk_read_in_tiny_ranges_runs_out_and_a_released_range_reads_again() {
+    fn a_chunk_read_in_tiny_scattered_ranges_runs_out_and_a_released_range_reads_again() {
         let guard = ReplayGuard::default();
         let t = signed(TicketOp::Download, 100, 6);
+        // Ranges with gaps between them (consecutive ones would merge).
         for i in 0..MAX_RANGES_PER_CHUNK as u64 {
-            guard.first_use(&t, Some(1), (i, i + 1), 10).unwrap();
+            guard
+                .first_use(&t, Some(1), (2 * i, 2 * i + 1), 10)
+                .unwrap();
         }
-        let next = (MAX_RANGES_PER_CHUNK as u64, MAX_RANGES_PER_CHUNK as u64 + 1);
+        let next = (1000, 1001);
         assert_eq!(
             guard.first_use(&t, Some(1), next, 10),
             Err(TicketError::Replayed)
