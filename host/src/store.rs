@@ -118,6 +118,18 @@ pub trait Store: Send + Sync + 'static {
         start: u64,
         end: u64,
     ) -> Result<bytes::Bytes, StoreError>;
+    /// Bytes `start..end` of a stored chunk if all of them are in memory
+    /// (the page cache) now, so serving them never waits for the disk;
+    /// `None` otherwise (then [`Store::read_range`], off the async threads).
+    fn read_range_cached(
+        &self,
+        _id: ContractId,
+        _index: u32,
+        _start: u64,
+        _end: u64,
+    ) -> Result<Option<bytes::Bytes>, StoreError> {
+        Ok(None)
+    }
     /// Writes the sealed manifest atomically.
     fn put_manifest(&self, id: ContractId, data: &[u8]) -> Result<(), StoreError>;
     /// The sealed manifest, if uploaded.
@@ -190,6 +202,21 @@ impl DiskStore {
 /// Ranges of at least this many bytes are served from a memory map of the
 /// chunk file; smaller ones are read (a copy costs less than a mapping).
 const MMAP_FROM: u64 = 64 << 10;
+
+/// Whether every page of `map` is in the page cache (`mincore`).
+fn resident(map: &memmap2::Mmap) -> bool {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as usize;
+    let addr = map.as_ptr() as usize;
+    let aligned = addr - addr % page;
+    let len = map.len() + (addr - aligned);
+    let mut pages = vec![0u8; len.div_ceil(page)];
+    // SAFETY: `aligned..aligned + len` is within the mapping's pages (the
+    // mapping starts at a page boundary at or before `addr`), and `pages`
+    // has one byte per page of it.
+    let r = unsafe { libc::mincore(aligned as *mut libc::c_void, len, pages.as_mut_ptr()) };
+    r == 0 && pages.iter().all(|p| p & 1 == 1)
+}
 
 /// Writes `data` to `path` so that a crash leaves the old file or the new
 /// one: temp file in the same directory, fsync, rename, fsync the directory.
@@ -369,6 +396,31 @@ impl Store for DiskStore {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "chunk file is short").into());
         }
         Ok(buf.into())
+    }
+
+    fn read_range_cached(
+        &self,
+        id: ContractId,
+        index: u32,
+        start: u64,
+        end: u64,
+    ) -> Result<Option<bytes::Bytes>, StoreError> {
+        let want = end.saturating_sub(start);
+        if want < MMAP_FROM {
+            return Ok(None);
+        }
+        let f = File::open(self.chunk_path(id, index))?;
+        if f.metadata()?.len() < end {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "chunk file is short").into());
+        }
+        // SAFETY: as in read_range: chunk files are never changed in place.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(start)
+                .len(want as usize)
+                .map(&f)?
+        };
+        Ok(resident(&map).then(|| bytes::Bytes::from_owner(map)))
     }
 
     fn put_manifest(&self, id: ContractId, data: &[u8]) -> Result<(), StoreError> {
