@@ -7,6 +7,8 @@
 //! - [`tickets`]: checking the Senders' signed upload/download tickets.
 //! - [`server`]: the HTTP API (hyper): uploads, downloads, status, health,
 //!   metrics.
+//! - [`fastpath`]: chunk downloads answered with sendfile(2) before a
+//!   connection is handed to hyper.
 //! - [`chain`]: the chain behind a trait, and its subxt implementation.
 //! - [`follower`]: follows the chain: takes new contracts, confirms complete
 //!   uploads, proves every epoch, scrubs, deletes ended contracts' data.
@@ -15,6 +17,7 @@
 
 pub mod chain;
 pub mod config;
+pub mod fastpath;
 pub mod follower;
 pub mod metrics;
 pub mod server;

@@ -16,6 +16,9 @@ pub struct Metrics {
     pub bytes_served: IntCounter,
     /// Bytes of chunks received.
     pub bytes_received: IntCounter,
+    /// Chunk downloads whose bytes were not all in memory (the page cache)
+    /// and were read from the disk first.
+    pub download_disk_reads: IntCounter,
     /// HTTP requests by route and status.
     pub requests: IntCounterVec,
     /// HTTP request latency by route.
@@ -45,6 +48,10 @@ impl Metrics {
         let contracts = gauge("contracts", "Contracts known to this host");
         let bytes_served = counter("bytes_served_total", "Bytes of chunks served");
         let bytes_received = counter("bytes_received_total", "Bytes of chunks received");
+        let download_disk_reads = counter(
+            "download_disk_reads_total",
+            "Chunk downloads read from the disk first (not all in the page cache)",
+        );
         let corrupt_chunks = counter("corrupt_chunks_total", "Chunks found corrupt");
         let requests = IntCounterVec::new(
             Opts::new("http_requests_total", "HTTP requests by route and status"),
@@ -76,6 +83,7 @@ impl Metrics {
             contracts,
             bytes_served,
             bytes_received,
+            download_disk_reads,
             requests,
             latency,
             proofs,

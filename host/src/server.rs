@@ -110,7 +110,7 @@ fn json(value: serde_json::Value) -> Response<Body> {
 }
 
 /// A refusal: status and reason.
-struct Refuse(StatusCode, String);
+pub(crate) struct Refuse(pub StatusCode, pub String);
 
 impl From<StoreError> for Refuse {
     fn from(e: StoreError) -> Self {
@@ -127,7 +127,7 @@ fn refuse<T>(status: StatusCode, reason: impl Into<String>) -> Result<T, Refuse>
 }
 
 /// The routes, parsed.
-enum Route {
+pub(crate) enum Route {
     Health,
     Metrics,
     Status(ContractId),
@@ -148,7 +148,7 @@ impl Route {
         }
     }
 
-    fn parse(path: &str) -> Option<Route> {
+    pub(crate) fn parse(path: &str) -> Option<Route> {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         match parts.as_slice() {
             ["health"] => Some(Route::Health),
@@ -165,19 +165,24 @@ impl Route {
 }
 
 fn ticket_param<B>(req: &Request<B>) -> Option<&str> {
-    req.uri()
-        .query()?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("ticket="))
+    ticket_in(req.uri().query())
+}
+
+/// The `ticket` parameter of a query string.
+pub(crate) fn ticket_in(query: Option<&str>) -> Option<&str> {
+    query?.split('&').find_map(|kv| kv.strip_prefix("ticket="))
 }
 
 /// Serves the API on `listener` until `shutdown` turns true; connections in
-/// flight finish first (graceful shutdown).
+/// flight finish first (graceful shutdown). Each connection starts on the
+/// chunk-download fast path ([`crate::fastpath`]) and is handed to hyper
+/// at its first other request.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
+    let mut stop = shutdown.clone();
     let mut connections = tokio::task::JoinSet::new();
     loop {
         // Reap finished connections so the set stays small.
@@ -192,30 +197,14 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                let service = service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(handle(state, peer, req).await) }
-                });
-                let mut stop = shutdown.clone();
-                connections.spawn(async move {
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service);
-                    let mut conn = std::pin::pin!(conn);
-                    let result = tokio::select! {
-                        r = conn.as_mut() => r,
-                        _ = stop.changed() => {
-                            // Finish the request in flight, then close.
-                            conn.as_mut().graceful_shutdown();
-                            conn.await
-                        }
-                    };
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, %peer, "connection ended");
-                    }
-                });
+                connections.spawn(crate::fastpath::connection(
+                    stream,
+                    peer,
+                    state.clone(),
+                    shutdown.clone(),
+                ));
             }
-            _ = shutdown.changed() => break,
+            _ = stop.changed() => break,
         }
     }
     drop(listener);
@@ -228,6 +217,60 @@ pub async fn serve(
         connections.abort_all();
     }
     Ok(())
+}
+
+/// Serves the rest of a connection with hyper (every route), until it
+/// closes or `stop` turns true (then the request in flight finishes first).
+pub(crate) async fn hyper_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(handle(state, peer, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(HEAD_TIMEOUT_SECS))
+        .serve_connection(TokioIo::new(io), service);
+    let mut conn = std::pin::pin!(conn);
+    let result = if *stop.borrow() {
+        conn.as_mut().graceful_shutdown();
+        conn.await
+    } else {
+        tokio::select! {
+            r = conn.as_mut() => r,
+            _ = stop.changed() => {
+                // Finish the request in flight, then close.
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, %peer, "connection ended");
+    }
+}
+
+/// Seconds a client has to send a whole request head.
+pub const HEAD_TIMEOUT_SECS: u64 = 30;
+
+/// Counts a request in the metrics: by route and status, and its latency.
+pub(crate) fn observe(state: &AppState, route: &str, status: StatusCode, started: Instant) {
+    state
+        .metrics
+        .requests
+        .with_label_values(&[route, status.as_str()])
+        .inc();
+    state
+        .metrics
+        .latency
+        .with_label_values(&[route])
+        .observe(started.elapsed().as_secs_f64());
 }
 
 /// A request whose body a handler takes when (and only if) it reads it.
@@ -258,17 +301,19 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) 
                 .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
         }
     }
-    state
-        .metrics
-        .requests
-        .with_label_values(&[name, response.status().as_str()])
-        .inc();
-    state
-        .metrics
-        .latency
-        .with_label_values(&[name])
-        .observe(started.elapsed().as_secs_f64());
+    observe(&state, name, response.status(), started);
     response
+}
+
+/// Logs a refusal.
+pub(crate) fn refused(
+    peer: SocketAddr,
+    method: &Method,
+    route: &str,
+    status: StatusCode,
+    reason: &str,
+) {
+    tracing::info!(%peer, %method, route, %status, %reason, "refused");
 }
 
 /// Reads and drops up to `limit` bytes of `body`; whether it ended cleanly.
@@ -550,7 +595,7 @@ async fn put_chunk(
 }
 
 /// Parses a single `bytes=a-b` range over `len` bytes.
-fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
+pub(crate) fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
     let spec = value.strip_prefix("bytes=")?;
     if spec.contains(',') {
         return None;
@@ -571,90 +616,113 @@ fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
     (start < end).then_some((start, end))
 }
 
+/// What a download request gets, once checked.
+pub(crate) enum Download {
+    /// Bytes `start..end` of the chunk (`len` bytes long), with `status`
+    /// 200 (the whole chunk) or 206 (a range); `ticket` is the link whose
+    /// use of these bytes is now recorded.
+    Serve {
+        status: StatusCode,
+        start: u64,
+        end: u64,
+        len: u64,
+        ticket: SignedTicket,
+    },
+    /// The range asked for is not within the chunk's `len` bytes (416).
+    Unsatisfiable(u64),
+}
+
+/// Checks a download of chunk `index` of contract `id`: the contract, the
+/// range, whether the chunk is stored, then the ticket (its bytes are
+/// counted as served only for a chunk this host has). Index lookups and a
+/// ticket whose signature was verified before are microseconds, so this
+/// runs on the async threads. A caller that then fails to read the bytes
+/// gives the link's use back ([`ReplayGuard::release`]).
+pub(crate) fn check_download(
+    state: &AppState,
+    id: ContractId,
+    index: u32,
+    ticket: Option<&str>,
+    range: Option<&str>,
+) -> Result<Download, Refuse> {
+    let c = match state.store.contract(id)? {
+        Some(c) if c.ended_at.is_none() => c,
+        Some(_) => return refuse(StatusCode::GONE, format!("contract {id} has ended")),
+        None => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                format!("contract {id} is not (yet) matched to this host"),
+            )
+        }
+    };
+    let len = c.chunk_len(index) as u64;
+    let (status, start, end) = match range {
+        None => (StatusCode::OK, 0, len),
+        Some(v) => match parse_range(v, len) {
+            Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
+            None => return Ok(Download::Unsatisfiable(len)),
+        },
+    };
+    if !state.store.has_chunk(id, index)? {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            format!("chunk {index} is not stored here"),
+        );
+    }
+    let ticket = check_ticket(
+        state,
+        ticket,
+        TicketOp::Download,
+        id,
+        &c,
+        Some(index),
+        (start, end),
+    )?;
+    Ok(Download::Serve {
+        status,
+        start,
+        end,
+        len,
+        ticket,
+    })
+}
+
+/// A chunk download on a connection hyper serves (one that sent another
+/// request before): the checks, then the bytes read off the async threads.
+/// Most downloads take [`crate::fastpath`] instead.
 async fn get_chunk(
     state: &Arc<AppState>,
     id: ContractId,
     index: u32,
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
-    // The checks run on the async thread (index lookups and a ticket whose
-    // signature was verified before are microseconds): the contract, the
-    // range, whether the chunk is stored, then the ticket (its bytes are
-    // counted as served only for a chunk this host has). The bytes come
-    // from a mapping of the chunk file: at once when they are all in the
-    // page cache, else from the blocking pool (a disk read never stalls
-    // the async threads). A read that fails gives the link's use back.
-    let ticket = ticket_param(req).map(str::to_owned);
     let range = req
         .headers()
         .get(header::RANGE)
-        .map(|v| v.to_str().unwrap_or("").to_owned());
-    let served = (|| -> Result<_, Refuse> {
-        let c = match state.store.contract(id)? {
-            Some(c) if c.ended_at.is_none() => c,
-            Some(_) => return refuse(StatusCode::GONE, format!("contract {id} has ended")),
-            None => {
-                return refuse(
-                    StatusCode::NOT_FOUND,
-                    format!("contract {id} is not (yet) matched to this host"),
-                )
+        .map(|v| v.to_str().unwrap_or(""));
+    let (status, start, end, len, ticket) =
+        match check_download(state, id, index, ticket_param(req), range)? {
+            Download::Serve {
+                status,
+                start,
+                end,
+                len,
+                ticket,
+            } => (status, start, end, len, ticket),
+            Download::Unsatisfiable(len) => {
+                return Ok(Response::builder()
+                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                    .body(full("range not satisfiable\n"))
+                    .expect("static response"))
             }
         };
-        let len = c.chunk_len(index) as u64;
-        let (status, start, end) = match &range {
-            None => (StatusCode::OK, 0, len),
-            Some(v) => match parse_range(v, len) {
-                Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
-                None => return Ok(Err(len)),
-            },
-        };
-        if !state.store.has_chunk(id, index)? {
-            return refuse(
-                StatusCode::NOT_FOUND,
-                format!("chunk {index} is not stored here"),
-            );
-        }
-        let t = check_ticket(
-            state,
-            ticket.as_deref(),
-            TicketOp::Download,
-            id,
-            &c,
-            Some(index),
-            (start, end),
-        )?;
-        Ok(Ok((status, start, end, len, t)))
-    })()?;
-    let served = match served {
-        Ok((status, start, end, len, t)) => {
-            let data = match state.store.read_range_cached(id, index, start, end) {
-                Ok(Some(data)) => Ok(data),
-                Ok(None) => {
-                    let store = state.store.clone();
-                    tokio::task::spawn_blocking(move || store.read_range(id, index, start, end))
-                        .await
-                        .unwrap_or_else(|e| Err(StoreError::Io(io::Error::other(e.to_string()))))
-                }
-                Err(e) => Err(e),
-            };
-            match data {
-                Ok(data) => Ok((status, start, end, len, data)),
-                Err(e) => {
-                    state.replay.release(&t, Some(index), (start, end));
-                    return Err(e.into());
-                }
-            }
-        }
-        Err(len) => Err(len),
-    };
-    let (status, start, end, len, data) = match served {
-        Ok(s) => s,
-        Err(len) => {
-            return Ok(Response::builder()
-                .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
-                .body(full("range not satisfiable\n"))
-                .expect("static response"))
+    let store = state.store.clone();
+    let data = match blocking(move || store.read_range(id, index, start, end)).await {
+        Ok(data) => data,
+        Err(e) => {
+            state.replay.release(&ticket, Some(index), (start, end));
+            return Err(e);
         }
     };
     state.metrics.bytes_served.inc_by(end - start);

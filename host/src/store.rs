@@ -118,16 +118,17 @@ pub trait Store: Send + Sync + 'static {
         start: u64,
         end: u64,
     ) -> Result<bytes::Bytes, StoreError>;
-    /// Bytes `start..end` of a stored chunk if all of them are in memory
-    /// (the page cache) now, so serving them never waits for the disk;
-    /// `None` otherwise (then [`Store::read_range`], off the async threads).
-    fn read_range_cached(
+    /// A stored chunk's file, open, if its bytes `start..end` are all in
+    /// memory (the page cache) now, so that sending them (sendfile(2)) never
+    /// waits for the disk; `None` when some are not, or this store cannot
+    /// tell (then [`Store::read_range`], off the async threads).
+    fn resident_file(
         &self,
         _id: ContractId,
         _index: u32,
         _start: u64,
         _end: u64,
-    ) -> Result<Option<bytes::Bytes>, StoreError> {
+    ) -> Result<Option<File>, StoreError> {
         Ok(None)
     }
     /// Writes the sealed manifest atomically.
@@ -199,14 +200,89 @@ impl DiskStore {
     }
 }
 
-/// Ranges of at least this many bytes are served from a memory map of the
-/// chunk file; smaller ones are read (a copy costs less than a mapping).
+/// Ranges of at least this many bytes are read through a memory map of
+/// the chunk file; smaller ones are read (a copy costs less than a mapping).
 const MMAP_FROM: u64 = 64 << 10;
+
+/// Whether bytes `start..end` of `f` are all in the page cache:
+/// cachestat(2) (Linux 6.5 and later; a count, nothing is mapped), else
+/// mincore(2) over a mapping of the range that is never touched.
+fn in_page_cache(f: &File, start: u64, end: u64) -> io::Result<bool> {
+    if end <= start {
+        return Ok(true);
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+        /// cachestat's number, the same on every architecture (Linux 6.5).
+        const SYS_CACHESTAT: libc::c_long = 451;
+        static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+        /// `struct cachestat_range`.
+        #[repr(C)]
+        struct Range {
+            off: u64,
+            len: u64,
+        }
+        /// `struct cachestat`.
+        #[repr(C)]
+        #[derive(Default)]
+        struct Cachestat {
+            nr_cache: u64,
+            nr_dirty: u64,
+            nr_writeback: u64,
+            nr_evicted: u64,
+            nr_recently_evicted: u64,
+        }
+        if !UNSUPPORTED.load(Relaxed) {
+            let range = Range {
+                off: start,
+                len: end - start,
+            };
+            let mut stat = Cachestat::default();
+            // SAFETY: both pointers are to live values with the layouts of
+            // the kernel's structs; flags must be 0.
+            let r = unsafe {
+                libc::syscall(
+                    SYS_CACHESTAT,
+                    f.as_raw_fd(),
+                    &range as *const Range,
+                    &mut stat as *mut Cachestat,
+                    0u32,
+                )
+            };
+            if r == 0 {
+                let page = page_size();
+                let pages = (end - 1) / page - start / page + 1;
+                return Ok(stat.nr_cache >= pages);
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ENOSYS) {
+                return Err(e);
+            }
+            // An older kernel: mincore from now on.
+            UNSUPPORTED.store(true, Relaxed);
+        }
+    }
+    // SAFETY: the mapping is only handed to mincore, never read, so the
+    // file changing under it is not observed.
+    let map = unsafe {
+        memmap2::MmapOptions::new()
+            .offset(start)
+            .len((end - start) as usize)
+            .map(f)?
+    };
+    Ok(resident(&map))
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).max(1) as u64
+}
 
 /// Whether every page of `map` is in the page cache (`mincore`).
 fn resident(map: &memmap2::Mmap) -> bool {
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as usize;
+    let page = page_size() as usize;
     let addr = map.as_ptr() as usize;
     let aligned = addr - addr % page;
     let len = map.len() + (addr - aligned);
@@ -398,29 +474,20 @@ impl Store for DiskStore {
         Ok(buf.into())
     }
 
-    fn read_range_cached(
+    fn resident_file(
         &self,
         id: ContractId,
         index: u32,
         start: u64,
         end: u64,
-    ) -> Result<Option<bytes::Bytes>, StoreError> {
-        let want = end.saturating_sub(start);
-        if want < MMAP_FROM {
-            return Ok(None);
-        }
+    ) -> Result<Option<File>, StoreError> {
+        // Opening is a lookup of a recently used directory entry (the
+        // checks before it just read the chunk's index entry).
         let f = File::open(self.chunk_path(id, index))?;
         if f.metadata()?.len() < end {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "chunk file is short").into());
         }
-        // SAFETY: as in read_range: chunk files are never changed in place.
-        let map = unsafe {
-            memmap2::MmapOptions::new()
-                .offset(start)
-                .len(want as usize)
-                .map(&f)?
-        };
-        Ok(resident(&map).then(|| bytes::Bytes::from_owner(map)))
+        Ok(in_page_cache(&f, start, end)?.then_some(f))
     }
 
     fn put_manifest(&self, id: ContractId, data: &[u8]) -> Result<(), StoreError> {
@@ -538,6 +605,27 @@ mod tests {
         assert_eq!(store.read_chunk(5, 1).unwrap(), b"one");
         assert_eq!(store.stored_chunks(5).unwrap(), 1);
         assert!(!store.contract_dir(5).join(".0.tmp.1").exists());
+    }
+
+    #[test]
+    fn a_chunk_in_memory_is_handed_out_open_for_sendfile() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        store.put_contract(4, &record(CHUNK_SIZE as u64)).unwrap();
+        let data = vec![7u8; CHUNK_SIZE];
+        store.put_chunk(4, 0, &data).unwrap();
+        // Just read: every page is in the page cache.
+        assert_eq!(store.read_chunk(4, 0).unwrap(), data);
+        for (start, end) in [(0, CHUNK_SIZE as u64), (1, 2), (4095, 4097), (10, 10)] {
+            assert!(
+                store.resident_file(4, 0, start, end).unwrap().is_some(),
+                "{start}..{end}"
+            );
+        }
+        // Past the end of the file, or a chunk not there: an error, never
+        // a short answer.
+        assert!(store.resident_file(4, 0, 0, CHUNK_SIZE as u64 + 1).is_err());
+        assert!(store.resident_file(4, 1, 0, 10).is_err());
     }
 
     #[test]

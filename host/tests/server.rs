@@ -8,7 +8,11 @@
 //!   download the disk could not read does not use up the link;
 //! - a download link serves each byte of a chunk once: shifted ranges
 //!   that re-read served bytes are refused;
-//! - health and metrics answer.
+//! - health and metrics answer;
+//! - downloads answer the same on the sendfile fast path and on hyper's
+//!   (after another request on the connection), pipelined ones in order,
+//!   and a connection closes when the client asks; bytes not in memory are
+//!   read from disk first.
 
 use std::{
     sync::{atomic::AtomicU32, Arc},
@@ -363,4 +367,196 @@ async fn a_download_link_serves_each_byte_of_a_chunk_once() {
     // The rest of the chunk, once.
     assert_eq!(get("bytes=524288-").await, 206);
     assert_eq!(get("bytes=-1").await, 403);
+}
+
+/// A raw HTTP/1.1 connection, to see exactly what the server sends.
+struct Raw(tokio::io::BufReader<tokio::net::TcpStream>);
+
+/// A response: status, headers (names in lower case), body.
+struct Resp {
+    status: u16,
+    headers: std::collections::HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    async fn open(s: &Server) -> Self {
+        let addr = s.api.endpoint().trim_start_matches("http://").to_owned();
+        Raw(tokio::io::BufReader::new(
+            tokio::net::TcpStream::connect(addr).await.unwrap(),
+        ))
+    }
+
+    async fn send(&mut self, requests: &str) {
+        use tokio::io::AsyncWriteExt;
+        self.0
+            .get_mut()
+            .write_all(requests.as_bytes())
+            .await
+            .unwrap();
+    }
+
+    async fn read(&mut self) -> Resp {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+        let mut line = String::new();
+        self.0.read_line(&mut line).await.unwrap();
+        assert!(line.starts_with("HTTP/1.1 "), "status line {line:?}");
+        let status = line[9..12].parse().unwrap();
+        let mut headers = std::collections::HashMap::new();
+        loop {
+            line.clear();
+            self.0.read_line(&mut line).await.unwrap();
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let (k, v) = l.split_once(':').unwrap();
+            headers.insert(k.to_ascii_lowercase(), v.trim().to_owned());
+        }
+        let len: usize = headers["content-length"].parse().unwrap();
+        let mut body = vec![0; len];
+        self.0.read_exact(&mut body).await.unwrap();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&mut self, path: &str, extra: &str) -> Resp {
+        self.send(&format!("GET {path} HTTP/1.1\r\nHost: h\r\n{extra}\r\n"))
+            .await;
+        self.read().await
+    }
+
+    /// Whether the server closed the connection.
+    async fn closed(&mut self) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut b = [0u8; 1];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(5), self.0.read(&mut b)).await,
+            Ok(Ok(0))
+        )
+    }
+}
+
+async fn stored(s: &Server) {
+    let up = ticket(&dev::alice(), TicketOp::Upload, 1);
+    s.api.put_roots(1, &up, &s.roots).await.unwrap();
+    for i in 0..CHUNKS {
+        s.api.put_chunk(1, i as u32, &up, s.chunk(i)).await.unwrap();
+    }
+}
+
+fn counter(s: &Server, name: &str) -> u64 {
+    let text = s.state.metrics.render();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("masp_host_{name} ")))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_answer_the_same_before_and_after_a_connection_goes_to_hyper() {
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    stored(&s).await;
+    let t = ticket(&dev::alice(), TicketOp::Download, 1).to_hex();
+    let chunk = |i: u32| format!("/v1/contracts/1/chunks/{i}?ticket={t}");
+    let mut c = Raw::open(&s).await;
+    // The fast path (sendfile): a whole chunk, then a range.
+    let r = c.get(&chunk(0), "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, s.chunk(0));
+    assert_eq!(r.headers["accept-ranges"], "bytes");
+    assert_eq!(r.headers["content-type"], "application/octet-stream");
+    assert!(r.headers.contains_key("date"));
+    let r = c.get(&chunk(1), "Range: bytes=10-19\r\n").await;
+    assert_eq!(r.status, 206);
+    assert_eq!(
+        r.headers["content-range"],
+        format!("bytes 10-19/{CHUNK_SIZE}")
+    );
+    assert_eq!(r.body, s.chunk(1)[10..20]);
+    // Refusals keep the connection usable and say why.
+    let r = c.get(&chunk(1), "Range: bytes=15-25\r\n").await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body, b"ticket was already used for this chunk\n");
+    let mut forged = t.clone().into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'0' { b'1' } else { b'0' };
+    let forged = String::from_utf8(forged).unwrap();
+    let r = c
+        .get(&format!("/v1/contracts/1/chunks/2?ticket={forged}"), "")
+        .await;
+    assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+    let r = c.get(&chunk(2), "Range: bytes=9999999-\r\n").await;
+    assert_eq!(r.status, 416);
+    assert_eq!(r.headers["content-range"], format!("bytes */{CHUNK_SIZE}"));
+    assert_eq!(counter(&s, "download_disk_reads_total"), 0);
+    // Another request hands the connection to hyper: downloads on it
+    // answer exactly as before.
+    let r = c.get("/v1/contracts/1", "").await;
+    assert_eq!(r.status, 200);
+    let r = c.get(&chunk(2), "Range: bytes=10-19\r\n").await;
+    assert_eq!(r.status, 206);
+    assert_eq!(
+        r.headers["content-range"],
+        format!("bytes 10-19/{CHUNK_SIZE}")
+    );
+    assert_eq!(r.body, s.chunk(2)[10..20]);
+    let r = c.get(&chunk(2), "Range: bytes=15-25\r\n").await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body, b"ticket was already used for this chunk\n");
+    let r = c.get(&chunk(3), "").await;
+    assert_eq!((r.status, r.body), (200, s.chunk(3).to_vec()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_downloads_answer_in_order_and_close_when_asked() {
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    stored(&s).await;
+    let t = ticket(&dev::alice(), TicketOp::Download, 1).to_hex();
+    let mut c = Raw::open(&s).await;
+    let mut all = String::new();
+    for (i, extra) in [(4, ""), (5, ""), (6, "Connection: close\r\n")] {
+        all += &format!(
+            "GET /v1/contracts/1/chunks/{i}?ticket={t} HTTP/1.1\r\nHost: h\r\n{extra}\r\n"
+        );
+    }
+    c.send(&all).await;
+    for i in [4, 5, 6] {
+        let r = c.read().await;
+        assert_eq!((r.status, r.body.len()), (200, CHUNK_SIZE), "chunk {i}");
+        assert!(r.body == s.chunk(i), "chunk {i}");
+        assert_eq!(r.headers.contains_key("connection"), i == 6);
+    }
+    assert!(
+        c.closed().await,
+        "the server keeps a connection it was asked to close"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_not_in_memory_is_read_from_disk_off_the_async_threads() {
+    // FailingStore cannot tell what is in the page cache: every download
+    // takes the disk read.
+    let mut failing = None;
+    let s = start(|d| {
+        let f = Arc::new(FailingStore::new(d));
+        failing = Some(f.clone());
+        f
+    })
+    .await;
+    failing.unwrap().0.put_chunk(1, 7, &s.chunk(7)).unwrap();
+    let t = ticket(&dev::alice(), TicketOp::Download, 1).to_hex();
+    let mut c = Raw::open(&s).await;
+    let r = c
+        .get(
+            &format!("/v1/contracts/1/chunks/7?ticket={t}"),
+            "Range: bytes=-100\r\n",
+        )
+        .await;
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, s.chunk(7)[CHUNK_SIZE - 100..]);
+    assert_eq!(counter(&s, "download_disk_reads_total"), 1);
 }

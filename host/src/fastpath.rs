@@ -1,0 +1,533 @@
+//! The download fast path: chunk downloads answered without hyper, their
+//! bytes sent with sendfile(2) straight from the page cache, as nginx
+//! does, so a download costs the daemon no copy of the data.
+//!
+//! Every connection starts here. While its requests are plain
+//! `GET /v1/contracts/{id}/chunks/{index}` (HTTP/1.1, no body, no upgrade)
+//! they are parsed with httparse, checked by [`server::check_download`]
+//! exactly as on hyper's side, and answered here, pipelined ones in order.
+//! The first other request (an upload, a status, an HTTP/1.0 or malformed
+//! request, a head too long for this path) hands the connection, with the
+//! bytes already read, to hyper ([`server::hyper_connection`]) for the rest
+//! of its life: only the hot path is hand-written.
+//!
+//! Bytes not all in the page cache are read in the blocking pool
+//! ([`crate::store::Store::read_range`]) and written from memory, so a
+//! slow disk never stalls the async threads.
+
+use std::{
+    fs::File,
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::{Duration, Instant, SystemTime},
+};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{Method, StatusCode};
+use masp_primitives::market::ContractId;
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf},
+    net::TcpStream,
+    sync::watch,
+};
+
+use crate::{
+    server::{self, AppState, Download, Refuse, Route, HEAD_TIMEOUT_SECS},
+    store::StoreError,
+};
+
+/// The longest request head this path reads; a longer one goes to hyper
+/// (which answers it).
+const MAX_HEAD: usize = 16 << 10;
+
+/// Headers this path parses; a request with more goes to hyper.
+const MAX_HEADERS: usize = 32;
+
+/// Seconds an idle connection is kept open for its next request.
+pub const KEEP_ALIVE_SECS: u64 = 75;
+
+/// A chunk download request, parsed.
+#[derive(Debug, PartialEq, Eq)]
+struct ChunkGet {
+    id: ContractId,
+    index: u32,
+    ticket: Option<String>,
+    range: Option<String>,
+    /// The client asked to close the connection after this response.
+    close: bool,
+    /// The request's length in the buffer (it has no body).
+    len: usize,
+}
+
+/// What the start of a connection's buffer holds.
+#[derive(Debug, PartialEq, Eq)]
+enum Parsed {
+    /// A chunk download this path answers.
+    Chunk(ChunkGet),
+    /// Any other request, or bytes that are not one: hyper's.
+    Other,
+    /// Part of a request head.
+    Partial,
+}
+
+fn parse(buf: &[u8]) -> Parsed {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(_) => return Parsed::Other,
+    };
+    if req.method != Some("GET") || req.version != Some(1) {
+        return Parsed::Other;
+    }
+    let Some(target) = req.path else {
+        return Parsed::Other;
+    };
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target, None),
+    };
+    let Some(Route::Chunk(id, index)) = Route::parse(path) else {
+        return Parsed::Other;
+    };
+    let mut range = None;
+    let mut close = false;
+    for h in req.headers.iter() {
+        let value = std::str::from_utf8(h.value).unwrap_or("");
+        let name = h.name;
+        if name.eq_ignore_ascii_case("range") {
+            // The first one counts, as on hyper's side.
+            range.get_or_insert_with(|| value.to_owned());
+        } else if name.eq_ignore_ascii_case("content-length") {
+            if value.trim() != "0" {
+                return Parsed::Other;
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("expect")
+            || name.eq_ignore_ascii_case("upgrade")
+        {
+            return Parsed::Other;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',').map(str::trim) {
+                if token.eq_ignore_ascii_case("close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case("upgrade") {
+                    return Parsed::Other;
+                }
+            }
+        }
+    }
+    Parsed::Chunk(ChunkGet {
+        id,
+        index,
+        ticket: server::ticket_in(query).map(str::to_owned),
+        range,
+        close,
+        len,
+    })
+}
+
+/// Serves one connection: chunk downloads here, then (at the first other
+/// request) everything through hyper. Closes when the client does, after
+/// [`KEEP_ALIVE_SECS`] idle or [`HEAD_TIMEOUT_SECS`] into an unfinished
+/// head, and between requests once `stop` turns true.
+pub(crate) async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut deadline = tokio::time::Instant::now() + Duration::from_secs(KEEP_ALIVE_SECS);
+    loop {
+        match parse(&buf) {
+            Parsed::Chunk(req) => {
+                let len = req.len;
+                let open = serve(&mut stream, peer, &state, req).await;
+                buf.advance(len);
+                if !open || *stop.borrow() {
+                    let _ = stream.shutdown().await;
+                    return;
+                }
+                deadline = tokio::time::Instant::now() + Duration::from_secs(KEEP_ALIVE_SECS);
+                continue;
+            }
+            Parsed::Other => break,
+            Parsed::Partial if buf.len() >= MAX_HEAD => break,
+            Parsed::Partial => {}
+        }
+        if buf.is_empty() && *stop.borrow() {
+            return;
+        }
+        let was_empty = buf.is_empty();
+        let read = tokio::select! {
+            r = tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)) => r,
+            // A request not yet whole is not in flight: close.
+            _ = stop.changed() => return,
+        };
+        match read {
+            // The client closed, or the deadline passed.
+            Ok(Ok(0)) | Err(_) => return,
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, %peer, "connection ended");
+                return;
+            }
+        }
+        if was_empty {
+            deadline =
+                deadline.min(tokio::time::Instant::now() + Duration::from_secs(HEAD_TIMEOUT_SECS));
+        }
+    }
+    let io = Prefixed {
+        read: buf.freeze(),
+        stream,
+    };
+    server::hyper_connection(io, peer, state, stop).await
+}
+
+/// Answers one chunk download; whether the connection stays open.
+async fn serve(stream: &mut TcpStream, peer: SocketAddr, state: &AppState, req: ChunkGet) -> bool {
+    let started = Instant::now();
+    let (id, index) = (req.id, req.index);
+    let checked = server::check_download(
+        state,
+        id,
+        index,
+        req.ticket.as_deref(),
+        req.range.as_deref(),
+    );
+    let (status, sent) = match checked {
+        Err(Refuse(status, reason)) => {
+            server::refused(peer, &Method::GET, "chunk", status, &reason);
+            (
+                status,
+                send_text(stream, status, &[], reason, req.close).await,
+            )
+        }
+        Ok(Download::Unsatisfiable(len)) => {
+            let status = StatusCode::RANGE_NOT_SATISFIABLE;
+            let range = format!("bytes */{len}");
+            let headers = [("content-range", range.as_str())];
+            let text = "range not satisfiable".to_owned();
+            (
+                status,
+                send_text(stream, status, &headers, text, req.close).await,
+            )
+        }
+        Ok(Download::Serve {
+            status,
+            start,
+            end,
+            len,
+            ticket,
+        }) => {
+            let source = match state.store.resident_file(id, index, start, end) {
+                Ok(Some(file)) => Ok(Source::File(file)),
+                Ok(None) => {
+                    state.metrics.download_disk_reads.inc();
+                    let store = state.store.clone();
+                    tokio::task::spawn_blocking(move || store.read_range(id, index, start, end))
+                        .await
+                        .unwrap_or_else(|e| Err(StoreError::Io(io::Error::other(e.to_string()))))
+                        .map(Source::Bytes)
+                }
+                Err(e) => Err(e),
+            };
+            match source {
+                Err(e) => {
+                    state.replay.release(&ticket, Some(index), (start, end));
+                    let Refuse(status, reason) = Refuse::from(e);
+                    server::refused(peer, &Method::GET, "chunk", status, &reason);
+                    (
+                        status,
+                        send_text(stream, status, &[], reason, req.close).await,
+                    )
+                }
+                Ok(source) => {
+                    let range = format!("bytes {start}-{}/{len}", end - 1);
+                    let mut headers = vec![
+                        ("content-type", "application/octet-stream"),
+                        ("accept-ranges", "bytes"),
+                    ];
+                    if status == StatusCode::PARTIAL_CONTENT {
+                        headers.push(("content-range", range.as_str()));
+                    }
+                    let head = head(status, &headers, end - start, req.close);
+                    let sent = match source {
+                        Source::File(file) => send_file(stream, &head, &file, start, end).await,
+                        Source::Bytes(data) => send(stream, head, data).await,
+                    };
+                    match &sent {
+                        Ok(()) => state.metrics.bytes_served.inc_by(end - start),
+                        Err(e) => tracing::debug!(error = %e, %peer, "download cut short"),
+                    }
+                    (status, sent)
+                }
+            }
+        }
+    };
+    server::observe(state, "chunk", status, started);
+    sent.is_ok() && !req.close
+}
+
+/// Where a download's bytes come from.
+enum Source {
+    /// The chunk file, all of the range in the page cache: sendfile.
+    File(File),
+    /// Bytes read in the blocking pool.
+    Bytes(Bytes),
+}
+
+/// A response head.
+fn head(status: StatusCode, headers: &[(&str, &str)], length: u64, close: bool) -> Bytes {
+    use std::fmt::Write;
+    let mut h = String::with_capacity(256);
+    let _ = write!(
+        h,
+        "HTTP/1.1 {} {}\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    for (name, value) in headers {
+        let _ = write!(h, "{name}: {value}\r\n");
+    }
+    let _ = write!(
+        h,
+        "content-length: {length}\r\ndate: {}\r\n",
+        httpdate::fmt_http_date(SystemTime::now())
+    );
+    if close {
+        h.push_str("connection: close\r\n");
+    }
+    h.push_str("\r\n");
+    h.into()
+}
+
+/// Sends a one-line text answer (a refusal).
+async fn send_text(
+    stream: &mut TcpStream,
+    status: StatusCode,
+    headers: &[(&str, &str)],
+    mut text: String,
+    close: bool,
+) -> io::Result<()> {
+    text.push('\n');
+    let mut all = vec![("content-type", "text/plain; charset=utf-8")];
+    all.extend_from_slice(headers);
+    let head = head(status, &all, text.len() as u64, close);
+    send(stream, head, text.into()).await
+}
+
+/// Sends a head and a body from memory (one vectored write when it fits).
+async fn send(stream: &mut TcpStream, head: Bytes, body: Bytes) -> io::Result<()> {
+    stream.write_all_buf(&mut head.chain(body)).await
+}
+
+/// Sends `head`, then bytes `start..end` of `file` with sendfile(2). The
+/// head goes with MSG_MORE so it leaves in one segment with the first
+/// bytes of data.
+async fn send_file(
+    stream: &TcpStream,
+    head: &[u8],
+    file: &File,
+    start: u64,
+    end: u64,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let out = stream.as_raw_fd();
+    let mut sent = 0;
+    while sent < head.len() {
+        let rest = &head[sent..];
+        sent += write_with(stream, || {
+            // SAFETY: `rest` is a live buffer of `rest.len()` bytes.
+            unsafe {
+                libc::send(
+                    out,
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    libc::MSG_MORE | libc::MSG_NOSIGNAL,
+                )
+            }
+        })
+        .await?;
+    }
+    let (mut offset, end) = (to_off(start)?, to_off(end)?);
+    while offset < end {
+        let count = (end - offset) as usize;
+        let n = write_with(stream, || {
+            // SAFETY: both descriptors are open for the call; `offset` is a
+            // live off_t the kernel advances by the bytes it sent.
+            unsafe { libc::sendfile(out, file.as_raw_fd(), &mut offset, count) }
+        })
+        .await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the chunk file ended early",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn to_off(v: u64) -> io::Result<libc::off_t> {
+    libc::off_t::try_from(v).map_err(|_| io::Error::other("offset out of range"))
+}
+
+/// Runs a non-blocking write syscall on `stream` when it is writable: the
+/// bytes it wrote.
+async fn write_with(stream: &TcpStream, mut call: impl FnMut() -> isize) -> io::Result<usize> {
+    loop {
+        stream.writable().await?;
+        match stream.try_io(Interest::WRITABLE, || {
+            let n = call();
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        }) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            r => return r,
+        }
+    }
+}
+
+/// A connection with the bytes already read from it in front.
+struct Prefixed {
+    read: Bytes,
+    stream: TcpStream,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.read.is_empty() {
+            let n = self.read.len().min(buf.remaining());
+            buf.put_slice(&self.read[..n]);
+            self.read.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(req: &str) -> ChunkGet {
+        match parse(req.as_bytes()) {
+            Parsed::Chunk(c) => c,
+            other => panic!("{req:?} parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_plain_chunk_get_takes_the_fast_path() {
+        let req = "GET /v1/contracts/4/chunks/7?x=1&ticket=abcd HTTP/1.1\r\n\
+                   Host: h\r\nRange: bytes=0-9\r\nRange: bytes=5-9\r\n\r\nGET";
+        assert_eq!(
+            chunk(req),
+            ChunkGet {
+                id: 4,
+                index: 7,
+                ticket: Some("abcd".into()),
+                range: Some("bytes=0-9".into()),
+                close: false,
+                len: req.len() - 3,
+            }
+        );
+        let c = chunk("GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n");
+        assert!(c.close && c.ticket.is_none() && c.range.is_none());
+    }
+
+    #[test]
+    fn anything_else_goes_to_hyper() {
+        for req in [
+            "PUT /v1/contracts/4/chunks/7 HTTP/1.1\r\n\r\n",
+            "GET /v1/contracts/4/chunks/7 HTTP/1.0\r\n\r\n",
+            "GET /v1/contracts/4 HTTP/1.1\r\n\r\n",
+            "GET /v1/contracts/4/manifest HTTP/1.1\r\n\r\n",
+            "GET /v1/contracts/4/chunks/x HTTP/1.1\r\n\r\n",
+            "GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+            "GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
+            "GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+            "GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nBad Header\r\n\r\n",
+            "\x16\x03\x01\x02\x00",
+        ] {
+            assert_eq!(parse(req.as_bytes()), Parsed::Other, "{req:?}");
+        }
+    }
+
+    #[test]
+    fn a_head_in_pieces_waits_for_the_rest() {
+        assert_eq!(parse(b""), Parsed::Partial);
+        assert_eq!(parse(b"GET /v1/contracts/4/chu"), Parsed::Partial);
+        assert_eq!(
+            parse(b"GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nRange: by"),
+            Parsed::Partial
+        );
+    }
+
+    #[test]
+    fn a_response_head_is_http_1_1() {
+        let h = head(
+            StatusCode::PARTIAL_CONTENT,
+            &[("content-range", "bytes 0-9/100")],
+            10,
+            true,
+        );
+        let text = std::str::from_utf8(&h).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 206 Partial Content\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\ncontent-range: bytes 0-9/100\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("\r\ncontent-length: 10\r\n"), "{text}");
+        assert!(text.contains("\r\ndate: "), "{text}");
+        assert!(text.ends_with("\r\nconnection: close\r\n\r\n"), "{text}");
+    }
+}
