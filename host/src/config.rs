@@ -42,6 +42,10 @@ pub struct Config {
     pub scrub_interval_secs: u64,
     /// How often the chain is polled, milliseconds.
     pub poll_interval_ms: u64,
+    /// Threads serving HTTP and following the chain (0: one per CPU core).
+    /// Disk reads, proofs and scrubs run in a separate pool either way.
+    #[serde(default)]
+    pub workers: usize,
 }
 
 impl Config {
@@ -85,6 +89,10 @@ grace_period_secs = 3600
 scrub_interval_secs = 86400
 # Milliseconds between two looks at the chain.
 poll_interval_ms = 1000
+# Threads serving HTTP and following the chain; 0: one per CPU core. Disk
+# reads, proofs and scrubs run in a separate pool either way. On a machine
+# shared with other busy programs, fewer threads cost less per request.
+workers = 0
 "#;
 
 /// Overrides from flags (`None`: not given).
@@ -104,6 +112,8 @@ pub struct Overrides {
     pub price: Option<u64>,
     /// `--capacity`.
     pub capacity: Option<u64>,
+    /// `--workers`.
+    pub workers: Option<usize>,
 }
 
 /// What is wrong with the settings.
@@ -138,6 +148,7 @@ const KEYS: &[(&str, bool)] = &[
     ("grace_period_secs", true),
     ("scrub_interval_secs", true),
     ("poll_interval_ms", true),
+    ("workers", true),
 ];
 
 /// Reads `path`, applies `env` (`MASP_HOST_*` pairs) and `flags`; relative
@@ -195,6 +206,9 @@ pub fn load(
     if let Some(v) = flags.capacity {
         cfg.capacity = v;
     }
+    if let Some(v) = flags.workers {
+        cfg.workers = v;
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     if cfg.data_dir.is_relative() {
         cfg.data_dir = base.join(&cfg.data_dir);
@@ -248,6 +262,10 @@ mod tests {
         let cfg = load(&path, env, &flags).unwrap();
         assert_eq!(cfg.listen, "127.0.0.1:9001".parse().unwrap());
         assert_eq!(cfg.capacity, 1 << 40);
+        // A file written before `workers` existed still loads.
+        std::fs::write(&path, TEMPLATE.replace("workers = 0", "")).unwrap();
+        let cfg = load(&path, [], &Overrides::default()).unwrap();
+        assert_eq!(cfg.workers, 0);
     }
 
     #[test]

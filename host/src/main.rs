@@ -74,6 +74,10 @@ struct Common {
     /// Overrides `capacity` (bytes offered).
     #[arg(long)]
     capacity: Option<u64>,
+    /// Overrides `workers` (threads serving HTTP and following the chain;
+    /// 0: one per CPU core).
+    #[arg(long)]
+    workers: Option<usize>,
 }
 
 impl Common {
@@ -86,6 +90,7 @@ impl Common {
             key_file: self.key_file.clone(),
             price: self.price,
             capacity: self.capacity,
+            workers: self.workers,
         };
         Ok(config::load(&self.config, std::env::vars(), &flags)?)
     }
@@ -106,8 +111,7 @@ fn load_key(path: &Path) -> anyhow::Result<Keypair> {
         .map_err(|e| anyhow::anyhow!("{}: cannot derive the key: {e}", path.display()))
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -118,13 +122,26 @@ async fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init { config } => init(&config),
-        Command::Register(c) => register(&c).await,
-        Command::Run(c) => run(&c).await,
+        Command::Register(c) => runtime(0).and_then(|rt| rt.block_on(register(&c))),
+        Command::Run(c) => c
+            .load()
+            .and_then(|cfg| runtime(cfg.workers)?.block_on(run(cfg))),
     };
     if let Err(e) = result {
         eprintln!("masp-host: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// The async runtime: `workers` threads (0: one per CPU core).
+fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if workers > 0 {
+        b.worker_threads(workers);
+    }
+    b.enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 fn init(path: &Path) -> anyhow::Result<()> {
@@ -223,8 +240,7 @@ async fn register(c: &Common) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(c: &Common) -> anyhow::Result<()> {
-    let cfg = c.load()?;
+async fn run(cfg: Config) -> anyhow::Result<()> {
     let key = load_key(&cfg.key_file)?;
     let store: Arc<dyn Store> = Arc::new(
         DiskStore::open(&cfg.data_dir)
