@@ -49,6 +49,10 @@ const MAX_HEADERS: usize = 32;
 /// Seconds an idle connection is kept open for its next request.
 pub const KEEP_ALIVE_SECS: u64 = 75;
 
+/// Seconds a response may wait for the client to take more of it before
+/// the connection is dropped (a client that stops reading).
+pub const SEND_TIMEOUT_SECS: u64 = 60;
+
 /// A chunk download request, parsed.
 #[derive(Debug, PartialEq, Eq)]
 struct ChunkGet {
@@ -134,7 +138,8 @@ fn parse(buf: &[u8]) -> Parsed {
 /// Serves one connection: chunk downloads here, then (at the first other
 /// request) everything through hyper. Closes when the client does, after
 /// [`KEEP_ALIVE_SECS`] idle or [`HEAD_TIMEOUT_SECS`] into an unfinished
-/// head, and between requests once `stop` turns true.
+/// head, when a response waits [`SEND_TIMEOUT_SECS`] for the client to
+/// read, and between requests once `stop` turns true.
 pub(crate) async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
@@ -323,9 +328,27 @@ async fn send_text(
     send(stream, head, text.into()).await
 }
 
-/// Sends a head and a body from memory (one vectored write when it fits).
+/// Sends a head and a body from memory (one vectored write when it fits),
+/// within [`SEND_TIMEOUT_SECS`] of the client taking none of it.
 async fn send(stream: &mut TcpStream, head: Bytes, body: Bytes) -> io::Result<()> {
-    stream.write_all_buf(&mut head.chain(body)).await
+    let mut data = head.chain(body);
+    while data.has_remaining() {
+        let n = {
+            let mut parts = [io::IoSlice::new(&[]); 2];
+            let k = data.chunks_vectored(&mut parts);
+            tokio::time::timeout(
+                Duration::from_secs(SEND_TIMEOUT_SECS),
+                stream.write_vectored(&parts[..k]),
+            )
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??
+        };
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        data.advance(n);
+    }
+    Ok(())
 }
 
 /// Sends `head`, then bytes `start..end` of `file` with sendfile(2). The
@@ -380,10 +403,13 @@ fn to_off(v: u64) -> io::Result<libc::off_t> {
 }
 
 /// Runs a non-blocking write syscall on `stream` when it is writable: the
-/// bytes it wrote.
+/// bytes it wrote. Waiting more than [`SEND_TIMEOUT_SECS`] for room is an
+/// error.
 async fn write_with(stream: &TcpStream, mut call: impl FnMut() -> isize) -> io::Result<usize> {
     loop {
-        stream.writable().await?;
+        tokio::time::timeout(Duration::from_secs(SEND_TIMEOUT_SECS), stream.writable())
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;
         match stream.try_io(Interest::WRITABLE, || {
             let n = call();
             if n < 0 {

@@ -560,3 +560,24 @@ async fn a_download_not_in_memory_is_read_from_disk_off_the_async_threads() {
     assert_eq!(r.body, s.chunk(7)[CHUNK_SIZE - 100..]);
     assert_eq!(counter(&s, "download_disk_reads_total"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_closes_idle_connections_and_finishes_the_server() {
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    stored(&s).await;
+    let t = ticket(&dev::alice(), TicketOp::Download, 1).to_hex();
+    let mut fast = Raw::open(&s).await;
+    let r = fast
+        .get(&format!("/v1/contracts/1/chunks/0?ticket={t}"), "")
+        .await;
+    assert_eq!(r.status, 200);
+    // One connection on each side of the hand-off, both idle.
+    let mut handed = Raw::open(&s).await;
+    assert_eq!(handed.get("/v1/contracts/1", "").await.status, 200);
+    s._stop.send(true).unwrap();
+    assert!(
+        fast.closed().await,
+        "an idle fast-path connection stays open"
+    );
+    assert!(handed.closed().await, "an idle hyper connection stays open");
+}
