@@ -91,6 +91,11 @@ fn parse(buf: &[u8]) -> Parsed {
     let Some(target) = req.path else {
         return Parsed::Other;
     };
+    // A target hyper would refuse (bytes a URI may not hold) is hyper's to
+    // refuse.
+    if target.parse::<http::uri::PathAndQuery>().is_err() {
+        return Parsed::Other;
+    }
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
@@ -150,15 +155,24 @@ pub(crate) async fn connection(
     let mut deadline = tokio::time::Instant::now() + Duration::from_secs(KEEP_ALIVE_SECS);
     loop {
         match parse(&buf) {
-            Parsed::Chunk(req) => {
+            Parsed::Chunk(mut req) => {
                 let len = req.len;
+                // Stopping: this is the connection's last response, and
+                // it says so.
+                req.close |= *stop.borrow();
                 let open = serve(&mut stream, peer, &state, req).await;
                 buf.advance(len);
                 if !open || *stop.borrow() {
                     let _ = stream.shutdown().await;
                     return;
                 }
-                deadline = tokio::time::Instant::now() + Duration::from_secs(KEEP_ALIVE_SECS);
+                // Idle, or part of the next (pipelined) head is here.
+                let wait = if buf.is_empty() {
+                    KEEP_ALIVE_SECS
+                } else {
+                    HEAD_TIMEOUT_SECS
+                };
+                deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
                 continue;
             }
             Parsed::Other => break,
@@ -184,8 +198,8 @@ pub(crate) async fn connection(
             }
         }
         if was_empty {
-            deadline =
-                deadline.min(tokio::time::Instant::now() + Duration::from_secs(HEAD_TIMEOUT_SECS));
+            // A head has begun: it has HEAD_TIMEOUT_SECS to be whole.
+            deadline = tokio::time::Instant::now() + Duration::from_secs(HEAD_TIMEOUT_SECS);
         }
     }
     let io = Prefixed {
@@ -519,6 +533,7 @@ mod tests {
             "GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
             "GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
             "GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nBad Header\r\n\r\n",
+            "GET /v1/contracts/4/chunks/7?ticket=a<b HTTP/1.1\r\n\r\n",
             "\x16\x03\x01\x02\x00",
         ] {
             assert_eq!(parse(req.as_bytes()), Parsed::Other, "{req:?}");

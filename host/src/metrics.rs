@@ -16,8 +16,9 @@ pub struct Metrics {
     pub bytes_served: IntCounter,
     /// Bytes of chunks received.
     pub bytes_received: IntCounter,
-    /// Chunk downloads whose bytes were not all in memory (the page cache)
-    /// and were read from the disk first.
+    /// Chunk downloads whose bytes were read into the daemon first (not all
+    /// in the page cache, or on a connection hyper serves) instead of being
+    /// sent from the page cache with sendfile.
     pub download_disk_reads: IntCounter,
     /// HTTP requests by route and status.
     pub requests: IntCounterVec,
@@ -50,7 +51,7 @@ impl Metrics {
         let bytes_received = counter("bytes_received_total", "Bytes of chunks received");
         let download_disk_reads = counter(
             "download_disk_reads_total",
-            "Chunk downloads read from the disk first (not all in the page cache)",
+            "Chunk downloads read into the daemon first instead of sent from the page cache",
         );
         let corrupt_chunks = counter("corrupt_chunks_total", "Chunks found corrupt");
         let requests = IntCounterVec::new(

@@ -712,11 +712,13 @@ async fn get_chunk(
             Download::Unsatisfiable(len) => {
                 return Ok(Response::builder()
                     .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
                     .header(header::CONTENT_RANGE, format!("bytes */{len}"))
                     .body(full("range not satisfiable\n"))
                     .expect("static response"))
             }
         };
+    state.metrics.download_disk_reads.inc();
     let store = state.store.clone();
     let data = match blocking(move || store.read_range(id, index, start, end)).await {
         Ok(data) => data,

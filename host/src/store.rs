@@ -13,10 +13,11 @@
 //! client simply uploads it again.
 
 use std::{
+    collections::HashMap,
     fs::{self, File},
     io::{self, Read, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{Arc, Mutex},
 };
 
 use codec::{Decode, Encode};
@@ -148,6 +149,29 @@ pub trait Store: Send + Sync + 'static {
 pub struct DiskStore {
     dir: PathBuf,
     db: Arc<Database>,
+    /// Chunks the daemon is reading from the disk now, with their number of
+    /// readers. The page cache holds a page before its bytes have arrived
+    /// (while the read is in flight), so these never count as in memory.
+    reading: Mutex<HashMap<(ContractId, u32), u32>>,
+}
+
+/// A read of a chunk in progress (see [`DiskStore::reading`]); ends when
+/// dropped.
+struct Reading<'a> {
+    store: &'a DiskStore,
+    key: (ContractId, u32),
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        let mut reading = self.store.reading_set();
+        if let Some(n) = reading.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                reading.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl DiskStore {
@@ -192,7 +216,22 @@ impl DiskStore {
         Ok(Self {
             dir: dir.to_path_buf(),
             db: Arc::new(db),
+            reading: Mutex::default(),
         })
+    }
+
+    fn reading_set(&self) -> std::sync::MutexGuard<'_, HashMap<(ContractId, u32), u32>> {
+        // The map stays consistent even if a holder panicked.
+        self.reading.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks chunk `index` of `id` as being read until the result drops.
+    fn reading(&self, id: ContractId, index: u32) -> Reading<'_> {
+        *self.reading_set().entry((id, index)).or_insert(0) += 1;
+        Reading {
+            store: self,
+            key: (id, index),
+        }
     }
 
     fn contract_dir(&self, id: ContractId) -> PathBuf {
@@ -204,29 +243,66 @@ impl DiskStore {
 /// the chunk file; smaller ones are read (a copy costs less than a mapping).
 const MMAP_FROM: u64 = 64 << 10;
 
-/// Whether bytes `start..end` of `f` are all in the page cache:
-/// cachestat(2) (Linux 6.5 and later; a count, nothing is mapped), else
-/// mincore(2) over a mapping of the range that is never touched.
-fn in_page_cache(f: &File, start: u64, end: u64) -> io::Result<bool> {
+/// Whether bytes `start..end` of `f` are all in the page cache: by
+/// cachestat(2) where the kernel has it (6.5 and later; a count, nothing is
+/// mapped), else by mincore(2) over a mapping of the range that is never
+/// touched. cachestat also counts a page whose read is still in flight: the
+/// daemon's own reads are tracked ([`DiskStore::reading`]) so such a chunk
+/// is not sent from the async threads; a read by another program can make
+/// sendfile wait for it, as nginx's sendfile would.
+fn in_page_cache(f: &File, start: u64, end: u64) -> bool {
     if end <= start {
-        return Ok(true);
+        return true;
     }
-    #[cfg(target_os = "linux")]
+    if let Some(all) = cachestat_resident(f, start, end) {
+        return all;
+    }
+    mincore_resident(f, start, end)
+}
+
+/// cachestat(2)'s answer; `None` when it cannot be asked (an older kernel,
+/// or a syscall filter refuses it: then it is never asked again).
+fn cachestat_resident(f: &File, start: u64, end: u64) -> Option<bool> {
+    #[cfg(not(all(
+        target_os = "linux",
+        any(
+            target_arch = "x86_64",
+            target_arch = "x86",
+            target_arch = "aarch64",
+            target_arch = "arm",
+            target_arch = "riscv64"
+        )
+    )))]
+    {
+        let _ = (f, start, end);
+        None
+    }
+    #[cfg(all(
+        target_os = "linux",
+        any(
+            target_arch = "x86_64",
+            target_arch = "x86",
+            target_arch = "aarch64",
+            target_arch = "arm",
+            target_arch = "riscv64"
+        )
+    ))]
     {
         use std::os::fd::AsRawFd;
         use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-        /// cachestat's number, the same on every architecture (Linux 6.5).
+        /// cachestat's number on the architectures above (Linux 6.5).
         const SYS_CACHESTAT: libc::c_long = 451;
-        static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+        static UNAVAILABLE: AtomicBool = AtomicBool::new(false);
         /// `struct cachestat_range`.
         #[repr(C)]
         struct Range {
             off: u64,
             len: u64,
         }
-        /// `struct cachestat`.
+        /// `struct cachestat` (only `nr_cache` is read; the rest is layout).
         #[repr(C)]
         #[derive(Default)]
+        #[allow(dead_code)]
         struct Cachestat {
             nr_cache: u64,
             nr_dirty: u64,
@@ -234,45 +310,48 @@ fn in_page_cache(f: &File, start: u64, end: u64) -> io::Result<bool> {
             nr_evicted: u64,
             nr_recently_evicted: u64,
         }
-        if !UNSUPPORTED.load(Relaxed) {
-            let range = Range {
-                off: start,
-                len: end - start,
-            };
-            let mut stat = Cachestat::default();
-            // SAFETY: both pointers are to live values with the layouts of
-            // the kernel's structs; flags must be 0.
-            let r = unsafe {
-                libc::syscall(
-                    SYS_CACHESTAT,
-                    f.as_raw_fd(),
-                    &range as *const Range,
-                    &mut stat as *mut Cachestat,
-                    0u32,
-                )
-            };
-            if r == 0 {
-                let page = page_size();
-                let pages = (end - 1) / page - start / page + 1;
-                return Ok(stat.nr_cache >= pages);
-            }
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::ENOSYS) {
-                return Err(e);
-            }
-            // An older kernel: mincore from now on.
-            UNSUPPORTED.store(true, Relaxed);
+        if UNAVAILABLE.load(Relaxed) {
+            return None;
         }
+        let range = Range {
+            off: start,
+            len: end - start,
+        };
+        let mut stat = Cachestat::default();
+        // SAFETY: both pointers are to live values with the layouts of the
+        // kernel's structs; flags must be 0.
+        let r = unsafe {
+            libc::syscall(
+                SYS_CACHESTAT,
+                f.as_raw_fd(),
+                &range as *const Range,
+                &mut stat as *mut Cachestat,
+                0u32,
+            )
+        };
+        if r != 0 {
+            tracing::debug!(error = %io::Error::last_os_error(), "cachestat unavailable; using mincore");
+            UNAVAILABLE.store(true, Relaxed);
+            return None;
+        }
+        let page = page_size();
+        let pages = (end - 1) / page - start / page + 1;
+        Some(stat.nr_cache >= pages)
     }
+}
+
+/// mincore(2) over a mapping of the range (never touched); false when the
+/// range cannot be mapped.
+fn mincore_resident(f: &File, start: u64, end: u64) -> bool {
     // SAFETY: the mapping is only handed to mincore, never read, so the
     // file changing under it is not observed.
     let map = unsafe {
         memmap2::MmapOptions::new()
             .offset(start)
             .len((end - start) as usize)
-            .map(f)?
+            .map(f)
     };
-    Ok(resident(&map))
+    map.is_ok_and(|m| resident(&m))
 }
 
 fn page_size() -> u64 {
@@ -433,6 +512,7 @@ impl Store for DiskStore {
     }
 
     fn read_chunk(&self, id: ContractId, index: u32) -> Result<Vec<u8>, StoreError> {
+        let _reading = self.reading(id, index);
         Ok(fs::read(self.chunk_path(id, index))?)
     }
 
@@ -443,6 +523,7 @@ impl Store for DiskStore {
         start: u64,
         end: u64,
     ) -> Result<bytes::Bytes, StoreError> {
+        let _reading = self.reading(id, index);
         let mut f = File::open(self.chunk_path(id, index))?;
         let want = end.saturating_sub(start);
         if f.metadata()?.len() < end {
@@ -481,13 +562,16 @@ impl Store for DiskStore {
         start: u64,
         end: u64,
     ) -> Result<Option<File>, StoreError> {
+        if self.reading_set().contains_key(&(id, index)) {
+            return Ok(None);
+        }
         // Opening is a lookup of a recently used directory entry (the
         // checks before it just read the chunk's index entry).
         let f = File::open(self.chunk_path(id, index))?;
         if f.metadata()?.len() < end {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "chunk file is short").into());
         }
-        Ok(in_page_cache(&f, start, end)?.then_some(f))
+        Ok(in_page_cache(&f, start, end).then_some(f))
     }
 
     fn put_manifest(&self, id: ContractId, data: &[u8]) -> Result<(), StoreError> {
@@ -549,15 +633,6 @@ impl Store for DiskStore {
         }
         Ok(total)
     }
-}
-
-/// Reads bytes `start..end` of a stored chunk (for range requests).
-pub fn read_range(path: &Path, start: u64, end: u64) -> io::Result<Vec<u8>> {
-    let mut f = File::open(path)?;
-    f.seek(SeekFrom::Start(start))?;
-    let mut buf = vec![0u8; end.saturating_sub(start) as usize];
-    f.read_exact(&mut buf)?;
-    Ok(buf)
 }
 
 #[cfg(test)]
@@ -626,6 +701,51 @@ mod tests {
         // a short answer.
         assert!(store.resident_file(4, 0, 0, CHUNK_SIZE as u64 + 1).is_err());
         assert!(store.resident_file(4, 1, 0, 10).is_err());
+    }
+
+    #[test]
+    fn a_chunk_being_read_from_disk_is_not_handed_out_for_sendfile() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        store.put_contract(4, &record(CHUNK_SIZE as u64)).unwrap();
+        store.put_chunk(4, 0, &vec![7u8; CHUNK_SIZE]).unwrap();
+        store.read_chunk(4, 0).unwrap();
+        let end = CHUNK_SIZE as u64;
+        {
+            let _a = store.reading(4, 0);
+            let _b = store.reading(4, 0);
+            assert!(store.resident_file(4, 0, 0, end).unwrap().is_none());
+            drop(_a);
+            assert!(store.resident_file(4, 0, 0, end).unwrap().is_none());
+        }
+        assert!(store.resident_file(4, 0, 0, end).unwrap().is_some());
+        assert!(store.reading_set().is_empty());
+    }
+
+    #[test]
+    fn cachestat_and_mincore_agree_on_a_file_in_memory_and_one_evicted() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let len = CHUNK_SIZE as u64;
+        fs::write(&path, vec![1u8; CHUNK_SIZE]).unwrap();
+        fs::read(&path).unwrap();
+        let f = File::open(&path).unwrap();
+        for (start, end) in [(0, len), (1, 2), (4095, 4097), (len - 1, len)] {
+            assert!(mincore_resident(&f, start, end), "{start}..{end}");
+            assert_ne!(cachestat_resident(&f, start, end), Some(false));
+            assert!(in_page_cache(&f, start, end));
+        }
+        // Dropped from the page cache (clean pages; tmpfs keeps them).
+        f.sync_all().unwrap();
+        // SAFETY: a valid descriptor; advice only.
+        unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        if mincore_resident(&f, 0, len) {
+            eprintln!("this filesystem keeps the pages; eviction not checked");
+            return;
+        }
+        assert_ne!(cachestat_resident(&f, 0, len), Some(true));
+        assert!(!in_page_cache(&f, 0, len));
     }
 
     #[test]

@@ -40,6 +40,7 @@ struct Server {
     data: Vec<u8>,
     roots: Vec<[u8; 32]>,
     _stop: tokio::sync::watch::Sender<bool>,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 async fn start(store: impl FnOnce(&std::path::Path) -> Arc<dyn Store>) -> Server {
@@ -73,7 +74,7 @@ async fn start(store: impl FnOnce(&std::path::Path) -> Arc<dyn Store>) -> Server
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(serve(listener, state.clone(), rx));
+    let served = tokio::spawn(serve(listener, state.clone(), rx));
     Server {
         _dir: dir,
         api: HostApi::new(&format!("http://{addr}")),
@@ -81,6 +82,7 @@ async fn start(store: impl FnOnce(&std::path::Path) -> Arc<dyn Store>) -> Server
         data,
         roots,
         _stop: stop,
+        served,
     }
 }
 
@@ -456,59 +458,105 @@ fn counter(s: &Server, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn downloads_answer_the_same_before_and_after_a_connection_goes_to_hyper() {
-    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
-    stored(&s).await;
+/// The answers a download gets on connection `c`, using chunks `a` and
+/// `b`: a whole chunk, a range, a replayed range, a forged ticket and a
+/// range past the end. Returns the headers that must not depend on the path.
+async fn download_answers(s: &Server, c: &mut Raw, a: u32, b: u32) -> Vec<(u16, Vec<String>)> {
     let t = ticket(&dev::alice(), TicketOp::Download, 1).to_hex();
-    let chunk = |i: u32| format!("/v1/contracts/1/chunks/{i}?ticket={t}");
-    let mut c = Raw::open(&s).await;
-    // The fast path (sendfile): a whole chunk, then a range.
-    let r = c.get(&chunk(0), "").await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.body, s.chunk(0));
-    assert_eq!(r.headers["accept-ranges"], "bytes");
-    assert_eq!(r.headers["content-type"], "application/octet-stream");
-    assert!(r.headers.contains_key("date"));
-    let r = c.get(&chunk(1), "Range: bytes=10-19\r\n").await;
-    assert_eq!(r.status, 206);
+    let url = |i: u32| format!("/v1/contracts/1/chunks/{i}?ticket={t}");
+    let mut seen = Vec::new();
+    let mut note = |r: &Resp| {
+        let mut h: Vec<String> = [
+            "content-type",
+            "accept-ranges",
+            "content-range",
+            "content-length",
+        ]
+        .iter()
+        .filter_map(|k| r.headers.get(*k).map(|v| format!("{k}: {v}")))
+        .collect();
+        h.push(format!("date: {}", r.headers.contains_key("date")));
+        seen.push((r.status, h));
+    };
+    let r = c.get(&url(a), "").await;
     assert_eq!(
-        r.headers["content-range"],
-        format!("bytes 10-19/{CHUNK_SIZE}")
+        (r.status, r.body.as_slice()),
+        (200, &s.chunk(a as usize)[..])
     );
-    assert_eq!(r.body, s.chunk(1)[10..20]);
+    note(&r);
+    let r = c.get(&url(b), "Range: bytes=10-19\r\n").await;
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (206, &s.chunk(b as usize)[10..20])
+    );
+    note(&r);
     // Refusals keep the connection usable and say why.
-    let r = c.get(&chunk(1), "Range: bytes=15-25\r\n").await;
+    let r = c.get(&url(b), "Range: bytes=15-25\r\n").await;
     assert_eq!(r.status, 403);
     assert_eq!(r.body, b"ticket was already used for this chunk\n");
+    note(&r);
     let mut forged = t.clone().into_bytes();
     let last = forged.len() - 1;
     forged[last] = if forged[last] == b'0' { b'1' } else { b'0' };
     let forged = String::from_utf8(forged).unwrap();
     let r = c
-        .get(&format!("/v1/contracts/1/chunks/2?ticket={forged}"), "")
+        .get(&format!("/v1/contracts/1/chunks/{a}?ticket={forged}"), "")
         .await;
-    assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
-    let r = c.get(&chunk(2), "Range: bytes=9999999-\r\n").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body, b"ticket signature does not verify\n");
+    note(&r);
+    let r = c.get(&url(b), "Range: bytes=9999999-\r\n").await;
     assert_eq!(r.status, 416);
-    assert_eq!(r.headers["content-range"], format!("bytes */{CHUNK_SIZE}"));
+    note(&r);
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_answer_the_same_before_and_after_a_connection_goes_to_hyper() {
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    stored(&s).await;
+    let mut c = Raw::open(&s).await;
+    // The fast path: sent from the page cache, nothing read into memory.
+    let fast = download_answers(&s, &mut c, 0, 1).await;
     assert_eq!(counter(&s, "download_disk_reads_total"), 0);
-    // Another request hands the connection to hyper: downloads on it
-    // answer exactly as before.
+    assert_eq!(
+        fast[1].1[2],
+        format!("content-range: bytes 10-19/{CHUNK_SIZE}")
+    );
+    assert_eq!(fast[4].1[1], format!("content-range: bytes */{CHUNK_SIZE}"));
+    // Another request hands the connection to hyper: the same answers.
     let r = c.get("/v1/contracts/1", "").await;
     assert_eq!(r.status, 200);
-    let r = c.get(&chunk(2), "Range: bytes=10-19\r\n").await;
-    assert_eq!(r.status, 206);
+    let hyper = download_answers(&s, &mut c, 2, 3).await;
+    assert_eq!(fast, hyper);
+    assert!(counter(&s, "download_disk_reads_total") > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_with_a_body_behind_a_download_goes_whole_to_hyper() {
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    stored(&s).await;
+    let down = ticket(&dev::alice(), TicketOp::Download, 1).to_hex();
+    let up = ticket(&dev::alice(), TicketOp::Upload, 1).to_hex();
+    let mut c = Raw::open(&s).await;
+    // Three requests in one segment: a download (fast path), an upload
+    // with a body (hyper from here on), a download again.
+    c.send(&format!(
+        "GET /v1/contracts/1/chunks/0?ticket={down} HTTP/1.1\r\nHost: h\r\n\r\n\
+         PUT /v1/contracts/1/manifest?ticket={up} HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\nsealed\
+         GET /v1/contracts/1/chunks/1?ticket={down} HTTP/1.1\r\nHost: h\r\nRange: bytes=0-9\r\n\r\n"
+    ))
+    .await;
+    let r = c.read().await;
+    assert_eq!((r.status, r.body.len()), (200, CHUNK_SIZE));
+    let r = c.read().await;
     assert_eq!(
-        r.headers["content-range"],
-        format!("bytes 10-19/{CHUNK_SIZE}")
+        (r.status, r.body.as_slice()),
+        (200, &b"manifest stored\n"[..])
     );
-    assert_eq!(r.body, s.chunk(2)[10..20]);
-    let r = c.get(&chunk(2), "Range: bytes=15-25\r\n").await;
-    assert_eq!(r.status, 403);
-    assert_eq!(r.body, b"ticket was already used for this chunk\n");
-    let r = c.get(&chunk(3), "").await;
-    assert_eq!((r.status, r.body), (200, s.chunk(3).to_vec()));
+    let r = c.read().await;
+    assert_eq!((r.status, r.body.as_slice()), (206, &s.chunk(1)[..10]));
+    assert_eq!(s.state.store.manifest(1).unwrap().unwrap(), b"sealed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -534,6 +582,34 @@ async fn pipelined_downloads_answer_in_order_and_close_when_asked() {
         c.closed().await,
         "the server keeps a connection it was asked to close"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_dropped_from_the_page_cache_is_read_from_disk_first() {
+    use std::os::fd::AsRawFd;
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    stored(&s).await;
+    let f = std::fs::File::open(s.state.store.chunk_path(1, 5)).unwrap();
+    // SAFETY: a valid descriptor; advice only.
+    unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    let t = ticket(&dev::alice(), TicketOp::Download, 1).to_hex();
+    let mut c = Raw::open(&s).await;
+    let r = c
+        .get(&format!("/v1/contracts/1/chunks/5?ticket={t}"), "")
+        .await;
+    assert_eq!((r.status, r.body.as_slice()), (200, &s.chunk(5)[..]));
+    let reads = counter(&s, "download_disk_reads_total");
+    // tmpfs keeps its pages whatever the advice; a disk's cache drops them.
+    assert!(reads <= 1);
+    if reads == 0 {
+        eprintln!("this filesystem kept the pages; the disk read was not exercised");
+    }
+    // Read once, the chunk is in memory again: sent from the page cache.
+    let r = c
+        .get(&format!("/v1/contracts/1/chunks/6?ticket={t}"), "")
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(counter(&s, "download_disk_reads_total"), reads);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -580,4 +656,6 @@ async fn stopping_closes_idle_connections_and_finishes_the_server() {
         "an idle fast-path connection stays open"
     );
     assert!(handed.closed().await, "an idle hyper connection stays open");
+    let done = tokio::time::timeout(Duration::from_secs(5), s.served).await;
+    assert!(matches!(done, Ok(Ok(Ok(())))), "the server did not finish");
 }
