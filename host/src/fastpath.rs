@@ -2,10 +2,13 @@
 //! bytes sent with sendfile(2) straight from the page cache, as nginx
 //! does, so a download costs the daemon no copy of the data.
 //!
-//! Every connection starts here. While its requests are plain
-//! `GET /v1/contracts/{id}/chunks/{index}` (HTTP/1.1, no body, no upgrade)
-//! they are parsed with httparse, checked by [`server::check_download`]
-//! exactly as on hyper's side, and answered here, pipelined ones in order.
+//! Every connection starts here. While its requests are plain downloads,
+//! `GET /v1/contracts/{id}/chunks/{index}` or `GET
+//! /v1/contracts/{id}/manifest` (HTTP/1.1, no body, no upgrade), they are
+//! parsed with httparse, checked by the very functions hyper's side uses
+//! ([`server::check_download`], [`server::manifest_download`]) and answered
+//! here, pipelined ones in order (a client that fetches a manifest and then
+//! chunks stays on this path).
 //! The first other request (an upload, a status, an HTTP/1.0 or malformed
 //! request, a head too long for this path) hands the connection, with the
 //! bytes already read, to hyper ([`server::hyper_connection`]) for the rest
@@ -53,11 +56,20 @@ pub const KEEP_ALIVE_SECS: u64 = 75;
 /// the connection is dropped (a client that stops reading).
 pub const SEND_TIMEOUT_SECS: u64 = 60;
 
-/// A chunk download request, parsed.
+/// What a download asks for.
 #[derive(Debug, PartialEq, Eq)]
-struct ChunkGet {
-    id: ContractId,
-    index: u32,
+enum Object {
+    /// Chunk `index` of a contract.
+    Chunk(ContractId, u32),
+    /// A contract's sealed manifest (read whole; a Range is ignored, as on
+    /// hyper's side).
+    Manifest(ContractId),
+}
+
+/// A download request, parsed.
+#[derive(Debug, PartialEq, Eq)]
+struct Get {
+    object: Object,
     ticket: Option<String>,
     range: Option<String>,
     /// The client asked to close the connection after this response.
@@ -69,8 +81,8 @@ struct ChunkGet {
 /// What the start of a connection's buffer holds.
 #[derive(Debug, PartialEq, Eq)]
 enum Parsed {
-    /// A chunk download this path answers.
-    Chunk(ChunkGet),
+    /// A download this path answers.
+    Get(Get),
     /// Any other request, or bytes that are not one: hyper's.
     Other,
     /// Part of a request head.
@@ -100,8 +112,10 @@ fn parse(buf: &[u8]) -> Parsed {
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
     };
-    let Some(Route::Chunk(id, index)) = Route::parse(path) else {
-        return Parsed::Other;
+    let object = match Route::parse(path) {
+        Some(Route::Chunk(id, index)) => Object::Chunk(id, index),
+        Some(Route::Manifest(id)) => Object::Manifest(id),
+        _ => return Parsed::Other,
     };
     let mut range = None;
     let mut close = false;
@@ -130,9 +144,8 @@ fn parse(buf: &[u8]) -> Parsed {
             }
         }
     }
-    Parsed::Chunk(ChunkGet {
-        id,
-        index,
+    Parsed::Get(Get {
+        object,
         ticket: server::ticket_in(query).map(str::to_owned),
         range,
         close,
@@ -155,7 +168,7 @@ pub(crate) async fn connection(
     let mut deadline = tokio::time::Instant::now() + Duration::from_secs(KEEP_ALIVE_SECS);
     loop {
         match parse(&buf) {
-            Parsed::Chunk(mut req) => {
+            Parsed::Get(mut req) => {
                 let len = req.len;
                 // Stopping: this is the connection's last response, and
                 // it says so.
@@ -209,10 +222,13 @@ pub(crate) async fn connection(
     server::hyper_connection(io, peer, state, stop).await
 }
 
-/// Answers one chunk download; whether the connection stays open.
-async fn serve(stream: &mut TcpStream, peer: SocketAddr, state: &AppState, req: ChunkGet) -> bool {
+/// Answers one download; whether the connection stays open.
+async fn serve(stream: &mut TcpStream, peer: SocketAddr, state: &AppState, req: Get) -> bool {
+    let (id, index) = match req.object {
+        Object::Chunk(id, index) => (id, index),
+        Object::Manifest(id) => return serve_manifest(stream, peer, state, id, req).await,
+    };
     let started = Instant::now();
-    let (id, index) = (req.id, req.index);
     let checked = server::check_download(
         state,
         id,
@@ -291,6 +307,34 @@ async fn serve(stream: &mut TcpStream, peer: SocketAddr, state: &AppState, req: 
         }
     };
     server::observe(state, "chunk", status, started);
+    sent.is_ok() && !req.close
+}
+
+/// Answers a manifest download (read in the blocking pool: a manifest is
+/// small and read once per file); whether the connection stays open.
+async fn serve_manifest(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    state: &AppState,
+    id: ContractId,
+    req: Get,
+) -> bool {
+    let started = Instant::now();
+    let (status, sent) = match server::manifest_download(state, id, req.ticket.as_deref()).await {
+        Ok(data) => {
+            let headers = [("content-type", "application/octet-stream")];
+            let head = head(StatusCode::OK, &headers, data.len() as u64, req.close);
+            (StatusCode::OK, send(stream, head, data).await)
+        }
+        Err(Refuse(status, reason)) => {
+            server::refused(peer, &Method::GET, "manifest", status, &reason);
+            (
+                status,
+                send_text(stream, status, &[], reason, req.close).await,
+            )
+        }
+    };
+    server::observe(state, "manifest", status, started);
     sent.is_ok() && !req.close
 }
 
@@ -494,22 +538,21 @@ impl AsyncWrite for Prefixed {
 mod tests {
     use super::*;
 
-    fn chunk(req: &str) -> ChunkGet {
+    fn chunk(req: &str) -> Get {
         match parse(req.as_bytes()) {
-            Parsed::Chunk(c) => c,
+            Parsed::Get(c) => c,
             other => panic!("{req:?} parsed as {other:?}"),
         }
     }
 
     #[test]
-    fn a_plain_chunk_get_takes_the_fast_path() {
+    fn a_plain_chunk_or_manifest_get_takes_the_fast_path() {
         let req = "GET /v1/contracts/4/chunks/7?x=1&ticket=abcd HTTP/1.1\r\n\
                    Host: h\r\nRange: bytes=0-9\r\nRange: bytes=5-9\r\n\r\nGET";
         assert_eq!(
             chunk(req),
-            ChunkGet {
-                id: 4,
-                index: 7,
+            Get {
+                object: Object::Chunk(4, 7),
                 ticket: Some("abcd".into()),
                 range: Some("bytes=0-9".into()),
                 close: false,
@@ -518,6 +561,8 @@ mod tests {
         );
         let c = chunk("GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n");
         assert!(c.close && c.ticket.is_none() && c.range.is_none());
+        let m = chunk("GET /v1/contracts/4/manifest?ticket=ab HTTP/1.1\r\n\r\n");
+        assert_eq!(m.object, Object::Manifest(4));
     }
 
     #[test]
@@ -526,7 +571,6 @@ mod tests {
             "PUT /v1/contracts/4/chunks/7 HTTP/1.1\r\n\r\n",
             "GET /v1/contracts/4/chunks/7 HTTP/1.0\r\n\r\n",
             "GET /v1/contracts/4 HTTP/1.1\r\n\r\n",
-            "GET /v1/contracts/4/manifest HTTP/1.1\r\n\r\n",
             "GET /v1/contracts/4/chunks/x HTTP/1.1\r\n\r\n",
             "GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
             "GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",

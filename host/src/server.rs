@@ -400,7 +400,7 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-async fn contract(state: &Arc<AppState>, id: ContractId) -> Result<ContractRecord, Refuse> {
+async fn contract(state: &AppState, id: ContractId) -> Result<ContractRecord, Refuse> {
     let store = state.store.clone();
     match blocking(move || store.contract(id)).await? {
         Some(c) if c.ended_at.is_none() => Ok(c),
@@ -762,20 +762,31 @@ async fn get_manifest(
     id: ContractId,
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
+    let data = manifest_download(state, id, ticket_param(req)).await?;
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(full(data))
+        .expect("static response"))
+}
+
+/// A manifest download (on either path): the contract, the ticket (the
+/// manifest is read whole: one use of it, given back when there is nothing
+/// to read), then the sealed manifest from the blocking pool.
+pub(crate) async fn manifest_download(
+    state: &AppState,
+    id: ContractId,
+    ticket: Option<&str>,
+) -> Result<Bytes, Refuse> {
     let c = contract(state, id).await?;
-    // The manifest is read whole: one use of the ticket.
     let whole = (0, u64::MAX);
-    let t = authorize(state, req, TicketOp::Download, id, &c, None, whole)?;
+    let t = check_ticket(state, ticket, TicketOp::Download, id, &c, None, whole)?;
     let store = state.store.clone();
     let found = blocking(move || store.manifest(id)).await;
     if !matches!(found, Ok(Some(_))) {
         state.replay.release(&t, None, whole);
     }
     match found? {
-        Some(data) => Ok(Response::builder()
-            .header(header::CONTENT_TYPE, "application/octet-stream")
-            .body(full(data))
-            .expect("static response")),
+        Some(data) => Ok(data.into()),
         None => refuse(
             StatusCode::NOT_FOUND,
             "no manifest was uploaded for this contract",

@@ -448,6 +448,10 @@ async fn stored(s: &Server) {
     for i in 0..CHUNKS {
         s.api.put_chunk(1, i as u32, &up, s.chunk(i)).await.unwrap();
     }
+    s.api
+        .put_manifest(1, &up, b"the sealed manifest".to_vec())
+        .await
+        .unwrap();
 }
 
 fn counter(s: &Server, name: &str) -> u64 {
@@ -507,6 +511,17 @@ async fn download_answers(s: &Server, c: &mut Raw, a: u32, b: u32) -> Vec<(u16, 
     note(&r);
     let r = c.get(&url(b), "Range: bytes=9999999-\r\n").await;
     assert_eq!(r.status, 416);
+    note(&r);
+    // The manifest: read whole, once per ticket.
+    let manifest = format!("/v1/contracts/1/manifest?ticket={t}");
+    let r = c.get(&manifest, "").await;
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (200, &b"the sealed manifest"[..])
+    );
+    note(&r);
+    let r = c.get(&manifest, "").await;
+    assert_eq!(r.status, 403);
     note(&r);
     seen
 }
