@@ -154,6 +154,10 @@ pub trait ContractObserver<AccountId, Balance> {
     fn contract_ended_weight() -> Weight {
         Weight::zero()
     }
+    /// `host` unregistered (it has no live contract): what an observer keeps
+    /// about it can go (the rating pallet drops its record, so storage stays
+    /// bounded by the registered hosts).
+    fn host_unregistered(_host: &AccountId) {}
 }
 
 impl<AccountId, Balance> ContractObserver<AccountId, Balance> for () {}
@@ -190,5 +194,9 @@ where
     }
     fn contract_ended_weight() -> Weight {
         A::contract_ended_weight().saturating_add(B::contract_ended_weight())
+    }
+    fn host_unregistered(host: &AccountId) {
+        A::host_unregistered(host);
+        B::host_unregistered(host);
     }
 }
