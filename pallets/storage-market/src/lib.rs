@@ -392,7 +392,10 @@ pub mod pallet {
         NotOfferOwner,
         /// The size must be above zero.
         ZeroSize,
-        /// The leaf count must be between 1 and the size in bytes.
+        /// The leaf count must be the number of 512-byte leaves of the size
+        /// (`masp_proofs::leaf_count(size)`, `ceil(size / 512)`), and the tree
+        /// at most `masp_proofs::MAX_DEPTH` levels deep: any other count makes
+        /// the contract unprovable.
         BadLeafCount,
         /// Replicas must be between 1 and `MaxReplicas`.
         BadReplicas,
@@ -662,7 +665,8 @@ pub mod pallet {
         }
 
         /// Places a request: `replicas` copies of `size` bytes of ciphertext
-        /// with Merkle root `merkle_root` over `leaf_count` leaves, each for
+        /// with Merkle root `merkle_root` over `leaf_count` leaves (which must
+        /// be `masp_proofs::leaf_count(size)`, else [`Error::BadLeafCount`]), each for
         /// `duration` epochs, at most `max_price` per GiB per epoch, on hosts
         /// rated at least `min_rating`.
         ///
@@ -687,8 +691,11 @@ pub mod pallet {
         ) -> DispatchResultWithPostInfo {
             let sender = ensure_signed(origin)?;
             ensure!(size > 0, Error::<T>::ZeroSize);
+            // The host proves leaves of the tree over `size` bytes: a
+            // different count makes every proof fail (the host is slashed
+            // for the Sender's lie).
             ensure!(
-                leaf_count > 0 && leaf_count <= size,
+                expected_leaf_count(size) == Some(leaf_count),
                 Error::<T>::BadLeafCount
             );
             ensure!(

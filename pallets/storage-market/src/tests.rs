@@ -74,7 +74,7 @@ fn place(
         signed(sender),
         size,
         ROOT,
-        size.div_ceil(1024).max(1),
+        masp_proofs::leaf_count(size),
         replicas,
         duration,
         max_price,
@@ -346,7 +346,7 @@ fn hosts_below_the_rating_floor_are_skipped() {
             signed(ALICE),
             GIB,
             ROOT,
-            1,
+            GIB / 512,
             1,
             10,
             5 * PRICE,
@@ -354,7 +354,7 @@ fn hosts_below_the_rating_floor_are_skipped() {
         ));
         assert_eq!(hosts_of(&created()), vec![H2]);
         assert_noop!(
-            Market::place_request(signed(ALICE), GIB, ROOT, 1, 1, 10, PRICE, 1_000_001),
+            Market::place_request(signed(ALICE), GIB, ROOT, GIB / 512, 1, 10, PRICE, 1_000_001),
             Error::<Test>::BadMinRating
         );
     });
@@ -524,11 +524,20 @@ fn a_request_the_sender_cannot_fund_fails_and_changes_nothing() {
     build_and_execute(|| {
         offer(H1, PRICE);
         assert_noop!(
-            Market::place_request(signed(POOR), 10 * GIB, ROOT, 1, 1, 10, PRICE, 0),
+            Market::place_request(
+                signed(POOR),
+                10 * GIB,
+                ROOT,
+                10 * GIB / 512,
+                1,
+                10,
+                PRICE,
+                0
+            ),
             Error::<Test>::InsufficientFunds
         );
         assert_noop!(
-            Market::place_request(signed(ALICE), GIB, ROOT, 1, 1, 10, u128::MAX / 2, 0),
+            Market::place_request(signed(ALICE), GIB, ROOT, GIB / 512, 1, 10, u128::MAX / 2, 0),
             Error::<Test>::Overflow
         );
     });
@@ -549,13 +558,46 @@ fn bad_requests_are_refused_and_change_nothing() {
                 0,
             )
         };
+        const L: u64 = GIB / 512;
         assert_noop!(bad(0, 1, 1, 1), Error::<Test>::ZeroSize);
         assert_noop!(bad(GIB, 0, 1, 1), Error::<Test>::BadLeafCount);
         assert_noop!(bad(10, 11, 1, 1), Error::<Test>::BadLeafCount);
-        assert_noop!(bad(GIB, 1, 0, 1), Error::<Test>::BadReplicas);
-        assert_noop!(bad(GIB, 1, MAX_REPLICAS + 1, 1), Error::<Test>::BadReplicas);
-        assert_noop!(bad(GIB, 1, 1, 0), Error::<Test>::BadDuration);
-        assert_noop!(bad(GIB, 1, 1, 101), Error::<Test>::BadDuration);
+        assert_noop!(bad(GIB, L, 0, 1), Error::<Test>::BadReplicas);
+        assert_noop!(bad(GIB, L, MAX_REPLICAS + 1, 1), Error::<Test>::BadReplicas);
+        assert_noop!(bad(GIB, L, 1, 0), Error::<Test>::BadDuration);
+        assert_noop!(bad(GIB, L, 1, 101), Error::<Test>::BadDuration);
+    });
+}
+
+/// Issue 18 item 1: the chain stores the leaf count the host must prove
+/// against; a count that is not `ceil(size / 512)` makes every proof fail
+/// (`BadPathLength`) or asks for a leaf past the end, and the honest host
+/// would be slashed for the Sender's lie. Such a request is refused.
+#[test]
+fn a_leaf_count_that_does_not_match_the_size_is_refused() {
+    build_and_execute(|| {
+        offer(H1, PRICE);
+        let place_with = |size: u64, leaves: u64| {
+            Market::place_request(signed(ALICE), size, ROOT, leaves, 1, 10, PRICE, 0)
+        };
+        // Too few leaves (the old rule accepted any 0 < leaves <= size).
+        assert_noop!(place_with(GIB, GIB / 1024), Error::<Test>::BadLeafCount);
+        assert_noop!(place_with(GIB, 1), Error::<Test>::BadLeafCount);
+        assert_noop!(place_with(513, 1), Error::<Test>::BadLeafCount);
+        // Too many leaves (the host would fail to build a proof).
+        assert_noop!(place_with(GIB, GIB / 512 + 1), Error::<Test>::BadLeafCount);
+        assert_noop!(place_with(4096, 4096), Error::<Test>::BadLeafCount);
+        // A tree deeper than any proof can be.
+        let too_big = (1u64 << masp_proofs::MAX_DEPTH) * 512 + 1;
+        assert_noop!(
+            place_with(too_big, masp_proofs::leaf_count(too_big)),
+            Error::<Test>::BadLeafCount
+        );
+        // The one count that matches is accepted: ceil(size / 512).
+        System::reset_events();
+        assert_ok!(place_with(513, 2));
+        let (id, ..) = created()[0];
+        assert_eq!(Contracts::<Test>::get(id).unwrap().leaf_count, 2);
     });
 }
 
@@ -785,7 +827,7 @@ fn the_proofs_pallet_sees_what_to_prove() {
             (H1, ROOT, 1, 3)
         );
         assert!(t.confirmed);
-        assert_eq!(t.leaf_count, GIB / 1024);
+        assert_eq!(t.leaf_count, GIB / 512);
     });
 }
 
@@ -958,7 +1000,7 @@ mod random {
                         Op::Request { sender, mib, replicas, duration, max_price, min_rating } => {
                             let max_price = max_price as u128 * PRICE;
                             let min_rating = min_rating as u32 * 100_000;
-                            let r = Market::place_request(signed(sender), mib as u64 * (1 << 20), ROOT, 1, replicas as u32, duration as u32, max_price, min_rating);
+                            let r = Market::place_request(signed(sender), mib as u64 * (1 << 20), ROOT, mib as u64 * 2048, replicas as u32, duration as u32, max_price, min_rating);
                             if r.is_ok() {
                                 let mut hosts = Vec::new();
                                 for (id, host, price) in created() {

@@ -44,6 +44,15 @@ pub fn request_key_price(key: &BookKey) -> Balance {
     Balance::MAX - offer_key_price(key)
 }
 
+/// The leaf count a contract of `size` bytes must record: the number of
+/// 512-byte leaves of its tree, `ceil(size / 512)` ([`masp_proofs::leaf_count`]),
+/// if that tree is at most [`masp_proofs::MAX_DEPTH`] levels deep (else no
+/// proof of it could be verified). `None` for an empty or too large size.
+pub fn expected_leaf_count(size: u64) -> Option<u64> {
+    let leaves = masp_proofs::leaf_count(size);
+    (leaves >= 1 && leaves <= 1u64 << masp_proofs::MAX_DEPTH).then_some(leaves)
+}
+
 /// The longest region code.
 pub type MaxRegionLen = frame_support::traits::ConstU32<8>;
 

@@ -140,13 +140,14 @@ impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketBenchmarkHelper
             let _ = Deposits::deposit(signed(host), 1 << 98);
         }
         if pallet_storage_market::HostOffers::<Runtime>::get(host).is_empty() {
-            let _ = StorageMarket::post_offer(signed(host), 1_000_000, u64::MAX / 4, 1, 100);
+            // As much as the host has: up to 63 contracts of 2^48 leaves (2^57 bytes).
+            let _ = StorageMarket::post_offer(signed(host), 1_000_000, u64::MAX / 2, 1, 100);
         }
         let _ = Balances::set_balance(sender, 1 << 100);
         let id = pallet_storage_market::NextContractId::<Runtime>::get();
-        // The smallest size the market accepts for that many leaves: many
-        // 2^48-leaf contracts must fit one host's capacity.
-        let size = leaf_count;
+        // The size whose tree has exactly that many leaves (the market
+        // requires `leaf_count == ceil(size / 512)`).
+        let size = leaf_count.saturating_mul(512);
         let _ = StorageMarket::place_request(
             signed(sender),
             size,
@@ -204,7 +205,8 @@ impl pallet_insurance::BenchmarkHelper<AccountId> for MarketBenchmarkHelper {
             host,
             sender,
             [7; 32],
-            masp_primitives::market::GIB,
+            // 1 GiB: 2^21 leaves of 512 bytes.
+            masp_primitives::market::GIB / 512,
         )
         .0
     }
