@@ -26,9 +26,11 @@
 //!   until [`Config::RequestTtl`] passes.
 //! - **Contracts**: a match creates one, keeps its whole-term price held from
 //!   the Sender (the rest of the bid returns) and reserves
-//!   `size x DepositPerGiB` of the host's deposit. The host confirms the upload
-//!   ([`Pallet::confirm_stored`]) within [`Config::UploadWindow`] or the
-//!   contract ends. The term starts at the next epoch boundary.
+//!   `size x DepositPerGiB` of the host's deposit. A contract smaller than
+//!   [`Config::MinContractSize`] is priced, backed and counted against
+//!   capacity as that size: a tiny contract costs what it weighs. The host
+//!   confirms the upload ([`Pallet::confirm_stored`]) within
+//!   [`Config::UploadWindow`] or the contract ends. The term starts at the next epoch boundary.
 //! - **Payment**: the proofs pallet reports each proven epoch
 //!   ([`StorageContracts::epoch_proven`]) and the host is paid that epoch's
 //!   price from the held funds; unproven epochs are never paid. At the end of
@@ -134,6 +136,15 @@ pub mod pallet {
         /// Host deposit reserved per GiB a contract stores.
         #[pallet::constant]
         type DepositPerGiB: Get<Balance>;
+
+        /// The smallest contract, in bytes: a contract of fewer bytes is
+        /// priced, backed by host deposit and counted against the host's
+        /// capacity as this many (its proofs, settlement and state cost the
+        /// chain and the host the same whatever its size). Small files still
+        /// store; they pay for what they weigh. Changing it on a live chain
+        /// needs a migration of hosts' used capacity.
+        #[pallet::constant]
+        type MinContractSize: Get<u64>;
 
         /// Storage deposit held per resting offer (its book key is chosen by
         /// the host, so it pays for the trie space).
@@ -458,6 +469,7 @@ pub mod pallet {
             );
             assert!(T::MaxDuration::get() > 0, "MaxDuration must be > 0");
             assert!(T::MaxDuePerBlock::get() > 0, "MaxDuePerBlock must be > 0");
+            assert!(T::MinContractSize::get() > 0, "MinContractSize must be > 0");
             assert!(
                 T::MaxEndpointLen::get() >= 12,
                 "MaxEndpointLen must fit at least https://a.b"
@@ -707,8 +719,8 @@ pub mod pallet {
                 Error::<T>::BadDuration
             );
             ensure!(min_rating <= RATING_MAX, Error::<T>::BadMinRating);
-            let bid_per_replica =
-                market::term_cost(max_price, size, duration).ok_or(Error::<T>::Overflow)?;
+            let bid_per_replica = market::term_cost(max_price, Self::billed(size), duration)
+                .ok_or(Error::<T>::Overflow)?;
             let escrow = bid_per_replica
                 .checked_mul(replicas as Balance)
                 .ok_or(Error::<T>::Overflow)?;
@@ -954,9 +966,16 @@ pub mod pallet {
 
         // ----- matching -----
 
+        /// The bytes a contract of `size` bytes is priced, backed and counted
+        /// as: at least [`Config::MinContractSize`].
+        pub fn billed(size: u64) -> u64 {
+            size.max(T::MinContractSize::get())
+        }
+
         /// Whether `offer` (of host `host`) can take a replica of a request
-        /// for `size` bytes and `duration` epochs, from `sender` (if known),
-        /// at `min_rating`, avoiding hosts in `exclude`.
+        /// for `size` bytes (billed as [`Pallet::billed`]) and `duration`
+        /// epochs, from `sender` (if known), at `min_rating`, avoiding hosts
+        /// in `exclude`. Returns the host deposit the contract reserves.
         fn fits(
             offer: &OfferOf<T>,
             host: &HostOf<T>,
@@ -966,6 +985,7 @@ pub mod pallet {
             duration: u32,
             min_rating: Rating,
         ) -> Option<Balance> {
+            let size = Self::billed(size);
             if sender == Some(&offer.host)
                 || exclude.contains(&offer.host)
                 || offer.capacity < size
@@ -1101,9 +1121,9 @@ pub mod pallet {
             deposit: Balance,
             now: BlockNumberFor<T>,
         ) -> DispatchResult {
-            let epoch_cost =
-                market::epoch_cost(offer.price, request.size).ok_or(Error::<T>::Overflow)?;
-            let cost = market::term_cost(offer.price, request.size, request.duration)
+            let billed = Self::billed(request.size);
+            let epoch_cost = market::epoch_cost(offer.price, billed).ok_or(Error::<T>::Overflow)?;
+            let cost = market::term_cost(offer.price, billed, request.duration)
                 .ok_or(Error::<T>::Overflow)?;
             let (first_epoch, last_epoch, start, end) = Self::term_bounds(now, request.duration)?;
             let id = NextContractId::<T>::get();
@@ -1120,8 +1140,8 @@ pub mod pallet {
                 &request.sender,
                 request.bid_per_replica.saturating_sub(cost),
             );
-            offer.capacity = offer.capacity.saturating_sub(request.size);
-            host.used = host.used.saturating_add(request.size);
+            offer.capacity = offer.capacity.saturating_sub(billed);
+            host.used = host.used.saturating_add(billed);
             host.live_contracts = host.live_contracts.saturating_add(1);
             let upload_deadline = now.saturating_add(T::UploadWindow::get());
             // Processed at the start of the block after the deadline, so a
@@ -1188,7 +1208,7 @@ pub mod pallet {
             T::Deposits::release(id);
             Hosts::<T>::mutate(&contract.host, |maybe| {
                 if let Some(host) = maybe {
-                    host.used = host.used.saturating_sub(contract.size);
+                    host.used = host.used.saturating_sub(Self::billed(contract.size));
                     host.live_contracts = host.live_contracts.saturating_sub(1);
                 }
             });
@@ -1380,7 +1400,8 @@ pub mod pallet {
                 if Self::fits(&offer, &host, None, &hosts, size, duration, min_rating).is_none() {
                     continue;
                 }
-                let Some(cost) = market::term_cost(offer.price, size, duration) else {
+                let Some(cost) = market::term_cost(offer.price, Self::billed(size), duration)
+                else {
                     continue;
                 };
                 total = total.saturating_add(cost);
@@ -1409,7 +1430,8 @@ pub mod pallet {
         /// - every book entry points at a record with that key and back;
         ///   requests in the book have unmatched replicas and distinct hosts;
         /// - hosts' used bytes and live contract counts equal their
-        ///   contracts'; each contract's escrow + paid == its term's cost.
+        ///   contracts' (billed sizes, see [`Pallet::billed`]); each
+        ///   contract's escrow + paid == its term's cost.
         /// Always compiled, so other pallets' tests can check it too.
         pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
             use alloc::collections::btree_map::BTreeMap;
@@ -1513,12 +1535,13 @@ pub mod pallet {
                 );
                 ensure!(
                     T::Deposits::backing(id)
-                        <= market::per_gib(T::DepositPerGiB::get(), c.size).unwrap_or(0),
+                        <= market::per_gib(T::DepositPerGiB::get(), Self::billed(c.size))
+                            .unwrap_or(0),
                     "contract backed by more than its deposit"
                 );
                 add(&mut escrow, &c.sender, c.escrow);
                 let e = used.entry(c.host.clone()).or_default();
-                e.0 = e.0.saturating_add(c.size);
+                e.0 = e.0.saturating_add(Self::billed(c.size));
                 e.1 = e.1.saturating_add(1);
             }
             ensure!(
@@ -1531,7 +1554,7 @@ pub mod pallet {
                 let (bytes, count) = used.remove(&host).unwrap_or_default();
                 ensure!(
                     info.used == bytes,
-                    "host used bytes != its contracts' sizes"
+                    "host used bytes != its contracts' billed sizes"
                 );
                 ensure!(
                     info.live_contracts == count,

@@ -103,6 +103,8 @@ pub const EPOCH: u64 = 10;
 pub const DEPOSIT_PER_GIB: Balance = 10 * UNIT;
 /// Storage deposit of an offer or a request.
 pub const BOOK_DEPOSIT: Balance = UNIT / 10;
+/// The smallest contract billed: one 1 MiB chunk.
+pub const MIN_CONTRACT: u64 = 1 << 20;
 /// Blocks to confirm an upload.
 pub const UPLOAD_WINDOW: u64 = 5;
 /// Blocks a request rests.
@@ -122,6 +124,7 @@ impl pallet_storage_market::Config for Test {
     type Observer = ();
     type EpochLength = ConstU64<EPOCH>;
     type DepositPerGiB = ConstU128<DEPOSIT_PER_GIB>;
+    type MinContractSize = ConstU64<MIN_CONTRACT>;
     type OfferDeposit = ConstU128<BOOK_DEPOSIT>;
     type RequestDeposit = ConstU128<BOOK_DEPOSIT>;
     type UploadWindow = ConstU64<UPLOAD_WINDOW>;

@@ -624,6 +624,61 @@ fn an_unmatched_request_expires_and_releases_its_funds() {
     });
 }
 
+/// Issue 18 item 3: a contract's proofs, settlement and state cost the
+/// same whatever its size, so one-byte contracts must not be nearly free
+/// (pushing a host past what its daemon follows cost ~1 planck each). A
+/// contract below `MinContractSize` is priced, backed by host deposit and
+/// counted against capacity as the minimum; small files still store.
+#[test]
+fn tiny_contracts_cost_at_least_the_minimum_contract_size() {
+    build_and_execute(|| {
+        offer(H1, PRICE);
+        let n: u64 = 5;
+        let before = free(ALICE);
+        System::reset_events();
+        for _ in 0..n {
+            place(ALICE, 1, 1, 10, PRICE);
+        }
+        let contracts = created();
+        assert_eq!(contracts.len() as u64, n, "one-byte files still store");
+        let min_term = term_cost(PRICE, MIN_CONTRACT, 10).unwrap();
+        assert!(
+            min_term > 10,
+            "the minimum is worth more than a planck an epoch"
+        );
+        assert!(before - free(ALICE) >= n as Balance * min_term);
+        assert_eq!(escrow(ALICE), n as Balance * min_term);
+        for (id, ..) in &contracts {
+            let c = Contracts::<Test>::get(id).unwrap();
+            assert_eq!(c.size, 1, "the contract records the real size");
+            assert_eq!(c.epoch_cost, epoch_cost(PRICE, MIN_CONTRACT).unwrap());
+            assert_eq!(
+                Deposits::backing(*id),
+                per_gib(DEPOSIT_PER_GIB, MIN_CONTRACT).unwrap()
+            );
+        }
+        assert_eq!(Hosts::<Test>::get(H1).unwrap().used, n * MIN_CONTRACT);
+        // The quote says the same.
+        assert_eq!(Market::quote(1, 10, 1, None, 0).total, min_term);
+        // A host's capacity bounds its contracts: 2 minimum contracts fill
+        // a 2 MiB host, whatever their real size.
+        host_with_deposit(H2, 10_000 * UNIT);
+        assert_ok!(Market::update_host(
+            signed(H2),
+            endpoint("https://h2.example"),
+            region("EU"),
+            2 * MIN_CONTRACT,
+            [2; 32]
+        ));
+        assert_ok!(Market::post_offer(signed(H2), 0, 2 * MIN_CONTRACT, 1, 100));
+        System::reset_events();
+        for _ in 0..3 {
+            place(BOB, 1, 1, 10, 0);
+        }
+        assert_eq!(hosts_of(&created()), vec![H2, H2]);
+    });
+}
+
 // ----- contracts -----
 
 /// A confirmed contract of ALICE on H1 (1 GiB, 3 epochs at PRICE).

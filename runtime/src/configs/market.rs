@@ -21,6 +21,10 @@ parameter_types! {
     pub storage EpochLength: BlockNumber = HOURS;
     /// A host backs each GiB it stores with 1 MASP of deposit.
     pub const DepositPerGiB: Balance = UNIT;
+    /// The smallest contract billed: one 1 MiB chunk (the client's upload
+    /// unit). A smaller file is priced, backed by host deposit and counted
+    /// against capacity as 1 MiB: its proofs and state cost the same.
+    pub const MinContractSize: u64 = 1 << 20;
     /// Storage deposit of a resting offer or request (about 200 bytes of state).
     pub const BookDeposit: Balance = 100 * MILLI_UNIT;
     /// The smallest addition to a host's deposit.
@@ -62,6 +66,7 @@ impl pallet_storage_market::Config for Runtime {
     type Observer = (StorageProofs, (HostRating, Insurance));
     type EpochLength = EpochLength;
     type DepositPerGiB = DepositPerGiB;
+    type MinContractSize = MinContractSize;
     type OfferDeposit = BookDeposit;
     type RequestDeposit = BookDeposit;
     type UploadWindow = UploadWindow;
