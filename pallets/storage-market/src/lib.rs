@@ -35,7 +35,9 @@
 //!   ([`StorageContracts::epoch_proven`]) and the host is paid that epoch's
 //!   price from the held funds; unproven epochs are never paid. At the end of
 //!   the term or on [`Pallet::cancel_contract`], every unspent unit returns to
-//!   the Sender.
+//!   the Sender, except that a contract the Sender cancels, or that ends
+//!   unconfirmed, pays its host at least one epoch's price: booking hosts
+//!   and never uploading, or cancelling right after the upload, is not free.
 //!
 //! Nothing iterates over all hosts, offers, requests or contracts: the book is
 //! kept in key order (`Identity`-hashed big-endian keys, see [`BookKey`]) so
@@ -364,8 +366,9 @@ pub mod pallet {
             epoch: EpochIndex,
             amount: Balance,
         },
-        /// `contract` ended; its host earned `paid` in total and `refunded`
-        /// returned to the Sender.
+        /// `contract` ended; its host earned `paid` in total (its proven
+        /// epochs; at least one epoch's price if the Sender cancelled or the
+        /// upload was never confirmed) and `refunded` returned to the Sender.
         ContractEnded {
             contract: ContractId,
             reason: EndReason,
@@ -824,8 +827,10 @@ pub mod pallet {
             Ok(())
         }
 
-        /// The Sender ends `contract` early: every unspent held unit returns
-        /// to it; epochs already paid stay paid.
+        /// The Sender ends `contract` early: the host keeps at least the
+        /// price of one epoch (its pay for taking the match and the upload:
+        /// booking hosts and walking away is not free), epochs already paid
+        /// stay paid, and every other unspent held unit returns to the Sender.
         ///
         /// Emits [`Event::ContractEnded`].
         #[pallet::call_index(9)]
@@ -833,8 +838,9 @@ pub mod pallet {
             .saturating_add(T::Observer::contract_ended_weight()))]
         pub fn cancel_contract(origin: OriginFor<T>, contract: ContractId) -> DispatchResult {
             let sender = ensure_signed(origin)?;
-            let c = Contracts::<T>::get(contract).ok_or(Error::<T>::UnknownContract)?;
+            let mut c = Contracts::<T>::get(contract).ok_or(Error::<T>::UnknownContract)?;
             ensure!(c.sender == sender, Error::<T>::NotContractSender);
+            Self::pay_first_epoch(&mut c)?;
             Self::end_contract(contract, c, EndReason::Cancelled);
             Ok(())
         }
@@ -1189,6 +1195,29 @@ pub mod pallet {
             Ok(())
         }
 
+        /// Pays `c`'s host from the Sender's escrow whatever it lacks of one
+        /// epoch's price, when the Sender cancels or the upload window closes
+        /// unconfirmed: a match reserves the host's capacity and deposit (and
+        /// confirmed, it received the upload), so it never ends unpaid.
+        fn pay_first_epoch(c: &mut ContractOf<T>) -> DispatchResult {
+            let amount = c.epoch_cost.saturating_sub(c.paid).min(c.escrow);
+            if amount.is_zero() {
+                return Ok(());
+            }
+            T::Currency::transfer_on_hold(
+                &HoldReason::Escrow.into(),
+                &c.sender,
+                &c.host,
+                amount,
+                Precision::Exact,
+                Restriction::Free,
+                Fortitude::Force,
+            )?;
+            c.escrow = c.escrow.saturating_sub(amount);
+            c.paid = c.paid.saturating_add(amount);
+            Ok(())
+        }
+
         /// Ends a contract: the Sender's unspent funds return, the host's
         /// deposit backing and capacity are freed.
         fn end_contract(id: ContractId, contract: ContractOf<T>, reason: EndReason) {
@@ -1268,8 +1297,16 @@ pub mod pallet {
                     }
                 }
                 DueItem::UploadDeadline(id) => {
-                    if let Some(c) = Contracts::<T>::get(id) {
+                    if let Some(mut c) = Contracts::<T>::get(id) {
                         if c.state == ContractState::AwaitingUpload {
+                            // The chain cannot tell who failed; the Sender
+                            // who booked the host pays it one epoch.
+                            if let Err(e) = Self::pay_first_epoch(&mut c) {
+                                log::error!(
+                                    target: "runtime::storage-market",
+                                    "contract {id}: first epoch not paid: {e:?}"
+                                );
+                            }
                             Self::end_contract(id, c, EndReason::NotConfirmed);
                         }
                     }

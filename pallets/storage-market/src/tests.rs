@@ -742,17 +742,25 @@ fn only_the_host_confirms_and_only_within_the_upload_window() {
     });
 }
 
+/// Issue 18 item 15: a Sender could book the cheapest hosts (reserving
+/// their capacity and deposit) and never upload, for free. A contract whose
+/// upload window closes unconfirmed ends, frees both sides, and pays the
+/// host the first epoch's price from the Sender's escrow; the rest returns.
 #[test]
-fn a_contract_not_confirmed_in_time_ends_and_releases_both_sides() {
+fn a_contract_not_confirmed_in_time_ends_and_pays_the_host_the_first_epoch() {
     build_and_execute(|| {
         let before = free(ALICE);
         offer(H1, PRICE);
+        let host_before = free(H1);
         System::reset_events();
         place(ALICE, GIB, 1, 3, PRICE);
         let (id, ..) = created()[0];
+        let per_epoch = epoch_cost(PRICE, GIB).unwrap();
         run_to(1 + UPLOAD_WINDOW + 1);
         assert!(Contracts::<Test>::get(id).is_none());
-        assert_eq!(free(ALICE), before);
+        assert_eq!(free(ALICE), before - per_epoch);
+        assert_eq!(escrow(ALICE), 0);
+        assert_eq!(free(H1), host_before + per_epoch);
         assert_eq!(Deposits::backing(id), 0);
         assert_eq!(Deposits::free_deposit(&H1), 10_000 * UNIT);
         assert_eq!(Hosts::<Test>::get(H1).unwrap().used, 0);
@@ -760,11 +768,53 @@ fn a_contract_not_confirmed_in_time_ends_and_releases_both_sides() {
             Event::ContractEnded {
                 contract: id,
                 reason: crate::EndReason::NotConfirmed,
-                paid: 0,
-                refunded: 3 * epoch_cost(PRICE, GIB).unwrap(),
+                paid: per_epoch,
+                refunded: 2 * per_epoch,
             }
             .into(),
         );
+    });
+}
+
+/// Issue 18 item 15: cancelling before the upload, or right after the host
+/// confirmed it (having received it), pays the host the first epoch; a
+/// Sender cannot make hosts take uploads for nothing.
+#[test]
+fn cancelling_before_or_right_after_confirmation_pays_the_host_the_first_epoch() {
+    build_and_execute(|| {
+        let per_epoch = epoch_cost(PRICE, GIB).unwrap();
+        // Right after confirmation.
+        let before = free(ALICE);
+        let id = active_contract();
+        let host_before = free(H1);
+        assert_ok!(Market::cancel_contract(signed(ALICE), id));
+        assert_eq!(free(H1), host_before + per_epoch);
+        assert_eq!(free(ALICE), before - per_epoch);
+        assert_eq!(escrow(ALICE), 0);
+        System::assert_has_event(
+            Event::ContractEnded {
+                contract: id,
+                reason: crate::EndReason::Cancelled,
+                paid: per_epoch,
+                refunded: 2 * per_epoch,
+            }
+            .into(),
+        );
+        // Before confirmation.
+        let before = free(BOB);
+        System::reset_events();
+        place(BOB, GIB, 1, 3, PRICE);
+        let (id, ..) = created()[0];
+        let host_before = free(H1);
+        assert_ok!(Market::cancel_contract(signed(BOB), id));
+        assert_eq!(free(H1), host_before + per_epoch);
+        assert_eq!(free(BOB), before - per_epoch);
+        // Once an epoch is paid, cancelling costs nothing more.
+        let id = active_contract();
+        assert_ok!(Market::epoch_proven(id, 1));
+        let host_before = free(H1);
+        assert_ok!(Market::cancel_contract(signed(ALICE), id));
+        assert_eq!(free(H1), host_before);
     });
 }
 
