@@ -24,6 +24,15 @@
 //!   Sender's own. At most [`Config::MaxMatchScan`] book entries are examined
 //!   per call (the weight says so). The unmatched remainder rests in the book
 //!   until [`Config::RequestTtl`] passes.
+//! - **No junk at the top of the book**: an offer rests only while it can
+//!   take a contract of [`Config::MinContractSize`] (room on it and on its
+//!   host, and the host's free deposit to back it); a request only while its
+//!   `min_rating` is at most the best rating any host has
+//!   ([`HostRatingProvider::best_rating`]). Entries that lost this are taken
+//!   out of the book (refunded) when matching meets them, up to another
+//!   `MaxMatchScan` per call, not counted against the bound. (Entries that
+//!   could match other orders, e.g. an offer for longer terms only, still
+//!   count: they are real orders.)
 //! - **Contracts**: a match creates one, keeps its whole-term price held from
 //!   the Sender (the rest of the bid returns) and reserves
 //!   `size x DepositPerGiB` of the host's deposit. A contract smaller than
@@ -312,7 +321,9 @@ pub mod pallet {
             min_duration: u32,
             max_duration: u32,
         },
-        /// `offer` left the book: cancelled, or its capacity sold out.
+        /// `offer` left the book: cancelled (`sold_out` false), or it can take
+        /// no further contract of `MinContractSize` (its or its host's
+        /// capacity, or the host's free deposit, ran out: `sold_out` true).
         OfferClosed {
             offer: OfferId,
             host: T::AccountId,
@@ -332,8 +343,9 @@ pub mod pallet {
         },
         /// Every replica of `request` is matched.
         RequestFilled { request: RequestId },
-        /// `request`'s unmatched remainder left the book (cancelled or
-        /// expired); `refunded` returned to the Sender.
+        /// `request`'s unmatched remainder left the book (cancelled, or
+        /// `expired`: its time ran out, or its rating floor rose above every
+        /// host's rating); `refunded` returned to the Sender.
         RequestClosed {
             request: RequestId,
             expired: bool,
@@ -415,7 +427,9 @@ pub mod pallet {
         BadReplicas,
         /// The duration must be between 1 and `MaxDuration` epochs.
         BadDuration,
-        /// The minimum rating is above the best rating.
+        /// The minimum rating is above the best rating any host has now
+        /// (`HostRatingProvider::best_rating`): the request could match no
+        /// host and would only sit in the book.
         BadMinRating,
         /// The account cannot fund this (its free MASP, keeping the existential
         /// deposit, is below the escrow or storage deposit needed).
@@ -442,6 +456,14 @@ pub mod pallet {
         EpochAlreadyPaid,
         /// An amount does not fit its type.
         Overflow,
+        /// The host's free insurance deposit does not back a contract of
+        /// `MinContractSize` bytes (`MinContractSize x DepositPerGiB`): the
+        /// offer could take no contract, so it may not rest in the book.
+        InsufficientHostDeposit,
+        /// The offer's capacity, or the host's capacity not used by its
+        /// contracts, is below `MinContractSize`: the offer could take no
+        /// contract, so it may not rest in the book.
+        OfferTooSmall,
     }
 
     #[pallet::hooks]
@@ -581,7 +603,7 @@ pub mod pallet {
         /// Emits [`Event::OfferPosted`], and per match
         /// [`Event::ContractCreated`].
         #[pallet::call_index(3)]
-        #[pallet::weight(T::WeightInfo::post_offer(T::MaxMatchScan::get()))]
+        #[pallet::weight(T::WeightInfo::post_offer(T::MaxMatchScan::get().saturating_mul(2)))]
         pub fn post_offer(
             origin: OriginFor<T>,
             #[pallet::compact] price: Balance,
@@ -591,7 +613,7 @@ pub mod pallet {
         ) -> DispatchResultWithPostInfo {
             let host = ensure_signed(origin)?;
             let mut info = Hosts::<T>::get(&host).ok_or(Error::<T>::NotRegistered)?;
-            Self::validate_offer(&info, capacity, min_duration, max_duration)?;
+            Self::validate_offer(&host, &info, capacity, min_duration, max_duration)?;
             let id = NextOfferId::<T>::get();
             NextOfferId::<T>::put(id.checked_add(1).ok_or(Error::<T>::Overflow)?);
             HostOffers::<T>::try_mutate(&host, |ids| ids.try_push(id))
@@ -628,7 +650,7 @@ pub mod pallet {
         /// Emits [`Event::OfferPosted`], and per match
         /// [`Event::ContractCreated`].
         #[pallet::call_index(4)]
-        #[pallet::weight(T::WeightInfo::update_offer(T::MaxMatchScan::get()))]
+        #[pallet::weight(T::WeightInfo::update_offer(T::MaxMatchScan::get().saturating_mul(2)))]
         pub fn update_offer(
             origin: OriginFor<T>,
             offer_id: OfferId,
@@ -641,7 +663,7 @@ pub mod pallet {
             let mut offer = Offers::<T>::get(offer_id).ok_or(Error::<T>::UnknownOffer)?;
             ensure!(offer.host == host, Error::<T>::NotOfferOwner);
             let mut info = Hosts::<T>::get(&host).ok_or(Error::<T>::NotRegistered)?;
-            Self::validate_offer(&info, capacity, min_duration, max_duration)?;
+            Self::validate_offer(&host, &info, capacity, min_duration, max_duration)?;
             if price != offer.price {
                 OfferBook::<T>::remove(offer.book_key);
                 offer.book_key = offer_key(price, Self::next_seq()?);
@@ -693,7 +715,10 @@ pub mod pallet {
         /// Emits [`Event::ContractCreated`] per match, then
         /// [`Event::RequestPlaced`] (and [`Event::RequestFilled`] if complete).
         #[pallet::call_index(6)]
-        #[pallet::weight(T::WeightInfo::place_request(T::MaxMatchScan::get(), *replicas))]
+        #[pallet::weight(T::WeightInfo::place_request(
+            T::MaxMatchScan::get().saturating_mul(2),
+            *replicas,
+        ))]
         pub fn place_request(
             origin: OriginFor<T>,
             size: u64,
@@ -721,7 +746,10 @@ pub mod pallet {
                 duration > 0 && duration <= T::MaxDuration::get(),
                 Error::<T>::BadDuration
             );
-            ensure!(min_rating <= RATING_MAX, Error::<T>::BadMinRating);
+            ensure!(
+                min_rating <= RATING_MAX.min(T::Rating::best_rating()),
+                Error::<T>::BadMinRating
+            );
             let bid_per_replica = market::term_cost(max_price, Self::billed(size), duration)
                 .ok_or(Error::<T>::Overflow)?;
             let escrow = bid_per_replica
@@ -869,7 +897,12 @@ pub mod pallet {
             Ok(())
         }
 
+        /// An offer must be able to take at least one contract of
+        /// `MinContractSize` (on its capacity, the host's unused capacity and
+        /// the host's free deposit), else it would only take room at the top
+        /// of the book.
         fn validate_offer(
+            who: &T::AccountId,
             host: &HostOf<T>,
             capacity: u64,
             min_duration: u32,
@@ -886,7 +919,33 @@ pub mod pallet {
                     && max_duration <= T::MaxDuration::get(),
                 Error::<T>::BadDurationBounds
             );
+            let min = T::MinContractSize::get();
+            ensure!(
+                capacity >= min && host.capacity.saturating_sub(host.used) >= min,
+                Error::<T>::OfferTooSmall
+            );
+            ensure!(
+                T::Deposits::free_deposit(who) >= Self::min_backing(),
+                Error::<T>::InsufficientHostDeposit
+            );
             Ok(())
+        }
+
+        /// The host deposit a contract of `MinContractSize` bytes reserves.
+        fn min_backing() -> Balance {
+            market::per_gib(T::DepositPerGiB::get(), T::MinContractSize::get())
+                .unwrap_or(Balance::MAX)
+        }
+
+        /// Whether `offer` (of `host`) can still take a contract of
+        /// `MinContractSize`: room on the offer and the host, and free deposit
+        /// to back it (read last: the costliest check). One that cannot is
+        /// taken out of the book when matching meets it.
+        fn can_rest(offer: &OfferOf<T>, host: &HostOf<T>) -> bool {
+            let min = T::MinContractSize::get();
+            offer.capacity >= min
+                && host.capacity.saturating_sub(host.used) >= min
+                && T::Deposits::free_deposit(&offer.host) >= Self::min_backing()
         }
 
         // ----- funds -----
@@ -916,17 +975,18 @@ pub mod pallet {
 
         // ----- book -----
 
-        fn next_seq() -> Result<u64, DispatchError> {
+        pub(crate) fn next_seq() -> Result<u64, DispatchError> {
             let seq = BookSeq::<T>::get();
             BookSeq::<T>::put(seq.checked_add(1).ok_or(Error::<T>::Overflow)?);
             Ok(seq)
         }
 
         /// Writes back an offer (and its host) after matching: into the book if
-        /// capacity remains, out of it if sold out.
+        /// it can still take a minimum contract, out of it (sold out) if not.
         fn store_offer(id: OfferId, offer: OfferOf<T>, host: HostOf<T>) {
+            let rests = Self::can_rest(&offer, &host);
             Hosts::<T>::insert(&offer.host, host);
-            if offer.capacity == 0 {
+            if !rests {
                 Offers::<T>::remove(id);
                 Self::remove_offer(id, offer, true, true);
             } else {
@@ -1006,90 +1066,154 @@ pub mod pallet {
             (T::Deposits::free_deposit(&offer.host) >= deposit).then_some(deposit)
         }
 
+        /// Up to `n` offers of the book after `after` (from the start if
+        /// `None`), cheapest first, at most `max_price`.
+        fn offer_batch(
+            after: Option<BookKey>,
+            n: u32,
+            max_price: Balance,
+        ) -> Vec<(BookKey, OfferId)> {
+            let iter = match after {
+                Some(key) => OfferBook::<T>::iter_from(OfferBook::<T>::hashed_key_for(key)),
+                None => OfferBook::<T>::iter(),
+            };
+            iter.take(n as usize)
+                .take_while(|(key, _)| offer_key_price(key) <= max_price)
+                .collect()
+        }
+
+        /// Up to `n` requests of the book after `after` (from the start if
+        /// `None`), highest bid first, bidding at least `min_price`.
+        fn request_batch(
+            after: Option<BookKey>,
+            n: u32,
+            min_price: Balance,
+        ) -> Vec<(BookKey, RequestId)> {
+            let iter = match after {
+                Some(key) => RequestBook::<T>::iter_from(RequestBook::<T>::hashed_key_for(key)),
+                None => RequestBook::<T>::iter(),
+            };
+            iter.take(n as usize)
+                .take_while(|(key, _)| request_key_price(key) >= min_price)
+                .collect()
+        }
+
         /// Matches `request` against the offer book, cheapest first. Returns
-        /// the number of offers examined (at most `MaxMatchScan`).
+        /// the number of offers examined: at most `MaxMatchScan` that could
+        /// take a contract, plus at most `MaxMatchScan` that could not
+        /// (their host's free deposit or capacity, or their own capacity,
+        /// is below a minimum contract), which are taken out of the book as
+        /// sold out: such junk never holds the top of the book.
         fn match_request(
             id: RequestId,
             request: &mut RequestOf<T>,
             now: BlockNumberFor<T>,
         ) -> Result<u32, DispatchError> {
-            if request.unmatched() == 0 {
-                return Ok(0);
-            }
-            let max_price = request.max_price;
-            let candidates: Vec<OfferId> = OfferBook::<T>::iter()
-                .take(T::MaxMatchScan::get() as usize)
-                .take_while(|(key, _)| offer_key_price(key) <= max_price)
-                .map(|(_, id)| id)
-                .collect();
-            let scanned = candidates.len() as u32;
-            for offer_id in candidates {
-                if request.unmatched() == 0 {
+            let scan = T::MaxMatchScan::get();
+            let (mut examined, mut evicted) = (0u32, 0u32);
+            let mut after = None;
+            while request.unmatched() > 0 && examined < scan {
+                let want = scan - examined;
+                let batch = Self::offer_batch(after, want, request.max_price);
+                let full = batch.len() as u32 == want;
+                for (key, offer_id) in batch {
+                    after = Some(key);
+                    if request.unmatched() == 0 {
+                        break;
+                    }
+                    let Some(mut offer) = Offers::<T>::get(offer_id) else {
+                        examined += 1;
+                        continue;
+                    };
+                    let Some(mut host) = Hosts::<T>::get(&offer.host) else {
+                        examined += 1;
+                        continue;
+                    };
+                    if evicted < scan && !Self::can_rest(&offer, &host) {
+                        evicted += 1;
+                        Offers::<T>::remove(offer_id);
+                        Self::remove_offer(offer_id, offer, true, true);
+                        continue;
+                    }
+                    examined += 1;
+                    let Some(deposit) = Self::fits(
+                        &offer,
+                        &host,
+                        Some(&request.sender),
+                        &request.hosts,
+                        request.size,
+                        request.duration,
+                        request.min_rating,
+                    ) else {
+                        continue;
+                    };
+                    Self::create_contract(id, request, &mut offer, &mut host, deposit, now)?;
+                    Self::store_offer(offer_id, offer, host);
+                }
+                if !full {
                     break;
                 }
-                let Some(mut offer) = Offers::<T>::get(offer_id) else {
-                    continue;
-                };
-                let Some(mut host) = Hosts::<T>::get(&offer.host) else {
-                    continue;
-                };
-                let Some(deposit) = Self::fits(
-                    &offer,
-                    &host,
-                    Some(&request.sender),
-                    &request.hosts,
-                    request.size,
-                    request.duration,
-                    request.min_rating,
-                ) else {
-                    continue;
-                };
-                Self::create_contract(id, request, &mut offer, &mut host, deposit, now)?;
-                Self::store_offer(offer_id, offer, host);
             }
-            Ok(scanned)
+            Ok(examined.saturating_add(evicted))
         }
 
         /// Matches a new or changed offer against resting requests, highest
-        /// bid first. Returns the number of requests examined.
+        /// bid first. Returns the number of requests examined: at most
+        /// `MaxMatchScan` that could match some host, plus at most
+        /// `MaxMatchScan` whose rating floor is above every host's rating
+        /// now, which are closed (refunded) on the way: such junk never
+        /// holds the top of the book.
         fn match_offer(offer: &mut OfferOf<T>, host: &mut HostOf<T>) -> Result<u32, DispatchError> {
             let now = frame_system::Pallet::<T>::block_number();
-            let price = offer.price;
-            let candidates: Vec<RequestId> = RequestBook::<T>::iter()
-                .take(T::MaxMatchScan::get() as usize)
-                .take_while(|(key, _)| request_key_price(key) >= price)
-                .map(|(_, id)| id)
-                .collect();
-            let scanned = candidates.len() as u32;
-            for request_id in candidates {
-                if offer.capacity == 0 {
+            let scan = T::MaxMatchScan::get();
+            let best = T::Rating::best_rating();
+            let (mut examined, mut evicted) = (0u32, 0u32);
+            let mut after = None;
+            while examined < scan && Self::can_rest(offer, host) {
+                let want = scan - examined;
+                let batch = Self::request_batch(after, want, offer.price);
+                let full = batch.len() as u32 == want;
+                for (key, request_id) in batch {
+                    after = Some(key);
+                    if !Self::can_rest(offer, host) {
+                        break;
+                    }
+                    let Some(mut request) = Requests::<T>::get(request_id) else {
+                        examined += 1;
+                        continue;
+                    };
+                    if evicted < scan && request.min_rating > best {
+                        evicted += 1;
+                        Self::close_request(request_id, request, true);
+                        continue;
+                    }
+                    examined += 1;
+                    let Some(deposit) = Self::fits(
+                        offer,
+                        host,
+                        Some(&request.sender),
+                        &request.hosts,
+                        request.size,
+                        request.duration,
+                        request.min_rating,
+                    ) else {
+                        continue;
+                    };
+                    Self::create_contract(request_id, &mut request, offer, host, deposit, now)?;
+                    if request.unmatched() == 0 {
+                        Self::unlist_request(request_id, &request);
+                        Self::deposit_event(Event::RequestFilled {
+                            request: request_id,
+                        });
+                    } else {
+                        Requests::<T>::insert(request_id, request);
+                    }
+                }
+                if !full {
                     break;
                 }
-                let Some(mut request) = Requests::<T>::get(request_id) else {
-                    continue;
-                };
-                let Some(deposit) = Self::fits(
-                    offer,
-                    host,
-                    Some(&request.sender),
-                    &request.hosts,
-                    request.size,
-                    request.duration,
-                    request.min_rating,
-                ) else {
-                    continue;
-                };
-                Self::create_contract(request_id, &mut request, offer, host, deposit, now)?;
-                if request.unmatched() == 0 {
-                    Self::unlist_request(request_id, &request);
-                    Self::deposit_event(Event::RequestFilled {
-                        request: request_id,
-                    });
-                } else {
-                    Requests::<T>::insert(request_id, request);
-                }
             }
-            Ok(scanned)
+            Ok(examined.saturating_add(evicted))
         }
 
         /// First and last epoch, first block and end block of a term of
@@ -1424,16 +1548,30 @@ pub mod pallet {
             let mut lines: Vec<QuoteLine<T::AccountId>> = Vec::new();
             let mut hosts: Vec<T::AccountId> = Vec::new();
             let mut total: Balance = 0;
-            for (key, id) in OfferBook::<T>::iter().take(T::MaxMatchScan::get() as usize) {
-                if lines.len() as u32 >= replicas || offer_key_price(&key) > max_price {
+            // The same walk as matching: ineligible offers (which matching
+            // takes out of the book) do not count against the bound.
+            let scan = T::MaxMatchScan::get();
+            let (mut examined, mut skipped) = (0u32, 0u32);
+            for (key, id) in OfferBook::<T>::iter().take(scan.saturating_mul(2) as usize) {
+                if lines.len() as u32 >= replicas
+                    || examined >= scan
+                    || offer_key_price(&key) > max_price
+                {
                     break;
                 }
                 let Some(offer) = Offers::<T>::get(id) else {
+                    examined += 1;
                     continue;
                 };
                 let Some(host) = Hosts::<T>::get(&offer.host) else {
+                    examined += 1;
                     continue;
                 };
+                if skipped < scan && !Self::can_rest(&offer, &host) {
+                    skipped += 1;
+                    continue;
+                }
+                examined += 1;
                 if Self::fits(&offer, &host, None, &hosts, size, duration, min_rating).is_none() {
                     continue;
                 }

@@ -82,14 +82,31 @@ impl pallet_deposits::Config for Test {
 
 thread_local! {
     static RATINGS: RefCell<BTreeMap<AccountId, Rating>> = const { RefCell::new(BTreeMap::new()) };
+    static DEFAULT_RATING: RefCell<Rating> = const { RefCell::new(RATING_MAX) };
 }
 
-/// Ratings the tests set; unset hosts have the best rating.
+/// Ratings the tests set; unset hosts have the default rating (the best,
+/// unless a test lowers it).
 pub struct TestRatings;
 impl HostRatingProvider<AccountId> for TestRatings {
     fn rating(host: &AccountId) -> Rating {
-        RATINGS.with(|r| r.borrow().get(host).copied().unwrap_or(RATING_MAX))
+        RATINGS.with(|r| {
+            r.borrow()
+                .get(host)
+                .copied()
+                .unwrap_or_else(|| DEFAULT_RATING.with(|d| *d.borrow()))
+        })
     }
+
+    fn best_rating() -> Rating {
+        let default = DEFAULT_RATING.with(|d| *d.borrow());
+        RATINGS.with(|r| r.borrow().values().copied().fold(default, Rating::max))
+    }
+}
+
+/// Sets the rating of every host without one of its own.
+pub fn set_default_rating(rating: Rating) {
+    DEFAULT_RATING.with(|d| *d.borrow_mut() = rating);
 }
 
 /// Sets `host`'s rating.
@@ -179,6 +196,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
     let mut ext = sp_io::TestExternalities::new(storage);
     ext.execute_with(|| {
         RATINGS.with(|r| r.borrow_mut().clear());
+        DEFAULT_RATING.with(|d| *d.borrow_mut() = RATING_MAX);
         System::set_block_number(1);
     });
     ext

@@ -269,6 +269,16 @@ fn bad_offers_are_refused_and_change_nothing() {
                 Error::<Test>::BadDurationBounds
             );
         }
+        // An offer must be able to take a minimum contract.
+        assert_noop!(
+            Market::post_offer(signed(H1), PRICE, GIB, 1, 10),
+            Error::<Test>::InsufficientHostDeposit
+        );
+        assert_ok!(Deposits::deposit(signed(H1), UNIT));
+        assert_noop!(
+            Market::post_offer(signed(H1), PRICE, MIN_CONTRACT - 1, 1, 10),
+            Error::<Test>::OfferTooSmall
+        );
         for _ in 0..4 {
             assert_ok!(Market::post_offer(signed(H1), PRICE, GIB, 1, 10));
         }
@@ -478,6 +488,116 @@ fn lowering_an_offer_matches_resting_requests_and_repricing_loses_time_priority(
             Market::update_offer(signed(H3), a, PRICE, GIB, 1, 100),
             Error::<Test>::NotOfferOwner
         );
+    });
+}
+
+/// Issue 18 item 5 (offers): matching examines at most `MaxMatchScan`
+/// offers, so zero-price offers that can take no contract (their hosts
+/// withdrew their deposit) used to hold the top of the book and halt the
+/// market for ~3 MASP of refundable deposits. An offer now needs the free
+/// deposit of a minimum contract to be posted, and one that has lost it is
+/// taken out of the book when matching meets it (not counted against the
+/// bound): a real request behind more junk than the bound still matches.
+#[test]
+fn junk_offers_cannot_rest_and_do_not_halt_matching() {
+    build_and_execute(|| {
+        register(H1);
+        assert_noop!(
+            Market::post_offer(signed(H1), 0, GIB, 1, 100),
+            Error::<Test>::InsufficientHostDeposit
+        );
+        // 12 zero-price offers (more than MAX_SCAN = 8), whose hosts then
+        // withdraw the deposit that let them post.
+        let junk_hosts = [H1, H2, H4];
+        for h in junk_hosts {
+            if h != H1 {
+                register(h);
+            }
+            assert_ok!(Deposits::deposit(signed(h), UNIT));
+            for _ in 0..4 {
+                assert_ok!(Market::post_offer(signed(h), 0, GIB, 1, 100));
+            }
+            assert_ok!(Deposits::withdraw(signed(h), UNIT));
+        }
+        assert!(OfferBook::<Test>::iter().count() > MAX_SCAN as usize);
+        // An honest offer behind them.
+        offer(H3, PRICE);
+        assert_eq!(
+            Market::quote(GIB, 10, 1, None, 0)
+                .lines
+                .iter()
+                .map(|l| l.host)
+                .collect::<Vec<_>>(),
+            vec![H3]
+        );
+        System::reset_events();
+        let id = place(ALICE, GIB, 1, 10, PRICE);
+        assert_eq!(hosts_of(&created()), vec![H3]);
+        assert!(Requests::<Test>::get(id).is_none());
+        // MAX_SCAN junk offers left the book, their storage deposits returned.
+        assert_eq!(
+            OfferBook::<Test>::iter().count(),
+            12 - MAX_SCAN as usize + 1
+        );
+        assert_eq!(book_deposit(H1), 0);
+        assert!(HostOffers::<Test>::get(H1).is_empty());
+        // A host whose contracts use its whole capacity cannot post either.
+        assert_ok!(Market::update_host(
+            signed(H3),
+            endpoint("https://h3.example"),
+            region("EU"),
+            GIB,
+            [3; 32]
+        ));
+        assert_noop!(
+            Market::post_offer(signed(H3), 0, GIB, 1, 100),
+            Error::<Test>::OfferTooSmall
+        );
+    });
+}
+
+/// Issue 18 item 5 (requests): one-byte requests with a rating floor no host
+/// meets used to rest at the top of the request book and stop every new
+/// offer from matching. A floor above the best rating that exists is
+/// refused, and a resting request whose floor the best rating fell below is
+/// closed (refunded) when matching meets it: a real request behind more
+/// junk than the bound still matches.
+#[test]
+fn junk_requests_cannot_rest_and_do_not_halt_matching() {
+    build_and_execute(|| {
+        set_default_rating(500_000);
+        assert_noop!(
+            Market::place_request(signed(ALICE), 1, ROOT, 1, 1, 10, 100 * PRICE, 600_000),
+            Error::<Test>::BadMinRating
+        );
+        // Junk placed while some host was rated that high...
+        set_default_rating(950_000);
+        for _ in 0..MAX_SCAN + 2 {
+            assert_ok!(Market::place_request(
+                signed(ALICE),
+                1,
+                ROOT,
+                1,
+                1,
+                10,
+                100 * PRICE,
+                900_000
+            ));
+        }
+        // ...then no host is any more.
+        set_default_rating(500_000);
+        let real = place(BOB, GIB, 1, 10, PRICE);
+        assert_eq!(RequestBook::<Test>::iter().count() as u32, MAX_SCAN + 3);
+        System::reset_events();
+        offer(H1, PRICE);
+        let c = created();
+        assert_eq!(c.len(), 1);
+        assert_eq!(Contracts::<Test>::get(c[0].0).unwrap().request, real);
+        // MAX_SCAN junk requests were closed and refunded on the way.
+        assert_eq!(RequestBook::<Test>::iter().count(), 2);
+        let bid = term_cost(100 * PRICE, MIN_CONTRACT, 10).unwrap();
+        assert_eq!(escrow(ALICE), 2 * bid);
+        assert_eq!(book_deposit(ALICE), 2 * BOOK_DEPOSIT);
     });
 }
 

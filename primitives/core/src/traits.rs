@@ -63,6 +63,14 @@ pub trait SlashDeposit<AccountId, Balance> {
 pub trait HostRatingProvider<AccountId> {
     /// `host`'s current rating, from 0 to [`RATING_MAX`].
     fn rating(host: &AccountId) -> Rating;
+
+    /// The best rating any host has now (an upper bound is fine, never a
+    /// lower one): a request whose `min_rating` is above it could match no
+    /// host, so the market refuses it, and closes a resting one it meets.
+    /// Defaults to [`RATING_MAX`] (no request is refused).
+    fn best_rating() -> Rating {
+        RATING_MAX
+    }
 }
 
 /// Until a rating pallet is wired in, every host has the best rating.
