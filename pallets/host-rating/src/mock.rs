@@ -104,6 +104,9 @@ impl market::Config for Test {
     type Observer = (Proofs, Rating);
     type EpochLength = ConstU64<EPOCH>;
     type DepositPerGiB = ConstU128<DEPOSIT_PER_GIB>;
+    /// No minimum: the rating's own rules are tested on contracts of any
+    /// size (the runtime's minimum only makes tiny contracts lock more).
+    type MinContractSize = ConstU64<1>;
     type OfferDeposit = ConstU128<BOOK_DEPOSIT>;
     type RequestDeposit = ConstU128<BOOK_DEPOSIT>;
     type UploadWindow = ConstU64<UPLOAD_WINDOW>;
@@ -182,9 +185,11 @@ impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketHelper {
         }
         let _ = Balances::set_balance(sender, 1 << 100);
         let id = market::NextContractId::<Test>::get();
+        // The size whose tree has `leaf_count` leaves.
+        let size = leaf_count.saturating_mul(masp_proofs::LEAF_SIZE as u64);
         Market::place_request(
             signed(*sender),
-            leaf_count,
+            size,
             merkle_root,
             leaf_count,
             1,
@@ -200,18 +205,23 @@ impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketHelper {
 
 parameter_types! {
     pub const RecentWeight: Perbill = Perbill::from_percent(20);
-    pub const MaxSenderShare: Perbill = Perbill::from_percent(25);
 }
 
-/// Value served for full experience points.
-pub const FULL_EXPERIENCE: Balance = 100 * UNIT;
+/// Stake x epochs proven for full experience: 1 MASP of deposit-epochs
+/// (about 100 MiB backed for an epoch at 10 MASP per GiB).
+pub const FULL_EXPERIENCE: Balance = UNIT;
+/// The stake a record must outweigh: the deposit backing ~100 KiB.
+pub const STAKE_PRIOR: Balance = UNIT / 1_000;
 
 impl pallet_host_rating::Config for Test {
     type RecentWeight = RecentWeight;
     type FullExperienceValue = ConstU128<FULL_EXPERIENCE>;
-    type MaxSenderShare = MaxSenderShare;
+    type StakePrior = ConstU128<STAKE_PRIOR>;
     type FullAge = ConstU64<1_000>;
+    type EpochLength = ConstU64<EPOCH>;
     type MaxTop = ConstU32<3>;
+    type Deposits = Deposits;
+    type Contracts = Market;
 }
 
 /// Hosts 1..=9 and Senders 10..=19 hold this at genesis.

@@ -202,7 +202,6 @@ impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketHelper {
 
 parameter_types! {
     pub const RecentWeight: Perbill = Perbill::from_percent(20);
-    pub const MaxSenderShare: Perbill = Perbill::from_percent(25);
 }
 
 /// Value served for full experience points.
@@ -211,9 +210,12 @@ pub const FULL_EXPERIENCE: Balance = 100 * UNIT;
 impl pallet_host_rating::Config for Test {
     type RecentWeight = RecentWeight;
     type FullExperienceValue = ConstU128<FULL_EXPERIENCE>;
-    type MaxSenderShare = MaxSenderShare;
+    type StakePrior = ConstU128<{ UNIT / 1_000 }>;
     type FullAge = ConstU64<1_000>;
+    type EpochLength = ConstU64<EPOCH>;
     type MaxTop = ConstU32<3>;
+    type Deposits = Deposits;
+    type Contracts = Market;
 }
 
 /// The least capital an insurer holds.

@@ -40,10 +40,14 @@ parameter_types! {
     /// The first missed proof in a row costs 1% of the deposit backing the
     /// contract; each further one in a row doubles it (2%, 4%, ...).
     pub const FirstMissSlash: Perbill = Perbill::from_percent(1);
-    /// Each new proof outcome weighs 5% of a host's reliability.
+    /// Each epoch, the stake of older proof outcomes loses 5% of its weight
+    /// in a host's reliability (the newest epoch weighs most).
     pub const RecentWeight: Perbill = Perbill::from_percent(5);
-    /// One Sender counts for at most 10% of full experience.
-    pub const MaxSenderShare: Perbill = Perbill::from_percent(10);
+    /// The stake a host's rating record must outweigh: 10 MASP of deposit
+    /// (10 GiB backed). A `storage` parameter: a test network storing a few
+    /// KiB may lower it with `system.setStorage` (sudo) at the well-known key
+    /// `twox128(":RatingStakePrior:")`.
+    pub storage RatingStakePrior: Balance = 10 * UNIT;
 }
 
 impl pallet_deposits::Config for Runtime {
@@ -172,9 +176,14 @@ impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketBenchmarkHelper
 
 impl pallet_host_rating::Config for Runtime {
     type RecentWeight = RecentWeight;
-    /// 1,000 MASP paid by (at least 10) distinct Senders: full experience.
-    type FullExperienceValue = frame_support::traits::ConstU128<{ 1_000 * UNIT }>;
-    type MaxSenderShare = MaxSenderShare;
+    /// 50,000 MASP-epochs of host deposit behind proven epochs (e.g. 25 GiB
+    /// backed for 90 days): full experience. What Senders pay is not counted.
+    type FullExperienceValue = frame_support::traits::ConstU128<{ 50_000 * UNIT }>;
+    type StakePrior = RatingStakePrior;
+    type EpochLength = EpochLength;
+    /// A contract's stake is the deposit backing it.
+    type Deposits = Deposits;
+    type Contracts = StorageMarket;
     /// 90 days: full age.
     type FullAge = ConstU32<{ 90 * masp_primitives::time::DAYS }>;
     type MaxTop = ConstU32<100>;
