@@ -1,11 +1,40 @@
-//! Talking to hosts over HTTP: uploads and downloads with signed tickets.
+//! Talking to hosts over HTTP or HTTPS: uploads and downloads with signed
+//! tickets.
+//!
+//! - **TLS**: rustls (ring) through hyper-rustls; the system's trusted roots
+//!   (`SSL_CERT_FILE` / `SSL_CERT_DIR` are honoured) plus any CA
+//!   certificates passed with `--ca-file` / `MASP_CA_FILE` (a private CA,
+//!   as restic's `--cacert`).
+//! - **Addresses**: an endpoint comes from the chain, i.e. from whoever
+//!   registered it. [`HostNet::api`] refuses endpoints that are, or resolve
+//!   to, loopback, private, link-local or otherwise non-public addresses
+//!   unless told the chain is a development chain: a hostile host must not
+//!   turn `masp` into a probe of the user's own machine or network. The
+//!   check runs again on every connection (inside the resolver), so a name
+//!   that resolves to a public address first and a private one later is
+//!   refused too.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    future::Future,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+    pin::Pin,
+    sync::{Arc, OnceLock},
+    task::{Context, Poll},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use bytes::Bytes;
-use http::{Method, Request, StatusCode};
+use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use hyper_rustls::HttpsConnector;
+use hyper_util::{
+    client::legacy::{
+        connect::{dns::Name, HttpConnector},
+        Client,
+    },
+    rt::TokioExecutor,
+};
 use masp_chain::Keypair;
 use masp_primitives::{
     market::ContractId,
@@ -21,9 +50,13 @@ pub fn unix_now() -> u64 {
 }
 
 /// Signs a ticket for `op` on chunks `first..=last` of `contract`, valid
-/// for `ttl`, issued to `receiver` (the signer's own account if `None`).
+/// for `ttl`, issued to `receiver` (the signer's own account if `None`),
+/// for the chain whose genesis block hash is `genesis` (a host serving
+/// another chain refuses it).
+#[allow(clippy::too_many_arguments)]
 pub fn sign_ticket(
     signer: &Keypair,
+    genesis: [u8; 32],
     op: TicketOp,
     contract: ContractId,
     first: u32,
@@ -40,7 +73,7 @@ pub fn sign_ticket(
         expires: unix_now().saturating_add(ttl.as_secs().max(1)),
         nonce: rand::random(),
     };
-    let signature = signer.sign(&ticket.signing_payload()).0;
+    let signature = signer.sign(&ticket.signing_payload(&genesis)).0;
     SignedTicket {
         ticket,
         signer: signer.public_key().0,
@@ -94,24 +127,282 @@ pub struct UploadStatus {
     pub confirmed: bool,
 }
 
+/// Why a host endpoint cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The CA file could not be read or holds no usable certificate.
+    #[error("CA file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Not an `http://` or `https://` URL with a host.
+    #[error("host endpoint {endpoint:?} is not usable: {reason}")]
+    BadEndpoint {
+        /// The endpoint.
+        endpoint: String,
+        /// Why.
+        reason: String,
+    },
+    /// It is (or resolves to) a loopback, private or link-local address.
+    #[error(
+        "host endpoint {endpoint} is {addr}, a loopback/private/link-local address: refused \
+         (hosts on such addresses are only reached on a development chain)"
+    )]
+    Private {
+        /// The endpoint.
+        endpoint: String,
+        /// The address.
+        addr: IpAddr,
+    },
+}
+
+/// Whether `ip` is not a public unicast address: loopback, private
+/// (RFC 1918, IPv6 unique local), link-local, shared (RFC 6598),
+/// unspecified, broadcast or multicast, also inside IPv4-mapped,
+/// IPv4-compatible and NAT64 (`64:ff9b::/96`) IPv6 addresses.
+pub fn is_private(ip: IpAddr) -> bool {
+    fn v4(ip: Ipv4Addr) -> bool {
+        let o = ip.octets();
+        ip.is_loopback()
+            || ip.is_private()
+            || ip.is_link_local()
+            || ip.is_unspecified()
+            || ip.is_broadcast()
+            || ip.is_multicast()
+            || o[0] == 0
+            || (o[0] == 100 && (o[1] & 0xc0) == 64)
+    }
+    match ip {
+        IpAddr::V4(ip) => v4(ip),
+        IpAddr::V6(ip) => {
+            let s = ip.segments();
+            if let Some(inner) = ip.to_ipv4() {
+                // ::a.b.c.d and ::ffff:a.b.c.d (and ::1, ::).
+                return v4(inner);
+            }
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                let [a, b] = s[6].to_be_bytes();
+                let [c, d] = s[7].to_be_bytes();
+                return v4(Ipv4Addr::new(a, b, c, d));
+            }
+            ip.is_multicast() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// The parts of an endpoint URL `masp` needs.
+struct Endpoint {
+    base: String,
+    host: String,
+    port: u16,
+}
+
+fn parse_endpoint(endpoint: &str) -> Result<Endpoint, NetError> {
+    let bad = |reason: &str| NetError::BadEndpoint {
+        endpoint: endpoint.to_string(),
+        reason: reason.to_string(),
+    };
+    let base = endpoint.trim_end_matches('/').to_string();
+    let uri: Uri = base
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
+    let port = match uri.scheme_str() {
+        Some("https") => 443,
+        Some("http") => 80,
+        _ => return Err(bad("the scheme must be http:// or https://")),
+    };
+    let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+    if authority.as_str().contains('@') {
+        return Err(bad("user names in host URLs are not accepted"));
+    }
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    Ok(Endpoint {
+        base,
+        port: authority.port_u16().unwrap_or(port),
+        host,
+    })
+}
+
+/// The first loopback/private/link-local address `endpoint` is or resolves
+/// to, if any (`None` also when the name does not resolve now: connecting
+/// will then fail, or be checked again).
+pub async fn private_address(endpoint: &str) -> Result<Option<IpAddr>, NetError> {
+    let e = parse_endpoint(endpoint)?;
+    if let Ok(ip) = e.host.parse::<IpAddr>() {
+        return Ok(is_private(ip).then_some(ip));
+    }
+    let found = match tokio::net::lookup_host((e.host.as_str(), e.port)).await {
+        Ok(addrs) => addrs.map(|a| a.ip()).find(|ip| is_private(*ip)),
+        Err(_) => None,
+    };
+    Ok(found)
+}
+
+/// Resolves host names, refusing (unless allowed) names with a
+/// loopback/private/link-local address: checked on every connection.
+#[derive(Clone)]
+struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if !allow_private {
+                if let Some(a) = addrs.iter().find(|a| is_private(a.ip())) {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::PermissionDenied,
+                        format!(
+                            "{host} resolves to {}, a loopback/private/link-local address: \
+                             refused (hosts on such addresses are only reached on a \
+                             development chain)",
+                            a.ip()
+                        ),
+                    ));
+                }
+            }
+            Ok(addrs.into_iter())
+        })
+    }
+}
+
+type Connector = HttpsConnector<HttpConnector<GuardedResolver>>;
+
+/// How `masp` reaches hosts: the TLS roots it trusts. Cheap to clone.
+#[derive(Clone)]
+pub struct HostNet {
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl HostNet {
+    /// Trusts the system's roots and, if given, the CA certificates (PEM)
+    /// in `ca_file`.
+    pub fn new(ca_file: Option<&Path>) -> Result<Self, NetError> {
+        let mut roots = rustls::RootCertStore::empty();
+        // Unreadable system certificates are skipped: an HTTPS host whose
+        // CA is missing then fails with "UnknownIssuer", which says why.
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        if let Some(path) = ca_file {
+            use rustls::pki_types::{pem::PemObject, CertificateDer};
+            let fail = |reason: String| NetError::CaFile {
+                path: path.to_path_buf(),
+                reason,
+            };
+            let mut added = 0;
+            for cert in CertificateDer::pem_file_iter(path).map_err(|e| fail(e.to_string()))? {
+                let cert = cert.map_err(|e| fail(e.to_string()))?;
+                roots.add(cert).map_err(|e| fail(e.to_string()))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(fail("no PEM certificate in it".into()));
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| NetError::CaFile {
+                path: ca_file.map(Path::to_path_buf).unwrap_or_default(),
+                reason: e.to_string(),
+            })?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Self { tls: Arc::new(tls) })
+    }
+
+    /// The system's roots only (loaded once per process).
+    pub fn system() -> Self {
+        static SYSTEM: OnceLock<HostNet> = OnceLock::new();
+        SYSTEM
+            .get_or_init(|| Self::new(None).expect("no CA file, nothing to fail on"))
+            .clone()
+    }
+
+    /// The API at `endpoint` (as registered on chain): `http://` or
+    /// `https://`. Unless `allow_private` (a development chain), an
+    /// endpoint that is or resolves to a loopback, private or link-local
+    /// address is refused, now and on every connection.
+    pub fn api(&self, endpoint: &str, allow_private: bool) -> Result<HostApi, NetError> {
+        let e = parse_endpoint(endpoint)?;
+        if let Ok(ip) = e.host.parse::<IpAddr>() {
+            if !allow_private && is_private(ip) {
+                return Err(NetError::Private {
+                    endpoint: e.base,
+                    addr: ip,
+                });
+            }
+        }
+        Ok(HostApi {
+            base: e.base,
+            http: self.client(allow_private),
+        })
+    }
+
+    fn client(&self, allow_private: bool) -> Client<Connector, Full<Bytes>> {
+        let mut http = HttpConnector::new_with_resolver(GuardedResolver { allow_private });
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        http.enforce_http(false);
+        Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(HttpsConnector::from((http, self.tls.clone())))
+    }
+}
+
+/// `e` and its sources, as one line.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 /// One host's API.
 #[derive(Clone)]
 pub struct HostApi {
     base: String,
-    http: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    http: Client<Connector, Full<Bytes>>,
 }
 
 impl HostApi {
-    /// The API at `endpoint` (as registered on chain).
+    /// The API at `endpoint` with the system's TLS roots and no address
+    /// policy (any address): for tests and tools that name the host
+    /// themselves. Endpoints read from the chain go through
+    /// [`HostNet::api`].
     pub fn new(endpoint: &str) -> Self {
-        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
         Self {
             base: endpoint.trim_end_matches('/').to_string(),
-            http: Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(30))
-                .build(connector),
+            http: HostNet::system().client(true),
         }
     }
 
@@ -170,12 +461,12 @@ impl HostApi {
         let resp = tokio::time::timeout(Duration::from_secs(120), self.http.request(req))
             .await
             .map_err(|_| unreachable("timed out".into()))?
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|e| unreachable(error_chain(&e)))?;
         let status = resp.status();
         let body = tokio::time::timeout(Duration::from_secs(120), resp.into_body().collect())
             .await
             .map_err(|_| unreachable("timed out reading the answer".into()))?
-            .map_err(|e| unreachable(e.to_string()))?
+            .map_err(|e| unreachable(error_chain(&e)))?
             .to_bytes();
         if !status.is_success() {
             return Err(HostError::Status {

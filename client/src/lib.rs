@@ -9,7 +9,8 @@
 //! - [`crypto`]: the per-file AES-256-GCM chunk format.
 //! - [`pipeline`]: read + chunk + encrypt + Merkle on every core.
 //! - [`fsutil`]: atomic writes (temp + fsync + rename).
-//! - [`hostapi`]: hosts' HTTP API with signed tickets.
+//! - [`hostapi`]: hosts' HTTP(S) API with signed tickets (rustls; no
+//!   loopback/private endpoints off a development chain).
 //! - [`ops`]: put, get, ls, rm, quote against the chain and the hosts.
 
 pub mod crypto;

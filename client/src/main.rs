@@ -30,6 +30,10 @@ struct Cli {
     /// No progress bars.
     #[arg(long, global = true)]
     quiet: bool,
+    /// Also trust the CA certificates (PEM) in this file for hosts'
+    /// `https://` endpoints, besides the system's [default: $MASP_CA_FILE].
+    #[arg(long, global = true)]
+    ca_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -287,6 +291,15 @@ fn run(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
+/// `--ca-file`, else `MASP_CA_FILE`.
+fn ca_file(cli: &Cli) -> Option<PathBuf> {
+    cli.ca_file.clone().or_else(|| {
+        std::env::var_os("MASP_CA_FILE")
+            .filter(|v| !v.is_empty())
+            .map(Into::into)
+    })
+}
+
 fn node_url(cli: &Cli) -> String {
     cli.node
         .clone()
@@ -328,6 +341,9 @@ async fn online(cli: &Cli) -> Result<()> {
     }
     let ctx = ops::Ctx {
         chain,
+        node_url: url,
+        chain_type: Default::default(),
+        net: masp_client::hostapi::HostNet::new(ca_file(cli).as_deref())?,
         id: identity(cli)?,
         home: home(cli)?,
         progress: !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),

@@ -26,7 +26,9 @@ use masp_chain::{
     AccountId32, Client,
 };
 use masp_primitives::{
-    manifest::{KdfParams, Manifest, Replica, MANIFEST_VERSION},
+    manifest::{
+        sealing_context, KdfParams, Manifest, Replica, LEGACY_SEALING_CONTEXT, MANIFEST_VERSION,
+    },
     market::{ContractId, RequestId},
     ticket::{TicketOp, MAX_TICKET_TTL},
     token::{DECIMALS, SYMBOL},
@@ -35,39 +37,242 @@ use masp_primitives::{
 use crate::{
     crypto::{self, FileCipher, Key, PLAIN_CHUNK},
     fsutil,
-    hostapi::{sign_ticket, HostApi},
+    hostapi::{self, sign_ticket, HostApi, HostNet},
     keys::{Identity, MASTER_KDF},
     pipeline,
 };
-
-/// Associated data of a sealed manifest.
-pub const MANIFEST_CONTEXT: &[u8] = b"masp/manifest/v1";
 
 /// The key manifests are sealed with.
 pub fn manifest_key(master: &Key) -> Key {
     crypto::derive(master, &[b"masp/manifest-key/v1"])
 }
 
-/// Seals a manifest for upload and local storage.
-pub fn seal_manifest(master: &Key, m: &Manifest) -> Vec<u8> {
-    crypto::seal_object(&manifest_key(master), MANIFEST_CONTEXT, &m.encode())
+/// Seals the manifest of file `request` for upload and local storage,
+/// bound to that file ([`sealing_context`]).
+pub fn seal_manifest(master: &Key, request: RequestId, m: &Manifest) -> Vec<u8> {
+    crypto::seal_object(
+        &manifest_key(master),
+        &sealing_context(request),
+        &m.encode(),
+    )
 }
 
-/// Opens a sealed manifest; a clear error if it is not this account's or
-/// was altered or cut short.
-pub fn open_manifest(master: &Key, sealed: &[u8]) -> Result<Manifest> {
-    let plain =
-        crypto::open_object(&manifest_key(master), MANIFEST_CONTEXT, sealed).ok_or_else(|| {
-            anyhow!(
-                "cannot decrypt the file's manifest: wrong secret phrase, or the manifest was \
-                 altered or truncated"
-            )
-        })?;
+/// How a manifest was sealed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sealing {
+    /// For this file ([`sealing_context`]).
+    Bound,
+    /// By a client before sealing contexts were bound to the file: it may
+    /// be any file's manifest of this account; check it against the chain.
+    Legacy,
+}
+
+/// Opens the sealed manifest of file `request`; a clear error if it is not
+/// this account's, is another file's, or was altered or cut short.
+/// Manifests sealed by older clients ([`Sealing::Legacy`]) still open.
+pub fn open_manifest(
+    master: &Key,
+    request: RequestId,
+    sealed: &[u8],
+) -> Result<(Manifest, Sealing)> {
+    let key = manifest_key(master);
+    let (plain, sealing) = match crypto::open_object(&key, &sealing_context(request), sealed) {
+        Some(plain) => (plain, Sealing::Bound),
+        None => (
+            crypto::open_object(&key, LEGACY_SEALING_CONTEXT, sealed).ok_or_else(|| {
+                anyhow!(
+                    "cannot decrypt the manifest of file {request}: wrong secret phrase, another \
+                     file's manifest, or the manifest was altered or truncated"
+                )
+            })?,
+            Sealing::Legacy,
+        ),
+    };
     let m = Manifest::decode_any(&plain).map_err(|e| anyhow!("the file's manifest: {e}"))?;
-    if m.chunk_roots.len() as u64 != crypto::chunk_count(m.size) {
+    if m.chunk_roots.len() as u64 != crypto::chunk_count(m.size)
+        || m.cipher_size != crypto::ciphertext_size(m.size)
+    {
         bail!("the manifest's chunk list does not match its size: corrupt");
     }
+    Ok((m, sealing))
+}
+
+/// What the chain says about one replica of a file: what a manifest
+/// fetched from its host must match before it is used or cached.
+#[derive(Clone, Debug)]
+pub struct OnChainReplica {
+    /// The file (storage request) it belongs to.
+    pub request: RequestId,
+    /// The contract.
+    pub contract: ContractId,
+    /// Bytes of ciphertext the contract stores.
+    pub size: u64,
+    /// The contract's Merkle root.
+    pub merkle_root: [u8; 32],
+    /// The contract's leaf count.
+    pub leaf_count: u64,
+}
+
+impl OnChainReplica {
+    /// Of contract `id`.
+    pub fn of(id: ContractId, c: &Contract<AccountId32, u32>) -> Self {
+        Self {
+            request: c.request,
+            contract: id,
+            size: c.size,
+            merkle_root: c.merkle_root,
+            leaf_count: c.leaf_count,
+        }
+    }
+}
+
+/// Checks manifest `m` against the contract it was fetched for: the same
+/// ciphertext size, leaf count and Merkle root, and chunk roots that make
+/// up that root (so every chunk checked against them is the contract's).
+pub fn check_manifest(m: &Manifest, on_chain: &OnChainReplica) -> Result<()> {
+    let id = on_chain.contract;
+    if m.cipher_size != on_chain.size {
+        bail!(
+            "the manifest describes {} bytes of ciphertext but contract {id} stores {}: it is \
+             not this file's manifest",
+            m.cipher_size,
+            on_chain.size
+        );
+    }
+    if masp_proofs::leaf_count(m.cipher_size) != on_chain.leaf_count {
+        bail!(
+            "the manifest's {} bytes make {} leaves but contract {id} has {}: it is not this \
+             file's manifest",
+            m.cipher_size,
+            masp_proofs::leaf_count(m.cipher_size),
+            on_chain.leaf_count
+        );
+    }
+    if m.root != on_chain.merkle_root {
+        bail!(
+            "the manifest's Merkle root 0x{} is not contract {id}'s 0x{}: it is not this file's \
+             manifest",
+            hex::encode(m.root),
+            hex::encode(on_chain.merkle_root)
+        );
+    }
+    if masp_proofs::root_of_chunk_roots(&mut m.chunk_roots.clone()) != m.root {
+        bail!("the manifest's chunk roots do not make up its Merkle root: altered");
+    }
+    Ok(())
+}
+
+/// Sealed manifests kept on this machine (`<home>/manifests`).
+#[derive(Clone, Debug)]
+pub struct ManifestStore {
+    dir: PathBuf,
+}
+
+impl ManifestStore {
+    /// The store in `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    fn path(&self, request: RequestId) -> PathBuf {
+        self.dir.join(format!("{request}.manifest"))
+    }
+
+    /// Saves the sealed manifest of file `request` (atomic).
+    pub fn save(&self, request: RequestId, sealed: &[u8]) -> Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        fsutil::write_atomic(&self.path(request), sealed, 0o600)
+            .with_context(|| format!("saving the manifest of file {request}"))
+    }
+
+    /// The sealed manifest of file `request`, if kept.
+    pub fn load(&self, request: RequestId) -> Option<Vec<u8>> {
+        std::fs::read(self.path(request)).ok()
+    }
+
+    /// Forgets file `request`'s manifest.
+    pub fn remove(&self, request: RequestId) {
+        let _ = std::fs::remove_file(self.path(request));
+    }
+
+    /// Files with a kept manifest.
+    pub fn files(&self) -> Vec<RequestId> {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        dir.flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                name.strip_suffix(".manifest").and_then(|s| s.parse().ok())
+            })
+            .collect()
+    }
+}
+
+/// Fetches the manifest of `on_chain`'s file from its host `api`, opens it
+/// and checks it against the contract ([`check_manifest`]); only then keeps
+/// it in `store`, sealed for this file. A manifest of another file, or an
+/// altered one, is an error and nothing is kept.
+pub async fn fetch_manifest(
+    api: &HostApi,
+    keypair: &masp_chain::Keypair,
+    genesis: [u8; 32],
+    master: &Key,
+    on_chain: &OnChainReplica,
+    store: &ManifestStore,
+) -> Result<Manifest> {
+    let t = sign_ticket(
+        keypair,
+        genesis,
+        TicketOp::Download,
+        on_chain.contract,
+        0,
+        0,
+        None,
+        Duration::from_secs(300),
+    );
+    let sealed = api.get_manifest(on_chain.contract, &t).await?;
+    let request = on_chain.request;
+    let (m, sealing) = open_manifest(master, request, &sealed)
+        .and_then(|(m, sealing)| check_manifest(&m, on_chain).map(|()| (m, sealing)))
+        .with_context(|| {
+            format!(
+                "{}: the manifest of file {request} (contract {})",
+                api.endpoint(),
+                on_chain.contract
+            )
+        })?;
+    match sealing {
+        Sealing::Bound => store.save(request, &sealed)?,
+        Sealing::Legacy => store.save(request, &seal_manifest(master, request, &m))?,
+    }
     Ok(m)
+}
+
+/// Whether a node's `system_chainType` is a development chain
+/// (`Development` or `Local`): only there may hosts sit on loopback or
+/// private addresses.
+pub fn is_dev_chain_type(chain_type: &str) -> bool {
+    matches!(chain_type, "Development" | "Local")
+}
+
+/// The node's `system_chainType` (`Development`, `Local`, `Live`, or a
+/// custom one as JSON).
+pub async fn fetch_chain_type(node_url: &str) -> Result<String> {
+    use jsonrpsee::core::client::ClientT;
+    let ws = jsonrpsee::ws_client::WsClientBuilder::default()
+        .request_timeout(Duration::from_secs(30))
+        .build(node_url)
+        .await
+        .with_context(|| format!("connecting to the node at {node_url}"))?;
+    let t: serde_json::Value = ws
+        .request("system_chainType", jsonrpsee::rpc_params![])
+        .await
+        .context("asking the node for its chain type (system_chainType)")?;
+    Ok(match t {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    })
 }
 
 /// MASP amounts as people read them.
@@ -91,6 +296,13 @@ pub fn fmt_bytes(n: u64) -> String {
 pub struct Ctx {
     /// The chain.
     pub chain: Client,
+    /// The node's RPC URL (asked for its chain type when a host's endpoint
+    /// is a private address).
+    pub node_url: String,
+    /// The node's chain type, once asked.
+    pub chain_type: tokio::sync::OnceCell<String>,
+    /// TLS roots for hosts.
+    pub net: HostNet,
     /// The user's keys.
     pub id: Identity,
     /// `~/.masp` (or `--home`).
@@ -105,12 +317,9 @@ impl Ctx {
         masp_chain::account(&self.id.keypair)
     }
 
-    fn manifests_dir(&self) -> PathBuf {
-        self.home.join("manifests")
-    }
-
-    fn manifest_path(&self, request: RequestId) -> PathBuf {
-        self.manifests_dir().join(format!("{request}.manifest"))
+    /// The manifests kept on this machine.
+    pub fn manifests(&self) -> ManifestStore {
+        ManifestStore::new(self.home.join("manifests"))
     }
 
     fn pending_path(&self, source: &Path) -> PathBuf {
@@ -122,13 +331,20 @@ impl Ctx {
 
     /// Saves a sealed manifest locally (atomic).
     pub fn save_manifest(&self, request: RequestId, sealed: &[u8]) -> Result<()> {
-        std::fs::create_dir_all(self.manifests_dir())?;
-        fsutil::write_atomic(&self.manifest_path(request), sealed, 0o600)
-            .with_context(|| format!("saving the manifest of file {request}"))
+        self.manifests().save(request, sealed)
     }
 
     fn local_manifest(&self, request: RequestId) -> Option<Vec<u8>> {
-        std::fs::read(self.manifest_path(request)).ok()
+        self.manifests().load(request)
+    }
+
+    /// The node's chain type (asked once).
+    pub async fn chain_type(&self) -> Result<&str> {
+        Ok(self
+            .chain_type
+            .get_or_try_init(|| fetch_chain_type(&self.node_url))
+            .await?
+            .as_str())
     }
 
     async fn at(
@@ -183,7 +399,29 @@ impl Ctx {
             .ok_or_else(|| anyhow!("host {host} is not registered (any more)"))?;
         let endpoint = String::from_utf8(view.endpoint)
             .map_err(|_| anyhow!("host {host} registered an endpoint that is not UTF-8"))?;
-        Ok(HostApi::new(&endpoint))
+        // Hosts on loopback/private addresses only on a development chain
+        // (the node is asked only when an endpoint is one).
+        let allow_private = match hostapi::private_address(&endpoint)
+            .await
+            .with_context(|| format!("host {host}"))?
+        {
+            None => false,
+            Some(addr) => {
+                let chain_type = self.chain_type().await?;
+                if !is_dev_chain_type(chain_type) {
+                    bail!(
+                        "host {host}'s endpoint {endpoint} is {addr}, a loopback/private/\
+                         link-local address: refused, since the node's chain is not a \
+                         development chain (chain type {chain_type}); a host must register a \
+                         public endpoint"
+                    );
+                }
+                true
+            }
+        };
+        self.net
+            .api(&endpoint, allow_private)
+            .with_context(|| format!("host {host}"))
     }
 
     async fn submit<Call: masp_chain::subxt::transactions::Payload>(
@@ -271,7 +509,7 @@ pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary
                     pending_path.display()
                 )
             })?;
-            let m = open_manifest(&ctx.id.master, &sealed)?;
+            let (m, _) = open_manifest(&ctx.id.master, p.request, &sealed)?;
             eprintln!(
                 "Resuming the interrupted upload of {} (file {})",
                 path.display(),
@@ -304,7 +542,7 @@ pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary
             // Nothing ever matched, so nothing is stored anywhere: forget
             // the put so the next one starts anew.
             let _ = std::fs::remove_file(&pending_path);
-            let _ = std::fs::remove_file(ctx.manifest_path(request));
+            ctx.manifests().remove(request);
             bail!(
                 "no host took the request within {:?}; nothing is stored and the escrow was \
                  returned (try a higher --max-price or a lower --min-rating; see `masp quote`)",
@@ -318,11 +556,11 @@ pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary
     }
     if replicas != manifest.replicas {
         manifest.replicas = replicas;
-        ctx.save_manifest(request, &seal_manifest(&ctx.id.master, &manifest))?;
+        ctx.save_manifest(request, &seal_manifest(&ctx.id.master, request, &manifest))?;
     }
 
     // Upload to every replica's host in parallel.
-    let sealed_manifest = seal_manifest(&ctx.id.master, &manifest);
+    let sealed_manifest = seal_manifest(&ctx.id.master, request, &manifest);
     let bars = MultiProgress::new();
     if !ctx.progress {
         bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -501,7 +739,7 @@ async fn place(
         replicas: Vec::new(),
         created: crate::hostapi::unix_now(),
     };
-    ctx.save_manifest(request, &seal_manifest(&ctx.id.master, &manifest))?;
+    ctx.save_manifest(request, &seal_manifest(&ctx.id.master, request, &manifest))?;
     placed(request)?;
     Ok((request, manifest))
 }
@@ -592,6 +830,7 @@ async fn upload_replica(
 ) -> Result<()> {
     let ticket = sign_ticket(
         &ctx.id.keypair,
+        ctx.chain.genesis_hash().0,
         TicketOp::Upload,
         contract,
         0,
@@ -657,7 +896,12 @@ async fn upload_replica(
         .buffer_unordered(opts.parallel.max(1))
         .try_collect::<Vec<()>>()
         .await?;
-    api.put_manifest(contract, &ticket, sealed_manifest).await?;
+    // A host keeps a contract's first manifest (written once): one stored
+    // by an earlier run of this put (409) is fine.
+    match api.put_manifest(contract, &ticket, sealed_manifest).await {
+        Err(e) if e.status().map(|s| s.as_u16()) == Some(409) => {}
+        r => r?,
+    }
     bar.finish_with_message("uploaded");
     Ok(())
 }
@@ -666,7 +910,9 @@ async fn upload_replica(
 /// the copy on one of its hosts (a new machine, from the phrase alone).
 pub async fn find_manifest(ctx: &Ctx, request: RequestId) -> Result<Manifest> {
     if let Some(sealed) = ctx.local_manifest(request) {
-        return open_manifest(&ctx.id.master, &sealed);
+        // Written by this account's own client (`put`, or a manifest
+        // checked against the chain when it was fetched).
+        return open_manifest(&ctx.id.master, request, &sealed).map(|(m, _)| m);
     }
     let contracts = ctx.file_contracts(request).await?;
     if contracts.is_empty() {
@@ -681,22 +927,20 @@ pub async fn find_manifest(ctx: &Ctx, request: RequestId) -> Result<Manifest> {
                 continue;
             }
         };
-        let t = sign_ticket(
+        // Checked against the contract before it is used or kept: a host
+        // cannot substitute another file's (or an altered) manifest.
+        match fetch_manifest(
+            &api,
             &ctx.id.keypair,
-            TicketOp::Download,
-            id,
-            0,
-            0,
-            None,
-            Duration::from_secs(300),
-        );
-        match api.get_manifest(id, &t).await {
-            Ok(sealed) => {
-                let m = open_manifest(&ctx.id.master, &sealed)?;
-                ctx.save_manifest(request, &sealed)?;
-                return Ok(m);
-            }
-            Err(e) => errors.push(e.to_string()),
+            ctx.chain.genesis_hash().0,
+            &ctx.id.master,
+            &OnChainReplica::of(id, &c),
+            &ctx.manifests(),
+        )
+        .await
+        {
+            Ok(m) => return Ok(m),
+            Err(e) => errors.push(format!("{e:#}")),
         }
     }
     bail!(
@@ -765,8 +1009,9 @@ pub async fn get(
                 bar.clone(),
             );
             let keypair = ctx.id.keypair.clone();
+            let genesis = ctx.chain.genesis_hash().0;
             async move {
-                let plain = fetch_chunk(&keypair, &m, &hosts, &cipher, i).await?;
+                let plain = fetch_chunk(&keypair, genesis, &m, &hosts, &cipher, i).await?;
                 let len = plain.len() as u64;
                 tokio::task::spawn_blocking(move || {
                     file.write_all_at(&plain, i * PLAIN_CHUNK as u64)
@@ -797,6 +1042,7 @@ pub async fn get(
 
 async fn fetch_chunk(
     keypair: &masp_chain::Keypair,
+    genesis: [u8; 32],
     m: &Manifest,
     hosts: &[(ContractId, HostApi)],
     cipher: &FileCipher,
@@ -811,6 +1057,7 @@ async fn fetch_chunk(
         let (contract, api) = &hosts[(i as usize + k) % hosts.len()];
         let t = sign_ticket(
             keypair,
+            genesis,
             TicketOp::Download,
             *contract,
             i as u32,
@@ -867,6 +1114,7 @@ pub async fn links(
         for _ in 0..copies {
             let t = sign_ticket(
                 &ctx.id.keypair,
+                ctx.chain.genesis_hash().0,
                 TicketOp::Download,
                 r.contract,
                 0,
@@ -929,13 +1177,8 @@ pub async fn ls(ctx: &Ctx) -> Result<Vec<FileLine>> {
             ));
     }
     // Files known locally whose contracts all ended.
-    if let Ok(dir) = std::fs::read_dir(ctx.manifests_dir()) {
-        for e in dir.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if let Some(id) = name.strip_suffix(".manifest").and_then(|s| s.parse().ok()) {
-                files.entry(id).or_insert_with(|| line(id));
-            }
-        }
+    for id in ctx.manifests().files() {
+        files.entry(id).or_insert_with(|| line(id));
     }
     let call = api::runtime_apis().storage_market_api().current_epoch();
     let epoch = ctx.at().await?.runtime_apis().call(call).await?;
@@ -979,7 +1222,7 @@ pub async fn rm(ctx: &Ctx, request: RequestId) -> Result<u128> {
     let _ = ctx
         .submit(&api::tx().storage_market().cancel_request(request))
         .await;
-    let _ = std::fs::remove_file(ctx.manifest_path(request));
+    ctx.manifests().remove(request);
     Ok(released)
 }
 
@@ -1091,16 +1334,17 @@ mod tests {
         assert_eq!(fmt_masp(3 * 10u128.pow(12)), "3 MASP");
     }
 
-    #[test]
-    fn a_manifest_opens_only_with_its_key_and_whole() {
-        let m = Manifest {
+    fn manifest() -> Manifest {
+        let chunk = vec![9u8; 21];
+        let chunk_root = masp_proofs::chunk_root(&chunk);
+        Manifest {
             version: MANIFEST_VERSION,
             file_id: [1; 16],
             name: b"a.txt".to_vec(),
             size: 5,
             cipher_size: 21,
-            root: [2; 32],
-            chunk_roots: vec![[3; 32]],
+            root: masp_proofs::root_of_chunk_roots(&mut [chunk_root]),
+            chunk_roots: vec![chunk_root],
             master_kdf: KdfParams {
                 m_kib: 1,
                 t: 1,
@@ -1112,15 +1356,93 @@ mod tests {
                 last_epoch: 9,
             }],
             created: 6,
-        };
-        let sealed = seal_manifest(&[7; 32], &m);
-        assert_eq!(open_manifest(&[7; 32], &sealed).unwrap(), m);
-        let wrong = open_manifest(&[8; 32], &sealed).unwrap_err().to_string();
+        }
+    }
+
+    #[test]
+    fn a_manifest_opens_only_with_its_key_and_whole() {
+        let m = manifest();
+        let sealed = seal_manifest(&[7; 32], 3, &m);
+        assert_eq!(
+            open_manifest(&[7; 32], 3, &sealed).unwrap(),
+            (m.clone(), Sealing::Bound)
+        );
+        let wrong = open_manifest(&[8; 32], 3, &sealed).unwrap_err().to_string();
         assert!(wrong.contains("wrong secret phrase"), "{wrong}");
-        let cut = open_manifest(&[7; 32], &sealed[..sealed.len() - 1]).unwrap_err();
+        let cut = open_manifest(&[7; 32], 3, &sealed[..sealed.len() - 1]).unwrap_err();
         assert!(cut.to_string().contains("truncated"), "{cut}");
         let mut flipped = sealed.clone();
         flipped[20] ^= 1;
-        assert!(open_manifest(&[7; 32], &flipped).is_err());
+        assert!(open_manifest(&[7; 32], 3, &flipped).is_err());
+    }
+
+    /// Item 10 (issue 18): a manifest is sealed for its file; another file's
+    /// manifest of the same account does not open as this one's.
+    #[test]
+    fn a_manifest_sealed_for_another_file_does_not_open() {
+        let m = manifest();
+        let other_file = seal_manifest(&[7; 32], 4, &m);
+        let e = open_manifest(&[7; 32], 3, &other_file)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("another file's manifest"), "{e}");
+        // What clients sealed before the context named the file still opens,
+        // marked so that it is checked against the chain.
+        let legacy =
+            crypto::seal_object(&manifest_key(&[7; 32]), LEGACY_SEALING_CONTEXT, &m.encode());
+        assert_eq!(
+            open_manifest(&[7; 32], 3, &legacy).unwrap(),
+            (m, Sealing::Legacy)
+        );
+    }
+
+    /// Item 10 (issue 18): a manifest must match the contract it was fetched
+    /// for: size, leaf count, Merkle root, and chunk roots making that root.
+    #[test]
+    fn a_manifest_must_match_its_contract_on_chain() {
+        let m = manifest();
+        let chain = OnChainReplica {
+            request: 3,
+            contract: 4,
+            size: 21,
+            merkle_root: m.root,
+            leaf_count: masp_proofs::leaf_count(21),
+        };
+        check_manifest(&m, &chain).unwrap();
+        let refused = |chain: OnChainReplica, m: &Manifest| {
+            check_manifest(m, &chain).unwrap_err().to_string()
+        };
+        let e = refused(
+            OnChainReplica {
+                merkle_root: [0; 32],
+                ..chain.clone()
+            },
+            &m,
+        );
+        assert!(
+            e.contains("Merkle root") && e.contains("not this file's"),
+            "{e}"
+        );
+        let e = refused(
+            OnChainReplica {
+                size: 22,
+                ..chain.clone()
+            },
+            &m,
+        );
+        assert!(e.contains("stores 22"), "{e}");
+        let e = refused(
+            OnChainReplica {
+                leaf_count: 7,
+                ..chain.clone()
+            },
+            &m,
+        );
+        assert!(e.contains("leaves"), "{e}");
+        // The right root, but chunk roots that do not make it up.
+        let mut forged = m.clone();
+        forged.chunk_roots = vec![[3; 32]];
+        let e = refused(chain, &forged);
+        assert!(e.contains("chunk roots"), "{e}");
     }
 }

@@ -8,10 +8,27 @@
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
 
-use crate::market::ContractId;
+use crate::market::{ContractId, RequestId};
 
 /// The format version this crate writes.
 pub const MANIFEST_VERSION: u8 = 2;
+
+/// What clients before sealing context 2 bound every manifest to: the same
+/// bytes for every file of an account, so one file's manifest opened as any
+/// other's. Such manifests still open, but a client must then check them
+/// against the chain (root, size, leaf count) before it uses or keeps them.
+pub const LEGACY_SEALING_CONTEXT: &[u8] = b"masp/manifest/v1";
+
+/// The associated data a manifest of file `request` (its storage request
+/// id) is sealed with: `"masp/manifest/v2" || request (u64, big-endian)`.
+/// A manifest sealed for another file of the same account does not open as
+/// this one's, so a host cannot hand back a different file's manifest.
+pub fn sealing_context(request: RequestId) -> [u8; 24] {
+    let mut context = [0u8; 24];
+    context[..16].copy_from_slice(b"masp/manifest/v2");
+    context[16..].copy_from_slice(&request.to_be_bytes());
+    context
+}
 
 /// Argon2id parameters a key was derived with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
@@ -191,6 +208,14 @@ mod tests {
             Manifest::decode_any(&newer),
             Err(ManifestError::UnknownVersion(9))
         );
+    }
+
+    #[test]
+    fn each_file_has_its_own_sealing_context() {
+        assert_eq!(&sealing_context(7)[..16], b"masp/manifest/v2");
+        assert_eq!(&sealing_context(7)[16..], &7u64.to_be_bytes());
+        assert_ne!(sealing_context(7), sealing_context(8));
+        assert_ne!(&sealing_context(7)[..], LEGACY_SEALING_CONTEXT);
     }
 
     #[test]
