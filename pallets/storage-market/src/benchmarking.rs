@@ -7,7 +7,10 @@ use crate::Pallet as Market;
 use alloc::vec::Vec;
 use frame_benchmarking::v2::*;
 use frame_support::{
-    traits::{fungible::Mutate, Get},
+    traits::{
+        fungible::{Mutate, MutateHold},
+        Get,
+    },
     BoundedVec,
 };
 use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
@@ -69,6 +72,42 @@ fn post<T: Config>(host: &T::AccountId, price: Balance) -> OfferId {
     )
     .expect("valid offer");
     id
+}
+
+/// An offer at `price` of a new host `i` with no insurance deposit, put
+/// straight into the book as it would rest had the host withdrawn its
+/// deposit after posting (posting refuses it): the junk matching takes out of
+/// the book, or (past its eviction bound) examines in full and skips.
+fn junk_offer<T: Config>(i: u32, price: Balance) {
+    let who = funded::<T>("junk-host", i);
+    Market::<T>::register_host(
+        RawOrigin::Signed(who.clone()).into(),
+        endpoint::<T>(),
+        region(),
+        u64::MAX / 2,
+        [1; 32],
+    )
+    .expect("new host");
+    let id = NextOfferId::<T>::get();
+    NextOfferId::<T>::put(id + 1);
+    let deposit = T::OfferDeposit::get();
+    T::Currency::hold(&HoldReason::BookDeposit.into(), &who, deposit).expect("funded host");
+    let key = offer_key(price, Market::<T>::next_seq().expect("fresh sequence"));
+    Offers::<T>::insert(
+        id,
+        Offer {
+            host: who.clone(),
+            price,
+            capacity: u64::MAX / 4,
+            min_duration: 1,
+            max_duration: T::MaxDuration::get(),
+            book_key: key,
+            deposit,
+            posted_at: frame_system::Pallet::<T>::block_number(),
+        },
+    );
+    OfferBook::<T>::insert(key, id);
+    HostOffers::<T>::mutate(&who, |ids| ids.try_push(id)).expect("first offer");
 }
 
 /// A request of sender `i` for `replicas` at `max_price`.
@@ -204,24 +243,18 @@ mod benchmarks {
         assert!(!Offers::<T>::contains_key(offer));
     }
 
-    /// Matching skips `s` cheaper offers (their hosts lack deposit: the
-    /// most expensive rejection) and creates `r` contracts.
+    /// Matching meets `s` cheaper offers whose hosts have no deposit left:
+    /// the first `MaxMatchScan` are taken out of the book, the rest are
+    /// examined in full and skipped (the costliest rejection); then it
+    /// creates `r` contracts on distinct hosts, and the unmatched replica
+    /// rests in the book (storage deposit, book entry, expiry).
     #[benchmark]
     fn place_request(
-        s: Linear<0, { T::MaxMatchScan::get() - T::MaxReplicas::get() }>,
-        r: Linear<1, { T::MaxReplicas::get() }>,
+        s: Linear<0, { 2 * T::MaxMatchScan::get() - T::MaxReplicas::get() }>,
+        r: Linear<0, { T::MaxReplicas::get() - 1 }>,
     ) {
         for i in 0..s {
-            let poor = funded::<T>("poor-host", i);
-            Market::<T>::register_host(
-                RawOrigin::Signed(poor.clone()).into(),
-                endpoint::<T>(),
-                region(),
-                u64::MAX / 2,
-                [1; 32],
-            )
-            .expect("new host");
-            post::<T>(&poor, PRICE / 2);
+            junk_offer::<T>(i, PRICE / 2);
         }
         for i in 0..r {
             let h = host::<T>(i);
@@ -235,13 +268,18 @@ mod benchmarks {
             SIZE,
             [7; 32],
             masp_proofs::leaf_count(SIZE),
-            r,
+            r + 1,
             DURATION,
             PRICE,
             0,
         );
 
         assert_eq!(Contracts::<T>::iter().count() as u32, r);
+        assert_eq!(Requests::<T>::iter().count(), 1);
+        assert_eq!(
+            OfferBook::<T>::iter().count() as u32,
+            s.saturating_sub(T::MaxMatchScan::get()) + r
+        );
     }
 
     /// A request that matches nothing against a book of `b` offers, from
@@ -316,9 +354,8 @@ mod benchmarks {
     fn cancel_contract() {
         let h = host::<T>(0);
         post::<T>(&h, PRICE);
+        // Confirmed, no epoch paid yet: the host is paid its first epoch.
         let id = contract::<T>(0, &h);
-        let first = Contracts::<T>::get(id).map(|c| c.first_epoch).unwrap_or(0);
-        Market::<T>::epoch_proven(id, first).expect("active contract");
         let sender: T::AccountId = account("sender", 0, 0);
 
         #[extrinsic_call]
@@ -327,27 +364,39 @@ mod benchmarks {
         assert!(!Contracts::<T>::contains_key(id));
     }
 
-    /// `n` contracts reach the end of their term in one block.
+    /// The upload windows of `n` contracts, each between a distinct Sender
+    /// and a distinct host, close in one block unconfirmed: each pays its
+    /// host the first epoch and ends (the costliest due item: a transfer
+    /// between two accounts of its own, then the end of the contract).
     #[benchmark]
     fn process_due(n: Linear<0, { T::MaxDuePerBlock::get() }>) {
-        let h = host::<T>(0);
-        post::<T>(&h, PRICE);
         let mut ids = Vec::new();
         for i in 0..n {
-            ids.push(contract::<T>(i, &h));
+            let h = host::<T>(i);
+            // Room for one contract: the next request goes to the next host.
+            Market::<T>::post_offer(
+                RawOrigin::Signed(h).into(),
+                PRICE,
+                Market::<T>::billed(SIZE),
+                1,
+                T::MaxDuration::get(),
+            )
+            .expect("valid offer");
+            ids.push(NextContractId::<T>::get());
+            request::<T>(i, 1, PRICE);
         }
-        // Term ends are settled one block after the term.
-        let end: BlockNumberFor<T> = ids
+        // Upload deadlines are settled the block after the deadline.
+        let at: BlockNumberFor<T> = ids
             .first()
             .and_then(Contracts::<T>::get)
-            .map(|c| sp_runtime::Saturating::saturating_add(c.end, 1u32.into()))
+            .map(|c| sp_runtime::Saturating::saturating_add(c.upload_deadline, 1u32.into()))
             .unwrap_or_else(|| frame_system::Pallet::<T>::block_number());
-        frame_system::Pallet::<T>::set_block_number(end);
-        DueCursor::<T>::put((end, 0));
+        frame_system::Pallet::<T>::set_block_number(at);
+        DueCursor::<T>::put((at, 0));
 
         #[block]
         {
-            Market::<T>::process_due(end, n);
+            Market::<T>::process_due(at, n);
         }
 
         assert_eq!(Contracts::<T>::iter().count(), 0);
