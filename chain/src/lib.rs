@@ -162,8 +162,18 @@ impl RpcClientT for Ws {
     }
 }
 
+/// The node's plain JSON-RPC methods (finalized head, block hash by number,
+/// health), typed for our chain: cheap reads that need no runtime call.
+pub type Rpc = subxt::rpcs::LegacyRpcMethods<subxt::config::RpcConfigFor<MaspConfig>>;
+
 /// Connects to the node at `url` (`ws://` or `wss://`).
 pub async fn connect(url: &str) -> Result<Client, ChainError> {
+    connect_with_rpc(url).await.map(|(client, _)| client)
+}
+
+/// Connects to the node at `url` like [`connect`], and also returns the
+/// node's plain RPC methods over the same connection.
+pub async fn connect_with_rpc(url: &str) -> Result<(Client, Rpc), ChainError> {
     let fail = |reason: String| ChainError::Connect {
         url: url.to_string(),
         reason,
@@ -176,10 +186,12 @@ pub async fn connect(url: &str) -> Result<Client, ChainError> {
         .await
         .map_err(|e| fail(e.to_string()))?;
     let rpc = RpcClient::new(Ws(ws));
+    let methods = Rpc::new(rpc.clone());
     let backend = LegacyBackend::builder().build(rpc);
-    OnlineClient::from_backend(Arc::new(backend))
+    let client = OnlineClient::from_backend(Arc::new(backend))
         .await
-        .map_err(|e| fail(e.to_string()))
+        .map_err(|e| fail(e.to_string()))?;
+    Ok((client, methods))
 }
 
 /// Events of an included transaction.

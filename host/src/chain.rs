@@ -1,5 +1,11 @@
 //! The chain as the daemon sees it: a trait, so tests can put a failing or
 //! scripted chain behind the daemon, and its implementation over subxt.
+//!
+//! The daemon follows *finalized* blocks only: it reads the host's
+//! contracts at a finalized block's hash (the whole `HostContracts` prefix
+//! of this host, fetched page by page, no cap), and from then on the
+//! market's contract events of each newly finalized block tell it which
+//! contracts to read again.
 
 use std::time::Duration;
 
@@ -8,16 +14,17 @@ use masp_chain::{
         self,
         runtime_types::{
             bounded_collections::bounded_vec::BoundedVec,
-            pallet_storage_market::types::ContractState,
+            pallet_storage_market::types::{Contract, ContractState},
             pallet_storage_proofs::pallet::StorageProof,
         },
     },
-    AccountId32, ChainError, Client, Keypair,
+    subxt::{backend::BlockRef, client::OnlineClientAtBlock, utils::H256},
+    AccountId32, ChainError, Client, Keypair, MaspConfig, Rpc,
 };
 use masp_primitives::market::ContractId;
 use masp_proofs::Hash;
 
-/// A contract of this host, as the chain has it now.
+/// A contract of this host, as the chain has it at some block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainContract {
     /// Its id.
@@ -40,21 +47,59 @@ pub struct ChainContract {
     pub last_epoch: u32,
 }
 
+/// A block: its number and hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct BlockId {
+    /// Its number.
+    pub number: u32,
+    /// Its hash.
+    pub hash: [u8; 32],
+}
+
+/// What the node says of its view of the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Its latest finalized block.
+    pub finalized: BlockId,
+    /// Whether it says it is still syncing (its view may be incomplete).
+    pub syncing: bool,
+}
+
+/// A market event about a contract, in some block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContractEvent {
+    /// `ContractCreated` naming this host.
+    Created(ContractId),
+    /// `ContractConfirmed` naming this host.
+    Confirmed(ContractId),
+    /// `ContractEnded` (the event does not name the host: any contract).
+    Ended(ContractId),
+}
+
 /// What the daemon asks of the chain.
 #[allow(async_fn_in_trait)]
 pub trait ChainApi: Send + Sync + 'static {
-    /// The best block number.
-    async fn best_block(&self) -> Result<u32, ChainError>;
+    /// The node's latest finalized block, and whether it is syncing.
+    async fn head(&self) -> Result<Head, ChainError>;
+    /// The node's canonical block `number` (`None` if it has none: it is
+    /// behind, or on another chain).
+    async fn block(&self, number: u32) -> Result<Option<BlockId>, ChainError>;
+    /// The market's contract events in `block`.
+    async fn contract_events(&self, block: BlockId) -> Result<Vec<ContractEvent>, ChainError>;
+    /// Contract `id` as the chain has it at `block`, if it exists there and
+    /// is this host's.
+    async fn contract_at(
+        &self,
+        id: ContractId,
+        block: BlockId,
+    ) -> Result<Option<ChainContract>, ChainError>;
+    /// Every contract of this host at `block`, however many (read page by
+    /// page, never capped).
+    async fn host_contracts_at(&self, block: BlockId) -> Result<Vec<ChainContract>, ChainError>;
     /// The market's epoch now.
     async fn current_epoch(&self) -> Result<u32, ChainError>;
-    /// Every live contract of this host.
-    async fn host_contracts(&self) -> Result<Vec<ChainContract>, ChainError>;
     /// Tells the chain this host holds the data of `id`.
     async fn confirm_stored(&self, id: ContractId) -> Result<(), ChainError>;
-    /// Whether contract `id` still exists on chain (asked before a contract
-    /// missing from [`ChainApi::host_contracts`] is taken as ended: that list
-    /// is capped, absence from it alone never deletes data).
-    async fn contract_exists(&self, id: ContractId) -> Result<bool, ChainError>;
     /// The challenge seed of `epoch`, once the chain has drawn it: the daemon
     /// derives each contract's leaf from it with
     /// [`masp_proofs::challenge_index`], one read per epoch for all contracts.
@@ -71,14 +116,14 @@ pub trait ChainApi: Send + Sync + 'static {
 /// The chain over subxt, signing as the host's account.
 pub struct SubxtChain {
     url: String,
-    client: tokio::sync::RwLock<Option<Client>>,
+    conn: tokio::sync::RwLock<Option<(Client, Rpc)>>,
     signer: Keypair,
     /// How long to wait for a transaction to be included.
     pub tx_timeout: Duration,
 }
 
-/// Contracts asked for at once (the runtime API's `max`).
-const MAX_CONTRACTS: u32 = 10_000;
+/// Contract reads in flight at once while listing the host's contracts.
+const READS_IN_FLIGHT: usize = 16;
 
 impl SubxtChain {
     /// A chain client for the node at `url`, signing with `signer`. It
@@ -86,7 +131,7 @@ impl SubxtChain {
     pub fn new(url: &str, signer: Keypair) -> Self {
         Self {
             url: url.to_string(),
-            client: tokio::sync::RwLock::new(None),
+            conn: tokio::sync::RwLock::new(None),
             signer,
             tx_timeout: Duration::from_secs(60),
         }
@@ -97,18 +142,26 @@ impl SubxtChain {
         masp_chain::account(&self.signer)
     }
 
-    /// The connected client, connecting if needed.
-    pub async fn client(&self) -> Result<Client, ChainError> {
-        if let Some(c) = self.client.read().await.as_ref() {
+    async fn conn(&self) -> Result<(Client, Rpc), ChainError> {
+        if let Some(c) = self.conn.read().await.as_ref() {
             return Ok(c.clone());
         }
-        let mut slot = self.client.write().await;
+        let mut slot = self.conn.write().await;
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let c = masp_chain::connect(&self.url).await?;
+        let c = masp_chain::connect_with_rpc(&self.url).await?;
         *slot = Some(c.clone());
         Ok(c)
+    }
+
+    /// The connected client, connecting if needed.
+    pub async fn client(&self) -> Result<Client, ChainError> {
+        Ok(self.conn().await?.0)
+    }
+
+    async fn rpc(&self) -> Result<Rpc, ChainError> {
+        Ok(self.conn().await?.1)
     }
 
     /// Drops the connection after an error, so the next call reconnects
@@ -116,39 +169,144 @@ impl SubxtChain {
     async fn on_error<T>(&self, r: Result<T, ChainError>) -> Result<T, ChainError> {
         if let Err(e) = &r {
             if !matches!(e, ChainError::Module { .. }) {
-                *self.client.write().await = None;
+                *self.conn.write().await = None;
             }
         }
         r
     }
 
-    async fn try_best_block(&self) -> Result<u32, ChainError> {
+    /// The client at `block` (its number saves the node a header read).
+    async fn at(&self, block: BlockId) -> Result<OnlineClientAtBlock<MaspConfig>, ChainError> {
         let c = self.client().await?;
-        let at = c.at_current_block().await.map_err(sub)?;
-        Ok(at.block_number() as u32)
+        c.at_block_hash_and_number(
+            BlockRef::from_hash(H256(block.hash)),
+            u64::from(block.number),
+        )
+        .await
+        .map_err(sub)
     }
 
-    async fn try_host_contracts(&self) -> Result<Vec<ChainContract>, ChainError> {
-        let c = self.client().await?;
-        let at = c.at_current_block().await.map_err(sub)?;
-        let call = api::runtime_apis()
-            .storage_market_api()
-            .host_contracts(self.account(), MAX_CONTRACTS);
-        let list = at.runtime_apis().call(call).await.map_err(sub)?;
-        Ok(list
-            .into_iter()
-            .map(|(id, c)| ChainContract {
-                id,
-                sender: c.sender.0,
-                size: c.size,
-                root: c.merkle_root,
-                leaf_count: c.leaf_count,
-                active: matches!(c.state, ContractState::Active),
-                upload_deadline: c.upload_deadline,
-                first_epoch: c.first_epoch,
-                last_epoch: c.last_epoch,
+    async fn try_head(&self) -> Result<Head, ChainError> {
+        let rpc = self.rpc().await?;
+        let hash = rpc.chain_get_finalized_head().await.map_err(sub)?;
+        let header = rpc
+            .chain_get_header(Some(hash))
+            .await
+            .map_err(sub)?
+            .ok_or_else(|| ChainError::Subxt("the finalized head has no header".into()))?;
+        let health = rpc.system_health().await.map_err(sub)?;
+        Ok(Head {
+            finalized: BlockId {
+                number: u32::try_from(header.number).map_err(sub)?,
+                hash: hash.0,
+            },
+            syncing: health.is_syncing,
+        })
+    }
+
+    async fn try_block(&self, number: u32) -> Result<Option<BlockId>, ChainError> {
+        let rpc = self.rpc().await?;
+        let hash = rpc
+            .chain_get_block_hash(Some(u64::from(number).into()))
+            .await
+            .map_err(sub)?;
+        Ok(hash.map(|h| BlockId { number, hash: h.0 }))
+    }
+
+    async fn try_contract_events(&self, block: BlockId) -> Result<Vec<ContractEvent>, ChainError> {
+        use api::storage_market::events::{ContractConfirmed, ContractCreated, ContractEnded};
+        let at = self.at(block).await?;
+        let events = at.events().fetch().await.map_err(sub)?;
+        let me = self.account();
+        let mut out = Vec::new();
+        for e in events.find::<ContractCreated>() {
+            let e = e.map_err(sub)?;
+            if e.host == me {
+                out.push(ContractEvent::Created(e.contract));
+            }
+        }
+        for e in events.find::<ContractConfirmed>() {
+            let e = e.map_err(sub)?;
+            if e.host == me {
+                out.push(ContractEvent::Confirmed(e.contract));
+            }
+        }
+        for e in events.find::<ContractEnded>() {
+            out.push(ContractEvent::Ended(e.map_err(sub)?.contract));
+        }
+        Ok(out)
+    }
+
+    async fn try_contract_at(
+        &self,
+        id: ContractId,
+        block: BlockId,
+    ) -> Result<Option<ChainContract>, ChainError> {
+        let at = self.at(block).await?;
+        let found = at
+            .storage()
+            .try_fetch(api::storage().storage_market().contracts(), (id,))
+            .await
+            .map_err(sub)?;
+        let me = self.account();
+        match found {
+            Some(v) => {
+                let contract = v.decode().map_err(sub)?;
+                Ok((contract.host == me).then(|| to_chain(id, contract)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn try_host_contracts_at(
+        &self,
+        block: BlockId,
+    ) -> Result<Vec<ChainContract>, ChainError> {
+        use futures::{StreamExt, TryStreamExt};
+        let at = self.at(block).await?;
+        let me = self.account();
+        // `HostContracts` is (Blake2_128Concat host, Twox64Concat id): the
+        // id is the key's last 8 bytes. The node hands the keys out in pages.
+        let mut ids = Vec::new();
+        let mut keys = at
+            .storage()
+            .iter(
+                api::storage().storage_market().host_contracts(),
+                (me.clone(),),
+            )
+            .await
+            .map_err(sub)?;
+        while let Some(kv) = keys.next().await {
+            let kv = kv.map_err(sub)?;
+            let key = kv.key_bytes();
+            let tail: [u8; 8] = key
+                .len()
+                .checked_sub(8)
+                .and_then(|s| key[s..].try_into().ok())
+                .ok_or_else(|| ChainError::Subxt("short HostContracts key".into()))?;
+            ids.push(ContractId::from_le_bytes(tail));
+        }
+        let at = &at;
+        let me = &me;
+        let found: Vec<Option<ChainContract>> = futures::stream::iter(ids)
+            .map(|id| async move {
+                let v = at
+                    .storage()
+                    .try_fetch(api::storage().storage_market().contracts(), (id,))
+                    .await
+                    .map_err(sub)?;
+                match v {
+                    Some(v) => {
+                        let contract = v.decode().map_err(sub)?;
+                        Ok::<_, ChainError>((contract.host == *me).then(|| to_chain(id, contract)))
+                    }
+                    None => Ok(None),
+                }
             })
-            .collect())
+            .buffered(READS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     /// Submits `call` signed by the host.
@@ -162,13 +320,51 @@ impl SubxtChain {
     }
 }
 
+fn to_chain(id: ContractId, c: Contract<AccountId32, u32>) -> ChainContract {
+    ChainContract {
+        id,
+        sender: c.sender.0,
+        size: c.size,
+        root: c.merkle_root,
+        leaf_count: c.leaf_count,
+        active: matches!(c.state, ContractState::Active),
+        upload_deadline: c.upload_deadline,
+        first_epoch: c.first_epoch,
+        last_epoch: c.last_epoch,
+    }
+}
+
 fn sub(e: impl std::fmt::Display) -> ChainError {
     ChainError::Subxt(e.to_string())
 }
 
 impl ChainApi for SubxtChain {
-    async fn best_block(&self) -> Result<u32, ChainError> {
-        let r = self.try_best_block().await;
+    async fn head(&self) -> Result<Head, ChainError> {
+        let r = self.try_head().await;
+        self.on_error(r).await
+    }
+
+    async fn block(&self, number: u32) -> Result<Option<BlockId>, ChainError> {
+        let r = self.try_block(number).await;
+        self.on_error(r).await
+    }
+
+    async fn contract_events(&self, block: BlockId) -> Result<Vec<ContractEvent>, ChainError> {
+        let r = self.try_contract_events(block).await;
+        self.on_error(r).await
+    }
+
+    async fn contract_at(
+        &self,
+        id: ContractId,
+        block: BlockId,
+    ) -> Result<Option<ChainContract>, ChainError> {
+        let r = self.try_contract_at(id, block).await;
+        self.on_error(r).await
+    }
+
+    async fn host_contracts_at(&self, block: BlockId) -> Result<Vec<ChainContract>, ChainError> {
+        let r = self.try_host_contracts_at(block).await;
         self.on_error(r).await
     }
 
@@ -183,30 +379,10 @@ impl ChainApi for SubxtChain {
         self.on_error(r).await
     }
 
-    async fn host_contracts(&self) -> Result<Vec<ChainContract>, ChainError> {
-        let r = self.try_host_contracts().await;
-        self.on_error(r).await
-    }
-
     async fn confirm_stored(&self, id: ContractId) -> Result<(), ChainError> {
         self.submit(&api::tx().storage_market().confirm_stored(id))
             .await
             .map(|_| ())
-    }
-
-    async fn contract_exists(&self, id: ContractId) -> Result<bool, ChainError> {
-        let r = async {
-            let c = self.client().await?;
-            let at = c.at_current_block().await.map_err(sub)?;
-            let found = at
-                .storage()
-                .try_fetch(api::storage().storage_market().contracts(), (id,))
-                .await
-                .map_err(sub)?;
-            Ok(found.is_some())
-        }
-        .await;
-        self.on_error(r).await
     }
 
     async fn epoch_seed(&self, epoch: u32) -> Result<Option<Hash>, ChainError> {

@@ -1,12 +1,23 @@
 //! Follows the chain: the daemon's background work.
 //!
 //! Every poll it
-//! 1. syncs the host's contracts from the chain into the index (new ones
-//!    start accepting uploads; ones the chain no longer has are marked
-//!    ended, and their data is deleted after the grace period);
+//! 1. follows the *finalized* chain: after a start (or when far behind, and
+//!    once an hour) it reads every contract of this host at the finalized
+//!    head (the node's `HostContracts` entries of this host, page by page,
+//!    no cap); in between, the market's contract events of each newly
+//!    finalized block name the contracts to read again at the head. New
+//!    contracts start accepting uploads. A contract ends only when a
+//!    finalized block at or after the one where the host saw it lacks it
+//!    (after a `ContractEnded`, or missing from a full read), read from a
+//!    node that is not syncing; its data is deleted after the grace period.
+//!    The highest finalized block followed is kept on disk: a node whose
+//!    finalized head is behind it, or that does not have it (another chain,
+//!    a node resyncing from scratch), changes nothing;
 //! 2. confirms each contract whose chunks are all stored (each chunk was
 //!    checked against the chunk roots, and those against the on-chain root,
-//!    when they arrived);
+//!    when they arrived), and whose on-chain size, root and leaf count are
+//!    the ones the data has (`leaf_count` = [`masp_proofs::leaf_count`] of
+//!    the size): a contract that could never be proven is never confirmed;
 //! 3. proves each active contract once per epoch: the challenged leaf
 //!    (derived from the epoch's on-chain seed with
 //!    [`masp_proofs::challenge_index`]) and its path, built from the stored
@@ -20,14 +31,18 @@
 //! Errors are logged and retried on the next poll; a dropped node
 //! connection is re-made by the chain client.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{BTreeSet, HashMap, HashSet},
+    path::PathBuf,
+    sync::Arc,
+};
 
 use masp_primitives::market::ContractId;
-use masp_proofs::{FileTree, LEAVES_PER_CHUNK};
+use masp_proofs::{FileTree, Hash, LEAVES_PER_CHUNK};
 use tokio::sync::watch;
 
 use crate::{
-    chain::{ChainApi, ChainContract},
+    chain::{BlockId, ChainApi, ChainContract, ContractEvent},
     config::Config,
     server::AppState,
     store::{ContractRecord, Store, StoreError},
@@ -36,14 +51,40 @@ use crate::{
 /// Proofs in one `submit_proofs` call (the runtime's `MaxProofsPerCall`).
 pub const PROOFS_PER_CALL: usize = 32;
 
+/// Finalized blocks read one by one for their events; further behind, the
+/// host's contracts are read afresh instead.
+pub const MAX_WALK: u32 = 64;
+
+/// Finalized blocks after which the host's contracts are read afresh anyway
+/// (about an hour of 6 s blocks).
+pub const RESYNC_EVERY: u32 = 600;
+
+/// The file (in the data folder) that keeps the highest finalized block
+/// this host followed.
+pub const MARK_FILE: &str = "chain-mark.json";
+
 /// The follower's state between polls.
 pub struct Follower<C: ChainApi> {
     chain: Arc<C>,
     state: Arc<AppState>,
     grace_secs: u64,
     scrub_every: Option<std::time::Duration>,
-    /// The chain's view of each live contract, from the last sync.
+    /// The chain's view of each live contract, at `at`.
     live: HashMap<ContractId, ChainContract>,
+    /// The finalized block `live` reflects; `None` until the first full read.
+    at: Option<BlockId>,
+    /// The block of the last full read.
+    synced_at: u32,
+    /// Known contracts that may have ended (a `ContractEnded`, or missing
+    /// from a full read): ended once a finalized view lacks them.
+    suspects: BTreeSet<ContractId>,
+    /// Contracts ended on chain, with when (clock seconds).
+    ending: HashMap<ContractId, u64>,
+    /// Contracts refused confirmation (logged once).
+    refused: HashSet<ContractId>,
+    /// The highest finalized block this host followed, and its file.
+    mark: Option<BlockId>,
+    mark_path: PathBuf,
 }
 
 /// What one poll did (for logs and tests).
@@ -64,6 +105,7 @@ pub struct PollReport {
 impl<C: ChainApi> Follower<C> {
     /// A follower for `chain`, sharing `state` with the HTTP API.
     pub fn new(chain: Arc<C>, state: Arc<AppState>, cfg: &Config) -> Self {
+        let mark_path = cfg.data_dir.join(MARK_FILE);
         Self {
             chain,
             state,
@@ -71,6 +113,13 @@ impl<C: ChainApi> Follower<C> {
             scrub_every: (cfg.scrub_interval_secs > 0)
                 .then(|| std::time::Duration::from_secs(cfg.scrub_interval_secs)),
             live: HashMap::new(),
+            at: None,
+            synced_at: 0,
+            suspects: BTreeSet::new(),
+            ending: HashMap::new(),
+            refused: HashSet::new(),
+            mark: load_mark(&mark_path),
+            mark_path,
         }
     }
 
@@ -97,70 +146,38 @@ impl<C: ChainApi> Follower<C> {
         }
     }
 
-    /// One round: sync, confirm, prove, clean up.
+    /// One round: follow the chain, confirm, prove, clean up.
     pub async fn poll(&mut self) -> Result<PollReport, PollError> {
         let mut report = PollReport::default();
-        let best = self.chain.best_block().await?;
+        let head = self.chain.head().await?;
+        let fin = head.finalized;
         let now = self.state.clock.now();
+        // A node that is behind what this host followed, or on another
+        // chain, changes nothing (its silence shows in /health).
+        self.check_view(fin).await?;
         self.state
             .best_block
-            .store(best, std::sync::atomic::Ordering::Relaxed);
+            .store(fin.number, std::sync::atomic::Ordering::Relaxed);
         self.state
             .chain_seen_at
             .store(now.max(1), std::sync::atomic::Ordering::Relaxed);
 
-        // 1. Sync.
-        let on_chain = self.chain.host_contracts().await?;
-        let mut known: HashMap<ContractId, ContractRecord> =
-            self.store().contracts()?.into_iter().collect();
-        self.live = on_chain.iter().map(|c| (c.id, c.clone())).collect();
-        for c in &on_chain {
-            match known.get_mut(&c.id) {
-                None => {
-                    let record = ContractRecord {
-                        sender: c.sender,
-                        size: c.size,
-                        root: c.root,
-                        leaf_count: c.leaf_count,
-                        confirmed: c.active,
-                        ended_at: None,
-                        last_proven: None,
-                    };
-                    self.store().put_contract(c.id, &record)?;
-                    tracing::info!(contract = c.id, size = c.size, "new contract");
-                    known.insert(c.id, record);
-                    report.added += 1;
-                }
-                Some(r) if r.confirmed != c.active || r.ended_at.is_some() => {
-                    r.confirmed = c.active;
-                    r.ended_at = None;
-                    self.store().put_contract(c.id, r)?;
-                }
-                Some(_) => {}
+        // 1. Follow the finalized chain.
+        match self.at {
+            Some(at) if at == fin => {}
+            Some(at)
+                if fin.number > at.number
+                    && fin.number - at.number <= MAX_WALK
+                    && fin.number.saturating_sub(self.synced_at) < RESYNC_EVERY =>
+            {
+                self.walk(at.number + 1, fin, &mut report).await?
             }
+            _ => self.resync(fin, &mut report).await?,
         }
-        for (id, r) in known.iter_mut() {
-            if self.live.contains_key(id) {
-                continue;
-            }
-            match r.ended_at {
-                // The list is capped: only the chain's own word ends a contract.
-                None if self.chain.contract_exists(*id).await? => {}
-                None => {
-                    r.ended_at = Some(now);
-                    self.store().put_contract(*id, r)?;
-                    tracing::info!(
-                        contract = id,
-                        "contract ended on chain; data kept for the grace period"
-                    );
-                }
-                Some(t) if now >= t.saturating_add(self.grace_secs) => {
-                    self.store().delete_contract(*id)?;
-                    tracing::info!(contract = id, "ended contract's data deleted");
-                    report.deleted += 1;
-                }
-                Some(_) => {}
-            }
+        if !head.syncing {
+            // Only a node that says its view is complete ends contracts.
+            self.settle(fin, now).await?;
+            report.deleted += self.delete_after_grace(now)?;
         }
         self.state.metrics.contracts.set(self.live.len() as i64);
         self.state
@@ -168,28 +185,46 @@ impl<C: ChainApi> Follower<C> {
             .bytes_stored
             .set(self.store().bytes_stored()? as i64);
 
-        // 2. Confirm complete uploads.
-        for c in on_chain
-            .iter()
-            .filter(|c| !c.active && c.upload_deadline >= best)
-        {
-            let Some(r) = known.get(&c.id) else { continue };
-            if self.store().roots(c.id)?.is_none()
-                || self.store().stored_chunks(c.id)? != r.chunk_count()
-            {
+        // 2. Confirm complete uploads whose on-chain fields match the data.
+        let mut pending: Vec<ChainContract> = self
+            .live
+            .values()
+            .filter(|c| !c.active && c.upload_deadline >= fin.number)
+            .cloned()
+            .collect();
+        pending.sort_by_key(|c| c.id);
+        for c in pending {
+            let Some(mut r) = self.store().contract(c.id)? else {
+                continue;
+            };
+            let Some(roots) = self.store().roots(c.id)? else {
+                continue;
+            };
+            if self.store().stored_chunks(c.id)? != r.chunk_count() {
+                continue;
+            }
+            if let Err(why) = check_fields(&c, &r, &roots) {
+                if self.refused.insert(c.id) {
+                    tracing::error!(contract = c.id, %why, "not confirming: the contract on chain does not match the data");
+                }
                 continue;
             }
             match self.chain.confirm_stored(c.id).await {
                 Ok(()) => {
-                    let mut r = r.clone();
                     r.confirmed = true;
                     self.store().put_contract(c.id, &r)?;
+                    if let Some(l) = self.live.get_mut(&c.id) {
+                        l.active = true;
+                    }
                     tracing::info!(contract = c.id, "upload complete; confirmed on chain");
                     report.confirmed += 1;
                 }
                 Err(e) => tracing::warn!(contract = c.id, error = %e, "confirm_stored failed"),
             }
         }
+        let mut on_chain: Vec<ChainContract> =
+            self.live.values().filter(|c| c.active).cloned().collect();
+        on_chain.sort_by_key(|c| c.id);
 
         // 3. Prove.
         let epoch = self.chain.current_epoch().await?;
@@ -265,12 +300,286 @@ impl<C: ChainApi> Follower<C> {
     }
 }
 
+/// The highest finalized block this host followed, from `path` (none if
+/// the file is missing or unreadable: a first start).
+fn load_mark(path: &std::path::Path) -> Option<BlockId> {
+    let bytes = std::fs::read(path).ok()?;
+    match serde_json::from_slice(&bytes) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::error!(path = %path.display(), error = %e, "unreadable chain mark; ignored");
+            None
+        }
+    }
+}
+
+/// Why the on-chain contract and the data this host holds disagree.
+fn check_fields(c: &ChainContract, r: &ContractRecord, roots: &[Hash]) -> Result<(), String> {
+    if c.size != r.size || c.root != r.root || c.leaf_count != r.leaf_count {
+        return Err(format!(
+            "on chain: {} bytes, {} leaves, root {}; taken as: {} bytes, {} leaves, root {}",
+            c.size,
+            c.leaf_count,
+            hex::encode(c.root),
+            r.size,
+            r.leaf_count,
+            hex::encode(r.root)
+        ));
+    }
+    let leaves = masp_proofs::leaf_count(c.size);
+    if c.leaf_count != leaves {
+        return Err(format!(
+            "leaf_count {} on chain, but {} bytes make {leaves} leaves: the contract could never be proven",
+            c.leaf_count, c.size
+        ));
+    }
+    if roots.len() != r.chunk_count() as usize
+        || masp_proofs::root_of_chunk_roots(&mut roots.to_vec()) != c.root
+    {
+        return Err("the uploaded chunk roots do not make the on-chain root".into());
+    }
+    Ok(())
+}
+
+impl<C: ChainApi> Follower<C> {
+    /// Refuses a node whose finalized view is behind the block this host
+    /// already followed, or does not contain it (another chain).
+    async fn check_view(&self, fin: BlockId) -> Result<(), PollError> {
+        let Some(mark) = self.mark else {
+            return Ok(());
+        };
+        if fin.number < mark.number {
+            return Err(PollError::Behind {
+                head: fin.number,
+                mark: mark.number,
+            });
+        }
+        let canon = if fin.number == mark.number {
+            Some(fin)
+        } else {
+            self.chain.block(mark.number).await?
+        };
+        if canon.map(|b| b.hash) != Some(mark.hash) {
+            return Err(PollError::OtherChain {
+                number: mark.number,
+            });
+        }
+        Ok(())
+    }
+
+    /// Remembers (on disk, before anything learned at `fin` is written)
+    /// that this host follows `fin`.
+    fn save_mark(&mut self, fin: BlockId) -> Result<(), PollError> {
+        if self.mark.is_some_and(|m| m.number >= fin.number) {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec(&fin).map_err(std::io::Error::other);
+        bytes
+            .and_then(|b| crate::store::write_atomic(&self.mark_path, &b))
+            .map_err(|source| PollError::Mark {
+                path: self.mark_path.clone(),
+                source,
+            })?;
+        self.mark = Some(fin);
+        Ok(())
+    }
+
+    /// Reads every contract of this host at `fin` (no cap: the node hands
+    /// them out page by page) and takes it as the live set. Known contracts
+    /// missing from it become suspects ([`Self::settle`] ends them).
+    async fn resync(&mut self, fin: BlockId, report: &mut PollReport) -> Result<(), PollError> {
+        let list = self.chain.host_contracts_at(fin).await?;
+        self.save_mark(fin)?;
+        let known: HashMap<ContractId, ContractRecord> =
+            self.store().contracts()?.into_iter().collect();
+        self.live.clear();
+        for c in list {
+            let r = known.get(&c.id);
+            self.take(c, r, report)?;
+        }
+        self.ending.clear();
+        for (id, r) in known {
+            if self.live.contains_key(&id) {
+                continue;
+            }
+            match r.ended_at {
+                Some(t) => {
+                    self.ending.insert(id, t);
+                }
+                None => {
+                    self.suspects.insert(id);
+                }
+            }
+        }
+        self.at = Some(fin);
+        self.synced_at = fin.number;
+        tracing::info!(
+            block = fin.number,
+            contracts = self.live.len(),
+            "read this host's contracts"
+        );
+        Ok(())
+    }
+
+    /// Reads the contract events of finalized blocks `from..=fin`, then
+    /// each contract they name at `fin`.
+    async fn walk(
+        &mut self,
+        from: u32,
+        fin: BlockId,
+        report: &mut PollReport,
+    ) -> Result<(), PollError> {
+        let mut touched = BTreeSet::new();
+        for n in from..=fin.number {
+            let block = if n == fin.number {
+                fin
+            } else {
+                self.chain
+                    .block(n)
+                    .await?
+                    .ok_or(PollError::OtherChain { number: n })?
+            };
+            for e in self.chain.contract_events(block).await? {
+                match e {
+                    ContractEvent::Created(id) | ContractEvent::Confirmed(id) => {
+                        touched.insert(id);
+                    }
+                    ContractEvent::Ended(id) if self.live.contains_key(&id) => {
+                        self.suspects.insert(id);
+                    }
+                    ContractEvent::Ended(_) => {}
+                }
+            }
+        }
+        self.save_mark(fin)?;
+        for id in touched {
+            match self.chain.contract_at(id, fin).await? {
+                Some(c) => {
+                    let r = self.store().contract(id)?;
+                    self.take(c, r.as_ref(), report)?;
+                }
+                None if self.live.contains_key(&id) => {
+                    self.suspects.insert(id);
+                }
+                // Created and ended between two polls: never taken.
+                None => {}
+            }
+        }
+        self.at = Some(fin);
+        Ok(())
+    }
+
+    /// Takes `c` (as the chain has it at a finalized block) into the live
+    /// set and the index.
+    fn take(
+        &mut self,
+        c: ChainContract,
+        known: Option<&ContractRecord>,
+        report: &mut PollReport,
+    ) -> Result<(), PollError> {
+        match known {
+            None => {
+                let record = ContractRecord {
+                    sender: c.sender,
+                    size: c.size,
+                    root: c.root,
+                    leaf_count: c.leaf_count,
+                    confirmed: c.active,
+                    ended_at: None,
+                    last_proven: None,
+                };
+                self.store().put_contract(c.id, &record)?;
+                tracing::info!(contract = c.id, size = c.size, "new contract");
+                report.added += 1;
+            }
+            Some(r) if r.confirmed != c.active || r.ended_at.is_some() => {
+                let mut r = r.clone();
+                r.confirmed = c.active;
+                r.ended_at = None;
+                self.store().put_contract(c.id, &r)?;
+                self.ending.remove(&c.id);
+            }
+            Some(_) => {}
+        }
+        self.suspects.remove(&c.id);
+        self.live.insert(c.id, c);
+        Ok(())
+    }
+
+    /// Ends each suspect the chain no longer has at `fin` (a finalized
+    /// block at or after every block where this host saw it); its data is
+    /// kept for the grace period.
+    async fn settle(&mut self, fin: BlockId, now: u64) -> Result<(), PollError> {
+        let suspects: Vec<ContractId> = self.suspects.iter().copied().collect();
+        for id in suspects {
+            if let Some(c) = self.chain.contract_at(id, fin).await? {
+                let r = self.store().contract(id)?;
+                self.take(c, r.as_ref(), &mut PollReport::default())?;
+                continue;
+            }
+            self.suspects.remove(&id);
+            self.live.remove(&id);
+            if let Some(mut r) = self.store().contract(id)? {
+                let at = *r.ended_at.get_or_insert(now);
+                self.store().put_contract(id, &r)?;
+                self.ending.insert(id, at);
+                tracing::info!(
+                    contract = id,
+                    block = fin.number,
+                    "contract ended on chain; data kept for the grace period"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the data of contracts ended a grace period ago.
+    fn delete_after_grace(&mut self, now: u64) -> Result<u32, PollError> {
+        let due: Vec<ContractId> = self
+            .ending
+            .iter()
+            .filter(|(_, t)| now >= t.saturating_add(self.grace_secs))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &due {
+            self.store().delete_contract(*id)?;
+            self.ending.remove(id);
+            tracing::info!(contract = id, "ended contract's data deleted");
+        }
+        Ok(due.len() as u32)
+    }
+}
+
 /// Why a poll failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
     /// The chain.
     #[error("chain: {0}")]
     Chain(#[from] masp_chain::ChainError),
+    /// The node's finalized head is behind a block this host already
+    /// followed (it is resyncing, or rewound): nothing changes meanwhile.
+    #[error("the node's finalized block #{head} is behind #{mark}, which this host already followed: the node is resyncing or rewound; waiting for it")]
+    Behind {
+        /// The node's finalized block number.
+        head: u32,
+        /// The highest finalized block this host followed.
+        mark: u32,
+    },
+    /// The node's block `number` is not the one this host followed: it is
+    /// on another chain (or has no such block); nothing changes.
+    #[error("the node's block #{number} is not the one this host followed: it is on another chain; nothing is changed (a host follows one chain: point it at a node of that chain, or start it on a fresh data folder)")]
+    OtherChain {
+        /// The block number.
+        number: u32,
+    },
+    /// The followed block could not be kept on disk.
+    #[error("cannot write {}: {source}", path.display())]
+    Mark {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The disk.
     #[error(transparent)]
     Store(#[from] StoreError),

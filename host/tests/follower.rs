@@ -1,11 +1,15 @@
 //! The daemon's background work against a scripted chain and a real disk
 //! store (and a failing one):
 //! - a contract matched on chain is taken, and confirmed once its data is
-//!   complete — never before;
+//!   complete — never before, and never when its on-chain size, root or
+//!   leaf count is not the data's (a contract that could never be proven);
 //! - each epoch the leaf the epoch's seed challenges is proven with a proof
 //!   that verifies against the on-chain root, once per epoch;
-//! - a contract missing from the (capped) list of the host's contracts is
-//!   only ended when the chain no longer has it;
+//! - a host learns of all its contracts, however many (more than 10,000
+//!   one-byte contracts cannot hide one), after a restart too;
+//! - a contract ends only when a finalized block shows it gone: a node that
+//!   is behind, rewound, on another chain, syncing, or whose list of the
+//!   host's contracts leaves one out, never gets data deleted;
 //! - a corrupt chunk is never proven: it is dropped and reported;
 //! - an ended contract's data is deleted after the grace period, not before;
 //! - a chain that fails changes nothing and the next poll recovers.
@@ -20,9 +24,9 @@ use std::{
 
 use masp_chain::ChainError;
 use masp_host::{
-    chain::{ChainApi, ChainContract},
+    chain::{BlockId, ChainApi, ChainContract, ContractEvent, Head},
     config::{self, Overrides},
-    follower::{scrub, Follower, PollReport},
+    follower::{scrub, Follower, PollError, PollReport},
     metrics::Metrics,
     server::{AppState, Clock},
     store::{DiskStore, Store},
@@ -34,16 +38,82 @@ use masp_proofs::{challenge_index, chunk_root, root_of_chunk_roots, CHUNK_SIZE, 
 /// A proof the chain received: contract, epoch, leaf index, leaf, path.
 type Submitted = (ContractId, u32, u64, Vec<u8>, Vec<[u8; 32]>);
 
+/// A finalized block of the scripted chain: the host's contracts then, and
+/// the events in it.
+#[derive(Clone)]
+struct Block {
+    id: BlockId,
+    contracts: Vec<ChainContract>,
+    events: Vec<ContractEvent>,
+}
+
 #[derive(Default)]
 struct Script {
+    /// The host's contracts as the next block will have them.
     contracts: Vec<ChainContract>,
+    /// Events of the next block.
+    events: Vec<ContractEvent>,
+    /// The node's blocks, by number (block 0: genesis, no contracts).
+    blocks: Vec<Block>,
+    /// The node's finalized block (it may go back: a rewound node).
+    finalized: u32,
+    /// While set, the node does not finalize a block on each `head`.
+    frozen: bool,
+    /// What the node says of its sync.
+    syncing: bool,
+    /// Tells one chain's block hashes from another's.
+    chain_tag: u8,
     epoch: u32,
     seeds: HashMap<u32, [u8; 32]>,
-    /// Contracts that exist on chain but are left out of `host_contracts`.
+    /// Contracts that exist on chain but are left out of `host_contracts_at`.
     unlisted: Vec<ContractId>,
     confirmed: Vec<ContractId>,
     proofs: Vec<Submitted>,
+    /// Full reads of the host's contracts.
+    full_reads: u32,
     fail: bool,
+}
+
+impl Script {
+    /// Finalizes a block holding the working state and pending events.
+    fn finalize(&mut self) {
+        if self.blocks.is_empty() {
+            self.blocks.push(Block {
+                id: block_id(self.chain_tag, 0),
+                contracts: vec![],
+                events: vec![],
+            });
+        }
+        let number = self.blocks.len() as u32;
+        self.blocks.push(Block {
+            id: block_id(self.chain_tag, number),
+            contracts: self.contracts.clone(),
+            events: std::mem::take(&mut self.events),
+        });
+        self.finalized = number;
+    }
+    /// A new contract of this host, with its `ContractCreated`.
+    fn add(&mut self, c: ChainContract) {
+        self.events.push(ContractEvent::Created(c.id));
+        self.contracts.push(c);
+    }
+    /// Contract `id` ends, with its `ContractEnded`.
+    fn end(&mut self, id: ContractId) {
+        self.events.push(ContractEvent::Ended(id));
+        self.contracts.retain(|c| c.id != id);
+    }
+    fn block(&self, b: BlockId) -> Result<&Block, ChainError> {
+        self.blocks
+            .get(b.number as usize)
+            .filter(|k| k.id == b && b.number <= self.finalized)
+            .ok_or_else(|| ChainError::Subxt(format!("unknown block {b:?}")))
+    }
+}
+
+fn block_id(tag: u8, number: u32) -> BlockId {
+    let mut hash = [tag; 32];
+    hash[..4].copy_from_slice(&number.to_le_bytes());
+    BlockId { number, hash }
 }
 
 #[derive(Default)]
@@ -63,32 +133,64 @@ impl ScriptedChain {
 }
 
 impl ChainApi for ScriptedChain {
-    async fn best_block(&self) -> Result<u32, ChainError> {
+    async fn head(&self) -> Result<Head, ChainError> {
         self.check()?;
-        Ok(10)
+        Ok(self.with(|s| {
+            if !s.frozen || s.blocks.is_empty() {
+                s.finalize();
+            }
+            Head {
+                finalized: s.blocks[s.finalized as usize].id,
+                syncing: s.syncing,
+            }
+        }))
+    }
+    async fn block(&self, number: u32) -> Result<Option<BlockId>, ChainError> {
+        self.check()?;
+        Ok(self.with(|s| match number <= s.finalized {
+            true => s.blocks.get(number as usize).map(|b| b.id),
+            false => None,
+        }))
+    }
+    async fn contract_events(&self, block: BlockId) -> Result<Vec<ContractEvent>, ChainError> {
+        self.check()?;
+        self.with(|s| Ok(s.block(block)?.events.clone()))
+    }
+    async fn contract_at(
+        &self,
+        id: ContractId,
+        block: BlockId,
+    ) -> Result<Option<ChainContract>, ChainError> {
+        self.check()?;
+        self.with(|s| {
+            Ok(s.block(block)?
+                .contracts
+                .iter()
+                .find(|c| c.id == id)
+                .cloned())
+        })
+    }
+    async fn host_contracts_at(&self, block: BlockId) -> Result<Vec<ChainContract>, ChainError> {
+        self.check()?;
+        self.with(|s| {
+            s.full_reads += 1;
+            let b = s.block(block)?;
+            Ok(b.contracts
+                .iter()
+                .filter(|c| !s.unlisted.contains(&c.id))
+                .cloned()
+                .collect())
+        })
     }
     async fn current_epoch(&self) -> Result<u32, ChainError> {
         self.check()?;
         Ok(self.with(|s| s.epoch))
     }
-    async fn host_contracts(&self) -> Result<Vec<ChainContract>, ChainError> {
-        self.check()?;
-        Ok(self.with(|s| {
-            s.contracts
-                .iter()
-                .filter(|c| !s.unlisted.contains(&c.id))
-                .cloned()
-                .collect()
-        }))
-    }
-    async fn contract_exists(&self, id: ContractId) -> Result<bool, ChainError> {
-        self.check()?;
-        Ok(self.with(|s| s.contracts.iter().any(|c| c.id == id)))
-    }
     async fn confirm_stored(&self, id: ContractId) -> Result<(), ChainError> {
         self.check()?;
         self.with(|s| {
             s.confirmed.push(id);
+            s.events.push(ContractEvent::Confirmed(id));
             for c in &mut s.contracts {
                 if c.id == id {
                     c.active = true;
@@ -130,6 +232,7 @@ impl Clock for TestClock {
 
 struct Rig {
     _dir: tempfile::TempDir,
+    cfg: config::Config,
     chain: Arc<ScriptedChain>,
     state: Arc<AppState>,
     clock: Arc<TestClock>,
@@ -161,7 +264,7 @@ fn rig(size: usize) -> Rig {
     let roots: Vec<[u8; 32]> = data.chunks(CHUNK_SIZE).map(chunk_root).collect();
     let chain = Arc::new(ScriptedChain::default());
     chain.with(|s| {
-        s.contracts.push(ChainContract {
+        s.add(ChainContract {
             id: 7,
             sender: [1; 32],
             size: size as u64,
@@ -176,6 +279,7 @@ fn rig(size: usize) -> Rig {
     let follower = Follower::new(chain.clone(), state.clone(), &cfg);
     Rig {
         _dir: dir,
+        cfg,
         chain,
         state,
         clock,
@@ -186,13 +290,23 @@ fn rig(size: usize) -> Rig {
 }
 
 impl Rig {
+    /// A new daemon on the same data folder and chain.
+    fn restart(&mut self) {
+        self.follower = Follower::new(self.chain.clone(), self.state.clone(), &self.cfg);
+    }
+
     fn upload(&self, chunks: std::ops::Range<usize>) {
+        self.upload_as(7, chunks)
+    }
+
+    /// Stores the rig's data (`chunks` of it) as contract `id`'s.
+    fn upload_as(&self, id: ContractId, chunks: std::ops::Range<usize>) {
         let store = &self.state.store;
-        store.put_roots(7, &self.roots).unwrap();
+        store.put_roots(id, &self.roots).unwrap();
         for i in chunks {
             let end = ((i + 1) * CHUNK_SIZE).min(self.data.len());
             store
-                .put_chunk(7, i as u32, &self.data[i * CHUNK_SIZE..end])
+                .put_chunk(id, i as u32, &self.data[i * CHUNK_SIZE..end])
                 .unwrap();
         }
     }
@@ -305,7 +419,7 @@ async fn an_ended_contract_is_deleted_after_the_grace_period() {
     let mut r = rig(1000);
     r.upload(0..1);
     r.follower.poll().await.unwrap();
-    r.chain.with(|s| s.contracts.clear());
+    r.chain.with(|s| s.end(7));
     r.follower.poll().await.unwrap();
     assert!(
         r.state.store.has_chunk(7, 0).unwrap(),
@@ -330,16 +444,243 @@ async fn a_failing_chain_changes_nothing_and_the_next_poll_recovers() {
 }
 
 #[tokio::test]
-async fn a_contract_left_out_of_the_capped_list_is_not_ended() {
+async fn a_contract_left_out_of_the_list_of_the_hosts_contracts_is_not_ended() {
     let mut r = rig(1000);
     r.upload(0..1);
     r.follower.poll().await.unwrap();
-    // The chain still has it, but the host's list did not include it.
+    // The chain still has it, but the host's list did not include it when
+    // the restarted daemon read it.
     r.chain.with(|s| s.unlisted.push(7));
+    r.restart();
     r.clock.0.fetch_add(1_000, Ordering::Relaxed);
     r.follower.poll().await.unwrap();
     r.clock.0.fetch_add(1_000, Ordering::Relaxed);
     assert_eq!(r.follower.poll().await.unwrap().deleted, 0);
     assert_eq!(r.state.store.contract(7).unwrap().unwrap().ended_at, None);
     assert!(r.state.store.has_chunk(7, 0).unwrap());
+}
+
+/// A 1-byte contract of this host, awaiting its upload.
+fn tiny(id: ContractId) -> ChainContract {
+    ChainContract {
+        id,
+        sender: [2; 32],
+        size: 1,
+        root: chunk_root(&[0]),
+        leaf_count: 1,
+        active: false,
+        upload_deadline: 1_000_000,
+        first_epoch: 1,
+        last_epoch: 5,
+    }
+}
+
+#[tokio::test]
+async fn more_than_ten_thousand_tiny_contracts_cannot_hide_a_contract_from_its_host() {
+    // The attack: anyone matches the host's offer with 1-byte contracts
+    // until it has more than the 10,000 the old daemon listed; contracts
+    // beyond its cap were never proven.
+    let mut r = rig(2 * CHUNK_SIZE);
+    r.chain.with(|s| {
+        s.contracts.clear();
+        s.events.clear();
+        for id in 1_000..7_000 {
+            s.add(tiny(id));
+        }
+    });
+    assert_eq!(r.follower.poll().await.unwrap().added, 6_000);
+    // More arrive while the daemon runs: it learns of them from the
+    // finalized blocks' events, then the real contract, the 10,002nd.
+    r.chain.with(|s| {
+        for id in 7_000..11_001 {
+            s.add(tiny(id));
+        }
+    });
+    assert_eq!(r.follower.poll().await.unwrap().added, 4_001);
+    let real = rig_contract(&r, 20_000);
+    r.chain.with(|s| s.add(real));
+    assert_eq!(r.follower.poll().await.unwrap().added, 1);
+    assert_eq!(r.state.store.contracts().unwrap().len(), 10_002);
+    assert_eq!(r.chain.with(|s| s.full_reads), 1, "one full read at start");
+
+    // Its data arrives: confirmed, then proven.
+    r.upload_as(20_000, 0..2);
+    assert_eq!(r.follower.poll().await.unwrap().confirmed, 1);
+    r.chain.with(|s| {
+        s.epoch = 1;
+        s.seeds.insert(1, [5; 32]);
+    });
+    assert_eq!(r.follower.poll().await.unwrap().proven, 1);
+    assert_eq!(r.chain.with(|s| s.proofs[0].0), 20_000);
+
+    // A restarted daemon reads them all again (the node pages them).
+    r.restart();
+    r.chain.with(|s| {
+        s.epoch = 2;
+        s.seeds.insert(2, [6; 32]);
+    });
+    let report = r.follower.poll().await.unwrap();
+    assert_eq!((report.added, report.proven), (0, 1));
+    assert_eq!(r.chain.with(|s| s.full_reads), 2);
+    assert_eq!(r.state.metrics.contracts.get(), 10_002);
+}
+
+/// The rig's contract under another id (the same data).
+fn rig_contract(r: &Rig, id: ContractId) -> ChainContract {
+    ChainContract {
+        id,
+        sender: [1; 32],
+        size: r.data.len() as u64,
+        root: root_of_chunk_roots(&mut r.roots.clone()),
+        leaf_count: masp_proofs::leaf_count(r.data.len() as u64),
+        active: false,
+        upload_deadline: 1_000_000,
+        first_epoch: 1,
+        last_epoch: 5,
+    }
+}
+
+#[tokio::test]
+async fn a_node_that_is_behind_rewound_or_on_another_chain_never_gets_data_deleted() {
+    let mut r = rig(1000);
+    r.upload(0..1);
+    r.follower.poll().await.unwrap();
+    r.follower.poll().await.unwrap();
+    let seen = r.state.chain_seen_at.load(Ordering::Relaxed);
+    let kept = |r: &Rig| {
+        let c = r.state.store.contract(7).unwrap().expect("record kept");
+        assert_eq!(c.ended_at, None, "not taken as ended");
+        assert!(r.state.store.has_chunk(7, 0).unwrap(), "data kept");
+    };
+
+    // The node restarts and resyncs from genesis: its finalized block is
+    // back at 0, where the contract does not exist yet.
+    r.chain.with(|s| {
+        s.frozen = true;
+        s.finalized = 0;
+    });
+    for _ in 0..3 {
+        r.clock.0.fetch_add(1_000, Ordering::Relaxed);
+        let e = r.follower.poll().await.unwrap_err();
+        assert!(matches!(e, PollError::Behind { head: 0, .. }), "{e}");
+        kept(&r);
+    }
+    // A restarted daemon remembers how far it followed.
+    r.restart();
+    r.clock.0.fetch_add(1_000, Ordering::Relaxed);
+    assert!(matches!(
+        r.follower.poll().await.unwrap_err(),
+        PollError::Behind { .. }
+    ));
+    kept(&r);
+    assert_eq!(
+        r.state.chain_seen_at.load(Ordering::Relaxed),
+        seen,
+        "/health sees the chain silent meanwhile"
+    );
+
+    // A node of another chain (a wiped dev chain) past that height, where
+    // the host has no contracts at all.
+    let real = r.chain.with(|s| std::mem::take(&mut s.blocks));
+    r.chain.with(|s| {
+        s.chain_tag = 9;
+        s.contracts.clear();
+        s.events.clear();
+        for _ in 0..real.len() + 3 {
+            s.finalize();
+        }
+    });
+    for _ in 0..2 {
+        r.restart();
+        r.clock.0.fetch_add(1_000, Ordering::Relaxed);
+        let e = r.follower.poll().await.unwrap_err();
+        assert!(matches!(e, PollError::OtherChain { .. }), "{e}");
+        kept(&r);
+    }
+
+    // Back on the real chain, where the contract still exists.
+    r.chain.with(|s| {
+        s.chain_tag = 0;
+        s.blocks = real;
+        s.contracts = s.blocks.last().unwrap().contracts.clone();
+        s.frozen = false;
+    });
+    r.clock.0.fetch_add(1_000, Ordering::Relaxed);
+    assert_eq!(r.follower.poll().await.unwrap(), PollReport::default());
+    kept(&r);
+}
+
+#[tokio::test]
+async fn a_syncing_node_never_ends_a_contract_a_finalized_block_then_does() {
+    let mut r = rig(1000);
+    r.upload(0..1);
+    r.follower.poll().await.unwrap();
+    // The contract ends on chain, but the node says it is still syncing.
+    r.chain.with(|s| {
+        s.end(7);
+        s.syncing = true;
+    });
+    for _ in 0..3 {
+        r.clock.0.fetch_add(1_000, Ordering::Relaxed);
+        assert_eq!(r.follower.poll().await.unwrap().deleted, 0);
+        assert_eq!(r.state.store.contract(7).unwrap().unwrap().ended_at, None);
+    }
+    // Synced: the finalized block lacks it; its data goes after the grace.
+    r.chain.with(|s| s.syncing = false);
+    assert_eq!(r.follower.poll().await.unwrap().deleted, 0);
+    let ended = r.state.store.contract(7).unwrap().unwrap().ended_at;
+    assert_eq!(ended, Some(r.clock.0.load(Ordering::Relaxed)));
+    r.clock.0.fetch_add(100, Ordering::Relaxed);
+    assert_eq!(r.follower.poll().await.unwrap().deleted, 1);
+    assert!(!r.state.store.chunk_path(7, 0).exists());
+}
+
+#[tokio::test]
+async fn a_contract_ended_while_the_daemon_was_down_is_ended_by_a_full_read() {
+    let mut r = rig(1000);
+    r.upload(0..1);
+    r.follower.poll().await.unwrap();
+    r.chain.with(|s| {
+        s.end(7);
+        for _ in 0..100 {
+            s.finalize();
+        }
+    });
+    r.restart();
+    r.follower.poll().await.unwrap();
+    assert!(r
+        .state
+        .store
+        .contract(7)
+        .unwrap()
+        .unwrap()
+        .ended_at
+        .is_some());
+    r.clock.0.fetch_add(100, Ordering::Relaxed);
+    assert_eq!(r.follower.poll().await.unwrap().deleted, 1);
+}
+
+#[tokio::test]
+async fn a_contract_whose_leaf_count_or_root_does_not_match_its_data_is_never_confirmed() {
+    // The attack: a Sender places a contract whose leaf_count is not the
+    // one of its size (or whose root is not its data's); a host that
+    // confirms it can never prove it, and is slashed until it loses it.
+    for (more_leaves, root) in [(-1i64, None), (1, None), (0, Some([9u8; 32]))] {
+        let mut r = rig(3 * CHUNK_SIZE - 100);
+        let size = r.data.len() as u64;
+        r.chain.with(|s| {
+            let c = &mut s.contracts[0];
+            c.leaf_count = (masp_proofs::leaf_count(size) as i64 + more_leaves) as u64;
+            if let Some(root) = root {
+                c.root = root;
+            }
+        });
+        r.follower.poll().await.unwrap();
+        r.upload(0..3);
+        for _ in 0..3 {
+            assert_eq!(r.follower.poll().await.unwrap().confirmed, 0);
+        }
+        assert!(r.chain.with(|s| s.confirmed.is_empty()));
+        assert!(!r.state.store.contract(7).unwrap().unwrap().confirmed);
+    }
 }
