@@ -1,6 +1,7 @@
-//! Benchmarks (frame-benchmarking v2), each in its worst case: proofs of the
-//! deepest tree the format allows (48 levels, 128 PiB), and misses that end
-//! contracts as lost data.
+//! Benchmarks (frame-benchmarking v2), each in its worst case: multi-proofs
+//! of [`CHALLENGE_LEAVES`] leaves of the deepest tree the format allows (48
+//! levels, 128 PiB), each item with its own Sender (and, in the hook, its own
+//! host), and misses that end contracts as lost data.
 
 use super::*;
 use crate::Pallet as Proofs;
@@ -9,46 +10,89 @@ use frame_benchmarking::v2::*;
 use frame_support::{traits::Get, BoundedVec};
 use frame_system::RawOrigin;
 use masp_primitives::market::{ContractId, EpochIndex};
-use masp_proofs::{hash_leaf, hash_node, Hash, LEAF_SIZE, MAX_DEPTH};
+use masp_proofs::{
+    build_multi_with, challenge_indices, hash_leaf, hash_node, Hash, CHALLENGE_LEAVES, LEAF_SIZE,
+    MAX_DEPTH,
+};
 
-/// A tree of `2^MAX_DEPTH` identical leaves: every leaf has the same path, so
-/// one proof answers any challenge. Verification costs what any proof of
-/// that depth costs.
-fn deepest_tree() -> (u64, Vec<u8>, Vec<Hash>, Hash) {
-    let leaf = alloc::vec![7u8; LEAF_SIZE];
-    let mut node = hash_leaf(&leaf);
-    let mut path = Vec::with_capacity(MAX_DEPTH);
-    for _ in 0..MAX_DEPTH {
-        path.push(node);
-        node = hash_node(&node, &node);
-    }
-    (1u64 << MAX_DEPTH, leaf, path, node)
+/// The seed the benchmarks' epochs get.
+const SEED: Hash = [9u8; 32];
+
+/// A tree of `2^MAX_DEPTH` identical leaves: the node at each level is the
+/// same everywhere, so any challenge has a proof. Verification costs what any
+/// proof of that depth costs; the challenged leaves are drawn as on chain,
+/// so they share only the top levels, like real ones.
+struct DeepestTree {
+    leaf: Vec<u8>,
+    /// `levels[l]`: every node `l` levels above the leaves.
+    levels: Vec<Hash>,
+    root: Hash,
 }
 
-/// `n` confirmed contracts of one host over the deepest tree.
-fn contracts<T: Config>(n: u32) -> (T::AccountId, Vec<ContractId>, EpochIndex, StorageProof) {
-    let (leaf_count, leaf, path, root) = deepest_tree();
-    let host: T::AccountId = account("host", 0, 0);
-    let sender: T::AccountId = account("sender", 0, 0);
+fn deepest_tree() -> DeepestTree {
+    let leaf = alloc::vec![7u8; LEAF_SIZE];
+    let mut node = hash_leaf(&leaf);
+    let mut levels = Vec::with_capacity(MAX_DEPTH);
+    for _ in 0..MAX_DEPTH {
+        levels.push(node);
+        node = hash_node(&node, &node);
+    }
+    DeepestTree {
+        leaf,
+        levels,
+        root: node,
+    }
+}
+
+const DEEPEST_LEAVES: u64 = 1u64 << MAX_DEPTH;
+
+/// The proof `contract` owes in `epoch` (seeded with [`SEED`]).
+fn proof_for(tree: &DeepestTree, contract: ContractId, epoch: EpochIndex) -> StorageProof {
+    let challenge = challenge_indices(&SEED, contract, epoch, DEEPEST_LEAVES, CHALLENGE_LEAVES);
+    let mut leaves = Vec::new();
+    for _ in challenge.as_slice() {
+        leaves.extend_from_slice(&tree.leaf);
+    }
+    let mut nodes = Vec::new();
+    let root = build_multi_with(
+        DEEPEST_LEAVES,
+        challenge.as_slice(),
+        &leaves,
+        |level, _| tree.levels.get(level).copied(),
+        |node| nodes.push(node),
+    );
+    assert_eq!(root, Ok(tree.root));
+    StorageProof {
+        leaf: leaves.try_into().expect("CHALLENGE_LEAVES leaves"),
+        path: nodes.try_into().expect("at most MAX_MULTI_NODES"),
+    }
+}
+
+/// `n` confirmed contracts over the deepest tree, each with its own Sender,
+/// and each with its own host if `distinct_hosts` (else all of host 0).
+fn contracts<T: Config>(
+    n: u32,
+    distinct_hosts: bool,
+) -> (T::AccountId, Vec<ContractId>, EpochIndex, DeepestTree) {
+    let tree = deepest_tree();
+    let host0: T::AccountId = account("host", 0, 0);
     let mut ids = Vec::new();
     let mut first = 0;
-    for _ in 0..n {
-        let (id, epoch) = T::BenchmarkHelper::confirmed_contract(&host, &sender, root, leaf_count);
+    for i in 0..n {
+        let host: T::AccountId = account("host", if distinct_hosts { i } else { 0 }, 0);
+        let sender: T::AccountId = account("sender", i, 0);
+        let (id, epoch) =
+            T::BenchmarkHelper::confirmed_contract(&host, &sender, tree.root, DEEPEST_LEAVES);
         ids.push(id);
         first = epoch;
     }
-    let proof = StorageProof {
-        leaf: leaf.try_into().expect("one leaf"),
-        path: path.try_into().expect("MAX_DEPTH hashes"),
-    };
-    (host, ids, first, proof)
+    (host0, ids, first, tree)
 }
 
-/// Moves to the first block of `epoch` and seeds it.
+/// Moves into `epoch`'s proof window and seeds it.
 fn enter<T: Config>(epoch: EpochIndex) {
-    let block = T::EpochLength::get() * epoch.into();
-    frame_system::Pallet::<T>::set_block_number(block);
-    EpochSeeds::<T>::insert(epoch, [9u8; 32]);
+    frame_system::Pallet::<T>::set_block_number(Proofs::<T>::reveal_block(epoch));
+    EpochSeeds::<T>::insert(epoch, SEED);
 }
 
 /// Makes each contract's next miss its last.
@@ -66,13 +110,16 @@ fn on_the_brink<T: Config>(ids: &[ContractId]) {
 mod benchmarks {
     use super::*;
 
-    /// `n` proofs of 48 levels, each paying its epoch.
+    /// `n` multi-proofs of `CHALLENGE_LEAVES` leaves of 48 levels, each
+    /// paying its epoch out of its own Sender's escrow.
     #[benchmark]
     fn submit_proofs(n: Linear<1, { T::MaxProofsPerCall::get() }>) {
-        let (host, ids, first, proof) = contracts::<T>(n);
+        let (host, ids, first, tree) = contracts::<T>(n, false);
         enter::<T>(first);
-        let batch: Vec<(ContractId, StorageProof)> =
-            ids.iter().map(|id| (*id, proof.clone())).collect();
+        let batch: Vec<(ContractId, StorageProof)> = ids
+            .iter()
+            .map(|id| (*id, proof_for(&tree, *id, first)))
+            .collect();
         let batch: BoundedVec<_, T::MaxProofsPerCall> = batch.try_into().expect("n <= max");
 
         #[extrinsic_call]
@@ -86,7 +133,7 @@ mod benchmarks {
     /// A reported miss that is the last one: slash, then the contract ends.
     #[benchmark]
     fn report_missed() {
-        let (_, ids, first, _) = contracts::<T>(1);
+        let (_, ids, first, _) = contracts::<T>(1, true);
         on_the_brink::<T>(&ids);
         enter::<T>(first + 1);
         let reporter: T::AccountId = account("reporter", 0, 0);
@@ -97,10 +144,11 @@ mod benchmarks {
         assert!(Records::<T>::get(ids[0]).is_none());
     }
 
-    /// `n` deadlines settled by the hook, each a last miss.
+    /// `n` deadlines settled by the hook, each a last miss of its own host
+    /// and Sender.
     #[benchmark]
     fn process_due(n: Linear<0, { T::MaxDuePerBlock::get() }>) {
-        let (_, ids, first, _) = contracts::<T>(n);
+        let (_, ids, first, _) = contracts::<T>(n, true);
         on_the_brink::<T>(&ids);
         let deadline = Proofs::<T>::deadline_of(first);
         frame_system::Pallet::<T>::set_block_number(deadline);
@@ -121,7 +169,7 @@ mod benchmarks {
     #[benchmark(extra)]
     fn process_due_at_scale(c: Linear<1_000, 1_000_000>) {
         let n = T::MaxDuePerBlock::get();
-        let (_, ids, first, _) = contracts::<T>(n);
+        let (_, ids, first, _) = contracts::<T>(n, true);
         on_the_brink::<T>(&ids);
         for i in 0..c {
             Records::<T>::insert(u64::MAX - i as u64, ProofRecord::default());

@@ -4,15 +4,24 @@
 //! contract's ciphertext. A missed proof costs the host deposit (paid to the
 //! Sender) and rating; repeated misses end the contract as lost data.
 //!
-//! - **Challenges**: at the first block of each epoch the pallet stores a
-//!   seed from [`Config::Randomness`]. The leaf contract `c` must prove in
-//!   epoch `e` is [`masp_proofs::challenge_index`]`(seed(e), c, e,
-//!   leaf_count)`: nothing is written per contract to issue a challenge, and
-//!   the host daemon computes exactly what the runtime checks.
-//! - **Proofs** ([`Pallet::submit_proofs`]): a batch of (contract, leaf,
-//!   Merkle path) for the current epoch, any time within it. Each is checked
-//!   with [`masp_proofs::verify`] against the contract's root; a valid one
-//!   marks the epoch proven and tells the market to pay it
+//! - **Challenges**: each epoch's seed is drawn from [`Config::Randomness`]
+//!   at the epoch's **reveal block** ([`Pallet::reveal_block`]): the middle
+//!   of the epoch (for epochs of at least [`MIN_WINDOWED_EPOCH`] blocks; the
+//!   first block of shorter, test-network epochs). Proofs are accepted from
+//!   that block to the end of the epoch (the **proof window**), so nobody
+//!   knows an epoch's challenge before its window opens: a host cannot learn
+//!   which leaves will be asked, keep only those and discard the rest. The
+//!   leaves contract `c` must prove in epoch `e` are
+//!   [`masp_proofs::challenge_indices`]`(seed(e), c, e, leaf_count,
+//!   CHALLENGE_LEAVES)`: [`masp_proofs::CHALLENGE_LEAVES`] = 4 independent
+//!   uniform draws across the whole file. Nothing is written per contract to
+//!   issue a challenge, and the host daemon computes exactly what the runtime
+//!   checks.
+//! - **Proofs** ([`Pallet::submit_proofs`]): a batch of (contract,
+//!   multi-proof) for the current epoch, within its proof window: the
+//!   challenged leaves' bytes and the sibling hashes they do not share,
+//!   checked with [`masp_proofs::verify_multi`] against the contract's root;
+//!   a valid one marks the epoch proven and tells the market to pay it
 //!   ([`StorageContracts::epoch_proven`]). One invalid proof fails the whole
 //!   call with its reason and changes nothing.
 //! - **Deadlines** live in a per-block due-queue: each confirmed contract has
@@ -27,6 +36,15 @@
 //!   [`Config::MaxConsecutiveMisses`] in a row the market ends the contract
 //!   ([`StorageContracts::data_lost`]): the Sender's unspent funds return and
 //!   [`Event::DataLost`] tells its client to repair from another replica.
+//!
+//! - **No settlement lag hole**: a record remembers the last
+//!   [`RECORD_REACH`] = 32 epochs of proofs. A proof is only recorded while
+//!   every unsettled epoch of its contract is within that reach; if the
+//!   deadline hook has fallen further behind, the proof first settles the
+//!   contract's oldest unsettled epochs itself (at most
+//!   [`MAX_INLINE_SETTLEMENTS`], charged to the call and refunded when not
+//!   needed). So whatever the hook's backlog, an unproven epoch is settled
+//!   as a miss, never taken for proven.
 //!
 //! Per-block work is bounded by the proofs submitted and the due-queue
 //! budget, never by the number of files stored.
@@ -49,10 +67,25 @@ pub mod weights;
 
 pub use randomness::ParentHashRandomness;
 
+/// Epochs a [`ProofRecord`] remembers proofs for (its `proven_bits`).
+pub const RECORD_REACH: u32 = 32;
+
+/// Most unsettled epochs one proof settles itself when the deadline hook is
+/// behind (see the crate docs).
+pub const MAX_INLINE_SETTLEMENTS: u32 = 2;
+
+/// Epochs shorter than this many blocks (test networks) have no separate
+/// proof window: the seed is drawn at their first block.
+pub const MIN_WINDOWED_EPOCH: u32 = 100;
+
 #[frame_support::pallet]
 pub mod pallet {
     use super::*;
-    use frame_support::{pallet_prelude::*, traits::Randomness};
+    use frame_support::{
+        dispatch::{DispatchResultWithPostInfo, PostDispatchInfo},
+        pallet_prelude::*,
+        traits::Randomness,
+    };
     use frame_system::pallet_prelude::*;
     use masp_primitives::{
         market::{ContractId, EpochIndex},
@@ -62,25 +95,31 @@ pub mod pallet {
         },
         Balance,
     };
-    use masp_proofs::{Hash, ProofError, LEAF_SIZE, MAX_DEPTH};
+    use masp_proofs::{Challenge, Hash, ProofError, CHALLENGE_LEAVES, LEAF_SIZE, MAX_MULTI_NODES};
     use sp_runtime::{
         traits::{BlakeTwo256, Hash as HashT, Saturating, UniqueSaturatedInto, Zero},
         Perbill,
     };
 
-    /// The bytes of one leaf (at most [`LEAF_SIZE`]).
-    pub type LeafBytes = BoundedVec<u8, ConstU32<{ LEAF_SIZE as u32 }>>;
-    /// Sibling hashes from the leaf up (at most [`MAX_DEPTH`]).
-    pub type MerklePath = BoundedVec<Hash, ConstU32<{ MAX_DEPTH as u32 }>>;
+    /// The challenged leaves' bytes, concatenated in index order (at most
+    /// [`CHALLENGE_LEAVES`] x [`LEAF_SIZE`]).
+    pub type LeafBytes = BoundedVec<u8, ConstU32<{ (CHALLENGE_LEAVES * LEAF_SIZE) as u32 }>>;
+    /// A multi-proof's sibling hashes (at most [`MAX_MULTI_NODES`]: one per
+    /// challenged leaf per level of the deepest tree).
+    pub type MerklePath = BoundedVec<Hash, ConstU32<{ MAX_MULTI_NODES as u32 }>>;
 
-    /// A host's answer to one challenge.
+    /// A host's answer to one epoch's challenge of one contract: a
+    /// multi-proof of the [`masp_proofs::challenge_indices`] leaves (see
+    /// [`masp_proofs::verify_multi`]).
     #[derive(
         Clone, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo,
     )]
     pub struct StorageProof {
-        /// The challenged leaf.
+        /// The challenged leaves' bytes, concatenated in ascending index
+        /// order (each 512 bytes, except the file's last leaf).
         pub leaf: LeafBytes,
-        /// Its Merkle path to the contract's root.
+        /// The sibling hashes the leaves do not determine, level by level
+        /// from the leaves up, left to right (shared path nodes once).
         pub path: MerklePath,
     }
 
@@ -102,10 +141,11 @@ pub mod pallet {
     }
 
     impl ProofRecord {
-        /// Whether `epoch` counts as proven. More than 32 epochs before the
-        /// last proof the record no longer knows, and then it counts as
-        /// proven: a host is never slashed without evidence (only a hook
-        /// backlog of 32 epochs could ask).
+        /// Whether `epoch` was proven. The record knows the last
+        /// [`RECORD_REACH`] epochs before the last proof; every unsettled
+        /// epoch is kept within that reach ([`Pallet::submit_proofs`] settles
+        /// older ones first), so for any epoch settlement asks about the
+        /// answer is exact. Older epochs (already settled) count as proven.
         pub fn proven(&self, epoch: EpochIndex) -> bool {
             match self.last_proven {
                 Some(last) if epoch <= last => {
@@ -197,7 +237,8 @@ pub mod pallet {
         ) -> (ContractId, EpochIndex);
     }
 
-    /// Each epoch's challenge seed (the current and the previous one).
+    /// Each epoch's challenge seed (the current and the previous one), drawn
+    /// at the epoch's reveal block.
     #[pallet::storage]
     pub type EpochSeeds<T: Config> = StorageMap<_, Twox64Concat, EpochIndex, Hash>;
 
@@ -270,8 +311,8 @@ pub mod pallet {
         OutsideTerm,
         /// This epoch is already proven.
         AlreadyProven,
-        /// The epoch's challenge seed is not set yet (first block of the
-        /// chain); try in the next block.
+        /// The epoch's challenge seed is not drawn yet: its proof window opens
+        /// at [`Pallet::reveal_block`].
         NoChallengeYet,
         /// The leaf is empty, longer than 512 bytes, or short but not the last.
         BadLeafLength,
@@ -289,6 +330,10 @@ pub mod pallet {
         WasProven,
         /// An amount or index does not fit its type.
         Overflow,
+        /// The deadline hook is so far behind that this contract has more
+        /// unsettled epochs than a proof may settle itself: settle them with
+        /// [`Pallet::report_missed`] (anyone may), then prove.
+        SettlementBehind,
     }
 
     #[pallet::hooks]
@@ -326,22 +371,30 @@ pub mod pallet {
 
     #[pallet::call]
     impl<T: Config> Pallet<T> {
-        /// Proves the current epoch for a batch of the caller's contracts:
-        /// for each, the challenged leaf and its Merkle path. Each valid proof
-        /// pays the host that epoch's price. Any invalid proof fails the call
-        /// with its reason and nothing changes.
+        /// Proves the current epoch for a batch of the caller's contracts,
+        /// within the epoch's proof window: for each, the multi-proof of its
+        /// challenged leaves. Each valid proof pays the host that epoch's
+        /// price. Any invalid proof fails the call with its reason and
+        /// nothing changes. If the deadline hook is behind, a proof first
+        /// settles its contract's oldest unsettled epochs (at most
+        /// [`MAX_INLINE_SETTLEMENTS`]; the weight is refunded when it does not).
         ///
-        /// Emits [`Event::Proven`] per proof.
+        /// Emits [`Event::Proven`] per proof (and [`Event::Missed`] for any
+        /// missed epoch it settles).
         #[pallet::call_index(0)]
-        #[pallet::weight(T::WeightInfo::submit_proofs(proofs.len() as u32))]
+        #[pallet::weight(T::WeightInfo::submit_proofs(proofs.len() as u32)
+            .saturating_add(Pallet::<T>::inline_settlement_weight()
+                .saturating_mul((proofs.len() as u64).saturating_mul(MAX_INLINE_SETTLEMENTS as u64))))]
         pub fn submit_proofs(
             origin: OriginFor<T>,
             proofs: BoundedVec<(ContractId, StorageProof), T::MaxProofsPerCall>,
-        ) -> DispatchResult {
+        ) -> DispatchResultWithPostInfo {
             let host = ensure_signed(origin)?;
             ensure!(!proofs.is_empty(), Error::<T>::EmptyBatch);
             let epoch = Self::current_epoch();
             let seed = EpochSeeds::<T>::get(epoch).ok_or(Error::<T>::NoChallengeYet)?;
+            let count = proofs.len() as u32;
+            let mut settled = 0u64;
             for (contract, proof) in proofs {
                 let target =
                     T::Contracts::proof_target(contract).ok_or(Error::<T>::UnknownContract)?;
@@ -353,21 +406,49 @@ pub mod pallet {
                 );
                 let mut record = Records::<T>::get(contract).ok_or(Error::<T>::NotConfirmed)?;
                 ensure!(!record.proven(epoch), Error::<T>::AlreadyProven);
-                let index = masp_proofs::challenge_index(&seed, contract, epoch, target.leaf_count);
-                masp_proofs::verify(
+                let challenge = masp_proofs::challenge_indices(
+                    &seed,
+                    contract,
+                    epoch,
+                    target.leaf_count,
+                    CHALLENGE_LEAVES,
+                );
+                masp_proofs::verify_multi(
                     &target.merkle_root,
                     target.leaf_count,
-                    index,
+                    challenge.as_slice(),
                     &proof.leaf,
                     &proof.path,
                 )
                 .map_err(|e| match e {
                     ProofError::BadLeafLength => Error::<T>::BadLeafLength,
                     ProofError::BadPathLength => Error::<T>::BadPathLength,
-                    ProofError::IndexOutOfRange | ProofError::RootMismatch => {
-                        Error::<T>::InvalidProof
-                    }
+                    ProofError::IndexOutOfRange
+                    | ProofError::RootMismatch
+                    | ProofError::BadIndices => Error::<T>::InvalidProof,
                 })?;
+                // Every unsettled epoch must stay within the record's reach
+                // once this proof is recorded: if the hook is that far
+                // behind, settle the oldest ones here.
+                let mut inline = 0u32;
+                while epoch.saturating_sub(record.next_check) >= RECORD_REACH {
+                    ensure!(
+                        inline < MAX_INLINE_SETTLEMENTS,
+                        Error::<T>::SettlementBehind
+                    );
+                    inline += 1;
+                    settled += 1;
+                    let lost = Self::settle(contract, record.next_check);
+                    match Records::<T>::get(contract) {
+                        Some(r) if !lost => record = r,
+                        // The misses it settled ended the contract: nothing
+                        // left to prove or pay.
+                        _ => break,
+                    }
+                }
+                if !Records::<T>::contains_key(contract) {
+                    continue;
+                }
                 record.mark_proven(epoch);
                 Records::<T>::insert(contract, record);
                 let paid = T::Contracts::epoch_proven(contract, epoch)?;
@@ -379,7 +460,13 @@ pub mod pallet {
                     paid,
                 });
             }
-            Ok(())
+            Ok(PostDispatchInfo {
+                actual_weight: Some(
+                    T::WeightInfo::submit_proofs(count)
+                        .saturating_add(Self::inline_settlement_weight().saturating_mul(settled)),
+                ),
+                pays_fee: Pays::Yes,
+            })
         }
 
         /// Settles a passed deadline now instead of waiting for the hook:
@@ -425,22 +512,55 @@ pub mod pallet {
             T::EpochLength::get().saturating_mul(epoch.saturating_add(1).into())
         }
 
-        /// The leaf `contract` must prove in the current epoch, if seeded.
+        /// The block at which `epoch`'s seed is drawn and its proof window
+        /// opens: the middle of the epoch, or its first block if epochs are
+        /// shorter than [`MIN_WINDOWED_EPOCH`] blocks. The window runs to the
+        /// end of the epoch.
+        pub fn reveal_block(epoch: EpochIndex) -> BlockNumberFor<T> {
+            let length = T::EpochLength::get();
+            let start = length.saturating_mul(epoch.into());
+            if length < MIN_WINDOWED_EPOCH.into() {
+                start
+            } else {
+                start.saturating_add(length / 2u32.into())
+            }
+        }
+
+        /// The most one inline settlement (in [`Pallet::submit_proofs`]) costs.
+        pub fn inline_settlement_weight() -> Weight {
+            T::WeightInfo::report_missed().saturating_add(T::Contracts::data_lost_weight())
+        }
+
+        /// The first leaf `contract` must prove in the current epoch, if the
+        /// epoch's seed is drawn (all of them: [`Pallet::challenge_indices`]).
         pub fn challenge(contract: ContractId) -> Option<(EpochIndex, u64)> {
+            let (epoch, challenge) = Self::challenge_indices(contract)?;
+            Some((epoch, *challenge.as_slice().first()?))
+        }
+
+        /// The current epoch and the leaves `contract` must prove in it, if
+        /// the epoch's seed is drawn.
+        pub fn challenge_indices(contract: ContractId) -> Option<(EpochIndex, Challenge)> {
             let epoch = Self::current_epoch();
             let seed = EpochSeeds::<T>::get(epoch)?;
             let target = T::Contracts::proof_target(contract)?;
             Some((
                 epoch,
-                masp_proofs::challenge_index(&seed, contract, epoch, target.leaf_count),
+                masp_proofs::challenge_indices(
+                    &seed,
+                    contract,
+                    epoch,
+                    target.leaf_count,
+                    CHALLENGE_LEAVES,
+                ),
             ))
         }
 
-        /// Stores the seed of the epoch `now` is in, if not yet stored, and
-        /// drops the seed two epochs back. Returns whether it seeded.
-        fn seed_epoch(now: BlockNumberFor<T>) -> bool {
+        /// At the reveal block of the epoch `now` is in, draws and stores its
+        /// seed and drops the seed two epochs back. Returns whether it seeded.
+        pub(crate) fn seed_epoch(now: BlockNumberFor<T>) -> bool {
             let epoch = Self::epoch_of(now);
-            if EpochSeeds::<T>::contains_key(epoch) {
+            if now < Self::reveal_block(epoch) || EpochSeeds::<T>::contains_key(epoch) {
                 return false;
             }
             let subject = (b"masp/challenge", epoch).encode();
@@ -455,9 +575,19 @@ pub mod pallet {
             true
         }
 
-        /// Queues the check of `epoch` of `contract`.
+        /// Queues the check of `epoch` of `contract`: at its deadline, or, if
+        /// that has passed (a late settlement), at the current block or the
+        /// hook's cursor, whichever is later: a check queued behind the
+        /// cursor would never run.
         fn schedule(contract: ContractId, epoch: EpochIndex) {
-            let at = Self::deadline_of(epoch);
+            let mut at = Self::deadline_of(epoch);
+            let now = frame_system::Pallet::<T>::block_number();
+            if at < now {
+                at = match DueCursor::<T>::get() {
+                    Some((cursor, _)) if cursor > now => cursor,
+                    _ => now,
+                };
+            }
             let n = DueCount::<T>::get(at);
             DueQueue::<T>::insert(at, n, (contract, epoch));
             DueCount::<T>::insert(at, n.saturating_add(1));
@@ -571,6 +701,12 @@ pub mod pallet {
                 ensure!(
                     record.consecutive_misses <= record.total_misses,
                     "more misses in a row than in total"
+                );
+                ensure!(
+                    record
+                        .last_proven
+                        .is_none_or(|last| last < record.next_check.saturating_add(RECORD_REACH)),
+                    "an unsettled epoch beyond the record's reach"
                 );
             }
             ensure!(

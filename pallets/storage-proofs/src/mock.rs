@@ -78,6 +78,12 @@ impl pallet_deposits::Config for Test {
 
 /// Blocks per epoch.
 pub const EPOCH: u64 = 10;
+
+parameter_types! {
+    /// Blocks per epoch for both pallets: [`EPOCH`], or what a test sets
+    /// (before any contract) to exercise the proof window of long epochs.
+    pub storage EpochLen: u64 = EPOCH;
+}
 /// Host deposit per GiB stored.
 pub const DEPOSIT_PER_GIB: Balance = 10 * UNIT;
 /// Storage deposit of an offer or a request.
@@ -99,8 +105,10 @@ impl market::Config for Test {
     type Deposits = Deposits;
     type Rating = ();
     type Observer = Proofs;
-    type EpochLength = ConstU64<EPOCH>;
+    type EpochLength = EpochLen;
     type DepositPerGiB = ConstU128<DEPOSIT_PER_GIB>;
+    /// Sizes as they are: the proof rules are tested with small files.
+    type MinContractSize = ConstU64<1>;
     type OfferDeposit = ConstU128<BOOK_DEPOSIT>;
     type RequestDeposit = ConstU128<BOOK_DEPOSIT>;
     type UploadWindow = ConstU64<UPLOAD_WINDOW>;
@@ -138,7 +146,7 @@ impl pallet_storage_proofs::Config for Test {
     type Deposits = Deposits;
     type Randomness = pallet_storage_proofs::ParentHashRandomness<Test>;
     type Observer = ();
-    type EpochLength = ConstU64<EPOCH>;
+    type EpochLength = EpochLen;
     type MaxProofsPerCall = ConstU32<8>;
     type FirstMissSlash = FirstMissSlash;
     type MaxConsecutiveMisses = ConstU32<MAX_MISSES>;
@@ -159,7 +167,9 @@ impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketHelper {
         merkle_root: [u8; 32],
         leaf_count: u64,
     ) -> (u64, u32) {
-        confirmed_contract(*host, *sender, merkle_root, leaf_count, leaf_count, 10)
+        // The size the leaf count stands for (leaf_count = ceil(size / 512)).
+        let size = leaf_count.saturating_mul(masp_proofs::LEAF_SIZE as u64);
+        confirmed_contract(*host, *sender, merkle_root, leaf_count, size, 10)
     }
 }
 
@@ -190,7 +200,7 @@ pub fn confirmed_contract(
         Deposits::deposit(signed(host), 1 << 98).unwrap();
     }
     if market::HostOffers::<Test>::get(host).is_empty() {
-        Market::post_offer(signed(host), UNIT, u64::MAX / 4, 1, 100).unwrap();
+        Market::post_offer(signed(host), UNIT, u64::MAX / 2, 1, 100).unwrap();
     }
     let _ = Balances::set_balance(&sender, 1 << 100);
     let id = market::NextContractId::<Test>::get();
@@ -256,6 +266,19 @@ pub fn build_and_execute(test: impl FnOnce()) {
             "MASP created or destroyed"
         );
     });
+}
+
+/// Runs blocks up to `n` like [`run_to`], but with the proofs pallet's
+/// deadline hook stalled (it only draws seeds): what a hook far behind its
+/// due queue looks like to the contracts it has not reached.
+pub fn run_stalled_to(n: u64) {
+    while System::block_number() < n {
+        let next = System::block_number() + 1;
+        System::set_block_number(next);
+        System::set_parent_hash(sp_core::H256::repeat_byte(next as u8));
+        Market::on_initialize(next);
+        Proofs::seed_epoch(next);
+    }
 }
 
 /// Runs blocks up to `n`, each with a new parent hash and the market's and

@@ -42,6 +42,11 @@ fn file(len: usize, seed: u8) -> File {
 /// `host` (funded at genesis) stores `f` for ALICE; confirmed at block 1,
 /// so the term is epochs 1..=DURATION.
 fn stored(host: AccountId, f: &File) -> ContractId {
+    stored_for(host, f, DURATION)
+}
+
+/// [`stored`] for `duration` epochs.
+fn stored_for(host: AccountId, f: &File, duration: u32) -> ContractId {
     if !market::Hosts::<Test>::contains_key(host) {
         assert_ok!(Market::register_host(
             RuntimeOrigin::signed(host),
@@ -66,7 +71,7 @@ fn stored(host: AccountId, f: &File) -> ContractId {
         f.tree.root(),
         f.tree.leaf_count(),
         1,
-        DURATION,
+        duration,
         PRICE,
         0
     ));
@@ -74,16 +79,20 @@ fn stored(host: AccountId, f: &File) -> ContractId {
     id
 }
 
-/// The proof of the current challenge, built from the stored bytes.
-fn proof(contract: ContractId, f: &File) -> StorageProof {
-    let (_, index) = Proofs::challenge(contract).expect("seeded");
-    let (_, start) = f.tree.chunk_of(index);
-    let end = (start as usize + CHUNK_SIZE).min(f.bytes.len());
-    let p = f.tree.prove(index, &f.bytes[start as usize..end]).unwrap();
+/// The multi-proof of `indices` of `f`.
+fn proof_of(f: &File, indices: &[u64]) -> StorageProof {
+    let p = f.tree.prove_many_in(indices, &f.bytes).unwrap();
     StorageProof {
-        leaf: p.leaf.try_into().unwrap(),
-        path: p.path.try_into().unwrap(),
+        leaf: p.leaves.try_into().unwrap(),
+        path: p.nodes.try_into().unwrap(),
     }
+}
+
+/// The proof of the current challenge (all its leaves), built from the
+/// stored bytes.
+fn proof(contract: ContractId, f: &File) -> StorageProof {
+    let (_, challenge) = Proofs::challenge_indices(contract).expect("seeded");
+    proof_of(f, challenge.as_slice())
 }
 
 fn submit(
@@ -91,6 +100,24 @@ fn submit(
     proofs: Vec<(ContractId, StorageProof)>,
 ) -> frame_support::dispatch::DispatchResult {
     Proofs::submit_proofs(RuntimeOrigin::signed(host), proofs.try_into().unwrap())
+        .map(|_| ())
+        .map_err(|e| e.error)
+}
+
+/// A proof of other leaves (another contract's, another epoch's) is
+/// refused without any change: `InvalidProof` when its shape fits the
+/// challenge, `BadPathLength`/`BadLeafLength` when the other leaves share
+/// fewer or more path nodes, or are fewer.
+fn assert_refused(host: AccountId, proofs: Vec<(ContractId, StorageProof)>) {
+    frame_support::assert_storage_noop!({
+        let r = submit(host, proofs);
+        assert!(
+            r == Err(Error::<Test>::InvalidProof.into())
+                || r == Err(Error::<Test>::BadPathLength.into())
+                || r == Err(Error::<Test>::BadLeafLength.into()),
+            "{r:?}"
+        );
+    });
 }
 
 fn backing(contract: ContractId) -> Balance {
@@ -146,25 +173,22 @@ fn a_bad_proof_is_rejected_with_its_reason_and_changes_nothing() {
         let mut cut = good.clone();
         cut.leaf.pop();
         assert_noop!(submit(H1, vec![(c, cut)]), Error::<Test>::BadLeafLength);
-        // A valid proof of another leaf is not an answer to this challenge.
-        let (_, index) = Proofs::challenge(c).unwrap();
-        let other = (index + 1) % f.tree.leaf_count();
-        let (_, start) = f.tree.chunk_of(other);
-        let p = f
-            .tree
-            .prove(
-                other,
-                &f.bytes[start as usize..(start as usize + CHUNK_SIZE).min(f.bytes.len())],
-            )
-            .unwrap();
-        let wrong_leaf = StorageProof {
-            leaf: p.leaf.try_into().unwrap(),
-            path: p.path.try_into().unwrap(),
-        };
-        assert_noop!(
-            submit(H1, vec![(c, wrong_leaf)]),
-            Error::<Test>::InvalidProof
+        // A valid proof of other leaves is not an answer to this challenge.
+        let (_, challenge) = Proofs::challenge_indices(c).unwrap();
+        let others: Vec<u64> = challenge
+            .as_slice()
+            .iter()
+            .map(|i| (i + 1) % f.tree.leaf_count())
+            .collect();
+        let mut others = others;
+        others.sort();
+        others.dedup();
+        assert_eq!(
+            others.len(),
+            challenge.len(),
+            "the test needs 4 other leaves"
         );
+        assert_refused(H1, vec![(c, proof_of(&f, &others))]);
         // One bad proof in a batch fails the whole batch.
         let mut bad = proof(c2, &g);
         bad.leaf[3] ^= 0xff;
@@ -184,17 +208,14 @@ fn a_proof_for_another_contract_or_a_past_epoch_is_rejected() {
         let d = stored(H1, &g);
         run_to(EPOCH);
         // c's proof offered as d's.
-        assert_noop!(
-            submit(H1, vec![(d, proof(c, &f))]),
-            Error::<Test>::InvalidProof
-        );
+        assert_refused(H1, vec![(d, proof(c, &f))]);
         // A proof made in epoch 1 and sent late, in epoch 2 (a new challenge).
         let late = proof(c, &f);
-        let (_, then) = Proofs::challenge(c).unwrap();
+        let (_, then) = Proofs::challenge_indices(c).unwrap();
         run_to(2 * EPOCH);
-        let (_, now) = Proofs::challenge(c).unwrap();
+        let (_, now) = Proofs::challenge_indices(c).unwrap();
         assert_ne!(then, now, "the test needs a new challenge");
-        assert_noop!(submit(H1, vec![(c, late)]), Error::<Test>::InvalidProof);
+        assert_refused(H1, vec![(c, late)]);
         // The current challenge is answered; replaying it fails.
         let fresh = proof(c, &f);
         assert_ok!(submit(H1, vec![(c, fresh.clone())]));
@@ -447,5 +468,193 @@ fn the_hook_settles_a_bounded_number_of_deadlines_per_block() {
         assert!(ids
             .iter()
             .all(|c| Records::<Test>::get(*c).unwrap().total_misses == 1));
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Issue 18, item 7: several leaves per challenge, a seed unknown until the
+// proof window opens.
+
+#[test]
+fn a_proof_must_answer_every_challenged_leaf() {
+    build_and_execute(|| {
+        let f = file(3 * CHUNK_SIZE + 100, 41);
+        let c = stored(H1, &f);
+        run_to(EPOCH);
+        let (_, challenge) = Proofs::challenge_indices(c).unwrap();
+        let ix = challenge.as_slice();
+        // The white paper's audit: 4 leaves drawn across the whole file.
+        assert_eq!(ix.len(), masp_proofs::CHALLENGE_LEAVES);
+        // Proving only some of them (the old one-leaf proof) is refused.
+        assert_noop!(
+            submit(H1, vec![(c, proof_of(&f, &ix[..1]))]),
+            Error::<Test>::BadLeafLength
+        );
+        assert_noop!(
+            submit(H1, vec![(c, proof_of(&f, &ix[..3]))]),
+            Error::<Test>::BadLeafLength
+        );
+        // The same leaf sent twice in place of another.
+        let mut twice = proof(c, &f);
+        let first: Vec<u8> = twice.leaf[..512].to_vec();
+        twice.leaf[512..1024].copy_from_slice(&first);
+        assert_noop!(submit(H1, vec![(c, twice)]), Error::<Test>::InvalidProof);
+        // Extended or truncated node lists.
+        let mut long = proof(c, &f);
+        long.path.try_push([0; 32]).unwrap();
+        assert_noop!(submit(H1, vec![(c, long)]), Error::<Test>::BadPathLength);
+        let mut short = proof(c, &f);
+        short.path.pop();
+        assert_noop!(submit(H1, vec![(c, short)]), Error::<Test>::BadPathLength);
+        // All four, sharing path nodes: accepted and paid.
+        let p = proof(c, &f);
+        let singles: usize = ix
+            .iter()
+            .map(|i| masp_proofs::path_len(f.tree.leaf_count(), *i))
+            .sum();
+        assert!(p.path.len() < singles, "shared nodes are sent once");
+        assert_ok!(submit(H1, vec![(c, p)]));
+        assert!(Records::<Test>::get(c).unwrap().proven(1));
+    });
+}
+
+#[test]
+fn a_host_missing_a_chunk_is_caught_within_days() {
+    // A host that dropped one chunk of ten (10%) cannot answer a challenge
+    // that touches it: with 4 leaves per epoch that is 34% of epochs (one
+    // leaf per epoch: 10%).
+    build_and_execute(|| {
+        let f = file(10 * CHUNK_SIZE, 43);
+        let c = stored_for(H1, &f, 100);
+        let dropped = 7u64; // the chunk the host no longer has (10% here)
+        let mut caught = 0;
+        for e in 1..=20u64 {
+            run_to(e * EPOCH);
+            let (_, ch) = Proofs::challenge_indices(c).unwrap();
+            if ch
+                .as_slice()
+                .iter()
+                .any(|i| i / masp_proofs::LEAVES_PER_CHUNK == dropped)
+            {
+                caught += 1;
+            } else {
+                assert_ok!(submit(H1, vec![(c, proof(c, &f))]));
+            }
+            if Records::<Test>::get(c).is_none() {
+                break;
+            }
+        }
+        // 1 - 0.9^4 = 34% of epochs touch the dropped 10%.
+        assert!(caught >= 2, "caught {caught} times in 20 epochs");
+    });
+}
+
+#[test]
+fn the_seed_is_unknown_until_the_proof_window_opens() {
+    build_and_execute(|| {
+        // One-hour epochs of 600 blocks, as in the runtime.
+        EpochLen::set(&600);
+        let f = file(CHUNK_SIZE, 44);
+        let c = stored_for(H1, &f, 5);
+        let reveal = Proofs::reveal_block(1);
+        assert_eq!(reveal, 600 + 300, "the window is the second half");
+        run_to(reveal - 1);
+        // Epoch 1 started 299 blocks ago; nobody knows its challenge yet.
+        assert_eq!(Proofs::current_epoch(), 1);
+        assert!(EpochSeeds::<Test>::get(1).is_none());
+        assert!(Proofs::challenge_indices(c).is_none());
+        assert_noop!(
+            submit(H1, vec![(c, proof_of(&f, &[0, 1, 2, 3]))]),
+            Error::<Test>::NoChallengeYet
+        );
+        // The window opens: the seed is drawn from the block that opens it.
+        run_to(reveal);
+        assert!(EpochSeeds::<Test>::get(1).is_some());
+        assert_ok!(submit(H1, vec![(c, proof(c, &f))]));
+        // A proof made now is useless next epoch (new seed, new leaves).
+        let late = proof(c, &f);
+        run_to(Proofs::reveal_block(2));
+        assert_refused(H1, vec![(c, late)]);
+        // The first half of epoch 2 was for settling epoch 1, proven.
+        assert_eq!(Records::<Test>::get(c).unwrap().total_misses, 0);
+    });
+}
+
+#[test]
+fn short_test_network_epochs_keep_a_whole_epoch_window() {
+    build_and_execute(|| {
+        assert_eq!(Proofs::reveal_block(3), 3 * EPOCH);
+        run_to(3 * EPOCH);
+        assert!(EpochSeeds::<Test>::get(3).is_some());
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Issue 18, item 14: a deadline hook more than 32 epochs behind must not turn
+// missed epochs into proven ones.
+
+#[test]
+fn a_miss_is_slashed_even_when_the_hook_is_more_than_32_epochs_behind() {
+    build_and_execute(|| {
+        let f = file(GIB as usize / 64, 51);
+        let c = stored_for(H1, &f, 50);
+        let b0 = backing(c);
+        let alice = Balances::balance(&ALICE);
+        // The hook is stalled (far behind its queue) from the start. The
+        // host proves epoch 1, skips epoch 2, proves 3..=40.
+        for e in 1..=40u64 {
+            run_stalled_to(e * EPOCH);
+            if e != 2 {
+                assert_ok!(submit(H1, vec![(c, proof(c, &f))]));
+            }
+        }
+        // Epoch 2 was settled as the miss it was, by the proof that would
+        // have pushed it out of the record's reach.
+        let r = Records::<Test>::get(c).unwrap();
+        assert_eq!(r.total_misses, 1);
+        assert!(r.next_check > 2);
+        assert_eq!(backing(c), b0 - b0 / 10);
+        assert_eq!(Balances::balance(&ALICE), alice + b0 / 10);
+        System::assert_has_event(
+            Event::Missed {
+                contract: c,
+                host: H1,
+                epoch: 2,
+                consecutive: 1,
+                slashed: b0 / 10,
+                to_sender: b0 / 10,
+            }
+            .into(),
+        );
+        // The hook catches up: no epoch is settled twice, none is lost.
+        for e in 41..=44u64 {
+            run_to(e * EPOCH);
+            assert_ok!(submit(H1, vec![(c, proof(c, &f))]));
+        }
+        run_to(45 * EPOCH + 5);
+        let r = Records::<Test>::get(c).unwrap();
+        assert_eq!(r.total_misses, 1);
+        assert_eq!(r.next_check, 45);
+    });
+}
+
+#[test]
+fn a_proof_too_far_ahead_of_settlement_waits_for_report_missed() {
+    build_and_execute(|| {
+        let f = file(5000, 52);
+        let c = stored_for(H1, &f, 60);
+        // Hook stalled; the host proves nothing for 40 epochs (it would have
+        // lost the data three epochs in, had the hook run).
+        run_stalled_to(40 * EPOCH);
+        assert_noop!(
+            submit(H1, vec![(c, proof(c, &f))]),
+            Error::<Test>::SettlementBehind
+        );
+        // Anyone settles the backlog; the third miss ends the contract.
+        for e in 1..=MAX_MISSES {
+            assert_ok!(Proofs::report_missed(RuntimeOrigin::signed(BOB), c, e));
+        }
+        assert!(market::Contracts::<Test>::get(c).is_none());
+        assert!(Records::<Test>::get(c).is_none());
     });
 }

@@ -41,6 +41,15 @@
 //! 0, 1, ..., taking the first value below the largest multiple of
 //! `leaf_count` that fits in a u64, reduced modulo `leaf_count`. Rejection
 //! sampling: no modulo bias, and the expected number of attempts is below 2.
+//!
+//! The chain asks for [`CHALLENGE_LEAVES`] leaves per contract and epoch:
+//! [`challenge_indices`] draws them the same way (independent draws, sorted,
+//! duplicates removed), and one multi-proof ([`verify_multi`],
+//! [`MultiProof`]) answers them all: the leaves' bytes concatenated in index
+//! order, then each sibling hash the leaves do not determine, level by level
+//! from the bottom up and left to right. For 4 leaves of a 1 TiB file that is
+//! at most `4 x 512 + 4 x 31 x 32 = 6016` bytes, usually ~5.9 KB (the top
+//! levels are shared).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -135,6 +144,8 @@ pub enum ProofError {
     BadPathLength,
     /// The path does not lead to the root.
     RootMismatch,
+    /// A multi-proof's indices are empty, unsorted, repeated or too many.
+    BadIndices,
 }
 
 /// Checks that `leaf` is leaf `index` of the tree with `root` over
@@ -242,6 +253,301 @@ pub fn challenge_index(randomness: &Hash, contract: u64, period: u32, leaf_count
             return value % leaf_count;
         }
     }
+}
+
+/// Leaves each contract must prove per epoch (`k`): drawn uniformly and
+/// independently across the whole file by [`challenge_indices`] and answered
+/// by one [`verify_multi`] proof that shares their common path nodes.
+///
+/// A host missing a fraction `f` of a file's leaves passes one challenge with
+/// probability `(1 - f)^k` at most. With 1-hour epochs (168 per week) and
+/// `k = 4`, a host missing 1% passes a whole week with probability
+/// `0.99^(4 x 168) = 0.99^672 = 0.0012 < 0.01` (`k = 3` would give 0.0063;
+/// the README has the arithmetic).
+pub const CHALLENGE_LEAVES: usize = 4;
+
+/// Most leaves one multi-proof may answer (the verifier's fixed work space).
+pub const MAX_MULTI_LEAVES: usize = 16;
+
+/// Most sibling hashes a multi-proof of [`CHALLENGE_LEAVES`] leaves needs:
+/// one per leaf per level at most.
+pub const MAX_MULTI_NODES: usize = CHALLENGE_LEAVES * MAX_DEPTH;
+
+/// Domain of a multi-leaf challenge draw.
+const CHALLENGES_TAG: &[u8] = b"masp/challenges";
+
+/// The leaves a challenge asks for: sorted, distinct, at most
+/// [`MAX_MULTI_LEAVES`]. `Copy` and allocation-free (the runtime uses it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Challenge {
+    indices: [u64; MAX_MULTI_LEAVES],
+    len: usize,
+}
+
+impl Challenge {
+    /// The challenged leaf indices, ascending, distinct.
+    pub fn as_slice(&self) -> &[u64] {
+        &self.indices[..self.len.min(MAX_MULTI_LEAVES)]
+    }
+
+    /// How many distinct leaves are challenged.
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Whether nothing is challenged (only for an empty tree).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds `index`, keeping the list sorted and distinct.
+    fn insert(&mut self, index: u64) {
+        let len = self.len.min(MAX_MULTI_LEAVES);
+        if len == MAX_MULTI_LEAVES {
+            return;
+        }
+        let at = match self.indices[..len].binary_search(&index) {
+            Ok(_) => return,
+            Err(at) => at,
+        };
+        let mut i = len;
+        while i > at {
+            self.indices[i] = self.indices[i - 1];
+            i -= 1;
+        }
+        self.indices[at] = index;
+        self.len = len + 1;
+    }
+}
+
+/// The leaves contract `contract` must prove in `epoch`, from that epoch's
+/// `seed`: `k` draws (at most [`MAX_MULTI_LEAVES`]), each uniform over
+/// `0..leaf_count` and independent of the others, sorted with duplicates
+/// removed (a duplicate is proven once). Draw `j` is the first 8 bytes
+/// (little-endian) of `H("masp/challenges" || seed || contract (u64 LE) ||
+/// epoch (u32 LE) || j (u32 LE) || attempt (u32 LE))`, for attempt = 0, 1,
+/// ..., taking the first value below the largest multiple of `leaf_count`
+/// that fits in a u64, reduced modulo `leaf_count` (no modulo bias; at most
+/// 256 attempts, expected fewer than 2). Empty for an empty tree.
+pub fn challenge_indices(
+    seed: &Hash,
+    contract: u64,
+    epoch: u32,
+    leaf_count: u64,
+    k: usize,
+) -> Challenge {
+    let mut out = Challenge {
+        indices: [0; MAX_MULTI_LEAVES],
+        len: 0,
+    };
+    if leaf_count == 0 {
+        return out;
+    }
+    let zone = u64::MAX - (u64::MAX % leaf_count);
+    for draw in 0..k.min(MAX_MULTI_LEAVES) as u32 {
+        let mut attempt: u32 = 0;
+        let index = loop {
+            let digest = to_hash(
+                params()
+                    .to_state()
+                    .update(CHALLENGES_TAG)
+                    .update(seed)
+                    .update(&contract.to_le_bytes())
+                    .update(&epoch.to_le_bytes())
+                    .update(&draw.to_le_bytes())
+                    .update(&attempt.to_le_bytes())
+                    .finalize(),
+            );
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&digest[..8]);
+            let value = u64::from_le_bytes(word);
+            attempt = attempt.wrapping_add(1);
+            if value < zone || attempt == 256 {
+                break value % leaf_count;
+            }
+        };
+        out.insert(index);
+    }
+    out
+}
+
+/// Checks a multi-leaf proof: `leaves` are the bytes of leaves `indices`
+/// (ascending, distinct, as [`challenge_indices`] returns them) of the tree
+/// with `root` over `leaf_count` leaves, concatenated in that order (every
+/// leaf [`LEAF_SIZE`] bytes except the tree's last leaf, which holds
+/// `1..=512`); `nodes` are the sibling hashes the leaves do not determine,
+/// in the order [`root_from_multi`] consumes them (level by level from the
+/// leaves up, left to right). Allocates nothing; never panics.
+pub fn verify_multi(
+    root: &Hash,
+    leaf_count: u64,
+    indices: &[u64],
+    leaves: &[u8],
+    nodes: &[Hash],
+) -> Result<(), ProofError> {
+    if &root_from_multi(leaf_count, indices, leaves, nodes)? == root {
+        Ok(())
+    } else {
+        Err(ProofError::RootMismatch)
+    }
+}
+
+/// The root a multi-leaf proof leads to (see [`verify_multi`]), or why it is
+/// malformed: indices empty, unsorted, repeated or too many
+/// ([`ProofError::BadIndices`]), an index not below `leaf_count`
+/// ([`ProofError::IndexOutOfRange`]), leaf bytes that do not split into the
+/// leaves ([`ProofError::BadLeafLength`]), too few or too many nodes
+/// ([`ProofError::BadPathLength`]).
+pub fn root_from_multi(
+    leaf_count: u64,
+    indices: &[u64],
+    leaves: &[u8],
+    nodes: &[Hash],
+) -> Result<Hash, ProofError> {
+    let mut items = [(0u64, [0u8; 32]); MAX_MULTI_LEAVES];
+    let count = hash_challenged_leaves(leaf_count, indices, leaves, &mut items)?;
+    let mut next = 0usize;
+    let root = fold_multi(leaf_count, &mut items, count, |_, _| {
+        let node = nodes.get(next).ok_or(ProofError::BadPathLength)?;
+        next += 1;
+        Ok(*node)
+    })?;
+    if next != nodes.len() {
+        return Err(ProofError::BadPathLength);
+    }
+    Ok(root)
+}
+
+/// Builds a multi-proof's node list without holding a tree (benchmarks and
+/// tools): `sibling(level, index)` returns each node the proof needs, which
+/// is passed to `emit` in the proof's order. `leaves` as in
+/// [`verify_multi`]. Returns the root the proof leads to.
+pub fn build_multi_with(
+    leaf_count: u64,
+    indices: &[u64],
+    leaves: &[u8],
+    mut sibling: impl FnMut(usize, u64) -> Option<Hash>,
+    mut emit: impl FnMut(Hash),
+) -> Result<Hash, ProofError> {
+    let mut items = [(0u64, [0u8; 32]); MAX_MULTI_LEAVES];
+    let count = hash_challenged_leaves(leaf_count, indices, leaves, &mut items)?;
+    fold_multi(leaf_count, &mut items, count, |level, index| {
+        let node = sibling(level, index).ok_or(ProofError::BadPathLength)?;
+        emit(node);
+        Ok(node)
+    })
+}
+
+/// Sibling hashes a multi-proof of `indices` carries in a tree of
+/// `leaf_count` leaves (0 if the indices are malformed).
+pub fn multi_proof_len(leaf_count: u64, indices: &[u64]) -> usize {
+    let mut items = [(0u64, [0u8; 32]); MAX_MULTI_LEAVES];
+    if check_indices(leaf_count, indices).is_err() {
+        return 0;
+    }
+    for (slot, &i) in items.iter_mut().zip(indices) {
+        slot.0 = i;
+    }
+    let mut len = 0usize;
+    let _ = walk_multi(leaf_count, &mut items, indices.len(), false, |_, _| {
+        len += 1;
+        Ok([0u8; 32])
+    });
+    len
+}
+
+/// Indices non-empty, ascending, distinct, at most [`MAX_MULTI_LEAVES`],
+/// all below `leaf_count`.
+fn check_indices(leaf_count: u64, indices: &[u64]) -> Result<(), ProofError> {
+    if indices.is_empty() || indices.len() > MAX_MULTI_LEAVES {
+        return Err(ProofError::BadIndices);
+    }
+    if indices.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(ProofError::BadIndices);
+    }
+    match indices.last() {
+        Some(&last) if last < leaf_count => Ok(()),
+        _ => Err(ProofError::IndexOutOfRange),
+    }
+}
+
+/// Splits `leaves` into the challenged leaves and hashes them into `items`;
+/// returns how many.
+pub(crate) fn hash_challenged_leaves(
+    leaf_count: u64,
+    indices: &[u64],
+    leaves: &[u8],
+    items: &mut [(u64, Hash); MAX_MULTI_LEAVES],
+) -> Result<usize, ProofError> {
+    check_indices(leaf_count, indices)?;
+    let mut rest = leaves;
+    for (j, &index) in indices.iter().enumerate() {
+        let last = j + 1 == indices.len();
+        let len = if last { rest.len() } else { LEAF_SIZE };
+        if len == 0
+            || len > LEAF_SIZE
+            || len > rest.len()
+            || (len < LEAF_SIZE && index + 1 != leaf_count)
+        {
+            return Err(ProofError::BadLeafLength);
+        }
+        items[j] = (index, hash_leaf(&rest[..len]));
+        rest = &rest[len..];
+    }
+    Ok(indices.len())
+}
+
+/// Folds the known nodes `items[..count]` (ascending, distinct indices)
+/// level by level up to the root, asking `sibling(level, index)` for each
+/// node it cannot compute, in the proof's order. Returns the root.
+pub(crate) fn fold_multi(
+    leaf_count: u64,
+    items: &mut [(u64, Hash); MAX_MULTI_LEAVES],
+    count: usize,
+    sibling: impl FnMut(usize, u64) -> Result<Hash, ProofError>,
+) -> Result<Hash, ProofError> {
+    walk_multi(leaf_count, items, count, true, sibling)
+}
+
+/// [`fold_multi`], hashing only if `hash` (counting nodes needs no hashes).
+fn walk_multi(
+    leaf_count: u64,
+    items: &mut [(u64, Hash); MAX_MULTI_LEAVES],
+    count: usize,
+    hash: bool,
+    mut sibling: impl FnMut(usize, u64) -> Result<Hash, ProofError>,
+) -> Result<Hash, ProofError> {
+    let node = |l: &Hash, r: &Hash| if hash { hash_node(l, r) } else { *l };
+    let (mut count, mut width, mut level) = (count.min(MAX_MULTI_LEAVES), leaf_count, 0usize);
+    if count == 0 {
+        return Err(ProofError::BadIndices);
+    }
+    while width > 1 {
+        let (mut out, mut j) = (0usize, 0usize);
+        while j < count {
+            let (i, h) = items[j];
+            let parent = if i % 2 == 0 {
+                if i + 1 >= width {
+                    // The last node of an odd level: promoted unchanged.
+                    h
+                } else if j + 1 < count && items[j + 1].0 == i + 1 {
+                    j += 1;
+                    node(&h, &items[j].1)
+                } else {
+                    node(&h, &sibling(level, i + 1)?)
+                }
+            } else {
+                node(&sibling(level, i - 1)?, &h)
+            };
+            items[out] = (i / 2, parent);
+            out += 1;
+            j += 1;
+        }
+        count = out;
+        width = width.div_ceil(2);
+        level += 1;
+    }
+    Ok(items[0].1)
 }
 
 /// Combines the roots of consecutive subtrees of equal, power-of-two leaf

@@ -2,7 +2,7 @@
 //! fixed test vectors: any change of format breaks a test here.
 
 use super::*;
-use crate::{FileTree, Proof};
+use crate::{FileTree, MultiProof, Proof};
 use proptest::prelude::*;
 
 /// Deterministic test data: byte i = (i * 31 + i / 251) mod 256.
@@ -364,4 +364,357 @@ fn the_eight_way_hashes_match_at_every_group_edge() {
         };
         assert_eq!(chunk_root(chunk), expected, "len {len}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Multi-leaf challenges and proofs (issue 18, item 7).
+
+/// The multi-proof of `indices` of `bytes`, built the daemon's way (one
+/// single-leaf proof per chunk read, merged).
+fn multi(bytes: &[u8], indices: &[u64]) -> (FileTree, MultiProof) {
+    let tree = FileTree::build(bytes).unwrap();
+    let proof = tree.prove_many_in(indices, bytes).unwrap();
+    (tree, proof)
+}
+
+#[test]
+fn a_week_of_4_leaf_challenges_catches_a_host_missing_1_percent() {
+    // The README's arithmetic: 1-hour epochs, 168 per week.
+    let epochs_per_week = 7 * 24;
+    let pass_all = |k: i32| 0.99f64.powi(k * epochs_per_week);
+    assert!(pass_all(CHALLENGE_LEAVES as i32) <= 0.01);
+    assert!(pass_all(CHALLENGE_LEAVES as i32) < 0.0013);
+    assert!(pass_all(3) <= 0.01, "k = 3 is the least that works");
+    assert!(pass_all(2) > 0.01, "k = 2 is not enough");
+    // One leaf per epoch (the old rule) lets such a host pass a week with 18%.
+    assert!(pass_all(1) > 0.18);
+    // And empirically: a host missing 1% of 10,000 leaves fails an epoch's
+    // challenge with probability 1 - 0.99^4 = 3.94%.
+    let leaves = 10_000u64;
+    let missing = |i: u64| i % 100 == 37;
+    let epochs = 20_000u32;
+    let failed = (0..epochs)
+        .filter(|e| {
+            challenge_indices(&[5; 32], 42, *e, leaves, CHALLENGE_LEAVES)
+                .as_slice()
+                .iter()
+                .any(|i| missing(*i))
+        })
+        .count() as f64
+        / epochs as f64;
+    assert!((failed - 0.0394).abs() < 0.006, "failed {failed}");
+}
+
+#[test]
+fn challenge_indices_are_sorted_distinct_in_range_and_deterministic() {
+    let seed = [3u8; 32];
+    for leaves in [1u64, 2, 3, 5, 100, 2049, 1 << 31, u64::MAX] {
+        let c = challenge_indices(&seed, 7, 9, leaves, CHALLENGE_LEAVES);
+        assert!(!c.is_empty() && c.len() <= CHALLENGE_LEAVES);
+        assert!(c.as_slice().windows(2).all(|w| w[0] < w[1]));
+        assert!(c.as_slice().iter().all(|i| *i < leaves));
+        assert_eq!(c, challenge_indices(&seed, 7, 9, leaves, CHALLENGE_LEAVES));
+    }
+    // Duplicates are proven once: one leaf, one index.
+    assert_eq!(challenge_indices(&seed, 7, 9, 1, 4).as_slice(), &[0]);
+    assert_eq!(challenge_indices(&seed, 7, 9, 2, 16).as_slice(), &[0, 1]);
+    // Nothing to challenge in an empty tree; k is capped.
+    assert!(challenge_indices(&seed, 7, 9, 0, 4).is_empty());
+    assert_eq!(
+        challenge_indices(&seed, 7, 9, u64::MAX, 1000).len(),
+        MAX_MULTI_LEAVES
+    );
+    // Another contract, epoch or seed: other leaves.
+    let big = 1u64 << 40;
+    let a = challenge_indices(&seed, 7, 9, big, 4);
+    assert_ne!(a, challenge_indices(&seed, 8, 9, big, 4));
+    assert_ne!(a, challenge_indices(&seed, 7, 10, big, 4));
+    assert_ne!(a, challenge_indices(&[4; 32], 7, 9, big, 4));
+    // Spread over the whole file: each quarter of a file is hit about as
+    // often as the others.
+    let mut quarters = [0u32; 4];
+    for e in 0..4000 {
+        for i in challenge_indices(&seed, 1, e, 1000, 4).as_slice() {
+            quarters[(*i / 250) as usize] += 1;
+        }
+    }
+    let total: u32 = quarters.iter().sum();
+    for q in quarters {
+        let share = q as f64 / total as f64;
+        assert!((share - 0.25).abs() < 0.02, "{quarters:?}");
+    }
+}
+
+#[test]
+fn a_multi_proof_verifies_for_every_shape_and_shares_its_path_nodes() {
+    for len in [
+        1usize,
+        512,
+        513,
+        5 * 512 + 1,
+        7 * 512,
+        CHUNK_SIZE + 3 * 512 + 9,
+        2 * CHUNK_SIZE + 100,
+    ] {
+        let bytes = data(len);
+        let leaves = leaf_count(len as u64);
+        for seed in 0u8..12 {
+            let indices = challenge_indices(&[seed; 32], len as u64, 1, leaves, CHALLENGE_LEAVES);
+            let (tree, p) = multi(&bytes, indices.as_slice());
+            assert_eq!(
+                verify_multi(
+                    &tree.root(),
+                    leaves,
+                    indices.as_slice(),
+                    &p.leaves,
+                    &p.nodes
+                ),
+                Ok(())
+            );
+            assert_eq!(p.nodes.len(), multi_proof_len(leaves, indices.as_slice()));
+            let singles: usize = indices
+                .as_slice()
+                .iter()
+                .map(|i| path_len(leaves, *i))
+                .sum();
+            assert!(p.nodes.len() <= singles);
+        }
+    }
+    // Neighbours share everything above them: leaves 0..4 of 8 need one
+    // sibling (the right half's root), where 4 single proofs need 12.
+    let bytes = data(8 * 512);
+    let (tree, p) = multi(&bytes, &[0, 1, 2, 3]);
+    assert_eq!(p.nodes.len(), 1);
+    assert_eq!(p.leaves, bytes[..4 * 512]);
+    assert_eq!(
+        verify_multi(&tree.root(), 8, &[0, 1, 2, 3], &p.leaves, &p.nodes),
+        Ok(())
+    );
+    // The last, short leaf and a promoted node.
+    let bytes = data(5 * 512 + 1);
+    let (tree, p) = multi(&bytes, &[2, 5]);
+    assert_eq!(p.leaves.len(), 512 + 1);
+    assert_eq!(
+        verify_multi(&tree.root(), 6, &[2, 5], &p.leaves, &p.nodes),
+        Ok(())
+    );
+}
+
+#[test]
+fn a_4_leaf_proof_of_a_1_tib_file_fits_in_6_kib() {
+    let leaves = leaf_count(1 << 40);
+    let mut worst = 0;
+    for seed in 0u8..50 {
+        let c = challenge_indices(&[seed; 32], 1, 1, leaves, CHALLENGE_LEAVES);
+        worst = worst.max(LEAF_SIZE * c.len() + 32 * multi_proof_len(leaves, c.as_slice()));
+    }
+    assert!(worst <= 4 * 512 + 4 * 31 * 32, "{worst}");
+    assert!(worst <= 6 * 1024);
+}
+
+#[test]
+fn adversarial_multi_proofs_fail_with_their_reason() {
+    let bytes = data(3 * CHUNK_SIZE + 700);
+    let leaves = leaf_count(bytes.len() as u64);
+    let indices = challenge_indices(&[1; 32], 5, 2, leaves, CHALLENGE_LEAVES);
+    let ix = indices.as_slice();
+    assert_eq!(ix.len(), 4);
+    let (tree, good) = multi(&bytes, ix);
+    let root = tree.root();
+    let check = |ix: &[u64], l: &[u8], n: &[Hash]| verify_multi(&root, leaves, ix, l, n);
+    assert_eq!(check(ix, &good.leaves, &good.nodes), Ok(()));
+    // A wrong leaf (any flipped byte of any leaf).
+    for at in [0, 511, 512, 3 * 512 + 100] {
+        let mut l = good.leaves.clone();
+        l[at] ^= 1;
+        assert_eq!(check(ix, &l, &good.nodes), Err(ProofError::RootMismatch));
+    }
+    // Another leaf's (valid) bytes in place of a challenged one.
+    let other = (ix[0] + 1..leaves).find(|i| !ix.contains(i)).unwrap();
+    let mut swapped = ix.to_vec();
+    swapped[0] = other;
+    swapped.sort();
+    let (_, p2) = multi(&bytes, &swapped);
+    assert_eq!(check(ix, &p2.leaves, &p2.nodes).is_err(), true);
+    // Leaves in the wrong order.
+    let mut l = good.leaves.clone();
+    l[..1024].rotate_left(512);
+    assert_eq!(check(ix, &l, &good.nodes), Err(ProofError::RootMismatch));
+    // Duplicated or unsorted or no indices: refused before any hashing.
+    assert_eq!(
+        check(&[ix[0], ix[0], ix[1]], &good.leaves, &good.nodes),
+        Err(ProofError::BadIndices)
+    );
+    assert_eq!(
+        check(&[ix[1], ix[0]], &good.leaves, &good.nodes),
+        Err(ProofError::BadIndices)
+    );
+    assert_eq!(
+        check(&[], &good.leaves, &good.nodes),
+        Err(ProofError::BadIndices)
+    );
+    assert_eq!(
+        check(&[0; 17], &good.leaves, &good.nodes),
+        Err(ProofError::BadIndices)
+    );
+    assert_eq!(
+        check(&[leaves], &bytes[..512], &[]),
+        Err(ProofError::IndexOutOfRange)
+    );
+    // A duplicated leaf (the same bytes twice): lengths no longer split.
+    let mut l = good.leaves.clone();
+    l.extend_from_slice(&good.leaves[..512]);
+    assert_eq!(check(ix, &l, &good.nodes), Err(ProofError::BadLeafLength));
+    // Truncated or extended leaf bytes.
+    assert_eq!(
+        check(ix, &good.leaves[..good.leaves.len() - 1], &good.nodes),
+        Err(ProofError::BadLeafLength)
+    );
+    assert_eq!(
+        check(ix, &good.leaves[..700], &good.nodes),
+        Err(ProofError::BadLeafLength)
+    );
+    assert_eq!(check(ix, &[], &good.nodes), Err(ProofError::BadLeafLength));
+    // Truncated or extended node lists.
+    assert_eq!(
+        check(ix, &good.leaves, &good.nodes[..good.nodes.len() - 1]),
+        Err(ProofError::BadPathLength)
+    );
+    let mut n = good.nodes.clone();
+    n.push([0; 32]);
+    assert_eq!(check(ix, &good.leaves, &n), Err(ProofError::BadPathLength));
+    assert_eq!(check(ix, &good.leaves, &[]), Err(ProofError::BadPathLength));
+    // A wrong node.
+    let mut n = good.nodes.clone();
+    n[3][0] ^= 1;
+    assert_eq!(check(ix, &good.leaves, &n), Err(ProofError::RootMismatch));
+    // leaf_count mismatch: the chain's leaf count is what the challenge is
+    // drawn over (a Merkle proof of leaves far from the right edge cannot
+    // tell two counts apart), so a proof made for one count does not answer
+    // another count's challenge, and no count makes the verifier panic.
+    for lc in [leaves - 1, leaves + 1, leaves * 2, 1, 0, u64::MAX] {
+        let _ = verify_multi(&root, lc, ix, &good.leaves, &good.nodes);
+        let theirs = challenge_indices(&[1; 32], 5, 2, lc, CHALLENGE_LEAVES);
+        assert!(verify_multi(&root, lc, theirs.as_slice(), &good.leaves, &good.nodes).is_err());
+    }
+    // A count at or below a challenged index is refused outright.
+    assert_eq!(
+        verify_multi(&root, ix[3], ix, &good.leaves, &good.nodes),
+        Err(ProofError::IndexOutOfRange)
+    );
+    // Merging refuses mismatched single proofs instead of panicking.
+    let single = tree.prove(ix[0], &bytes[..CHUNK_SIZE]).unwrap();
+    assert_eq!(
+        MultiProof::from_single(leaves, &[ix[0], ix[1]], &[single.clone()]),
+        Err(ProofError::BadIndices)
+    );
+    assert_eq!(
+        MultiProof::from_single(leaves + 5000, &[ix[0]], &[single.clone()]).map(|_| ()),
+        Err(ProofError::BadPathLength)
+    );
+    assert_eq!(
+        MultiProof::from_single(leaves, &[ix[0], ix[0]], &[single.clone(), single]),
+        Err(ProofError::BadIndices)
+    );
+}
+
+#[test]
+fn a_tree_with_missing_chunk_roots_refuses_to_prove_instead_of_panicking() {
+    let bytes = data(2 * CHUNK_SIZE);
+    let tree = FileTree::build(&bytes[..]).unwrap();
+    let short = FileTree::from_chunk_roots(bytes.len() as u64, tree.chunk_roots()[..1].to_vec());
+    let last = leaf_count(bytes.len() as u64) - 1;
+    assert_eq!(
+        short.prove(last, &bytes[CHUNK_SIZE..]),
+        Err(ProofError::IndexOutOfRange)
+    );
+    assert_eq!(
+        short.prove_many_in(&[0, last], &bytes).map(|_| ()),
+        Err(ProofError::IndexOutOfRange)
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// No input makes the verifier panic; random garbage never verifies.
+    #[test]
+    fn any_multi_proof_input_is_answered_without_panic(
+        leaf_count in prop_oneof![Just(0u64), Just(1u64), 1u64..10_000, any::<u64>()],
+        indices in proptest::collection::vec(any::<u64>(), 0..20),
+        small in proptest::collection::vec(0u64..64, 0..20),
+        use_small in any::<bool>(),
+        leaves in proptest::collection::vec(any::<u8>(), 0..3000),
+        nodes in proptest::collection::vec(any::<[u8; 32]>(), 0..200),
+        root in any::<[u8; 32]>(),
+    ) {
+        let ix = if use_small { small } else { indices };
+        prop_assert!(verify_multi(&root, leaf_count, &ix, &leaves, &nodes).is_err());
+        let _ = multi_proof_len(leaf_count, &ix);
+    }
+
+    /// Any challenge of any file proves, and any flipped bit fails.
+    #[test]
+    fn any_challenge_of_any_file_proves(
+        len in 1usize..(2 * CHUNK_SIZE + 5000),
+        seed in any::<[u8; 32]>(),
+        flip in any::<usize>(),
+    ) {
+        let bytes = data(len);
+        let leaves = leaf_count(len as u64);
+        let c = challenge_indices(&seed, 1, 1, leaves, CHALLENGE_LEAVES);
+        let (tree, p) = multi(&bytes, c.as_slice());
+        prop_assert_eq!(verify_multi(&tree.root(), leaves, c.as_slice(), &p.leaves, &p.nodes), Ok(()));
+        let mut l = p.leaves.clone();
+        let at = flip % (l.len() * 8);
+        l[at / 8] ^= 1 << (at % 8);
+        prop_assert!(verify_multi(&tree.root(), leaves, c.as_slice(), &l, &p.nodes).is_err());
+    }
+}
+
+/// Native cost of verifying the one-leaf proof (before) and the 4-leaf
+/// multi-proof (now) at the deepest tree: `cargo test --release -p
+/// masp-proofs -- --ignored --nocapture verification_cost`.
+#[test]
+#[ignore]
+fn verification_cost() {
+    let leaf = vec![7u8; LEAF_SIZE];
+    let mut levels = vec![hash_leaf(&leaf)];
+    for _ in 0..MAX_DEPTH {
+        let n = *levels.last().unwrap();
+        levels.push(hash_node(&n, &n));
+    }
+    let root = levels[MAX_DEPTH];
+    let leaves_n = 1u64 << MAX_DEPTH;
+    let path: Vec<Hash> = levels[..MAX_DEPTH].to_vec();
+    let c = challenge_indices(&[9; 32], 1, 1, leaves_n, CHALLENGE_LEAVES);
+    let bytes: Vec<u8> = c.as_slice().iter().flat_map(|_| leaf.clone()).collect();
+    let mut nodes = Vec::new();
+    build_multi_with(
+        leaves_n,
+        c.as_slice(),
+        &bytes,
+        |l, _| levels.get(l).copied(),
+        |n| nodes.push(n),
+    )
+    .unwrap();
+    let runs = 20_000;
+    let t = std::time::Instant::now();
+    for i in 0..runs {
+        verify(&root, leaves_n, i, &leaf, &path).unwrap();
+    }
+    let one = t.elapsed().as_nanos() as f64 / runs as f64;
+    let t = std::time::Instant::now();
+    for _ in 0..runs {
+        verify_multi(&root, leaves_n, c.as_slice(), &bytes, &nodes).unwrap();
+    }
+    let four = t.elapsed().as_nanos() as f64 / runs as f64;
+    println!(
+        "one leaf, 48 levels: {:.1} us; {} leaves, {} nodes: {:.1} us (x{:.2})",
+        one / 1000.0,
+        c.len(),
+        nodes.len(),
+        four / 1000.0,
+        four / one
+    );
 }

@@ -1,10 +1,13 @@
 //! Building trees and proofs (std: the host daemon and the client).
 
 use crate::{
-    chunk_root, hash_leaf, hash_node, leaf_count, Hash, ProofError, CHUNK_SIZE, LEAF_SIZE,
-    LEAVES_PER_CHUNK,
+    chunk_root, fold_multi, hash_leaf, hash_node, leaf_count, Hash, ProofError, CHUNK_SIZE,
+    LEAF_SIZE, LEAVES_PER_CHUNK, MAX_MULTI_LEAVES,
 };
-use std::io::{self, Read};
+use std::{
+    collections::BTreeMap,
+    io::{self, Read},
+};
 
 /// A leaf and the sibling hashes that lead from it to the root.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,7 +142,12 @@ impl FileTree {
             return Err(ProofError::IndexOutOfRange);
         }
         let (chunk_index, _) = self.chunk_of(index);
-        let expected = self.chunk_roots()[chunk_index as usize];
+        // Fewer chunk roots than the size needs: the tree cannot prove this
+        // leaf (a bad record, not bad data).
+        let expected = *self
+            .chunk_roots()
+            .get(chunk_index as usize)
+            .ok_or(ProofError::IndexOutOfRange)?;
         if chunk_root(chunk) != expected {
             return Err(ProofError::RootMismatch);
         }
@@ -154,6 +162,88 @@ impl FileTree {
         path_in(&levels(leaves), in_chunk, &mut path);
         path_in(&self.upper, chunk_index as usize, &mut path);
         Ok(Proof { leaf, path })
+    }
+}
+
+/// A proof of several leaves of one tree (see [`crate::verify_multi`]):
+/// their bytes, concatenated in index order, and the sibling hashes they do
+/// not determine. Path nodes the leaves share are sent once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MultiProof {
+    /// The leaves' bytes, in ascending index order.
+    pub leaves: Vec<u8>,
+    /// Sibling hashes, level by level from the leaves up, left to right.
+    pub nodes: Vec<Hash>,
+}
+
+impl MultiProof {
+    /// Bytes this proof puts in a transaction (leaves + hashes).
+    pub fn encoded_len(&self) -> usize {
+        self.leaves.len() + 32 * self.nodes.len()
+    }
+
+    /// Merges single-leaf proofs of leaves `indices` (ascending, distinct;
+    /// `proofs[j]` proves `indices[j]`) of a tree of `leaf_count` leaves into
+    /// one multi-proof. A malformed input is an error, never a panic; the
+    /// result is not checked against a root (do that with
+    /// [`crate::verify_multi`]).
+    pub fn from_single(
+        leaf_count: u64,
+        indices: &[u64],
+        proofs: &[Proof],
+    ) -> Result<Self, ProofError> {
+        if indices.len() != proofs.len() || indices.len() > MAX_MULTI_LEAVES {
+            return Err(ProofError::BadIndices);
+        }
+        // Every sibling each single path names: (level, index) -> hash.
+        let mut known: BTreeMap<(usize, u64), Hash> = BTreeMap::new();
+        for (&index, proof) in indices.iter().zip(proofs) {
+            if proof.path.len() != crate::path_len(leaf_count, index) {
+                return Err(ProofError::BadPathLength);
+            }
+            let (mut i, mut width, mut next, mut level) = (index, leaf_count, 0usize, 0usize);
+            while width > 1 {
+                if !(i + 1 == width && width % 2 == 1) {
+                    known.insert((level, i ^ 1), proof.path[next]);
+                    next += 1;
+                }
+                i /= 2;
+                width = width.div_ceil(2);
+                level += 1;
+            }
+        }
+        let mut leaves = Vec::new();
+        for proof in proofs {
+            leaves.extend_from_slice(&proof.leaf);
+        }
+        let mut items = [(0u64, [0u8; 32]); MAX_MULTI_LEAVES];
+        let count = crate::hash_challenged_leaves(leaf_count, indices, &leaves, &mut items)?;
+        let mut nodes = Vec::new();
+        fold_multi(leaf_count, &mut items, count, |level, index| {
+            let node = *known
+                .get(&(level, index))
+                .ok_or(ProofError::BadPathLength)?;
+            nodes.push(node);
+            Ok(node)
+        })?;
+        Ok(Self { leaves, nodes })
+    }
+}
+
+impl FileTree {
+    /// The multi-proof of leaves `indices` (ascending, distinct), reading
+    /// each leaf's chunk from `file` (the whole ciphertext). For tests and
+    /// tools that hold a file in memory; the daemon reads chunk by chunk.
+    pub fn prove_many_in(&self, indices: &[u64], file: &[u8]) -> Result<MultiProof, ProofError> {
+        let mut proofs = Vec::with_capacity(indices.len());
+        for &index in indices {
+            let (_, start) = self.chunk_of(index);
+            let start = usize::try_from(start).map_err(|_| ProofError::IndexOutOfRange)?;
+            let end = start.saturating_add(CHUNK_SIZE).min(file.len());
+            let chunk = file.get(start..end).ok_or(ProofError::IndexOutOfRange)?;
+            proofs.push(self.prove(index, chunk)?);
+        }
+        MultiProof::from_single(self.leaf_count(), indices, &proofs)
     }
 }
 

@@ -106,8 +106,9 @@ impl pallet_storage_proofs::Config for Runtime {
     /// Every proof passed or missed moves the host's rating.
     type Observer = HostRating;
     type EpochLength = EpochLength;
-    /// 32 proofs of at most 2 KiB (512-byte leaf + 48 hashes): 64 KiB of
-    /// call data, well inside a block's 5 MiB and the 10 MiB PoV.
+    /// 32 proofs of at most 8 KiB (4 challenged 512-byte leaves + at most
+    /// 4 x 48 hashes; ~6 KiB at 1 TiB): 256 KiB of call data, well inside a
+    /// block's 5 MiB and the 10 MiB PoV.
     type MaxProofsPerCall = ConstU32<32>;
     type FirstMissSlash = FirstMissSlash;
     /// Six hours of missed proofs in a row and the data counts as lost.

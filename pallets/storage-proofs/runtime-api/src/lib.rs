@@ -8,8 +8,11 @@ pub use pallet_storage_proofs::ProofRecord;
 sp_api::decl_runtime_apis! {
     /// The MASP storage proofs.
     pub trait StorageProofsApi {
-        /// The current epoch and the leaf `contract` must prove in it
-        /// (`None` before the epoch is seeded or for an unknown contract).
+        /// The current epoch and the first of the leaves `contract` must
+        /// prove in it (`None` before the epoch's seed is drawn at its reveal
+        /// block, or for an unknown contract). All of them:
+        /// `masp_proofs::challenge_indices(seed, contract, epoch, leaf_count,
+        /// CHALLENGE_LEAVES)` with the seed in `StorageProofs::EpochSeeds`.
         fn challenge(contract: u64) -> Option<(u32, u64)>;
         /// `contract`'s proof record: next deadline, last proven epoch, misses.
         fn record(contract: u64) -> Option<ProofRecord>;
