@@ -572,8 +572,9 @@ pub mod pallet {
         }
 
         /// Leaves the market. Only a host with no live contracts may; its
-        /// resting offers are cancelled and their deposits returned. (Its
-        /// insurance deposit stays with the deposits pallet to withdraw.)
+        /// resting offers are cancelled and their deposits returned, and the
+        /// observers (the rating) forget it. (Its insurance deposit stays
+        /// with the deposits pallet to withdraw.)
         ///
         /// Emits [`Event::OfferClosed`] per offer, then
         /// [`Event::HostUnregistered`].
@@ -591,6 +592,8 @@ pub mod pallet {
                 }
             }
             Hosts::<T>::remove(&host);
+            // Observers drop what they keep about the host (its rating).
+            T::Observer::host_unregistered(&host);
             Self::deposit_event(Event::HostUnregistered { host });
             Ok(Some(T::WeightInfo::unregister_host(count)).into())
         }

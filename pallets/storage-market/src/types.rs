@@ -50,7 +50,9 @@ pub fn request_key_price(key: &BookKey) -> Balance {
 /// proof of it could be verified). `None` for an empty or too large size.
 pub fn expected_leaf_count(size: u64) -> Option<u64> {
     let leaves = masp_proofs::leaf_count(size);
-    (leaves >= 1 && leaves <= 1u64 << masp_proofs::MAX_DEPTH).then_some(leaves)
+    (1..=1u64 << masp_proofs::MAX_DEPTH)
+        .contains(&leaves)
+        .then_some(leaves)
 }
 
 /// The longest region code.
