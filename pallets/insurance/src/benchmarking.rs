@@ -12,6 +12,7 @@ use masp_primitives::{
     traits::{ContractEnd, ContractObserver, HostDeposits, SlashDeposit},
     Balance,
 };
+use sp_runtime::Perbill;
 
 /// Plenty for any benchmark account.
 const FUNDS: Balance = 1 << 100;
@@ -28,8 +29,13 @@ fn insurer<T: Config>() -> T::AccountId {
     let capital = T::MinCapital::get().saturating_mul(1_000);
     Insurance::<T>::deposit_capital(RawOrigin::Signed(who.clone()).into(), capital)
         .expect("funded");
-    Insurance::<T>::set_offer(RawOrigin::Signed(who.clone()).into(), 1_000_000, capital, 0)
-        .expect("an insurer");
+    Insurance::<T>::set_offer(
+        RawOrigin::Signed(who.clone()).into(),
+        Perbill::from_parts(1_000_000),
+        capital,
+        0,
+    )
+    .expect("an insurer");
     who
 }
 
@@ -41,6 +47,12 @@ fn contract<T: Config>() -> (T::AccountId, T::AccountId, ContractId) {
     (host, sender, id)
 }
 
+/// The cover bought in the benchmarks: as much as the host's deposit backs
+/// (always sold), so a claim pays from capital and recovers by a slash.
+fn cover_amount<T: Config>(id: ContractId) -> Balance {
+    T::Deposits::backing(id).max(1)
+}
+
 /// A covered contract: (host, sender, insurer, id).
 fn covered<T: Config>() -> (T::AccountId, T::AccountId, T::AccountId, ContractId) {
     let insurer = insurer::<T>();
@@ -49,8 +61,8 @@ fn covered<T: Config>() -> (T::AccountId, T::AccountId, T::AccountId, ContractId
         RawOrigin::Signed(sender.clone()).into(),
         id,
         insurer.clone(),
-        T::MinCapital::get(),
-        Balance::MAX,
+        cover_amount::<T>(id),
+        Perbill::one(),
     )
     .expect("a coverable contract");
     (host, sender, insurer, id)
@@ -99,12 +111,15 @@ mod benchmarks {
         #[extrinsic_call]
         _(
             RawOrigin::Signed(who.clone()),
-            2_000_000,
+            Perbill::from_parts(2_000_000),
             T::MinCapital::get(),
             1,
         );
 
-        assert_eq!(Offers::<T>::get(&who).map(|o| o.premium), Some(2_000_000));
+        assert_eq!(
+            Offers::<T>::get(&who).map(|o| o.premium),
+            Some(Perbill::from_parts(2_000_000))
+        );
     }
 
     #[benchmark]
@@ -117,14 +132,22 @@ mod benchmarks {
         assert!(Offers::<T>::get(&who).is_none());
     }
 
+    /// Buying cover: the contract, the offer, the host's rating, the
+    /// insurer, the deposit backing the contract read, the premium held.
     #[benchmark]
     fn buy_cover() {
         let insurer = insurer::<T>();
         let (_, sender, id) = contract::<T>();
-        let amount = T::MinCapital::get();
+        let amount = cover_amount::<T>(id);
 
         #[extrinsic_call]
-        _(RawOrigin::Signed(sender), id, insurer, amount, Balance::MAX);
+        _(
+            RawOrigin::Signed(sender),
+            id,
+            insurer,
+            amount,
+            Perbill::one(),
+        );
 
         assert!(Covers::<T>::get(id).is_some());
     }
@@ -156,8 +179,8 @@ mod benchmarks {
         assert!(Covers::<T>::get(id).is_none());
     }
 
-    /// The insurance part of a contract ending with its data lost: premium
-    /// paid and refunded, the claim paid from capital and recovered by a
+    /// The insurance part of a contract ending with its data lost: the
+    /// term's premium paid, the claim paid from capital and recovered by a
     /// slash of the host's deposit. What the market adds to its end paths
     /// ([`ContractObserver::contract_ended_weight`]).
     #[benchmark]

@@ -9,21 +9,34 @@
 //!   or back new cover, so cover is never sold beyond capital and an insurer
 //!   never loses more than it locked.
 //! - **Offers** ([`Pallet::set_offer`], [`Pallet::remove_offer`]): one per
-//!   insurer: a premium rate per GiB per epoch, the most cover it sells per
-//!   contract and the least host rating it insures.
+//!   insurer: a premium rate per epoch as a share of the cover (a
+//!   [`Perbill`]), the most cover it sells per contract and the least host
+//!   rating it insures.
 //! - **Cover** ([`Pallet::buy_cover`]): a contract's Sender buys `amount` of
-//!   cover from an offer. The premium for the rest of the term is held from
-//!   the Sender and paid to the insurer only for epochs the contract is live
-//!   ([`Pallet::collect_premium`] any time, the rest when the contract ends;
-//!   what was not used returns). Cover bought before the term starts covers
-//!   it all; cover bought later starts [`Config::WaitingEpochs`] after the
-//!   next epoch, so a Sender cannot insure a host it already sees failing.
+//!   cover from an offer. The premium is priced on the cover, not on the
+//!   bytes stored: `rate x amount` (rounded up) per covered epoch. The
+//!   premium for the rest of the term is held from the Sender and paid to
+//!   the insurer for epochs the contract is live ([`Pallet::collect_premium`]
+//!   any time, the rest when the contract ends; what was not used returns,
+//!   except on a claim). Cover bought before the term starts covers it all;
+//!   cover bought later starts [`Config::WaitingEpochs`] after the next
+//!   epoch, so a Sender cannot insure a host it already sees failing.
+//! - **Cover is bounded by what backs the contract**: at most the host's
+//!   deposit backing the contract when the cover is bought plus the premium
+//!   for the covered epochs ([`Error::CoverExceedsBacking`]). A Sender and a
+//!   host acting together can lose the data on purpose, and the term's price
+//!   flows from one to the other, so neither the contract's size nor its
+//!   price says what an insurer can get back; the deposit and the premium
+//!   do. With this bound an insurer never loses on a policy: what it pays
+//!   on a claim is at most what the slash of that deposit recovers plus the
+//!   premium it keeps.
 //! - **Claims**: when the market ends a covered contract as lost data
 //!   ([`ContractEnd::DataLost`]), the Sender has already been paid the host's
-//!   slashes; the insurer pays the rest up to the cover from its capital.
-//!   The insurer then takes what a further slash of the deposit backing that
-//!   contract yields, up to what it paid ([`SlashDeposit`]): it is the
-//!   contract's victim now.
+//!   slashes; the insurer pays the rest up to the cover from its capital and
+//!   keeps the whole premium of the covered term (a total loss earns the
+//!   premium, as in any insurance). The insurer then takes what a further
+//!   slash of the deposit backing that contract yields, up to what it paid
+//!   ([`SlashDeposit`]): it is the contract's victim now.
 //!
 //! Invariants (`try_state`, run after every test): each insurer's capital
 //! hold equals its recorded capital and covers its committed cover, which is
@@ -59,14 +72,17 @@ pub mod pallet {
     };
     use frame_system::pallet_prelude::*;
     use masp_primitives::{
-        market::{epoch_cost, ContractId, EpochIndex, Rating, RATING_MAX},
+        market::{ContractId, EpochIndex, Rating, RATING_MAX},
         traits::{
             ContractEnd, ContractObserver, HostDeposits, HostRatingProvider, SlashDeposit,
             StorageContracts,
         },
         Balance,
     };
-    use sp_runtime::traits::{UniqueSaturatedInto, Zero};
+    use sp_runtime::{
+        traits::{UniqueSaturatedInto, Zero},
+        Perbill,
+    };
 
     /// An insurer's capital.
     #[derive(
@@ -112,8 +128,9 @@ pub mod pallet {
         TypeInfo,
     )]
     pub struct CoverOffer {
-        /// Premium per GiB stored per epoch (in planck).
-        pub premium: Balance,
+        /// Premium per covered epoch, as a share of the cover (rounded up to
+        /// the next planck).
+        pub premium: Perbill,
         /// The most cover sold for one contract.
         pub max_cover: Balance,
         /// The least host rating insured.
@@ -133,7 +150,7 @@ pub mod pallet {
         pub host: AccountId,
         /// What a loss pays, at most (slashes included).
         pub amount: Balance,
-        /// Premium per live epoch.
+        /// Premium per covered epoch (the offer's rate times `amount`).
         pub epoch_premium: Balance,
         /// First epoch covered.
         pub start: EpochIndex,
@@ -303,7 +320,11 @@ pub mod pallet {
         AlreadyCovered,
         /// More cover than the offer sells per contract.
         CoverTooLarge,
-        /// The offer's premium is above the caller's limit.
+        /// More cover than the host's deposit backing the contract plus the
+        /// premium for the covered epochs: the excess could never be
+        /// recovered, so a Sender and its own host would collect it.
+        CoverExceedsBacking,
+        /// The offer's premium rate is above the caller's limit.
         PremiumTooHigh,
         /// The host's rating is below the offer's minimum.
         RatingTooLow,
@@ -386,23 +407,29 @@ pub mod pallet {
             Ok(())
         }
 
-        /// Offers cover (replacing the caller's previous offer): `premium`
-        /// per GiB per epoch, at most `max_cover` per contract, for hosts
-        /// rated at least `min_rating`. Covers already sold keep their terms.
+        /// Offers cover (replacing the caller's previous offer): a premium
+        /// of `premium` of the cover per covered epoch (e.g. 1% of 100 MASP
+        /// of cover is 1 MASP an epoch, whatever the contract's size), at
+        /// most `max_cover` per contract, for hosts rated at least
+        /// `min_rating`. Covers already sold keep their terms.
+        ///
+        /// Errors: [`Error::NotInsurer`] without capital,
+        /// [`Error::ZeroAmount`] for a zero rate or `max_cover`,
+        /// [`Error::BadRating`] above [`RATING_MAX`].
         ///
         /// Emits [`Event::OfferSet`].
         #[pallet::call_index(2)]
         #[pallet::weight(T::WeightInfo::set_offer())]
         pub fn set_offer(
             origin: OriginFor<T>,
-            premium: Balance,
+            premium: Perbill,
             max_cover: Balance,
             min_rating: Rating,
         ) -> DispatchResult {
             let who = ensure_signed(origin)?;
             ensure!(Insurers::<T>::contains_key(&who), Error::<T>::NotInsurer);
             ensure!(
-                !premium.is_zero() && !max_cover.is_zero(),
+                premium.deconstruct() != 0 && !max_cover.is_zero(),
                 Error::<T>::ZeroAmount
             );
             ensure!(min_rating <= RATING_MAX, Error::<T>::BadRating);
@@ -432,9 +459,17 @@ pub mod pallet {
         }
 
         /// The Sender of `contract` buys `amount` of cover from `insurer`'s
-        /// offer, if its premium is at most `max_premium` per GiB per epoch.
-        /// The premium for the covered epochs is held now and paid per live
-        /// epoch; the insurer commits `amount` of its capital.
+        /// offer, if the offer's premium rate is at most `max_premium` (a
+        /// share of the cover per epoch). The premium, `rate x amount`
+        /// (rounded up) per covered epoch, is held now for every covered
+        /// epoch and paid per live epoch; the insurer commits `amount` of its
+        /// capital.
+        ///
+        /// `amount` may not exceed the offer's `max_cover`, the insurer's
+        /// uncommitted capital, nor the host's deposit now backing the
+        /// contract plus that premium ([`Error::CoverExceedsBacking`]): what
+        /// the insurer may have to pay is always what it can recover from
+        /// the host or has been paid.
         ///
         /// Emits [`Event::CoverBought`].
         #[pallet::call_index(4)]
@@ -444,7 +479,7 @@ pub mod pallet {
             contract: ContractId,
             insurer: T::AccountId,
             amount: Balance,
-            max_premium: Balance,
+            max_premium: Perbill,
         ) -> DispatchResult {
             let sender = ensure_signed(origin)?;
             ensure!(!amount.is_zero(), Error::<T>::ZeroAmount);
@@ -471,12 +506,17 @@ pub mod pallet {
                     .saturating_add(T::WaitingEpochs::get())
             };
             ensure!(start <= target.last_epoch, Error::<T>::TooLate);
-            let epoch_premium =
-                epoch_cost(offer.premium, target.size).ok_or(Error::<T>::Overflow)?;
+            let epoch_premium = offer.premium.mul_ceil(amount);
             let epochs = target.last_epoch.saturating_sub(start).saturating_add(1);
             let premium = epoch_premium
                 .checked_mul(epochs as Balance)
                 .ok_or(Error::<T>::Overflow)?;
+            // What a claim can cost the insurer beyond the premium it keeps
+            // must be recoverable from the deposit backing the contract.
+            ensure!(
+                amount <= T::Deposits::backing(contract).saturating_add(premium),
+                Error::<T>::CoverExceedsBacking
+            );
             if !premium.is_zero() {
                 T::Currency::hold(&HoldReason::Premium.into(), &sender, premium)
                     .map_err(|_| Error::<T>::InsufficientFunds)?;
@@ -652,12 +692,13 @@ pub mod pallet {
             }
         }
 
-        /// A covered contract lost its data in epoch `now`: the insurer pays
-        /// the Sender the cover minus what the host's slashes already paid
-        /// it, then recovers up to that from the deposit still backing the
-        /// contract.
-        fn claim(contract: ContractId, mut cover: Cover<T::AccountId>, now: EpochIndex) {
-            Self::pay_premium(contract, &mut cover, now);
+        /// A covered contract lost its data: the insurer keeps the premium
+        /// of the whole covered term, pays the Sender the cover minus what
+        /// the host's slashes already paid it, then recovers up to that from
+        /// the deposit still backing the contract.
+        fn claim(contract: ContractId, mut cover: Cover<T::AccountId>) {
+            let last = cover.last;
+            Self::pay_premium(contract, &mut cover, last);
             let refunded = Self::refund(&cover);
             let slashed = T::Deposits::paid_to_victims(contract);
             let due = cover.amount.saturating_sub(slashed);
@@ -756,9 +797,10 @@ pub mod pallet {
     }
 
     impl<T: Config> ContractObserver<T::AccountId, Balance> for Pallet<T> {
-        /// A covered contract ended: with its data lost the insurer pays the
-        /// claim; otherwise the premium of the epochs it was live is paid
-        /// (none if the host never confirmed the upload) and the rest returns.
+        /// A covered contract ended: with its data lost (during the cover)
+        /// the insurer keeps the term's premium and pays the claim;
+        /// otherwise the premium of the epochs it was live is paid (none if
+        /// the host never confirmed the upload) and the rest returns.
         fn contract_ended(
             contract: ContractId,
             _host: &T::AccountId,
@@ -771,7 +813,7 @@ pub mod pallet {
             };
             let now = Self::current_epoch();
             match how {
-                ContractEnd::DataLost if now >= cover.start => Self::claim(contract, cover, now),
+                ContractEnd::DataLost if now >= cover.start => Self::claim(contract, cover),
                 ContractEnd::NotConfirmed => Self::close(contract, cover, None),
                 _ => Self::close(contract, cover, Some(now)),
             }

@@ -106,6 +106,8 @@ impl market::Config for Test {
     type Observer = (Proofs, (Rating, Insurance));
     type EpochLength = ConstU64<EPOCH>;
     type DepositPerGiB = ConstU128<DEPOSIT_PER_GIB>;
+    /// No minimum: the attacks below use 1-byte contracts.
+    type MinContractSize = ConstU64<1>;
     type OfferDeposit = ConstU128<BOOK_DEPOSIT>;
     type RequestDeposit = ConstU128<BOOK_DEPOSIT>;
     type UploadWindow = ConstU64<UPLOAD_WINDOW>;
@@ -184,9 +186,12 @@ impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketHelper {
         }
         let _ = Balances::set_balance(sender, 1 << 100);
         let id = market::NextContractId::<Test>::get();
+        // The size whose tree has exactly `leaf_count` leaves: the market
+        // requires `leaf_count == ceil(size / 512)`.
+        let size = leaf_count * masp_proofs::LEAF_SIZE as u64;
         Market::place_request(
             signed(*sender),
-            leaf_count,
+            size,
             merkle_root,
             leaf_count,
             1,
@@ -236,7 +241,7 @@ impl pallet_insurance::Config for Test {
 }
 
 /// A confirmed contract through the real market, for the insurance
-/// benchmarks.
+/// benchmarks: 1 GiB (2^21 leaves), backed by 10 MASP of the host's deposit.
 #[cfg(feature = "runtime-benchmarks")]
 impl pallet_insurance::BenchmarkHelper<AccountId> for MarketHelper {
     fn contract(host: &AccountId, sender: &AccountId) -> u64 {
