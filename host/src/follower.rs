@@ -38,7 +38,7 @@ use std::{
 };
 
 use masp_primitives::market::ContractId;
-use masp_proofs::{FileTree, Hash, LEAVES_PER_CHUNK};
+use masp_proofs::Hash;
 use tokio::sync::watch;
 
 use crate::{
@@ -241,11 +241,18 @@ impl<C: ChainApi> Follower<C> {
                 continue;
             }
             let Some(seed) = &seed else { continue };
-            let index = masp_proofs::challenge_index(seed, c.id, epoch, c.leaf_count);
+            let index = masp_proofs::challenge_indices(
+                seed,
+                c.id,
+                epoch,
+                c.leaf_count,
+                masp_proofs::CHALLENGE_LEAVES,
+            );
             let store = self.store().clone();
             let id = c.id;
             let built =
-                tokio::task::spawn_blocking(move || build_proof(&*store, id, &r, index)).await;
+                tokio::task::spawn_blocking(move || build_proof(&*store, id, &r, index.as_slice()))
+                    .await;
             match built {
                 Ok(Ok(p)) => due.push((id, p.0, p.1)),
                 Ok(Err(e)) => {
@@ -255,7 +262,13 @@ impl<C: ChainApi> Follower<C> {
                         .proofs
                         .with_label_values(&["failed"])
                         .inc();
-                    tracing::error!(contract = id, epoch, index, error = %e, "cannot prove");
+                    tracing::error!(
+                        contract = id,
+                        epoch,
+                        index = ?index.as_slice(),
+                        error = %e,
+                        "cannot prove"
+                    );
                 }
                 Err(e) => tracing::error!(contract = id, error = %e, "proof task failed"),
             }
@@ -585,51 +598,9 @@ pub enum PollError {
     Store(#[from] StoreError),
 }
 
-/// Why a proof could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum ProveError {
-    /// No chunk roots were uploaded.
-    #[error("no chunk roots stored")]
-    NoRoots,
-    /// The chunk holding the leaf is not stored.
-    #[error("chunk {0} is not stored")]
-    MissingChunk(u32),
-    /// The chunk or the proof does not check out: the data is corrupt. The
-    /// chunk is dropped so it is never served.
-    #[error("chunk {0} is corrupt: {1:?}")]
-    Corrupt(u32, masp_proofs::ProofError),
-    /// The disk.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Builds and checks the proof of leaf `index` of contract `id`: reads one
-/// chunk, proves with the stored chunk roots, verifies against the on-chain
-/// root. Returns (leaf, path).
-pub fn build_proof(
-    store: &dyn Store,
-    id: ContractId,
-    r: &ContractRecord,
-    index: u64,
-) -> Result<(Vec<u8>, Vec<[u8; 32]>), ProveError> {
-    let roots = store.roots(id)?.ok_or(ProveError::NoRoots)?;
-    let chunk = (index / LEAVES_PER_CHUNK) as u32;
-    if !store.has_chunk(id, chunk)? {
-        return Err(ProveError::MissingChunk(chunk));
-    }
-    let data = store.read_chunk(id, chunk)?;
-    let tree = FileTree::from_chunk_roots(r.size, roots);
-    let proof = match tree.prove(index, &data) {
-        Ok(p) => p,
-        Err(e) => {
-            store.drop_chunk(id, chunk)?;
-            return Err(ProveError::Corrupt(chunk, e));
-        }
-    };
-    masp_proofs::verify(&r.root, r.leaf_count, index, &proof.leaf, &proof.path)
-        .map_err(|e| ProveError::Corrupt(chunk, e))?;
-    Ok((proof.leaf, proof.path))
-}
+/// Proof building (several leaves per challenge, one multi-proof) lives in
+/// [`crate::prove`]; re-exported here for existing callers.
+pub use crate::prove::{build_proof, ProveError};
 
 /// Scrubs every `every` until `shutdown`, logging and counting what it finds.
 async fn scrub_task(

@@ -20,6 +20,7 @@ pub mod config;
 pub mod fastpath;
 pub mod follower;
 pub mod metrics;
+pub mod prove;
 pub mod server;
 pub mod store;
 pub mod tickets;

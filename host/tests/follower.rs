@@ -33,7 +33,10 @@ use masp_host::{
     tickets::ReplayGuard,
 };
 use masp_primitives::market::ContractId;
-use masp_proofs::{challenge_index, chunk_root, root_of_chunk_roots, CHUNK_SIZE, LEAVES_PER_CHUNK};
+use masp_proofs::{
+    challenge_indices, chunk_root, root_of_chunk_roots, CHALLENGE_LEAVES, CHUNK_SIZE,
+    LEAVES_PER_CHUNK,
+};
 
 /// A proof the chain received: contract, epoch, leaf index, leaf, path.
 type Submitted = (ContractId, u32, u64, Vec<u8>, Vec<[u8; 32]>);
@@ -214,7 +217,9 @@ impl ChainApi for ScriptedChain {
         self.with(|s| {
             for (id, leaf, path) in proofs {
                 let c = s.contracts.iter().find(|c| c.id == id).unwrap();
-                let index = challenge_index(&s.seeds[&s.epoch], id, s.epoch, c.leaf_count);
+                let seed = &s.seeds[&s.epoch];
+                let index = challenge_indices(seed, id, s.epoch, c.leaf_count, CHALLENGE_LEAVES)
+                    .as_slice()[0];
                 s.proofs.push((id, s.epoch, index, leaf, path));
             }
         });
@@ -349,11 +354,15 @@ async fn each_epoch_the_challenged_leaf_is_proven_once_with_a_valid_proof() {
         });
         assert_eq!(r.follower.poll().await.unwrap().proven, 1, "epoch {epoch}");
         assert_eq!(r.follower.poll().await.unwrap().proven, 0, "once per epoch");
-        let (_, e, i, leaf, path) = r.chain.with(|s| s.proofs.last().unwrap().clone());
+        let (id, e, _, leaf, path) = r.chain.with(|s| s.proofs.last().unwrap().clone());
         assert_eq!(e, epoch);
-        // The submitted path proves the leaf the seed challenges, nothing else.
-        masp_proofs::verify(&root, leaves, i, &leaf, &path).unwrap();
-        chunks_hit.insert(i / LEAVES_PER_CHUNK);
+        // The submitted multi-proof proves the leaves the seed challenges,
+        // nothing else.
+        let ch = challenge_indices(&seed, id, epoch, leaves, CHALLENGE_LEAVES);
+        masp_proofs::verify_multi(&root, leaves, ch.as_slice(), &leaf, &path).unwrap();
+        for i in ch.as_slice() {
+            chunks_hit.insert(i / LEAVES_PER_CHUNK);
+        }
     }
     assert!(chunks_hit.len() > 1, "challenges reach several chunks");
     // Outside the term: nothing is submitted.
@@ -378,7 +387,12 @@ async fn a_corrupt_chunk_is_never_proven_and_is_dropped() {
     let leaves = masp_proofs::leaf_count(r.data.len() as u64);
     let seed = (0..=255u8)
         .map(|b| [b; 32])
-        .find(|s| challenge_index(s, 7, 1, leaves) / LEAVES_PER_CHUNK == 1)
+        .find(|s| {
+            challenge_indices(s, 7, 1, leaves, CHALLENGE_LEAVES)
+                .as_slice()
+                .iter()
+                .any(|i| i / LEAVES_PER_CHUNK == 1)
+        })
         .unwrap();
     r.chain.with(|s| {
         s.epoch = 1;
