@@ -15,7 +15,7 @@
 use std::{
     collections::HashMap,
     fs::{self, File},
-    io::{self, Read, Seek, SeekFrom, Write},
+    io::{self, Write},
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
 };
@@ -238,10 +238,6 @@ impl DiskStore {
         self.dir.join("chunks").join(id.to_string())
     }
 }
-
-/// Ranges of at least this many bytes are read through a memory map of
-/// the chunk file; smaller ones are read (a copy costs less than a mapping).
-const MMAP_FROM: u64 = 64 << 10;
 
 /// Whether bytes `start..end` of `f` are all in the page cache: by
 /// cachestat(2) where the kernel has it (6.5 and later; a count, nothing is
@@ -523,36 +519,24 @@ impl Store for DiskStore {
         start: u64,
         end: u64,
     ) -> Result<bytes::Bytes, StoreError> {
+        use std::os::unix::fs::FileExt;
         let _reading = self.reading(id, index);
-        let mut f = File::open(self.chunk_path(id, index))?;
-        let want = end.saturating_sub(start);
-        if f.metadata()?.len() < end {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "chunk file is short").into());
+        let f = File::open(self.chunk_path(id, index))?;
+        let want = usize::try_from(end.saturating_sub(start))
+            .map_err(|_| io::Error::other("range too large"))?;
+        // Positioned reads into the daemon's own memory, never a memory
+        // map: a chunk file cut short (or a disk error) under a mapping
+        // would kill the daemon with SIGBUS when the missing page is
+        // touched; a read just comes back short, and that is an error here
+        // (a 500 for this download alone).
+        let mut buf = vec![0u8; want];
+        match f.read_exact_at(&mut buf, start) {
+            Ok(()) => Ok(buf.into()),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                Err(io::Error::new(io::ErrorKind::UnexpectedEof, "chunk file is short").into())
+            }
+            Err(e) => Err(e.into()),
         }
-        if want >= MMAP_FROM {
-            // Served from the page cache without a copy into the daemon:
-            // the response body is the mapping itself (pages faulted in at
-            // once). Chunk files are never changed in place (every write is
-            // a new file renamed over the old one, and a dropped chunk is
-            // unlinked), so the mapped bytes cannot change under a reader.
-            // SAFETY: see above; the mapping lives as long as the body.
-            let map = unsafe {
-                memmap2::MmapOptions::new()
-                    .offset(start)
-                    .len(want as usize)
-                    .populate()
-                    .map(&f)?
-            };
-            return Ok(bytes::Bytes::from_owner(map));
-        }
-        f.seek(SeekFrom::Start(start))?;
-        // Not zero-filled first: read_to_end fills the spare capacity.
-        let mut buf = Vec::with_capacity(want as usize);
-        f.take(want).read_to_end(&mut buf)?;
-        if buf.len() as u64 != want {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "chunk file is short").into());
-        }
-        Ok(buf.into())
     }
 
     fn resident_file(
@@ -746,6 +730,32 @@ mod tests {
         }
         assert_ne!(cachestat_resident(&f, 0, len), Some(true));
         assert!(!in_page_cache(&f, 0, len));
+    }
+
+    #[test]
+    fn a_chunk_cut_short_under_a_download_is_an_error_never_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        store.put_contract(4, &record(CHUNK_SIZE as u64)).unwrap();
+        let data: Vec<u8> = (0..CHUNK_SIZE).map(|i| (i % 251) as u8).collect();
+        store.put_chunk(4, 0, &data).unwrap();
+        let end = CHUNK_SIZE as u64;
+        let sending = store.read_range(4, 0, 0, end).unwrap();
+        // The file is cut short (a failing disk, an operator's mistake)
+        // while those bytes are still being sent: they stay readable (a
+        // memory map of the file would kill the daemon with SIGBUS here).
+        File::options()
+            .write(true)
+            .open(store.chunk_path(4, 0))
+            .unwrap()
+            .set_len(4096)
+            .unwrap();
+        assert!(sending[..] == data[..]);
+        // A read of the cut file: an error, never short bytes.
+        let e = store.read_range(4, 0, 0, end).unwrap_err();
+        assert!(e.to_string().contains("short"), "{e}");
+        assert!(store.read_range(4, 0, 4000, 4097).is_err());
+        assert_eq!(&store.read_range(4, 0, 0, 4096).unwrap()[..], &data[..4096]);
     }
 
     #[test]

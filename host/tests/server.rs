@@ -674,3 +674,68 @@ async fn stopping_closes_idle_connections_and_finishes_the_server() {
     let done = tokio::time::timeout(Duration::from_secs(5), s.served).await;
     assert!(matches!(done, Ok(Ok(Ok(())))), "the server did not finish");
 }
+
+/// Cuts chunk `i`'s file short in place (a failing disk, an operator's
+/// mistake), under the running daemon.
+fn cut_short(s: &Server, i: u32) {
+    std::fs::File::options()
+        .write(true)
+        .open(s.state.store.chunk_path(1, i))
+        .unwrap()
+        .set_len(100)
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_cut_short_under_the_daemon_is_a_500_and_the_rest_is_served() {
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    stored(&s).await;
+    let t = ticket(&dev::alice(), TicketOp::Download, 1).to_hex();
+    let url = |i: u32| format!("/v1/contracts/1/chunks/{i}?ticket={t}");
+    cut_short(&s, 2);
+    cut_short(&s, 3);
+    let mut c = Raw::open(&s).await;
+    // The fast path: a 500 with the reason, and the connection still serves.
+    let r = c.get(&url(2), "").await;
+    assert_eq!(r.status, 500);
+    assert!(String::from_utf8_lossy(&r.body).contains("short"));
+    let r = c.get(&url(0), "").await;
+    assert_eq!((r.status, r.body.as_slice()), (200, &s.chunk(0)[..]));
+    // Hyper's path (bytes read from disk): the same.
+    assert_eq!(c.get("/v1/contracts/1", "").await.status, 200);
+    let r = c.get(&url(3), "Range: bytes=50-200000\r\n").await;
+    assert_eq!(r.status, 500);
+    let r = c.get(&url(1), "").await;
+    assert_eq!((r.status, r.body.as_slice()), (200, &s.chunk(1)[..]));
+    // A chunk cut short while a slow client is still reading it: the
+    // client gets the bytes read before the cut (or a cut connection),
+    // and the daemon lives on.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let addr = s
+        .api
+        .endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let mut slow = Raw(tokio::io::BufReader::with_capacity(
+        1024,
+        sock.connect(addr).await.unwrap(),
+    ));
+    assert_eq!(slow.get("/v1/contracts/1", "").await.status, 200);
+    slow.send(&format!(
+        "GET {} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        url(4)
+    ))
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cut_short(&s, 4);
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read_to_end(&mut slow.0, &mut rest),
+    )
+    .await;
+    let r = c.get(&url(5), "").await;
+    assert_eq!((r.status, r.body.as_slice()), (200, &s.chunk(5)[..]));
+}
