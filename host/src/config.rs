@@ -46,6 +46,31 @@ pub struct Config {
     /// Disk reads, proofs and scrubs run in a separate pool either way.
     #[serde(default)]
     pub workers: usize,
+    /// Connections served at once; more wait in the kernel's backlog. Also
+    /// bounded at startup by the open-file limit, leaving descriptors for
+    /// the index, the chain and the prover.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Connections one peer address (an IPv6 /64) may hold at once; more
+    /// are answered 503 and closed.
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// Seconds a request body (an upload) may take to arrive whole; a
+    /// slower one is answered 408 and its connection closed.
+    #[serde(default = "default_body_timeout_secs")]
+    pub body_timeout_secs: u64,
+}
+
+fn default_max_connections() -> usize {
+    1024
+}
+
+fn default_max_connections_per_ip() -> usize {
+    128
+}
+
+fn default_body_timeout_secs() -> u64 {
+    60
 }
 
 impl Config {
@@ -93,6 +118,12 @@ poll_interval_ms = 1000
 # reads, proofs and scrubs run in a separate pool either way. On a machine
 # shared with other busy programs, fewer threads cost less per request.
 workers = 0
+# Connections served at once (more wait; also bounded by the open-file
+# limit, leaving room for the prover), per peer address, and the seconds an
+# upload's body may take to arrive.
+max_connections = 1024
+max_connections_per_ip = 128
+body_timeout_secs = 60
 "#;
 
 /// Overrides from flags (`None`: not given).
@@ -149,6 +180,9 @@ const KEYS: &[(&str, bool)] = &[
     ("scrub_interval_secs", true),
     ("poll_interval_ms", true),
     ("workers", true),
+    ("max_connections", true),
+    ("max_connections_per_ip", true),
+    ("body_timeout_secs", true),
 ];
 
 /// Reads `path`, applies `env` (`MASP_HOST_*` pairs) and `flags`; relative
@@ -222,6 +256,12 @@ pub fn load(
             cfg.min_duration, cfg.max_duration
         )));
     }
+    if cfg.max_connections == 0 || cfg.max_connections_per_ip == 0 || cfg.body_timeout_secs == 0 {
+        return Err(ConfigError::Parse(
+            "max_connections, max_connections_per_ip and body_timeout_secs must be at least 1"
+                .into(),
+        ));
+    }
     if !(cfg.public_url.starts_with("http://") || cfg.public_url.starts_with("https://")) {
         return Err(ConfigError::Parse(format!(
             "public_url must start with http:// or https://, not {:?}",
@@ -266,6 +306,22 @@ mod tests {
         std::fs::write(&path, TEMPLATE.replace("workers = 0", "")).unwrap();
         let cfg = load(&path, [], &Overrides::default()).unwrap();
         assert_eq!(cfg.workers, 0);
+        // So does one written before the connection limits: the defaults.
+        let old = TEMPLATE
+            .lines()
+            .filter(|l| !l.starts_with("max_conn") && !l.starts_with("body_timeout"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&path, old).unwrap();
+        let cfg = load(&path, [], &Overrides::default()).unwrap();
+        assert_eq!(
+            (
+                cfg.max_connections,
+                cfg.max_connections_per_ip,
+                cfg.body_timeout_secs
+            ),
+            (1024, 128, 60)
+        );
     }
 
     #[test]

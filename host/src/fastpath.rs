@@ -157,12 +157,14 @@ fn parse(buf: &[u8]) -> Parsed {
 /// request) everything through hyper. Closes when the client does, after
 /// [`KEEP_ALIVE_SECS`] idle or [`HEAD_TIMEOUT_SECS`] into an unfinished
 /// head, when a response waits [`SEND_TIMEOUT_SECS`] for the client to
-/// read, and between requests once `stop` turns true.
+/// read, and between requests once `stop` turns true. On hyper's side a
+/// request body has `body_timeout` to arrive.
 pub(crate) async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     state: Arc<AppState>,
     mut stop: watch::Receiver<bool>,
+    body_timeout: Duration,
 ) {
     let mut buf = BytesMut::with_capacity(4096);
     let mut deadline = tokio::time::Instant::now() + Duration::from_secs(KEEP_ALIVE_SECS);
@@ -219,7 +221,7 @@ pub(crate) async fn connection(
         read: buf.freeze(),
         stream,
     };
-    server::hyper_connection(io, peer, state, stop).await
+    server::hyper_connection(io, peer, state, stop, body_timeout).await
 }
 
 /// Answers one download; whether the connection stays open.
@@ -411,7 +413,10 @@ async fn send(stream: &mut TcpStream, head: Bytes, body: Bytes) -> io::Result<()
 
 /// Sends `head`, then bytes `start..end` of `file` with sendfile(2). The
 /// head goes with MSG_MORE so it leaves in one segment with the first
-/// bytes of data.
+/// bytes of data. A file cut short meanwhile only makes sendfile send
+/// less (the kernel copies; nothing of the file is mapped into the
+/// daemon): that is an error, and the connection closes with the body
+/// short.
 async fn send_file(
     stream: &TcpStream,
     head: &[u8],

@@ -242,23 +242,46 @@ async fn register(c: &Common) -> anyhow::Result<()> {
 
 async fn run(cfg: Config) -> anyhow::Result<()> {
     let key = load_key(&cfg.key_file)?;
-    let store: Arc<dyn Store> = Arc::new(
+    let disk = Arc::new(
         DiskStore::open(&cfg.data_dir)
             .with_context(|| format!("opening the data dir {}", cfg.data_dir.display()))?,
     );
+    // The download uses of tickets recorded before a restart, and the chain
+    // this data dir serves.
+    let replay = ReplayGuard::open(disk.clone(), server::Clock::now(&SystemClock))
+        .context("reading the ticket record")?;
+    let store: Arc<dyn Store> = disk;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {} (is the port taken?)", cfg.listen))?;
     let state = Arc::new(AppState {
         store,
         clock: Arc::new(SystemClock),
-        replay: ReplayGuard::default(),
+        replay,
         metrics: Arc::new(Metrics::new()),
         complete: tokio::sync::Notify::new(),
         best_block: Default::default(),
         chain_seen_at: Default::default(),
     });
     let chain = Arc::new(SubxtChain::new(&cfg.node_url, key));
+    // Tickets are signed for one chain: learn which from the node (already
+    // known if this data dir served before), and never serve another.
+    loop {
+        match chain.client().await {
+            Ok(c) => {
+                state.replay.bind_chain(c.genesis_hash().0)?;
+                break;
+            }
+            Err(e) if state.replay.genesis().is_some() => {
+                tracing::warn!(error = %e, "node not reachable; serving the recorded chain meanwhile");
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reach the node to learn its chain; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
     tracing::info!(
         account = %chain.account(),
         listen = %cfg.listen,
@@ -269,7 +292,12 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let follower = Follower::new(chain, state.clone(), &cfg);
     let follow = tokio::spawn(follower.run(cfg.poll_interval(), stop_rx.clone()));
-    let serve = tokio::spawn(server::serve(listener, state, stop_rx));
+    let limits = server::Limits {
+        max_connections: connection_limit(cfg.max_connections),
+        max_connections_per_ip: cfg.max_connections_per_ip,
+        body_timeout: Duration::from_secs(cfg.body_timeout_secs),
+    };
+    let serve = tokio::spawn(server::serve_with(listener, state, stop_rx, limits));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -284,6 +312,42 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     .await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The connections to serve at once: `wanted`, or fewer if the open-file
+/// limit (raised to its hard limit first) would not leave the prover its
+/// descriptors ([`server::connection_budget`]).
+fn connection_limit(wanted: usize) -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a live rlimit the call fills in.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        tracing::warn!("cannot read the open-file limit; serving {wanted} connections");
+        return wanted;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: a valid rlimit; raising the soft limit up to the hard
+        // one needs no privilege.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = lim.rlim_max;
+        }
+    }
+    let nofile: u64 = lim.rlim_cur;
+    let n = server::connection_budget(nofile, wanted);
+    if n < wanted {
+        tracing::warn!(
+            nofile,
+            max_connections = n,
+            "the open-file limit allows fewer connections than configured (raise `ulimit -n`)"
+        );
+    }
+    n
 }
 
 #[allow(dead_code)]

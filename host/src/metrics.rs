@@ -28,6 +28,13 @@ pub struct Metrics {
     pub proofs: IntCounterVec,
     /// Chunks found corrupt by a scrub or a proof.
     pub corrupt_chunks: IntCounter,
+    /// HTTP connections open.
+    pub connections: IntGauge,
+    /// Connections refused because their peer address held too many.
+    pub connections_refused: IntCounter,
+    /// Failed accepts (e.g. out of file descriptors), each followed by a
+    /// pause.
+    pub accept_errors: IntCounter,
 }
 
 impl Metrics {
@@ -54,6 +61,15 @@ impl Metrics {
             "Chunk downloads read into the daemon first instead of sent from the page cache",
         );
         let corrupt_chunks = counter("corrupt_chunks_total", "Chunks found corrupt");
+        let connections = gauge("connections", "HTTP connections open");
+        let connections_refused = counter(
+            "connections_refused_total",
+            "Connections refused: their peer address held too many",
+        );
+        let accept_errors = counter(
+            "accept_errors_total",
+            "Failed accepts (e.g. out of file descriptors), each followed by a pause",
+        );
         let requests = IntCounterVec::new(
             Opts::new("http_requests_total", "HTTP requests by route and status"),
             &["route", "status"],
@@ -89,6 +105,9 @@ impl Metrics {
             latency,
             proofs,
             corrupt_chunks,
+            connections,
+            connections_refused,
+            accept_errors,
         }
     }
 

@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | GET | `/health` | — |
 //! | GET | `/metrics` | — |
-//! | GET | `/v1/contracts/{id}` | — (sizes and roots are public on chain) |
+//! | GET | `/v1/contracts/{id}[?from=N]` | — (sizes and roots are public on chain; missing chunks in pages of [`STATUS_PAGE`]) |
 //! | PUT | `/v1/contracts/{id}/roots` | upload |
 //! | PUT | `/v1/contracts/{id}/chunks/{index}` | upload |
 //! | GET | `/v1/contracts/{id}/chunks/{index}` | download (once per chunk) |
@@ -14,13 +14,19 @@
 //! The ticket travels in the `ticket` query parameter (see
 //! `masp_primitives::ticket`). Every refusal is a 4xx with a one-line
 //! reason in the body; nothing is written unless every check passed.
+//!
+//! What one client can hold is bounded ([`Limits`]): connections (in all
+//! and per address), the time a request head and body may take, the bytes
+//! of a refused body read, the size of a status answer; the file
+//! descriptors the prover needs are kept out of the connections' reach
+//! ([`connection_budget`]).
 
 use std::{
     convert::Infallible,
     io,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     sync::Arc,
-    time::{Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use bytes::Bytes;
@@ -33,7 +39,10 @@ use masp_primitives::{
     ticket::{SignedTicket, TicketOp},
 };
 use masp_proofs::{chunk_root, root_of_chunk_roots, Hash, CHUNK_SIZE};
-use tokio::{net::TcpListener, sync::watch};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::watch,
+};
 
 use crate::{
     metrics::Metrics,
@@ -41,8 +50,20 @@ use crate::{
     tickets::{self, ReplayGuard},
 };
 
-/// The largest sealed manifest a host keeps for a contract.
-pub const MAX_MANIFEST: usize = 16 << 20;
+/// Bytes of a sealed manifest beside its chunk roots: the name, the
+/// replica list, the sealing (a `masp put` manifest's fixed part is a few
+/// hundred bytes plus its file name).
+pub const MANIFEST_BASE: usize = 16 << 10;
+
+/// The largest sealed manifest a host keeps for a contract of `size` bytes:
+/// [`MANIFEST_BASE`] plus 32 bytes per chunk (the chunk roots a manifest
+/// lists). A contract's manifest so costs its host at most 16 KiB plus
+/// 1/32768 of the contract's size, the overhead a host prices into its
+/// capacity; it is written once ([`crate::store::Store::put_manifest`]).
+pub fn max_manifest(size: u64) -> usize {
+    let roots = (crate::store::chunk_count(size) as usize).saturating_mul(32);
+    MANIFEST_BASE.saturating_add(roots)
+}
 
 /// The clock tickets are checked against.
 pub trait Clock: Send + Sync + 'static {
@@ -68,7 +89,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
-    /// Download tickets already used.
+    /// The ticket checker: the chain tickets are signed for, and the
+    /// download tickets already used.
     pub replay: ReplayGuard,
     /// Metrics.
     pub metrics: Arc<Metrics>,
@@ -173,39 +195,226 @@ pub(crate) fn ticket_in(query: Option<&str>) -> Option<&str> {
     query?.split('&').find_map(|kv| kv.strip_prefix("ticket="))
 }
 
-/// Serves the API on `listener` until `shutdown` turns true; connections in
-/// flight finish first (graceful shutdown). Each connection starts on the
-/// chunk-download fast path ([`crate::fastpath`]) and is handed to hyper
-/// at its first other request.
+/// Bounds on what clients may hold of the daemon.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Connections served at once; further ones wait in the kernel's
+    /// backlog until one closes.
+    pub max_connections: usize,
+    /// Connections one peer address (an IPv6 /64) may hold at once;
+    /// further ones are answered 503 and closed.
+    pub max_connections_per_ip: usize,
+    /// How long a request body may take to arrive whole (408 after).
+    pub body_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            max_connections_per_ip: 128,
+            body_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// File descriptors kept for everything but client connections: the
+/// index, the chain client (and its reconnects), the prover's and the
+/// scrubber's chunk reads, the blocking pool, logs.
+pub const RESERVED_FDS: u64 = 256;
+
+/// Descriptors one connection may hold: its socket and the chunk file it
+/// is sending.
+pub const FDS_PER_CONNECTION: u64 = 2;
+
+/// The connections the daemon may serve at once with `nofile` file
+/// descriptors (its open-file limit) when `wanted` are configured: never
+/// so many that they leave the prover fewer than [`RESERVED_FDS`].
+pub fn connection_budget(nofile: u64, wanted: usize) -> usize {
+    let budget = nofile.saturating_sub(RESERVED_FDS) / FDS_PER_CONNECTION;
+    (wanted as u64).min(budget).max(1) as usize
+}
+
+/// Where connections come from (a TCP listener; tests put a failing one
+/// behind [`serve_with`]).
+pub trait Listener: Send + 'static {
+    /// The next connection.
+    fn accept(
+        &self,
+    ) -> impl std::future::Future<Output = io::Result<(TcpStream, SocketAddr)>> + Send;
+}
+
+impl Listener for TcpListener {
+    fn accept(
+        &self,
+    ) -> impl std::future::Future<Output = io::Result<(TcpStream, SocketAddr)>> + Send {
+        TcpListener::accept(self)
+    }
+}
+
+/// The first pause after a failed accept; it doubles up to
+/// [`ACCEPT_BACKOFF_MAX`] while accepts keep failing.
+pub const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+
+/// The longest pause after a failed accept.
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Serves the API on `listener` with the default [`Limits`] (see
+/// [`serve_with`]).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
+    serve_with(listener, state, shutdown, Limits::default()).await
+}
+
+/// The peer address a connection counts against: the IPv4 address, or the
+/// IPv6 /64 (one host's usual allocation).
+fn peer_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
+        v4 => v4,
+    }
+}
+
+/// Open connections by peer address.
+type Peers = Arc<std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>>;
+
+/// A connection's place: a global slot and one of its peer's; both given
+/// back when dropped.
+struct Admitted {
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    peers: Peers,
+    key: IpAddr,
+    metrics: Arc<Metrics>,
+}
+
+impl Admitted {
+    /// A place for a connection from `ip` holding `slot`; `None` if its
+    /// address holds `per_ip` already.
+    fn take(
+        slot: tokio::sync::OwnedSemaphorePermit,
+        peers: &Peers,
+        ip: IpAddr,
+        per_ip: usize,
+        metrics: &Arc<Metrics>,
+    ) -> Option<Self> {
+        let key = peer_key(ip);
+        let mut open = peers.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(key).or_insert(0);
+        if *n >= per_ip {
+            return None;
+        }
+        *n += 1;
+        metrics.connections.inc();
+        Some(Self {
+            _slot: slot,
+            peers: peers.clone(),
+            key,
+            metrics: metrics.clone(),
+        })
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.metrics.connections.dec();
+        let mut open = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Whether a failed accept concerns only the connection being accepted
+/// (it went away first): the next accept is tried at once. Anything else
+/// (out of descriptors or memory) is waited out.
+fn connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+/// Serves the API on `listener` until `shutdown` turns true; connections in
+/// flight finish first (graceful shutdown). Each connection starts on the
+/// chunk-download fast path ([`crate::fastpath`]) and is handed to hyper
+/// at its first other request.
+///
+/// At most `limits.max_connections` are served at once (the listener is
+/// not polled while they are: further clients wait in the kernel's
+/// backlog), at most `limits.max_connections_per_ip` from one address
+/// (further ones get a 503 and are closed). A failed accept (out of file
+/// descriptors: EMFILE) is followed by a pause that doubles from
+/// [`ACCEPT_BACKOFF_MIN`] to [`ACCEPT_BACKOFF_MAX`] while accepts fail,
+/// never a busy loop.
+pub async fn serve_with<L: Listener>(
+    listener: L,
+    state: Arc<AppState>,
+    shutdown: watch::Receiver<bool>,
+    limits: Limits,
+) -> io::Result<()> {
     let mut stop = shutdown.clone();
     let mut connections = tokio::task::JoinSet::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let peers: Peers = Default::default();
+    let per_ip = limits.max_connections_per_ip.max(1);
+    let mut backoff = Duration::ZERO;
     loop {
         // Reap finished connections so the set stays small.
         while connections.try_join_next().is_some() {}
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                connections.spawn(crate::fastpath::connection(
-                    stream,
-                    peer,
-                    state.clone(),
-                    shutdown.clone(),
-                ));
-            }
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => match s {
+                Ok(s) => s,
+                Err(_) => break,
+            },
             _ = stop.changed() => break,
-        }
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => {
+                backoff = Duration::ZERO;
+                a
+            }
+            Err(e) if connection_error(&e) => continue,
+            Err(e) => {
+                backoff = (backoff * 2).clamp(ACCEPT_BACKOFF_MIN, ACCEPT_BACKOFF_MAX);
+                state.metrics.accept_errors.inc();
+                tracing::warn!(error = %e, pause = ?backoff, "accept failed; pausing");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => continue,
+                    _ = stop.changed() => break,
+                }
+            }
+        };
+        let Some(admitted) = Admitted::take(slot, &peers, peer.ip(), per_ip, &state.metrics) else {
+            state.metrics.connections_refused.inc();
+            tracing::debug!(%peer, "too many connections from this address; refused");
+            // Best effort, never waiting: the answer fits any socket buffer.
+            let _ = stream.try_write(BUSY);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (state, shutdown, timeout) = (state.clone(), shutdown.clone(), limits.body_timeout);
+        connections.spawn(async move {
+            let _admitted = admitted;
+            crate::fastpath::connection(stream, peer, state, shutdown, timeout).await
+        });
     }
     drop(listener);
     let drain = async { while connections.join_next().await.is_some() {} };
@@ -219,19 +428,25 @@ pub async fn serve(
     Ok(())
 }
 
+/// The answer to a connection over its address's limit.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
+content-length: 39\r\nconnection: close\r\nretry-after: 1\r\n\r\ntoo many connections from your address\n";
+
 /// Serves the rest of a connection with hyper (every route), until it
 /// closes or `stop` turns true (then the request in flight finishes first).
+/// A request body has `body_timeout` to arrive.
 pub(crate) async fn hyper_connection<I>(
     io: I,
     peer: SocketAddr,
     state: Arc<AppState>,
     mut stop: watch::Receiver<bool>,
+    body_timeout: Duration,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |req| {
         let state = state.clone();
-        async move { Ok::<_, Infallible>(handle(state, peer, req).await) }
+        async move { Ok::<_, Infallible>(handle(state, peer, req, body_timeout).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
@@ -273,11 +488,17 @@ pub(crate) fn observe(state: &AppState, route: &str, status: StatusCode, started
         .observe(started.elapsed().as_secs_f64());
 }
 
-/// A request whose body a handler takes when (and only if) it reads it.
-type Req = Request<Option<Incoming>>;
+/// A request whose body a handler takes when (and only if) it reads it,
+/// and the time its body has to arrive.
+type Req = Request<(Option<Incoming>, Duration)>;
 
-async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
-    let mut req = req.map(Some);
+async fn handle(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    body_timeout: Duration,
+) -> Response<Body> {
+    let mut req = req.map(|b| (Some(b), body_timeout));
     let started = Instant::now();
     let Some(route) = Route::parse(req.uri().path()) else {
         return reply(StatusCode::NOT_FOUND, "no such endpoint");
@@ -293,17 +514,24 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) 
     };
     // A refused upload's body is read and dropped frame by frame (nothing
     // is kept), so the client sees the answer (not a reset) and the
-    // connection stays usable; past MAX_MANIFEST bytes the connection closes.
-    if let Some(rest) = req.body_mut().take() {
-        if !drain(rest, MAX_MANIFEST).await {
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
-        }
+    // connection stays usable; past DRAIN_LIMIT bytes, or the body timeout,
+    // the connection closes. So does one whose body timed out.
+    let close = match req.body_mut().0.take() {
+        Some(rest) => !drain(rest, DRAIN_LIMIT, body_timeout).await,
+        None => response.status() == StatusCode::REQUEST_TIMEOUT,
+    };
+    if close {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
     }
     observe(&state, name, response.status(), started);
     response
 }
+
+/// Bytes of a refused request's body read (and dropped) so the connection
+/// stays usable (a chunk's worth); past them it closes.
+const DRAIN_LIMIT: usize = CHUNK_SIZE;
 
 /// Logs a refusal.
 pub(crate) fn refused(
@@ -316,21 +544,25 @@ pub(crate) fn refused(
     tracing::info!(%peer, %method, route, %status, %reason, "refused");
 }
 
-/// Reads and drops up to `limit` bytes of `body`; whether it ended cleanly.
-async fn drain(mut body: Incoming, limit: usize) -> bool {
-    let mut read = 0usize;
-    while let Some(frame) = body.frame().await {
-        match frame {
-            Ok(f) => {
-                read = read.saturating_add(f.data_ref().map_or(0, |d| d.len()));
-                if read > limit {
-                    return false;
+/// Reads and drops up to `limit` bytes of `body` within `timeout`; whether
+/// it ended cleanly.
+async fn drain(mut body: Incoming, limit: usize, timeout: Duration) -> bool {
+    let all = async {
+        let mut read = 0usize;
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(f) => {
+                    read = read.saturating_add(f.data_ref().map_or(0, |d| d.len()));
+                    if read > limit {
+                        return false;
+                    }
                 }
+                Err(_) => return false,
             }
-            Err(_) => return false,
         }
-    }
-    true
+        true
+    };
+    tokio::time::timeout(timeout, all).await.unwrap_or(false)
 }
 
 async fn dispatch(
@@ -344,7 +576,7 @@ async fn dispatch(
             .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
             .body(full(state.metrics.render()))
             .expect("static response")),
-        (Method::GET, Route::Status(id)) => status(state, id).await,
+        (Method::GET, Route::Status(id)) => status(state, id, req.uri().query()).await,
         (Method::PUT, Route::Roots(id)) => put_roots(state, id, req).await,
         (Method::PUT, Route::Chunk(id, i)) => put_chunk(state, id, i, req).await,
         (Method::GET, Route::Chunk(id, i)) => get_chunk(state, id, i, req).await,
@@ -455,6 +687,7 @@ fn check_ticket(
             masp_primitives::ticket::TicketError::Malformed => StatusCode::BAD_REQUEST,
             masp_primitives::ticket::TicketError::BadSignature
             | masp_primitives::ticket::TicketError::WrongSigner => StatusCode::UNAUTHORIZED,
+            masp_primitives::ticket::TicketError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::FORBIDDEN,
         };
         Refuse(status, e.reason().to_string())
@@ -475,31 +708,69 @@ async fn body(req: &mut Req, limit: usize) -> Result<Bytes, Refuse> {
             );
         }
     }
-    let Some(incoming) = req.body_mut().take() else {
+    let timeout = req.body().1;
+    let Some(incoming) = req.body_mut().0.take() else {
         return refuse(StatusCode::BAD_REQUEST, "the body was already read");
     };
-    match Limited::new(incoming, limit).collect().await {
-        Ok(b) => Ok(b.to_bytes()),
-        Err(e) => refuse(
+    // A body that trickles in (or stalls) may not hold a connection
+    // longer than the timeout.
+    match tokio::time::timeout(timeout, Limited::new(incoming, limit).collect()).await {
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+        Ok(Err(e)) => refuse(
             StatusCode::BAD_REQUEST,
             format!("reading the body failed: {e}"),
+        ),
+        Err(_) => refuse(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the body did not arrive within {} s", timeout.as_secs_f64()),
         ),
     }
 }
 
-async fn status(state: &Arc<AppState>, id: ContractId) -> Result<Response<Body>, Refuse> {
+/// Missing chunk indexes in one status answer; `next` says where the
+/// rest starts (`?from=`). An answer so costs the host at most this many
+/// entries whatever the contract's size, and anyone may ask.
+pub const STATUS_PAGE: u32 = 16_384;
+
+/// `GET /v1/contracts/{id}[?from=N]`: the upload's progress. `missing`
+/// lists up to [`STATUS_PAGE`] chunks not stored yet, from chunk `from`
+/// (0 if not given); `next` is where the rest of the list starts (`null`:
+/// there is no more); `missing_count` counts them all.
+async fn status(
+    state: &Arc<AppState>,
+    id: ContractId,
+    query: Option<&str>,
+) -> Result<Response<Body>, Refuse> {
+    let from = match query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("from="))
+    {
+        None => 0,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => return refuse(StatusCode::BAD_REQUEST, "from= must be a chunk index"),
+        },
+    };
     let c = contract(state, id).await?;
     let store = state.store.clone();
     let count = c.chunk_count();
-    let (roots, missing) =
-        blocking(move || Ok((store.roots(id)?.is_some(), store.missing_chunks(id, count)?)))
-            .await?;
+    let (roots, stored, (missing, next)) = blocking(move || {
+        Ok((
+            store.roots(id)?.is_some(),
+            store.stored_chunks(id)?,
+            store.missing_chunks(id, count, from, STATUS_PAGE)?,
+        ))
+    })
+    .await?;
     Ok(json(serde_json::json!({
         "contract": id,
         "size": c.size,
         "chunks": count,
         "roots_uploaded": roots,
         "missing": missing,
+        "missing_count": count.saturating_sub(stored),
+        "next": next,
         "confirmed": c.confirmed,
     })))
 }
@@ -748,13 +1019,26 @@ async fn put_manifest(
 ) -> Result<Response<Body>, Refuse> {
     let c = contract(state, id).await?;
     authorize(state, req, TicketOp::Upload, id, &c, None, (0, 0))?;
-    let data = body(req, MAX_MANIFEST).await?;
+    let data = body(req, max_manifest(c.size)).await?;
     if data.is_empty() {
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, "empty manifest");
     }
+    // Written once: an upload ticket (reusable until it expires, and
+    // possibly leaked with a URL) cannot replace the manifest the Sender's
+    // client stored; the same bytes again (a retry) are fine.
     let store = state.store.clone();
-    blocking(move || store.put_manifest(id, &data)).await?;
-    Ok(reply(StatusCode::OK, "manifest stored"))
+    let (written, data) = blocking(move || Ok((store.put_manifest(id, &data)?, data))).await?;
+    if written {
+        return Ok(reply(StatusCode::OK, "manifest stored"));
+    }
+    let store = state.store.clone();
+    match blocking(move || store.manifest(id)).await? {
+        Some(kept) if kept[..] == data[..] => Ok(reply(StatusCode::OK, "manifest stored")),
+        _ => refuse(
+            StatusCode::CONFLICT,
+            "this contract's manifest is already stored; it is written once",
+        ),
+    }
 }
 
 async fn get_manifest(
@@ -807,6 +1091,39 @@ mod tests {
         assert_eq!(parse_range("bytes=100-", 100), None);
         assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
         assert_eq!(parse_range("items=0-1", 100), None);
+    }
+
+    #[test]
+    fn connections_leave_the_prover_its_file_descriptors() {
+        // A usual soft limit: 1024 descriptors, 256 kept, 2 per connection.
+        assert_eq!(connection_budget(1024, 1024), 384);
+        assert_eq!(connection_budget(1 << 20, 1024), 1024);
+        assert_eq!(connection_budget(100, 1024), 1);
+        assert_eq!(connection_budget(0, 5), 1);
+        // What the connections may hold plus the reserve fits the limit.
+        for nofile in [300u64, 1024, 4096, 65_536] {
+            let n = connection_budget(nofile, usize::MAX) as u64;
+            assert!(n * FDS_PER_CONNECTION + RESERVED_FDS <= nofile, "{nofile}");
+        }
+    }
+
+    #[test]
+    fn peers_count_by_ipv4_address_or_ipv6_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(peer_key(a), peer_key(b));
+        assert_ne!(peer_key(a), peer_key(c));
+        let v4: IpAddr = "10.1.2.3".parse().unwrap();
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        assert_eq!(peer_key(mapped), v4);
+        assert_eq!(peer_key(v4), v4);
+    }
+
+    #[test]
+    fn manifests_are_bounded_by_the_contract() {
+        assert_eq!(max_manifest(1), MANIFEST_BASE + 32);
+        assert_eq!(max_manifest(1 << 30), MANIFEST_BASE + 32 * 1024);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Layout under the data dir:
 //! - `index.redb`: contracts (what the chain said about each), the chunk
-//!   roots a Sender uploaded for each, and which chunks are stored;
+//!   roots a Sender uploaded for each, which chunks are stored, the
+//!   download uses of tickets and the chain the data dir serves;
 //! - `chunks/<contract>/<index>`: one file per ciphertext chunk;
 //! - `chunks/<contract>/manifest`: the Sender's sealed manifest object.
 //!
@@ -28,6 +29,10 @@ use redb::{Database, ReadableTable, TableDefinition};
 const CONTRACTS: TableDefinition<u64, &[u8]> = TableDefinition::new("contracts");
 const ROOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("chunk_roots");
 const CHUNKS: TableDefinition<(u64, u32), u8> = TableDefinition::new("chunks");
+/// Download uses of tickets ([`crate::tickets::ReplayLog`]).
+const TICKET_USES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ticket_uses");
+/// Facts about the data dir: `chain` (the genesis hash it serves).
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 /// A contract as this host knows it.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -102,8 +107,16 @@ pub trait Store: Send + Sync + 'static {
     fn has_chunk(&self, id: ContractId, index: u32) -> Result<bool, StoreError>;
     /// How many chunks are stored.
     fn stored_chunks(&self, id: ContractId) -> Result<u32, StoreError>;
-    /// The indexes of the chunks not stored yet, of `count`.
-    fn missing_chunks(&self, id: ContractId, count: u32) -> Result<Vec<u32>, StoreError>;
+    /// The indexes of the chunks not stored yet, of `count`, from `from`
+    /// on: at most `max` of them, and where the rest starts (`None`: no
+    /// more). Costs at most `max` entries of memory.
+    fn missing_chunks(
+        &self,
+        id: ContractId,
+        count: u32,
+        from: u32,
+        max: u32,
+    ) -> Result<(Vec<u32>, Option<u32>), StoreError>;
     /// Writes chunk `index` atomically, then marks it stored.
     fn put_chunk(&self, id: ContractId, index: u32, data: &[u8]) -> Result<(), StoreError>;
     /// The path of a stored chunk's file.
@@ -132,8 +145,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<File>, StoreError> {
         Ok(None)
     }
-    /// Writes the sealed manifest atomically.
-    fn put_manifest(&self, id: ContractId, data: &[u8]) -> Result<(), StoreError>;
+    /// Writes the sealed manifest atomically, once: `false` (and nothing
+    /// changed) if the contract has one already.
+    fn put_manifest(&self, id: ContractId, data: &[u8]) -> Result<bool, StoreError>;
     /// The sealed manifest, if uploaded.
     fn manifest(&self, id: ContractId) -> Result<Option<Vec<u8>>, StoreError>;
     /// Forgets a chunk that failed its check (scrub): it is unmarked first,
@@ -184,6 +198,8 @@ impl DiskStore {
             tx.open_table(CONTRACTS).map_err(idx)?;
             tx.open_table(ROOTS).map_err(idx)?;
             tx.open_table(CHUNKS).map_err(idx)?;
+            tx.open_table(TICKET_USES).map_err(idx)?;
+            tx.open_table(META).map_err(idx)?;
         }
         tx.commit().map_err(idx)?;
         // Temp files left by a crash are garbage: nothing points at them.
@@ -372,6 +388,23 @@ fn resident(map: &memmap2::Mmap) -> bool {
 /// Writes `data` to `path` so that a crash leaves the old file or the new
 /// one: temp file in the same directory, fsync, rename, fsync the directory.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    write_new(path, data, false).map(drop)
+}
+
+/// Writes `data` to `path` only if no file is there yet, atomically (temp
+/// file, fsync, hard link into place: the link fails if the name exists,
+/// so of two racing writers one wins and the other changes nothing);
+/// whether it was written.
+pub fn write_once(path: &Path, data: &[u8]) -> io::Result<bool> {
+    if fs::symlink_metadata(path).is_ok() {
+        return Ok(false);
+    }
+    write_new(path, data, true)
+}
+
+/// [`write_atomic`] (`once = false`: rename over the old file) or
+/// [`write_once`] (hard link, never replacing).
+fn write_new(path: &Path, data: &[u8], once: bool) -> io::Result<bool> {
     let dir = path.parent().unwrap_or(Path::new("."));
     if fs::metadata(dir).is_err() {
         // A new folder (a contract's first chunk): its entry in the parent
@@ -391,10 +424,19 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
         let mut f = File::create(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        if once {
+            match fs::hard_link(&tmp, path) {
+                Ok(()) => fs::remove_file(&tmp)?,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        } else {
+            fs::rename(&tmp, path)?;
+        }
+        File::open(dir)?.sync_all()?;
+        Ok(true)
     })();
-    if result.is_err() {
+    if !matches!(result, Ok(true)) {
         let _ = fs::remove_file(&tmp);
     }
     result
@@ -477,19 +519,41 @@ impl Store for DiskStore {
         Ok(n as u32)
     }
 
-    fn missing_chunks(&self, id: ContractId, count: u32) -> Result<Vec<u32>, StoreError> {
+    fn missing_chunks(
+        &self,
+        id: ContractId,
+        count: u32,
+        from: u32,
+        max: u32,
+    ) -> Result<(Vec<u32>, Option<u32>), StoreError> {
         let tx = self.db.begin_read().map_err(idx)?;
         let table = tx.open_table(CHUNKS).map_err(idx)?;
-        let mut missing = Vec::new();
-        let mut next = 0u32;
-        for entry in table.range((id, 0)..=(id, u32::MAX)).map_err(idx)? {
+        let mut missing = Vec::with_capacity(max.min(1024) as usize);
+        // Adds `a..b` to `missing`; the first index left out once `max`
+        // are listed.
+        fn add(missing: &mut Vec<u32>, max: u32, a: u32, b: u32) -> Option<u32> {
+            for i in a..b {
+                if missing.len() >= max as usize {
+                    return Some(i);
+                }
+                missing.push(i);
+            }
+            None
+        }
+        let mut next = from;
+        for entry in table.range((id, from)..=(id, u32::MAX)).map_err(idx)? {
+            if next >= count {
+                break;
+            }
             let (k, _) = entry.map_err(idx)?;
             let (_, i) = k.value();
-            missing.extend(next..i.min(count));
+            if let Some(rest) = add(&mut missing, max, next, i.min(count)) {
+                return Ok((missing, Some(rest)));
+            }
             next = i.saturating_add(1);
         }
-        missing.extend(next..count);
-        Ok(missing)
+        let rest = add(&mut missing, max, next, count);
+        Ok((missing, rest))
     }
 
     fn put_chunk(&self, id: ContractId, index: u32, data: &[u8]) -> Result<(), StoreError> {
@@ -558,8 +622,8 @@ impl Store for DiskStore {
         Ok(in_page_cache(&f, start, end).then_some(f))
     }
 
-    fn put_manifest(&self, id: ContractId, data: &[u8]) -> Result<(), StoreError> {
-        Ok(write_atomic(&self.contract_dir(id).join("manifest"), data)?)
+    fn put_manifest(&self, id: ContractId, data: &[u8]) -> Result<bool, StoreError> {
+        Ok(write_once(&self.contract_dir(id).join("manifest"), data)?)
     }
 
     fn manifest(&self, id: ContractId) -> Result<Option<Vec<u8>>, StoreError> {
@@ -619,6 +683,58 @@ impl Store for DiskStore {
     }
 }
 
+impl crate::tickets::ReplayLog for DiskStore {
+    fn load_uses(&self) -> Result<Vec<crate::tickets::LogEntry>, StoreError> {
+        let tx = self.db.begin_read().map_err(idx)?;
+        let table = tx.open_table(TICKET_USES).map_err(idx)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(idx)? {
+            let (k, v) = entry.map_err(idx)?;
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn save_uses(
+        &self,
+        put: &[crate::tickets::LogEntry],
+        gone: &[Vec<u8>],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write().map_err(idx)?;
+        // Written to the file before this returns, without an fsync: it
+        // survives a crash or restart of the daemon (the kernel has the
+        // bytes), not a power cut within seconds of a download; a download
+        // then costs no disk flush.
+        tx.set_durability(redb::Durability::Eventual);
+        {
+            let mut table = tx.open_table(TICKET_USES).map_err(idx)?;
+            for k in gone {
+                table.remove(k.as_slice()).map_err(idx)?;
+            }
+            for (k, v) in put {
+                table.insert(k.as_slice(), v.as_slice()).map_err(idx)?;
+            }
+        }
+        tx.commit().map_err(idx)
+    }
+
+    fn chain(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        let tx = self.db.begin_read().map_err(idx)?;
+        let table = tx.open_table(META).map_err(idx)?;
+        let value = table.get("chain").map_err(idx)?;
+        Ok(value.and_then(|v| v.value().try_into().ok()))
+    }
+
+    fn set_chain(&self, genesis: [u8; 32]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(idx)?;
+        tx.open_table(META)
+            .map_err(idx)?
+            .insert("chain", genesis.as_slice())
+            .map_err(idx)?;
+        tx.commit().map_err(idx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -643,11 +759,17 @@ mod tests {
             store
                 .put_contract(5, &record(3 * CHUNK_SIZE as u64 - 7))
                 .unwrap();
-            assert_eq!(store.missing_chunks(5, 3).unwrap(), vec![0, 1, 2]);
+            assert_eq!(
+                store.missing_chunks(5, 3, 0, 10).unwrap(),
+                (vec![0, 1, 2], None)
+            );
             store.put_chunk(5, 1, b"one").unwrap();
             assert!(store.has_chunk(5, 1).unwrap());
             assert!(!store.has_chunk(5, 0).unwrap());
-            assert_eq!(store.missing_chunks(5, 3).unwrap(), vec![0, 2]);
+            assert_eq!(
+                store.missing_chunks(5, 3, 0, 10).unwrap(),
+                (vec![0, 2], None)
+            );
             // A crash mid-write leaves a temp file: never indexed, swept on open.
             fs::write(store.contract_dir(5).join(".0.tmp.1"), b"partial").unwrap();
         }
@@ -765,12 +887,36 @@ mod tests {
         store.put_contract(9, &record(10)).unwrap();
         store.put_roots(9, &[[3; 32]]).unwrap();
         store.put_chunk(9, 0, b"0123456789").unwrap();
-        store.put_manifest(9, b"sealed").unwrap();
+        assert!(store.put_manifest(9, b"sealed").unwrap());
+        // Written once: another manifest changes nothing.
+        assert!(!store.put_manifest(9, b"other").unwrap());
+        assert_eq!(store.manifest(9).unwrap().unwrap(), b"sealed");
+        assert_eq!(fs::read_dir(store.contract_dir(9)).unwrap().count(), 2);
         store.delete_contract(9).unwrap();
         assert_eq!(store.contract(9).unwrap(), None);
         assert_eq!(store.roots(9).unwrap(), None);
         assert!(!store.has_chunk(9, 0).unwrap());
         assert!(!store.contract_dir(9).exists());
+    }
+
+    #[test]
+    fn missing_chunks_come_in_bounded_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        store
+            .put_contract(3, &record(10 * CHUNK_SIZE as u64))
+            .unwrap();
+        for i in [3, 4, 9] {
+            store.put_chunk(3, i, b"x").unwrap();
+        }
+        let page = |from, max| store.missing_chunks(3, 10, from, max).unwrap();
+        assert_eq!(page(0, 4), (vec![0, 1, 2, 5], Some(6)));
+        assert_eq!(page(6, 4), (vec![6, 7, 8], None));
+        assert_eq!(page(0, 7), (vec![0, 1, 2, 5, 6, 7, 8], None));
+        assert_eq!(page(0, 0), (vec![], Some(0)));
+        assert_eq!(page(4, 1), (vec![5], Some(6)));
+        assert_eq!(page(10, 5), (vec![], None));
+        assert_eq!(page(u32::MAX, 5), (vec![], None));
     }
 
     #[test]

@@ -1,23 +1,75 @@
 //! Checking the tickets Senders sign (format: `masp_primitives::ticket`).
+//!
+//! A ticket is signed for one chain (its genesis hash is in the signed
+//! payload): the host checks signatures against the chain it serves, which
+//! it learns from its node at startup and records in its index, so a data
+//! dir never serves two chains. The download uses of tickets are recorded
+//! in the index too ([`ReplayLog`]), so a restart does not open used links
+//! again.
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::Mutex,
+    sync::{Arc, Mutex, OnceLock},
 };
 
+use codec::{Decode, Encode};
 use masp_primitives::{
     market::ContractId,
     ticket::{SignedTicket, Ticket, TicketError, TicketOp},
 };
 use subxt_signer::sr25519;
 
-/// Verifies a ticket's sr25519 signature by `signer`.
-pub fn signature_ok(t: &SignedTicket) -> bool {
+use crate::store::StoreError;
+
+/// Verifies a ticket's sr25519 signature by `signer`, for the chain whose
+/// genesis hash is `genesis`.
+pub fn signature_ok(t: &SignedTicket, genesis: &[u8; 32]) -> bool {
     sr25519::verify(
         &sr25519::Signature(t.signature),
-        t.ticket.signing_payload(),
+        t.ticket.signing_payload(genesis),
         &sr25519::PublicKey(t.signer),
     )
+}
+
+/// One entry of a [`ReplayLog`]: key and value bytes.
+pub type LogEntry = (Vec<u8>, Vec<u8>);
+
+/// Where the replay record and the chain a host serves are kept across
+/// restarts (the daemon's redb index: [`crate::store::DiskStore`]).
+/// Entries are opaque bytes to the store.
+pub trait ReplayLog: Send + Sync + 'static {
+    /// Every download use recorded: (key, value) as [`ReplayLog::save_uses`]
+    /// wrote them.
+    fn load_uses(&self) -> Result<Vec<LogEntry>, StoreError>;
+    /// Writes (or replaces) `put` and removes `gone`, in one commit that
+    /// survives a crash of the daemon.
+    fn save_uses(&self, put: &[LogEntry], gone: &[Vec<u8>]) -> Result<(), StoreError>;
+    /// The genesis hash of the chain this data dir serves, once recorded.
+    fn chain(&self) -> Result<Option<[u8; 32]>, StoreError>;
+    /// Records the chain this data dir serves (durably).
+    fn set_chain(&self, genesis: [u8; 32]) -> Result<(), StoreError>;
+}
+
+/// The node the host follows is on another chain than the one its data dir
+/// (or this process) serves.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// Another chain.
+    #[error(
+        "the node is on chain 0x{} but this host serves chain 0x{}: use a node of \
+         that chain, or another data dir",
+        hex::encode(.node),
+        hex::encode(.serving)
+    )]
+    OtherChain {
+        /// The node's genesis hash.
+        node: [u8; 32],
+        /// The genesis hash the host serves.
+        serving: [u8; 32],
+    },
+    /// The record could not be read or written.
+    #[error("{0}")]
+    Store(#[from] StoreError),
 }
 
 /// Every check a host makes on a ticket presented for `op` on `chunk` of
@@ -41,10 +93,11 @@ pub fn check(
         return Err(TicketError::WrongSigner);
     }
     t.ticket.check(op, contract, chunk, now)?;
+    let genesis = seen.genesis().ok_or(TicketError::Unavailable)?;
     // A ticket covering many chunks is verified once (its signature is
     // remembered until it expires).
     if !seen.known_good(&t, now) {
-        if !signature_ok(&t) {
+        if !signature_ok(&t, &genesis) {
             return Err(TicketError::BadSignature);
         }
         seen.remember_good(&t, now);
@@ -55,13 +108,19 @@ pub fn check(
     Ok(t)
 }
 
-/// The download tickets used so far, kept until they expire.
+/// The ticket checker's state: the chain tickets must be signed for, the
+/// download tickets used so far (kept until they expire) and the
+/// signatures already verified.
 ///
-/// In memory: a host restart forgets it, but only tickets issued before the
-/// restart and still unexpired could then be used once more.
+/// With a [`ReplayLog`] ([`ReplayGuard::open`]) every recorded use is
+/// written through to it before the bytes are served, so a restart (or a
+/// crash of the daemon) does not open a used link again. `Default` keeps
+/// uses in memory only and serves no chain until [`ReplayGuard::bind_chain`].
 #[derive(Default)]
 pub struct ReplayGuard {
     inner: Mutex<Seen>,
+    genesis: OnceLock<[u8; 32]>,
+    log: Option<Arc<dyn ReplayLog>>,
 }
 
 /// What a download ticket was used for: its signer, contract and nonce,
@@ -151,15 +210,16 @@ impl Seen {
     /// Forgets the download uses whose tickets have expired (they are
     /// refused as expired anyway; a key re-filed under a later expiry
     /// stays), then the earliest-expiring while more than `MAX_ENTRIES`
-    /// ranges are held.
-    fn forget_used(&mut self, now: u64) {
+    /// ranges are held; the keys forgotten.
+    fn forget_used(&mut self, now: u64) -> Vec<Use> {
+        let mut gone = Vec::new();
         let live = self.used_by_expiry.split_off(&now.saturating_add(1));
         for key in std::mem::replace(&mut self.used_by_expiry, live)
             .into_values()
             .flatten()
         {
-            if self.used.get(&key).is_some_and(|s| s.expires <= now) {
-                self.drop_use(&key);
+            if self.used.get(&key).is_some_and(|s| s.expires <= now) && self.drop_use(&key) {
+                gone.push(key);
             }
         }
         while self.ranges > MAX_ENTRIES {
@@ -167,15 +227,44 @@ impl Seen {
                 break;
             };
             for key in keys {
-                self.drop_use(&key);
+                if self.drop_use(&key) {
+                    gone.push(key);
+                }
             }
+        }
+        gone
+    }
+
+    fn drop_use(&mut self, key: &Use) -> bool {
+        match self.used.remove(key) {
+            Some(s) => {
+                self.ranges = self.ranges.saturating_sub(s.ranges.len());
+                true
+            }
+            None => false,
         }
     }
 
-    fn drop_use(&mut self, key: &Use) {
-        if let Some(s) = self.used.remove(key) {
-            self.ranges = self.ranges.saturating_sub(s.ranges.len());
+    /// Files a use (loaded or changed) under its expiry.
+    fn file(&mut self, key: Use, expires: u64, ranges: Vec<(u64, u64)>) {
+        let served = self.used.entry(key).or_default();
+        let before = served.ranges.len();
+        served.ranges = ranges;
+        self.ranges = (self.ranges + served.ranges.len()).saturating_sub(before);
+        if served.expires < expires {
+            served.expires = expires;
+            self.used_by_expiry.entry(expires).or_default().push(key);
         }
+    }
+
+    /// The log entry of `key` as it is now.
+    fn entry(&self, key: &Use) -> (Vec<u8>, Vec<u8>) {
+        let value = self
+            .used
+            .get(key)
+            .map(|s| (s.expires, s.ranges.clone()))
+            .unwrap_or_default();
+        (key.encode(), value.encode())
     }
 }
 
@@ -203,8 +292,87 @@ fn use_of(t: &SignedTicket, chunk: Option<u32>) -> Use {
 }
 
 impl ReplayGuard {
+    /// A guard for the chain whose genesis hash is `genesis`, keeping its
+    /// record in memory only (tests, tools).
+    pub fn in_memory(genesis: [u8; 32]) -> Self {
+        let guard = Self::default();
+        let _ = guard.genesis.set(genesis);
+        guard
+    }
+
+    /// A guard whose record is `log`'s: the uses recorded before (the
+    /// expired ones are dropped from it) and the chain it serves, if known.
+    pub fn open(log: Arc<dyn ReplayLog>, now: u64) -> Result<Self, StoreError> {
+        let mut seen = Seen::default();
+        let mut gone = Vec::new();
+        for (k, v) in log.load_uses()? {
+            let decoded = <Use as Decode>::decode(&mut &k[..])
+                .ok()
+                .zip(<(u64, Vec<(u64, u64)>)>::decode(&mut &v[..]).ok());
+            match decoded {
+                Some((key, (expires, ranges)))
+                    if expires > now && ranges.len() <= MAX_RANGES_PER_CHUNK =>
+                {
+                    seen.file(key, expires, ranges)
+                }
+                _ => gone.push(k),
+            }
+        }
+        // Beyond the bound (a log written with a larger one): the
+        // earliest-expiring go.
+        gone.extend(seen.forget_used(now).iter().map(Encode::encode));
+        if !gone.is_empty() {
+            log.save_uses(&[], &gone)?;
+        }
+        let genesis = OnceLock::new();
+        if let Some(g) = log.chain()? {
+            let _ = genesis.set(g);
+        }
+        Ok(Self {
+            inner: Mutex::new(seen),
+            genesis,
+            log: Some(log),
+        })
+    }
+
+    /// The genesis hash of the chain tickets must be signed for; `None`
+    /// until known (tickets are then refused as
+    /// [`TicketError::Unavailable`]).
+    pub fn genesis(&self) -> Option<[u8; 32]> {
+        self.genesis.get().copied()
+    }
+
+    /// Sets the chain tickets must be signed for (the node's genesis hash),
+    /// recording it in the log; refuses a chain other than the one already
+    /// served.
+    pub fn bind_chain(&self, genesis: [u8; 32]) -> Result<(), BindError> {
+        let serving = *self.genesis.get_or_init(|| genesis);
+        if serving != genesis {
+            return Err(BindError::OtherChain {
+                node: genesis,
+                serving,
+            });
+        }
+        if let Some(log) = &self.log {
+            match log.chain()? {
+                Some(g) if g != genesis => {
+                    return Err(BindError::OtherChain {
+                        node: genesis,
+                        serving: g,
+                    })
+                }
+                Some(_) => {}
+                None => log.set_chain(genesis)?,
+            }
+        }
+        Ok(())
+    }
+
     /// Records that `t` served bytes `range.0..range.1` of `chunk`; refuses
     /// a range that overlaps one served before (or one range too many).
+    /// With a log, the use is written to it before this returns; if it
+    /// cannot be, nothing is recorded and the ticket is refused as
+    /// [`TicketError::Unavailable`] (a link is never served unrecorded).
     pub fn first_use(
         &self,
         t: &SignedTicket,
@@ -214,12 +382,13 @@ impl ReplayGuard {
     ) -> Result<(), TicketError> {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let seen = &mut *guard;
-        seen.forget_used(now);
+        let gone = seen.forget_used(now);
         let key = use_of(t, chunk);
         let (start, end) = (range.0, range.1.max(range.0.saturating_add(1)));
         let served = seen.used.entry(key).or_default();
         let before = served.ranges.len();
         if !served.insert(start, end) {
+            self.save(seen, &[], &gone);
             return Err(TicketError::Replayed);
         }
         seen.ranges = (seen.ranges + served.ranges.len()).saturating_sub(before);
@@ -230,7 +399,35 @@ impl ReplayGuard {
                 .or_default()
                 .push(key);
         }
+        if !self.save(seen, &[key], &gone) {
+            if let Some(served) = seen.used.get_mut(&key) {
+                let before = served.ranges.len();
+                served.remove(start, end);
+                seen.ranges = (seen.ranges + served.ranges.len()).saturating_sub(before);
+            }
+            return Err(TicketError::Unavailable);
+        }
         Ok(())
+    }
+
+    /// Writes `changed` and `gone` to the log, if there is one; whether
+    /// that worked.
+    fn save(&self, seen: &Seen, changed: &[Use], gone: &[Use]) -> bool {
+        let Some(log) = &self.log else {
+            return true;
+        };
+        if changed.is_empty() && gone.is_empty() {
+            return true;
+        }
+        let put: Vec<_> = changed.iter().map(|k| seen.entry(k)).collect();
+        let gone: Vec<_> = gone.iter().map(Encode::encode).collect();
+        match log.save_uses(&put, &gone) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record a ticket's use");
+                false
+            }
+        }
     }
 
     /// Takes back a use recorded by [`ReplayGuard::first_use`] whose bytes
@@ -239,10 +436,13 @@ impl ReplayGuard {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let seen = &mut *guard;
         let end = range.1.max(range.0.saturating_add(1));
-        if let Some(served) = seen.used.get_mut(&use_of(t, chunk)) {
+        let key = use_of(t, chunk);
+        if let Some(served) = seen.used.get_mut(&key) {
             let before = served.ranges.len();
             served.remove(range.0, end);
             seen.ranges = (seen.ranges + served.ranges.len()).saturating_sub(before);
+            // Best effort: if this write fails the link stays spent.
+            self.save(seen, &[key], &[]);
         }
     }
 
@@ -290,6 +490,8 @@ mod tests {
     use super::*;
     use subxt_signer::sr25519::dev;
 
+    const GENESIS: [u8; 32] = [0x47; 32];
+
     fn signed(op: TicketOp, expires: u64, nonce: u8) -> SignedTicket {
         let alice = dev::alice();
         let ticket = Ticket {
@@ -301,7 +503,7 @@ mod tests {
             expires,
             nonce: [nonce; 16],
         };
-        let signature = alice.sign(&ticket.signing_payload()).0;
+        let signature = alice.sign(&ticket.signing_payload(&GENESIS)).0;
         SignedTicket {
             ticket,
             signer: alice.public_key().0,
@@ -313,7 +515,7 @@ mod tests {
     fn only_the_senders_valid_signature_is_accepted() {
         let alice = dev::alice().public_key().0;
         let bob = dev::bob().public_key().0;
-        let guard = ReplayGuard::default();
+        let guard = ReplayGuard::in_memory(GENESIS);
         let t = signed(TicketOp::Upload, 100, 1);
         let wire = t.to_hex();
         assert!(check(
@@ -375,7 +577,7 @@ mod tests {
     #[test]
     fn a_download_ticket_serves_each_byte_of_a_chunk_once() {
         let alice = dev::alice().public_key().0;
-        let guard = ReplayGuard::default();
+        let guard = ReplayGuard::in_memory(GENESIS);
         let wire = signed(TicketOp::Download, 100, 2).to_hex();
         let read = |chunk, range, now| {
             check(
@@ -421,7 +623,7 @@ mod tests {
 
     #[test]
     fn a_chunk_read_in_tiny_scattered_ranges_runs_out_and_a_released_range_reads_again() {
-        let guard = ReplayGuard::default();
+        let guard = ReplayGuard::in_memory(GENESIS);
         let t = signed(TicketOp::Download, 100, 6);
         // Ranges with gaps between them (consecutive ones would merge).
         for i in 0..MAX_RANGES_PER_CHUNK as u64 {
@@ -465,7 +667,7 @@ mod tests {
 
     #[test]
     fn another_senders_ticket_with_the_same_nonce_is_its_own() {
-        let guard = ReplayGuard::default();
+        let guard = ReplayGuard::in_memory(GENESIS);
         let alice = signed(TicketOp::Download, 100, 8);
         let mut bob = alice.clone();
         bob.signer = dev::bob().public_key().0;
@@ -479,7 +681,7 @@ mod tests {
 
     #[test]
     fn a_later_ticket_with_the_same_nonce_keeps_the_record_alive() {
-        let guard = ReplayGuard::default();
+        let guard = ReplayGuard::in_memory(GENESIS);
         let early = signed(TicketOp::Download, 100, 9);
         let late = signed(TicketOp::Download, 500, 9);
         guard.first_use(&early, Some(0), (0, 10), 10).unwrap();
@@ -492,8 +694,111 @@ mod tests {
     }
 
     #[test]
+    fn a_ticket_signed_for_another_chain_does_not_verify() {
+        let alice = dev::alice().public_key().0;
+        let t = signed(TicketOp::Download, 100, 10);
+        let check_on = |guard: &ReplayGuard| {
+            check(
+                &t.to_hex(),
+                TicketOp::Download,
+                3,
+                &alice,
+                Some(0),
+                (0, 10),
+                50,
+                guard,
+            )
+        };
+        // A test net's ticket on another chain (same account, same ids).
+        let other = ReplayGuard::in_memory([0x99; 32]);
+        assert_eq!(check_on(&other), Err(TicketError::BadSignature));
+        // A host that does not know its chain yet checks no ticket.
+        let unbound = ReplayGuard::default();
+        assert_eq!(check_on(&unbound), Err(TicketError::Unavailable));
+        unbound.bind_chain(GENESIS).unwrap();
+        assert!(check_on(&unbound).is_ok());
+        assert!(unbound.bind_chain([0x99; 32]).is_err());
+    }
+
+    /// A log in memory; fails every write while `fail` is set.
+    #[derive(Default)]
+    struct MemLog {
+        uses: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+        chain: Mutex<Option<[u8; 32]>>,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    impl ReplayLog for MemLog {
+        fn load_uses(&self) -> Result<Vec<LogEntry>, StoreError> {
+            Ok(self.uses.lock().unwrap().clone().into_iter().collect())
+        }
+        fn save_uses(&self, put: &[LogEntry], gone: &[Vec<u8>]) -> Result<(), StoreError> {
+            if self.fail.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(std::io::Error::other("disk full").into());
+            }
+            let mut uses = self.uses.lock().unwrap();
+            for k in gone {
+                uses.remove(k);
+            }
+            for (k, v) in put {
+                uses.insert(k.clone(), v.clone());
+            }
+            Ok(())
+        }
+        fn chain(&self) -> Result<Option<[u8; 32]>, StoreError> {
+            Ok(*self.chain.lock().unwrap())
+        }
+        fn set_chain(&self, genesis: [u8; 32]) -> Result<(), StoreError> {
+            *self.chain.lock().unwrap() = Some(genesis);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn used_links_stay_used_across_a_restart_until_they_expire() {
+        let log = Arc::new(MemLog::default());
+        let t = signed(TicketOp::Download, 100, 11);
+        let short = signed(TicketOp::Download, 30, 12);
+        {
+            let guard = ReplayGuard::open(log.clone(), 10).unwrap();
+            assert_eq!(guard.genesis(), None);
+            guard.bind_chain(GENESIS).unwrap();
+            guard.first_use(&t, Some(0), (0, 10), 10).unwrap();
+            guard.first_use(&t, Some(1), (0, 10), 10).unwrap();
+            guard.first_use(&short, Some(0), (0, 10), 10).unwrap();
+            // Given back: readable again after the restart too.
+            guard.release(&t, Some(1), (0, 10));
+        }
+        // The restart: the chain is known at once, the uses are refused.
+        let guard = ReplayGuard::open(log.clone(), 40).unwrap();
+        assert_eq!(guard.genesis(), Some(GENESIS));
+        assert_eq!(
+            guard.first_use(&t, Some(0), (5, 6), 40),
+            Err(TicketError::Replayed)
+        );
+        guard.first_use(&t, Some(0), (10, 20), 40).unwrap();
+        guard.first_use(&t, Some(1), (0, 10), 40).unwrap();
+        // The expired ticket's record was pruned from the log on open.
+        assert_eq!(log.uses.lock().unwrap().len(), 2);
+        // Another chain's node is refused for this data dir.
+        let again = ReplayGuard::open(log.clone(), 40).unwrap();
+        assert!(matches!(
+            again.bind_chain([1; 32]),
+            Err(BindError::OtherChain { .. })
+        ));
+        // A use that cannot be recorded is not served (and not kept).
+        log.fail.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(
+            guard.first_use(&t, Some(2), (0, 10), 40),
+            Err(TicketError::Unavailable)
+        );
+        log.fail.store(false, std::sync::atomic::Ordering::Relaxed);
+        guard.first_use(&t, Some(2), (0, 10), 40).unwrap();
+    }
+
+    #[test]
     fn expired_uses_are_forgotten() {
-        let guard = ReplayGuard::default();
+        let guard = ReplayGuard::in_memory(GENESIS);
         let t = signed(TicketOp::Download, 100, 4);
         guard.first_use(&t, Some(0), (0, 10), 10).unwrap();
         assert_eq!(guard.len(), 1);

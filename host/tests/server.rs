@@ -23,7 +23,7 @@ use bytes::Bytes;
 use masp_client::hostapi::{sign_ticket, HostApi, HostError};
 use masp_host::{
     metrics::Metrics,
-    server::{serve, AppState, SystemClock},
+    server::{serve_with, AppState, Limits, SystemClock},
     store::{ContractRecord, DiskStore, Store, StoreError},
     tickets::ReplayGuard,
 };
@@ -33,8 +33,11 @@ use subxt_signer::sr25519::{dev, Keypair};
 
 const CHUNKS: usize = 8;
 
+/// The genesis hash of the chain the test host serves.
+const GENESIS: [u8; 32] = [0x47; 32];
+
 struct Server {
-    _dir: tempfile::TempDir,
+    dir: Arc<tempfile::TempDir>,
     api: HostApi,
     state: Arc<AppState>,
     data: Vec<u8>,
@@ -44,8 +47,28 @@ struct Server {
 }
 
 async fn start(store: impl FnOnce(&std::path::Path) -> Arc<dyn Store>) -> Server {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
     let store = store(dir.path());
+    // Many clients on one address (127.0.0.1) in some tests.
+    let limits = Limits {
+        max_connections_per_ip: 1024,
+        ..Limits::default()
+    };
+    launch_with(dir, store, ReplayGuard::in_memory(GENESIS), limits).await
+}
+
+/// Serves `store` (contract 1 put in it) with `replay`, data under `dir`.
+async fn launch(dir: Arc<tempfile::TempDir>, store: Arc<dyn Store>, replay: ReplayGuard) -> Server {
+    launch_with(dir, store, replay, Limits::default()).await
+}
+
+/// [`launch`] with `limits`.
+async fn launch_with(
+    dir: Arc<tempfile::TempDir>,
+    store: Arc<dyn Store>,
+    replay: ReplayGuard,
+    limits: Limits,
+) -> Server {
     let data: Vec<u8> = (0..CHUNKS * CHUNK_SIZE).map(|i| (i % 253) as u8).collect();
     let roots: Vec<[u8; 32]> = data.chunks(CHUNK_SIZE).map(chunk_root).collect();
     store
@@ -65,7 +88,7 @@ async fn start(store: impl FnOnce(&std::path::Path) -> Arc<dyn Store>) -> Server
     let state = Arc::new(AppState {
         store,
         clock: Arc::new(SystemClock),
-        replay: ReplayGuard::default(),
+        replay,
         metrics: Arc::new(Metrics::new()),
         complete: tokio::sync::Notify::new(),
         best_block: AtomicU32::new(0),
@@ -74,9 +97,9 @@ async fn start(store: impl FnOnce(&std::path::Path) -> Arc<dyn Store>) -> Server
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, rx) = tokio::sync::watch::channel(false);
-    let served = tokio::spawn(serve(listener, state.clone(), rx));
+    let served = tokio::spawn(serve_with(listener, state.clone(), rx, limits));
     Server {
-        _dir: dir,
+        dir,
         api: HostApi::new(&format!("http://{addr}")),
         state,
         data,
@@ -93,6 +116,7 @@ fn ticket(
 ) -> masp_primitives::ticket::SignedTicket {
     sign_ticket(
         who,
+        GENESIS,
         op,
         contract,
         0,
@@ -233,8 +257,14 @@ impl Store for FailingStore {
     fn stored_chunks(&self, id: ContractId) -> Result<u32, StoreError> {
         self.0.stored_chunks(id)
     }
-    fn missing_chunks(&self, id: ContractId, n: u32) -> Result<Vec<u32>, StoreError> {
-        self.0.missing_chunks(id, n)
+    fn missing_chunks(
+        &self,
+        id: ContractId,
+        n: u32,
+        from: u32,
+        max: u32,
+    ) -> Result<(Vec<u32>, Option<u32>), StoreError> {
+        self.0.missing_chunks(id, n, from, max)
     }
     fn put_chunk(&self, _: ContractId, _: u32, _: &[u8]) -> Result<(), StoreError> {
         Err(std::io::Error::other("disk full").into())
@@ -257,7 +287,7 @@ impl Store for FailingStore {
         }
         self.0.read_range(id, i, start, end)
     }
-    fn put_manifest(&self, _: ContractId, _: &[u8]) -> Result<(), StoreError> {
+    fn put_manifest(&self, _: ContractId, _: &[u8]) -> Result<bool, StoreError> {
         Err(std::io::Error::other("disk full").into())
     }
     fn manifest(&self, id: ContractId) -> Result<Option<Vec<u8>>, StoreError> {
@@ -442,12 +472,19 @@ impl Raw {
     }
 }
 
-async fn stored(s: &Server) {
+/// Uploads contract 1's roots and chunks.
+async fn chunks_stored(s: &Server) {
     let up = ticket(&dev::alice(), TicketOp::Upload, 1);
     s.api.put_roots(1, &up, &s.roots).await.unwrap();
     for i in 0..CHUNKS {
         s.api.put_chunk(1, i as u32, &up, s.chunk(i)).await.unwrap();
     }
+}
+
+/// Uploads contract 1's roots, chunks and manifest.
+async fn stored(s: &Server) {
+    chunks_stored(s).await;
+    let up = ticket(&dev::alice(), TicketOp::Upload, 1);
     s.api
         .put_manifest(1, &up, b"the sealed manifest".to_vec())
         .await
@@ -550,7 +587,7 @@ async fn downloads_answer_the_same_before_and_after_a_connection_goes_to_hyper()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_with_a_body_behind_a_download_goes_whole_to_hyper() {
     let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
-    stored(&s).await;
+    chunks_stored(&s).await;
     let down = ticket(&dev::alice(), TicketOp::Download, 1).to_hex();
     let up = ticket(&dev::alice(), TicketOp::Upload, 1).to_hex();
     let mut c = Raw::open(&s).await;
@@ -738,4 +775,330 @@ async fn a_chunk_cut_short_under_the_daemon_is_a_500_and_the_rest_is_served() {
     .await;
     let r = c.get(&url(5), "").await;
     assert_eq!((r.status, r.body.as_slice()), (200, &s.chunk(5)[..]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_used_before_a_restart_is_refused_after_it() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let t = ticket(&dev::alice(), TicketOp::Download, 1).to_hex();
+    let url = |i: u32| format!("/v1/contracts/1/chunks/{i}?ticket={t}");
+    let now = masp_client::hostapi::unix_now();
+    {
+        let disk = Arc::new(DiskStore::open(dir.path()).unwrap());
+        let replay = ReplayGuard::open(disk.clone(), now).unwrap();
+        replay.bind_chain(GENESIS).unwrap();
+        let s = launch(dir.clone(), disk, replay).await;
+        stored(&s).await;
+        let mut c = Raw::open(&s).await;
+        assert_eq!(c.get(&url(0), "").await.status, 200);
+        let r = c.get(&url(1), "Range: bytes=0-99\r\n").await;
+        assert_eq!(r.status, 206);
+        drop(c);
+        s._stop.send(true).unwrap();
+        let done = tokio::time::timeout(Duration::from_secs(10), s.served).await;
+        assert!(matches!(done, Ok(Ok(Ok(())))));
+    }
+    // The daemon restarts on the same data dir: it knows its chain before
+    // reaching the node, and the link's used bytes stay used.
+    let disk = Arc::new(DiskStore::open(dir.path()).unwrap());
+    let replay = ReplayGuard::open(disk.clone(), now).unwrap();
+    assert_eq!(replay.genesis(), Some(GENESIS));
+    assert!(
+        replay.bind_chain([0x99; 32]).is_err(),
+        "another chain's node"
+    );
+    let s = launch(dir.clone(), disk, replay).await;
+    let mut c = Raw::open(&s).await;
+    let r = c.get(&url(0), "").await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body, b"ticket was already used for this chunk\n");
+    assert_eq!(c.get(&url(1), "Range: bytes=50-60\r\n").await.status, 403);
+    // What it had not served, it still serves, once.
+    let r = c.get(&url(1), "Range: bytes=100-\r\n").await;
+    assert_eq!((r.status, r.body.as_slice()), (206, &s.chunk(1)[100..]));
+    assert_eq!(c.get(&url(2), "").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_signed_for_another_chain_is_refused() {
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    stored(&s).await;
+    let other = |op| {
+        sign_ticket(
+            &dev::alice(),
+            [0x99; 32],
+            op,
+            1,
+            0,
+            u32::MAX,
+            None,
+            Duration::from_secs(600),
+        )
+    };
+    // The same account, contract id and chunks, on a test net: useless here.
+    let e = s
+        .api
+        .get_chunk(1, 0, &other(TicketOp::Download))
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert_eq!(status(e), 401);
+    assert!(text.contains("signature does not verify"), "{text}");
+    let e = s
+        .api
+        .put_manifest(1, &other(TicketOp::Upload), b"junk".to_vec())
+        .await
+        .unwrap_err();
+    assert_eq!(status(e), 401);
+    // A host that has not learned its chain yet checks no ticket: 503.
+    let unbound = launch(s.dir.clone(), s.state.store.clone(), ReplayGuard::default()).await;
+    let down = ticket(&dev::alice(), TicketOp::Download, 1);
+    assert_eq!(
+        status(unbound.api.get_chunk(1, 0, &down).await.unwrap_err()),
+        503
+    );
+    unbound.state.replay.bind_chain(GENESIS).unwrap();
+    assert_eq!(
+        unbound.api.get_chunk(1, 0, &down).await.unwrap(),
+        s.chunk(0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_is_small_and_written_once() {
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    chunks_stored(&s).await;
+    let up = ticket(&dev::alice(), TicketOp::Upload, 1);
+    // Bounded by the contract: 16 KiB plus 32 bytes per chunk, not 16 MiB
+    // outside the host's capacity.
+    let limit = masp_host::server::max_manifest((CHUNKS * CHUNK_SIZE) as u64);
+    assert_eq!(limit, (16 << 10) + 32 * CHUNKS);
+    let e = s
+        .api
+        .put_manifest(1, &up, vec![1; limit + 1])
+        .await
+        .unwrap_err();
+    assert_eq!(status(e), 413);
+    let sealed = vec![7u8; limit];
+    s.api.put_manifest(1, &up, sealed.clone()).await.unwrap();
+    // A retry of the same bytes: fine. Anything else with the same
+    // (reusable, maybe leaked) upload ticket: refused, nothing changed.
+    s.api.put_manifest(1, &up, sealed.clone()).await.unwrap();
+    let e = s
+        .api
+        .put_manifest(1, &up, b"an attacker's manifest".to_vec())
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert_eq!(status(e), 409);
+    assert!(text.contains("written once"), "{text}");
+    let fresh = ticket(&dev::alice(), TicketOp::Upload, 1);
+    let e = s
+        .api
+        .put_manifest(1, &fresh, vec![8; 10])
+        .await
+        .unwrap_err();
+    assert_eq!(status(e), 409);
+    assert_eq!(s.state.store.manifest(1).unwrap().unwrap(), sealed);
+    let down = ticket(&dev::alice(), TicketOp::Download, 1);
+    assert_eq!(s.api.get_manifest(1, &down).await.unwrap(), sealed);
+}
+
+/// A connection to the server from loopback address `from` (127.x.y.z).
+async fn connect_from(s: &Server, from: [u8; 4]) -> tokio::net::TcpStream {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+    let addr = s
+        .api
+        .endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    sock.connect(addr).await.unwrap()
+}
+
+/// Starts a chunk upload whose body never comes: the head and 10 bytes of
+/// a 1 MiB chunk.
+async fn stall(c: &mut tokio::net::TcpStream, ticket: &str) {
+    use tokio::io::AsyncWriteExt;
+    let head = format!(
+        "PUT /v1/contracts/1/chunks/0?ticket={ticket} HTTP/1.1\r\nHost: h\r\n\
+         Content-Length: {CHUNK_SIZE}\r\n\r\n0123456789"
+    );
+    c.write_all(head.as_bytes()).await.unwrap();
+}
+
+/// What the server sent on `c` before closing it, if it closed it within
+/// `wait` (a reset counts as closed, with what was read before).
+async fn closed_within(c: &mut tokio::net::TcpStream, wait: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(wait, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match c.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok()
+        .map(|()| String::from_utf8_lossy(&got).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_limits_with_stalled_bodies_do_not_starve_the_host() {
+    let limits = Limits {
+        max_connections: 6,
+        max_connections_per_ip: 3,
+        body_timeout: Duration::from_secs(2),
+    };
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let store = Arc::new(DiskStore::open(dir.path()).unwrap());
+    let s = launch_with(dir, store, ReplayGuard::in_memory(GENESIS), limits).await;
+    chunks_stored(&s).await;
+    let up = ticket(&dev::alice(), TicketOp::Upload, 1).to_hex();
+    // One address opens 10 uploads and stalls their bodies (with a valid
+    // ticket, and with junk: a refusal whose body is drained).
+    let started = std::time::Instant::now();
+    let mut a = Vec::new();
+    for k in 0..10 {
+        let mut c = connect_from(&s, [127, 0, 0, 2]).await;
+        stall(&mut c, if k % 2 == 0 { &up } else { "00" }).await;
+        a.push(c);
+    }
+    // Past its 3, each is answered 503 and closed at once.
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for mut c in a {
+        match closed_within(&mut c, Duration::from_millis(300)).await {
+            Some(text) => {
+                assert!(
+                    text.is_empty() || text.starts_with("HTTP/1.1 503"),
+                    "{text}"
+                );
+                refused += 1;
+            }
+            None => held.push(c),
+        }
+    }
+    assert_eq!((refused, held.len()), (7, 3));
+    assert_eq!(
+        counter(&s, "connections_refused_total"),
+        7,
+        "every refusal counted"
+    );
+    // The host still serves others meanwhile: status, downloads, and the
+    // prover's reads of the store.
+    assert_eq!(s.api.status(1).await.unwrap().missing, Vec::<u32>::new());
+    let down = ticket(&dev::alice(), TicketOp::Download, 1);
+    assert_eq!(s.api.get_chunk(1, 0, &down).await.unwrap(), s.chunk(0));
+    assert_eq!(s.state.store.read_chunk(1, 3).unwrap(), s.chunk(3));
+    // Another address takes every slot left: the next client waits in the
+    // backlog only until the stalled bodies time out.
+    let mut b = Vec::new();
+    for _ in 0..3 {
+        let mut c = connect_from(&s, [127, 0, 0, 3]).await;
+        stall(&mut c, &up).await;
+        b.push(c);
+    }
+    let waited = std::time::Instant::now();
+    let mut c = Raw::open(&s).await;
+    let t = down.to_hex();
+    let r = tokio::time::timeout(
+        Duration::from_secs(8),
+        c.get(&format!("/v1/contracts/1/chunks/1?ticket={t}"), ""),
+    )
+    .await
+    .expect("a client waited past the stalled bodies' timeout");
+    assert_eq!((r.status, r.body.as_slice()), (200, &s.chunk(1)[..]));
+    assert!(waited.elapsed() < Duration::from_secs(8));
+    assert_eq!(s.state.store.read_chunk(1, 4).unwrap(), s.chunk(4));
+    // Every stalled upload was answered (408: the body did not arrive in
+    // time; 400: the junk ticket, its body drained until the timeout) and
+    // closed, about 2 s after it began.
+    for mut c in held.into_iter().chain(b) {
+        let text = closed_within(&mut c, Duration::from_secs(6))
+            .await
+            .expect("a stalled upload held its connection past the body timeout");
+        assert!(
+            text.starts_with("HTTP/1.1 408") || text.starts_with("HTTP/1.1 400"),
+            "{text}"
+        );
+        assert!(
+            text.to_ascii_lowercase().contains("connection: close"),
+            "{text}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(12));
+}
+
+/// A listener that fails (out of file descriptors) while `failing` is set,
+/// counting its accepts.
+struct Exhausted {
+    inner: tokio::net::TcpListener,
+    failing: Arc<std::sync::atomic::AtomicBool>,
+    calls: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl masp_host::server::Listener for Exhausted {
+    async fn accept(&self) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.calls.fetch_add(1, SeqCst);
+        if self.failing.load(SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(libc::EMFILE));
+        }
+        self.inner.accept().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_accepts_pause_instead_of_spinning() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    let inner = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = inner.local_addr().unwrap();
+    let failing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let listener = Exhausted {
+        inner,
+        failing: failing.clone(),
+        calls: calls.clone(),
+    };
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    let served = tokio::spawn(serve_with(listener, s.state.clone(), rx, Limits::default()));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Pauses of 10, 20, 40 ... ms up to 1 s: a handful of tries, not a
+    // core spinning on EMFILE.
+    let tries = calls.load(SeqCst);
+    assert!((3..=12).contains(&tries), "{tries} accepts in 1.5 s");
+    assert!(counter(&s, "accept_errors_total").abs_diff(tries as u64) <= 1);
+    // Descriptors free again: connections are taken within the pause.
+    failing.store(false, SeqCst);
+    let mut c = Raw(tokio::io::BufReader::new(
+        tokio::net::TcpStream::connect(addr).await.unwrap(),
+    ));
+    let r = tokio::time::timeout(Duration::from_secs(3), c.get("/health", ""))
+        .await
+        .expect("not served after the descriptors came back");
+    assert_eq!(r.status, 503, "served (the chain is not reached in tests)");
+    assert!(!served.is_finished());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_answer_is_paged() {
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    let up = ticket(&dev::alice(), TicketOp::Upload, 1);
+    s.api.put_roots(1, &up, &s.roots).await.unwrap();
+    s.api.put_chunk(1, 6, &up, s.chunk(6)).await.unwrap();
+    let mut c = Raw::open(&s).await;
+    let r = c.get("/v1/contracts/1?from=3", "").await;
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["missing"], serde_json::json!([3, 4, 5, 7]));
+    assert_eq!(v["missing_count"], 7);
+    assert_eq!(v["next"], serde_json::Value::Null);
+    assert_eq!(c.get("/v1/contracts/1?from=x", "").await.status, 400);
+    assert_eq!(masp_host::server::STATUS_PAGE, 16_384);
 }

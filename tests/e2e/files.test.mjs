@@ -260,7 +260,8 @@ function ticket({ op = 1, contract, first = 0, last = 0, expires, nonce = random
     bnToU8a(expires, { bitLength: 64 }),
     nonce,
   );
-  const sig = signer.sign(u8aConcat(stringToU8a('masp/ticket/v1'), t));
+  // Signed for this chain: context, genesis hash, then the SCALE ticket.
+  const sig = signer.sign(u8aConcat(stringToU8a('masp/ticket/v2'), api.genesisHash.toU8a(), t));
   return Buffer.from(u8aConcat(t, signer.publicKey, sig)).toString('hex');
 }
 

@@ -3,8 +3,11 @@
 //!
 //! A ticket names one contract, one operation, a range of chunks, who it was
 //! issued to, when it expires and a random nonce. The Sender of the contract
-//! signs `TICKET_CONTEXT ++ SCALE(ticket)` with its account key (sr25519, the
-//! key its chain account is). A host checks, in this order: the signature
+//! signs `TICKET_CONTEXT ++ genesis_hash ++ SCALE(ticket)` with its account
+//! key (sr25519, the key its chain account is): the chain's genesis hash is
+//! part of what is signed (not of the wire form), so a ticket signed for one
+//! chain (a test net) does not verify on a host serving another, where the
+//! same account may hold contracts with the same ids. A host checks, in this order: the signature
 //! (by the contract's Sender), the operation, the contract, the chunk range,
 //! the expiry (`expires` is Unix seconds, at most [`MAX_TICKET_TTL`] ahead)
 //! and, for downloads, that the (nonce, chunk) pair was not used before.
@@ -21,8 +24,9 @@ use codec::{Decode, Encode, MaxEncodedLen};
 
 use crate::market::ContractId;
 
-/// Domain separation for ticket signatures.
-pub const TICKET_CONTEXT: &[u8] = b"masp/ticket/v1";
+/// Domain separation for ticket signatures (v2: the chain's genesis hash
+/// follows it in the signed payload).
+pub const TICKET_CONTEXT: &[u8] = b"masp/ticket/v2";
 
 /// The longest a ticket may live, seconds. A host refuses tickets that expire
 /// later than this from its own clock, so a leaked link dies soon.
@@ -66,7 +70,8 @@ pub struct SignedTicket {
     pub ticket: Ticket,
     /// The signer's sr25519 public key (= its account id).
     pub signer: [u8; 32],
-    /// sr25519 signature of [`Ticket::signing_payload`].
+    /// sr25519 signature of [`Ticket::signing_payload`] for the chain the
+    /// contract is on.
     pub signature: [u8; 64],
 }
 
@@ -91,6 +96,10 @@ pub enum TicketError {
     BadSignature,
     /// It (or this chunk of it) was used before.
     Replayed,
+    /// The host cannot check tickets now: it has not yet learned which
+    /// chain it serves, or it cannot record a download's use (a retry
+    /// later may succeed).
+    Unavailable,
 }
 
 impl TicketError {
@@ -106,15 +115,18 @@ impl TicketError {
             Self::WrongSigner => "ticket is not signed by the contract's sender",
             Self::BadSignature => "ticket signature does not verify",
             Self::Replayed => "ticket was already used for this chunk",
+            Self::Unavailable => "the host cannot check tickets right now; try again shortly",
         }
     }
 }
 
 impl Ticket {
-    /// The bytes its signer signs.
-    pub fn signing_payload(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(TICKET_CONTEXT.len() + Self::max_encoded_len());
+    /// The bytes its signer signs for the chain whose genesis block hash is
+    /// `genesis`: `TICKET_CONTEXT ++ genesis ++ SCALE(ticket)`.
+    pub fn signing_payload(&self, genesis: &[u8; 32]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(TICKET_CONTEXT.len() + 32 + Self::max_encoded_len());
         out.extend_from_slice(TICKET_CONTEXT);
+        out.extend_from_slice(genesis);
         self.encode_to(&mut out);
         out
     }
@@ -270,10 +282,14 @@ mod tests {
     }
 
     #[test]
-    fn the_signed_payload_is_context_then_scale() {
+    fn the_signed_payload_is_context_then_genesis_then_scale() {
         let t = ticket(TicketOp::Download);
-        let payload = t.signing_payload();
+        let payload = t.signing_payload(&[5; 32]);
         assert!(payload.starts_with(TICKET_CONTEXT));
-        assert_eq!(&payload[TICKET_CONTEXT.len()..], &t.encode()[..]);
+        let rest = &payload[TICKET_CONTEXT.len()..];
+        assert_eq!(&rest[..32], &[5; 32]);
+        assert_eq!(&rest[32..], &t.encode()[..]);
+        // Another chain: other bytes to sign, so another signature.
+        assert_ne!(t.signing_payload(&[6; 32]), payload);
     }
 }
