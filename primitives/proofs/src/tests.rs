@@ -535,7 +535,7 @@ fn adversarial_multi_proofs_fail_with_their_reason() {
     swapped[0] = other;
     swapped.sort();
     let (_, p2) = multi(&bytes, &swapped);
-    assert_eq!(check(ix, &p2.leaves, &p2.nodes).is_err(), true);
+    assert!(check(ix, &p2.leaves, &p2.nodes).is_err());
     // Leaves in the wrong order.
     let mut l = good.leaves.clone();
     l[..1024].rotate_left(512);
@@ -605,11 +605,11 @@ fn adversarial_multi_proofs_fail_with_their_reason() {
     // Merging refuses mismatched single proofs instead of panicking.
     let single = tree.prove(ix[0], &bytes[..CHUNK_SIZE]).unwrap();
     assert_eq!(
-        MultiProof::from_single(leaves, &[ix[0], ix[1]], &[single.clone()]),
+        MultiProof::from_single(leaves, &[ix[0], ix[1]], std::slice::from_ref(&single)),
         Err(ProofError::BadIndices)
     );
     assert_eq!(
-        MultiProof::from_single(leaves + 5000, &[ix[0]], &[single.clone()]).map(|_| ()),
+        MultiProof::from_single(leaves + 5000, &[ix[0]], std::slice::from_ref(&single)).map(|_| ()),
         Err(ProofError::BadPathLength)
     );
     assert_eq!(
