@@ -270,10 +270,7 @@ impl SubxtChain {
         let mut ids = Vec::new();
         let mut keys = at
             .storage()
-            .iter(
-                api::storage().storage_market().host_contracts(),
-                (me.clone(),),
-            )
+            .iter(api::storage().storage_market().host_contracts(), (me,))
             .await
             .map_err(sub)?;
         while let Some(kv) = keys.next().await {
