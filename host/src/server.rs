@@ -372,6 +372,20 @@ pub async fn serve_with<L: Listener>(
     let peers: Peers = Default::default();
     let per_ip = limits.max_connections_per_ip.max(1);
     let mut backoff = Duration::ZERO;
+    // The ticket record is made durable every second (and at the end).
+    let flusher = {
+        let (state, mut stop) = (state.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => return,
+                }
+                let st = state.clone();
+                let _ = tokio::task::spawn_blocking(move || st.replay.flush()).await;
+            }
+        })
+    };
     loop {
         // Reap finished connections so the set stays small.
         while connections.try_join_next().is_some() {}
@@ -425,6 +439,9 @@ pub async fn serve_with<L: Listener>(
         tracing::warn!("connections still open after 10 s; closing them");
         connections.abort_all();
     }
+    flusher.abort();
+    let st = state.clone();
+    let _ = tokio::task::spawn_blocking(move || st.replay.flush()).await;
     Ok(())
 }
 

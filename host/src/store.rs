@@ -700,12 +700,9 @@ impl crate::tickets::ReplayLog for DiskStore {
         put: &[crate::tickets::LogEntry],
         gone: &[Vec<u8>],
     ) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_write().map_err(idx)?;
-        // Written to the file before this returns, without an fsync: it
-        // survives a crash or restart of the daemon (the kernel has the
-        // bytes), not a power cut within seconds of a download; a download
-        // then costs no disk flush.
-        tx.set_durability(redb::Durability::Eventual);
+        let tx = self.db.begin_write().map_err(idx)?;
+        // One durable commit per second for all downloads
+        // ([`crate::tickets::ReplayGuard::flush`]).
         {
             let mut table = tx.open_table(TICKET_USES).map_err(idx)?;
             for k in gone {

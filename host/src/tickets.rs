@@ -41,9 +41,9 @@ pub trait ReplayLog: Send + Sync + 'static {
     /// Every download use recorded: (key, value) as [`ReplayLog::save_uses`]
     /// wrote them.
     fn load_uses(&self) -> Result<Vec<LogEntry>, StoreError>;
-    /// Writes (or replaces) `put` and removes `gone`, in one commit that
-    /// survives a crash of the daemon.
+    /// Writes (or replaces) `put` and removes `gone`, in one durable commit.
     fn save_uses(&self, put: &[LogEntry], gone: &[Vec<u8>]) -> Result<(), StoreError>;
+
     /// The genesis hash of the chain this data dir serves, once recorded.
     fn chain(&self) -> Result<Option<[u8; 32]>, StoreError>;
     /// Records the chain this data dir serves (durably).
@@ -112,15 +112,23 @@ pub fn check(
 /// download tickets used so far (kept until they expire) and the
 /// signatures already verified.
 ///
-/// With a [`ReplayLog`] ([`ReplayGuard::open`]) every recorded use is
-/// written through to it before the bytes are served, so a restart (or a
-/// crash of the daemon) does not open a used link again. `Default` keeps
-/// uses in memory only and serves no chain until [`ReplayGuard::bind_chain`].
+/// With a [`ReplayLog`] ([`ReplayGuard::open`]) the recorded uses are
+/// written to it in one durable commit a second (and when the server stops
+/// or the guard drops), so a restart does not open a used link again (a
+/// crash of the daemon forgets at most the last second's uses). `Default`
+/// keeps uses in memory only and serves no chain until
+/// [`ReplayGuard::bind_chain`].
 #[derive(Default)]
 pub struct ReplayGuard {
     inner: Mutex<Seen>,
     genesis: OnceLock<[u8; 32]>,
     log: Option<Arc<dyn ReplayLog>>,
+}
+
+impl Drop for ReplayGuard {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// What a download ticket was used for: its signer, contract and nonce,
@@ -204,6 +212,9 @@ struct Seen {
     /// cache is consulted), with the ticket's expiry.
     good: HashMap<[u8; 64], (Ticket, [u8; 32])>,
     good_by_expiry: BTreeMap<u64, Vec<[u8; 64]>>,
+    /// Uses changed, and forgotten, since the last flush to the log.
+    changed: std::collections::HashSet<Use>,
+    gone: std::collections::HashSet<Use>,
 }
 
 impl Seen {
@@ -370,9 +381,8 @@ impl ReplayGuard {
 
     /// Records that `t` served bytes `range.0..range.1` of `chunk`; refuses
     /// a range that overlaps one served before (or one range too many).
-    /// With a log, the use is written to it before this returns; if it
-    /// cannot be, nothing is recorded and the ticket is refused as
-    /// [`TicketError::Unavailable`] (a link is never served unrecorded).
+    /// With a log, the use is written to it at the next
+    /// [`ReplayGuard::flush`] (within a second).
     pub fn first_use(
         &self,
         t: &SignedTicket,
@@ -410,22 +420,56 @@ impl ReplayGuard {
         Ok(())
     }
 
-    /// Writes `changed` and `gone` to the log, if there is one; whether
-    /// that worked.
-    fn save(&self, seen: &Seen, changed: &[Use], gone: &[Use]) -> bool {
-        let Some(log) = &self.log else {
-            return true;
-        };
-        if changed.is_empty() && gone.is_empty() {
+    /// Files `changed` and `gone` for the next [`ReplayGuard::flush`] to
+    /// write to the log, if there is one; whether that worked (always).
+    fn save(&self, seen: &mut Seen, changed: &[Use], gone: &[Use]) -> bool {
+        if self.log.is_none() {
             return true;
         }
-        let put: Vec<_> = changed.iter().map(|k| seen.entry(k)).collect();
-        let gone: Vec<_> = gone.iter().map(Encode::encode).collect();
-        match log.save_uses(&put, &gone) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot record a ticket's use");
-                false
+        for k in gone {
+            seen.changed.remove(k);
+            seen.gone.insert(*k);
+        }
+        for k in changed {
+            seen.gone.remove(k);
+            seen.changed.insert(*k);
+        }
+        true
+    }
+
+    /// Writes the uses recorded since the last flush to the log in one
+    /// durable commit (the server calls it every second and when it stops,
+    /// and so does dropping the guard; blocking: call it off the async
+    /// threads). A crash of the daemon loses at most the last second's
+    /// uses; a restart loses none. If the write fails, it is retried on the
+    /// next flush.
+    pub fn flush(&self) {
+        let Some(log) = &self.log else { return };
+        let (put, gone, keys) = {
+            let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            let seen = &mut *guard;
+            if seen.changed.is_empty() && seen.gone.is_empty() {
+                return;
+            }
+            let changed = std::mem::take(&mut seen.changed);
+            let gone = std::mem::take(&mut seen.gone);
+            let put: Vec<_> = changed.iter().map(|k| seen.entry(k)).collect();
+            let enc: Vec<_> = gone.iter().map(Encode::encode).collect();
+            (put, enc, (changed, gone))
+        };
+        if let Err(e) = log.save_uses(&put, &gone) {
+            tracing::error!(error = %e, "cannot write the ticket record; retrying");
+            let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            let (changed, gone) = keys;
+            for k in gone {
+                if !guard.changed.contains(&k) {
+                    guard.gone.insert(k);
+                }
+            }
+            for k in changed {
+                if !guard.gone.contains(&k) {
+                    guard.changed.insert(k);
+                }
             }
         }
     }
@@ -768,6 +812,7 @@ mod tests {
             guard.first_use(&short, Some(0), (0, 10), 10).unwrap();
             // Given back: readable again after the restart too.
             guard.release(&t, Some(1), (0, 10));
+            guard.flush();
         }
         // The restart: the chain is known at once, the uses are refused.
         let guard = ReplayGuard::open(log.clone(), 40).unwrap();
@@ -786,14 +831,18 @@ mod tests {
             again.bind_chain([1; 32]),
             Err(BindError::OtherChain { .. })
         ));
-        // A use that cannot be recorded is not served (and not kept).
+        // A failed write is retried on the next flush.
         log.fail.store(true, std::sync::atomic::Ordering::Relaxed);
-        assert_eq!(
-            guard.first_use(&t, Some(2), (0, 10), 40),
-            Err(TicketError::Unavailable)
-        );
-        log.fail.store(false, std::sync::atomic::Ordering::Relaxed);
         guard.first_use(&t, Some(2), (0, 10), 40).unwrap();
+        guard.flush();
+        assert_eq!(log.uses.lock().unwrap().len(), 2);
+        log.fail.store(false, std::sync::atomic::Ordering::Relaxed);
+        guard.flush();
+        assert_eq!(log.uses.lock().unwrap().len(), 3);
+        // Dropping the guard (a stop) writes what is left.
+        guard.first_use(&t, Some(3), (0, 10), 40).unwrap();
+        drop(guard);
+        assert_eq!(log.uses.lock().unwrap().len(), 4);
     }
 
     #[test]
