@@ -72,13 +72,15 @@ pub fn build_proof(
     for &index in indices {
         let chunk = u32::try_from(index / LEAVES_PER_CHUNK)
             .map_err(|_| ProveError::Mismatch(ProofError::IndexOutOfRange))?;
-        if !chunks.contains_key(&chunk) {
-            if !store.has_chunk(id, chunk)? {
-                return Err(ProveError::MissingChunk(chunk));
+        let data = match chunks.entry(chunk) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                if !store.has_chunk(id, chunk)? {
+                    return Err(ProveError::MissingChunk(chunk));
+                }
+                e.insert(store.read_chunk(id, chunk)?)
             }
-            chunks.insert(chunk, store.read_chunk(id, chunk)?);
-        }
-        let data = &chunks[&chunk];
+        };
         match tree.prove(index, data) {
             Ok(p) => proofs.push(p),
             // The bytes do not hash to the chunk's root: corruption, the
