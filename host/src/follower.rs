@@ -18,11 +18,12 @@
 //!    when they arrived), and whose on-chain size, root and leaf count are
 //!    the ones the data has (`leaf_count` = [`masp_proofs::leaf_count`] of
 //!    the size): a contract that could never be proven is never confirmed;
-//! 3. proves each active contract once per epoch: the challenged leaf
-//!    (derived from the epoch's on-chain seed with
-//!    [`masp_proofs::challenge_index`]) and its path, built from the stored
-//!    chunk (one chunk read) and the chunk roots, verified locally before it
-//!    is submitted; all due proofs go in batches, one by one if a batch fails.
+//! 3. proves each active contract once per epoch, once the epoch's seed is
+//!    drawn: one multi-proof of the challenged leaves (derived from the
+//!    epoch's on-chain seed with [`masp_proofs::challenge_indices`]), built
+//!    from the challenged chunks and the chunk roots, verified locally before
+//!    it is submitted; all due proofs go in batches, one by one if a batch
+//!    fails.
 //!
 //! Beside the polls, a task of its own scrubs on schedule (so a long scrub
 //! never delays a proof): it re-hashes every stored chunk, and forgets (and

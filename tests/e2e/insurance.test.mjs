@@ -39,30 +39,35 @@ test('a Sender with cover is made whole up to the cover when its host loses the 
 
   await submit(api, api.tx.sudo.sudo(api.tx.system.setStorage([[xxhashAsHex(':EpochLength:', 128), u8aToHex(api.createType('u32', EPOCH).toU8a())]])), alice);
 
-  // Eve insures: 200 MASP of capital, 1 MASP per GiB per epoch, up to 50 MASP a contract.
+  // Eve insures: 200 MASP of capital, a premium of 1% of the cover per
+  // epoch (a Perbill: parts per billion), up to 50 MASP a contract.
+  const PREMIUM = 10_000_000; // 1%
   await submit(api, api.tx.insurance.depositCapital(200n * UNIT), eve);
-  await submit(api, api.tx.insurance.setOffer(UNIT, 50n * UNIT, 0), eve);
+  await submit(api, api.tx.insurance.setOffer(PREMIUM, 50n * UNIT, 0), eve);
   // Bad input changes nothing and says why.
   await assert.rejects(submit(api, api.tx.insurance.withdrawCapital(300n * UNIT), eve), /insurance.InsufficientCapital/);
 
-  // Charlie hosts; Dave stores a 1 MiB file for 20 epochs.
+  // Charlie hosts; Dave stores a 40 GiB file for 20 epochs, which Charlie's
+  // deposit backs with 40 MASP (1 MASP per GiB).
   await submit(api, api.tx.storageMarket.registerHost('https://charlie.example', 'EU', 1n << 40n, u8aToHex(charlie.publicKey)), charlie);
   await submit(api, api.tx.deposits.deposit(1000n * UNIT), charlie);
-  await submit(api, api.tx.storageMarket.postOffer(UNIT, 1n << 30n, 1, 100), charlie);
-  const size = 1 << 20;
-  const placed = await submit(api, api.tx.storageMarket.placeRequest(size, u8aToHex(new Uint8Array(32).fill(5)), size / 512, 1, 20, UNIT, 0), dave);
+  await submit(api, api.tx.storageMarket.postOffer(UNIT / 1000n, 64n << 30n, 1, 100), charlie);
+  const size = 40n << 30n;
+  const placed = await submit(api, api.tx.storageMarket.placeRequest(size, u8aToHex(new Uint8Array(32).fill(5)), size / 512n, 1, 20, UNIT, 0), dave);
   const created = placed.events.find(({ event }) => event.section === 'storageMarket' && event.method === 'ContractCreated');
   const contract = created.event.data[0].toNumber();
   await submit(api, api.tx.storageMarket.confirmStored(contract), charlie);
 
   // Too much cover for the offer; then 40 MASP of cover, premium held.
-  await assert.rejects(submit(api, api.tx.insurance.buyCover(contract, eve.address, 51n * UNIT, UNIT), dave), /insurance.CoverTooLarge/);
-  await submit(api, api.tx.insurance.buyCover(contract, eve.address, 40n * UNIT, UNIT), dave);
+  await assert.rejects(submit(api, api.tx.insurance.buyCover(contract, eve.address, 51n * UNIT, PREMIUM), dave), /insurance.CoverTooLarge/);
+  // A premium above what the Sender accepts is refused.
+  await assert.rejects(submit(api, api.tx.insurance.buyCover(contract, eve.address, 40n * UNIT, PREMIUM - 1), dave), /insurance.PremiumTooHigh/);
+  await submit(api, api.tx.insurance.buyCover(contract, eve.address, 40n * UNIT, PREMIUM), dave);
   const cover = (await api.query.insurance.covers(contract)).unwrap();
   assert.equal(cover.amount.toBigInt(), 40n * UNIT);
   const insurer = (await api.query.insurance.insurers(eve.address)).unwrap();
   assert.equal(insurer.committed.toBigInt(), 40n * UNIT);
-  assert.ok(cover.held.toBigInt() > 0n, 'the premium for the term is held');
+  assert.equal(cover.held.toBigInt(), 20n * (40n * UNIT / 100n), 'the premium for the term (1% of the cover x 20 epochs) is held');
 
   // Charlie never proves: six missed epochs and the data is lost.
   const daveBefore = await free(dave);
@@ -72,9 +77,10 @@ test('a Sender with cover is made whole up to the cover when its host loses the 
   assert.ok((await api.query.storageMarket.contracts(contract)).isNone, 'the contract ended');
   assert.ok((await api.query.insurance.covers(contract)).isNone, 'the cover ended');
 
-  // Dave got the cover (slashes + claim) back, less the premium of the live epochs.
+  // Dave got the whole cover (slashes + claim) and his unspent escrow (under
+  // 1 MASP); the premium, held at purchase, went to Eve.
   const gained = (await free(dave)) - daveBefore;
-  assert.ok(gained > 39n * UNIT && gained <= 41n * UNIT, `Dave gained ${gained}`);
+  assert.ok(gained >= 40n * UNIT && gained <= 41n * UNIT, `Dave gained ${gained}`);
   // Eve's capital paid the claim (less the slashes Dave already had); she
   // recovered some of it from Charlie's deposit and earned premium.
   const capital = (await api.query.insurance.insurers(eve.address)).unwrap();

@@ -63,7 +63,7 @@ test('hosts offer, a Sender requests, the cheapest hosts win, funds are held the
   assert.equal(quote.unmatched, 0);
 
   const before = await free(api, dave.address);
-  const placed = await submit(api, api.tx.storageMarket.placeRequest(GIB, u8aToHex(new Uint8Array(32).fill(7)), 1024, 2, 24, 5n * UNIT / 1000n, 0), dave);
+  const placed = await submit(api, api.tx.storageMarket.placeRequest(GIB, u8aToHex(new Uint8Array(32).fill(7)), GIB / 512n, 2, 24, 5n * UNIT / 1000n, 0), dave);
   const created = events(api, placed, 'storageMarket', 'ContractCreated');
   assert.deepEqual(created.map((c) => c.host), [charlie.address, eve.address], 'the two cheapest hosts win');
   const cost = created.reduce((s, c) => s + BigInt(c.cost), 0n);
@@ -87,16 +87,21 @@ test('hosts offer, a Sender requests, the cheapest hosts win, funds are held the
     assert.equal(events(api, r, 'storageMarket', 'ContractConfirmed').length, 1);
   }
 
-  // The Sender cancels one contract: its whole unspent escrow returns.
+  // The Sender cancels one contract: the host keeps one epoch's price (it
+  // reserved the room and took the upload), the rest of the escrow returns.
   const beforeCancel = await free(api, dave.address);
   const cancelled = await submit(api, api.tx.storageMarket.cancelContract(created[0].contract), dave);
   const ended = events(api, cancelled, 'storageMarket', 'ContractEnded')[0];
-  assert.equal(BigInt(ended.refunded), BigInt(created[0].cost));
+  const epochPrice = BigInt(created[0].cost) / 24n; // 1 GiB at charlie's price, one of 24 epochs
+  assert.equal(epochPrice, UNIT / 1000n);
+  assert.equal(BigInt(ended.paid), epochPrice, 'the host is paid the first epoch');
+  assert.equal(BigInt(ended.refunded), BigInt(created[0].cost) - epochPrice, 'the rest returns');
   const gained = (await free(api, dave.address)) - beforeCancel;
-  assert.ok(gained > BigInt(created[0].cost) - UNIT / 100n, 'refund minus a fee');
+  assert.ok(gained > BigInt(ended.refunded) - UNIT / 100n, 'refund minus a fee');
 
   // Bad input: a clear error, nothing changes.
   await assert.rejects(submit(api, api.tx.storageMarket.placeRequest(0, u8aToHex(new Uint8Array(32)), 1, 1, 1, 1, 0), dave), /storageMarket.ZeroSize/);
+  await assert.rejects(submit(api, api.tx.storageMarket.placeRequest(GIB, u8aToHex(new Uint8Array(32)), 1024, 1, 1, UNIT, 0), dave), /storageMarket.BadLeafCount/);
   await assert.rejects(submit(api, api.tx.storageMarket.registerHost('ftp://nope', 'EU', GIB, u8aToHex(new Uint8Array(32))), alice), /storageMarket.BadEndpoint/);
   await assert.rejects(submit(api, api.tx.deposits.withdraw(1000n * UNIT), eve), /deposits.InsufficientFreeDeposit/);
 });

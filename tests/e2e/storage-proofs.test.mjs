@@ -1,10 +1,9 @@
 // Storage proofs on a real dev chain, through @polkadot/api with no custom
-// types. The Merkle tree is rebuilt here in JavaScript from the format's
-// rules (BLAKE2b-256, 0x00 leaf / 0x01 node tags, 512-byte leaves, odd node
-// promoted), so this test also checks that the rules as documented are the
-// rules the runtime applies.
+// types. The Merkle tree and the challenge draw are rebuilt in JavaScript
+// from the format's rules (lib/merkle.mjs), so this test also checks that the
+// rules as documented are the rules the runtime applies.
 //
-// A host stores a small file; it proves the challenged leaf and is paid for
+// A host stores a small file; it proves the challenged leaves and is paid for
 // that epoch, and its rating rises; a forged proof is refused with its error;
 // an epoch without a proof slashes the host, pays the Sender and lowers the
 // host's rating.
@@ -13,13 +12,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { Keyring } from '@polkadot/keyring';
-import { stringCamelCase, u8aConcat, u8aToHex } from '@polkadot/util';
-import { blake2AsU8a, cryptoWaitReady, xxhashAsHex } from '@polkadot/util-crypto';
+import { hexToU8a, stringCamelCase, u8aToHex } from '@polkadot/util';
+import { cryptoWaitReady, xxhashAsHex } from '@polkadot/util-crypto';
 
+import { LEAF, challengeIndices, levels, proveLeaves } from './lib/merkle.mjs';
 import { startDevNode, submit } from './lib/node.mjs';
 
 const UNIT = 10n ** 12n;
-const LEAF = 512;
 const EPOCH = 8; // blocks, set through sudo before any contract exists
 
 let node;
@@ -33,41 +32,12 @@ before(async () => {
 
 after(async () => { if (node) await node.stop(); });
 
-const H = (...parts) => blake2AsU8a(u8aConcat(...parts), 256);
-const leafHash = (leaf) => H(new Uint8Array([0]), leaf);
-const nodeHash = (l, r) => H(new Uint8Array([1]), l, r);
-
-/** Every level of the tree over `data`, leaves first. */
-function levels(data) {
-  const leaves = [];
-  for (let i = 0; i < data.length; i += LEAF) leaves.push(leafHash(data.subarray(i, i + LEAF)));
-  const out = [leaves];
-  while (out.at(-1).length > 1) {
-    const below = out.at(-1);
-    const next = [];
-    for (let i = 0; i < below.length; i += 2) next.push(i + 1 < below.length ? nodeHash(below[i], below[i + 1]) : below[i]);
-    out.push(next);
-  }
-  return out;
-}
-
-function proveLeaf(data, index) {
-  const lv = levels(data);
-  const path = [];
-  let i = index;
-  for (const level of lv.slice(0, -1)) {
-    if ((i ^ 1) < level.length) path.push(u8aToHex(level[i ^ 1]));
-    i = Math.floor(i / 2);
-  }
-  return { leaf: u8aToHex(data.subarray(index * LEAF, (index + 1) * LEAF)), path };
-}
-
 const eventsOf = (result, section, method) =>
   result.events
     .filter(({ event }) => event.section === section && event.method === method)
     .map(({ event }) => Object.fromEntries(event.data.names.map((n, i) => [stringCamelCase(n), event.data[i].toJSON()])));
 
-test('a host proves the challenged leaf and is paid; a miss pays the Sender from its deposit', { timeout: 300_000 }, async () => {
+test('a host proves the challenged leaves and is paid; a miss pays the Sender from its deposit', { timeout: 300_000 }, async () => {
   const { api } = node;
   const [alice, charlie, dave, ferdie] = ['//Alice', '//Charlie', '//Dave', '//Ferdie'].map((u) => keyring.addFromUri(u));
   const best = async () => (await api.rpc.chain.getHeader()).number.toNumber();
@@ -87,17 +57,31 @@ test('a host proves the challenged leaf and is paid; a miss pays the Sender from
   const { contract, start } = eventsOf(placed, 'storageMarket', 'ContractCreated')[0];
   await submit(api, api.tx.storageMarket.confirmStored(contract), charlie);
 
-  // Into the term's first epoch: the challenge is seeded.
+  // Into the term's first epoch: the challenge is seeded (epochs this short
+  // draw the seed at their first block; an hour-long one at its middle).
   await advanceTo(start);
-  const [epoch, index] = (await api.call.storageProofsApi.challenge(contract)).unwrap().map((x) => Number(x.toString()));
+  const [epoch, first] = (await api.call.storageProofsApi.challenge(contract)).unwrap().map((x) => Number(x.toString()));
   assert.equal(epoch, epochOf(await best()));
-  assert.ok(index >= 0 && index < 6);
+  const seed = (await api.query.storageProofs.epochSeeds(epoch)).unwrap().toU8a();
+  const indices = challengeIndices(seed, contract, epoch, 6);
+  assert.equal(indices[0], first, 'the documented draw is the runtime\'s');
+  assert.ok(indices.every((i) => i >= 0 && i < 6));
 
-  // A forged proof: the right leaf with a broken path.
-  const good = proveLeaf(data, index);
+  // Forged proofs: the right leaves with a broken path; the last challenged
+  // leaf replaced by other bytes (a host that lost it); only the first leaf.
+  const good = proveLeaves(data, indices);
   const forged = { ...good, path: [...good.path] };
-  forged.path[0] = u8aToHex(new Uint8Array(32).fill(1));
-  await assert.rejects(submit(api, api.tx.storageProofs.submitProofs([[contract, forged]]), charlie), /storageProofs.InvalidProof/);
+  if (forged.path.length > 0) {
+    forged.path[0] = u8aToHex(new Uint8Array(32).fill(1));
+    await assert.rejects(submit(api, api.tx.storageProofs.submitProofs([[contract, forged]]), charlie), /storageProofs.InvalidProof/);
+  }
+  const lost = hexToU8a(good.leaf);
+  lost[lost.length - 1] ^= 0xff;
+  await assert.rejects(submit(api, api.tx.storageProofs.submitProofs([[contract, { ...good, leaf: u8aToHex(lost) }]]), charlie), /storageProofs.InvalidProof/);
+  if (indices.length > 1) {
+    const partial = proveLeaves(data, indices.slice(0, 1));
+    await assert.rejects(submit(api, api.tx.storageProofs.submitProofs([[contract, partial]]), charlie), /storageProofs.(BadLeafLength|BadPathLength|InvalidProof)/);
+  }
   // Someone else's proof of it.
   await assert.rejects(submit(api, api.tx.storageProofs.submitProofs([[contract, good]]), ferdie), /storageProofs.NotContractHost/);
 
