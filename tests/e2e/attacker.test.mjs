@@ -116,7 +116,9 @@ test('item 1: a leaf count that does not match the size is refused and changes n
 
 test('item 2: a Sender that is its own host cannot drain an insurer through a 1-byte contract', { timeout: 300_000 }, async () => {
   const { api, free, account, host, advanceTo, setParam } = chain();
-  const EPOCH = 4;
+  // Long enough that the cover is bought before the contract's first epoch
+  // and so starts with it (cover bought later waits six epochs).
+  const EPOCH = 16;
   await setParam(':EpochLength:', 'u32', EPOCH);
   const insurer = await account('insurer');
   const mallory = await account('mallory'); // the Sender
@@ -148,12 +150,16 @@ test('item 2: a Sender that is its own host cannot drain an insurer through a 1-
   const insurerBefore = (await free(insurer)) + (await capitalOf());
   await submit(api, api.tx.insurance.buyCover(contract, insurer.address, backing, PREMIUM), mallory);
   const cover = (await api.query.insurance.covers(contract)).unwrap();
+  const { start: firstEpoch } = eventsOf(placed, 'storageMarket', 'ContractCreated')[0];
+  assert.equal(cover.start.toNumber() * EPOCH, firstEpoch, 'the cover starts with the contract');
+  const capitalBefore = await capitalOf();
 
   // Trent never proves: after six missed epochs the data counts as lost and
   // the insurer pays the claim.
   await advanceTo((cover.start.toNumber() + MISSES) * EPOCH + 1);
   assert.ok((await api.query.storageMarket.contracts(contract)).isNone, 'the contract ended');
   assert.ok((await api.query.insurance.covers(contract)).isNone, 'the claim was paid');
+  assert.ok((await capitalOf()) < capitalBefore, 'the insurer paid a claim');
   const insurerAfter = (await free(insurer)) + (await capitalOf());
   assert.ok(insurerAfter >= insurerBefore, `the insurer lost ${insurerBefore - insurerAfter} on the policy`);
 });

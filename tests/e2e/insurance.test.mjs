@@ -16,7 +16,10 @@ import { cryptoWaitReady, xxhashAsHex } from '@polkadot/util-crypto';
 import { startDevNode, submit } from './lib/node.mjs';
 
 const UNIT = 10n ** 12n;
-const EPOCH = 4; // blocks, set through sudo before any contract exists
+// Blocks, set through sudo before any contract exists: long enough that the
+// cover below is bought before the contract's first epoch, so it covers the
+// whole term (cover bought later waits MaxConsecutiveMisses epochs).
+const EPOCH = 8;
 const MISSES = 6; // the runtime's MaxConsecutiveMisses
 
 let node;
@@ -67,7 +70,12 @@ test('a Sender with cover is made whole up to the cover when its host loses the 
   assert.equal(cover.amount.toBigInt(), 40n * UNIT);
   const insurer = (await api.query.insurance.insurers(eve.address)).unwrap();
   assert.equal(insurer.committed.toBigInt(), 40n * UNIT);
-  assert.equal(cover.held.toBigInt(), 20n * (40n * UNIT / 100n), 'the premium for the term (1% of the cover x 20 epochs) is held');
+  // The premium for the rest of the term (1% of the cover a epoch, from the
+  // epoch the cover starts to the contract's last) is held at purchase.
+  const coveredEpochs = BigInt(cover.last.toNumber() - cover.start.toNumber() + 1);
+  assert.equal(coveredEpochs, 20n, 'bought before the term starts, the cover runs the whole term');
+  assert.equal(cover.epochPremium.toBigInt(), 40n * UNIT / 100n, '1% of the cover a epoch');
+  assert.equal(cover.held.toBigInt(), coveredEpochs * (40n * UNIT / 100n), 'the premium for the covered epochs is held');
 
   // Charlie never proves: six missed epochs and the data is lost.
   const daveBefore = await free(dave);
