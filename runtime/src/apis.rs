@@ -22,8 +22,6 @@ use sp_runtime::{
 };
 use sp_version::RuntimeVersion;
 
-#[cfg(feature = "runtime-benchmarks")]
-use crate::Insurance;
 use crate::{
     configs::{ConsensusHook, RELAY_PARENT_OFFSET},
     genesis_config_presets, AccountId, AuraId, Balance, Block, BlockNumber, Executive, HostRating,
@@ -31,6 +29,8 @@ use crate::{
     RuntimeGenesisConfig, SessionKeys, StorageMarket, StorageProofs, System, TokenSale,
     TransactionPayment, VERSION,
 };
+#[cfg(feature = "runtime-benchmarks")]
+use crate::{Insurance, Listings};
 // Named by `benchmarks.rs` only.
 #[cfg(feature = "runtime-benchmarks")]
 use crate::Deposits;
@@ -298,6 +298,7 @@ impl_runtime_apis! {
             Vec<frame_benchmarking::BenchmarkList>,
             Vec<frame_support::traits::StorageInfo>,
         ) {
+            use crate::benchmarks::PalletXcmExtrinsicsBenchmark;
             use frame_benchmarking::BenchmarkList;
             use frame_support::traits::StorageInfoTrait;
 
@@ -310,6 +311,7 @@ impl_runtime_apis! {
         fn dispatch_benchmark(
             config: frame_benchmarking::BenchmarkConfig,
         ) -> Result<Vec<frame_benchmarking::BenchmarkBatch>, alloc::string::String> {
+            use crate::benchmarks::PalletXcmExtrinsicsBenchmark;
             use frame_benchmarking::BenchmarkBatch;
             use frame_support::traits::WhitelistedStorageKeys;
 

@@ -26,6 +26,7 @@ mod benchmarks;
 pub mod apis;
 pub mod configs;
 pub mod genesis_config_presets;
+pub mod weights;
 
 extern crate alloc;
 
@@ -212,6 +213,9 @@ mod runtime {
     /// Insurers: capital, cover offers, premiums per live epoch, claims.
     #[runtime::pallet_index(55)]
     pub type Insurance = pallet_insurance;
+    /// Content distribution: listings, purchases in escrow, sealed keys.
+    #[runtime::pallet_index(56)]
+    pub type Listings = pallet_listings;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {

@@ -9,6 +9,7 @@
 //! - [`traits`]: how the MASP pallets talk to each other.
 //! - [`manifest`]: a stored file's manifest (sealed by the client).
 //! - [`ticket`]: signed upload/download tickets (temporary links to hosts).
+//! - [`seal`]: file keys sealed to a Receiver's X25519 key.
 //! - Account, balance and block types shared by every crate.
 
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -17,6 +18,7 @@ extern crate alloc;
 
 pub mod manifest;
 pub mod market;
+pub mod seal;
 pub mod ticket;
 pub mod traits;
 

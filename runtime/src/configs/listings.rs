@@ -1,0 +1,66 @@
+//! Content distribution: Senders' listings, purchases and sealed keys.
+
+use frame_support::{parameter_types, traits::ConstU32};
+use masp_primitives::time::DAYS;
+
+use crate::{
+    Balance, Balances, BlockNumber, Runtime, RuntimeHoldReason, StorageMarket, MILLI_UNIT,
+};
+
+parameter_types! {
+    /// Storage deposit of a listing (about 1.4 KiB of state at most: 32
+    /// contracts and a 256-byte description). Returned when it goes.
+    pub const ListingDeposit: Balance = 100 * MILLI_UNIT;
+    /// Storage deposit of a purchase record (about 200 bytes).
+    pub const PurchaseDeposit: Balance = 10 * MILLI_UNIT;
+    /// A Sender's agent has a day to deliver a bought key. A `storage`
+    /// parameter: a test network may shorten it with `system.setStorage`
+    /// (sudo) at the well-known key `twox128(":ListingKeyDeadline:")`.
+    pub storage ListingKeyDeadline: BlockNumber = DAYS;
+    /// A buyer has two days after a delivery to show the key is wrong; the
+    /// Sender is paid after them. Well-known key
+    /// `twox128(":ListingDisputePeriod:")`.
+    pub storage ListingDisputePeriod: BlockNumber = 2 * DAYS;
+}
+
+impl pallet_listings::Config for Runtime {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type Contracts = StorageMarket;
+    /// A file's replicas or erasure-coded shards.
+    type MaxContracts = ConstU32<32>;
+    type MaxMeta = ConstU32<256>;
+    type ListingDeposit = ListingDeposit;
+    type PurchaseDeposit = PurchaseDeposit;
+    type KeyDeadline = ListingKeyDeadline;
+    type DisputePeriod = ListingDisputePeriod;
+    type MaxDuePerBlock = ConstU32<64>;
+    type WeightInfo = pallet_listings::weights::SubstrateWeight<Runtime>;
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = crate::configs::market::MarketBenchmarkHelper;
+}
+
+/// Live market contracts for the listings benchmarks: 1 MiB each, stored by
+/// one host.
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_listings::BenchmarkHelper<crate::AccountId>
+    for crate::configs::market::MarketBenchmarkHelper
+{
+    fn contract(sender: &crate::AccountId, n: u32) -> u64 {
+        let host: crate::AccountId = frame_benchmarking::account("listing-host", 0, 0);
+        <Self as pallet_storage_proofs::BenchmarkHelper<crate::AccountId>>::confirmed_contract(
+            &host,
+            sender,
+            [n as u8; 32],
+            2048,
+        )
+        .0
+    }
+
+    fn end(contract: u64) {
+        if let Some(c) = pallet_storage_market::Contracts::<Runtime>::get(contract) {
+            let _ =
+                StorageMarket::cancel_contract(crate::RuntimeOrigin::signed(c.sender), contract);
+        }
+    }
+}
