@@ -22,15 +22,15 @@ use sp_runtime::{
 };
 use sp_version::RuntimeVersion;
 
+#[cfg(feature = "runtime-benchmarks")]
+use crate::Insurance;
 use crate::{
     configs::{ConsensusHook, RELAY_PARENT_OFFSET},
     genesis_config_presets, AccountId, AuraId, Balance, Block, BlockNumber, Executive, HostRating,
-    InherentDataExt, Nonce, ParachainInfo, ParachainSystem, Runtime, RuntimeCall,
+    InherentDataExt, Listings, Nonce, ParachainInfo, ParachainSystem, Runtime, RuntimeCall,
     RuntimeGenesisConfig, SessionKeys, StorageMarket, StorageProofs, System, TokenSale,
     TransactionPayment, VERSION,
 };
-#[cfg(feature = "runtime-benchmarks")]
-use crate::{Insurance, Listings};
 // Named by `benchmarks.rs` only.
 #[cfg(feature = "runtime-benchmarks")]
 use crate::Deposits;
@@ -279,6 +279,12 @@ impl_runtime_apis! {
 
         fn top(max: u32) -> Vec<(AccountId, u32)> {
             HostRating::top(max)
+        }
+    }
+
+    impl pallet_listings_runtime_api::ListingsApi<Block, AccountId> for Runtime {
+        fn has_access(listing: u64, who: AccountId) -> bool {
+            Listings::has_access(listing, &who)
         }
     }
 

@@ -126,6 +126,9 @@ test('a paid purchase: the Sender is paid the whole price and the Receiver opens
   await deliver(listing, carol, fileKey);
   const at = await best();
   assert.deepEqual(await opened(listing, carol), fileKey, 'the runtime kept what lib/seal.mjs sealed, and it opens');
+  // What hosts will ask before serving a Receiver.
+  assert.equal((await api.call.listingsApi.hasAccess(listing, carol.pair.address)).isTrue, true);
+  assert.equal((await api.call.listingsApi.hasAccess(listing, filler.address)).isTrue, false, 'an outsider has no access');
   assert.ok(await free(alice) < aliceBefore + PRICE / 2n, 'not paid during the dispute period');
 
   await advanceTo(at + DISPUTE_PERIOD + 1);
