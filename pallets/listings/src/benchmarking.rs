@@ -107,6 +107,23 @@ fn sealed<T: Config>(
     .expect("a strong key")
 }
 
+/// A delivered, undisputed purchase of a listing of the most contracts,
+/// of which only the last is still stored (every one is looked at),
+/// by the `i`th buyer from the `i`th Sender. Returns its due block.
+fn due_payment<T: Config>(i: u32) -> frame_system::pallet_prelude::BlockNumberFor<T> {
+    let c = T::MaxContracts::get();
+    let (sender, id) = listing::<T>(i, c);
+    let buyer = bought::<T>(id, i);
+    let key = sealed::<T>(id, &buyer, i, &FILE_KEY);
+    ListingsPallet::<T>::deliver_key(RawOrigin::Signed(sender).into(), id, buyer, key)
+        .expect("delivered");
+    let l = Listings::<T>::get(id).expect("listed");
+    for contract in l.contracts.iter().take(c.saturating_sub(1) as usize) {
+        T::BenchmarkHelper::end(*contract);
+    }
+    frame_system::Pallet::<T>::block_number().saturating_add(T::DisputePeriod::get())
+}
+
 #[benchmarks]
 mod benchmarks {
     use super::*;
@@ -224,19 +241,15 @@ mod benchmarks {
         assert!(!Purchases::<T>::contains_key(id, &buyer));
     }
 
-    /// `n` due payments, each from a distinct buyer to a distinct Sender.
+    /// `n` due payments, each from a distinct buyer to a distinct Sender,
+    /// each looking at every contract of its listing.
     #[benchmark]
     fn process_due(n: Linear<0, { T::MaxDuePerBlock::get() }>) {
-        let start = frame_system::Pallet::<T>::block_number();
+        let mut due = frame_system::Pallet::<T>::block_number();
         for i in 0..n {
-            let (sender, id) = listing::<T>(i, 1);
-            let buyer = bought::<T>(id, i);
-            let key = sealed::<T>(id, &buyer, i, &FILE_KEY);
-            ListingsPallet::<T>::deliver_key(RawOrigin::Signed(sender).into(), id, buyer, key)
-                .expect("delivered");
+            due = due_payment::<T>(i);
         }
         // The key deadlines are queued before the payments: skip past them.
-        let due = start.saturating_add(T::DisputePeriod::get());
         DueCursor::<T>::put((due, 0u32));
         #[block]
         {
@@ -249,6 +262,22 @@ mod benchmarks {
                 Some(PurchaseState::Settled { .. })
             ));
         }
+    }
+
+    /// One overdue payment settled by a third party (the worst path: every
+    /// contract looked at, the Sender paid).
+    #[benchmark]
+    fn settle() {
+        let due = due_payment::<T>(0);
+        frame_system::Pallet::<T>::set_block_number(due);
+        let buyer: T::AccountId = account("buyer", 0, 0);
+        let caller = funded::<T>("caller", 0);
+        #[extrinsic_call]
+        _(RawOrigin::Signed(caller), 0, buyer.clone());
+        assert!(matches!(
+            Purchases::<T>::get(0, &buyer).map(|p| p.state),
+            Some(PurchaseState::Settled { .. })
+        ));
     }
 
     impl_benchmark_test_suite!(

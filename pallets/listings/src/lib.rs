@@ -320,6 +320,8 @@ pub mod pallet {
         KeyNotDelivered,
         /// The key delivered was not the listed one.
         WrongKey,
+        /// The file was no longer stored when the Sender was to be paid.
+        FileGone,
     }
 
     #[pallet::event]
@@ -412,8 +414,9 @@ pub mod pallet {
         OwnListing,
         /// The caller already bought this listing.
         AlreadyBought,
-        /// That X25519 key is of small order: a key sealed to it would be
-        /// readable by everyone.
+        /// That X25519 key is not canonical (top bit set or not below
+        /// 2^255 - 19) or is of small order (a key sealed to it would be
+        /// readable by everyone).
         WeakKey,
         /// None of the listing's contracts is stored any more.
         FileGone,
@@ -439,6 +442,10 @@ pub mod pallet {
         ListingExists,
         /// An amount or count does not fit its type.
         Overflow,
+        /// A listed contract's host has not confirmed it stores the data.
+        NotConfirmed,
+        /// Nothing is due for that purchase yet (or it is settled).
+        NotDue,
     }
 
     #[pallet::hooks]
@@ -446,8 +453,11 @@ pub mod pallet {
         /// Drains the due-queue: at most `MaxDuePerBlock` items per block.
         fn on_initialize(now: BlockNumberFor<T>) -> Weight {
             let (items, steps) = Self::process_due(now, T::MaxDuePerBlock::get());
+            // Each step beyond an item passes a block: one count read and
+            // removed.
+            let passed = steps.saturating_sub(items) as u64;
             T::WeightInfo::process_due(items)
-                .saturating_add(T::DbWeight::get().reads_writes(steps as u64 + 1, 2))
+                .saturating_add(T::DbWeight::get().reads_writes(passed, passed))
         }
 
         fn integrity_test() {
@@ -499,6 +509,7 @@ pub mod pallet {
                 );
                 let target = T::Contracts::proof_target(*c).ok_or(Error::<T>::UnknownContract)?;
                 ensure!(target.sender == sender, Error::<T>::NotContractSender);
+                ensure!(target.confirmed, Error::<T>::NotConfirmed);
             }
             if let Some(key) = terms.open_key {
                 ensure!(
@@ -605,16 +616,11 @@ pub mod pallet {
                 Error::<T>::NotForYou
             );
             ensure!(l.terms.price <= max_price, Error::<T>::PriceAboveMax);
-            ensure!(!seal::is_weak(&recipient), Error::<T>::WeakKey);
-            let mut checked = 0u32;
-            let mut stored = false;
-            for c in l.contracts.iter() {
-                checked += 1;
-                if T::Contracts::proof_target(*c).is_some() {
-                    stored = true;
-                    break;
-                }
-            }
+            ensure!(
+                seal::is_canonical(&recipient) && !seal::is_weak(&recipient),
+                Error::<T>::WeakKey
+            );
+            let (stored, checked) = Self::stored(&l);
             ensure!(stored, Error::<T>::FileGone);
 
             let deposit = T::PurchaseDeposit::get();
@@ -626,7 +632,7 @@ pub mod pallet {
             l.sold = l.sold.checked_add(1).ok_or(Error::<T>::Overflow)?;
             l.records = l.records.checked_add(1).ok_or(Error::<T>::Overflow)?;
             l.pending = l.pending.checked_add(1).ok_or(Error::<T>::Overflow)?;
-            let deadline = now.saturating_add(T::KeyDeadline::get());
+            let deadline = Self::after(now, T::KeyDeadline::get());
             T::Currency::hold(&HoldReason::Purchase.into(), &buyer, held)
                 .map_err(|_| Error::<T>::InsufficientFunds)?;
             Self::schedule(deadline, DueItem::KeyDeadline(listing, buyer.clone()))?;
@@ -671,7 +677,7 @@ pub mod pallet {
             };
             let now = frame_system::Pallet::<T>::block_number();
             ensure!(now < deadline, Error::<T>::DeadlinePassed);
-            let release_at = now.saturating_add(T::DisputePeriod::get());
+            let release_at = Self::after(now, T::DisputePeriod::get());
             Self::schedule(release_at, DueItem::Release(listing, buyer.clone()))?;
             p.state = PurchaseState::Delivered { sealed, release_at };
             Purchases::<T>::insert(listing, &buyer, p);
@@ -722,15 +728,14 @@ pub mod pallet {
                     &l.sender,
                     &buyer,
                     l.deposit,
-                    Precision::BestEffort,
+                    Precision::Exact,
                     Restriction::Free,
                     Fortitude::Force,
-                )
-                .unwrap_or(0)
+                )?
             };
             l.deposit = l.deposit.saturating_sub(compensation);
             l.closed = true;
-            let refunded = Self::refund(listing, &buyer, &p, &mut l);
+            let refunded = Self::refund(listing, &buyer, &p, &mut l)?;
             Listings::<T>::insert(listing, l);
             Self::deposit_event(Event::KeyRejected {
                 listing,
@@ -766,7 +771,7 @@ pub mod pallet {
                     &HoldReason::Listing.into(),
                     &l.sender,
                     l.deposit,
-                    Precision::BestEffort,
+                    Precision::Exact,
                 )?;
             }
             Listings::<T>::remove(listing);
@@ -794,10 +799,27 @@ pub mod pallet {
                 &HoldReason::Purchase.into(),
                 &buyer,
                 held,
-                Precision::BestEffort,
+                Precision::Exact,
             )?;
             Self::deposit_event(Event::PurchaseRemoved { listing, buyer });
             Ok(())
+        }
+
+        /// Does what is due for `buyer`'s purchase of `listing` now that its
+        /// block has passed (anyone may call; the due-queue does the same
+        /// when it reaches the item): refunds a purchase whose key is late;
+        /// pays the Sender for a delivered key nobody disputed, or refunds
+        /// the buyer if the file is no longer stored. A busy queue therefore
+        /// never keeps anyone's money waiting.
+        #[pallet::call_index(7)]
+        #[pallet::weight(T::WeightInfo::settle())]
+        pub fn settle(
+            origin: OriginFor<T>,
+            listing: ListingId,
+            buyer: T::AccountId,
+        ) -> DispatchResult {
+            ensure_signed(origin)?;
+            Self::settle_due(listing, &buyer, frame_system::Pallet::<T>::block_number())
         }
     }
 
@@ -827,27 +849,106 @@ pub mod pallet {
             out
         }
 
+        /// Whether any of `l`'s contracts is still stored (live and
+        /// confirmed by its host), and how many were looked at.
+        fn stored(l: &Listing<T>) -> (bool, u32) {
+            let mut checked = 0u32;
+            for c in l.contracts.iter() {
+                checked = checked.saturating_add(1);
+                if T::Contracts::proof_target(*c).is_some_and(|t| t.confirmed) {
+                    return (true, checked);
+                }
+            }
+            (false, checked)
+        }
+
+        /// `period` blocks after `now`, at least one: a deadline is never
+        /// behind the due-queue's cursor, whatever the runtime sets.
+        fn after(now: BlockNumberFor<T>, period: BlockNumberFor<T>) -> BlockNumberFor<T> {
+            now.saturating_add(period.max(1u32.into()))
+        }
+
         /// Returns the purchase's escrow and deposit to the buyer, removes
-        /// its record and updates `l`'s counts. Returns the amount released.
+        /// its record and updates `l`'s counts. Returns the amount released;
+        /// on an error nothing changed.
         fn refund(
             listing: ListingId,
             buyer: &T::AccountId,
             p: &Purchase<BlockNumberFor<T>>,
             l: &mut Listing<T>,
-        ) -> Balance {
+        ) -> Result<Balance, DispatchError> {
             let held = p.escrow.saturating_add(p.deposit);
             let released = T::Currency::release(
                 &HoldReason::Purchase.into(),
                 buyer,
                 held,
-                Precision::BestEffort,
-            )
-            .unwrap_or(0);
+                Precision::Exact,
+            )?;
             Purchases::<T>::remove(listing, buyer);
             l.sold = l.sold.saturating_sub(1);
             l.records = l.records.saturating_sub(1);
             l.pending = l.pending.saturating_sub(1);
-            released
+            Ok(released)
+        }
+
+        /// What [`Pallet::settle`] and the due-queue do: whatever is due at
+        /// `now` for `buyer`'s purchase of `listing`. On an error nothing
+        /// changed.
+        fn settle_due(
+            listing: ListingId,
+            buyer: &T::AccountId,
+            now: BlockNumberFor<T>,
+        ) -> DispatchResult {
+            let mut l = Listings::<T>::get(listing).ok_or(Error::<T>::UnknownListing)?;
+            let mut p = Purchases::<T>::get(listing, buyer).ok_or(Error::<T>::UnknownPurchase)?;
+            let reason = match p.state {
+                PurchaseState::AwaitingKey { deadline } => {
+                    ensure!(deadline <= now, Error::<T>::NotDue);
+                    RefundReason::KeyNotDelivered
+                }
+                PurchaseState::Delivered { sealed, release_at } => {
+                    ensure!(release_at <= now, Error::<T>::NotDue);
+                    if Self::stored(&l).0 {
+                        let amount = if p.escrow.is_zero() {
+                            0
+                        } else {
+                            T::Currency::transfer_on_hold(
+                                &HoldReason::Purchase.into(),
+                                buyer,
+                                &l.sender,
+                                p.escrow,
+                                Precision::Exact,
+                                Restriction::Free,
+                                Fortitude::Force,
+                            )?
+                        };
+                        p.escrow = p.escrow.saturating_sub(amount);
+                        p.state = PurchaseState::Settled { sealed };
+                        l.pending = l.pending.saturating_sub(1);
+                        let sender = l.sender.clone();
+                        Purchases::<T>::insert(listing, buyer, p);
+                        Listings::<T>::insert(listing, l);
+                        Self::deposit_event(Event::Paid {
+                            listing,
+                            buyer: buyer.clone(),
+                            sender,
+                            amount,
+                        });
+                        return Ok(());
+                    }
+                    RefundReason::FileGone
+                }
+                PurchaseState::Settled { .. } => return Err(Error::<T>::NotDue.into()),
+            };
+            let amount = Self::refund(listing, buyer, &p, &mut l)?;
+            Listings::<T>::insert(listing, l);
+            Self::deposit_event(Event::Refunded {
+                listing,
+                buyer: buyer.clone(),
+                amount,
+                reason,
+            });
+            Ok(())
         }
 
         // ----- due-queue -----
@@ -888,71 +989,16 @@ pub mod pallet {
             (items, steps)
         }
 
+        /// Settles the purchase `item` names if it is due. Anything else
+        /// (a key delivered before its deadline, a purchase already
+        /// settled through [`Pallet::settle`], a refunded one) is a no-op.
         fn process_item(item: DueItem<T::AccountId>, now: BlockNumberFor<T>) {
-            match item {
-                DueItem::KeyDeadline(listing, buyer) => {
-                    let Some(p) = Purchases::<T>::get(listing, &buyer) else {
-                        return;
-                    };
-                    let PurchaseState::AwaitingKey { deadline } = p.state else {
-                        return;
-                    };
-                    if deadline > now {
-                        return;
-                    }
-                    let Some(mut l) = Listings::<T>::get(listing) else {
-                        return;
-                    };
-                    let amount = Self::refund(listing, &buyer, &p, &mut l);
-                    Listings::<T>::insert(listing, l);
-                    Self::deposit_event(Event::Refunded {
-                        listing,
-                        buyer,
-                        amount,
-                        reason: RefundReason::KeyNotDelivered,
-                    });
-                }
-                DueItem::Release(listing, buyer) => {
-                    let Some(mut p) = Purchases::<T>::get(listing, &buyer) else {
-                        return;
-                    };
-                    let PurchaseState::Delivered { sealed, release_at } = p.state else {
-                        return;
-                    };
-                    if release_at > now {
-                        return;
-                    }
-                    let Some(mut l) = Listings::<T>::get(listing) else {
-                        return;
-                    };
-                    let amount = if p.escrow.is_zero() {
-                        0
-                    } else {
-                        T::Currency::transfer_on_hold(
-                            &HoldReason::Purchase.into(),
-                            &buyer,
-                            &l.sender,
-                            p.escrow,
-                            Precision::BestEffort,
-                            Restriction::Free,
-                            Fortitude::Force,
-                        )
-                        .unwrap_or(0)
-                    };
-                    p.escrow = p.escrow.saturating_sub(amount);
-                    p.state = PurchaseState::Settled { sealed };
-                    l.pending = l.pending.saturating_sub(1);
-                    let sender = l.sender.clone();
-                    Purchases::<T>::insert(listing, &buyer, p);
-                    Listings::<T>::insert(listing, l);
-                    Self::deposit_event(Event::Paid {
-                        listing,
-                        buyer,
-                        sender,
-                        amount,
-                    });
-                }
-            }
+            let (DueItem::KeyDeadline(listing, buyer) | DueItem::Release(listing, buyer)) = item;
+            // Atomic: a failing settlement leaves the purchase as it was, for
+            // `settle` to retry.
+            let _ = frame_support::storage::with_storage_layer(|| {
+                Self::settle_due(listing, &buyer, now)
+            });
         }
 
         /// The pallet's invariants: every hold matches what the records say,

@@ -65,8 +65,8 @@ impl pallet_balances::Config for Test {
 }
 
 thread_local! {
-    /// Live contracts: id -> Sender.
-    static CONTRACTS: RefCell<BTreeMap<ContractId, AccountId>> = const { RefCell::new(BTreeMap::new()) };
+    /// Live contracts: id -> (Sender, confirmed by its host).
+    static CONTRACTS: RefCell<BTreeMap<ContractId, (AccountId, bool)>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 /// The market, as far as listings see it: contracts and their Senders.
@@ -75,7 +75,11 @@ pub struct MockContracts;
 impl MockContracts {
     /// A live contract of `sender`.
     pub fn create(id: ContractId, sender: AccountId) {
-        CONTRACTS.with(|c| c.borrow_mut().insert(id, sender));
+        CONTRACTS.with(|c| c.borrow_mut().insert(id, (sender, true)));
+    }
+    /// A contract of `sender` whose host has not confirmed the data yet.
+    pub fn create_unconfirmed(id: ContractId, sender: AccountId) {
+        CONTRACTS.with(|c| c.borrow_mut().insert(id, (sender, false)));
     }
     /// The contract ended (term over, lost or cancelled).
     pub fn end(id: ContractId) {
@@ -87,7 +91,7 @@ impl StorageContracts<AccountId, Balance> for MockContracts {
     fn proof_target(contract: ContractId) -> Option<ProofTarget<AccountId>> {
         CONTRACTS
             .with(|c| c.borrow().get(&contract).copied())
-            .map(|sender| ProofTarget {
+            .map(|(sender, confirmed)| ProofTarget {
                 host: 1,
                 sender,
                 merkle_root: [0; 32],
@@ -95,7 +99,7 @@ impl StorageContracts<AccountId, Balance> for MockContracts {
                 size: 1,
                 first_epoch: 0,
                 last_epoch: 10,
-                confirmed: true,
+                confirmed,
             })
     }
     fn epoch_proven(_: ContractId, _: EpochIndex) -> Result<Balance, DispatchError> {
@@ -119,6 +123,9 @@ pub const MAX_DUE: u32 = 4;
 
 parameter_types! {
     pub const MaxContracts: u32 = 8;
+    /// Storage parameters, as a runtime may set them (a test sets zero).
+    pub storage KeyDeadline: u64 = KEY_DEADLINE;
+    pub storage DisputePeriod: u64 = DISPUTE_PERIOD;
 }
 
 impl pallet_listings::Config for Test {
@@ -129,8 +136,8 @@ impl pallet_listings::Config for Test {
     type MaxMeta = ConstU32<64>;
     type ListingDeposit = ConstU128<LISTING_DEPOSIT>;
     type PurchaseDeposit = ConstU128<PURCHASE_DEPOSIT>;
-    type KeyDeadline = ConstU64<KEY_DEADLINE>;
-    type DisputePeriod = ConstU64<DISPUTE_PERIOD>;
+    type KeyDeadline = KeyDeadline;
+    type DisputePeriod = DisputePeriod;
     type MaxDuePerBlock = ConstU32<MAX_DUE>;
     type WeightInfo = ();
     #[cfg(feature = "runtime-benchmarks")]

@@ -195,6 +195,32 @@ fn nobody_lists_a_file_that_is_not_theirs_or_not_stored() {
     });
 }
 
+#[test]
+fn a_file_its_host_has_not_confirmed_cannot_be_listed() {
+    // A Sender could otherwise sell a file whose request it cancels before
+    // any host confirms it: the buyers would pay for nothing stored.
+    build_and_execute(|| {
+        MockContracts::create_unconfirmed(60, ALICE);
+        assert_noop!(
+            Listings::share(
+                signed(ALICE),
+                vec![1, 60].try_into().unwrap(),
+                seal::key_commitment(&FILE_KEY),
+                [0; 32],
+                ListingTerms {
+                    price: UNIT,
+                    open_key: None,
+                    to: None,
+                    expires: None,
+                    max_buyers: None,
+                },
+                Default::default(),
+            ),
+            Error::<Test>::NotConfirmed
+        );
+    });
+}
+
 // ----- paid purchase -----
 
 #[test]
@@ -599,13 +625,6 @@ fn a_listing_goes_once_its_file_is_gone_and_every_deposit_returns() {
     build_and_execute(|| {
         let id = share(UNIT, Terms::default());
         assert_ok!(buy(CAROL, id));
-        MockContracts::end(1);
-        MockContracts::end(2);
-        // A purchase in flight keeps the listing.
-        assert_noop!(
-            Listings::remove_listing(signed(DAVE), id),
-            Error::<Test>::ListingInUse
-        );
         assert_ok!(Listings::deliver_key(
             signed(ALICE),
             id,
@@ -613,6 +632,16 @@ fn a_listing_goes_once_its_file_is_gone_and_every_deposit_returns() {
             sealed_for(id, CAROL, &FILE_KEY)
         ));
         run_to(1 + DISPUTE_PERIOD);
+        assert_ok!(buy(DAVE, id));
+        MockContracts::end(1);
+        MockContracts::end(2);
+        // A purchase in flight keeps the listing.
+        assert_noop!(
+            Listings::remove_listing(signed(DAVE), id),
+            Error::<Test>::ListingInUse
+        );
+        run_to(1 + DISPUTE_PERIOD + KEY_DEADLINE);
+        assert_eq!(free(DAVE), INITIAL, "the late key is refunded");
         assert_noop!(
             Listings::remove_purchase(signed(DAVE), id, CAROL),
             Error::<Test>::ListingExists
@@ -628,7 +657,140 @@ fn a_listing_goes_once_its_file_is_gone_and_every_deposit_returns() {
     });
 }
 
+#[test]
+fn a_sender_who_drops_the_file_after_delivering_is_not_paid() {
+    // Deliver the key, cancel the contracts, wait out the dispute period:
+    // the buyer would have paid for a file nobody stores.
+    build_and_execute(|| {
+        let id = share(5 * UNIT, Terms::default());
+        assert_ok!(buy(CAROL, id));
+        let carol = free(CAROL);
+        assert_ok!(Listings::deliver_key(
+            signed(ALICE),
+            id,
+            CAROL,
+            sealed_for(id, CAROL, &FILE_KEY)
+        ));
+        MockContracts::end(1);
+        MockContracts::end(2);
+        let alice = free(ALICE);
+        run_to(1 + DISPUTE_PERIOD + 1);
+        assert_eq!(free(ALICE), alice, "the Sender is not paid");
+        assert_eq!(free(CAROL), carol + 5 * UNIT + PURCHASE_DEPOSIT);
+        assert_eq!(held(HoldReason::Purchase, CAROL), 0);
+        assert_eq!(
+            last_event(),
+            Event::Refunded {
+                listing: id,
+                buyer: CAROL,
+                amount: 5 * UNIT + PURCHASE_DEPOSIT,
+                reason: RefundReason::FileGone
+            }
+        );
+        assert!(Purchases::<Test>::get(id, CAROL).is_none());
+    });
+}
+
+#[test]
+fn a_key_that_x25519_reads_as_another_is_refused() {
+    build_and_execute(|| {
+        let id = share(UNIT, Terms::default());
+        let mut high = seal::public_key(&purchase_secret(CAROL));
+        high[31] |= 0x80;
+        assert_noop!(
+            Listings::buy(signed(CAROL), id, high, Balance::MAX),
+            Error::<Test>::WeakKey
+        );
+        let mut p = [0xff; 32];
+        p[31] = 0x7f;
+        p[0] = 0xee;
+        assert_noop!(
+            Listings::buy(signed(CAROL), id, p, Balance::MAX),
+            Error::<Test>::WeakKey
+        );
+    });
+}
+
 // ----- the due-queue -----
+
+#[test]
+fn anyone_settles_an_overdue_purchase_without_waiting_for_a_backlogged_queue() {
+    // A crowd of purchases fills the queue at one block; the last buyer's
+    // refund (and a Sender's payment) does not wait for it to drain.
+    build_and_execute(|| {
+        let id = share(UNIT, Terms::default());
+        let buyers: Vec<AccountId> = CROWD.take(3 * MAX_DUE as usize).collect();
+        for b in &buyers {
+            assert_ok!(buy(*b, id));
+        }
+        let last = *buyers.last().unwrap();
+        assert_noop!(
+            Listings::settle(signed(DAVE), id, last),
+            Error::<Test>::NotDue
+        );
+        run_to(1 + KEY_DEADLINE);
+        assert!(free(last) < CROWD_FUNDS, "still queued");
+        assert_ok!(Listings::settle(signed(DAVE), id, last));
+        assert_eq!(free(last), CROWD_FUNDS);
+        assert_noop!(
+            Listings::settle(signed(DAVE), id, last),
+            Error::<Test>::UnknownPurchase
+        );
+        // The queued item for it is now a no-op; the rest clear.
+        run_to(1 + KEY_DEADLINE + 3);
+        assert!(buyers.iter().all(|b| free(*b) == CROWD_FUNDS));
+
+        // A delivered key: the Sender is paid on `settle` once due.
+        assert_ok!(buy(CAROL, id));
+        let now = System::block_number();
+        assert_ok!(Listings::deliver_key(
+            signed(ALICE),
+            id,
+            CAROL,
+            sealed_for(id, CAROL, &FILE_KEY)
+        ));
+        assert_noop!(
+            Listings::settle(signed(DAVE), id, CAROL),
+            Error::<Test>::NotDue
+        );
+        System::set_block_number(now + DISPUTE_PERIOD);
+        let alice = free(ALICE);
+        assert_ok!(Listings::settle(signed(DAVE), id, CAROL));
+        assert_eq!(free(ALICE), alice + UNIT);
+        assert_noop!(
+            Listings::settle(signed(DAVE), id, CAROL),
+            Error::<Test>::NotDue
+        );
+        run_to(now + DISPUTE_PERIOD + 2);
+        assert_eq!(free(ALICE), alice + UNIT, "paid once");
+    });
+}
+
+#[test]
+fn zero_deadlines_set_by_governance_never_lock_escrow() {
+    // A deadline at the current block would sit behind the queue's cursor
+    // and never be processed.
+    build_and_execute(|| {
+        KeyDeadline::set(&0);
+        DisputePeriod::set(&0);
+        let id = share(UNIT, Terms::default());
+        run_to(2);
+        assert_ok!(buy(CAROL, id));
+        run_to(3);
+        assert_eq!(free(CAROL), INITIAL, "refunded the next block");
+        assert_ok!(buy(DAVE, id));
+        assert_ok!(Listings::deliver_key(
+            signed(ALICE),
+            id,
+            DAVE,
+            sealed_for(id, DAVE, &FILE_KEY)
+        ));
+        let alice = free(ALICE);
+        run_to(5);
+        assert_eq!(free(ALICE), alice + UNIT, "paid the next block");
+        assert_eq!(ListingsMap::<Test>::get(id).unwrap().pending, 0);
+    });
+}
 
 #[test]
 fn deadlines_beyond_the_per_block_limit_are_all_refunded_in_later_blocks() {

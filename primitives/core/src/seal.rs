@@ -71,6 +71,18 @@ pub fn is_weak(public: &Key32) -> bool {
     x25519([0x55; 32], *public) == [0; 32]
 }
 
+/// Whether `public` is the one canonical encoding of its point: the top bit
+/// clear and the value below 2^255 - 19. X25519 reads other encodings as
+/// some canonical key, so two byte strings would name one key; the chain
+/// takes only canonical ones.
+pub fn is_canonical(public: &Key32) -> bool {
+    if public[31] & 0x80 != 0 {
+        return false;
+    }
+    // Below p unless it is 0x7fff..ff with a low byte of 0xed or more.
+    !(public[31] == 0x7f && public[1..31].iter().all(|b| *b == 0xff) && public[0] >= 0xed)
+}
+
 /// What a listing publishes about its file key: `BLAKE2b-256(
 /// "masp/key-commitment/v1" || key)`.
 pub fn key_commitment(key: &Key32) -> Key32 {
@@ -196,6 +208,26 @@ mod tests {
             assert_eq!(seal(&FILE_KEY, &weak, &EPHEMERAL, &ctx(1)), None);
         }
         assert!(!is_weak(&public_key(&RECEIVER)));
+    }
+
+    #[test]
+    fn only_canonical_encodings_are_keys() {
+        let good = public_key(&RECEIVER);
+        assert!(is_canonical(&good));
+        // The same point with the top bit set: X25519 ignores that bit.
+        let mut high = good;
+        high[31] |= 0x80;
+        assert!(!is_canonical(&high));
+        assert_eq!(x25519(EPHEMERAL, high), x25519(EPHEMERAL, good));
+        // p itself and p + 1 are 0 and 1 again; p - 1 is a key.
+        let mut p = [0xff; 32];
+        p[31] = 0x7f;
+        p[0] = 0xed;
+        assert!(!is_canonical(&p));
+        p[0] = 0xee;
+        assert!(!is_canonical(&p));
+        p[0] = 0xec;
+        assert!(is_canonical(&p));
     }
 
     #[test]
