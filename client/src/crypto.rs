@@ -92,8 +92,13 @@ pub struct FileCipher {
 impl FileCipher {
     /// The cipher of file `file` of `size` plaintext bytes under `master`.
     pub fn new(master: &Key, file: FileId, size: u64) -> Self {
-        let k = Self::file_key(master, &file);
-        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &k).expect("32-byte key"));
+        Self::with_file_key(&Self::file_key(master, &file), file, size)
+    }
+
+    /// The cipher of file `file` of `size` plaintext bytes under its own
+    /// key `k` (what a Receiver of a listing gets; no master key).
+    pub fn with_file_key(k: &Key, file: FileId, size: u64) -> Self {
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, k).expect("32-byte key"));
         Self {
             key,
             file,

@@ -81,6 +81,16 @@ pub fn sign_ticket(
     }
 }
 
+/// A host's account of one downloader's egress channel.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct EgressStatus {
+    /// The channel the host knows (none: no receipt seen yet).
+    pub channel: Option<u64>,
+    /// Bytes the host has served on it (what the next receipt must cover,
+    /// plus the next request).
+    pub served: u64,
+}
+
 /// What a host said no with, or why it could not be reached.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
@@ -444,11 +454,13 @@ impl HostApi {
         ticket: Option<&SignedTicket>,
         body: Bytes,
     ) -> Result<Bytes, HostError> {
+        // `path` may carry a query of its own (a receipt): the ticket joins it.
         let url = match ticket {
+            Some(t) if path.contains('?') => format!("{}{path}&ticket={}", self.base, t.to_hex()),
             Some(t) => format!("{}{path}?ticket={}", self.base, t.to_hex()),
             None => format!("{}{path}", self.base),
         };
-        let shown = format!("{}{path}", self.base);
+        let shown = format!("{}{}", self.base, path.split('?').next().unwrap_or(path));
         let unreachable = |reason: String| HostError::Unreachable {
             url: shown.clone(),
             reason,
@@ -539,6 +551,84 @@ impl HostApi {
         )
         .await
         .map(|_| ())
+    }
+
+    /// Uploads a listing's sealed manifest, stored under its BLAKE2b-256
+    /// `hash` (the host checks it) beside `contract`'s data.
+    pub async fn put_listing_manifest(
+        &self,
+        contract: ContractId,
+        hash: &[u8; 32],
+        ticket: &SignedTicket,
+        sealed: Vec<u8>,
+    ) -> Result<(), HostError> {
+        self.call(
+            Method::PUT,
+            &format!(
+                "/v1/contracts/{contract}/listing-manifests/{}",
+                hex::encode(hash)
+            ),
+            Some(ticket),
+            sealed.into(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Downloads the listing manifest `hash` kept beside `contract`.
+    pub async fn get_listing_manifest(
+        &self,
+        contract: ContractId,
+        hash: &[u8; 32],
+        ticket: &SignedTicket,
+    ) -> Result<Bytes, HostError> {
+        self.call(
+            Method::GET,
+            &format!(
+                "/v1/contracts/{contract}/listing-manifests/{}",
+                hex::encode(hash)
+            ),
+            Some(ticket),
+            Bytes::new(),
+        )
+        .await
+    }
+
+    /// Downloads chunk `index`, paying with `receipt` (see
+    /// [`masp_primitives::egress`]) if the host charges for egress.
+    pub async fn get_chunk_paid(
+        &self,
+        contract: ContractId,
+        index: u32,
+        ticket: &SignedTicket,
+        receipt: Option<&masp_primitives::egress::WireReceipt>,
+    ) -> Result<Bytes, HostError> {
+        let path = match receipt {
+            Some(r) => format!(
+                "/v1/contracts/{contract}/chunks/{index}?receipt={}",
+                hex::encode(r.to_bytes())
+            ),
+            None => format!("/v1/contracts/{contract}/chunks/{index}"),
+        };
+        self.call(Method::GET, &path, Some(ticket), Bytes::new())
+            .await
+    }
+
+    /// What the host has served `payer` on its egress channel:
+    /// `GET /v1/egress/{payer}` (0x-hex account).
+    pub async fn egress_status(&self, payer: &[u8; 32]) -> Result<EgressStatus, HostError> {
+        let body = self
+            .call(
+                Method::GET,
+                &format!("/v1/egress/0x{}", hex::encode(payer)),
+                None,
+                Bytes::new(),
+            )
+            .await?;
+        serde_json::from_slice(&body).map_err(|e| HostError::Unreachable {
+            url: format!("{}/v1/egress", self.base),
+            reason: format!("bad answer: {e}"),
+        })
     }
 
     /// Downloads chunk `index`.

@@ -11,12 +11,17 @@
 //! - [`fsutil`]: atomic writes (temp + fsync + rename).
 //! - [`hostapi`]: hosts' HTTP(S) API with signed tickets (rustls; no
 //!   loopback/private endpoints off a development chain).
+//! - [`egress`]: paying hosts per byte served (channels and receipts).
 //! - [`ops`]: put, get, ls, rm, quote against the chain and the hosts.
+//! - [`listings`]: share, buy/open, get as a Receiver, and the Sender's
+//!   `masp agent` that delivers keys.
 
 pub mod crypto;
+pub mod egress;
 pub mod fsutil;
 pub mod hostapi;
 pub mod keys;
+pub mod listings;
 pub mod ops;
 pub mod pipeline;
 

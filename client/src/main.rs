@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use masp_client::{
     crypto,
     keys::{Identity, KeyFile},
-    ops, pipeline,
+    listings, ops, pipeline,
 };
 use std::{
     fs::File,
@@ -81,11 +81,19 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         parallel: usize,
     },
-    /// Downloads file ID (see `masp ls`), checking every chunk, to OUT
-    /// [default: its name, in the current directory].
+    /// Downloads file ID (see `masp ls`), or a listing you bought or opened
+    /// (`--listing L`), checking every chunk, to OUT [default: its name, in
+    /// the current directory].
     Get {
-        /// The file id.
-        id: u64,
+        /// The file id (yours).
+        #[arg(required_unless_present = "listing", conflicts_with = "listing")]
+        id: Option<u64>,
+        /// A listing (see `masp listings`) instead of one of your files.
+        #[arg(long)]
+        listing: Option<u64>,
+        /// Seconds to wait for the Sender's agent to deliver a bought key.
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
         /// Where to write it.
         #[arg(short, long)]
         out: Option<PathBuf>,
@@ -95,6 +103,86 @@ enum Command {
     },
     /// Lists your files: contracts, state, paid so far, escrow left.
     Ls,
+    /// Lists file ID for Receivers: free (`--free`, the default), at a
+    /// price (`--price 5`), or public (`--public`: the key goes on chain and
+    /// anyone may read it). Keep `masp agent` running to hand keys to
+    /// buyers.
+    Share {
+        /// The file id (see `masp ls`).
+        id: u64,
+        /// Free: any Receiver may open it (the key is sealed to each).
+        #[arg(long, conflicts_with_all = ["price", "public"])]
+        free: bool,
+        /// The price in MASP (e.g. 5 or 0.25).
+        #[arg(long)]
+        price: Option<String>,
+        /// Publish the file key on chain: free and readable by anyone.
+        #[arg(long, conflicts_with = "to")]
+        public: bool,
+        /// Only this account may get it (a private grant).
+        #[arg(long)]
+        to: Option<String>,
+        /// Stop selling after this long (e.g. 90m, 12h, 7d).
+        #[arg(long)]
+        expires: Option<String>,
+        /// The most Receivers.
+        #[arg(long)]
+        max_buyers: Option<u32>,
+        /// A short public description (at most 256 bytes).
+        #[arg(long, default_value = "")]
+        meta: String,
+    },
+    /// Closes listing L to new Receivers (those who have it keep it).
+    Unshare {
+        /// The listing id.
+        listing: u64,
+    },
+    /// Lists what Senders share: id, Sender, price, sold, description.
+    Listings {
+        /// Only this Sender's.
+        #[arg(long)]
+        sender: Option<String>,
+        /// Only yours.
+        #[arg(long, conflicts_with = "sender")]
+        mine: bool,
+        /// Also closed ones.
+        #[arg(long)]
+        all: bool,
+        /// Only those whose description contains this.
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Buys listing L: its price is held until the Sender's key arrives
+    /// (refunded if it does not in time).
+    Buy {
+        /// The listing id.
+        listing: u64,
+        /// The most you pay, in MASP [default: the listing's price].
+        #[arg(long)]
+        max_price: Option<String>,
+    },
+    /// Opens a free listing L (a purchase at no price).
+    Open {
+        /// The listing id.
+        listing: u64,
+    },
+    /// Shows the chain that the key delivered for your purchase of L is
+    /// wrong: refunds you and pays you the listing's deposit.
+    Dispute {
+        /// The listing id.
+        listing: u64,
+    },
+    /// The Sender's service: delivers the file key to every buyer of your
+    /// listings, as purchases arrive. Runs until stopped (systemd-friendly:
+    /// logs to standard output/error, password from MASP_PASSWORD).
+    Agent {
+        /// Seconds between passes.
+        #[arg(long, default_value_t = 6)]
+        interval: u64,
+        /// One pass, then exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Prints temporary signed download links (one per chunk per replica)
     /// to file ID's ciphertext: for a Receiver, or for load tests.
     Link {
@@ -237,6 +325,13 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Put { .. }
         | Command::Get { .. }
         | Command::Ls
+        | Command::Share { .. }
+        | Command::Unshare { .. }
+        | Command::Listings { .. }
+        | Command::Buy { .. }
+        | Command::Open { .. }
+        | Command::Dispute { .. }
+        | Command::Agent { .. }
         | Command::Link { .. }
         | Command::Rm { .. }
         | Command::Quote { .. } => {
@@ -298,6 +393,12 @@ fn ca_file(cli: &Cli) -> Option<PathBuf> {
             .filter(|v| !v.is_empty())
             .map(Into::into)
     })
+}
+
+/// An account address given on the command line.
+fn parse_account(a: &str) -> Result<masp_chain::AccountId32> {
+    a.parse::<masp_chain::AccountId32>()
+        .map_err(|e| anyhow::anyhow!("{a:?} is not an account address: {e}"))
 }
 
 fn node_url(cli: &Cli) -> String {
@@ -392,9 +493,28 @@ async fn online(cli: &Cli) -> Result<()> {
             );
             println!("get it back with: masp get {}", s.file);
         }
-        Command::Get { id, out, parallel } => {
+        Command::Get {
+            id,
+            listing,
+            wait,
+            out,
+            parallel,
+        } => {
             let started = Instant::now();
-            let (path, size) = ops::get(&ctx, *id, out.as_deref(), *parallel).await?;
+            let (path, size) = match (id, listing) {
+                (_, Some(l)) => {
+                    listings::get(
+                        &ctx,
+                        *l,
+                        out.as_deref(),
+                        *parallel,
+                        std::time::Duration::from_secs(*wait),
+                    )
+                    .await?
+                }
+                (Some(id), None) => ops::get(&ctx, *id, out.as_deref(), *parallel).await?,
+                (None, None) => bail!("name a file id or --listing L"),
+            };
             let secs = started.elapsed().as_secs_f64();
             println!(
                 "Wrote {} ({}, verified) in {:.1} s",
@@ -464,6 +584,122 @@ async fn online(cli: &Cli) -> Result<()> {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for l in links {
                 writeln!(out, "{l}")?;
+            }
+        }
+        Command::Share {
+            id,
+            free: _,
+            price,
+            public,
+            to,
+            expires,
+            max_buyers,
+            meta,
+        } => {
+            let opts = listings::ShareOptions {
+                price: price
+                    .as_deref()
+                    .map(ops::parse_masp)
+                    .transpose()?
+                    .unwrap_or(0),
+                public: *public,
+                to: to.as_deref().map(parse_account).transpose()?,
+                expires_in: expires.as_deref().map(listings::parse_expiry).transpose()?,
+                max_buyers: *max_buyers,
+                meta: meta.clone(),
+            };
+            let s = listings::share(&ctx, *id, &opts).await?;
+            let kind = if opts.public {
+                "public (the key is on chain)".to_string()
+            } else if opts.price == 0 {
+                "free".to_string()
+            } else {
+                ops::fmt_masp(opts.price)
+            };
+            println!(
+                "Listed file {id} as listing {}: {kind}; contracts {:?}; manifest on {} host(s)",
+                s.listing, s.contracts, s.hosts_with_manifest
+            );
+            if !opts.public {
+                println!("Keep `masp agent` running: it hands the key to each Receiver.");
+            }
+            println!("Receivers: masp get --listing {}", s.listing);
+        }
+        Command::Unshare { listing } => {
+            listings::unshare(&ctx, *listing).await?;
+            println!("Listing {listing} takes no new Receivers; those who have it keep it.");
+        }
+        Command::Listings {
+            sender,
+            mine,
+            all,
+            search,
+        } => {
+            let sender = match (sender, mine) {
+                (Some(s), _) => Some(parse_account(s)?),
+                (None, true) => Some(ctx.me()),
+                (None, false) => None,
+            };
+            let lines = listings::listings(&ctx, sender.as_ref(), !*all, search.as_deref()).await?;
+            if lines.is_empty() {
+                println!("no listings");
+            }
+            for l in lines {
+                println!(
+                    "{:>6}  {}  {:>12}  sold {:<4} {}{}  {}",
+                    l.id,
+                    l.listing.sender,
+                    l.price(),
+                    l.listing.sold,
+                    if l.listing.closed { "closed " } else { "" },
+                    match &l.listing.terms.to {
+                        Some(to) => format!("for {to}"),
+                        None => String::new(),
+                    },
+                    l.meta()
+                );
+            }
+        }
+        Command::Buy { listing, max_price } => {
+            let max = match max_price {
+                Some(p) => ops::parse_masp(p)?,
+                None => listings::listing(&ctx, *listing).await?.terms.price,
+            };
+            let b = listings::buy(&ctx, *listing, max).await?;
+            println!(
+                "Bought listing {listing} for {} (held until the Sender's key arrives{}).",
+                ops::fmt_masp(b.price),
+                b.deadline
+                    .map(|d| format!("; refunded if it is not on chain by block {d}"))
+                    .unwrap_or_default()
+            );
+            println!("Download it with: masp get --listing {listing}");
+        }
+        Command::Open { listing } => {
+            let b = listings::buy(&ctx, *listing, 0).await?;
+            println!(
+                "Opened listing {listing}{}.",
+                b.deadline
+                    .map(|d| format!(" (the Sender's key is due by block {d})"))
+                    .unwrap_or_default()
+            );
+            println!("Download it with: masp get --listing {listing}");
+        }
+        Command::Dispute { listing } => {
+            let refunded = listings::dispute(&ctx, *listing).await?;
+            println!(
+                "The wrong key was shown on chain: {} refunded, and the listing's deposit paid                  to you.",
+                ops::fmt_masp(refunded)
+            );
+        }
+        Command::Agent { interval, once } => {
+            println!(
+                "masp agent: delivering keys for the listings of {}",
+                ctx.me()
+            );
+            let n = listings::agent(&ctx, std::time::Duration::from_secs(*interval), *once).await?;
+            if *once {
+                println!("masp agent: {n} key(s) delivered");
             }
         }
         Command::Rm { id } => {

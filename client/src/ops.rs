@@ -347,7 +347,7 @@ impl Ctx {
             .as_str())
     }
 
-    async fn at(
+    pub(crate) async fn at(
         &self,
     ) -> Result<
         masp_chain::subxt::client::ClientAtBlock<
@@ -424,7 +424,7 @@ impl Ctx {
             .with_context(|| format!("host {host}"))
     }
 
-    async fn submit<Call: masp_chain::subxt::transactions::Payload>(
+    pub(crate) async fn submit<Call: masp_chain::subxt::transactions::Payload>(
         &self,
         call: &Call,
     ) -> Result<masp_chain::Events> {
@@ -960,32 +960,91 @@ pub async fn get(
     parallel: usize,
 ) -> Result<(PathBuf, u64)> {
     let m = Arc::new(find_manifest(ctx, request).await?);
-    let out = match out {
-        Some(o) => o.to_path_buf(),
-        None => {
-            let name = String::from_utf8_lossy(&m.name).to_string();
-            let name = Path::new(&name)
-                .file_name()
-                .ok_or_else(|| anyhow!("the manifest has no file name; pass -o OUT"))?
-                .to_owned();
-            PathBuf::from(name)
-        }
-    };
+    let out = out_path(out, &m.name)?;
     let mut hosts = Vec::new();
     for r in &m.replicas {
         match ctx.host_api(&AccountId32(r.host)).await {
-            Ok(api) => hosts.push((r.contract, api)),
+            Ok(api) => hosts.push((r.contract, AccountId32(r.host), api)),
             Err(e) => eprintln!("warning: replica {}: {e}", r.contract),
         }
     }
+    let cipher = FileCipher::new(&ctx.id.master, m.file_id, m.size);
+    let layout = Layout {
+        size: m.size,
+        cipher_size: m.cipher_size,
+        chunk_roots: m.chunk_roots.clone(),
+    };
+    download(
+        ctx,
+        layout,
+        hosts,
+        cipher,
+        TicketOp::Download,
+        &out,
+        parallel,
+    )
+    .await
+}
+
+/// `out`, else the file's own `name` (its last component only) in the
+/// current directory.
+pub(crate) fn out_path(out: Option<&Path>, name: &[u8]) -> Result<PathBuf> {
+    if let Some(o) = out {
+        return Ok(o.to_path_buf());
+    }
+    let name = String::from_utf8_lossy(name).to_string();
+    let name = Path::new(&name)
+        .file_name()
+        .ok_or_else(|| anyhow!("the manifest has no file name; pass -o OUT"))?
+        .to_owned();
+    Ok(PathBuf::from(name))
+}
+
+/// What a download needs to know of a file: its sizes and chunk roots.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// Plaintext bytes.
+    pub size: u64,
+    /// Ciphertext bytes (what each replica stores).
+    pub cipher_size: u64,
+    /// Merkle root of each ciphertext chunk.
+    pub chunk_roots: Vec<[u8; 32]>,
+}
+
+/// Downloads a file laid out as `layout` from `hosts` (contract, host
+/// account, its API) to `out`, with tickets for `op` signed by this
+/// account, paying each host that charges for egress with receipts
+/// ([`crate::egress`]): every chunk is checked against its root and opened
+/// with `cipher` before it is written; a failure falls back to another
+/// replica. Nothing is written unless the whole file verifies.
+pub(crate) async fn download(
+    ctx: &Ctx,
+    layout: Layout,
+    hosts: Vec<(ContractId, AccountId32, HostApi)>,
+    cipher: FileCipher,
+    op: TicketOp,
+    out: &Path,
+    parallel: usize,
+) -> Result<(PathBuf, u64)> {
     if hosts.is_empty() {
         bail!("none of the file's hosts is reachable through the chain");
     }
+    if layout.chunk_roots.len() as u64 != crypto::chunk_count(layout.size)
+        || layout.cipher_size != crypto::ciphertext_size(layout.size)
+    {
+        bail!("the file's chunk list does not match its size: corrupt manifest");
+    }
+    let accounts: Vec<(AccountId32, HostApi)> = hosts
+        .iter()
+        .map(|(_, who, api)| (who.clone(), api.clone()))
+        .collect();
+    let payments = Arc::new(crate::egress::prepare(ctx, &accounts, layout.cipher_size).await?);
+    let m = Arc::new(layout);
     let hosts = Arc::new(hosts);
-    let (file, tmp) = fsutil::create_temp(&out, 0o644)
+    let (file, tmp) = fsutil::create_temp(out, 0o644)
         .with_context(|| format!("cannot write next to {}", out.display()))?;
     let file = Arc::new(file);
-    let cipher = Arc::new(FileCipher::new(&ctx.id.master, m.file_id, m.size));
+    let cipher = Arc::new(cipher);
     let bar = if ctx.progress {
         ProgressBar::new(m.size)
     } else {
@@ -1001,17 +1060,19 @@ pub async fn get(
     let count = m.chunk_roots.len() as u64;
     let result = stream::iter(0..count)
         .map(|i| {
-            let (m, hosts, file, cipher, bar) = (
+            let (m, hosts, file, cipher, bar, payments) = (
                 m.clone(),
                 hosts.clone(),
                 file.clone(),
                 cipher.clone(),
                 bar.clone(),
+                payments.clone(),
             );
             let keypair = ctx.id.keypair.clone();
             let genesis = ctx.chain.genesis_hash().0;
             async move {
-                let plain = fetch_chunk(&keypair, genesis, &m, &hosts, &cipher, i).await?;
+                let plain =
+                    fetch_chunk(&keypair, genesis, op, &m, &hosts, &payments, &cipher, i).await?;
                 let len = plain.len() as u64;
                 tokio::task::spawn_blocking(move || {
                     file.write_all_at(&plain, i * PLAIN_CHUNK as u64)
@@ -1030,8 +1091,8 @@ pub async fn get(
             let file =
                 Arc::try_unwrap(file).map_err(|_| anyhow!("download tasks still hold the file"))?;
             file.set_len(m.size)?;
-            fsutil::commit(file, &tmp, &out)?;
-            Ok((out, m.size))
+            fsutil::commit(file, &tmp, out)?;
+            Ok((out.to_path_buf(), m.size))
         }
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
@@ -1040,11 +1101,14 @@ pub async fn get(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn fetch_chunk(
     keypair: &masp_chain::Keypair,
     genesis: [u8; 32],
-    m: &Manifest,
-    hosts: &[(ContractId, HostApi)],
+    op: TicketOp,
+    m: &Layout,
+    hosts: &[(ContractId, AccountId32, HostApi)],
+    payments: &crate::egress::Payments,
     cipher: &FileCipher,
     i: u64,
 ) -> Result<Vec<u8>> {
@@ -1054,18 +1118,33 @@ async fn fetch_chunk(
     // Spread chunks over replicas; fall back to the others in turn (two
     // rounds, each try with a fresh ticket).
     for k in 0..2 * hosts.len() {
-        let (contract, api) = &hosts[(i as usize + k) % hosts.len()];
+        let (contract, who, api) = &hosts[(i as usize + k) % hosts.len()];
         let t = sign_ticket(
             keypair,
             genesis,
-            TicketOp::Download,
+            op,
             *contract,
             i as u32,
             i as u32,
             None,
             Duration::from_secs(300),
         );
-        match api.get_chunk(*contract, i as u32, &t).await {
+        let payment = payments.get(&who.0);
+        let receipt = payment.map(|p| p.receipt(expected_len as u64));
+        match api
+            .get_chunk_paid(*contract, i as u32, &t, receipt.as_ref())
+            .await
+        {
+            Err(e) if e.status().map(|s| s.as_u16()) == Some(402) => {
+                // Our count is behind the host's (another download on this
+                // channel): catch up, and try again with the next round.
+                if let (Some(p), Ok(s)) =
+                    (payment, api.egress_status(&keypair.public_key().0).await)
+                {
+                    p.resync(s.served);
+                }
+                errors.push(e.to_string());
+            }
             Ok(data) if data.len() != expected_len => errors.push(format!(
                 "{}: chunk {i} has {} bytes, expected {expected_len}",
                 api.endpoint(),

@@ -11,6 +11,7 @@ frame_benchmarking::define_benchmarks!(
     [pallet_storage_proofs, StorageProofs]
     [pallet_insurance, Insurance]
     [pallet_listings, Listings]
+    [pallet_egress, Egress]
     [pallet_xcm, PalletXcmExtrinsicsBenchmark::<Runtime>]
 );
 

@@ -216,6 +216,9 @@ mod runtime {
     /// Content distribution: listings, purchases in escrow, sealed keys.
     #[runtime::pallet_index(56)]
     pub type Listings = pallet_listings;
+    /// Egress: downloaders pay hosts per byte served (payment channels).
+    #[runtime::pallet_index(57)]
+    pub type Egress = pallet_egress;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {

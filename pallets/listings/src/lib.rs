@@ -795,12 +795,7 @@ pub mod pallet {
             );
             let p = Purchases::<T>::take(listing, &buyer).ok_or(Error::<T>::UnknownPurchase)?;
             let held = p.escrow.saturating_add(p.deposit);
-            T::Currency::release(
-                &HoldReason::Purchase.into(),
-                &buyer,
-                held,
-                Precision::Exact,
-            )?;
+            T::Currency::release(&HoldReason::Purchase.into(), &buyer, held, Precision::Exact)?;
             Self::deposit_event(Event::PurchaseRemoved { listing, buyer });
             Ok(())
         }
@@ -878,12 +873,8 @@ pub mod pallet {
             l: &mut Listing<T>,
         ) -> Result<Balance, DispatchError> {
             let held = p.escrow.saturating_add(p.deposit);
-            let released = T::Currency::release(
-                &HoldReason::Purchase.into(),
-                buyer,
-                held,
-                Precision::Exact,
-            )?;
+            let released =
+                T::Currency::release(&HoldReason::Purchase.into(), buyer, held, Precision::Exact)?;
             Purchases::<T>::remove(listing, buyer);
             l.sold = l.sold.saturating_sub(1);
             l.records = l.records.saturating_sub(1);

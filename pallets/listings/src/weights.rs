@@ -71,10 +71,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `525 + c * (230 ±0)`
 		//  Estimated: `3676 + c * (2701 ±0)`
-		// Minimum execution time: 77_124_000 picoseconds.
-		Weight::from_parts(78_330_942, 3676)
-			// Standard Error: 39_261
-			.saturating_add(Weight::from_parts(4_855_362, 0).saturating_mul(c.into()))
+		// Minimum execution time: 76_964_000 picoseconds.
+		Weight::from_parts(80_793_474, 3676)
+			// Standard Error: 38_674
+			.saturating_add(Weight::from_parts(5_135_727, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(c.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -86,8 +86,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `487`
 		//  Estimated: `4213`
-		// Minimum execution time: 14_732_000 picoseconds.
-		Weight::from_parts(17_166_000, 4213)
+		// Minimum execution time: 14_982_000 picoseconds.
+		Weight::from_parts(16_795_000, 4213)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -112,10 +112,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1226 + c * (8 ±0)`
 		//  Estimated: `4691 + c * (2701 ±0)`
-		// Minimum execution time: 238_594_000 picoseconds.
-		Weight::from_parts(292_690_636, 4691)
-			// Standard Error: 137_333
-			.saturating_add(Weight::from_parts(1_268_799, 0).saturating_mul(c.into()))
+		// Minimum execution time: 233_817_000 picoseconds.
+		Weight::from_parts(238_158_371, 4691)
+			// Standard Error: 19_432
+			.saturating_add(Weight::from_parts(3_111_293, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(c.into())))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
@@ -135,8 +135,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `714`
 		//  Estimated: `4213`
-		// Minimum execution time: 31_226_000 picoseconds.
-		Weight::from_parts(35_042_000, 4213)
+		// Minimum execution time: 31_898_000 picoseconds.
+		Weight::from_parts(36_263_000, 4213)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -152,8 +152,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1219`
 		//  Estimated: `6362`
-		// Minimum execution time: 542_835_000 picoseconds.
-		Weight::from_parts(560_321_000, 6362)
+		// Minimum execution time: 543_806_000 picoseconds.
+		Weight::from_parts(556_806_000, 6362)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -170,10 +170,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `947 + c * (8 ±0)`
 		//  Estimated: `4213 + c * (2701 ±0)`
-		// Minimum execution time: 66_219_000 picoseconds.
-		Weight::from_parts(79_033_921, 4213)
-			// Standard Error: 42_143
-			.saturating_add(Weight::from_parts(2_090_221, 0).saturating_mul(c.into()))
+		// Minimum execution time: 67_440_000 picoseconds.
+		Weight::from_parts(74_099_878, 4213)
+			// Standard Error: 28_278
+			.saturating_add(Weight::from_parts(2_092_546, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(c.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -191,8 +191,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `574`
 		//  Estimated: `4213`
-		// Minimum execution time: 62_763_000 picoseconds.
-		Weight::from_parts(65_677_000, 4213)
+		// Minimum execution time: 62_893_000 picoseconds.
+		Weight::from_parts(65_668_000, 4213)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -202,10 +202,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Listings::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::DueQueue` (r:64 w:64)
 	/// Proof: `Listings::DueQueue` (`max_values`: None, `max_size`: Some(65), added: 2540, mode: `MaxEncodedLen`)
-	/// Storage: `Listings::Purchases` (r:64 w:64)
-	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::Listings` (r:64 w:64)
 	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Storage: `Listings::Purchases` (r:64 w:64)
+	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::Contracts` (r:2048 w:0)
+	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:64 w:64)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:128 w:128)
@@ -213,21 +215,36 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 64]`.
 	fn process_due(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `338 + n * (991 ±0)`
-		//  Estimated: `3481 + n * (5206 ±0)`
-		// Minimum execution time: 7_371_000 picoseconds.
-		Weight::from_parts(7_471_000, 3481)
-			// Standard Error: 801_598
-			.saturating_add(Weight::from_parts(101_437_455, 0).saturating_mul(n.into()))
+		//  Measured:  `662 + n * (1469 ±0)`
+		//  Estimated: `3481 + n * (86432 ±0)`
+		// Minimum execution time: 7_381_000 picoseconds.
+		Weight::from_parts(7_581_000, 3481)
+			// Standard Error: 427_469
+			.saturating_add(Weight::from_parts(176_677_996, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
-			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().reads((38_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 5206).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 86432).saturating_mul(n.into()))
 	}
-	// Placeholder until regenerated: one due payment.
+	/// Storage: `Listings::Listings` (r:1 w:1)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Storage: `Listings::Purchases` (r:1 w:1)
+	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::Contracts` (r:32 w:0)
+	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:2 w:2)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn settle() -> Weight {
-		Self::process_due(1)
+		// Proof Size summary in bytes:
+		//  Measured:  `1962`
+		//  Estimated: `87422`
+		// Minimum execution time: 165_385_000 picoseconds.
+		Weight::from_parts(181_429_000, 87422)
+			.saturating_add(T::DbWeight::get().reads(37_u64))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
 }
 
@@ -244,8 +261,8 @@ impl WeightInfo for () {
 	/// Storage: `Listings::Listings` (r:0 w:1)
 	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
 	fn share(c: u32, ) -> Weight {
-		Weight::from_parts(78_330_942, 3676)
-			.saturating_add(Weight::from_parts(4_855_362, 0).saturating_mul(c.into()))
+		Weight::from_parts(80_793_474, 3676)
+			.saturating_add(Weight::from_parts(5_135_727, 0).saturating_mul(c.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(c.into())))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
@@ -254,7 +271,7 @@ impl WeightInfo for () {
 	/// Storage: `Listings::Listings` (r:1 w:1)
 	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
 	fn unshare() -> Weight {
-		Weight::from_parts(17_166_000, 4213)
+		Weight::from_parts(16_795_000, 4213)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
@@ -275,8 +292,8 @@ impl WeightInfo for () {
 	/// Storage: `Listings::DueQueue` (r:0 w:1)
 	/// Proof: `Listings::DueQueue` (`max_values`: None, `max_size`: Some(65), added: 2540, mode: `MaxEncodedLen`)
 	fn buy(c: u32, ) -> Weight {
-		Weight::from_parts(292_690_636, 4691)
-			.saturating_add(Weight::from_parts(1_268_799, 0).saturating_mul(c.into()))
+		Weight::from_parts(238_158_371, 4691)
+			.saturating_add(Weight::from_parts(3_111_293, 0).saturating_mul(c.into()))
 			.saturating_add(RocksDbWeight::get().reads(6_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(c.into())))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
@@ -293,7 +310,7 @@ impl WeightInfo for () {
 	/// Storage: `Listings::DueQueue` (r:0 w:1)
 	/// Proof: `Listings::DueQueue` (`max_values`: None, `max_size`: Some(65), added: 2540, mode: `MaxEncodedLen`)
 	fn deliver_key() -> Weight {
-		Weight::from_parts(35_042_000, 4213)
+		Weight::from_parts(36_263_000, 4213)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
@@ -306,7 +323,7 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn dispute_key() -> Weight {
-		Weight::from_parts(560_321_000, 6362)
+		Weight::from_parts(556_806_000, 6362)
 			.saturating_add(RocksDbWeight::get().reads(6_u64))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
 	}
@@ -319,8 +336,8 @@ impl WeightInfo for () {
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
 	fn remove_listing(c: u32, ) -> Weight {
-		Weight::from_parts(79_033_921, 4213)
-			.saturating_add(Weight::from_parts(2_090_221, 0).saturating_mul(c.into()))
+		Weight::from_parts(74_099_878, 4213)
+			.saturating_add(Weight::from_parts(2_092_546, 0).saturating_mul(c.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(c.into())))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
@@ -335,7 +352,7 @@ impl WeightInfo for () {
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
 	fn remove_purchase() -> Weight {
-		Weight::from_parts(65_677_000, 4213)
+		Weight::from_parts(65_668_000, 4213)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
@@ -345,25 +362,38 @@ impl WeightInfo for () {
 	/// Proof: `Listings::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::DueQueue` (r:64 w:64)
 	/// Proof: `Listings::DueQueue` (`max_values`: None, `max_size`: Some(65), added: 2540, mode: `MaxEncodedLen`)
-	/// Storage: `Listings::Purchases` (r:64 w:64)
-	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::Listings` (r:64 w:64)
 	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Storage: `Listings::Purchases` (r:64 w:64)
+	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::Contracts` (r:2048 w:0)
+	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:64 w:64)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:128 w:128)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn process_due(n: u32, ) -> Weight {
-		Weight::from_parts(7_471_000, 3481)
-			.saturating_add(Weight::from_parts(101_437_455, 0).saturating_mul(n.into()))
+		Weight::from_parts(7_581_000, 3481)
+			.saturating_add(Weight::from_parts(176_677_996, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
-			.saturating_add(RocksDbWeight::get().reads((6_u64).saturating_mul(n.into())))
+			.saturating_add(RocksDbWeight::get().reads((38_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 			.saturating_add(RocksDbWeight::get().writes((6_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 5206).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 86432).saturating_mul(n.into()))
 	}
-	// Placeholder until regenerated: one due payment.
+	/// Storage: `Listings::Listings` (r:1 w:1)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Storage: `Listings::Purchases` (r:1 w:1)
+	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::Contracts` (r:32 w:0)
+	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:2 w:2)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn settle() -> Weight {
-		Self::process_due(1)
+		Weight::from_parts(181_429_000, 87422)
+			.saturating_add(RocksDbWeight::get().reads(37_u64))
+			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}
 }

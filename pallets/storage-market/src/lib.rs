@@ -1758,6 +1758,12 @@ pub mod pallet {
         }
     }
 
+    impl<T: Config> masp_primitives::traits::HostRegistry<T::AccountId> for Pallet<T> {
+        fn is_host(who: &T::AccountId) -> bool {
+            Hosts::<T>::contains_key(who)
+        }
+    }
+
     impl<T: Config> StorageContracts<T::AccountId, Balance> for Pallet<T> {
         fn proof_target(contract: ContractId) -> Option<ProofTarget<T::AccountId>> {
             Contracts::<T>::get(contract).map(|c| ProofTarget {

@@ -16,6 +16,8 @@
 
 extern crate alloc;
 
+pub mod egress;
+pub mod listing;
 pub mod manifest;
 pub mod market;
 pub mod seal;

@@ -42,6 +42,24 @@ pub enum TicketOp {
     /// Read chunks (and the sealed manifest). Each chunk may be read once per
     /// nonce.
     Download,
+    /// A Receiver reads chunks (and the listing's manifest) of a contract
+    /// named by `listing`. The ticket is signed by the Receiver itself
+    /// (`receiver` = signer), not by the Sender: the host serves it only if
+    /// the chain shows that account has access to the listing (its Sender,
+    /// a buyer whose key was delivered, or anyone for a public listing) and
+    /// the listing names the contract. Each chunk may be read once per
+    /// nonce, as for [`TicketOp::Download`].
+    Receive {
+        /// The listing (`pallet-listings` id).
+        listing: u64,
+    },
+}
+
+impl TicketOp {
+    /// Whether it reads (a download by the Sender or a Receiver).
+    pub fn is_read(&self) -> bool {
+        !matches!(self, Self::Upload)
+    }
 }
 
 /// A ticket, before signing.
@@ -96,6 +114,8 @@ pub enum TicketError {
     BadSignature,
     /// It (or this chunk of it) was used before.
     Replayed,
+    /// A Receiver's ticket not signed by the Receiver it names.
+    NotReceiver,
     /// The host cannot check tickets now: it has not yet learned which
     /// chain it serves, or it cannot record a download's use (a retry
     /// later may succeed).
@@ -115,6 +135,7 @@ impl TicketError {
             Self::WrongSigner => "ticket is not signed by the contract's sender",
             Self::BadSignature => "ticket signature does not verify",
             Self::Replayed => "ticket was already used for this chunk",
+            Self::NotReceiver => "a receiver's ticket must be signed by that receiver",
             Self::Unavailable => "the host cannot check tickets right now; try again shortly",
         }
     }
@@ -243,6 +264,27 @@ mod tests {
             t.check(TicketOp::Download, 7, Some(2), 1_000),
             Err(TicketError::Expired)
         );
+    }
+
+    #[test]
+    fn a_receivers_ticket_is_for_its_listing_only() {
+        let t = ticket(TicketOp::Receive { listing: 3 });
+        assert_eq!(
+            t.check(TicketOp::Receive { listing: 3 }, 7, Some(2), 0),
+            Ok(())
+        );
+        assert_eq!(
+            t.check(TicketOp::Receive { listing: 4 }, 7, Some(2), 0),
+            Err(TicketError::WrongOp)
+        );
+        assert_eq!(
+            t.check(TicketOp::Download, 7, Some(2), 0),
+            Err(TicketError::WrongOp)
+        );
+        // The Sender's tickets keep their encoding.
+        assert_eq!(TicketOp::Upload.encode(), [0]);
+        assert_eq!(TicketOp::Download.encode(), [1]);
+        assert!(TicketOp::Receive { listing: 3 }.is_read() && !TicketOp::Upload.is_read());
     }
 
     #[test]

@@ -80,6 +80,12 @@ impl<AccountId> HostRatingProvider<AccountId> for () {
     }
 }
 
+/// Who is a registered host (the market's register).
+pub trait HostRegistry<AccountId> {
+    /// Whether `who` is registered as a host.
+    fn is_host(who: &AccountId) -> bool;
+}
+
 /// What a prover must prove for a contract in an epoch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProofTarget<AccountId> {

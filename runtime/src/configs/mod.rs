@@ -8,6 +8,7 @@
 //! - [`xcm_config`]: XCM with the relay chain and sibling parachains.
 
 pub mod collators;
+pub mod egress;
 pub mod listings;
 pub mod market;
 pub mod token;

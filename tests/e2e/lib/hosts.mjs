@@ -37,7 +37,7 @@ export function run(bin, args, { env = {}, input, timeoutMs = 300_000 } = {}) {
  * A `masp-host` with its own data dir and port, registered on chain with
  * `suri` (a dev URI like //Bob) at `price` per GiB per epoch.
  */
-export async function startHost({ name, suri, nodeUrl, price, deposit = 100n * 10n ** 12n, pollMs = 250 }) {
+export async function startHost({ name, suri, nodeUrl, price, deposit = 100n * 10n ** 12n, pollMs = 250, egressPrice = 0n }) {
   const dir = mkdtempSync(join(tmpdir(), `masp-host-${name}-`));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -53,6 +53,9 @@ export async function startHost({ name, suri, nodeUrl, price, deposit = 100n * 1
     MASP_HOST_DEPOSIT: String(deposit),
     MASP_HOST_POLL_INTERVAL_MS: String(pollMs),
     MASP_HOST_GRACE_PERIOD_SECS: '3600',
+    // Planck per GiB served (0: free) and how often receipts are redeemed.
+    MASP_HOST_EGRESS_PRICE: String(egressPrice),
+    MASP_HOST_REDEEM_INTERVAL_SECS: '2',
     RUST_LOG: 'info',
   };
   const config = ['--config', join(dir, 'host.toml')];

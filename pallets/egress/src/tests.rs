@@ -1,0 +1,334 @@
+//! The white paper's "all the participants of data transmission are
+//! remunerated", for hosts serving downloads, and the attacks on it: a
+//! host claiming more than it was signed for, twice, on another channel or
+//! for another host; a downloader closing to avoid paying.
+
+use crate::{mock::*, Channels, Error, Event, HoldReason, Receipt};
+use frame_support::{
+    assert_noop, assert_ok,
+    traits::fungible::{Inspect, InspectHold},
+    BoundedVec,
+};
+use masp_primitives::egress::{cost, receipt_payload, GIB};
+use proptest::prelude::*;
+use sp_runtime::testing::TestSignature;
+
+fn signed(who: AccountId) -> RuntimeOrigin {
+    RuntimeOrigin::signed(who)
+}
+
+fn free(who: AccountId) -> Balance {
+    Balances::balance(&who)
+}
+
+fn held(who: AccountId) -> Balance {
+    Balances::balance_on_hold(&HoldReason::Allowance.into(), &who)
+}
+
+fn last_event() -> Event<Test> {
+    System::events()
+        .into_iter()
+        .filter_map(|r| match r.event {
+            RuntimeEvent::Egress(e) => Some(e),
+            _ => None,
+        })
+        .next_back()
+        .expect("an egress event")
+}
+
+fn genesis() -> Vec<u8> {
+    System::block_hash(0).as_ref().to_vec()
+}
+
+/// `payer`'s receipt for `bytes` on its channel `channel` with `host`.
+fn receipt(
+    payer: AccountId,
+    host: AccountId,
+    channel: u64,
+    bytes: u64,
+) -> Receipt<AccountId, TestSignature> {
+    let payload = receipt_payload(&genesis(), channel, &codec::Encode::encode(&host), bytes);
+    Receipt {
+        payer,
+        channel,
+        bytes,
+        signature: TestSignature(payer, payload),
+    }
+}
+
+fn batch(
+    r: Vec<Receipt<AccountId, TestSignature>>,
+) -> BoundedVec<Receipt<AccountId, TestSignature>, frame_support::traits::ConstU32<MAX_RECEIPTS>> {
+    r.try_into().unwrap()
+}
+
+/// HOST charges `PRICE`; `payer` opens a channel of `amount`; returns its id.
+fn open(payer: AccountId, amount: Balance) -> u64 {
+    if crate::EgressPrices::<Test>::get(HOST).is_none() {
+        assert_ok!(Egress::set_egress_price(signed(HOST), PRICE));
+    }
+    assert_ok!(Egress::open_channel(signed(payer), HOST, amount, PRICE));
+    Channels::<Test>::get(payer, HOST).unwrap().id
+}
+
+#[test]
+fn only_hosts_set_a_price_and_a_channel_needs_one() {
+    build_and_execute(|| {
+        assert_noop!(
+            Egress::set_egress_price(signed(EVE), PRICE),
+            Error::<Test>::NotAHost
+        );
+        assert_noop!(
+            Egress::open_channel(signed(CAROL), HOST, UNIT, PRICE),
+            Error::<Test>::NoEgressPrice
+        );
+        assert_ok!(Egress::set_egress_price(signed(HOST), PRICE));
+        assert_noop!(
+            Egress::open_channel(signed(CAROL), HOST, UNIT, PRICE - 1),
+            Error::<Test>::PriceAboveMax
+        );
+        assert_noop!(
+            Egress::open_channel(signed(CAROL), HOST, MIN_ALLOWANCE - 1, PRICE),
+            Error::<Test>::AllowanceTooSmall
+        );
+        assert_noop!(
+            Egress::open_channel(signed(CAROL), HOST, 2 * INITIAL, PRICE),
+            Error::<Test>::InsufficientFunds
+        );
+    });
+}
+
+#[test]
+fn a_host_is_paid_exactly_for_the_bytes_signed_and_no_more() {
+    build_and_execute(|| {
+        let ch = open(CAROL, UNIT);
+        assert_eq!(held(CAROL), UNIT);
+        let host = free(HOST);
+        // Half a GiB, then a whole one: paid the difference each time.
+        assert_ok!(Egress::redeem(
+            signed(HOST),
+            batch(vec![receipt(CAROL, HOST, ch, 1 << 29)])
+        ));
+        assert_eq!(free(HOST), host + PRICE / 2);
+        assert_ok!(Egress::redeem(
+            signed(HOST),
+            batch(vec![receipt(CAROL, HOST, ch, 1 << 30)])
+        ));
+        assert_eq!(free(HOST), host + PRICE);
+        assert_eq!(held(CAROL), UNIT - PRICE);
+        assert_eq!(
+            last_event(),
+            Event::Redeemed {
+                payer: CAROL,
+                host: HOST,
+                bytes: 1 << 30,
+                amount: PRICE / 2
+            }
+        );
+        // The same receipt again, or an older one: nothing new.
+        assert_noop!(
+            Egress::redeem(signed(HOST), batch(vec![receipt(CAROL, HOST, ch, 1 << 30)])),
+            Error::<Test>::NothingNew
+        );
+        assert_noop!(
+            Egress::redeem(signed(HOST), batch(vec![receipt(CAROL, HOST, ch, 1 << 29)])),
+            Error::<Test>::NothingNew
+        );
+    });
+}
+
+#[test]
+fn a_host_cannot_claim_more_than_was_signed() {
+    build_and_execute(|| {
+        let ch = open(CAROL, UNIT);
+        // A receipt for one byte with its count raised by the host.
+        let mut forged = receipt(CAROL, HOST, ch, 1);
+        forged.bytes = 1 << 40;
+        assert_noop!(
+            Egress::redeem(signed(HOST), batch(vec![forged])),
+            Error::<Test>::BadSignature
+        );
+        // Signed by someone else for the payer.
+        let mut other = receipt(CAROL, HOST, ch, 1 << 30);
+        other.signature = TestSignature(DAVE, other.signature.1.clone());
+        assert_noop!(
+            Egress::redeem(signed(HOST), batch(vec![other])),
+            Error::<Test>::BadSignature
+        );
+        // Signed for more than the allowance: paid the allowance, no more.
+        let host = free(HOST);
+        assert_ok!(Egress::redeem(
+            signed(HOST),
+            batch(vec![receipt(CAROL, HOST, ch, u64::MAX / 2)])
+        ));
+        assert_eq!(free(HOST), host + UNIT);
+        assert_eq!(held(CAROL), 0);
+    });
+}
+
+#[test]
+fn a_receipt_pays_only_its_own_host_on_its_own_channel() {
+    build_and_execute(|| {
+        let ch = open(CAROL, UNIT);
+        assert_ok!(Egress::set_egress_price(signed(OTHER_HOST), PRICE));
+        assert_ok!(Egress::open_channel(signed(CAROL), OTHER_HOST, UNIT, PRICE));
+        let other_ch = Channels::<Test>::get(CAROL, OTHER_HOST).unwrap().id;
+        // HOST's receipt presented by the other host, on either channel id.
+        assert_noop!(
+            Egress::redeem(
+                signed(OTHER_HOST),
+                batch(vec![receipt(CAROL, HOST, ch, 1 << 30)])
+            ),
+            Error::<Test>::WrongChannel
+        );
+        let mut moved = receipt(CAROL, HOST, ch, 1 << 30);
+        moved.channel = other_ch;
+        assert_noop!(
+            Egress::redeem(signed(OTHER_HOST), batch(vec![moved])),
+            Error::<Test>::BadSignature
+        );
+        // Someone with no channel at all.
+        assert_noop!(
+            Egress::redeem(signed(EVE), batch(vec![receipt(CAROL, EVE, 0, 1 << 30)])),
+            Error::<Test>::UnknownChannel
+        );
+    });
+}
+
+#[test]
+fn receipts_of_a_closed_channel_are_worthless_in_the_next() {
+    build_and_execute(|| {
+        let first = open(CAROL, UNIT);
+        let old = receipt(CAROL, HOST, first, 1 << 30);
+        assert_ok!(Egress::release_channel(signed(HOST), CAROL));
+        assert_eq!(held(CAROL), 0);
+        let second = open(CAROL, UNIT);
+        assert_ne!(first, second);
+        assert_noop!(
+            Egress::redeem(signed(HOST), batch(vec![old])),
+            Error::<Test>::WrongChannel
+        );
+    });
+}
+
+#[test]
+fn a_downloader_that_closes_still_pays_what_it_signed() {
+    build_and_execute(|| {
+        let ch = open(CAROL, UNIT);
+        let r = receipt(CAROL, HOST, ch, 1 << 30);
+        assert_ok!(Egress::close_channel(signed(CAROL), HOST));
+        assert_noop!(
+            Egress::close_channel(signed(CAROL), HOST),
+            Error::<Test>::ChannelClosing
+        );
+        assert_noop!(
+            Egress::open_channel(signed(CAROL), HOST, UNIT, PRICE),
+            Error::<Test>::ChannelClosing
+        );
+        // Not before the host had its time.
+        System::set_block_number(1 + CLOSE_PERIOD - 1);
+        assert_noop!(
+            Egress::finish_close(signed(CAROL), CAROL, HOST),
+            Error::<Test>::TooEarly
+        );
+        let host = free(HOST);
+        assert_ok!(Egress::redeem(signed(HOST), batch(vec![r])));
+        assert_eq!(free(HOST), host + PRICE);
+        System::set_block_number(1 + CLOSE_PERIOD);
+        let carol = free(CAROL);
+        assert_ok!(Egress::finish_close(signed(DAVE), CAROL, HOST));
+        assert_eq!(free(CAROL), carol + UNIT - PRICE);
+        assert_eq!(held(CAROL), 0);
+        assert!(Channels::<Test>::get(CAROL, HOST).is_none());
+        assert_noop!(
+            Egress::finish_close(signed(DAVE), CAROL, HOST),
+            Error::<Test>::UnknownChannel
+        );
+    });
+}
+
+#[test]
+fn an_open_channel_keeps_its_price_and_tops_up() {
+    build_and_execute(|| {
+        let ch = open(CAROL, UNIT);
+        assert_ok!(Egress::set_egress_price(signed(HOST), 10 * PRICE));
+        assert_ok!(Egress::open_channel(signed(CAROL), HOST, UNIT, PRICE));
+        let c = Channels::<Test>::get(CAROL, HOST).unwrap();
+        assert_eq!((c.id, c.price, c.held), (ch, PRICE, 2 * UNIT));
+        let host = free(HOST);
+        assert_ok!(Egress::redeem(
+            signed(HOST),
+            batch(vec![receipt(CAROL, HOST, ch, 1 << 30)])
+        ));
+        assert_eq!(free(HOST), host + PRICE, "the old price");
+    });
+}
+
+#[test]
+fn a_batch_pays_many_downloaders_or_nothing() {
+    build_and_execute(|| {
+        let c1 = open(CAROL, UNIT);
+        let c2 = open(DAVE, UNIT);
+        let host = free(HOST);
+        assert_noop!(
+            Egress::redeem(
+                signed(HOST),
+                batch(vec![
+                    receipt(CAROL, HOST, c1, 1 << 30),
+                    receipt(CAROL, HOST, c1, 2 << 30)
+                ])
+            ),
+            Error::<Test>::DuplicatePayer
+        );
+        let mut bad = receipt(DAVE, HOST, c2, 1);
+        bad.bytes = 2;
+        assert_noop!(
+            Egress::redeem(
+                signed(HOST),
+                batch(vec![receipt(CAROL, HOST, c1, 1 << 30), bad])
+            ),
+            Error::<Test>::BadSignature
+        );
+        assert_ok!(Egress::redeem(
+            signed(HOST),
+            batch(vec![
+                receipt(CAROL, HOST, c1, 1 << 30),
+                receipt(DAVE, HOST, c2, 1 << 29)
+            ])
+        ));
+        assert_eq!(free(HOST), host + PRICE + PRICE / 2);
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever receipts the host redeems, in whatever order: it is paid
+    /// exactly the cost of the largest count it redeemed (capped by the
+    /// allowance), the downloader gets the rest back on close, and no MASP
+    /// is created or lost.
+    #[test]
+    fn the_host_gets_exactly_the_cost_of_the_largest_count_signed(
+        counts in proptest::collection::vec(0u64..(4 * GIB as u64), 1..8),
+        allowance in MIN_ALLOWANCE..(UNIT / 2),
+    ) {
+        build_and_execute(|| {
+            let ch = open(CAROL, allowance);
+            let (host, carol) = (free(HOST), free(CAROL));
+            let mut best = 0u64;
+            for c in &counts {
+                let r = Egress::redeem(signed(HOST), batch(vec![receipt(CAROL, HOST, ch, *c)]));
+                if *c > best {
+                    assert!(r.is_ok());
+                    best = *c;
+                } else {
+                    assert!(r.is_err());
+                }
+            }
+            let paid = cost(best, PRICE).unwrap().min(allowance);
+            assert_eq!(free(HOST), host + paid);
+            assert_ok!(Egress::release_channel(signed(HOST), CAROL));
+            assert_eq!(free(CAROL), carol + allowance - paid);
+        });
+    }
+}
