@@ -617,16 +617,18 @@ async fn agent_pass(ctx: &Ctx, state: &mut AgentState, rescan: bool) -> Result<V
             .with_context(|| format!("the file of listing {id}"))?;
         let key = FileCipher::file_key(&ctx.id.master, &m.file_id);
         if seal::key_commitment(&key) != l.key_commitment {
-            eprintln!(
-                "masp agent: listing {id} committed to another key than file {request}'s; not \
-                 delivering (buyers will be refunded)"
+            tracing::error!(
+                listing = id,
+                file = request,
+                "the listing committed to another key than the file's; not delivering (buyers \
+                 will be refunded)"
             );
             continue;
         }
         for (buyer, recipient) in waiting {
             let context = seal::purchase_context(id, &account_bytes(&buyer));
             let Some(sealed) = seal::seal(&key, &recipient, &rand::random(), &context) else {
-                eprintln!("masp agent: listing {id}: buyer {buyer} named a weak key; skipped");
+                tracing::warn!(listing = id, %buyer, "the buyer named a weak key; skipped");
                 continue;
             };
             let chain_sealed = ChainSealedKey {
@@ -643,7 +645,9 @@ async fn agent_pass(ctx: &Ctx, state: &mut AgentState, rescan: bool) -> Result<V
                 .await
             {
                 Ok(_) => delivered.push(Delivery { listing: id, buyer }),
-                Err(e) => eprintln!("masp agent: delivering listing {id} to {buyer}: {e:#}"),
+                Err(e) => {
+                    tracing::warn!(listing = id, %buyer, "delivering the key failed: {e:#}")
+                }
             }
         }
     }
@@ -664,14 +668,17 @@ pub async fn agent(ctx: &Ctx, interval: Duration, once: bool) -> Result<usize> {
         match agent_pass(ctx, &mut state, rescan).await {
             Ok(done) => {
                 for d in &done {
-                    println!(
-                        "masp agent: delivered the key of listing {} to {}",
-                        d.listing, d.buyer
+                    tracing::info!(
+                        listing = d.listing,
+                        buyer = %d.buyer,
+                        "delivered the key of listing {} to {}",
+                        d.listing,
+                        d.buyer
                     );
                 }
                 total += done.len();
             }
-            Err(e) if !once => eprintln!("masp agent: {e:#} (retrying)"),
+            Err(e) if !once => tracing::warn!("{e:#} (retrying)"),
             Err(e) => return Err(e),
         }
         if once {

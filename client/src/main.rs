@@ -693,10 +693,18 @@ async fn online(cli: &Cli) -> Result<()> {
             );
         }
         Command::Agent { interval, once } => {
-            println!(
-                "masp agent: delivering keys for the listings of {}",
-                ctx.me()
-            );
+            // Logs (one line each, to standard output: journald-friendly);
+            // RUST_LOG filters them.
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info".into()),
+                )
+                .with_target(false)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                .with_writer(std::io::stdout)
+                .init();
+            tracing::info!("delivering keys for the listings of {}", ctx.me());
             let n = listings::agent(&ctx, std::time::Duration::from_secs(*interval), *once).await?;
             if *once {
                 println!("masp agent: {n} key(s) delivered");

@@ -9,6 +9,7 @@ use frame_support::{
     traits::{fungible::Mutate, Get},
     BoundedVec,
 };
+use codec::Encode;
 use frame_system::RawOrigin;
 use masp_primitives::{egress::receipt_payload, Balance};
 use sp_runtime::traits::{Saturating, Zero};

@@ -41,7 +41,7 @@ impl pallet_egress::BenchmarkHelper<crate::AccountId, Signature> for EgressBench
     fn signer(n: u32) -> crate::AccountId {
         use sp_runtime::traits::IdentifyAccount;
         let seed = alloc::format!("//egress-bench-{n}");
-        let public = frame_support::sp_io::crypto::sr25519_generate(
+        let public = sp_io::crypto::sr25519_generate(
             sp_core::crypto::key_types::ACCOUNT,
             Some(seed.into_bytes()),
         );
@@ -51,7 +51,7 @@ impl pallet_egress::BenchmarkHelper<crate::AccountId, Signature> for EgressBench
     fn sign(who: &crate::AccountId, message: &[u8]) -> Signature {
         let raw: [u8; 32] = *who.as_ref();
         let public = sp_core::sr25519::Public::from_raw(raw);
-        let signature = frame_support::sp_io::crypto::sr25519_sign(
+        let signature = sp_io::crypto::sr25519_sign(
             sp_core::crypto::key_types::ACCOUNT,
             &public,
             message,
