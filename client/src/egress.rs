@@ -75,7 +75,7 @@ pub async fn prepare(ctx: &Ctx, hosts: &[(AccountId32, HostApi)], bytes: u64) ->
         let at = ctx.at().await?;
         let price: u128 = match at
             .storage()
-            .try_fetch(api::storage().egress().egress_prices(), (host.clone(),))
+            .try_fetch(api::storage().egress().egress_prices(), (*host,))
             .await?
         {
             Some(v) => v.decode()?,
@@ -86,10 +86,7 @@ pub async fn prepare(ctx: &Ctx, hosts: &[(AccountId32, HostApi)], bytes: u64) ->
         }
         let channel = at
             .storage()
-            .try_fetch(
-                api::storage().egress().channels(),
-                (me.clone(), host.clone()),
-            )
+            .try_fetch(api::storage().egress().channels(), (me, *host))
             .await?
             .map(|v| v.decode())
             .transpose()?;
@@ -105,7 +102,7 @@ pub async fn prepare(ctx: &Ctx, hosts: &[(AccountId32, HostApi)], bytes: u64) ->
         };
         if top_up > 0 {
             ctx.submit(&api::tx().egress().open_channel(
-                host.clone(),
+                *host,
                 top_up,
                 channel.as_ref().map_or(price, |c| c.price),
             ))
@@ -116,10 +113,7 @@ pub async fn prepare(ctx: &Ctx, hosts: &[(AccountId32, HostApi)], bytes: u64) ->
             .at()
             .await?
             .storage()
-            .try_fetch(
-                api::storage().egress().channels(),
-                (me.clone(), host.clone()),
-            )
+            .try_fetch(api::storage().egress().channels(), (me, *host))
             .await?
             .ok_or_else(|| anyhow!("the egress channel with host {host} did not open"))?
             .decode()?;

@@ -197,7 +197,7 @@ pub async fn share(ctx: &Ctx, request: RequestId, opts: &ShareOptions) -> Result
     let terms = ListingTerms {
         price: opts.price,
         open_key: opts.public.then_some(file_key),
-        to: opts.to.clone(),
+        to: opts.to,
         expires,
         max_buyers: opts.max_buyers,
     };
@@ -637,11 +637,7 @@ async fn agent_pass(ctx: &Ctx, state: &mut AgentState, rescan: bool) -> Result<V
                 tag: sealed.tag,
             };
             match ctx
-                .submit(
-                    &api::tx()
-                        .listings()
-                        .deliver_key(id, buyer.clone(), chain_sealed),
-                )
+                .submit(&api::tx().listings().deliver_key(id, buyer, chain_sealed))
                 .await
             {
                 Ok(_) => delivered.push(Delivery { listing: id, buyer }),

@@ -1036,7 +1036,7 @@ pub(crate) async fn download(
     }
     let accounts: Vec<(AccountId32, HostApi)> = hosts
         .iter()
-        .map(|(_, who, api)| (who.clone(), api.clone()))
+        .map(|(_, who, api)| (*who, api.clone()))
         .collect();
     let payments = Arc::new(crate::egress::prepare(ctx, &accounts, layout.cipher_size).await?);
     let m = Arc::new(layout);

@@ -24,6 +24,8 @@ use masp_chain::{
 use masp_primitives::market::ContractId;
 use masp_proofs::Hash;
 
+use crate::listings::{ListingAccess, ListingId, ListingView};
+
 /// A contract of this host, as the chain has it at some block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainContract {
@@ -314,6 +316,64 @@ impl SubxtChain {
         let c = self.client().await?;
         let r = masp_chain::submit(&c, call, &self.signer, self.tx_timeout).await;
         self.on_error(r).await
+    }
+}
+
+impl SubxtChain {
+    async fn try_listing(&self, id: ListingId) -> Result<Option<ListingView>, ChainError> {
+        let c = self.client().await?;
+        let at = c.at_current_block().await.map_err(sub)?;
+        match at
+            .storage()
+            .try_fetch(api::storage().listings().listings(), (id,))
+            .await
+            .map_err(sub)?
+        {
+            Some(v) => {
+                let l = v.decode().map_err(sub)?;
+                Ok(Some(ListingView {
+                    sender: l.sender.0,
+                    contracts: l.contracts.0,
+                    manifest: l.manifest,
+                }))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn try_has_access(&self, id: ListingId, who: [u8; 32]) -> Result<bool, ChainError> {
+        let c = self.client().await?;
+        let at = c.at_current_block().await.map_err(sub)?;
+        let call = api::runtime_apis()
+            .listings_api()
+            .has_access(id, AccountId32(who));
+        at.runtime_apis().call(call).await.map_err(sub)
+    }
+}
+
+/// Listings as the node has them at its latest finalized block (what the
+/// daemon follows everywhere: a purchase counts once it is final, and a
+/// fork cannot give access that the chain then takes back).
+impl ListingAccess for SubxtChain {
+    fn listing(
+        &self,
+        id: ListingId,
+    ) -> futures::future::BoxFuture<'_, Result<Option<ListingView>, ChainError>> {
+        Box::pin(async move {
+            let r = self.try_listing(id).await;
+            self.on_error(r).await
+        })
+    }
+
+    fn has_access(
+        &self,
+        id: ListingId,
+        who: [u8; 32],
+    ) -> futures::future::BoxFuture<'_, Result<bool, ChainError>> {
+        Box::pin(async move {
+            let r = self.try_has_access(id, who).await;
+            self.on_error(r).await
+        })
     }
 }
 

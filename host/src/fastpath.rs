@@ -3,12 +3,15 @@
 //! does, so a download costs the daemon no copy of the data.
 //!
 //! Every connection starts here. While its requests are plain downloads,
-//! `GET /v1/contracts/{id}/chunks/{index}` or `GET
-//! /v1/contracts/{id}/manifest` (HTTP/1.1, no body, no upgrade), they are
-//! parsed with httparse, checked by the very functions hyper's side uses
-//! ([`server::check_download`], [`server::manifest_download`]) and answered
-//! here, pipelined ones in order (a client that fetches a manifest and then
-//! chunks stays on this path).
+//! `GET /v1/contracts/{id}/chunks/{index}`, `GET
+//! /v1/contracts/{id}/manifest` or `GET
+//! /v1/contracts/{id}/listing-manifests/{hash}` (HTTP/1.1, no body, no
+//! upgrade), by the Sender or a Receiver, they are parsed with httparse,
+//! checked by the very functions hyper's side uses
+//! ([`server::check_download`], [`server::manifest_download`],
+//! [`server::listing_manifest_download`]) and answered here, pipelined ones
+//! in order (a client that fetches a manifest and then chunks stays on this
+//! path).
 //! The first other request (an upload, a status, an HTTP/1.0 or malformed
 //! request, a head too long for this path) hands the connection, with the
 //! bytes already read, to hyper ([`server::hyper_connection`]) for the rest
@@ -64,6 +67,8 @@ enum Object {
     /// A contract's sealed manifest (read whole; a Range is ignored, as on
     /// hyper's side).
     Manifest(ContractId),
+    /// A listing manifest kept for a contract, by its hash (read whole).
+    ListingManifest(ContractId, [u8; 32]),
 }
 
 /// A download request, parsed.
@@ -115,6 +120,7 @@ fn parse(buf: &[u8]) -> Parsed {
     let object = match Route::parse(path) {
         Some(Route::Chunk(id, index)) => Object::Chunk(id, index),
         Some(Route::Manifest(id)) => Object::Manifest(id),
+        Some(Route::ListingManifest(id, hash)) => Object::ListingManifest(id, hash),
         _ => return Parsed::Other,
     };
     let mut range = None;
@@ -228,7 +234,18 @@ pub(crate) async fn connection(
 async fn serve(stream: &mut TcpStream, peer: SocketAddr, state: &AppState, req: Get) -> bool {
     let (id, index) = match req.object {
         Object::Chunk(id, index) => (id, index),
-        Object::Manifest(id) => return serve_manifest(stream, peer, state, id, req).await,
+        Object::Manifest(id) => {
+            let started = Instant::now();
+            let found = server::manifest_download(state, id, req.ticket.as_deref()).await;
+            return serve_whole(stream, peer, state, "manifest", found, started, req.close).await;
+        }
+        Object::ListingManifest(id, hash) => {
+            let started = Instant::now();
+            let ticket = req.ticket.as_deref();
+            let found = server::listing_manifest_download(state, id, &hash, ticket).await;
+            let route = "listing_manifest";
+            return serve_whole(stream, peer, state, route, found, started, req.close).await;
+        }
     };
     let started = Instant::now();
     let checked = server::check_download(
@@ -237,7 +254,8 @@ async fn serve(stream: &mut TcpStream, peer: SocketAddr, state: &AppState, req: 
         index,
         req.ticket.as_deref(),
         req.range.as_deref(),
-    );
+    )
+    .await;
     let (status, sent) = match checked {
         Err(Refuse(status, reason)) => {
             server::refused(peer, &Method::GET, "chunk", status, &reason);
@@ -300,7 +318,9 @@ async fn serve(stream: &mut TcpStream, peer: SocketAddr, state: &AppState, req: 
                         Source::Bytes(data) => send(stream, head, data).await,
                     };
                     match &sent {
-                        Ok(()) => state.metrics.bytes_served.inc_by(end - start),
+                        Ok(()) => state
+                            .metrics
+                            .served(server::is_receiver(&ticket), end - start),
                         Err(e) => tracing::debug!(error = %e, %peer, "download cut short"),
                     }
                     (status, sent)
@@ -312,32 +332,31 @@ async fn serve(stream: &mut TcpStream, peer: SocketAddr, state: &AppState, req: 
     sent.is_ok() && !req.close
 }
 
-/// Answers a manifest download (read in the blocking pool: a manifest is
-/// small and read once per file); whether the connection stays open.
-async fn serve_manifest(
+/// Answers a manifest or listing manifest download (`found`: its bytes,
+/// read in the blocking pool: a manifest is small and read once per file,
+/// or the refusal) on `route`; whether the connection stays open.
+async fn serve_whole(
     stream: &mut TcpStream,
     peer: SocketAddr,
     state: &AppState,
-    id: ContractId,
-    req: Get,
+    route: &str,
+    found: Result<Bytes, Refuse>,
+    started: Instant,
+    close: bool,
 ) -> bool {
-    let started = Instant::now();
-    let (status, sent) = match server::manifest_download(state, id, req.ticket.as_deref()).await {
+    let (status, sent) = match found {
         Ok(data) => {
             let headers = [("content-type", "application/octet-stream")];
-            let head = head(StatusCode::OK, &headers, data.len() as u64, req.close);
+            let head = head(StatusCode::OK, &headers, data.len() as u64, close);
             (StatusCode::OK, send(stream, head, data).await)
         }
         Err(Refuse(status, reason)) => {
-            server::refused(peer, &Method::GET, "manifest", status, &reason);
-            (
-                status,
-                send_text(stream, status, &[], reason, req.close).await,
-            )
+            server::refused(peer, &Method::GET, route, status, &reason);
+            (status, send_text(stream, status, &[], reason, close).await)
         }
     };
-    server::observe(state, "manifest", status, started);
-    sent.is_ok() && !req.close
+    server::observe(state, route, status, started);
+    sent.is_ok() && !close
 }
 
 /// Where a download's bytes come from.
@@ -568,6 +587,11 @@ mod tests {
         assert!(c.close && c.ticket.is_none() && c.range.is_none());
         let m = chunk("GET /v1/contracts/4/manifest?ticket=ab HTTP/1.1\r\n\r\n");
         assert_eq!(m.object, Object::Manifest(4));
+        let hash = "0c".repeat(32);
+        let l = chunk(&format!(
+            "GET /v1/contracts/4/listing-manifests/{hash}?ticket=ab HTTP/1.1\r\n\r\n"
+        ));
+        assert_eq!(l.object, Object::ListingManifest(4, [0x0c; 32]));
     }
 
     #[test]

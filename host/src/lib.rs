@@ -4,7 +4,10 @@
 //!
 //! - [`config`]: settings from a TOML file, the environment and flags.
 //! - [`store`]: chunk files (atomic writes) and their index (redb).
-//! - [`tickets`]: checking the Senders' signed upload/download tickets.
+//! - [`tickets`]: checking the Senders' signed upload/download tickets
+//!   and the Receivers' own.
+//! - [`listings`]: whether a Receiver may read, from the chain's listings
+//!   (answers kept a short while).
 //! - [`server`]: the HTTP API (hyper): uploads, downloads, status, health,
 //!   metrics.
 //! - [`fastpath`]: chunk downloads answered with sendfile(2) before a
@@ -19,6 +22,7 @@ pub mod chain;
 pub mod config;
 pub mod fastpath;
 pub mod follower;
+pub mod listings;
 pub mod metrics;
 pub mod prove;
 pub mod server;

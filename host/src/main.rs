@@ -19,6 +19,7 @@ use masp_host::{
     chain::SubxtChain,
     config::{self, Config, Overrides},
     follower::Follower,
+    listings::ReceiverGate,
     metrics::Metrics,
     server::{self, AppState, SystemClock},
     store::{write_atomic, DiskStore, Store},
@@ -254,16 +255,17 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {} (is the port taken?)", cfg.listen))?;
+    let chain = Arc::new(SubxtChain::new(&cfg.node_url, key));
     let state = Arc::new(AppState {
         store,
         clock: Arc::new(SystemClock),
         replay,
+        receivers: ReceiverGate::new(chain.clone()),
         metrics: Arc::new(Metrics::new()),
         complete: tokio::sync::Notify::new(),
         best_block: Default::default(),
         chain_seen_at: Default::default(),
     });
-    let chain = Arc::new(SubxtChain::new(&cfg.node_url, key));
     // Tickets are signed for one chain: learn which from the node (already
     // known if this data dir served before), and never serve another.
     loop {

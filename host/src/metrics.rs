@@ -12,8 +12,9 @@ pub struct Metrics {
     pub bytes_stored: IntGauge,
     /// Contracts known.
     pub contracts: IntGauge,
-    /// Bytes of chunks served.
-    pub bytes_served: IntCounter,
+    /// Bytes of chunks served, by reader: `sender` (the contract's Sender's
+    /// download tickets) or `receiver` (Receivers' own tickets).
+    pub bytes_served: IntCounterVec,
     /// Bytes of chunks received.
     pub bytes_received: IntCounter,
     /// Chunk downloads whose bytes were read into the daemon first (not all
@@ -26,6 +27,10 @@ pub struct Metrics {
     pub latency: HistogramVec,
     /// Proofs by result (`ok`, `failed`).
     pub proofs: IntCounterVec,
+    /// Receivers' reads by how their access was decided: `cache` (a
+    /// recent answer), `chain` (asked), `refused` (not allowed),
+    /// `unavailable` (the chain could not be asked).
+    pub receiver_checks: IntCounterVec,
     /// Chunks found corrupt by a scrub or a proof.
     pub corrupt_chunks: IntCounter,
     /// HTTP connections open.
@@ -54,7 +59,6 @@ impl Metrics {
         };
         let bytes_stored = gauge("bytes_stored", "Bytes of chunks stored");
         let contracts = gauge("contracts", "Contracts known to this host");
-        let bytes_served = counter("bytes_served_total", "Bytes of chunks served");
         let bytes_received = counter("bytes_received_total", "Bytes of chunks received");
         let download_disk_reads = counter(
             "download_disk_reads_total",
@@ -94,6 +98,32 @@ impl Metrics {
         )
         .expect("static metric");
         registry.register(Box::new(proofs.clone())).expect("unique");
+        let bytes_served = IntCounterVec::new(
+            Opts::new(
+                "bytes_served_total",
+                "Bytes of chunks served, by reader (sender, receiver)",
+            ),
+            &["reader"],
+        )
+        .expect("static metric");
+        registry
+            .register(Box::new(bytes_served.clone()))
+            .expect("unique");
+        // Both series exist from the start (at 0).
+        for reader in ["sender", "receiver"] {
+            bytes_served.with_label_values(&[reader]);
+        }
+        let receiver_checks = IntCounterVec::new(
+            Opts::new(
+                "receiver_checks_total",
+                "Receivers' reads by how access was decided (cache, chain, refused, unavailable)",
+            ),
+            &["result"],
+        )
+        .expect("static metric");
+        registry
+            .register(Box::new(receiver_checks.clone()))
+            .expect("unique");
         Self {
             registry,
             bytes_stored,
@@ -104,11 +134,19 @@ impl Metrics {
             requests,
             latency,
             proofs,
+            receiver_checks,
             corrupt_chunks,
             connections,
             connections_refused,
             accept_errors,
         }
+    }
+
+    /// Counts `bytes` of chunks served to a Receiver (`receiver`) or to the
+    /// contract's Sender.
+    pub fn served(&self, receiver: bool, bytes: u64) {
+        let reader = if receiver { "receiver" } else { "sender" };
+        self.bytes_served.with_label_values(&[reader]).inc_by(bytes);
     }
 
     /// The text exposition format.

@@ -8,12 +8,23 @@
 //! | GET | `/v1/contracts/{id}[?from=N]` | — (sizes and roots are public on chain; missing chunks in pages of [`STATUS_PAGE`]) |
 //! | PUT | `/v1/contracts/{id}/roots` | upload |
 //! | PUT | `/v1/contracts/{id}/chunks/{index}` | upload |
-//! | GET | `/v1/contracts/{id}/chunks/{index}` | download (once per chunk) |
+//! | GET | `/v1/contracts/{id}/chunks/{index}` | download or receive (once per chunk) |
 //! | PUT, GET | `/v1/contracts/{id}/manifest` | upload, download |
+//! | PUT | `/v1/contracts/{id}/listing-manifests/{hash}` | upload |
+//! | GET | `/v1/contracts/{id}/listing-manifests/{hash}` | download or receive |
 //!
 //! The ticket travels in the `ticket` query parameter (see
 //! `masp_primitives::ticket`). Every refusal is a 4xx with a one-line
-//! reason in the body; nothing is written unless every check passed.
+//! reason in the body (a 5xx when the host cannot decide now); nothing is
+//! written unless every check passed.
+//!
+//! A Receiver reads with its own ticket ([`TicketOp::Receive`], signed by
+//! the Receiver it names) for a listing: served only if the chain shows the
+//! listing names the contract (and, for a listing manifest, commits to
+//! that `hash`: BLAKE2b-256 of its sealed bytes) and gives the signer
+//! access ([`crate::listings::ReceiverGate`]). A Sender stores at most
+//! [`crate::store::MAX_LISTING_MANIFESTS`] listing manifests per contract,
+//! each under its hash, kept until the contract's data is deleted.
 //!
 //! What one client can hold is bounded ([`Limits`]): connections (in all
 //! and per address), the time a request head and body may take, the bytes
@@ -35,8 +46,9 @@ use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
 use hyper::{body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
 use masp_primitives::{
+    listing::listing_manifest_hash,
     market::ContractId,
-    ticket::{SignedTicket, TicketOp},
+    ticket::{SignedTicket, TicketError, TicketOp},
 };
 use masp_proofs::{chunk_root, root_of_chunk_roots, Hash, CHUNK_SIZE};
 use tokio::{
@@ -45,9 +57,10 @@ use tokio::{
 };
 
 use crate::{
+    listings::{Answered, Denied, ReceiverGate},
     metrics::Metrics,
-    store::{ContractRecord, Store, StoreError},
-    tickets::{self, ReplayGuard},
+    store::{ContractRecord, ListingPut, Store, StoreError, MAX_LISTING_MANIFESTS},
+    tickets::{self, Accept, Object, ReplayGuard},
 };
 
 /// Bytes of a sealed manifest beside its chunk roots: the name, the
@@ -92,6 +105,9 @@ pub struct AppState {
     /// The ticket checker: the chain tickets are signed for, and the
     /// download tickets already used.
     pub replay: ReplayGuard,
+    /// Whether a Receiver may read: the chain's answers about listings,
+    /// kept a short while.
+    pub receivers: ReceiverGate,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Woken when a contract's data becomes complete (the follower confirms
@@ -156,6 +172,7 @@ pub(crate) enum Route {
     Roots(ContractId),
     Chunk(ContractId, u32),
     Manifest(ContractId),
+    ListingManifest(ContractId, [u8; 32]),
 }
 
 impl Route {
@@ -167,6 +184,7 @@ impl Route {
             Route::Roots(_) => "roots",
             Route::Chunk(..) => "chunk",
             Route::Manifest(_) => "manifest",
+            Route::ListingManifest(..) => "listing_manifest",
         }
     }
 
@@ -180,6 +198,11 @@ impl Route {
             ["v1", "contracts", id, "manifest"] => Some(Route::Manifest(id.parse().ok()?)),
             ["v1", "contracts", id, "chunks", i] => {
                 Some(Route::Chunk(id.parse().ok()?, i.parse().ok()?))
+            }
+            ["v1", "contracts", id, "listing-manifests", hash] => {
+                let mut h = [0u8; 32];
+                hex::decode_to_slice(hash, &mut h).ok()?;
+                Some(Route::ListingManifest(id.parse().ok()?, h))
             }
             _ => None,
         }
@@ -599,6 +622,12 @@ async fn dispatch(
         (Method::GET, Route::Chunk(id, i)) => get_chunk(state, id, i, req).await,
         (Method::PUT, Route::Manifest(id)) => put_manifest(state, id, req).await,
         (Method::GET, Route::Manifest(id)) => get_manifest(state, id, req).await,
+        (Method::PUT, Route::ListingManifest(id, hash)) => {
+            put_listing_manifest(state, id, hash, req).await
+        }
+        (Method::GET, Route::ListingManifest(id, hash)) => {
+            get_listing_manifest(state, id, hash, req).await
+        }
         _ => refuse(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here"),
     }
 }
@@ -699,16 +728,89 @@ fn check_ticket(
         state.clock.now(),
         &state.replay,
     )
-    .map_err(|e| {
-        let status = match e {
-            masp_primitives::ticket::TicketError::Malformed => StatusCode::BAD_REQUEST,
-            masp_primitives::ticket::TicketError::BadSignature
-            | masp_primitives::ticket::TicketError::WrongSigner => StatusCode::UNAUTHORIZED,
-            masp_primitives::ticket::TicketError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::FORBIDDEN,
+    .map_err(ticket_refused)
+}
+
+/// A refused ticket's answer.
+fn ticket_refused(e: TicketError) -> Refuse {
+    let status = match e {
+        TicketError::Malformed => StatusCode::BAD_REQUEST,
+        TicketError::BadSignature | TicketError::WrongSigner | TicketError::NotReceiver => {
+            StatusCode::UNAUTHORIZED
+        }
+        TicketError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::FORBIDDEN,
+    };
+    Refuse(status, e.reason().to_string())
+}
+
+/// A refused Receiver's answer.
+fn receiver_refused(e: Denied) -> Refuse {
+    let status = match e {
+        Denied::NoListing(_) => StatusCode::NOT_FOUND,
+        Denied::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        Denied::OtherContract { .. }
+        | Denied::OtherSender { .. }
+        | Denied::OtherManifest { .. }
+        | Denied::NoAccess { .. } => StatusCode::FORBIDDEN,
+    };
+    Refuse(status, e.to_string())
+}
+
+/// A read's ticket, checked whole: the contract's Sender's download
+/// ticket, or a Receiver's own ticket for a listing the chain shows it may
+/// read (`manifest`: the listing manifest asked for). Its use of `object`'s
+/// bytes `range` is recorded last, once everything else allowed it (the
+/// caller gives it back if it then cannot serve them).
+pub(crate) async fn read_ticket(
+    state: &AppState,
+    wire: Option<&str>,
+    id: ContractId,
+    c: &ContractRecord,
+    object: Object,
+    manifest: Option<&[u8; 32]>,
+    range: (u64, u64),
+) -> Result<SignedTicket, Refuse> {
+    let Some(wire) = wire else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "a signed ticket is required (?ticket=)",
+        );
+    };
+    let now = state.clock.now();
+    let t = tickets::verify(
+        wire,
+        Accept::Read,
+        id,
+        &c.sender,
+        object,
+        now,
+        &state.replay,
+    )
+    .map_err(ticket_refused)?;
+    if let TicketOp::Receive { listing } = t.ticket.op {
+        let answer = state
+            .receivers
+            .check(listing, t.signer, id, &c.sender, manifest)
+            .await;
+        let result = match &answer {
+            Ok(Answered::Cache) => "cache",
+            Ok(Answered::Chain) => "chain",
+            Err(Denied::Unavailable { .. }) => "unavailable",
+            Err(_) => "refused",
         };
-        Refuse(status, e.reason().to_string())
-    })
+        state
+            .metrics
+            .receiver_checks
+            .with_label_values(&[result])
+            .inc();
+        answer.map_err(receiver_refused)?;
+    }
+    state
+        .replay
+        .first_use(&t, object, range, now)
+        .map_err(ticket_refused)?;
+    Ok(t)
 }
 
 async fn body(req: &mut Req, limit: usize) -> Result<Bytes, Refuse> {
@@ -908,13 +1010,14 @@ pub(crate) fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
 pub(crate) enum Download {
     /// Bytes `start..end` of the chunk (`len` bytes long), with `status`
     /// 200 (the whole chunk) or 206 (a range); `ticket` is the link whose
-    /// use of these bytes is now recorded.
+    /// use of these bytes is now recorded (a Receiver's own, or the
+    /// Sender's).
     Serve {
         status: StatusCode,
         start: u64,
         end: u64,
         len: u64,
-        ticket: SignedTicket,
+        ticket: Box<SignedTicket>,
     },
     /// The range asked for is not within the chunk's `len` bytes (416).
     Unsatisfiable(u64),
@@ -922,11 +1025,13 @@ pub(crate) enum Download {
 
 /// Checks a download of chunk `index` of contract `id`: the contract, the
 /// range, whether the chunk is stored, then the ticket (its bytes are
-/// counted as served only for a chunk this host has). Index lookups and a
-/// ticket whose signature was verified before are microseconds, so this
-/// runs on the async threads. A caller that then fails to read the bytes
-/// gives the link's use back ([`ReplayGuard::release`]).
-pub(crate) fn check_download(
+/// counted as served only for a chunk this host has; a Receiver's, with
+/// the chain's answer about its listing, mostly from the cache). Index
+/// lookups and a ticket whose signature was verified before are
+/// microseconds, so this runs on the async threads. A caller that then
+/// fails to read the bytes gives the link's use back
+/// ([`ReplayGuard::release`]).
+pub(crate) async fn check_download(
     state: &AppState,
     id: ContractId,
     index: u32,
@@ -957,21 +1062,22 @@ pub(crate) fn check_download(
             format!("chunk {index} is not stored here"),
         );
     }
-    let ticket = check_ticket(
+    let ticket = read_ticket(
         state,
         ticket,
-        TicketOp::Download,
         id,
         &c,
-        Some(index),
+        Object::Chunk(index),
+        None,
         (start, end),
-    )?;
+    )
+    .await?;
     Ok(Download::Serve {
         status,
         start,
         end,
         len,
-        ticket,
+        ticket: Box::new(ticket),
     })
 }
 
@@ -989,7 +1095,7 @@ async fn get_chunk(
         .get(header::RANGE)
         .map(|v| v.to_str().unwrap_or(""));
     let (status, start, end, len, ticket) =
-        match check_download(state, id, index, ticket_param(req), range)? {
+        match check_download(state, id, index, ticket_param(req), range).await? {
             Download::Serve {
                 status,
                 start,
@@ -1015,7 +1121,7 @@ async fn get_chunk(
             return Err(e);
         }
     };
-    state.metrics.bytes_served.inc_by(end - start);
+    state.metrics.served(is_receiver(&ticket), end - start);
     let mut builder = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/octet-stream")
@@ -1095,6 +1201,103 @@ pub(crate) async fn manifest_download(
     }
 }
 
+/// Whether `t` is a Receiver's own ticket (its bytes are counted apart).
+pub(crate) fn is_receiver(t: &SignedTicket) -> bool {
+    matches!(t.ticket.op, TicketOp::Receive { .. })
+}
+
+/// `PUT /v1/contracts/{id}/listing-manifests/{hash}`: a listing's sealed
+/// manifest, stored under its BLAKE2b-256 (checked) beside the contract's
+/// data, at most [`MAX_LISTING_MANIFESTS`] per contract and
+/// [`max_manifest`] bytes each. The same one again is fine (its hash names
+/// its bytes).
+async fn put_listing_manifest(
+    state: &Arc<AppState>,
+    id: ContractId,
+    hash: [u8; 32],
+    req: &mut Req,
+) -> Result<Response<Body>, Refuse> {
+    let c = contract(state, id).await?;
+    authorize(state, req, TicketOp::Upload, id, &c, None, (0, 0))?;
+    let data = body(req, max_manifest(c.size)).await?;
+    if data.is_empty() {
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "empty listing manifest");
+    }
+    let check = data.clone();
+    let actual = tokio::task::spawn_blocking(move || listing_manifest_hash(&check))
+        .await
+        .map_err(|e| Refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    if actual != hash {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the body's BLAKE2b-256 is {}, not the {} named in the URL",
+                hex::encode(actual),
+                hex::encode(hash)
+            ),
+        );
+    }
+    let store = state.store.clone();
+    match blocking(move || store.put_listing_manifest(id, &hash, &data)).await? {
+        ListingPut::Stored | ListingPut::AlreadyStored => {
+            Ok(reply(StatusCode::OK, "listing manifest stored"))
+        }
+        ListingPut::Full => refuse(
+            StatusCode::INSUFFICIENT_STORAGE,
+            format!(
+                "contract {id} holds {MAX_LISTING_MANIFESTS} listing manifests already, \
+                 the most a host keeps for one contract"
+            ),
+        ),
+        ListingPut::NoContract => refuse(StatusCode::GONE, format!("contract {id} has ended")),
+    }
+}
+
+async fn get_listing_manifest(
+    state: &Arc<AppState>,
+    id: ContractId,
+    hash: [u8; 32],
+    req: &mut Req,
+) -> Result<Response<Body>, Refuse> {
+    let data = listing_manifest_download(state, id, &hash, ticket_param(req)).await?;
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(full(data))
+        .expect("static response"))
+}
+
+/// A listing manifest download (on either path): the contract, the ticket
+/// (the Sender's, or a Receiver's for a listing that commits to `hash`;
+/// one use, given back when there is nothing to read), then the bytes from
+/// the blocking pool.
+pub(crate) async fn listing_manifest_download(
+    state: &AppState,
+    id: ContractId,
+    hash: &[u8; 32],
+    ticket: Option<&str>,
+) -> Result<Bytes, Refuse> {
+    let c = contract(state, id).await?;
+    let whole = (0, u64::MAX);
+    let object = Object::listing_manifest(hash);
+    let t = read_ticket(state, ticket, id, &c, object, Some(hash), whole).await?;
+    let store = state.store.clone();
+    let key = *hash;
+    let found = blocking(move || store.listing_manifest(id, &key)).await;
+    if !matches!(found, Ok(Some(_))) {
+        state.replay.release(&t, object, whole);
+    }
+    match found? {
+        Some(data) => Ok(data.into()),
+        None => refuse(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no listing manifest {} is kept for contract {id}",
+                hex::encode(hash)
+            ),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1153,6 +1356,13 @@ mod tests {
             Route::parse("/v1/contracts/4"),
             Some(Route::Status(4))
         ));
+        let hash = "ab".repeat(32);
+        assert!(matches!(
+            Route::parse(&format!("/v1/contracts/4/listing-manifests/{hash}")),
+            Some(Route::ListingManifest(4, h)) if h == [0xab; 32]
+        ));
+        assert!(Route::parse("/v1/contracts/4/listing-manifests/abcd").is_none());
+        assert!(Route::parse(&format!("/v1/contracts/4/listing-manifests/{hash}00")).is_none());
         assert!(Route::parse("/v1/contracts/x/chunks/7").is_none());
         assert!(Route::parse("/v1/contracts/4/chunks/-1").is_none());
         assert!(Route::parse("/etc/passwd").is_none());

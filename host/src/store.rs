@@ -3,7 +3,8 @@
 //! Layout under the data dir:
 //! - `index.redb`: contracts (what the chain said about each), the chunk
 //!   roots a Sender uploaded for each, which chunks are stored, the
-//!   download uses of tickets and the chain the data dir serves;
+//!   listing manifests kept for each (at most [`MAX_LISTING_MANIFESTS`]),
+//!   the download uses of tickets and the chain the data dir serves;
 //! - `chunks/<contract>/<index>`: one file per ciphertext chunk;
 //! - `chunks/<contract>/manifest`: the Sender's sealed manifest object.
 //!
@@ -29,6 +30,29 @@ use redb::{Database, ReadableTable, TableDefinition};
 const CONTRACTS: TableDefinition<u64, &[u8]> = TableDefinition::new("contracts");
 const ROOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("chunk_roots");
 const CHUNKS: TableDefinition<(u64, u32), u8> = TableDefinition::new("chunks");
+/// Sealed listing manifests by (contract, BLAKE2b-256 of the bytes).
+const LISTING_MANIFESTS: TableDefinition<(u64, [u8; 32]), &[u8]> =
+    TableDefinition::new("listing_manifests");
+
+/// Listing manifests a host keeps for one contract (one per listing of its
+/// file; a Sender lists a file a few times at most). With
+/// [`crate::server::max_manifest`] bytes each, what a contract's listings
+/// cost its host is bounded by its size.
+pub const MAX_LISTING_MANIFESTS: usize = 16;
+
+/// What storing a listing manifest did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListingPut {
+    /// Stored (durably).
+    Stored,
+    /// The same one was stored before (its hash names its bytes).
+    AlreadyStored,
+    /// The contract holds [`MAX_LISTING_MANIFESTS`] already; nothing stored.
+    Full,
+    /// The contract is not in the index (it was deleted meanwhile);
+    /// nothing stored.
+    NoContract,
+}
 /// Download uses of tickets ([`crate::tickets::ReplayLog`]).
 const TICKET_USES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ticket_uses");
 /// Facts about the data dir: `chain` (the genesis hash it serves).
@@ -150,6 +174,23 @@ pub trait Store: Send + Sync + 'static {
     fn put_manifest(&self, id: ContractId, data: &[u8]) -> Result<bool, StoreError>;
     /// The sealed manifest, if uploaded.
     fn manifest(&self, id: ContractId) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores a sealed listing manifest of contract `id` under `hash`
+    /// (its BLAKE2b-256, checked by the caller) durably, unless the
+    /// contract holds [`MAX_LISTING_MANIFESTS`] already or is not indexed.
+    fn put_listing_manifest(
+        &self,
+        id: ContractId,
+        hash: &[u8; 32],
+        data: &[u8],
+    ) -> Result<ListingPut, StoreError>;
+    /// The sealed listing manifest `hash` of contract `id`, if stored.
+    fn listing_manifest(
+        &self,
+        id: ContractId,
+        hash: &[u8; 32],
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+    /// How many listing manifests contract `id` holds.
+    fn listing_manifests(&self, id: ContractId) -> Result<usize, StoreError>;
     /// Forgets a chunk that failed its check (scrub): it is unmarked first,
     /// so it is never served again, then its file is removed.
     fn drop_chunk(&self, id: ContractId, index: u32) -> Result<(), StoreError>;
@@ -198,6 +239,7 @@ impl DiskStore {
             tx.open_table(CONTRACTS).map_err(idx)?;
             tx.open_table(ROOTS).map_err(idx)?;
             tx.open_table(CHUNKS).map_err(idx)?;
+            tx.open_table(LISTING_MANIFESTS).map_err(idx)?;
             tx.open_table(TICKET_USES).map_err(idx)?;
             tx.open_table(META).map_err(idx)?;
         }
@@ -634,6 +676,65 @@ impl Store for DiskStore {
         }
     }
 
+    fn put_listing_manifest(
+        &self,
+        id: ContractId,
+        hash: &[u8; 32],
+        data: &[u8],
+    ) -> Result<ListingPut, StoreError> {
+        // One write transaction (redb runs them one at a time): the count,
+        // the contract's presence and the insert agree, whatever races.
+        let tx = self.db.begin_write().map_err(idx)?;
+        let put = {
+            let contracts = tx.open_table(CONTRACTS).map_err(idx)?;
+            let mut table = tx.open_table(LISTING_MANIFESTS).map_err(idx)?;
+            if contracts.get(id).map_err(idx)?.is_none() {
+                ListingPut::NoContract
+            } else if table.get((id, *hash)).map_err(idx)?.is_some() {
+                ListingPut::AlreadyStored
+            } else if table
+                .range((id, [0u8; 32])..=(id, [0xffu8; 32]))
+                .map_err(idx)?
+                .count()
+                >= MAX_LISTING_MANIFESTS
+            {
+                ListingPut::Full
+            } else {
+                table.insert((id, *hash), data).map_err(idx)?;
+                ListingPut::Stored
+            }
+        };
+        if put == ListingPut::Stored {
+            tx.commit().map_err(idx)?;
+        } else {
+            tx.abort().map_err(idx)?;
+        }
+        Ok(put)
+    }
+
+    fn listing_manifest(
+        &self,
+        id: ContractId,
+        hash: &[u8; 32],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read().map_err(idx)?;
+        let table = tx.open_table(LISTING_MANIFESTS).map_err(idx)?;
+        Ok(table
+            .get((id, *hash))
+            .map_err(idx)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    fn listing_manifests(&self, id: ContractId) -> Result<usize, StoreError> {
+        let tx = self.db.begin_read().map_err(idx)?;
+        let table = tx.open_table(LISTING_MANIFESTS).map_err(idx)?;
+        let n = table
+            .range((id, [0u8; 32])..=(id, [0xffu8; 32]))
+            .map_err(idx)?
+            .count();
+        Ok(n)
+    }
+
     fn drop_chunk(&self, id: ContractId, index: u32) -> Result<(), StoreError> {
         let tx = self.db.begin_write().map_err(idx)?;
         tx.open_table(CHUNKS)
@@ -658,6 +759,11 @@ impl Store for DiskStore {
             let mut chunks = tx.open_table(CHUNKS).map_err(idx)?;
             chunks
                 .extract_from_if((id, 0)..=(id, u32::MAX), |_, _| true)
+                .map_err(idx)?
+                .for_each(drop);
+            let mut listings = tx.open_table(LISTING_MANIFESTS).map_err(idx)?;
+            listings
+                .extract_from_if((id, [0u8; 32])..=(id, [0xffu8; 32]), |_, _| true)
                 .map_err(idx)?
                 .for_each(drop);
         }
@@ -889,11 +995,58 @@ mod tests {
         assert!(!store.put_manifest(9, b"other").unwrap());
         assert_eq!(store.manifest(9).unwrap().unwrap(), b"sealed");
         assert_eq!(fs::read_dir(store.contract_dir(9)).unwrap().count(), 2);
+        assert_eq!(
+            store.put_listing_manifest(9, &[4; 32], b"listed").unwrap(),
+            ListingPut::Stored
+        );
+        store.put_contract(10, &record(10)).unwrap();
+        store.put_listing_manifest(10, &[4; 32], b"kept").unwrap();
         store.delete_contract(9).unwrap();
+        assert_eq!(store.listing_manifest(9, &[4; 32]).unwrap(), None);
+        assert_eq!(store.listing_manifests(9).unwrap(), 0);
+        // Another contract's are not touched; a deleted contract takes no
+        // new ones.
+        assert_eq!(store.listing_manifests(10).unwrap(), 1);
+        assert_eq!(
+            store.put_listing_manifest(9, &[5; 32], b"late").unwrap(),
+            ListingPut::NoContract
+        );
+        assert_eq!(store.listing_manifests(9).unwrap(), 0);
         assert_eq!(store.contract(9).unwrap(), None);
         assert_eq!(store.roots(9).unwrap(), None);
         assert!(!store.has_chunk(9, 0).unwrap());
         assert!(!store.contract_dir(9).exists());
+    }
+
+    #[test]
+    fn listing_manifests_are_kept_durably_once_each_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = DiskStore::open(dir.path()).unwrap();
+            store.put_contract(2, &record(10)).unwrap();
+            for i in 0..MAX_LISTING_MANIFESTS as u8 {
+                assert_eq!(
+                    store.put_listing_manifest(2, &[i; 32], &[i; 3]).unwrap(),
+                    ListingPut::Stored
+                );
+            }
+            assert_eq!(
+                store.put_listing_manifest(2, &[0; 32], &[0; 3]).unwrap(),
+                ListingPut::AlreadyStored
+            );
+            assert_eq!(
+                store.put_listing_manifest(2, &[0xee; 32], b"more").unwrap(),
+                ListingPut::Full
+            );
+        }
+        let store = DiskStore::open(dir.path()).unwrap();
+        assert_eq!(store.listing_manifests(2).unwrap(), MAX_LISTING_MANIFESTS);
+        assert_eq!(
+            store.listing_manifest(2, &[3; 32]).unwrap(),
+            Some(vec![3; 3])
+        );
+        assert_eq!(store.listing_manifest(2, &[0xee; 32]).unwrap(), None);
+        assert_eq!(store.listing_manifest(1, &[3; 32]).unwrap(), None);
     }
 
     #[test]

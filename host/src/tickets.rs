@@ -1,4 +1,5 @@
-//! Checking the tickets Senders sign (format: `masp_primitives::ticket`).
+//! Checking the tickets Senders (and Receivers) sign (format:
+//! `masp_primitives::ticket`).
 //!
 //! A ticket is signed for one chain (its genesis hash is in the signed
 //! payload): the host checks signatures against the chain it serves, which
@@ -72,27 +73,120 @@ pub enum BindError {
     Store(#[from] StoreError),
 }
 
+/// What a ticket is used on: a chunk, the Sender's manifest, or a listing
+/// manifest. Part of a read's replay record; its SCALE form extends that
+/// of `Option<u32>` (`None` = the manifest, `Some(i)` = chunk `i`), the
+/// form records were written in before listing manifests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+pub enum Object {
+    /// The Sender's sealed manifest.
+    #[codec(index = 0)]
+    Manifest,
+    /// Chunk `index`.
+    #[codec(index = 1)]
+    Chunk(u32),
+    /// A listing manifest, by the first 8 bytes of its hash (a Receive
+    /// ticket names one listing, so one manifest; a Sender's download
+    /// ticket may read each of its contract's listing manifests once).
+    #[codec(index = 2)]
+    ListingManifest([u8; 8]),
+}
+
+impl Object {
+    /// The listing manifest whose BLAKE2b-256 is `hash`.
+    pub fn listing_manifest(hash: &[u8; 32]) -> Self {
+        let mut prefix = [0; 8];
+        prefix.copy_from_slice(&hash[..8]);
+        Self::ListingManifest(prefix)
+    }
+}
+
+impl Object {
+    /// The chunk it is, if any (what a ticket's range covers).
+    pub fn chunk(self) -> Option<u32> {
+        match self {
+            Self::Chunk(i) => Some(i),
+            _ => None,
+        }
+    }
+}
+
+impl From<Option<u32>> for Object {
+    /// `None`: the manifest; `Some(i)`: chunk `i`.
+    fn from(chunk: Option<u32>) -> Self {
+        chunk.map_or(Self::Manifest, Self::Chunk)
+    }
+}
+
+/// What a request accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accept {
+    /// Exactly this operation.
+    Op(TicketOp),
+    /// A read: the Sender's [`TicketOp::Download`], or a Receiver's
+    /// [`TicketOp::Receive`] for any listing (the caller then asks the chain
+    /// about that listing: [`crate::listings::ReceiverGate`]).
+    Read,
+}
+
 /// Every check a host makes on a ticket presented for `op` on `chunk` of
 /// `contract` (bytes `range.0..range.1` of it), whose Sender is `sender`, at
-/// `now` (Unix seconds). Download reads are recorded in `seen` so each byte
-/// of a chunk is served at most once per ticket nonce: a range request may
-/// read the parts of a chunk one by one, never the same byte twice.
+/// `now` (Unix seconds): [`verify`], then for reads the replay record. Reads
+/// are recorded in `seen` so each byte of a chunk is served at most once per
+/// ticket nonce: a range request may read the parts of a chunk one by one,
+/// never the same byte twice.
 #[allow(clippy::too_many_arguments)]
 pub fn check(
     wire: &str,
     op: TicketOp,
     contract: ContractId,
     sender: &[u8; 32],
-    chunk: Option<u32>,
+    chunk: impl Into<Object>,
     range: (u64, u64),
     now: u64,
     seen: &ReplayGuard,
 ) -> Result<SignedTicket, TicketError> {
-    let t = SignedTicket::from_hex(wire)?;
-    if &t.signer != sender {
-        return Err(TicketError::WrongSigner);
+    let object = chunk.into();
+    let t = verify(wire, Accept::Op(op), contract, sender, object, now, seen)?;
+    if op.is_read() {
+        seen.first_use(&t, object, range, now)?;
     }
-    t.ticket.check(op, contract, chunk, now)?;
+    Ok(t)
+}
+
+/// A ticket's checks but the replay record (a read's caller records the use
+/// with [`ReplayGuard::first_use`] once everything else allowed it): the
+/// signer (the contract's Sender, or for a Receiver's ticket the Receiver it
+/// names), the operation, the contract, the chunk range, the expiry, then
+/// the signature for the chain this host serves.
+pub fn verify(
+    wire: &str,
+    accept: Accept,
+    contract: ContractId,
+    sender: &[u8; 32],
+    object: Object,
+    now: u64,
+    seen: &ReplayGuard,
+) -> Result<SignedTicket, TicketError> {
+    let t = SignedTicket::from_hex(wire)?;
+    let op = match (accept, t.ticket.op) {
+        (Accept::Op(op), _) => op,
+        (Accept::Read, op @ TicketOp::Receive { .. }) => op,
+        // An upload ticket on a read: refused below (after the signer, so
+        // a stranger learns no more than before).
+        (Accept::Read, _) => TicketOp::Download,
+    };
+    match op {
+        TicketOp::Receive { .. } if t.signer != t.ticket.receiver => {
+            return Err(TicketError::NotReceiver)
+        }
+        TicketOp::Receive { .. } => {}
+        TicketOp::Upload | TicketOp::Download if &t.signer != sender => {
+            return Err(TicketError::WrongSigner)
+        }
+        TicketOp::Upload | TicketOp::Download => {}
+    }
+    t.ticket.check(op, contract, object.chunk(), now)?;
     let genesis = seen.genesis().ok_or(TicketError::Unavailable)?;
     // A ticket covering many chunks is verified once (its signature is
     // remembered until it expires).
@@ -101,9 +195,6 @@ pub fn check(
             return Err(TicketError::BadSignature);
         }
         seen.remember_good(&t, now);
-    }
-    if op == TicketOp::Download {
-        seen.first_use(&t, chunk, range, now)?;
     }
     Ok(t)
 }
@@ -131,9 +222,9 @@ impl Drop for ReplayGuard {
     }
 }
 
-/// What a download ticket was used for: its signer, contract and nonce,
-/// and the chunk (`None`: the manifest).
-type Use = ([u8; 32], ContractId, [u8; 16], Option<u32>);
+/// What a read ticket was used for: its signer, contract and nonce, and
+/// the object read.
+type Use = ([u8; 32], ContractId, [u8; 16], Object);
 
 /// Entries kept at most (each kind; for uses, byte ranges); beyond, the
 /// oldest expiries go first.
@@ -202,14 +293,15 @@ impl Served {
 
 #[derive(Default)]
 struct Seen {
-    /// The byte ranges served of each (signer, contract, nonce, chunk).
+    /// The byte ranges served of each (signer, contract, nonce, object).
     used: HashMap<Use, Served>,
     used_by_expiry: BTreeMap<u64, Vec<Use>>,
     /// Ranges held in `used` (what its memory grows with).
     ranges: usize,
     /// Signatures already verified (the signature covers the whole ticket,
-    /// and the signer is checked against the contract's Sender before this
-    /// cache is consulted), with the ticket's expiry.
+    /// and the signer is checked against the contract's Sender, or a
+    /// Receiver's ticket against the Receiver it names, before this cache
+    /// is consulted), with the ticket's expiry.
     good: HashMap<[u8; 64], (Ticket, [u8; 32])>,
     good_by_expiry: BTreeMap<u64, Vec<[u8; 64]>>,
     /// Uses changed, and forgotten, since the last flush to the log.
@@ -298,8 +390,8 @@ fn expired<K>(by_expiry: &mut BTreeMap<u64, Vec<K>>, now: u64, len: usize) -> Ve
     out
 }
 
-fn use_of(t: &SignedTicket, chunk: Option<u32>) -> Use {
-    (t.signer, t.ticket.contract, t.ticket.nonce, chunk)
+fn use_of(t: &SignedTicket, object: Object) -> Use {
+    (t.signer, t.ticket.contract, t.ticket.nonce, object)
 }
 
 impl ReplayGuard {
@@ -379,21 +471,22 @@ impl ReplayGuard {
         Ok(())
     }
 
-    /// Records that `t` served bytes `range.0..range.1` of `chunk`; refuses
-    /// a range that overlaps one served before (or one range too many).
-    /// With a log, the use is written to it at the next
+    /// Records that `t` served bytes `range.0..range.1` of `object` (a
+    /// chunk: `Some(index)`; the manifest: `None`; or an [`Object`]);
+    /// refuses a range that overlaps one served before (or one range too
+    /// many). With a log, the use is written to it at the next
     /// [`ReplayGuard::flush`] (within a second).
     pub fn first_use(
         &self,
         t: &SignedTicket,
-        chunk: Option<u32>,
+        object: impl Into<Object>,
         range: (u64, u64),
         now: u64,
     ) -> Result<(), TicketError> {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let seen = &mut *guard;
         let gone = seen.forget_used(now);
-        let key = use_of(t, chunk);
+        let key = use_of(t, object.into());
         let (start, end) = (range.0, range.1.max(range.0.saturating_add(1)));
         let served = seen.used.entry(key).or_default();
         let before = served.ranges.len();
@@ -476,11 +569,11 @@ impl ReplayGuard {
 
     /// Takes back a use recorded by [`ReplayGuard::first_use`] whose bytes
     /// could not be served after all (a disk error), so the link still works.
-    pub fn release(&self, t: &SignedTicket, chunk: Option<u32>, range: (u64, u64)) {
+    pub fn release(&self, t: &SignedTicket, object: impl Into<Object>, range: (u64, u64)) {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let seen = &mut *guard;
         let end = range.1.max(range.0.saturating_add(1));
-        let key = use_of(t, chunk);
+        let key = use_of(t, object.into());
         if let Some(served) = seen.used.get_mut(&key) {
             let before = served.ranges.len();
             served.remove(range.0, end);
@@ -663,6 +756,122 @@ mod tests {
         };
         assert!(write().is_ok());
         assert!(write().is_ok());
+    }
+
+    /// A Receiver's ticket for listing 4, signed by `signer`, naming
+    /// `receiver`.
+    fn receive(signer: &sr25519::Keypair, receiver: [u8; 32], nonce: u8) -> SignedTicket {
+        let ticket = Ticket {
+            op: TicketOp::Receive { listing: 4 },
+            contract: 3,
+            first_chunk: 0,
+            last_chunk: 9,
+            receiver,
+            expires: 100,
+            nonce: [nonce; 16],
+        };
+        let signature = signer.sign(&ticket.signing_payload(&GENESIS)).0;
+        SignedTicket {
+            ticket,
+            signer: signer.public_key().0,
+            signature,
+        }
+    }
+
+    #[test]
+    fn a_receivers_ticket_is_signed_by_its_receiver_and_read_once() {
+        let alice = dev::alice().public_key().0;
+        let bob = dev::bob();
+        let guard = ReplayGuard::in_memory(GENESIS);
+        let read = |t: &SignedTicket, object: Object| {
+            verify(&t.to_hex(), Accept::Read, 3, &alice, object, 50, &guard)
+        };
+        // Bob's own ticket: a read, though Bob is not the Sender.
+        let own = receive(&bob, bob.public_key().0, 1);
+        assert_eq!(read(&own, Object::Chunk(2)), Ok(own.clone()));
+        assert_eq!(
+            read(&own, Object::listing_manifest(&[7; 32])),
+            Ok(own.clone())
+        );
+        // Signed by Bob for Charlie: refused, whoever it names.
+        let other = receive(&bob, dev::charlie().public_key().0, 2);
+        assert_eq!(
+            read(&other, Object::Chunk(2)),
+            Err(TicketError::NotReceiver)
+        );
+        // Claiming Charlie signed it: the signature does not verify.
+        let mut forged = own.clone();
+        forged.ticket.receiver = dev::charlie().public_key().0;
+        forged.signer = forged.ticket.receiver;
+        assert_eq!(
+            read(&forged, Object::Chunk(2)),
+            Err(TicketError::BadSignature)
+        );
+        // Not an upload, and not where a Download ticket is asked for.
+        let wire = own.to_hex();
+        assert_eq!(
+            check(
+                &wire,
+                TicketOp::Upload,
+                3,
+                &alice,
+                Some(2),
+                (0, 0),
+                50,
+                &guard
+            ),
+            Err(TicketError::WrongSigner)
+        );
+        assert_eq!(
+            check(
+                &wire,
+                TicketOp::Download,
+                3,
+                &alice,
+                Some(2),
+                (0, 0),
+                50,
+                &guard
+            ),
+            Err(TicketError::WrongSigner)
+        );
+        // Each byte once, as a Sender's download.
+        let op = TicketOp::Receive { listing: 4 };
+        assert!(check(&wire, op, 3, &alice, Some(2), (0, 10), 50, &guard).is_ok());
+        assert_eq!(
+            check(&wire, op, 3, &alice, Some(2), (5, 10), 50, &guard),
+            Err(TicketError::Replayed)
+        );
+        assert_eq!(
+            check(
+                &wire,
+                TicketOp::Receive { listing: 5 },
+                3,
+                &alice,
+                Some(3),
+                (0, 10),
+                50,
+                &guard
+            ),
+            Err(TicketError::WrongOp)
+        );
+        // The Sender's upload ticket reads nothing.
+        let up = signed(TicketOp::Upload, 100, 3);
+        assert_eq!(read(&up, Object::Chunk(2)), Err(TicketError::WrongOp));
+    }
+
+    #[test]
+    fn objects_keep_the_record_format_of_chunk_options() {
+        assert_eq!(Object::Manifest.encode(), None::<u32>.encode());
+        assert_eq!(Object::Chunk(7).encode(), Some(7u32).encode());
+        assert_eq!(Object::from(Some(7)), Object::Chunk(7));
+        let old: Use = ([1; 32], 2, [3; 16], Object::Chunk(9));
+        let written = ([1u8; 32], 2u64, [3u8; 16], Some(9u32)).encode();
+        assert_eq!(<Use as Decode>::decode(&mut &written[..]).unwrap(), old);
+        assert_ne!(
+            Object::listing_manifest(&[0; 32]).encode(),
+            Object::Manifest.encode()
+        );
     }
 
     #[test]

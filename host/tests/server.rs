@@ -22,9 +22,10 @@ use std::{
 use bytes::Bytes;
 use masp_client::hostapi::{sign_ticket, HostApi, HostError};
 use masp_host::{
+    listings::{NoChain, ReceiverGate},
     metrics::Metrics,
     server::{serve_with, AppState, Limits, SystemClock},
-    store::{ContractRecord, DiskStore, Store, StoreError},
+    store::{ContractRecord, DiskStore, ListingPut, Store, StoreError},
     tickets::ReplayGuard,
 };
 use masp_primitives::{market::ContractId, ticket::TicketOp};
@@ -89,6 +90,7 @@ async fn launch_with(
         store,
         clock: Arc::new(SystemClock),
         replay,
+        receivers: ReceiverGate::new(Arc::new(NoChain)),
         metrics: Arc::new(Metrics::new()),
         complete: tokio::sync::Notify::new(),
         best_block: AtomicU32::new(0),
@@ -292,6 +294,24 @@ impl Store for FailingStore {
     }
     fn manifest(&self, id: ContractId) -> Result<Option<Vec<u8>>, StoreError> {
         self.0.manifest(id)
+    }
+    fn put_listing_manifest(
+        &self,
+        _: ContractId,
+        _: &[u8; 32],
+        _: &[u8],
+    ) -> Result<ListingPut, StoreError> {
+        Err(std::io::Error::other("disk full").into())
+    }
+    fn listing_manifest(
+        &self,
+        id: ContractId,
+        hash: &[u8; 32],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.listing_manifest(id, hash)
+    }
+    fn listing_manifests(&self, id: ContractId) -> Result<usize, StoreError> {
+        self.0.listing_manifests(id)
     }
     fn drop_chunk(&self, id: ContractId, i: u32) -> Result<(), StoreError> {
         self.0.drop_chunk(id, i)

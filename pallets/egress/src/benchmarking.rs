@@ -4,12 +4,12 @@
 
 use super::*;
 use crate::Pallet as EgressPallet;
+use codec::Encode;
 use frame_benchmarking::v2::*;
 use frame_support::{
     traits::{fungible::Mutate, Get},
     BoundedVec,
 };
-use codec::Encode;
 use frame_system::RawOrigin;
 use masp_primitives::{egress::receipt_payload, Balance};
 use sp_runtime::traits::{Saturating, Zero};

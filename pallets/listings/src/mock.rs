@@ -7,7 +7,7 @@ use crate as pallet_listings;
 use core::cell::RefCell;
 use frame_support::{
     derive_impl, parameter_types,
-    traits::{ConstU128, ConstU32, ConstU64, Hooks},
+    traits::{ConstU128, ConstU32, Hooks},
 };
 use masp_primitives::{
     market::{ContractId, EpochIndex},

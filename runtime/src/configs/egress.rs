@@ -51,12 +51,9 @@ impl pallet_egress::BenchmarkHelper<crate::AccountId, Signature> for EgressBench
     fn sign(who: &crate::AccountId, message: &[u8]) -> Signature {
         let raw: [u8; 32] = *who.as_ref();
         let public = sp_core::sr25519::Public::from_raw(raw);
-        let signature = sp_io::crypto::sr25519_sign(
-            sp_core::crypto::key_types::ACCOUNT,
-            &public,
-            message,
-        )
-        .expect("the benchmark keystore holds the key");
+        let signature =
+            sp_io::crypto::sr25519_sign(sp_core::crypto::key_types::ACCOUNT, &public, message)
+                .expect("the benchmark keystore holds the key");
         sp_runtime::MultiSignature::Sr25519(signature)
     }
 
