@@ -12,132 +12,218 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc,
-    },
+    path::PathBuf,
+    sync::{Arc, Mutex},
 };
 
 use anyhow::{anyhow, bail, Context, Result};
 use masp_chain::{api, AccountId32, Keypair};
 use masp_primitives::egress::{cost, receipt_payload, WireReceipt};
 
-use crate::{hostapi::HostApi, ops::Ctx};
+use crate::{fsutil, hostapi::HostApi, ops::Ctx};
 
 /// How one host is paid during a download.
+///
+/// The count only ever grows from what this account itself signed on the
+/// channel (kept in `~/.masp/egress/`) or what the chain paid: a host's
+/// claim that it served more never raises it, so a host cannot make the
+/// client sign for bytes it did not ask for. Signing stops at the budget of
+/// this download.
 pub struct HostPayment {
     channel: u64,
     host: [u8; 32],
     genesis: [u8; 32],
     keypair: Keypair,
-    /// Cumulative bytes signed for so far.
-    signed: AtomicU64,
+    /// (cumulative bytes signed, the most this download may sign).
+    count: Mutex<(u64, u64)>,
+    /// Where the signed count is kept between runs.
+    record: PathBuf,
 }
 
 impl HostPayment {
-    /// A receipt for `len` more bytes (the request about to be sent).
-    pub fn receipt(&self, len: u64) -> WireReceipt {
-        let bytes = self
-            .signed
-            .fetch_add(len, Ordering::SeqCst)
-            .saturating_add(len);
+    /// A receipt for `len` more bytes (the request about to be sent), or
+    /// `None` once this download's budget for the host is spent.
+    pub fn receipt(&self, len: u64) -> Option<WireReceipt> {
+        let mut count = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        let bytes = count.0.checked_add(len)?;
+        if bytes > count.1 {
+            return None;
+        }
+        count.0 = bytes;
+        // Kept before the receipt leaves: a later run never signs a count
+        // this one already signed for other bytes. (Not synced: a crash
+        // may lose the latest, and the next run then meets a host that
+        // served more than it remembers, and fails over to other hosts.)
+        let _ =
+            std::fs::create_dir_all(self.record.parent().unwrap_or(&self.record)).and_then(|_| {
+                let tmp = fsutil::temp_sibling(&self.record);
+                std::fs::write(&tmp, bytes.to_string())?;
+                std::fs::rename(&tmp, &self.record)
+            });
         let payload = receipt_payload(&self.genesis, self.channel, &self.host, bytes);
-        WireReceipt {
+        Some(WireReceipt {
             channel: self.channel,
             bytes,
             signature: self.keypair.sign(&payload).0,
-        }
-    }
-
-    /// The host says it has served `served` bytes: later receipts start
-    /// from there.
-    pub fn resync(&self, served: u64) {
-        self.signed.fetch_max(served, Ordering::SeqCst);
+        })
     }
 }
 
 /// The runtime's `MinAllowance` (0.01 MASP): the least a channel opens with.
 pub const MIN_ALLOWANCE: u128 = 10_000_000_000;
 
+/// The default `--max-egress-price`: 5 MASP per GiB served.
+pub const DEFAULT_MAX_EGRESS_PRICE: u128 = 5_000_000_000_000;
+
 /// The payments of one download, by host account (hosts that charge only).
 pub type Payments = BTreeMap<[u8; 32], Arc<HostPayment>>;
 
-/// Opens or tops up this account's channel with each charging host among
-/// `hosts` so it holds enough for `bytes` of egress, and learns from each
-/// host where its receipts stand.
-pub async fn prepare(ctx: &Ctx, hosts: &[(AccountId32, HostApi)], bytes: u64) -> Result<Payments> {
-    let me = ctx.me();
-    let mut out = Payments::new();
-    for (host, api_) in hosts {
-        if out.contains_key(&host.0) {
+/// What [`prepare`] decided.
+#[derive(Default)]
+pub struct Prepared {
+    /// How to pay each charging host.
+    pub payments: Payments,
+    /// Hosts not to use, with the reason (too dear, or no channel).
+    pub skipped: BTreeMap<[u8; 32], String>,
+}
+
+fn record_path(ctx: &Ctx, channel: u64) -> PathBuf {
+    ctx.home.join("egress").join(format!("{channel}.count"))
+}
+
+fn read_record(path: &PathBuf) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Opens or tops up this account's channel with each host among `hosts`
+/// that charges at most `max_price` per GiB, so it holds enough for
+/// `bytes` of egress. Hosts that charge more, or whose channel cannot be
+/// opened, are skipped (with the reason), not fatal: other replicas serve.
+pub async fn prepare(
+    ctx: &Ctx,
+    hosts: &[(AccountId32, HostApi)],
+    bytes: u64,
+    max_price: u128,
+) -> Result<Prepared> {
+    let mut out = Prepared::default();
+    for (host, _) in hosts {
+        if out.payments.contains_key(&host.0) || out.skipped.contains_key(&host.0) {
             continue;
         }
-        let at = ctx.at().await?;
-        let price: u128 = match at
-            .storage()
-            .try_fetch(api::storage().egress().egress_prices(), (*host,))
-            .await?
-        {
-            Some(v) => v.decode()?,
-            None => 0,
-        };
-        if price == 0 {
-            continue;
-        }
-        let channel = at
-            .storage()
-            .try_fetch(api::storage().egress().channels(), (me, *host))
-            .await?
-            .map(|v| v.decode())
-            .transpose()?;
-        let need = |p: u128| cost(bytes, p).ok_or_else(|| anyhow!("egress cost overflows"));
-        let top_up = match &channel {
-            Some(c) if c.closes_at.is_some() => bail!(
-                "your egress channel with host {host} is closing; download again once it has \
-                 closed (the rest of its allowance returns to you)"
-            ),
-            // An open channel keeps the price it opened at.
-            Some(c) => need(c.price)?.saturating_sub(c.held),
-            None => need(price)?.max(MIN_ALLOWANCE),
-        };
-        if top_up > 0 {
-            ctx.submit(&api::tx().egress().open_channel(
-                *host,
-                top_up,
-                channel.as_ref().map_or(price, |c| c.price),
-            ))
-            .await
-            .with_context(|| format!("holding an egress allowance for host {host}"))?;
-        }
-        let c = ctx
-            .at()
-            .await?
-            .storage()
-            .try_fetch(api::storage().egress().channels(), (me, *host))
-            .await?
-            .ok_or_else(|| anyhow!("the egress channel with host {host} did not open"))?
-            .decode()?;
-        // Receipts continue from what the host has served on this channel
-        // (a previous download, maybe from another machine), never from
-        // less than what the chain paid.
-        let mut start = c.bytes_paid;
-        match api_.egress_status(&me.0).await {
-            Ok(s) if s.channel == Some(c.id) => start = start.max(s.served),
-            Ok(_) => {}
+        match prepare_one(ctx, host, bytes, max_price).await {
+            Ok(Some(p)) => {
+                out.payments.insert(host.0, Arc::new(p));
+            }
+            Ok(None) => {}
             Err(e) => {
-                eprintln!("warning: host {host}: {e} (receipts start from the chain's count)")
+                eprintln!("warning: host {host} is skipped: {e:#}");
+                out.skipped.insert(host.0, format!("{e:#}"));
             }
         }
-        out.insert(
-            host.0,
-            Arc::new(HostPayment {
-                channel: c.id,
-                host: host.0,
-                genesis: ctx.chain.genesis_hash().0,
-                keypair: ctx.id.keypair.clone(),
-                signed: AtomicU64::new(start),
-            }),
-        );
     }
     Ok(out)
+}
+
+async fn prepare_one(
+    ctx: &Ctx,
+    host: &AccountId32,
+    bytes: u64,
+    max_price: u128,
+) -> Result<Option<HostPayment>> {
+    let me = ctx.me();
+    let at = ctx.at().await?;
+    let price: u128 = match at
+        .storage()
+        .try_fetch(api::storage().egress().egress_prices(), (*host,))
+        .await?
+    {
+        Some(v) => v.decode()?,
+        None => 0,
+    };
+    if price == 0 {
+        return Ok(None);
+    }
+    let channel = at
+        .storage()
+        .try_fetch(api::storage().egress().channels(), (me, *host))
+        .await?
+        .map(|v| v.decode())
+        .transpose()?;
+    // An open channel keeps the price it opened at.
+    let price = channel.as_ref().map_or(price, |c| c.price);
+    if price > max_price {
+        bail!(
+            "it charges {}/GiB for egress, above --max-egress-price {}/GiB",
+            crate::ops::fmt_masp(price),
+            crate::ops::fmt_masp(max_price)
+        );
+    }
+    let need = cost(bytes, price).ok_or_else(|| anyhow!("the egress cost overflows"))?;
+    let top_up = match &channel {
+        Some(c) if c.closes_at.is_some() => bail!(
+            "your egress channel with it is closing; download again once it has closed (the \
+             rest of its allowance returns to you)"
+        ),
+        Some(c) => need.saturating_sub(c.held),
+        None => need.max(MIN_ALLOWANCE),
+    };
+    if top_up > 0 {
+        ctx.submit(&api::tx().egress().open_channel(*host, top_up, price))
+            .await
+            .context("holding an egress allowance")?;
+    }
+    let c = ctx
+        .at()
+        .await?
+        .storage()
+        .try_fetch(api::storage().egress().channels(), (me, *host))
+        .await?
+        .ok_or_else(|| anyhow!("the egress channel did not open"))?
+        .decode()?;
+    let record = record_path(ctx, c.id);
+    let start = c.bytes_paid.max(read_record(&record));
+    Ok(Some(HostPayment {
+        channel: c.id,
+        host: host.0,
+        genesis: ctx.chain.genesis_hash().0,
+        keypair: ctx.id.keypair.clone(),
+        count: Mutex::new((start, start.saturating_add(bytes))),
+        record,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payment(dir: &std::path::Path, budget: u64) -> HostPayment {
+        HostPayment {
+            channel: 3,
+            host: [1; 32],
+            genesis: [2; 32],
+            keypair: Keypair::from_uri(&"//Alice".parse().unwrap()).unwrap(),
+            count: Mutex::new((100, 100 + budget)),
+            record: dir.join("egress").join("3.count"),
+        }
+    }
+
+    #[test]
+    fn receipts_count_up_are_kept_and_stop_at_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = payment(dir.path(), 10);
+        let r = p.receipt(4).unwrap();
+        assert_eq!((r.channel, r.bytes), (3, 104));
+        let payload = receipt_payload(&[2; 32], 3, &[1; 32], 104);
+        assert!(subxt_signer::sr25519::verify(
+            &subxt_signer::sr25519::Signature(r.signature),
+            payload,
+            &p.keypair.public_key()
+        ));
+        assert_eq!(p.receipt(6).unwrap().bytes, 110);
+        assert!(p.receipt(1).is_none(), "the budget is spent");
+        assert_eq!(read_record(&p.record), 110, "a later run starts from here");
+    }
 }

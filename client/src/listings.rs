@@ -493,7 +493,10 @@ pub async fn get(
         }
         same
     });
-    let out = ops::out_path(out, &lm.name)?;
+    let out = match out {
+        Some(o) => o.to_path_buf(),
+        None => receiver_out_path(&lm.name)?,
+    };
     let cipher = FileCipher::with_file_key(&key, lm.file_id, lm.size);
     let layout = Layout {
         size: lm.size,
@@ -505,6 +508,22 @@ pub async fn get(
         .map(|(c, api, _, who)| (c, who, api))
         .collect();
     ops::download(ctx, layout, hosts, cipher, op, &out, parallel).await
+}
+
+/// Where a Receiver's download goes without `-o`: the name the Sender
+/// gave, only if it is a plain name (no leading dot, no control
+/// characters) and no file of that name exists here. The Sender chooses
+/// that name: it must not replace a Receiver's `.bashrc`.
+fn receiver_out_path(name: &[u8]) -> Result<PathBuf> {
+    let out = ops::out_path(None, name)?;
+    let shown = out.display().to_string();
+    if shown.starts_with('.') || shown.chars().any(char::is_control) {
+        bail!("the listed file is named {shown:?}: pass -o OUT to choose where it goes");
+    }
+    if out.exists() {
+        bail!("{shown} exists here; pass -o OUT to choose where the listed file goes");
+    }
+    Ok(out)
 }
 
 /// `masp unshare`: closes `listing` to new buyers.
@@ -520,11 +539,30 @@ pub async fn unshare(ctx: &Ctx, id: ListingId) -> Result<()> {
 /// secret (it opens nothing else). Checked here first: a right key is not
 /// disputed (the secret would be published for nothing).
 pub async fn dispute(ctx: &Ctx, id: ListingId) -> Result<u128> {
+    // The secret goes public with the dispute: reveal it only for a key
+    // that is on chain, in its dispute period, and wrong.
     let l = listing(ctx, id).await?;
-    if file_key(ctx, id, &l, Duration::ZERO).await.is_ok() {
+    let now = current_block(ctx).await?;
+    let sealed = match my_purchase(ctx, id).await?.map(|p| p.state) {
+        None => bail!("you have no purchase of listing {id}"),
+        Some(PurchaseState::AwaitingKey { .. }) => {
+            bail!("no key was delivered for listing {id} yet: nothing to dispute")
+        }
+        Some(PurchaseState::Settled { .. }) => {
+            bail!("the dispute period of listing {id} is over: the purchase is settled")
+        }
+        Some(PurchaseState::Delivered { release_at, .. }) if release_at <= now => {
+            bail!("the dispute period of listing {id} is over")
+        }
+        Some(PurchaseState::Delivered { sealed, .. }) => sealed,
+    };
+    let secret = purchase_secret(&ctx.id.master, id);
+    let context = seal::purchase_context(id, &account_bytes(&ctx.me()));
+    if seal::open(&to_sealed(&sealed), &secret, &context)
+        .is_some_and(|k| seal::key_commitment(&k) == l.key_commitment)
+    {
         bail!("the key delivered for listing {id} is right: nothing to dispute");
     }
-    let secret = purchase_secret(&ctx.id.master, id);
     let events = ctx
         .submit(&api::tx().listings().dispute_key(id, secret))
         .await
@@ -577,73 +615,98 @@ async fn agent_pass(ctx: &Ctx, state: &mut AgentState, rescan: bool) -> Result<V
     }
     let mut delivered = Vec::new();
     let at = ctx.at().await?;
+    let now = u32::try_from(at.block_number()).unwrap_or(u32::MAX);
     for (&id, &request) in &state.mine {
-        let Some(l) = at
-            .storage()
-            .try_fetch(api::storage().listings().listings(), (id,))
-            .await?
-        else {
+        match deliver_listing(ctx, &at, id, request, now).await {
+            Ok(mut done) => delivered.append(&mut done),
+            // One listing's trouble (its file's hosts down) must not stop
+            // the others' deliveries.
+            Err(e) => tracing::warn!(listing = id, "{e:#}"),
+        }
+    }
+    Ok(delivered)
+}
+
+/// Delivers the key to every buyer of listing `id` (of file `request`)
+/// still waiting for it at block `now`.
+async fn deliver_listing(
+    ctx: &Ctx,
+    at: &masp_chain::subxt::client::ClientAtBlock<
+        masp_chain::MaspConfig,
+        masp_chain::subxt::client::OnlineClientAtBlockImpl<masp_chain::MaspConfig>,
+    >,
+    id: ListingId,
+    request: RequestId,
+    now: u32,
+) -> Result<Vec<Delivery>> {
+    let mut delivered = Vec::new();
+    let Some(l) = at
+        .storage()
+        .try_fetch(api::storage().listings().listings(), (id,))
+        .await?
+    else {
+        return Ok(delivered);
+    };
+    let l: Listing = l.decode()?;
+    if l.pending == 0 {
+        return Ok(delivered);
+    }
+    let mut waiting = Vec::new();
+    let mut entries = at
+        .storage()
+        .iter(api::storage().listings().purchases(), (id,))
+        .await?;
+    while let Some(kv) = entries.next().await {
+        let kv = kv?;
+        let p = kv.value().decode()?;
+        // Past its deadline the purchase is being refunded: a delivery
+        // would only fail and cost a fee.
+        if matches!(p.state, PurchaseState::AwaitingKey { deadline } if deadline > now) {
+            // `Purchases` is (Twox64Concat listing, Blake2_128Concat
+            // buyer): the buyer is the key's last 32 bytes.
+            let key = kv.key_bytes();
+            let buyer: [u8; 32] = key
+                .len()
+                .checked_sub(32)
+                .and_then(|s| key[s..].try_into().ok())
+                .ok_or_else(|| anyhow!("short Purchases key"))?;
+            waiting.push((AccountId32(buyer), p.recipient));
+        }
+    }
+    if waiting.is_empty() {
+        return Ok(delivered);
+    }
+    let m = find_manifest(ctx, request)
+        .await
+        .with_context(|| format!("the file of listing {id}"))?;
+    let key = FileCipher::file_key(&ctx.id.master, &m.file_id);
+    if seal::key_commitment(&key) != l.key_commitment {
+        tracing::error!(
+            listing = id,
+            file = request,
+            "the listing committed to another key than the file's; not delivering (buyers \
+             will be refunded)"
+        );
+        return Ok(delivered);
+    }
+    for (buyer, recipient) in waiting {
+        let context = seal::purchase_context(id, &account_bytes(&buyer));
+        let Some(sealed) = seal::seal(&key, &recipient, &rand::random(), &context) else {
+            tracing::warn!(listing = id, %buyer, "the buyer named a weak key; skipped");
             continue;
         };
-        let l: Listing = l.decode()?;
-        if l.pending == 0 {
-            continue;
-        }
-        let mut waiting = Vec::new();
-        let mut entries = at
-            .storage()
-            .iter(api::storage().listings().purchases(), (id,))
-            .await?;
-        while let Some(kv) = entries.next().await {
-            let kv = kv?;
-            let p = kv.value().decode()?;
-            if let PurchaseState::AwaitingKey { .. } = p.state {
-                // `Purchases` is (Twox64Concat listing, Blake2_128Concat
-                // buyer): the buyer is the key's last 32 bytes.
-                let key = kv.key_bytes();
-                let buyer: [u8; 32] = key
-                    .len()
-                    .checked_sub(32)
-                    .and_then(|s| key[s..].try_into().ok())
-                    .ok_or_else(|| anyhow!("short Purchases key"))?;
-                waiting.push((AccountId32(buyer), p.recipient));
-            }
-        }
-        if waiting.is_empty() {
-            continue;
-        }
-        let m = find_manifest(ctx, request)
+        let chain_sealed = ChainSealedKey {
+            ephemeral: sealed.ephemeral,
+            ciphertext: sealed.ciphertext,
+            tag: sealed.tag,
+        };
+        match ctx
+            .submit(&api::tx().listings().deliver_key(id, buyer, chain_sealed))
             .await
-            .with_context(|| format!("the file of listing {id}"))?;
-        let key = FileCipher::file_key(&ctx.id.master, &m.file_id);
-        if seal::key_commitment(&key) != l.key_commitment {
-            tracing::error!(
-                listing = id,
-                file = request,
-                "the listing committed to another key than the file's; not delivering (buyers \
-                 will be refunded)"
-            );
-            continue;
-        }
-        for (buyer, recipient) in waiting {
-            let context = seal::purchase_context(id, &account_bytes(&buyer));
-            let Some(sealed) = seal::seal(&key, &recipient, &rand::random(), &context) else {
-                tracing::warn!(listing = id, %buyer, "the buyer named a weak key; skipped");
-                continue;
-            };
-            let chain_sealed = ChainSealedKey {
-                ephemeral: sealed.ephemeral,
-                ciphertext: sealed.ciphertext,
-                tag: sealed.tag,
-            };
-            match ctx
-                .submit(&api::tx().listings().deliver_key(id, buyer, chain_sealed))
-                .await
-            {
-                Ok(_) => delivered.push(Delivery { listing: id, buyer }),
-                Err(e) => {
-                    tracing::warn!(listing = id, %buyer, "delivering the key failed: {e:#}")
-                }
+        {
+            Ok(_) => delivered.push(Delivery { listing: id, buyer }),
+            Err(e) => {
+                tracing::warn!(listing = id, %buyer, "delivering the key failed: {e:#}")
             }
         }
     }

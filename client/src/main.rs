@@ -34,6 +34,10 @@ struct Cli {
     /// `https://` endpoints, besides the system's [default: $MASP_CA_FILE].
     #[arg(long, global = true)]
     ca_file: Option<PathBuf>,
+    /// The most a download pays a host per GiB it serves, in MASP; dearer
+    /// hosts are not used [default: 5].
+    #[arg(long, global = true)]
+    max_egress_price: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -448,6 +452,10 @@ async fn online(cli: &Cli) -> Result<()> {
         id: identity(cli)?,
         home: home(cli)?,
         progress: !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        max_egress_price: match &cli.max_egress_price {
+            Some(p) => ops::parse_masp(p).context("--max-egress-price")?,
+            None => masp_client::egress::DEFAULT_MAX_EGRESS_PRICE,
+        },
     };
     match &cli.command {
         Command::Put {

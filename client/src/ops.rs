@@ -309,6 +309,8 @@ pub struct Ctx {
     pub home: PathBuf,
     /// Draw progress bars.
     pub progress: bool,
+    /// The most a download pays a host per GiB served (planck).
+    pub max_egress_price: u128,
 }
 
 impl Ctx {
@@ -1038,7 +1040,26 @@ pub(crate) async fn download(
         .iter()
         .map(|(_, who, api)| (*who, api.clone()))
         .collect();
-    let payments = Arc::new(crate::egress::prepare(ctx, &accounts, layout.cipher_size).await?);
+    let prepared =
+        crate::egress::prepare(ctx, &accounts, layout.cipher_size, ctx.max_egress_price).await?;
+    let mut hosts = hosts;
+    hosts.retain(|(_, who, _)| !prepared.skipped.contains_key(&who.0));
+    if hosts.is_empty() {
+        bail!(
+            "no host of the file can be used:\n  {}",
+            prepared
+                .skipped
+                .iter()
+                .map(|(h, why)| format!("{}: {why}", AccountId32(*h)))
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        );
+    }
+    let payments = Arc::new(prepared.payments);
+    // Hosts that served garbage or refused payment are not asked again
+    // (nor paid again) during this download.
+    let bad: Arc<Vec<std::sync::atomic::AtomicBool>> =
+        Arc::new(hosts.iter().map(|_| Default::default()).collect());
     let m = Arc::new(layout);
     let hosts = Arc::new(hosts);
     let (file, tmp) = fsutil::create_temp(out, 0o644)
@@ -1060,19 +1081,22 @@ pub(crate) async fn download(
     let count = m.chunk_roots.len() as u64;
     let result = stream::iter(0..count)
         .map(|i| {
-            let (m, hosts, file, cipher, bar, payments) = (
+            let (m, hosts, file, cipher, bar, payments, bad) = (
                 m.clone(),
                 hosts.clone(),
                 file.clone(),
                 cipher.clone(),
                 bar.clone(),
                 payments.clone(),
+                bad.clone(),
             );
             let keypair = ctx.id.keypair.clone();
             let genesis = ctx.chain.genesis_hash().0;
             async move {
-                let plain =
-                    fetch_chunk(&keypair, genesis, op, &m, &hosts, &payments, &cipher, i).await?;
+                let plain = fetch_chunk(
+                    &keypair, genesis, op, &m, &hosts, &payments, &bad, &cipher, i,
+                )
+                .await?;
                 let len = plain.len() as u64;
                 tokio::task::spawn_blocking(move || {
                     file.write_all_at(&plain, i * PLAIN_CHUNK as u64)
@@ -1109,16 +1133,38 @@ async fn fetch_chunk(
     m: &Layout,
     hosts: &[(ContractId, AccountId32, HostApi)],
     payments: &crate::egress::Payments,
+    bad: &[std::sync::atomic::AtomicBool],
     cipher: &FileCipher,
     i: u64,
 ) -> Result<Vec<u8>> {
+    use std::sync::atomic::Ordering::Relaxed;
     let expected_len = (m.cipher_size - i * masp_proofs::CHUNK_SIZE as u64)
         .min(masp_proofs::CHUNK_SIZE as u64) as usize;
     let mut errors = Vec::new();
     // Spread chunks over replicas; fall back to the others in turn (two
     // rounds, each try with a fresh ticket).
     for k in 0..2 * hosts.len() {
-        let (contract, who, api) = &hosts[(i as usize + k) % hosts.len()];
+        let h = (i as usize + k) % hosts.len();
+        let (contract, who, api) = &hosts[h];
+        if bad[h].load(Relaxed) {
+            continue;
+        }
+        let drop_host = |why: String| {
+            bad[h].store(true, Relaxed);
+            why
+        };
+        let payment = payments.get(&who.0);
+        let receipt = match payment.map(|p| p.receipt(expected_len as u64)) {
+            None => None,
+            Some(Some(r)) => Some(r),
+            Some(None) => {
+                errors.push(drop_host(format!(
+                    "{}: this download's egress budget for the host is spent",
+                    api.endpoint()
+                )));
+                continue;
+            }
+        };
         let t = sign_ticket(
             keypair,
             genesis,
@@ -1129,38 +1175,31 @@ async fn fetch_chunk(
             None,
             Duration::from_secs(300),
         );
-        let payment = payments.get(&who.0);
-        let receipt = payment.map(|p| p.receipt(expected_len as u64));
         match api
             .get_chunk_paid(*contract, i as u32, &t, receipt.as_ref())
             .await
         {
+            // The host counts more served than this account signed for (or
+            // wants more than the allowance): never sign more to please it.
             Err(e) if e.status().map(|s| s.as_u16()) == Some(402) => {
-                // Our count is behind the host's (another download on this
-                // channel): catch up, and try again with the next round.
-                if let (Some(p), Ok(s)) =
-                    (payment, api.egress_status(&keypair.public_key().0).await)
-                {
-                    p.resync(s.served);
-                }
-                errors.push(e.to_string());
+                errors.push(drop_host(e.to_string()))
             }
-            Ok(data) if data.len() != expected_len => errors.push(format!(
+            Ok(data) if data.len() != expected_len => errors.push(drop_host(format!(
                 "{}: chunk {i} has {} bytes, expected {expected_len}",
                 api.endpoint(),
                 data.len()
-            )),
+            ))),
             Ok(data) if masp_proofs::chunk_root(&data) != m.chunk_roots[i as usize] => {
-                errors.push(format!(
+                errors.push(drop_host(format!(
                     "{}: chunk {i} does not match its Merkle root (tampered)",
                     api.endpoint()
-                ))
+                )))
             }
             Ok(data) => {
                 let mut buf = data.to_vec();
                 match cipher.open(i, &mut buf) {
                     Ok(()) => return Ok(buf),
-                    Err(e) => errors.push(format!("{}: {e}", api.endpoint())),
+                    Err(e) => errors.push(drop_host(format!("{}: {e}", api.endpoint()))),
                 }
             }
             Err(e) => errors.push(e.to_string()),

@@ -395,6 +395,130 @@ fn sub(e: impl std::fmt::Display) -> ChainError {
     ChainError::Subxt(e.to_string())
 }
 
+impl SubxtChain {
+    /// This host's egress price on chain (`None`: it never set one).
+    pub async fn egress_price(&self) -> Result<Option<u128>, ChainError> {
+        let r = async {
+            let c = self.client().await?;
+            let at = c.at_current_block().await.map_err(sub)?;
+            match at
+                .storage()
+                .try_fetch(api::storage().egress().egress_prices(), (self.account(),))
+                .await
+                .map_err(sub)?
+            {
+                Some(v) => Ok(Some(v.decode().map_err(sub)?)),
+                None => Ok(None),
+            }
+        }
+        .await;
+        self.on_error(r).await
+    }
+
+    /// Whether this host is registered on chain.
+    pub async fn registered(&self) -> Result<bool, ChainError> {
+        let r = async {
+            let c = self.client().await?;
+            let at = c.at_current_block().await.map_err(sub)?;
+            let call = api::runtime_apis()
+                .storage_market_api()
+                .host(self.account());
+            Ok(at.runtime_apis().call(call).await.map_err(sub)?.is_some())
+        }
+        .await;
+        self.on_error(r).await
+    }
+
+    /// Makes the chain's egress price of this (registered) host `price`
+    /// (`set_egress_price`) unless it is already; the price on chain after.
+    /// An unregistered host sets none (and charges nothing).
+    pub async fn sync_egress_price(&self, price: u128) -> Result<u128, ChainError> {
+        let on_chain = self.egress_price().await?;
+        if on_chain.unwrap_or(0) == price && (on_chain.is_some() || price == 0) {
+            return Ok(price);
+        }
+        if !self.registered().await? {
+            tracing::warn!(
+                %price,
+                "this host is not registered: its egress price is not set (run `masp-host register`)"
+            );
+            return Ok(on_chain.unwrap_or(0));
+        }
+        self.submit(&api::tx().egress().set_egress_price(price))
+            .await?;
+        tracing::info!(%price, before = ?on_chain, "egress price set on chain (planck per GiB served)");
+        Ok(price)
+    }
+
+    async fn try_egress_channel(
+        &self,
+        payer: [u8; 32],
+    ) -> Result<Option<crate::egress::ChannelView>, ChainError> {
+        let c = self.client().await?;
+        let at = c.at_current_block().await.map_err(sub)?;
+        match at
+            .storage()
+            .try_fetch(
+                api::storage().egress().channels(),
+                (AccountId32(payer), self.account()),
+            )
+            .await
+            .map_err(sub)?
+        {
+            Some(v) => {
+                let ch = v.decode().map_err(sub)?;
+                Ok(Some(crate::egress::ChannelView {
+                    id: ch.id,
+                    price: ch.price,
+                    held: ch.held,
+                    bytes_paid: ch.bytes_paid,
+                }))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Egress as the node has it at its latest finalized block (a channel a
+/// downloader opened counts once final, as everywhere in the daemon).
+impl crate::egress::EgressChain for SubxtChain {
+    fn price(&self) -> futures::future::BoxFuture<'_, Result<u128, ChainError>> {
+        Box::pin(async move { Ok(self.egress_price().await?.unwrap_or(0)) })
+    }
+
+    fn channel(
+        &self,
+        payer: [u8; 32],
+    ) -> futures::future::BoxFuture<'_, Result<Option<crate::egress::ChannelView>, ChainError>>
+    {
+        Box::pin(async move {
+            let r = self.try_egress_channel(payer).await;
+            self.on_error(r).await
+        })
+    }
+
+    fn redeem(
+        &self,
+        receipts: Vec<crate::egress::Redemption>,
+    ) -> futures::future::BoxFuture<'_, Result<(), ChainError>> {
+        use api::runtime_types::{pallet_egress::pallet::Receipt, sp_runtime::MultiSignature};
+        Box::pin(async move {
+            let batch = receipts
+                .into_iter()
+                .map(|r| Receipt {
+                    payer: AccountId32(r.payer),
+                    channel: r.channel,
+                    bytes: r.bytes,
+                    signature: MultiSignature::Sr25519(r.signature),
+                })
+                .collect();
+            self.submit(&api::tx().egress().redeem(BoundedVec(batch)))
+                .await
+                .map(|_| ())
+        })
+    }
+}
+
 impl ChainApi for SubxtChain {
     async fn head(&self) -> Result<Head, ChainError> {
         let r = self.try_head().await;

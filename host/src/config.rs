@@ -59,6 +59,18 @@ pub struct Config {
     /// slower one is answered 408 and its connection closed.
     #[serde(default = "default_body_timeout_secs")]
     pub body_timeout_secs: u64,
+    /// Planck per GiB served to downloaders (0: downloads are free). Set on
+    /// chain at start (`set_egress_price`); the host charges the chain's
+    /// value.
+    #[serde(default)]
+    pub egress_price: u64,
+    /// How often the egress receipts held are redeemed on chain, seconds.
+    #[serde(default = "default_redeem_interval_secs")]
+    pub redeem_interval_secs: u64,
+}
+
+fn default_redeem_interval_secs() -> u64 {
+    60
 }
 
 fn default_max_connections() -> usize {
@@ -77,6 +89,11 @@ impl Config {
     /// The poll interval.
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms.max(100))
+    }
+
+    /// The interval between two redemptions of egress receipts.
+    pub fn redeem_interval(&self) -> Duration {
+        Duration::from_secs(self.redeem_interval_secs.max(1))
     }
 }
 
@@ -124,6 +141,12 @@ workers = 0
 max_connections = 1024
 max_connections_per_ip = 128
 body_timeout_secs = 60
+# Price per GiB served to downloaders (Receivers, and Senders reading their
+# own files), in the smallest MASP unit; 0: downloads are free. Set on chain
+# when the daemon starts; downloaders pay through egress channels with signed
+# receipts, which the daemon redeems every `redeem_interval_secs` seconds.
+egress_price = 0
+redeem_interval_secs = 60
 "#;
 
 /// Overrides from flags (`None`: not given).
@@ -183,6 +206,8 @@ const KEYS: &[(&str, bool)] = &[
     ("max_connections", true),
     ("max_connections_per_ip", true),
     ("body_timeout_secs", true),
+    ("egress_price", true),
+    ("redeem_interval_secs", true),
 ];
 
 /// Reads `path`, applies `env` (`MASP_HOST_*` pairs) and `flags`; relative
@@ -322,6 +347,25 @@ mod tests {
             ),
             (1024, 128, 60)
         );
+        // And one written before egress: free, redeemed every minute.
+        let old = TEMPLATE
+            .lines()
+            .filter(|l| !l.starts_with("egress_price") && !l.starts_with("redeem_interval"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&path, old).unwrap();
+        let cfg = load(&path, [], &Overrides::default()).unwrap();
+        assert_eq!((cfg.egress_price, cfg.redeem_interval_secs), (0, 60));
+        let env = [
+            ("MASP_HOST_EGRESS_PRICE".to_string(), "1000".to_string()),
+            (
+                "MASP_HOST_REDEEM_INTERVAL_SECS".to_string(),
+                "2".to_string(),
+            ),
+        ];
+        let cfg = load(&path, env, &Overrides::default()).unwrap();
+        assert_eq!((cfg.egress_price, cfg.redeem_interval_secs), (1000, 2));
+        assert_eq!(cfg.redeem_interval(), Duration::from_secs(2));
     }
 
     #[test]

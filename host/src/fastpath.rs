@@ -76,6 +76,8 @@ enum Object {
 struct Get {
     object: Object,
     ticket: Option<String>,
+    /// An egress receipt (`?receipt=`), paying for a chunk.
+    receipt: Option<String>,
     range: Option<String>,
     /// The client asked to close the connection after this response.
     close: bool,
@@ -153,6 +155,7 @@ fn parse(buf: &[u8]) -> Parsed {
     Parsed::Get(Get {
         object,
         ticket: server::ticket_in(query).map(str::to_owned),
+        receipt: server::receipt_in(query).map(str::to_owned),
         range,
         close,
         len,
@@ -254,6 +257,7 @@ async fn serve(stream: &mut TcpStream, peer: SocketAddr, state: &AppState, req: 
         index,
         req.ticket.as_deref(),
         req.range.as_deref(),
+        req.receipt.as_deref(),
     )
     .await;
     let (status, sent) = match checked {
@@ -280,6 +284,7 @@ async fn serve(stream: &mut TcpStream, peer: SocketAddr, state: &AppState, req: 
             end,
             len,
             ticket,
+            charge,
         }) => {
             let source = match state.store.resident_file(id, index, start, end) {
                 Ok(Some(file)) => Ok(Source::File(file)),
@@ -295,7 +300,7 @@ async fn serve(stream: &mut TcpStream, peer: SocketAddr, state: &AppState, req: 
             };
             match source {
                 Err(e) => {
-                    state.replay.release(&ticket, Some(index), (start, end));
+                    server::give_back(state, &ticket, index, (start, end), charge).await;
                     let Refuse(status, reason) = Refuse::from(e);
                     server::refused(peer, &Method::GET, "chunk", status, &reason);
                     (
@@ -578,6 +583,7 @@ mod tests {
             Get {
                 object: Object::Chunk(4, 7),
                 ticket: Some("abcd".into()),
+                receipt: None,
                 range: Some("bytes=0-9".into()),
                 close: false,
                 len: req.len() - 3,
@@ -585,6 +591,11 @@ mod tests {
         );
         let c = chunk("GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n");
         assert!(c.close && c.ticket.is_none() && c.range.is_none());
+        let paid = chunk("GET /v1/contracts/4/chunks/7?receipt=0a0b&ticket=ab HTTP/1.1\r\n\r\n");
+        assert_eq!(
+            (paid.receipt.as_deref(), paid.ticket.as_deref()),
+            (Some("0a0b"), Some("ab"))
+        );
         let m = chunk("GET /v1/contracts/4/manifest?ticket=ab HTTP/1.1\r\n\r\n");
         assert_eq!(m.object, Object::Manifest(4));
         let hash = "0c".repeat(32);

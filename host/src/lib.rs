@@ -12,6 +12,8 @@
 //!   metrics.
 //! - [`fastpath`]: chunk downloads answered with sendfile(2) before a
 //!   connection is handed to hyper.
+//! - [`egress`]: charging downloaders per byte served (receipts checked
+//!   with each chunk, redeemed on chain in batches).
 //! - [`chain`]: the chain behind a trait, and its subxt implementation.
 //! - [`follower`]: follows the chain: takes new contracts, confirms complete
 //!   uploads, proves every epoch, scrubs, deletes ended contracts' data.
@@ -20,6 +22,7 @@
 
 pub mod chain;
 pub mod config;
+pub mod egress;
 pub mod fastpath;
 pub mod follower;
 pub mod listings;

@@ -18,6 +18,7 @@ use masp_chain::{api, ChainError, Keypair};
 use masp_host::{
     chain::SubxtChain,
     config::{self, Config, Overrides},
+    egress::{Egress, EgressLimits},
     follower::Follower,
     listings::ReceiverGate,
     metrics::Metrics,
@@ -238,6 +239,8 @@ async fn register(c: &Common) -> anyhow::Result<()> {
             println!("offer {id} updated: {} per GiB per epoch", cfg.price);
         }
     }
+    let egress = chain.sync_egress_price(cfg.egress_price as u128).await?;
+    println!("egress price: {egress} planck per GiB served");
     Ok(())
 }
 
@@ -251,16 +254,28 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     // this data dir serves.
     let replay = ReplayGuard::open(disk.clone(), server::Clock::now(&SystemClock))
         .context("reading the ticket record")?;
-    let store: Arc<dyn Store> = disk;
+    let store: Arc<dyn Store> = disk.clone();
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {} (is the port taken?)", cfg.listen))?;
     let chain = Arc::new(SubxtChain::new(&cfg.node_url, key));
+    // Charged at the configured price until the chain says otherwise.
+    let egress = Arc::new(
+        Egress::open(
+            chain.account().0,
+            chain.clone(),
+            disk,
+            cfg.egress_price as u128,
+            EgressLimits::default(),
+        )
+        .context("reading the egress record")?,
+    );
     let state = Arc::new(AppState {
         store,
         clock: Arc::new(SystemClock),
         replay,
         receivers: ReceiverGate::new(chain.clone()),
+        egress: egress.clone(),
         metrics: Arc::new(Metrics::new()),
         complete: tokio::sync::Notify::new(),
         best_block: Default::default(),
@@ -284,8 +299,17 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
             }
         }
     }
+    // The egress price: the configured one, set on chain if it differs;
+    // the host charges the chain's value (refreshed by the redeemer).
+    match chain.sync_egress_price(cfg.egress_price as u128).await {
+        Ok(price) => egress.set_price(price),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot set the egress price on chain now; the redeemer reads it later")
+        }
+    }
     tracing::info!(
         account = %chain.account(),
+        egress_price = %egress.price(),
         listen = %cfg.listen,
         node = %cfg.node_url,
         data = %cfg.data_dir.display(),
@@ -294,6 +318,11 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let follower = Follower::new(chain, state.clone(), &cfg);
     let follow = tokio::spawn(follower.run(cfg.poll_interval(), stop_rx.clone()));
+    let redeem = tokio::spawn(egress.run(
+        state.metrics.clone(),
+        cfg.redeem_interval(),
+        stop_rx.clone(),
+    ));
     let limits = server::Limits {
         max_connections: connection_limit(cfg.max_connections),
         max_connections_per_ip: cfg.max_connections_per_ip,
@@ -310,6 +339,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(15), async {
         let _ = serve.await;
         let _ = follow.await;
+        let _ = redeem.await;
     })
     .await;
     tracing::info!("stopped");

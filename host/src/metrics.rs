@@ -40,6 +40,10 @@ pub struct Metrics {
     /// Failed accepts (e.g. out of file descriptors), each followed by a
     /// pause.
     pub accept_errors: IntCounter,
+    /// Bytes served against egress receipts (the host charges for them).
+    pub egress_bytes_charged: IntCounter,
+    /// Planck paid to this host by redeemed egress receipts.
+    pub egress_redeemed_planck: IntCounter,
 }
 
 impl Metrics {
@@ -73,6 +77,14 @@ impl Metrics {
         let accept_errors = counter(
             "accept_errors_total",
             "Failed accepts (e.g. out of file descriptors), each followed by a pause",
+        );
+        let egress_bytes_charged = counter(
+            "egress_bytes_charged_total",
+            "Bytes served against egress receipts",
+        );
+        let egress_redeemed_planck = counter(
+            "egress_redeemed_planck_total",
+            "Planck paid to this host by redeemed egress receipts",
         );
         let requests = IntCounterVec::new(
             Opts::new("http_requests_total", "HTTP requests by route and status"),
@@ -139,6 +151,8 @@ impl Metrics {
             connections,
             connections_refused,
             accept_errors,
+            egress_bytes_charged,
+            egress_redeemed_planck,
         }
     }
 

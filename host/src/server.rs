@@ -8,10 +8,11 @@
 //! | GET | `/v1/contracts/{id}[?from=N]` | — (sizes and roots are public on chain; missing chunks in pages of [`STATUS_PAGE`]) |
 //! | PUT | `/v1/contracts/{id}/roots` | upload |
 //! | PUT | `/v1/contracts/{id}/chunks/{index}` | upload |
-//! | GET | `/v1/contracts/{id}/chunks/{index}` | download or receive (once per chunk) |
+//! | GET | `/v1/contracts/{id}/chunks/{index}[?receipt=HEX]` | download or receive (once per chunk) |
 //! | PUT, GET | `/v1/contracts/{id}/manifest` | upload, download |
 //! | PUT | `/v1/contracts/{id}/listing-manifests/{hash}` | upload |
 //! | GET | `/v1/contracts/{id}/listing-manifests/{hash}` | download or receive |
+//! | GET | `/v1/egress/0x{payer}` | — (the price, the payer's channel, bytes served and redeemed) |
 //!
 //! The ticket travels in the `ticket` query parameter (see
 //! `masp_primitives::ticket`). Every refusal is a 4xx with a one-line
@@ -25,6 +26,11 @@
 //! access ([`crate::listings::ReceiverGate`]). A Sender stores at most
 //! [`crate::store::MAX_LISTING_MANIFESTS`] listing manifests per contract,
 //! each under its hash, kept until the contract's data is deleted.
+//!
+//! A host whose egress price is above zero serves a chunk only with a
+//! receipt of the ticket's signer covering it ([`crate::egress`]), checked
+//! after the ticket and the Receiver's access; a refused payment gives the
+//! ticket's use back (402 with the reason).
 //!
 //! What one client can hold is bounded ([`Limits`]): connections (in all
 //! and per address), the time a request head and body may take, the bytes
@@ -57,6 +63,7 @@ use tokio::{
 };
 
 use crate::{
+    egress::{Charge, Egress},
     listings::{Answered, Denied, ReceiverGate},
     metrics::Metrics,
     store::{ContractRecord, ListingPut, Store, StoreError, MAX_LISTING_MANIFESTS},
@@ -108,6 +115,9 @@ pub struct AppState {
     /// Whether a Receiver may read: the chain's answers about listings,
     /// kept a short while.
     pub receivers: ReceiverGate,
+    /// What downloads cost, and what downloaders paid ([`Egress::free`]:
+    /// nothing).
+    pub egress: Arc<Egress>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Woken when a contract's data becomes complete (the follower confirms
@@ -148,7 +158,8 @@ fn json(value: serde_json::Value) -> Response<Body> {
 }
 
 /// A refusal: status and reason.
-pub(crate) struct Refuse(pub StatusCode, pub String);
+#[derive(Debug)]
+pub struct Refuse(pub StatusCode, pub String);
 
 impl From<StoreError> for Refuse {
     fn from(e: StoreError) -> Self {
@@ -173,6 +184,8 @@ pub(crate) enum Route {
     Chunk(ContractId, u32),
     Manifest(ContractId),
     ListingManifest(ContractId, [u8; 32]),
+    /// `/v1/egress/{payer}` (the account as given: checked by the handler).
+    Egress(String),
 }
 
 impl Route {
@@ -185,6 +198,7 @@ impl Route {
             Route::Chunk(..) => "chunk",
             Route::Manifest(_) => "manifest",
             Route::ListingManifest(..) => "listing_manifest",
+            Route::Egress(_) => "egress",
         }
     }
 
@@ -204,6 +218,7 @@ impl Route {
                 hex::decode_to_slice(hash, &mut h).ok()?;
                 Some(Route::ListingManifest(id.parse().ok()?, h))
             }
+            ["v1", "egress", payer] => Some(Route::Egress(payer.to_string())),
             _ => None,
         }
     }
@@ -215,7 +230,19 @@ fn ticket_param<B>(req: &Request<B>) -> Option<&str> {
 
 /// The `ticket` parameter of a query string.
 pub(crate) fn ticket_in(query: Option<&str>) -> Option<&str> {
-    query?.split('&').find_map(|kv| kv.strip_prefix("ticket="))
+    param_in(query, "ticket")
+}
+
+/// The `receipt` parameter of a query string.
+pub(crate) fn receipt_in(query: Option<&str>) -> Option<&str> {
+    param_in(query, "receipt")
+}
+
+fn param_in<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+    query?.split('&').find_map(|kv| {
+        kv.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('='))
+    })
 }
 
 /// Bounds on what clients may hold of the daemon.
@@ -628,6 +655,7 @@ async fn dispatch(
         (Method::GET, Route::ListingManifest(id, hash)) => {
             get_listing_manifest(state, id, hash, req).await
         }
+        (Method::GET, Route::Egress(payer)) => egress_status(state, &payer).await,
         _ => refuse(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here"),
     }
 }
@@ -1018,6 +1046,9 @@ pub(crate) enum Download {
         end: u64,
         len: u64,
         ticket: Box<SignedTicket>,
+        /// What the ticket's signer was charged for these bytes (`None`:
+        /// the host charges nothing), given back if they cannot be read.
+        charge: Option<Charge>,
     },
     /// The range asked for is not within the chunk's `len` bytes (416).
     Unsatisfiable(u64),
@@ -1028,15 +1059,19 @@ pub(crate) enum Download {
 /// counted as served only for a chunk this host has; a Receiver's, with
 /// the chain's answer about its listing, mostly from the cache). Index
 /// lookups and a ticket whose signature was verified before are
-/// microseconds, so this runs on the async threads. A caller that then
-/// fails to read the bytes gives the link's use back
-/// ([`ReplayGuard::release`]).
+/// microseconds, so this runs on the async threads. Last, if the host
+/// charges for egress, the `receipt` of the ticket's signer pays for the
+/// bytes ([`Egress::charge`]); a refused payment gives the ticket's use
+/// back (the same ticket works with a receipt). A caller that then fails
+/// to read the bytes gives the link's use and the charge back
+/// ([`ReplayGuard::release`], [`Egress::refund`]).
 pub(crate) async fn check_download(
     state: &AppState,
     id: ContractId,
     index: u32,
     ticket: Option<&str>,
     range: Option<&str>,
+    receipt: Option<&str>,
 ) -> Result<Download, Refuse> {
     let c = match state.store.contract(id)? {
         Some(c) if c.ended_at.is_none() => c,
@@ -1072,13 +1107,57 @@ pub(crate) async fn check_download(
         (start, end),
     )
     .await?;
+    let charged = state
+        .egress
+        .charge(state.replay.genesis(), ticket.signer, receipt, end - start)
+        .await;
+    let charge = match charged {
+        Ok(c) => c,
+        Err(refused) => {
+            state.replay.release(&ticket, Some(index), (start, end));
+            return Err(refused);
+        }
+    };
+    if charge.is_some() {
+        state.metrics.egress_bytes_charged.inc_by(end - start);
+    }
     Ok(Download::Serve {
         status,
         start,
         end,
         len,
         ticket: Box::new(ticket),
+        charge,
     })
+}
+
+/// Gives back what a download took (its ticket's use of the bytes, and
+/// their charge) when its bytes could not be read.
+pub(crate) async fn give_back(
+    state: &AppState,
+    ticket: &SignedTicket,
+    index: u32,
+    range: (u64, u64),
+    charge: Option<Charge>,
+) {
+    state.replay.release(ticket, Some(index), range);
+    if let Some(c) = charge {
+        state.egress.refund(&c).await;
+    }
+}
+
+/// `GET /v1/egress/0x{payer}`: what this host charges, and where `payer`'s
+/// channel with it stands (`served`: what the next receipt must cover,
+/// before the next request's bytes).
+async fn egress_status(state: &Arc<AppState>, payer: &str) -> Result<Response<Body>, Refuse> {
+    let mut who = [0u8; 32];
+    if hex::decode_to_slice(payer.strip_prefix("0x").unwrap_or(payer), &mut who).is_err() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            format!("malformed account {payer:?}: expected 0x and 64 hex digits"),
+        );
+    }
+    Ok(json(state.egress.status(who).await))
 }
 
 /// A chunk download on a connection hyper serves (one that sent another
@@ -1094,15 +1173,17 @@ async fn get_chunk(
         .headers()
         .get(header::RANGE)
         .map(|v| v.to_str().unwrap_or(""));
-    let (status, start, end, len, ticket) =
-        match check_download(state, id, index, ticket_param(req), range).await? {
+    let receipt = receipt_in(req.uri().query());
+    let (status, start, end, len, ticket, charge) =
+        match check_download(state, id, index, ticket_param(req), range, receipt).await? {
             Download::Serve {
                 status,
                 start,
                 end,
                 len,
                 ticket,
-            } => (status, start, end, len, ticket),
+                charge,
+            } => (status, start, end, len, ticket, charge),
             Download::Unsatisfiable(len) => {
                 return Ok(Response::builder()
                     .status(StatusCode::RANGE_NOT_SATISFIABLE)
@@ -1117,7 +1198,7 @@ async fn get_chunk(
     let data = match blocking(move || store.read_range(id, index, start, end)).await {
         Ok(data) => data,
         Err(e) => {
-            state.replay.release(&ticket, Some(index), (start, end));
+            give_back(state, &ticket, index, (start, end), charge).await;
             return Err(e);
         }
     };

@@ -55,6 +55,8 @@ pub enum ListingPut {
 }
 /// Download uses of tickets ([`crate::tickets::ReplayLog`]).
 const TICKET_USES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ticket_uses");
+/// Egress receipts and bytes served, by payer ([`crate::egress::EgressLog`]).
+const EGRESS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("egress");
 /// Facts about the data dir: `chain` (the genesis hash it serves).
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
@@ -242,6 +244,7 @@ impl DiskStore {
             tx.open_table(LISTING_MANIFESTS).map_err(idx)?;
             tx.open_table(TICKET_USES).map_err(idx)?;
             tx.open_table(META).map_err(idx)?;
+            tx.open_table(EGRESS).map_err(idx)?;
         }
         tx.commit().map_err(idx)?;
         // Temp files left by a crash are garbage: nothing points at them.
@@ -834,6 +837,41 @@ impl crate::tickets::ReplayLog for DiskStore {
             .map_err(idx)?
             .insert("chain", genesis.as_slice())
             .map_err(idx)?;
+        tx.commit().map_err(idx)
+    }
+}
+
+impl crate::egress::EgressLog for DiskStore {
+    fn load_egress(&self) -> Result<Vec<([u8; 32], crate::egress::Account)>, StoreError> {
+        let tx = self.db.begin_read().map_err(idx)?;
+        let table = tx.open_table(EGRESS).map_err(idx)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(idx)? {
+            let (k, v) = entry.map_err(idx)?;
+            // An entry this version cannot read is skipped (and replaced
+            // at the payer's next request).
+            if let Ok(a) = crate::egress::Account::decode(&mut v.value()) {
+                out.push((k.value(), a));
+            }
+        }
+        Ok(out)
+    }
+
+    fn save_egress(
+        &self,
+        put: &[([u8; 32], crate::egress::Account)],
+        gone: &[[u8; 32]],
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(idx)?;
+        {
+            let mut table = tx.open_table(EGRESS).map_err(idx)?;
+            for k in gone {
+                table.remove(k).map_err(idx)?;
+            }
+            for (k, v) in put {
+                table.insert(k, v.encode().as_slice()).map_err(idx)?;
+            }
+        }
         tx.commit().map_err(idx)
     }
 }

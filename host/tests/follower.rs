@@ -262,6 +262,7 @@ fn rig(size: usize) -> Rig {
         clock: clock.clone(),
         replay: ReplayGuard::default(),
         receivers: ReceiverGate::new(Arc::new(NoChain)),
+        egress: Arc::new(masp_host::egress::Egress::free()),
         metrics: Arc::new(Metrics::new()),
         complete: tokio::sync::Notify::new(),
         best_block: Default::default(),

@@ -158,6 +158,7 @@ async fn start() -> Host {
         clock: Arc::new(SystemClock),
         replay: ReplayGuard::in_memory(GENESIS),
         receivers: ReceiverGate::with_limits(chain.clone(), limits),
+        egress: Arc::new(masp_host::egress::Egress::free()),
         metrics: Arc::new(Metrics::new()),
         complete: tokio::sync::Notify::new(),
         best_block: Default::default(),

@@ -91,6 +91,7 @@ async fn launch_with(
         clock: Arc::new(SystemClock),
         replay,
         receivers: ReceiverGate::new(Arc::new(NoChain)),
+        egress: Arc::new(masp_host::egress::Egress::free()),
         metrics: Arc::new(Metrics::new()),
         complete: tokio::sync::Notify::new(),
         best_block: AtomicU32::new(0),

@@ -192,10 +192,11 @@ pub mod pallet {
             held: Balance,
         },
         /// `host` was paid `amount` for `bytes` (cumulative) served to
-        /// `payer`.
+        /// `payer` on channel `channel`.
         Redeemed {
             payer: T::AccountId,
             host: T::AccountId,
+            channel: ChannelId,
             bytes: u64,
             amount: Balance,
         },
@@ -206,10 +207,11 @@ pub mod pallet {
             host: T::AccountId,
             at: BlockNumberFor<T>,
         },
-        /// The channel is gone; `refunded` went back to `payer`.
+        /// Channel `channel` is gone; `refunded` went back to `payer`.
         ChannelClosed {
             payer: T::AccountId,
             host: T::AccountId,
+            channel: ChannelId,
             refunded: Balance,
         },
     }
@@ -352,15 +354,24 @@ pub mod pallet {
                 let mut c =
                     Channels::<T>::get(&r.payer, &host).ok_or(Error::<T>::UnknownChannel)?;
                 ensure!(c.id == r.channel, Error::<T>::WrongChannel);
-                ensure!(r.bytes > c.bytes_paid, Error::<T>::NothingNew);
                 let payload = receipt_payload(genesis.as_ref(), c.id, &host_bytes, r.bytes);
                 ensure!(
                     r.signature.verify(&payload[..], &r.payer),
                     Error::<T>::BadSignature
                 );
+                // What the count is worth less what was paid: a receipt
+                // capped by the allowance before a top-up is collected in
+                // full by a later one.
                 let due = egress::cost(r.bytes, c.price).ok_or(Error::<T>::Overflow)?;
-                let before = egress::cost(c.bytes_paid, c.price).ok_or(Error::<T>::Overflow)?;
-                let amount = due.saturating_sub(before).min(c.held);
+                ensure!(
+                    r.bytes > c.bytes_paid || due > c.paid,
+                    Error::<T>::NothingNew
+                );
+                let amount = due.saturating_sub(c.paid).min(c.held);
+                ensure!(
+                    !amount.is_zero() || r.bytes > c.bytes_paid,
+                    Error::<T>::NothingNew
+                );
                 if !amount.is_zero() {
                     T::Currency::transfer_on_hold(
                         &HoldReason::Allowance.into(),
@@ -372,13 +383,15 @@ pub mod pallet {
                         Fortitude::Force,
                     )?;
                 }
+                let c_id = c.id;
                 c.held = c.held.saturating_sub(amount);
                 c.paid = c.paid.saturating_add(amount);
-                c.bytes_paid = r.bytes;
+                c.bytes_paid = c.bytes_paid.max(r.bytes);
                 Channels::<T>::insert(&r.payer, &host, c);
                 Self::deposit_event(Event::Redeemed {
                     payer: r.payer.clone(),
                     host: host.clone(),
+                    channel: c_id,
                     bytes: r.bytes,
                     amount,
                 });
@@ -460,6 +473,7 @@ pub mod pallet {
             Self::deposit_event(Event::ChannelClosed {
                 payer,
                 host,
+                channel: c.id,
                 refunded,
             });
             Ok(())
@@ -475,6 +489,11 @@ pub mod pallet {
             let next = NextChannelId::<T>::get();
             for (payer, _host, c) in Channels::<T>::iter() {
                 ensure!(c.id < next, "a channel id not yet issued");
+                ensure!(
+                    masp_primitives::egress::cost(c.bytes_paid, c.price)
+                        .is_some_and(|d| c.paid <= d),
+                    "a channel paid more than its count is worth"
+                );
                 let h = held.entry(payer).or_default();
                 *h = h.saturating_add(c.held);
             }

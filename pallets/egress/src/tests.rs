@@ -121,6 +121,7 @@ fn a_host_is_paid_exactly_for_the_bytes_signed_and_no_more() {
             Event::Redeemed {
                 payer: CAROL,
                 host: HOST,
+                channel: ch,
                 bytes: 1 << 30,
                 amount: PRICE / 2
             }
@@ -163,6 +164,25 @@ fn a_host_cannot_claim_more_than_was_signed() {
         ));
         assert_eq!(free(HOST), host + UNIT);
         assert_eq!(held(CAROL), 0);
+    });
+}
+
+#[test]
+fn a_receipt_beyond_the_allowance_is_collected_in_full_after_a_top_up() {
+    build_and_execute(|| {
+        let ch = open(CAROL, MIN_ALLOWANCE);
+        let host = free(HOST);
+        // Two GiB signed; the allowance covers only part of it.
+        let r = receipt(CAROL, HOST, ch, 2 << 30);
+        assert_ok!(Egress::redeem(signed(HOST), batch(vec![r.clone()])));
+        assert_eq!(free(HOST), host + MIN_ALLOWANCE);
+        assert_ok!(Egress::open_channel(signed(CAROL), HOST, UNIT, PRICE));
+        assert_ok!(Egress::redeem(signed(HOST), batch(vec![r.clone()])));
+        assert_eq!(free(HOST), host + 2 * PRICE, "the signed count, no more");
+        assert_noop!(
+            Egress::redeem(signed(HOST), batch(vec![r])),
+            Error::<Test>::NothingNew
+        );
     });
 }
 

@@ -446,6 +446,9 @@ pub mod pallet {
         NotConfirmed,
         /// Nothing is due for that purchase yet (or it is settled).
         NotDue,
+        /// The contracts store different data: a listing is one file (its
+        /// replicas), so a live junk contract cannot keep a gone file sold.
+        MixedFiles,
     }
 
     #[pallet::hooks]
@@ -502,6 +505,8 @@ pub mod pallet {
         ) -> DispatchResult {
             let sender = ensure_signed(origin)?;
             ensure!(!contracts.is_empty(), Error::<T>::NoContracts);
+            // Every contract stores the same ciphertext: one file, replicated.
+            let mut file: Option<([u8; 32], u64)> = None;
             for (i, c) in contracts.iter().enumerate() {
                 ensure!(
                     !contracts.iter().take(i).any(|d| d == c),
@@ -510,6 +515,9 @@ pub mod pallet {
                 let target = T::Contracts::proof_target(*c).ok_or(Error::<T>::UnknownContract)?;
                 ensure!(target.sender == sender, Error::<T>::NotContractSender);
                 ensure!(target.confirmed, Error::<T>::NotConfirmed);
+                let this = (target.merkle_root, target.size);
+                ensure!(file.is_none_or(|f| f == this), Error::<T>::MixedFiles);
+                file = Some(this);
             }
             if let Some(key) = terms.open_key {
                 ensure!(

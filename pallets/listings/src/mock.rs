@@ -65,8 +65,8 @@ impl pallet_balances::Config for Test {
 }
 
 thread_local! {
-    /// Live contracts: id -> (Sender, confirmed by its host).
-    static CONTRACTS: RefCell<BTreeMap<ContractId, (AccountId, bool)>> = const { RefCell::new(BTreeMap::new()) };
+    /// Live contracts: id -> (Sender, confirmed by its host, Merkle root).
+    static CONTRACTS: RefCell<BTreeMap<ContractId, (AccountId, bool, [u8; 32])>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 /// The market, as far as listings see it: contracts and their Senders.
@@ -75,11 +75,15 @@ pub struct MockContracts;
 impl MockContracts {
     /// A live contract of `sender`.
     pub fn create(id: ContractId, sender: AccountId) {
-        CONTRACTS.with(|c| c.borrow_mut().insert(id, (sender, true)));
+        CONTRACTS.with(|c| c.borrow_mut().insert(id, (sender, true, [0; 32])));
+    }
+    /// A live contract of `sender` storing other data (another root).
+    pub fn create_with_root(id: ContractId, sender: AccountId, root: [u8; 32]) {
+        CONTRACTS.with(|c| c.borrow_mut().insert(id, (sender, true, root)));
     }
     /// A contract of `sender` whose host has not confirmed the data yet.
     pub fn create_unconfirmed(id: ContractId, sender: AccountId) {
-        CONTRACTS.with(|c| c.borrow_mut().insert(id, (sender, false)));
+        CONTRACTS.with(|c| c.borrow_mut().insert(id, (sender, false, [0; 32])));
     }
     /// The contract ended (term over, lost or cancelled).
     pub fn end(id: ContractId) {
@@ -89,18 +93,18 @@ impl MockContracts {
 
 impl StorageContracts<AccountId, Balance> for MockContracts {
     fn proof_target(contract: ContractId) -> Option<ProofTarget<AccountId>> {
-        CONTRACTS
-            .with(|c| c.borrow().get(&contract).copied())
-            .map(|(sender, confirmed)| ProofTarget {
+        CONTRACTS.with(|c| c.borrow().get(&contract).copied()).map(
+            |(sender, confirmed, merkle_root)| ProofTarget {
                 host: 1,
                 sender,
-                merkle_root: [0; 32],
+                merkle_root,
                 leaf_count: 1,
                 size: 1,
                 first_epoch: 0,
                 last_epoch: 10,
                 confirmed,
-            })
+            },
+        )
     }
     fn epoch_proven(_: ContractId, _: EpochIndex) -> Result<Balance, DispatchError> {
         Ok(0)

@@ -196,6 +196,32 @@ fn nobody_lists_a_file_that_is_not_theirs_or_not_stored() {
 }
 
 #[test]
+fn a_listing_is_one_file_so_a_junk_contract_cannot_keep_it_sold() {
+    // Alice lists her film beside a long-lived 1-byte contract: once the
+    // film's contracts end, the junk one would keep the listing "stored".
+    build_and_execute(|| {
+        MockContracts::create_with_root(70, ALICE, [5; 32]);
+        assert_noop!(
+            Listings::share(
+                signed(ALICE),
+                vec![1, 70].try_into().unwrap(),
+                seal::key_commitment(&FILE_KEY),
+                [0; 32],
+                ListingTerms {
+                    price: UNIT,
+                    open_key: None,
+                    to: None,
+                    expires: None,
+                    max_buyers: None,
+                },
+                Default::default(),
+            ),
+            Error::<Test>::MixedFiles
+        );
+    });
+}
+
+#[test]
 fn a_file_its_host_has_not_confirmed_cannot_be_listed() {
     // A Sender could otherwise sell a file whose request it cancels before
     // any host confirms it: the buyers would pay for nothing stored.

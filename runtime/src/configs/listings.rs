@@ -49,13 +49,11 @@ impl pallet_listings::Config for Runtime {
 impl pallet_listings::BenchmarkHelper<crate::AccountId>
     for crate::configs::market::MarketBenchmarkHelper
 {
-    fn contract(sender: &crate::AccountId, n: u32) -> u64 {
+    fn contract(sender: &crate::AccountId, _n: u32) -> u64 {
         let host: crate::AccountId = frame_benchmarking::account("listing-host", 0, 0);
         <Self as pallet_storage_proofs::BenchmarkHelper<crate::AccountId>>::confirmed_contract(
-            &host,
-            sender,
-            [n as u8; 32],
-            2048,
+            &host, sender, // One file: every replica stores the same ciphertext.
+            [7; 32], 2048,
         )
         .0
     }
