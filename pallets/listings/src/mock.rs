@@ -64,9 +64,13 @@ impl pallet_balances::Config for Test {
     type RuntimeHoldReason = RuntimeHoldReason;
 }
 
+/// A live contract as the mock market keeps it: its Sender, whether its
+/// host confirmed the data, and its Merkle root.
+type MockContract = (AccountId, bool, [u8; 32]);
+
 thread_local! {
-    /// Live contracts: id -> (Sender, confirmed by its host, Merkle root).
-    static CONTRACTS: RefCell<BTreeMap<ContractId, (AccountId, bool, [u8; 32])>> = const { RefCell::new(BTreeMap::new()) };
+    /// Live contracts: id -> contract.
+    static CONTRACTS: RefCell<BTreeMap<ContractId, MockContract>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 /// The market, as far as listings see it: contracts and their Senders.
