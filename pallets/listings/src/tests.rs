@@ -71,6 +71,24 @@ fn share(price: Balance, terms: Terms) -> ListingId {
     id
 }
 
+/// Alice lists `contracts` at 1 MASP.
+fn alice_lists(contracts: Vec<u64>) -> sp_runtime::DispatchResult {
+    Listings::share(
+        signed(ALICE),
+        contracts.try_into().unwrap(),
+        seal::key_commitment(&FILE_KEY),
+        [0; 32],
+        ListingTerms {
+            price: UNIT,
+            open_key: None,
+            to: None,
+            expires: None,
+            max_buyers: None,
+        },
+        Default::default(),
+    )
+}
+
 /// `who` buys `listing` with its purchase key.
 fn buy(
     who: AccountId,
@@ -201,23 +219,7 @@ fn a_listing_is_one_file_so_a_junk_contract_cannot_keep_it_sold() {
     // film's contracts end, the junk one would keep the listing "stored".
     build_and_execute(|| {
         MockContracts::create_with_root(70, ALICE, [5; 32]);
-        assert_noop!(
-            Listings::share(
-                signed(ALICE),
-                vec![1, 70].try_into().unwrap(),
-                seal::key_commitment(&FILE_KEY),
-                [0; 32],
-                ListingTerms {
-                    price: UNIT,
-                    open_key: None,
-                    to: None,
-                    expires: None,
-                    max_buyers: None,
-                },
-                Default::default(),
-            ),
-            Error::<Test>::MixedFiles
-        );
+        assert_noop!(alice_lists(vec![1, 70]), Error::<Test>::MixedFiles);
     });
 }
 
@@ -227,23 +229,7 @@ fn a_file_its_host_has_not_confirmed_cannot_be_listed() {
     // any host confirms it: the buyers would pay for nothing stored.
     build_and_execute(|| {
         MockContracts::create_unconfirmed(60, ALICE);
-        assert_noop!(
-            Listings::share(
-                signed(ALICE),
-                vec![1, 60].try_into().unwrap(),
-                seal::key_commitment(&FILE_KEY),
-                [0; 32],
-                ListingTerms {
-                    price: UNIT,
-                    open_key: None,
-                    to: None,
-                    expires: None,
-                    max_buyers: None,
-                },
-                Default::default(),
-            ),
-            Error::<Test>::NotConfirmed
-        );
+        assert_noop!(alice_lists(vec![1, 60]), Error::<Test>::NotConfirmed);
     });
 }
 
