@@ -195,6 +195,114 @@ async fn prepare_one(
     }))
 }
 
+/// One of this account's egress channels, as `masp egress ls` shows it.
+#[derive(Debug, Clone)]
+pub struct ChannelLine {
+    /// The host.
+    pub host: AccountId32,
+    /// The channel's id.
+    pub id: u64,
+    /// Planck per GiB, fixed when it opened.
+    pub price: u128,
+    /// Still held for the host.
+    pub held: u128,
+    /// Bytes paid for so far.
+    pub bytes_paid: u64,
+    /// Paid to the host so far.
+    pub paid: u128,
+    /// The block from which the rest can return, once closing.
+    pub closes_at: Option<u32>,
+}
+
+/// This account's egress channels.
+pub async fn channels(ctx: &Ctx) -> Result<Vec<ChannelLine>> {
+    let at = ctx.at().await?;
+    let mut out = Vec::new();
+    // `Channels` is (Blake2_128Concat payer, Blake2_128Concat host): the
+    // host's account is the key's last 32 bytes.
+    let mut entries = at
+        .storage()
+        .iter(api::storage().egress().channels(), (ctx.me(),))
+        .await?;
+    while let Some(kv) = entries.next().await {
+        let kv = kv?;
+        let key = kv.key_bytes();
+        let host: [u8; 32] = key
+            .len()
+            .checked_sub(32)
+            .and_then(|s| key[s..].try_into().ok())
+            .ok_or_else(|| anyhow!("a short Channels key"))?;
+        let c = kv.value().decode()?;
+        out.push(ChannelLine {
+            host: AccountId32(host),
+            id: c.id,
+            price: c.price,
+            held: c.held,
+            bytes_paid: c.bytes_paid,
+            paid: c.paid,
+            closes_at: c.closes_at,
+        });
+    }
+    out.sort_by_key(|c| c.id);
+    Ok(out)
+}
+
+/// Closes this account's open channel with `host` (every open one if
+/// `None`): each host then has the chain's close period to redeem its last
+/// receipt, after which `finish` returns the rest. Returns the channels
+/// closed, with the block each can be finished from.
+pub async fn close(ctx: &Ctx, host: Option<AccountId32>) -> Result<Vec<(AccountId32, u32)>> {
+    let open: Vec<ChannelLine> = channels(ctx)
+        .await?
+        .into_iter()
+        .filter(|c| c.closes_at.is_none() && host.is_none_or(|h| h == c.host))
+        .collect();
+    if open.is_empty() {
+        match host {
+            Some(h) => bail!("you have no open egress channel with {h} (see `masp egress ls`)"),
+            None => return Ok(Vec::new()),
+        }
+    }
+    let mut out = Vec::new();
+    for c in open {
+        let events = ctx
+            .submit(&api::tx().egress().close_channel(c.host))
+            .await
+            .with_context(|| format!("closing the egress channel with {}", c.host))?;
+        let e = events
+            .find_first::<api::egress::events::ChannelClosing>()
+            .ok_or_else(|| anyhow!("the chain did not report the close"))??;
+        out.push((c.host, e.at));
+    }
+    Ok(out)
+}
+
+/// Returns what is left in every closing channel whose close period is
+/// over. Returns the hosts and the amounts refunded; channels still in
+/// their close period are left (with the block they can be finished from).
+pub async fn finish(ctx: &Ctx) -> Result<(Vec<(AccountId32, u128)>, Vec<(AccountId32, u32)>)> {
+    let now = u32::try_from(ctx.at().await?.block_number()).unwrap_or(u32::MAX);
+    let (mut done, mut waiting) = (Vec::new(), Vec::new());
+    for c in channels(ctx).await? {
+        match c.closes_at {
+            Some(at) if at <= now => {
+                let events = ctx
+                    .submit(&api::tx().egress().finish_close(ctx.me(), c.host))
+                    .await
+                    .with_context(|| format!("finishing the egress channel with {}", c.host))?;
+                let refunded = events
+                    .find_first::<api::egress::events::ChannelClosed>()
+                    .transpose()?
+                    .map_or(0, |e| e.refunded);
+                done.push((c.host, refunded));
+            }
+            Some(at) => waiting.push((c.host, at)),
+            None => {}
+        }
+    }
+    Ok((done, waiting))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,6 +81,14 @@ pub fn sign_ticket(
     }
 }
 
+/// A Receiver's claim of a link issued to it (the `claim` query
+/// parameter): its signature of [`SignedTicket::claim_payload`] for the
+/// chain whose genesis block hash is `genesis`. Without it a host refuses a
+/// Sender's link issued to another account.
+pub fn sign_claim(receiver: &Keypair, genesis: [u8; 32], ticket: &SignedTicket) -> [u8; 64] {
+    receiver.sign(&ticket.claim_payload(&genesis)).0
+}
+
 /// A host's account of one downloader's egress channel.
 #[derive(Clone, Debug, serde::Deserialize)]
 pub struct EgressStatus {
@@ -610,6 +618,28 @@ impl HostApi {
             ),
             None => format!("/v1/contracts/{contract}/chunks/{index}"),
         };
+        self.call(Method::GET, &path, Some(ticket), Bytes::new())
+            .await
+    }
+
+    /// Downloads chunk `index` of `contract` with a link issued to this
+    /// account, carrying its `claim` ([`sign_claim`]) and, for a host that
+    /// charges, this account's egress `receipt`.
+    pub async fn get_chunk_claimed(
+        &self,
+        contract: ContractId,
+        index: u32,
+        ticket: &SignedTicket,
+        claim: &[u8; 64],
+        receipt: Option<&masp_primitives::egress::WireReceipt>,
+    ) -> Result<Bytes, HostError> {
+        let mut path = format!(
+            "/v1/contracts/{contract}/chunks/{index}?claim={}",
+            hex::encode(claim)
+        );
+        if let Some(r) = receipt {
+            path.push_str(&format!("&receipt={}", hex::encode(r.to_bytes())));
+        }
         self.call(Method::GET, &path, Some(ticket), Bytes::new())
             .await
     }

@@ -15,6 +15,8 @@
 //! - [`ops`]: put, get, ls, rm, quote against the chain and the hosts.
 //! - [`listings`]: share, buy/open, get as a Receiver, and the Sender's
 //!   `masp agent` that delivers keys.
+//! - [`retrieval`]: `masp challenge`, for a host that will not serve: a
+//!   piece on chain, or the host slashed.
 
 pub mod crypto;
 pub mod egress;
@@ -24,5 +26,6 @@ pub mod keys;
 pub mod listings;
 pub mod ops;
 pub mod pipeline;
+pub mod retrieval;
 
 pub use subxt_signer::bip39;

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use masp_client::{
     crypto,
     keys::{Identity, KeyFile},
-    listings, ops, pipeline,
+    listings, ops, pipeline, retrieval,
 };
 use std::{
     fs::File,
@@ -187,6 +187,15 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Makes a host that will not serve you publish a piece of a file on
+    /// chain within the chain's response period, or be slashed (you are
+    /// paid). As the file's Sender, or as a Receiver with --listing.
+    #[command(subcommand)]
+    Challenge(Challenge),
+    /// Your egress channels: what you hold for hosts that charge for the
+    /// bytes they serve you.
+    #[command(subcommand)]
+    Egress(Egress),
     /// Prints temporary signed download links (one per chunk per replica)
     /// to file ID's ciphertext: for a Receiver, or for load tests.
     Link {
@@ -199,8 +208,19 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         copies: u32,
         /// The Receiver's address the links are issued to [default: you].
+        /// Hosts serve such links only to requests that Receiver signs
+        /// (`masp fetch`): a copied link is useless to anyone else.
         #[arg(long)]
         receiver: Option<String>,
+    },
+    /// Downloads the chunk behind a link a Sender issued to you (`masp
+    /// link --receiver YOU`), signed as you. Writes the chunk's ciphertext.
+    Fetch {
+        /// The link.
+        url: String,
+        /// Where to write the chunk.
+        #[arg(short, long)]
+        out: PathBuf,
     },
     /// Removes file ID: cancels its contracts (unspent funds return).
     Rm {
@@ -223,6 +243,62 @@ enum Command {
         /// Lowest host rating accepted.
         #[arg(long, default_value_t = 0)]
         min_rating: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum Egress {
+    /// Lists your channels: host, price, held, paid, closing.
+    Ls,
+    /// Closes your channel with HOST (every open one with --all): the host
+    /// has the chain's close period to redeem its last receipt, then
+    /// `masp egress finish` returns the rest.
+    Close {
+        /// The host's address.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        host: Option<String>,
+        /// Every open channel.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Returns what is left in every closed channel whose close period is
+    /// over.
+    Finish,
+}
+
+#[derive(Subcommand)]
+enum Challenge {
+    /// Opens a challenge on CONTRACT (its id: `masp ls`, or the listing's
+    /// contracts in `masp listings`) and waits for the outcome. Holds the
+    /// chain's challenge deposit: returned in full if the host fails (and
+    /// you are paid from its deposit), less a tenth if it answers.
+    Open {
+        /// The storage contract.
+        contract: u64,
+        /// The listing you read it through (as a Receiver).
+        #[arg(long)]
+        listing: Option<u64>,
+        /// The 512-byte leaf the 4 KiB piece starts at [default: random].
+        #[arg(long)]
+        leaf: Option<u64>,
+        /// Writes the answered ciphertext piece here.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// Returns once it is open (settle later with `masp challenge
+        /// settle ID`).
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Settles challenge ID once its deadline has passed unanswered: the
+    /// host is slashed and the challenger paid. Anyone may.
+    Settle {
+        /// The challenge id.
+        id: u64,
+    },
+    /// Shows challenge ID if it is still open.
+    Status {
+        /// The challenge id.
+        id: u64,
     },
 }
 
@@ -275,6 +351,36 @@ fn identity(cli: &Cli) -> Result<Identity> {
     let path = key_path(cli)?;
     let file = KeyFile::load(&path)?;
     Ok(file.open(&path, &password(false)?)?)
+}
+
+/// Prints how a challenge ended (and writes an answered piece to `out`).
+fn print_outcome(id: u64, outcome: &retrieval::Outcome, out: Option<&Path>) -> Result<()> {
+    match outcome {
+        retrieval::Outcome::Answered { piece, to_host } => {
+            println!(
+                "Challenge {id} answered: the host published {} bytes, verified on chain; it earned {} of your deposit.",
+                piece.len(),
+                ops::fmt_masp(*to_host)
+            );
+            if let Some(out) = out {
+                masp_client::fsutil::write_atomic(out, piece, 0o644)
+                    .with_context(|| format!("writing the piece to {}", out.display()))?;
+                println!("The piece (ciphertext) is in {}.", out.display());
+            }
+        }
+        retrieval::Outcome::Failed {
+            slashed,
+            to_challenger,
+        } => println!(
+            "Challenge {id} failed: the host did not answer; {} of its deposit was slashed, {} paid to the challenger, and the challenge deposit returned.",
+            ops::fmt_masp(*slashed),
+            ops::fmt_masp(*to_challenger)
+        ),
+        retrieval::Outcome::Dropped => println!(
+            "Challenge {id} dropped: the contract ended before the deadline; the deposit returned."
+        ),
+    }
+    Ok(())
 }
 
 fn main() {
@@ -335,8 +441,11 @@ fn run(cli: &Cli) -> Result<()> {
         | Command::Buy { .. }
         | Command::Open { .. }
         | Command::Dispute { .. }
+        | Command::Challenge(_)
+        | Command::Egress(_)
         | Command::Agent { .. }
         | Command::Link { .. }
+        | Command::Fetch { .. }
         | Command::Rm { .. }
         | Command::Quote { .. } => {
             let rt = tokio::runtime::Runtime::new()?;
@@ -594,6 +703,12 @@ async fn online(cli: &Cli) -> Result<()> {
                 writeln!(out, "{l}")?;
             }
         }
+        Command::Fetch { url, out } => {
+            let chunk = ops::fetch_link(&ctx, url).await?;
+            masp_client::fsutil::write_atomic(out, &chunk, 0o644)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("Wrote {} bytes of ciphertext to {}.", chunk.len(), out.display());
+        }
         Command::Share {
             id,
             free: _,
@@ -696,10 +811,91 @@ async fn online(cli: &Cli) -> Result<()> {
         Command::Dispute { listing } => {
             let refunded = listings::dispute(&ctx, *listing).await?;
             println!(
-                "The wrong key was shown on chain: {} refunded, and the listing's deposit paid                  to you.",
+                "The wrong key was shown on chain: {} refunded, and the listing's deposit paid to you.",
                 ops::fmt_masp(refunded)
             );
         }
+        Command::Challenge(Challenge::Open {
+            contract,
+            listing,
+            leaf,
+            out,
+            no_wait,
+        }) => {
+            let o = retrieval::open(&ctx, *contract, *listing, *leaf).await?;
+            println!(
+                "Challenge {} opened: host {} must publish leaves {}..{} of contract {contract} by block {}.",
+                o.id,
+                o.host,
+                o.first_leaf,
+                o.first_leaf + u64::from(o.leaves),
+                o.deadline
+            );
+            if *no_wait {
+                println!("Settle it after block {} with: masp challenge settle {}", o.deadline, o.id);
+                return Ok(());
+            }
+            let outcome = retrieval::wait(&ctx, &o, std::time::Duration::from_secs(3)).await?;
+            print_outcome(o.id, &outcome, out.as_deref())?;
+        }
+        Command::Egress(Egress::Ls) => {
+            let list = masp_client::egress::channels(&ctx).await?;
+            if list.is_empty() {
+                println!("No egress channels.");
+            }
+            for c in list {
+                println!(
+                    "channel {:>4}  host {}  {}/GiB  held {}  paid {} for {}{}",
+                    c.id,
+                    c.host,
+                    ops::fmt_masp(c.price),
+                    ops::fmt_masp(c.held),
+                    ops::fmt_masp(c.paid),
+                    ops::fmt_bytes(c.bytes_paid),
+                    c.closes_at
+                        .map(|b| format!("  closing: finish from block {b}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        Command::Egress(Egress::Close { host, all: _ }) => {
+            let host = host
+                .as_deref()
+                .map(|a| {
+                    a.parse::<masp_chain::AccountId32>()
+                        .map_err(|e| anyhow::anyhow!("{a:?} is not an address: {e}"))
+                })
+                .transpose()?;
+            let closed = masp_client::egress::close(&ctx, host).await?;
+            if closed.is_empty() {
+                println!("No open egress channels.");
+            }
+            for (h, at) in closed {
+                println!("Closing the channel with {h}: `masp egress finish` from block {at} returns the rest.");
+            }
+        }
+        Command::Egress(Egress::Finish) => {
+            let (done, waiting) = masp_client::egress::finish(&ctx).await?;
+            for (h, refunded) in &done {
+                println!("Closed the channel with {h}: {} returned.", ops::fmt_masp(*refunded));
+            }
+            for (h, at) in &waiting {
+                println!("The channel with {h} can be finished from block {at}.");
+            }
+            if done.is_empty() && waiting.is_empty() {
+                println!("No closing egress channels.");
+            }
+        }
+        Command::Challenge(Challenge::Settle { id }) => {
+            let outcome = retrieval::settle(&ctx, *id).await?;
+            print_outcome(*id, &outcome, None)?;
+        }
+        Command::Challenge(Challenge::Status { id }) => match retrieval::status(&ctx, *id).await? {
+            Some((contract, deadline, challenger)) => println!(
+                "Challenge {id} on contract {contract} (opened by {challenger}) is open: the host must answer by block {deadline}."
+            ),
+            None => println!("Challenge {id} is not open (answered, settled, or never opened)."),
+        },
         Command::Agent { interval, once } => {
             // Logs (one line each, to standard output: journald-friendly);
             // RUST_LOG filters them.

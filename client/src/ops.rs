@@ -30,7 +30,7 @@ use masp_primitives::{
         sealing_context, KdfParams, Manifest, Replica, LEGACY_SEALING_CONTEXT, MANIFEST_VERSION,
     },
     market::{ContractId, RequestId},
-    ticket::{TicketOp, MAX_TICKET_TTL},
+    ticket::{SignedTicket, TicketOp, MAX_TICKET_TTL},
     token::{DECIMALS, SYMBOL},
 };
 
@@ -1205,9 +1205,19 @@ async fn fetch_chunk(
             Err(e) => errors.push(e.to_string()),
         }
     }
+    let via = match op {
+        TicketOp::Receive { listing } => format!(" --listing {listing}"),
+        _ => String::new(),
+    };
+    let contracts: Vec<String> = hosts.iter().map(|(c, ..)| c.to_string()).collect();
     bail!(
-        "chunk {i} could not be fetched from any replica:\n  {}",
-        errors.join("\n  ")
+        "chunk {i} could not be fetched from any replica:\n  {}\n\
+         A host paid to store this file must serve it: `masp challenge open CONTRACT{via} \
+         --leaf {}` (CONTRACT one of {}) makes its host publish that piece on chain or be \
+         slashed",
+        errors.join("\n  "),
+        i * masp_proofs::LEAVES_PER_CHUNK,
+        contracts.join(", ")
     )
 }
 
@@ -1251,6 +1261,109 @@ pub async fn links(
         }
     }
     Ok(out)
+}
+
+/// A download link as `masp link` prints it, taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The host's endpoint.
+    pub endpoint: String,
+    /// The contract.
+    pub contract: ContractId,
+    /// The chunk.
+    pub chunk: u32,
+    /// The signed ticket.
+    pub ticket: SignedTicket,
+}
+
+/// Parses a link `ENDPOINT/v1/contracts/C/chunks/I?ticket=HEX`.
+pub fn parse_link(url: &str) -> Result<Link> {
+    let bad = || {
+        anyhow!("{url:?} is not a MASP download link (ENDPOINT/v1/contracts/C/chunks/I?ticket=...)")
+    };
+    let (path, query) = url.split_once('?').ok_or_else(bad)?;
+    let (endpoint, rest) = path.split_once("/v1/contracts/").ok_or_else(bad)?;
+    let (contract, chunk) = rest.split_once("/chunks/").ok_or_else(bad)?;
+    let wire = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("ticket="))
+        .ok_or_else(bad)?;
+    Ok(Link {
+        endpoint: endpoint.to_owned(),
+        contract: contract.parse().map_err(|_| bad())?,
+        chunk: chunk.parse().map_err(|_| bad())?,
+        ticket: SignedTicket::from_hex(wire)
+            .map_err(|e| anyhow!("the link's ticket: {}", e.reason()))?,
+    })
+}
+
+/// `masp fetch`: downloads the chunk behind a link a Sender issued to this
+/// account (`masp link --receiver`), claiming it with this account's
+/// signature (a copied link is refused to anyone else). Returns the
+/// ciphertext chunk, as stored.
+pub async fn fetch_link(ctx: &Ctx, url: &str) -> Result<Bytes> {
+    let link = parse_link(url)?;
+    let me = ctx.me().0;
+    if link.ticket.ticket.receiver != me {
+        bail!(
+            "this link was issued to {}, not to you ({}): only that account can use it",
+            AccountId32(link.ticket.ticket.receiver),
+            ctx.me()
+        );
+    }
+    let c = ctx.contract(link.contract).await?.ok_or_else(|| {
+        anyhow!(
+            "contract {} is not live on chain: the link is dead",
+            link.contract
+        )
+    })?;
+    let endpoint = &link.endpoint;
+    let allow_private = hostapi::private_address(endpoint).await?.is_some()
+        && is_dev_chain_type(ctx.chain_type().await?);
+    let api = ctx.net.api(endpoint, allow_private)?;
+    let len = c
+        .size
+        .saturating_sub(u64::from(link.chunk) * masp_proofs::CHUNK_SIZE as u64)
+        .min(masp_proofs::CHUNK_SIZE as u64);
+    // A host that charges for egress is paid by the Receiver who claims
+    // the link, from its own channel.
+    let prepared =
+        crate::egress::prepare(ctx, &[(c.host, api.clone())], len, ctx.max_egress_price).await?;
+    if let Some(why) = prepared.skipped.get(&c.host.0) {
+        bail!("host {} is not used: {why}", c.host);
+    }
+    let receipt = match prepared.payments.get(&c.host.0) {
+        Some(p) => Some(
+            p.receipt(len)
+                .ok_or_else(|| anyhow!("the egress budget for host {} is spent", c.host))?,
+        ),
+        None => None,
+    };
+    let claim = hostapi::sign_claim(&ctx.id.keypair, ctx.chain.genesis_hash().0, &link.ticket);
+    let data = api
+        .get_chunk_claimed(
+            link.contract,
+            link.chunk,
+            &link.ticket,
+            &claim,
+            receipt.as_ref(),
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "fetching chunk {} of contract {}",
+                link.chunk, link.contract
+            )
+        })?;
+    if data.len() as u64 != len {
+        bail!(
+            "host {} sent {} bytes of chunk {}, expected {len}",
+            c.host,
+            data.len(),
+            link.chunk
+        );
+    }
+    Ok(data)
 }
 
 /// One line of `masp ls`.

@@ -78,6 +78,23 @@ pub enum ContractEvent {
     Ended(ContractId),
 }
 
+/// A retrieval challenge this host must answer (the retrieval pallet):
+/// leaves `first_leaf..first_leaf + leaves` of `contract`, on chain by block
+/// `deadline`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retrieval {
+    /// The challenge's id.
+    pub id: u64,
+    /// The storage contract.
+    pub contract: ContractId,
+    /// The piece's first leaf.
+    pub first_leaf: u64,
+    /// Leaves in the piece.
+    pub leaves: u32,
+    /// The last block an answer is accepted in.
+    pub deadline: u32,
+}
+
 /// What the daemon asks of the chain.
 #[allow(async_fn_in_trait)]
 pub trait ChainApi: Send + Sync + 'static {
@@ -113,6 +130,23 @@ pub trait ChainApi: Send + Sync + 'static {
         &self,
         proofs: Vec<(ContractId, Vec<u8>, Vec<Hash>)>,
     ) -> Result<(), ChainError>;
+    /// The retrieval challenges open on this host's contracts, at the best
+    /// block (they must be answered quickly, not once final).
+    async fn open_retrievals(&self) -> Result<Vec<Retrieval>, ChainError> {
+        Ok(Vec::new())
+    }
+    /// Answers retrieval challenge `id` with the piece's bytes and path.
+    async fn answer_retrieval(
+        &self,
+        id: u64,
+        piece: Vec<u8>,
+        path: Vec<Hash>,
+    ) -> Result<(), ChainError> {
+        let _ = (id, piece, path);
+        Err(ChainError::Subxt(
+            "this chain cannot answer retrieval challenges".into(),
+        ))
+    }
 }
 
 /// The chain over subxt, signing as the host's account.
@@ -620,5 +654,71 @@ impl ChainApi for SubxtChain {
         self.submit(&api::tx().storage_proofs().submit_proofs(BoundedVec(batch)))
             .await
             .map(|_| ())
+    }
+
+    async fn open_retrievals(&self) -> Result<Vec<Retrieval>, ChainError> {
+        let r = self.try_open_retrievals().await;
+        self.on_error(r).await
+    }
+
+    async fn answer_retrieval(
+        &self,
+        id: u64,
+        piece: Vec<u8>,
+        path: Vec<Hash>,
+    ) -> Result<(), ChainError> {
+        self.submit(
+            &api::tx()
+                .retrieval()
+                .answer(id, BoundedVec(piece), BoundedVec(path)),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+impl SubxtChain {
+    async fn try_open_retrievals(&self) -> Result<Vec<Retrieval>, ChainError> {
+        let c = self.client().await?;
+        let at = c.at_current_block().await.map_err(sub)?;
+        let me = self.account();
+        // `ByHost` is (Blake2_128Concat host, Twox64Concat id): the id is
+        // the key's last 8 bytes.
+        let mut ids = Vec::new();
+        let mut keys = at
+            .storage()
+            .iter(api::storage().retrieval().by_host(), (me,))
+            .await
+            .map_err(sub)?;
+        while let Some(kv) = keys.next().await {
+            let kv = kv.map_err(sub)?;
+            let key = kv.key_bytes();
+            let tail: [u8; 8] = key
+                .len()
+                .checked_sub(8)
+                .and_then(|s| key[s..].try_into().ok())
+                .ok_or_else(|| ChainError::Subxt("short ByHost key".into()))?;
+            ids.push(u64::from_le_bytes(tail));
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(v) = at
+                .storage()
+                .try_fetch(api::storage().retrieval().challenges(), (id,))
+                .await
+                .map_err(sub)?
+            else {
+                continue;
+            };
+            let c = v.decode().map_err(sub)?;
+            out.push(Retrieval {
+                id,
+                contract: c.contract,
+                first_leaf: c.first_leaf,
+                leaves: c.leaves,
+                deadline: c.deadline,
+            });
+        }
+        Ok(out)
     }
 }

@@ -76,6 +76,8 @@ enum Object {
 struct Get {
     object: Object,
     ticket: Option<String>,
+    /// A Receiver's claim of a link issued to it (`?claim=`).
+    claim: Option<String>,
     /// An egress receipt (`?receipt=`), paying for a chunk.
     receipt: Option<String>,
     range: Option<String>,
@@ -155,6 +157,7 @@ fn parse(buf: &[u8]) -> Parsed {
     Parsed::Get(Get {
         object,
         ticket: server::ticket_in(query).map(str::to_owned),
+        claim: server::claim_in(query).map(str::to_owned),
         receipt: server::receipt_in(query).map(str::to_owned),
         range,
         close,
@@ -239,13 +242,14 @@ async fn serve(stream: &mut TcpStream, peer: SocketAddr, state: &AppState, req: 
         Object::Chunk(id, index) => (id, index),
         Object::Manifest(id) => {
             let started = Instant::now();
-            let found = server::manifest_download(state, id, req.ticket.as_deref()).await;
+            let (ticket, claim) = (req.ticket.as_deref(), req.claim.as_deref());
+            let found = server::manifest_download(state, id, ticket, claim).await;
             return serve_whole(stream, peer, state, "manifest", found, started, req.close).await;
         }
         Object::ListingManifest(id, hash) => {
             let started = Instant::now();
-            let ticket = req.ticket.as_deref();
-            let found = server::listing_manifest_download(state, id, &hash, ticket).await;
+            let (ticket, claim) = (req.ticket.as_deref(), req.claim.as_deref());
+            let found = server::listing_manifest_download(state, id, &hash, ticket, claim).await;
             let route = "listing_manifest";
             return serve_whole(stream, peer, state, route, found, started, req.close).await;
         }
@@ -256,6 +260,7 @@ async fn serve(stream: &mut TcpStream, peer: SocketAddr, state: &AppState, req: 
         id,
         index,
         req.ticket.as_deref(),
+        req.claim.as_deref(),
         req.range.as_deref(),
         req.receipt.as_deref(),
     )
@@ -583,6 +588,7 @@ mod tests {
             Get {
                 object: Object::Chunk(4, 7),
                 ticket: Some("abcd".into()),
+                claim: None,
                 receipt: None,
                 range: Some("bytes=0-9".into()),
                 close: false,
@@ -591,6 +597,8 @@ mod tests {
         );
         let c = chunk("GET /v1/contracts/4/chunks/7 HTTP/1.1\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n");
         assert!(c.close && c.ticket.is_none() && c.range.is_none());
+        let claimed = chunk("GET /v1/contracts/4/chunks/7?ticket=ab&claim=cd HTTP/1.1\r\n\r\n");
+        assert_eq!(claimed.claim.as_deref(), Some("cd"));
         let paid = chunk("GET /v1/contracts/4/chunks/7?receipt=0a0b&ticket=ab HTTP/1.1\r\n\r\n");
         assert_eq!(
             (paid.receipt.as_deref(), paid.ticket.as_deref()),

@@ -23,7 +23,12 @@
 //!    epoch's on-chain seed with [`masp_proofs::challenge_indices`]), built
 //!    from the challenged chunks and the chunk roots, verified locally before
 //!    it is submitted; all due proofs go in batches, one by one if a batch
-//!    fails.
+//!    fails;
+//! 4. answers the retrieval challenges open on its contracts (the retrieval
+//!    pallet: a downloader that says this host refused it asks for a piece
+//!    on chain): the piece and its path, built and checked like a proof,
+//!    before the challenge's deadline, read at the best block (an hour on
+//!    the production chain; a poll is seconds).
 //!
 //! Beside the polls, a task of its own scrubs on schedule (so a long scrub
 //! never delays a proof): it re-hashes every stored chunk, and forgets (and
@@ -43,7 +48,7 @@ use masp_proofs::Hash;
 use tokio::sync::watch;
 
 use crate::{
-    chain::{BlockId, ChainApi, ChainContract, ContractEvent},
+    chain::{BlockId, ChainApi, ChainContract, ContractEvent, Retrieval},
     config::Config,
     server::AppState,
     store::{ContractRecord, Store, StoreError},
@@ -83,6 +88,8 @@ pub struct Follower<C: ChainApi> {
     ending: HashMap<ContractId, u64>,
     /// Contracts refused confirmation (logged once).
     refused: HashSet<ContractId>,
+    /// Retrieval challenges this host could not answer (logged once).
+    unanswerable: HashSet<u64>,
     /// The highest finalized block this host followed, and its file.
     mark: Option<BlockId>,
     mark_path: PathBuf,
@@ -101,6 +108,8 @@ pub struct PollReport {
     pub unprovable: u32,
     /// Contracts whose data was deleted.
     pub deleted: u32,
+    /// Retrieval challenges answered on chain.
+    pub answered: u32,
 }
 
 impl<C: ChainApi> Follower<C> {
@@ -119,6 +128,7 @@ impl<C: ChainApi> Follower<C> {
             suspects: BTreeSet::new(),
             ending: HashMap::new(),
             refused: HashSet::new(),
+            unanswerable: HashSet::new(),
             mark: load_mark(&mark_path),
             mark_path,
         }
@@ -227,6 +237,10 @@ impl<C: ChainApi> Follower<C> {
             self.live.values().filter(|c| c.active).cloned().collect();
         on_chain.sort_by_key(|c| c.id);
 
+        // Retrieval challenges have a deadline in blocks: answer them before
+        // anything that may fail the poll.
+        self.answer_retrievals(&mut report).await;
+
         // 3. Prove.
         let epoch = self.chain.current_epoch().await?;
         let seed = self.chain.epoch_seed(epoch).await?;
@@ -312,6 +326,92 @@ impl<C: ChainApi> Follower<C> {
         }
         Ok(report)
     }
+}
+
+impl<C: ChainApi> Follower<C> {
+    /// Answers every open retrieval challenge on this host's contracts
+    /// (step 4 of the crate docs). Errors are logged; the next poll tries
+    /// again while the challenge is open.
+    async fn answer_retrievals(&mut self, report: &mut PollReport) {
+        let open = match self.chain.open_retrievals().await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read retrieval challenges");
+                return;
+            }
+        };
+        for ch in open {
+            match self.answer_one(ch).await {
+                Ok(()) => {
+                    self.state
+                        .metrics
+                        .retrievals
+                        .with_label_values(&["answered"])
+                        .inc();
+                    tracing::info!(
+                        challenge = ch.id,
+                        contract = ch.contract,
+                        first_leaf = ch.first_leaf,
+                        "retrieval challenge answered on chain"
+                    );
+                    report.answered += 1;
+                }
+                // Answered already (by an earlier poll whose reply was
+                // lost), or too late: nothing left to do.
+                Err(AnswerError::Chain(e))
+                    if matches!(e.module_error(), Some("UnknownChallenge" | "TooLate")) => {}
+                Err(e) => {
+                    if self.unanswerable.insert(ch.id) {
+                        self.state
+                            .metrics
+                            .retrievals
+                            .with_label_values(&["failed"])
+                            .inc();
+                        tracing::error!(
+                            challenge = ch.id,
+                            contract = ch.contract,
+                            deadline = ch.deadline,
+                            error = %e,
+                            "cannot answer a retrieval challenge: the deposit backing the contract will be slashed"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    async fn answer_one(&self, ch: Retrieval) -> Result<(), AnswerError> {
+        let r = self
+            .store()
+            .contract(ch.contract)?
+            .ok_or(AnswerError::UnknownContract)?;
+        let indices: Vec<u64> = (0..u64::from(ch.leaves))
+            .map(|k| ch.first_leaf.saturating_add(k))
+            .collect();
+        let store = self.store().clone();
+        let id = ch.contract;
+        let (piece, path) =
+            tokio::task::spawn_blocking(move || build_proof(&*store, id, &r, &indices))
+                .await
+                .map_err(|e| AnswerError::Task(e.to_string()))??;
+        self.chain.answer_retrieval(ch.id, piece, path).await?;
+        Ok(())
+    }
+}
+
+/// Why a retrieval challenge was not answered.
+#[derive(Debug, thiserror::Error)]
+enum AnswerError {
+    #[error("no record of the contract on this host")]
+    UnknownContract,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Prove(#[from] ProveError),
+    #[error("the chain refused the answer: {0}")]
+    Chain(#[from] masp_chain::ChainError),
+    #[error("the proof task failed: {0}")]
+    Task(String),
 }
 
 /// The highest finalized block this host followed, from `path` (none if

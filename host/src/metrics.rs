@@ -27,6 +27,9 @@ pub struct Metrics {
     pub latency: HistogramVec,
     /// Proofs by result (`ok`, `failed`).
     pub proofs: IntCounterVec,
+    /// Retrieval challenges by result: `answered` (on chain, in time),
+    /// `failed` (could not be built or was refused).
+    pub retrievals: IntCounterVec,
     /// Receivers' reads by how their access was decided: `cache` (a
     /// recent answer), `chain` (asked), `refused` (not allowed),
     /// `unavailable` (the chain could not be asked).
@@ -110,6 +113,20 @@ impl Metrics {
         )
         .expect("static metric");
         registry.register(Box::new(proofs.clone())).expect("unique");
+        let retrievals = IntCounterVec::new(
+            Opts::new(
+                "retrievals_total",
+                "Retrieval challenges by result (answered, failed)",
+            ),
+            &["result"],
+        )
+        .expect("static metric");
+        registry
+            .register(Box::new(retrievals.clone()))
+            .expect("unique");
+        for result in ["answered", "failed"] {
+            retrievals.with_label_values(&[result]);
+        }
         let bytes_served = IntCounterVec::new(
             Opts::new(
                 "bytes_served_total",
@@ -146,6 +163,7 @@ impl Metrics {
             requests,
             latency,
             proofs,
+            retrievals,
             receiver_checks,
             corrupt_chunks,
             connections,

@@ -233,6 +233,12 @@ pub(crate) fn ticket_in(query: Option<&str>) -> Option<&str> {
     param_in(query, "ticket")
 }
 
+/// The `claim` parameter of a query string (a Receiver's claim of a link
+/// issued to it).
+pub(crate) fn claim_in(query: Option<&str>) -> Option<&str> {
+    param_in(query, "claim")
+}
+
 /// The `receipt` parameter of a query string.
 pub(crate) fn receipt_in(query: Option<&str>) -> Option<&str> {
     param_in(query, "receipt")
@@ -727,13 +733,15 @@ fn authorize(
     chunk: Option<u32>,
     range: (u64, u64),
 ) -> Result<SignedTicket, Refuse> {
-    check_ticket(state, ticket_param(req), op, id, c, chunk, range)
+    let claim = claim_in(req.uri().query());
+    check_ticket(state, ticket_param(req), claim, op, id, c, chunk, range)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn check_ticket(
     state: &AppState,
     wire: Option<&str>,
+    claim: Option<&str>,
     op: TicketOp,
     id: ContractId,
     c: &ContractRecord,
@@ -746,17 +754,29 @@ fn check_ticket(
             "a signed ticket is required (?ticket=)",
         );
     };
-    tickets::check(
+    let now = state.clock.now();
+    let object: Object = chunk.into();
+    let t = tickets::verify(
         wire,
-        op,
+        Accept::Op(op),
         id,
         &c.sender,
-        chunk,
-        range,
-        state.clock.now(),
+        object,
+        now,
         &state.replay,
     )
-    .map_err(ticket_refused)
+    .map_err(ticket_refused)?;
+    if op.is_read() {
+        let genesis = state.replay.genesis().ok_or(TicketError::Unavailable);
+        genesis
+            .and_then(|g| tickets::check_claim(&t, claim, &g))
+            .map_err(ticket_refused)?;
+        state
+            .replay
+            .first_use(&t, object, range, now)
+            .map_err(ticket_refused)?;
+    }
+    Ok(t)
 }
 
 /// A refused ticket's answer.
@@ -793,6 +813,7 @@ fn receiver_refused(e: Denied) -> Refuse {
 pub(crate) async fn read_ticket(
     state: &AppState,
     wire: Option<&str>,
+    claim: Option<&str>,
     id: ContractId,
     c: &ContractRecord,
     object: Object,
@@ -834,6 +855,10 @@ pub(crate) async fn read_ticket(
             .inc();
         answer.map_err(receiver_refused)?;
     }
+    let genesis = state.replay.genesis().ok_or(TicketError::Unavailable);
+    genesis
+        .and_then(|g| tickets::check_claim(&t, claim, &g))
+        .map_err(ticket_refused)?;
     state
         .replay
         .first_use(&t, object, range, now)
@@ -1070,6 +1095,7 @@ pub(crate) async fn check_download(
     id: ContractId,
     index: u32,
     ticket: Option<&str>,
+    claim: Option<&str>,
     range: Option<&str>,
     receipt: Option<&str>,
 ) -> Result<Download, Refuse> {
@@ -1100,6 +1126,7 @@ pub(crate) async fn check_download(
     let ticket = read_ticket(
         state,
         ticket,
+        claim,
         id,
         &c,
         Object::Chunk(index),
@@ -1109,7 +1136,7 @@ pub(crate) async fn check_download(
     .await?;
     let charged = state
         .egress
-        .charge(state.replay.genesis(), ticket.signer, receipt, end - start)
+        .charge(state.replay.genesis(), payer(&ticket), receipt, end - start)
         .await;
     let charge = match charged {
         Ok(c) => c,
@@ -1174,25 +1201,34 @@ async fn get_chunk(
         .get(header::RANGE)
         .map(|v| v.to_str().unwrap_or(""));
     let receipt = receipt_in(req.uri().query());
-    let (status, start, end, len, ticket, charge) =
-        match check_download(state, id, index, ticket_param(req), range, receipt).await? {
-            Download::Serve {
-                status,
-                start,
-                end,
-                len,
-                ticket,
-                charge,
-            } => (status, start, end, len, ticket, charge),
-            Download::Unsatisfiable(len) => {
-                return Ok(Response::builder()
-                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                    .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-                    .header(header::CONTENT_RANGE, format!("bytes */{len}"))
-                    .body(full("range not satisfiable\n"))
-                    .expect("static response"))
-            }
-        };
+    let (status, start, end, len, ticket, charge) = match check_download(
+        state,
+        id,
+        index,
+        ticket_param(req),
+        claim_in(req.uri().query()),
+        range,
+        receipt,
+    )
+    .await?
+    {
+        Download::Serve {
+            status,
+            start,
+            end,
+            len,
+            ticket,
+            charge,
+        } => (status, start, end, len, ticket, charge),
+        Download::Unsatisfiable(len) => {
+            return Ok(Response::builder()
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                .body(full("range not satisfiable\n"))
+                .expect("static response"))
+        }
+    };
     state.metrics.download_disk_reads.inc();
     let store = state.store.clone();
     let data = match blocking(move || store.read_range(id, index, start, end)).await {
@@ -1250,7 +1286,7 @@ async fn get_manifest(
     id: ContractId,
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
-    let data = manifest_download(state, id, ticket_param(req)).await?;
+    let data = manifest_download(state, id, ticket_param(req), claim_in(req.uri().query())).await?;
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .body(full(data))
@@ -1264,10 +1300,20 @@ pub(crate) async fn manifest_download(
     state: &AppState,
     id: ContractId,
     ticket: Option<&str>,
+    claim: Option<&str>,
 ) -> Result<Bytes, Refuse> {
     let c = contract(state, id).await?;
     let whole = (0, u64::MAX);
-    let t = check_ticket(state, ticket, TicketOp::Download, id, &c, None, whole)?;
+    let t = check_ticket(
+        state,
+        ticket,
+        claim,
+        TicketOp::Download,
+        id,
+        &c,
+        None,
+        whole,
+    )?;
     let store = state.store.clone();
     let found = blocking(move || store.manifest(id)).await;
     if !matches!(found, Ok(Some(_))) {
@@ -1283,8 +1329,19 @@ pub(crate) async fn manifest_download(
 }
 
 /// Whether `t` is a Receiver's own ticket (its bytes are counted apart).
+/// Who pays for a read with `t`: its signer, or for a link issued to a
+/// Receiver, the Receiver who claimed it (a Sender's link does not spend
+/// the Sender's allowance).
+fn payer(t: &SignedTicket) -> [u8; 32] {
+    if t.needs_claim() {
+        t.ticket.receiver
+    } else {
+        t.signer
+    }
+}
+
 pub(crate) fn is_receiver(t: &SignedTicket) -> bool {
-    matches!(t.ticket.op, TicketOp::Receive { .. })
+    matches!(t.ticket.op, TicketOp::Receive { .. }) || t.needs_claim()
 }
 
 /// `PUT /v1/contracts/{id}/listing-manifests/{hash}`: a listing's sealed
@@ -1340,7 +1397,14 @@ async fn get_listing_manifest(
     hash: [u8; 32],
     req: &mut Req,
 ) -> Result<Response<Body>, Refuse> {
-    let data = listing_manifest_download(state, id, &hash, ticket_param(req)).await?;
+    let data = listing_manifest_download(
+        state,
+        id,
+        &hash,
+        ticket_param(req),
+        claim_in(req.uri().query()),
+    )
+    .await?;
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .body(full(data))
@@ -1356,11 +1420,12 @@ pub(crate) async fn listing_manifest_download(
     id: ContractId,
     hash: &[u8; 32],
     ticket: Option<&str>,
+    claim: Option<&str>,
 ) -> Result<Bytes, Refuse> {
     let c = contract(state, id).await?;
     let whole = (0, u64::MAX);
     let object = Object::listing_manifest(hash);
-    let t = read_ticket(state, ticket, id, &c, object, Some(hash), whole).await?;
+    let t = read_ticket(state, ticket, claim, id, &c, object, Some(hash), whole).await?;
     let store = state.store.clone();
     let key = *hash;
     let found = blocking(move || store.listing_manifest(id, &key)).await;

@@ -32,6 +32,32 @@ pub fn signature_ok(t: &SignedTicket, genesis: &[u8; 32]) -> bool {
     )
 }
 
+/// A link issued to another account ([`SignedTicket::needs_claim`]) is
+/// served only with `claim`: its Receiver's sr25519 signature (64 bytes in
+/// hex) of [`SignedTicket::claim_payload`] for the chain whose genesis hash
+/// is `genesis`. Every other ticket passes.
+pub fn check_claim(
+    t: &SignedTicket,
+    claim: Option<&str>,
+    genesis: &[u8; 32],
+) -> Result<(), TicketError> {
+    if !t.needs_claim() {
+        return Ok(());
+    }
+    let claim = claim.ok_or(TicketError::Unclaimed)?;
+    let mut signature = [0u8; 64];
+    hex::decode_to_slice(claim, &mut signature).map_err(|_| TicketError::BadClaim)?;
+    if sr25519::verify(
+        &sr25519::Signature(signature),
+        t.claim_payload(genesis),
+        &sr25519::PublicKey(t.ticket.receiver),
+    ) {
+        Ok(())
+    } else {
+        Err(TicketError::BadClaim)
+    }
+}
+
 /// One entry of a [`ReplayLog`]: key and value bytes.
 pub type LogEntry = (Vec<u8>, Vec<u8>);
 

@@ -24,7 +24,7 @@ use std::{
 
 use masp_chain::ChainError;
 use masp_host::{
-    chain::{BlockId, ChainApi, ChainContract, ContractEvent, Head},
+    chain::{BlockId, ChainApi, ChainContract, ContractEvent, Head, Retrieval},
     config::{self, Overrides},
     follower::{scrub, Follower, PollError, PollReport},
     listings::{NoChain, ReceiverGate},
@@ -73,6 +73,10 @@ struct Script {
     unlisted: Vec<ContractId>,
     confirmed: Vec<ContractId>,
     proofs: Vec<Submitted>,
+    /// Open retrieval challenges on this host's contracts.
+    retrievals: Vec<Retrieval>,
+    /// Answers received: challenge id, piece, path.
+    answers: Vec<(u64, Vec<u8>, Vec<[u8; 32]>)>,
     /// Full reads of the host's contracts.
     full_reads: u32,
     fail: bool,
@@ -225,6 +229,32 @@ impl ChainApi for ScriptedChain {
             }
         });
         Ok(())
+    }
+    async fn open_retrievals(&self) -> Result<Vec<Retrieval>, ChainError> {
+        self.check()?;
+        Ok(self.with(|s| s.retrievals.clone()))
+    }
+    async fn answer_retrieval(
+        &self,
+        id: u64,
+        piece: Vec<u8>,
+        path: Vec<[u8; 32]>,
+    ) -> Result<(), ChainError> {
+        self.check()?;
+        self.with(|s| {
+            // As the pallet does: an answered challenge is gone.
+            let before = s.retrievals.len();
+            s.retrievals.retain(|r| r.id != id);
+            if s.retrievals.len() == before {
+                return Err(ChainError::Module {
+                    pallet: "Retrieval".into(),
+                    error: "UnknownChallenge".into(),
+                    docs: String::new(),
+                });
+            }
+            s.answers.push((id, piece, path));
+            Ok(())
+        })
     }
 }
 
@@ -700,4 +730,92 @@ async fn a_contract_whose_leaf_count_or_root_does_not_match_its_data_is_never_co
         assert!(r.chain.with(|s| s.confirmed.is_empty()));
         assert!(!r.state.store.contract(7).unwrap().unwrap().confirmed);
     }
+}
+
+#[tokio::test]
+async fn an_open_retrieval_challenge_is_answered_with_the_piece_and_its_path() {
+    let mut r = rig(3 * CHUNK_SIZE - 100);
+    r.upload(0..3);
+    r.follower.poll().await.unwrap();
+    let root = r.chain.with(|s| s.contracts[0].root);
+    let leaves = masp_proofs::leaf_count(r.data.len() as u64);
+    // One piece across a chunk boundary, one at the file's short end, and
+    // one on a contract this host has no record of.
+    let across = LEAVES_PER_CHUNK - 3;
+    let end = leaves - 2;
+    r.chain.with(|s| {
+        s.retrievals = vec![
+            Retrieval {
+                id: 4,
+                contract: 7,
+                first_leaf: across,
+                leaves: 8,
+                deadline: 50,
+            },
+            Retrieval {
+                id: 5,
+                contract: 7,
+                first_leaf: end,
+                leaves: 2,
+                deadline: 50,
+            },
+            Retrieval {
+                id: 6,
+                contract: 99,
+                first_leaf: 0,
+                leaves: 8,
+                deadline: 50,
+            },
+        ]
+    });
+    let report = r.follower.poll().await.unwrap();
+    assert_eq!(report.answered, 2);
+    let answers = r.chain.with(|s| s.answers.clone());
+    for (id, piece, path) in &answers {
+        let (first, n) = if *id == 4 { (across, 8) } else { (end, 2) };
+        let indices: Vec<u64> = (first..first + n).collect();
+        masp_proofs::verify_multi(&root, leaves, &indices, piece, path).unwrap();
+        let start = first as usize * 512;
+        assert_eq!(
+            &piece[..],
+            &r.data[start..(start + n as usize * 512).min(r.data.len())]
+        );
+    }
+    // The unanswerable one is reported once, not retried into the log.
+    let failed = r
+        .state
+        .metrics
+        .retrievals
+        .with_label_values(&["failed"])
+        .get();
+    assert_eq!(failed, 1);
+    assert_eq!(r.follower.poll().await.unwrap().answered, 0);
+    assert_eq!(
+        r.state
+            .metrics
+            .retrievals
+            .with_label_values(&["failed"])
+            .get(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_challenge_and_an_epoch_proof_are_both_answered_in_one_poll() {
+    let mut r = rig(CHUNK_SIZE);
+    r.upload(0..1);
+    r.follower.poll().await.unwrap();
+    r.chain.with(|s| {
+        s.epoch = 1;
+        s.seeds.insert(1, [3; 32]);
+        s.retrievals = vec![Retrieval {
+            id: 1,
+            contract: 7,
+            first_leaf: 0,
+            leaves: 8,
+            deadline: 5,
+        }];
+    });
+    let report = r.follower.poll().await.unwrap();
+    assert_eq!((report.answered, report.proven), (1, 1));
 }

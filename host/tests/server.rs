@@ -7,7 +7,8 @@
 //! - a disk that fails gives a 500 with a reason and indexes nothing; a
 //!   download the disk could not read does not use up the link;
 //! - a download link serves each byte of a chunk once: shifted ranges
-//!   that re-read served bytes are refused;
+//!   that re-read served bytes are refused; a link issued to a Receiver
+//!   serves only requests that Receiver signs;
 //! - health and metrics answer;
 //! - downloads answer the same on the sendfile fast path and on hyper's
 //!   (after another request on the connection), pipelined ones in order,
@@ -20,7 +21,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use masp_client::hostapi::{sign_ticket, HostApi, HostError};
+use masp_client::hostapi::{sign_claim, sign_ticket, HostApi, HostError};
 use masp_host::{
     listings::{NoChain, ReceiverGate},
     metrics::Metrics,
@@ -1122,4 +1123,93 @@ async fn the_status_answer_is_paged() {
     assert_eq!(v["next"], serde_json::Value::Null);
     assert_eq!(c.get("/v1/contracts/1?from=x", "").await.status, 400);
     assert_eq!(masp_host::server::STATUS_PAGE, 16_384);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_issued_to_a_receiver_serves_only_that_receiver() {
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    stored(&s).await;
+    let (bob, eve) = (dev::bob(), dev::eve());
+    // Alice's link for Bob: chunk 0 (and every other).
+    let link = sign_ticket(
+        &dev::alice(),
+        GENESIS,
+        TicketOp::Download,
+        1,
+        0,
+        u32::MAX,
+        Some(bob.public_key().0),
+        Duration::from_secs(600),
+    );
+    // Copied by Eve: without a claim, or with her own, refused with the
+    // reason; neither uses the link up.
+    let e = s.api.get_chunk(1, 0, &link).await.unwrap_err();
+    let text = e.to_string();
+    assert_eq!(status(e), 403);
+    assert!(text.contains("issued to another account"), "{text}");
+    let eves = sign_claim(&eve, GENESIS, &link);
+    let e = s
+        .api
+        .get_chunk_claimed(1, 0, &link, &eves, None)
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert_eq!(status(e), 403);
+    assert!(
+        text.contains("not the link's receiver's signature"),
+        "{text}"
+    );
+    // Bob's claim of another link does not open this one.
+    let other = sign_ticket(
+        &dev::alice(),
+        GENESIS,
+        TicketOp::Download,
+        1,
+        0,
+        u32::MAX,
+        Some(bob.public_key().0),
+        Duration::from_secs(600),
+    );
+    let wrong = sign_claim(&bob, GENESIS, &other);
+    assert_eq!(
+        status(
+            s.api
+                .get_chunk_claimed(1, 0, &link, &wrong, None)
+                .await
+                .unwrap_err()
+        ),
+        403
+    );
+    // Bob, signing: served, on the fast path and on hyper's alike.
+    let claim = sign_claim(&bob, GENESIS, &link);
+    assert_eq!(
+        s.api
+            .get_chunk_claimed(1, 0, &link, &claim, None)
+            .await
+            .unwrap(),
+        s.chunk(0)
+    );
+    // Once per chunk, as any link.
+    assert_eq!(
+        status(
+            s.api
+                .get_chunk_claimed(1, 0, &link, &claim, None)
+                .await
+                .unwrap_err()
+        ),
+        403
+    );
+    assert_eq!(
+        s.api
+            .get_chunk_claimed(1, 1, &link, &claim, None)
+            .await
+            .unwrap(),
+        s.chunk(1)
+    );
+    // The Sender's own links need no claim.
+    let own = ticket(&dev::alice(), TicketOp::Download, 1);
+    assert_eq!(s.api.get_chunk(1, 2, &own).await.unwrap(), s.chunk(2));
+    // Nor does the manifest escape: a link for Bob reads it only with his
+    // claim.
+    assert_eq!(status(s.api.get_manifest(1, &link).await.unwrap_err()), 403);
 }

@@ -219,6 +219,10 @@ mod runtime {
     /// Egress: downloaders pay hosts per byte served (payment channels).
     #[runtime::pallet_index(57)]
     pub type Egress = pallet_egress;
+    /// Retrieval challenges: a host that will not serve publishes a piece
+    /// on chain or is slashed.
+    #[runtime::pallet_index(58)]
+    pub type Retrieval = pallet_retrieval;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {

@@ -35,6 +35,7 @@ const UNIT = 10n ** 12n;
 const EPOCH = 10; // blocks of 500 ms
 const KEY_DEADLINE = 30; // blocks, set below
 const DISPUTE_PERIOD = 40;
+const RETRIEVAL_PERIOD = 12; // blocks a host has to answer a challenge
 const PURCHASE_DEPOSIT = UNIT / 100n; // the runtime's PurchaseDeposit
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const GIB = 1n << 30n;
@@ -83,6 +84,12 @@ async function refused(u, args, reason) {
   assert.match(r.stderr, reason);
   return r.stderr;
 }
+
+/** Planck of a decimal MASP amount as the CLI prints it ("0.0015"). */
+const planck = (masp) => {
+  const [whole, frac = ''] = masp.split('.');
+  return BigInt(whole) * UNIT + BigInt((frac + '0'.repeat(12)).slice(0, 12));
+};
 
 const listingOf = (stdout) => Number(stdout.match(/as listing (\d+)/)[1]);
 
@@ -286,4 +293,103 @@ test('bad input gets a clear error and changes nothing', { timeout: 300_000 }, a
   await refused(poor, ['buy', String(listing)], /InsufficientFunds|cannot pay/);
   // Refusals before a transaction cost nothing; chain refusals only a fee.
   assert.ok(balance - (await free(receiver.address)) < UNIT / 10n);
+});
+
+test('a link the Sender issues to a Receiver serves that Receiver only; a copied one is refused with the reason', { timeout: 300_000 }, async () => {
+  const links = (await ok(sender, ['link', String(fileId), '--receiver', receiver.address])).trim().split('\n');
+  assert.ok(links.length >= 2, 'a link per chunk and replica');
+  const url = links[0];
+  // The outsider with the copied URL: the host says no, and why; its own
+  // CLI will not even try.
+  const copied = await fetch(url);
+  assert.equal(copied.status, 403);
+  assert.match(await copied.text(), /issued to another account/);
+  await refused(outsider, ['fetch', url, '-o', join(work, 'stolen.bin')], /issued to .* not to you/);
+  // The Receiver: served (and it pays the host's egress itself).
+  const out = join(work, 'chunk0.bin');
+  assert.match(await ok(receiver, ['fetch', url, '-o', out]), /Wrote 1048576 bytes of ciphertext/);
+  assert.equal(readFileSync(out).length, 1 << 20);
+  // Once per chunk, as every link.
+  await refused(receiver, ['fetch', url, '-o', join(work, 'again.bin')], /already used/);
+});
+
+test('a host that refuses a paying Receiver is challenged, fails to answer and is slashed; an honest host answers and keeps its deposit', { timeout: 300_000 }, async () => {
+  await setParam(':RetrievalPeriod:', 'u32', RETRIEVAL_PERIOD);
+  const listing = await share(['--price', '1']);
+  await ok(receiver, ['buy', String(listing)]);
+  await ok(sender, ['agent', '--once']);
+  const contracts = (await api.query.listings.listings(listing)).unwrap().contracts.map((c) => c.toNumber());
+  const hostOf = async (c) => (await api.query.storageMarket.contracts(c)).unwrap().host.toString();
+  const byHost = {};
+  for (const c of contracts) byHost[await hostOf(c)] = c;
+  const [honest, refusing] = [byHost[hosts.charlie.account], byHost[hosts.bob.account]];
+  assert.ok(honest !== undefined && refusing !== undefined, 'one replica on each host');
+  const backing = async (c) => (await api.query.deposits.backings(c)).unwrap().amount.toBigInt();
+
+  // The outsider has no access: it cannot challenge anyone.
+  await refused(outsider, ['challenge', 'open', String(honest), '--listing', String(listing)], /NoAccess/);
+
+  // Charlie answers on chain: the piece is published and verified; it
+  // keeps its deposit and earns a tenth of the challenge deposit.
+  const honestBacking = await backing(honest);
+  const piece = join(work, 'piece.bin');
+  const answered = await ok(receiver, ['challenge', 'open', String(honest), '--listing', String(listing), '--leaf', '2049', '-o', piece]);
+  assert.match(answered, /answered: the host published 4096 bytes, verified on chain; it earned 0\.1 MASP/);
+  assert.equal(readFileSync(piece).length, 4096);
+  assert.equal(await backing(honest), honestBacking, 'an answering host is not slashed');
+  const metrics = await (await fetch(`${hosts.charlie.url}/metrics`)).text();
+  assert.match(metrics, /masp_host_retrievals_total\{result="answered"\} 1/);
+
+  // Bob stops serving (and answering): the Receiver's challenge fails and
+  // Bob's deposit pays the Receiver.
+  hosts.bob.child.kill('SIGSTOP');
+  try {
+    const refusingBacking = await backing(refusing);
+    const before = await free(receiver.address);
+    const failed = await ok(receiver, ['challenge', 'open', String(refusing), '--listing', String(listing)]);
+    const m = failed.match(/failed: the host did not answer; ([\d.]+) MASP of its deposit was slashed, ([\d.]+) MASP paid to the challenger/);
+    assert.ok(m, failed);
+    // 5% of what backed the contract when it was settled (Bob, stopped,
+    // also misses proofs meanwhile, which cost him more).
+    const slashed = planck(m[1]);
+    assert.equal(planck(m[2]), slashed, 'all of it paid to the challenger');
+    assert.ok(slashed > 0n && slashed <= refusingBacking / 20n, `slashed ${slashed} of ${refusingBacking}`);
+    assert.ok(refusingBacking - (await backing(refusing)) >= slashed, 'taken from the deposit backing the contract');
+    // The Receiver got the slash and its deposit back, less two fees.
+    const gained = (await free(receiver.address)) - before;
+    assert.ok(gained > slashed - UNIT / 10n && gained <= slashed, `gained ${gained}, slashed ${slashed}`);
+    const rating = (await api.call.hostRatingApi.rating(hosts.bob.account)).unwrap();
+    assert.equal(rating.metrics.retrievalsFailed.toNumber(), 1);
+  } finally {
+    hosts.bob.child.kill('SIGCONT');
+  }
+});
+
+test('a Receiver closes its egress channels and gets back what was not spent', { timeout: 300_000 }, async () => {
+  await setParam(':EgressClosePeriod:', 'u32', 4);
+  const listed = await ok(receiver, ['egress', 'ls']);
+  assert.match(listed, new RegExp(`host ${hosts.charlie.account}`));
+  const held = async () => {
+    const all = await api.query.egress.channels.entries(receiver.address);
+    return all.reduce((n, [, c]) => n + c.unwrap().held.toBigInt(), 0n);
+  };
+  const left = await held();
+  assert.ok(left > 0n, 'allowance left to return');
+  const closing = await ok(receiver, ['egress', 'close', '--all']);
+  assert.match(closing, /Closing the channel with/);
+  // The hosts keep their close period: nothing returns yet.
+  await refused(receiver, ['egress', 'close', hosts.bob.account], /no open egress channel/);
+  const deadline = Date.now() + 60_000;
+  let finished = '';
+  while (!/returned/.test(finished)) {
+    assert.ok(Date.now() < deadline, 'finished in time');
+    await sleep(1000);
+    finished = await ok(receiver, ['egress', 'finish']);
+  }
+  while ((await api.query.egress.channels.entries(receiver.address)).length > 0) {
+    assert.ok(Date.now() < deadline, 'every channel finished');
+    await sleep(1000);
+    await ok(receiver, ['egress', 'finish']);
+  }
+  assert.match(await ok(receiver, ['egress', 'ls']), /No egress channels/);
 });

@@ -11,7 +11,7 @@
 //! because money a Sender pays can flow straight back to the host's owner
 //! and be paid again; locked deposit cannot be locked twice at once.
 //!
-//! - **Reliability** (50%): the share of the recent stake that was proven,
+//! - **Reliability** (40%): the share of the recent stake that was proven,
 //!   `proven / (proven + missed + StakePrior)`, where `proven` and `missed`
 //!   sum the stake of each proven or missed epoch and lose
 //!   [`Config::RecentWeight`] of their weight each epoch (recent epochs
@@ -24,6 +24,14 @@
 //!   deposit-epochs), up to [`Config::FullExperienceValue`].
 //! - **Age** (10%): blocks since the host's proven stake first reached
 //!   [`Config::StakePrior`], up to [`Config::FullAge`].
+//! - **Availability** (10%): whether the host serves what it stores, from
+//!   retrieval challenges (the retrieval pallet): `StakePrior /
+//!   (StakePrior + unanswered)`, where `unanswered` sums the stake of each
+//!   contract whose challenge went unanswered, decayed like reliability.
+//!   Penalty only: answering is what every host is expected to do, so it
+//!   earns nothing (a host's own second account could challenge it at will
+//!   and be answered); failing to answer a downloader costs. Earned, like
+//!   age, only once the host's proven stake reached the prior.
 //!
 //! What farming costs: self-funded volume (a host's own second account, or
 //! Sybil Senders whose payments flow back) earns exactly what the host
@@ -97,6 +105,13 @@ pub mod pallet {
         pub lost_stake: Balance,
         /// Stake x epochs proven over the host's life (experience).
         pub proven_stake: Balance,
+        /// Retrieval challenges answered, over the host's life.
+        pub retrievals_answered: u32,
+        /// Retrieval challenges left unanswered, over the host's life.
+        pub retrievals_failed: u32,
+        /// Stake of the contracts whose retrieval challenge went unanswered,
+        /// decayed like `recent_missed`.
+        pub recent_unanswered: Balance,
         /// The score from these metrics.
         pub rating: Rating,
     }
@@ -117,7 +132,7 @@ pub mod pallet {
     pub struct RatingBreakdown<BlockNumber> {
         /// The score.
         pub rating: Rating,
-        /// Reliability points (of 500,000).
+        /// Reliability points (of 400,000).
         pub reliability: Rating,
         /// Completion points (of 200,000).
         pub completion: Rating,
@@ -125,6 +140,8 @@ pub mod pallet {
         pub experience: Rating,
         /// Age points (of 100,000).
         pub age: Rating,
+        /// Availability points (of 100,000).
+        pub availability: Rating,
         /// The metrics behind them.
         pub metrics: HostMetrics<BlockNumber>,
     }
@@ -225,10 +242,11 @@ pub mod pallet {
             Perbill::from_rational(m.recent_proven, total.max(1))
         }
 
-        /// The parts of `m`'s score now.
-        fn parts(m: &HostMetrics<BlockNumberFor<T>>) -> (Rating, Rating, Rating, Rating) {
+        /// The parts of `m`'s score now: reliability, completion,
+        /// experience, age, availability.
+        fn parts(m: &HostMetrics<BlockNumberFor<T>>) -> (Rating, Rating, Rating, Rating, Rating) {
             let points = |share: Perbill, weight: Rating| share.mul_floor(weight);
-            let reliability = points(Self::reliability_of(m), RATING_MAX / 2);
+            let reliability = points(Self::reliability_of(m), RATING_MAX / 5 * 2);
             let outcomes = m
                 .completed_stake
                 .saturating_add(m.lost_stake)
@@ -254,17 +272,29 @@ pub mod pallet {
                 }
                 None => 0,
             };
-            (reliability, completion, experience, age)
+            // Earned like age: only once the host has put real stake behind
+            // proofs, so a record made of challenges alone is worth nothing.
+            let prior = T::StakePrior::get();
+            let availability = if m.first_seen.is_some() {
+                points(
+                    Perbill::from_rational(prior, prior.saturating_add(m.recent_unanswered).max(1)),
+                    RATING_MAX / 10,
+                )
+            } else {
+                0
+            };
+            (reliability, completion, experience, age, availability)
         }
 
         /// Recomputes `host`'s score from `m`, stores both and updates the top list.
         fn store(host: &T::AccountId, mut m: HostMetrics<BlockNumberFor<T>>) {
             m.reliability = Self::reliability_of(&m);
-            let (a, b, c, d) = Self::parts(&m);
+            let (a, b, c, d, e) = Self::parts(&m);
             let rating = a
                 .saturating_add(b)
                 .saturating_add(c)
                 .saturating_add(d)
+                .saturating_add(e)
                 .min(RATING_MAX);
             let changed = rating != m.rating;
             m.rating = rating;
@@ -332,6 +362,7 @@ pub mod pallet {
                     .saturating_pow(elapsed as usize);
                 m.recent_proven = keep.mul_floor(m.recent_proven);
                 m.recent_missed = keep.mul_floor(m.recent_missed);
+                m.recent_unanswered = keep.mul_floor(m.recent_unanswered);
                 m.epoch = epoch;
             }
             m
@@ -346,13 +377,14 @@ pub mod pallet {
         /// `host`'s score and its parts (for the runtime API).
         pub fn breakdown(host: &T::AccountId) -> Option<RatingBreakdown<BlockNumberFor<T>>> {
             let metrics = Metrics::<T>::get(host)?;
-            let (reliability, completion, experience, age) = Self::parts(&metrics);
+            let (reliability, completion, experience, age, availability) = Self::parts(&metrics);
             Some(RatingBreakdown {
                 rating: metrics.rating,
                 reliability,
                 completion,
                 experience,
                 age,
+                availability,
                 metrics,
             })
         }
@@ -442,6 +474,25 @@ pub mod pallet {
             let mut m = Self::metrics(host);
             m.recent_missed = m.recent_missed.saturating_add(stake);
             m.proofs_missed = m.proofs_missed.saturating_add(1);
+            Self::store(host, m);
+        }
+
+        /// An answered retrieval challenge: counted, worth nothing (see the
+        /// crate docs).
+        fn retrieval_answered(host: &T::AccountId, _contract: ContractId) {
+            let mut m = Self::metrics(host);
+            m.retrievals_answered = m.retrievals_answered.saturating_add(1);
+            Self::store(host, m);
+        }
+
+        /// An unanswered retrieval challenge: the contract's stake adds to
+        /// the unanswered sum. A contract that puts nothing at stake (stored
+        /// for its own host) costs nothing.
+        fn retrieval_failed(host: &T::AccountId, contract: ContractId) {
+            let stake = Self::stake(contract);
+            let mut m = Self::metrics(host);
+            m.recent_unanswered = m.recent_unanswered.saturating_add(stake);
+            m.retrievals_failed = m.retrievals_failed.saturating_add(1);
             Self::store(host, m);
         }
     }

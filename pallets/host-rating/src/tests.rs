@@ -558,3 +558,59 @@ fn best_rating_is_never_below_a_hosts_rating() {
         Stakes::<Test>::remove(1);
     });
 }
+
+#[test]
+fn a_host_that_leaves_a_retrieval_challenge_unanswered_falls_below_one_that_answers() {
+    build_and_execute(|| {
+        host(H1, PRICE);
+        host(H2, PRICE);
+        let f = file(100_000, 1);
+        let g = file(100_000, 2);
+        let (c1, h1) = stored(ALICE, &f, 5, 0);
+        let offer = market::HostOffers::<Test>::get(h1)[0];
+        assert_ok!(Market::cancel_offer(RuntimeOrigin::signed(h1), offer));
+        let (c2, h2) = stored(BOB, &g, 5, 0);
+        assert_ne!(h1, h2, "one contract each");
+        for epoch in 1..=4u64 {
+            run_to(epoch * EPOCH);
+            prove(h1, c1, &f);
+            prove(h2, c2, &g);
+        }
+        let (before1, before2) = (Rating::rating(&h1), Rating::rating(&h2));
+        let b = Rating::breakdown(&h1).unwrap();
+        assert!(b.metrics.first_seen.is_some(), "both hosts are established");
+        assert_eq!(
+            b.availability,
+            RATING_MAX / 10,
+            "full availability at first"
+        );
+
+        <Rating as ProofObserver<_, _>>::retrieval_answered(&h1, c1);
+        <Rating as ProofObserver<_, _>>::retrieval_failed(&h2, c2);
+        assert_eq!(
+            Rating::rating(&h1),
+            before1,
+            "answering is expected: it earns nothing"
+        );
+        assert!(
+            Rating::rating(&h2) < before2,
+            "a refusal costs availability"
+        );
+        let m2 = Metrics::<Test>::get(h2).unwrap();
+        assert_eq!((m2.retrievals_failed, m2.retrievals_answered), (1, 0));
+        assert!(Rating::breakdown(&h2).unwrap().availability < RATING_MAX / 10);
+    });
+}
+
+#[test]
+fn challenges_alone_earn_no_rating() {
+    build_and_execute(|| {
+        host(H1, PRICE);
+        // A host's own second account challenging it, and it answering, as
+        // often as it likes: no stake proven, no points.
+        for _ in 0..50 {
+            <Rating as ProofObserver<_, _>>::retrieval_answered(&H1, 0);
+        }
+        assert_eq!(Rating::rating(&H1), 0);
+    });
+}

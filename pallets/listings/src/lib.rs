@@ -73,7 +73,7 @@ pub mod pallet {
     use masp_primitives::{
         market::ContractId,
         seal::{self, Key32, SealedKey},
-        traits::StorageContracts,
+        traits::{ReadAccess, StorageContracts},
         Balance,
     };
     use sp_runtime::traits::{Saturating, Zero};
@@ -667,7 +667,9 @@ pub mod pallet {
         /// Puts the file key, sealed to `buyer`'s purchase key, on chain (the
         /// listing's Sender only, before the deadline). The Sender is paid
         /// `DisputePeriod` blocks later unless the buyer shows the key is
-        /// wrong.
+        /// wrong. A delivery pays no fee: each answers one purchase its buyer
+        /// paid the fee and a deposit for, so buyers of a free listing
+        /// (Sybils included) cannot drain the Sender's agent with fees.
         #[pallet::call_index(3)]
         #[pallet::weight(T::WeightInfo::deliver_key())]
         pub fn deliver_key(
@@ -675,7 +677,7 @@ pub mod pallet {
             listing: ListingId,
             buyer: T::AccountId,
             sealed: SealedKey,
-        ) -> DispatchResult {
+        ) -> DispatchResultWithPostInfo {
             let who = ensure_signed(origin)?;
             let l = Listings::<T>::get(listing).ok_or(Error::<T>::UnknownListing)?;
             ensure!(l.sender == who, Error::<T>::NotListingSender);
@@ -690,7 +692,7 @@ pub mod pallet {
             p.state = PurchaseState::Delivered { sealed, release_at };
             Purchases::<T>::insert(listing, &buyer, p);
             Self::deposit_event(Event::KeyDelivered { listing, buyer });
-            Ok(())
+            Ok(Pays::No.into())
         }
 
         /// Shows that the key delivered for the caller's purchase of
@@ -830,16 +832,29 @@ pub mod pallet {
         /// Whether `who` may download `listing`'s file: its Sender, anyone
         /// for a public listing, a buyer whose key was delivered.
         pub fn has_access(listing: ListingId, who: &T::AccountId) -> bool {
-            let Some(l) = Listings::<T>::get(listing) else {
-                return false;
-            };
-            if l.sender == *who || l.terms.open_key.is_some() {
-                return true;
-            }
-            matches!(
-                Purchases::<T>::get(listing, who).map(|p| p.state),
-                Some(PurchaseState::Delivered { .. } | PurchaseState::Settled { .. })
-            )
+            Listings::<T>::get(listing).is_some_and(|l| Self::reads(&l, listing, who))
+        }
+
+        /// Whether `who` reads `l` (listing `listing`): its Sender, anyone
+        /// if it is public, a buyer whose key was delivered.
+        fn reads(l: &Listing<T>, listing: ListingId, who: &T::AccountId) -> bool {
+            l.sender == *who
+                || l.terms.open_key.is_some()
+                || matches!(
+                    Purchases::<T>::get(listing, who).map(|p| p.state),
+                    Some(PurchaseState::Delivered { .. } | PurchaseState::Settled { .. })
+                )
+        }
+
+        /// Whether `who` may download `contract` through `listing`: the
+        /// listing names the contract and `who` has access to it.
+        pub fn may_read_contract(
+            listing: ListingId,
+            who: &T::AccountId,
+            contract: ContractId,
+        ) -> bool {
+            Listings::<T>::get(listing)
+                .is_some_and(|l| l.contracts.contains(&contract) && Self::reads(&l, listing, who))
         }
 
         /// The 32 bytes of an account id as the client binds them into a
@@ -1056,6 +1071,14 @@ pub mod pallet {
                 );
             }
             Ok(())
+        }
+    }
+
+    /// Readers of a listing may challenge its contracts' hosts to serve
+    /// (the retrieval pallet).
+    impl<T: Config> ReadAccess<T::AccountId> for Pallet<T> {
+        fn may_read(who: &T::AccountId, listing: u64, contract: ContractId) -> bool {
+            Self::may_read_contract(listing, who, contract)
         }
     }
 }

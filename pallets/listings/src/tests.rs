@@ -896,3 +896,31 @@ proptest! {
         });
     }
 }
+
+#[test]
+fn only_a_reader_of_a_listing_that_names_a_contract_may_challenge_its_host() {
+    use masp_primitives::traits::ReadAccess;
+    build_and_execute(|| {
+        let id = share(UNIT, Terms::default());
+        assert_ok!(buy(CAROL, id));
+        // Awaiting the key: no access yet, so no challenge.
+        assert!(!<Listings as ReadAccess<_>>::may_read(&CAROL, id, 1));
+        let post =
+            Listings::deliver_key(signed(ALICE), id, CAROL, sealed_for(id, CAROL, &FILE_KEY))
+                .unwrap();
+        assert_eq!(
+            post.pays_fee,
+            frame_support::dispatch::Pays::No,
+            "a delivery costs the Sender no fee (buyers of a free listing cannot drain it)"
+        );
+        assert!(<Listings as ReadAccess<_>>::may_read(&CAROL, id, 1));
+        assert!(<Listings as ReadAccess<_>>::may_read(&CAROL, id, 2));
+        // A contract the listing does not name, another listing, another
+        // account.
+        assert!(!<Listings as ReadAccess<_>>::may_read(&CAROL, id, 3));
+        assert!(!<Listings as ReadAccess<_>>::may_read(&CAROL, id + 1, 1));
+        assert!(!<Listings as ReadAccess<_>>::may_read(&DAVE, id, 1));
+        // The Sender reads its own listing.
+        assert!(<Listings as ReadAccess<_>>::may_read(&ALICE, id, 1));
+    });
+}

@@ -15,6 +15,13 @@
 //! On the wire a [`SignedTicket`] is its SCALE bytes in lowercase hex, in the
 //! `ticket` query parameter of the chunk URL.
 //!
+//! **Links bound to their Receiver**: a Sender's download ticket issued to
+//! another account (`receiver` != signer, `masp link --receiver X`) is not a
+//! bearer link. The host serves it only to a request that also carries the
+//! Receiver's sr25519 signature of [`SignedTicket::claim_payload`] (the
+//! `claim` query parameter, 64 bytes in hex): a copied URL is useless to
+//! anyone else. The Sender's own tickets (`receiver` = signer) need none.
+//!
 //! Signature verification needs sr25519, which this `no_std` crate leaves to
 //! its users (the host daemon uses `subxt-signer`); the rest of the checks
 //! are here, so the client and the host agree on them.
@@ -27,6 +34,9 @@ use crate::market::ContractId;
 /// Domain separation for ticket signatures (v2: the chain's genesis hash
 /// follows it in the signed payload).
 pub const TICKET_CONTEXT: &[u8] = b"masp/ticket/v2";
+
+/// Domain separation for a Receiver's claim of a link issued to it.
+pub const CLAIM_CONTEXT: &[u8] = b"masp/ticket-claim/v1";
 
 /// The longest a ticket may live, seconds. A host refuses tickets that expire
 /// later than this from its own clock, so a leaked link dies soon.
@@ -116,6 +126,11 @@ pub enum TicketError {
     Replayed,
     /// A Receiver's ticket not signed by the Receiver it names.
     NotReceiver,
+    /// A link issued to another account, presented without that
+    /// Receiver's claim.
+    Unclaimed,
+    /// The claim is not the named Receiver's signature of this ticket.
+    BadClaim,
     /// The host cannot check tickets now: it has not yet learned which
     /// chain it serves, or it cannot record a download's use (a retry
     /// later may succeed).
@@ -136,6 +151,10 @@ impl TicketError {
             Self::BadSignature => "ticket signature does not verify",
             Self::Replayed => "ticket was already used for this chunk",
             Self::NotReceiver => "a receiver's ticket must be signed by that receiver",
+            Self::Unclaimed => {
+                "this link was issued to another account: the request must carry that receiver's signature (?claim=)"
+            }
+            Self::BadClaim => "the claim is not the link's receiver's signature",
             Self::Unavailable => "the host cannot check tickets right now; try again shortly",
         }
     }
@@ -184,6 +203,24 @@ impl Ticket {
 }
 
 impl SignedTicket {
+    /// Whether a read with it needs its Receiver's claim: a Sender's
+    /// download ticket issued to another account.
+    pub fn needs_claim(&self) -> bool {
+        matches!(self.ticket.op, TicketOp::Download) && self.ticket.receiver != self.signer
+    }
+
+    /// What the Receiver signs to use a link issued to it, for the chain
+    /// whose genesis block hash is `genesis`: `CLAIM_CONTEXT ++ genesis ++
+    /// SCALE(signed ticket)` (the Sender's signature included, so a claim
+    /// is good for this one link only).
+    pub fn claim_payload(&self, genesis: &[u8; 32]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(CLAIM_CONTEXT.len() + 32 + Self::max_encoded_len());
+        out.extend_from_slice(CLAIM_CONTEXT);
+        out.extend_from_slice(genesis);
+        self.encode_to(&mut out);
+        out
+    }
+
     /// Its wire form: SCALE bytes as lowercase hex.
     pub fn to_hex(&self) -> alloc::string::String {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -321,6 +358,30 @@ mod tests {
             Err(TicketError::Malformed)
         );
         assert_eq!(SignedTicket::from_hex(""), Err(TicketError::Malformed));
+    }
+
+    #[test]
+    fn only_a_senders_link_issued_to_someone_else_needs_a_claim() {
+        let mut s = SignedTicket {
+            ticket: ticket(TicketOp::Download),
+            signer: [1; 32],
+            signature: [4; 64],
+        };
+        assert!(!s.needs_claim(), "the Sender's own link");
+        s.ticket.receiver = [2; 32];
+        assert!(s.needs_claim());
+        let payload = s.claim_payload(&[5; 32]);
+        assert!(payload.starts_with(CLAIM_CONTEXT));
+        assert_eq!(&payload[CLAIM_CONTEXT.len()..][..32], &[5; 32]);
+        // Another link of the same Sender: another payload.
+        let mut other = s.clone();
+        other.signature = [6; 64];
+        assert_ne!(other.claim_payload(&[5; 32]), payload);
+        // Receivers' own tickets and uploads never do.
+        s.ticket.op = TicketOp::Receive { listing: 1 };
+        assert!(!s.needs_claim());
+        s.ticket.op = TicketOp::Upload;
+        assert!(!s.needs_claim());
     }
 
     #[test]

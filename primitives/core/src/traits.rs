@@ -182,6 +182,10 @@ pub trait ProofObserver<AccountId, Balance> {
     fn proof_passed(_host: &AccountId, _contract: ContractId, _paid: Balance) {}
     /// `host` missed an epoch of `contract`; `consecutive` misses in a row.
     fn proof_missed(_host: &AccountId, _contract: ContractId, _consecutive: u32) {}
+    /// `host` answered a retrieval challenge on `contract` in time.
+    fn retrieval_answered(_host: &AccountId, _contract: ContractId) {}
+    /// `host` let a retrieval challenge on `contract` pass unanswered.
+    fn retrieval_failed(_host: &AccountId, _contract: ContractId) {}
 }
 
 impl<AccountId, Balance> ProofObserver<AccountId, Balance> for () {}
@@ -212,5 +216,21 @@ where
     fn host_unregistered(host: &AccountId) {
         A::host_unregistered(host);
         B::host_unregistered(host);
+    }
+}
+
+/// Who may read a stored file besides its Sender (the listings pallet): a
+/// retrieval challenge may only be opened by someone the host owes the data.
+pub trait ReadAccess<AccountId> {
+    /// Whether `who` may download `contract` through listing `listing` (the
+    /// listing names the contract, and `who` is its Sender, a buyer whose
+    /// key was delivered, or anyone for a public listing).
+    fn may_read(who: &AccountId, listing: u64, contract: ContractId) -> bool;
+}
+
+/// Nobody but a contract's Sender reads it.
+impl<AccountId> ReadAccess<AccountId> for () {
+    fn may_read(_: &AccountId, _: u64, _: ContractId) -> bool {
+        false
     }
 }

@@ -11,6 +11,7 @@ pub mod collators;
 pub mod egress;
 pub mod listings;
 pub mod market;
+pub mod retrieval;
 pub mod token;
 pub mod token_sale;
 pub mod xcm_config;
