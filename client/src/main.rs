@@ -371,13 +371,15 @@ fn print_outcome(id: u64, outcome: &retrieval::Outcome, out: Option<&Path>) -> R
         retrieval::Outcome::Failed {
             slashed,
             to_challenger,
+            to_sender,
         } => println!(
-            "Challenge {id} failed: the host did not answer; {} of its deposit was slashed, {} paid to the challenger, and the challenge deposit returned.",
+            "Challenge {id} failed: the host did not answer; {} of its deposit was slashed, {} paid to the challenger and {} to the file's Sender, and the challenge deposit returned.",
             ops::fmt_masp(*slashed),
-            ops::fmt_masp(*to_challenger)
+            ops::fmt_masp(*to_challenger),
+            ops::fmt_masp(*to_sender)
         ),
         retrieval::Outcome::Dropped => println!(
-            "Challenge {id} dropped: the contract ended before the deadline; the deposit returned."
+            "Challenge {id} dropped: the contract ended before the deadline, or its host was already slashed for this outage; the deposit returned."
         ),
     }
     Ok(())

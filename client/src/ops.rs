@@ -1317,10 +1317,20 @@ pub async fn fetch_link(ctx: &Ctx, url: &str) -> Result<Bytes> {
             link.contract
         )
     })?;
-    let endpoint = &link.endpoint;
-    let allow_private = hostapi::private_address(endpoint).await?.is_some()
-        && is_dev_chain_type(ctx.chain_type().await?);
-    let api = ctx.net.api(endpoint, allow_private)?;
+    // Only ever to the contract's host at the endpoint the chain has: a
+    // link rewritten to point elsewhere would hand the claim (and a
+    // receipt) to whoever wrote it.
+    let api = ctx.host_api(&c.host).await?;
+    if api.endpoint().trim_end_matches('/') != link.endpoint.trim_end_matches('/') {
+        bail!(
+            "the link points to {}, but contract {}'s host {} is at {} on chain: refused \
+             (a rewritten link would hand your signature to someone else)",
+            link.endpoint,
+            link.contract,
+            c.host,
+            api.endpoint()
+        );
+    }
     let len = c
         .size
         .saturating_sub(u64::from(link.chunk) * masp_proofs::CHUNK_SIZE as u64)

@@ -42,9 +42,13 @@ pub enum Outcome {
     /// The host answered: the piece's ciphertext (verified on chain), and
     /// what of the deposit it earned.
     Answered { piece: Vec<u8>, to_host: u128 },
-    /// The host did not answer: slashed, and what of it paid the
-    /// challenger.
-    Failed { slashed: u128, to_challenger: u128 },
+    /// The host did not answer: slashed, what of it paid the challenger
+    /// (a bounty) and what the contract's Sender.
+    Failed {
+        slashed: u128,
+        to_challenger: u128,
+        to_sender: u128,
+    },
     /// The contract ended first: nothing owed, the deposit returned.
     Dropped,
 }
@@ -127,7 +131,17 @@ pub async fn wait(ctx: &Ctx, o: &Opened, every: Duration) -> Result<Outcome> {
                     .await?
                     .ok_or_else(|| anyhow!("challenge {} closed, but its outcome was not found in blocks {}..={now}", o.id, o.opened_at));
             }
-            Some((_, deadline, _)) if now > deadline => return settle(ctx, o.id).await,
+            Some((_, deadline, _)) if now > deadline => {
+                match settle(ctx, o.id).await {
+                    Ok(outcome) => return Ok(outcome),
+                    // Someone settled it first: read how.
+                    Err(e) if status(ctx, o.id).await?.is_none() => {
+                        let now = u32::try_from(ctx.at().await?.block_number()).unwrap_or(now);
+                        return find_outcome(ctx, o.id, o.opened_at, now).await?.ok_or(e);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             Some(_) => tokio::time::sleep(every).await,
         }
     }
@@ -144,6 +158,7 @@ pub async fn settle(ctx: &Ctx, id: u64) -> Result<Outcome> {
         return Ok(Outcome::Failed {
             slashed: e.slashed,
             to_challenger: e.to_challenger,
+            to_sender: e.to_sender,
         });
     }
     if events
@@ -176,6 +191,7 @@ async fn find_outcome(ctx: &Ctx, id: u64, from: u32, to: u32) -> Result<Option<O
                 return Ok(Some(Outcome::Failed {
                     slashed: e.slashed,
                     to_challenger: e.to_challenger,
+                    to_sender: e.to_sender,
                 }));
             }
         }

@@ -130,8 +130,9 @@ pub trait ChainApi: Send + Sync + 'static {
         &self,
         proofs: Vec<(ContractId, Vec<u8>, Vec<Hash>)>,
     ) -> Result<(), ChainError>;
-    /// The retrieval challenges open on this host's contracts, at the best
-    /// block (they must be answered quickly, not once final).
+    /// The retrieval challenges open on this host's contracts whose
+    /// deadline has not passed, at the latest block the node has (they must
+    /// be answered quickly, not once final).
     async fn open_retrievals(&self) -> Result<Vec<Retrieval>, ChainError> {
         Ok(Vec::new())
     }
@@ -711,6 +712,10 @@ impl SubxtChain {
                 continue;
             };
             let c = v.decode().map_err(sub)?;
+            // Too late to answer: an answer would only pay a fee.
+            if u64::from(c.deadline) < at.block_number() {
+                continue;
+            }
             out.push(Retrieval {
                 id,
                 contract: c.contract,

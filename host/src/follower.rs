@@ -27,8 +27,11 @@
 //! 4. answers the retrieval challenges open on its contracts (the retrieval
 //!    pallet: a downloader that says this host refused it asks for a piece
 //!    on chain): the piece and its path, built and checked like a proof,
-//!    before the challenge's deadline, read at the best block (an hour on
-//!    the production chain; a poll is seconds).
+//!    before the challenge's deadline (an hour on the production chain; a
+//!    poll is seconds). This runs first in each poll, right after the
+//!    node's head is read, so nothing else that fails a poll delays it; at
+//!    most [`ANSWERS_PER_POLL`] a poll, earliest deadline first, so a flood
+//!    of challenges cannot hold up the epoch's proofs for long.
 //!
 //! Beside the polls, a task of its own scrubs on schedule (so a long scrub
 //! never delays a proof): it re-hashes every stored chunk, and forgets (and
@@ -56,6 +59,10 @@ use crate::{
 
 /// Proofs in one `submit_proofs` call (the runtime's `MaxProofsPerCall`).
 pub const PROOFS_PER_CALL: usize = 32;
+
+/// Retrieval challenges answered in one poll at most (each waits for its
+/// transaction to be included).
+pub const ANSWERS_PER_POLL: usize = 8;
 
 /// Finalized blocks read one by one for their events; further behind, the
 /// host's contracts are read afresh instead.
@@ -161,6 +168,9 @@ impl<C: ChainApi> Follower<C> {
     pub async fn poll(&mut self) -> Result<PollReport, PollError> {
         let mut report = PollReport::default();
         let head = self.chain.head().await?;
+        // Retrieval challenges have a deadline in blocks: answer them before
+        // anything that may fail the poll.
+        self.answer_retrievals(&mut report).await;
         let fin = head.finalized;
         let now = self.state.clock.now();
         // A node that is behind what this host followed, or on another
@@ -236,10 +246,6 @@ impl<C: ChainApi> Follower<C> {
         let mut on_chain: Vec<ChainContract> =
             self.live.values().filter(|c| c.active).cloned().collect();
         on_chain.sort_by_key(|c| c.id);
-
-        // Retrieval challenges have a deadline in blocks: answer them before
-        // anything that may fail the poll.
-        self.answer_retrievals(&mut report).await;
 
         // 3. Prove.
         let epoch = self.chain.current_epoch().await?;
@@ -333,13 +339,21 @@ impl<C: ChainApi> Follower<C> {
     /// (step 4 of the crate docs). Errors are logged; the next poll tries
     /// again while the challenge is open.
     async fn answer_retrievals(&mut self, report: &mut PollReport) {
-        let open = match self.chain.open_retrievals().await {
+        let mut open = match self.chain.open_retrievals().await {
             Ok(open) => open,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read retrieval challenges");
                 return;
             }
         };
+        // Never more than a piece's leaves (a hostile node's answer could
+        // ask for any count); earliest deadline first, a bounded number.
+        open.retain(|ch| (1..=8).contains(&ch.leaves));
+        // What is logged as unanswerable is kept only while it is open.
+        self.unanswerable
+            .retain(|id| open.iter().any(|ch| ch.id == *id));
+        open.sort_by_key(|ch| (ch.deadline, ch.id));
+        open.truncate(ANSWERS_PER_POLL);
         for ch in open {
             match self.answer_one(ch).await {
                 Ok(()) => {

@@ -810,6 +810,7 @@ fn receiver_refused(e: Denied) -> Refuse {
 /// read (`manifest`: the listing manifest asked for). Its use of `object`'s
 /// bytes `range` is recorded last, once everything else allowed it (the
 /// caller gives it back if it then cannot serve them).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn read_ticket(
     state: &AppState,
     wire: Option<&str>,

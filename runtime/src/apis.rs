@@ -33,7 +33,7 @@ use crate::{
 };
 // Named by `benchmarks.rs` only.
 #[cfg(feature = "runtime-benchmarks")]
-use crate::{Deposits, Egress};
+use crate::{Deposits, Egress, Retrieval};
 
 impl_runtime_apis! {
     impl sp_consensus_aura::AuraApi<Block, AuraId> for Runtime {

@@ -347,12 +347,15 @@ test('a host that refuses a paying Receiver is challenged, fails to answer and i
     const refusingBacking = await backing(refusing);
     const before = await free(receiver.address);
     const failed = await ok(receiver, ['challenge', 'open', String(refusing), '--listing', String(listing)]);
-    const m = failed.match(/failed: the host did not answer; ([\d.]+) MASP of its deposit was slashed, ([\d.]+) MASP paid to the challenger/);
+    const m = failed.match(/failed: the host did not answer; ([\d.]+) MASP of its deposit was slashed, ([\d.]+) MASP paid to the challenger and ([\d.]+) MASP to the file's Sender/);
     assert.ok(m, failed);
     // 5% of what backed the contract when it was settled (Bob, stopped,
     // also misses proofs meanwhile, which cost him more).
     const slashed = planck(m[1]);
-    assert.equal(planck(m[2]), slashed, 'all of it paid to the challenger');
+    // A bounty of at most the challenge deposit (1 MASP) to the challenger,
+    // the rest to the Sender: here it is all the bounty.
+    assert.equal(planck(m[2]) + planck(m[3]), slashed);
+    assert.equal(planck(m[2]), slashed < UNIT ? slashed : UNIT);
     assert.ok(slashed > 0n && slashed <= refusingBacking / 20n, `slashed ${slashed} of ${refusingBacking}`);
     assert.ok(refusingBacking - (await backing(refusing)) >= slashed, 'taken from the deposit backing the contract');
     // The Receiver got the slash and its deposit back, less two fees.

@@ -10,8 +10,10 @@
 //!   ([`ReadAccess`]: a buyer whose key was delivered, anyone for a public
 //!   listing) — challenges one **piece**: [`PIECE_LEAVES`] consecutive
 //!   512-byte leaves (4 KiB) from a leaf it chooses. It holds
-//!   [`Config::ChallengeDeposit`]. At most [`Config::MaxOpenPerContract`]
-//!   challenges are open on one contract at a time.
+//!   [`Config::ChallengeDeposit`]. Each challenger has at most one challenge
+//!   open per contract, and at most [`Config::MaxOpenPerContract`] are open
+//!   on one contract at a time, the Sender's not counted: a host's own
+//!   accounts cannot take every slot and lock the Sender out.
 //! - **Answer** ([`Pallet::answer`]): within [`Config::ResponsePeriod`]
 //!   blocks, the host publishes the piece with its Merkle path, checked
 //!   against the contract's root ([`masp_proofs::verify_multi`]; the bytes
@@ -21,11 +23,18 @@
 //!   needed costs its opener; a host that answers loses nothing.
 //! - **Fail** ([`Pallet::settle`], anyone, after the period): an unanswered
 //!   challenge slashes [`Config::FailSlash`] of the deposit backing the
-//!   contract (through [`SlashDeposit`]), paid to the challenger, whose
-//!   deposit returns in full; the host's rating records the failure
-//!   ([`ProofObserver::retrieval_failed`]). If the contract ended first (its
-//!   term ran out, or it was cancelled or lost), the host owes nothing more
-//!   and the deposit returns ([`Event::Dropped`]).
+//!   contract (through [`SlashDeposit`]): the challenger is paid at most
+//!   [`Config::ChallengeDeposit`] of it (a bounty), the rest goes to the
+//!   contract's Sender, whose data it is; the challenger's deposit returns
+//!   in full, and the host's rating records the failure
+//!   ([`ProofObserver::retrieval_failed`]). One outage is punished once: a
+//!   contract is slashed for at most one failure per response period (later
+//!   ones in that window return their deposit unpunished), so a host that
+//!   is briefly offline is not a bounty for everyone with read access, and a
+//!   host's own second account cannot move the backing to itself faster
+//!   than a bounty a period while the Sender gets the rest. If the contract
+//!   ended first (its term ran out, or it was cancelled or lost), the host
+//!   owes nothing more and the deposit returns ([`Event::Dropped`]).
 //!
 //! The chain cannot tell whether a host really refused off chain, so it
 //! judges only what it can see: a valid answer in time or none. What each
@@ -80,7 +89,7 @@ pub mod pallet {
     };
     use masp_proofs::{Hash, ProofError, LEAF_SIZE};
     use sp_runtime::{
-        traits::{CheckedAdd, Zero},
+        traits::{CheckedAdd, Saturating, Zero},
         Perbill,
     };
 
@@ -118,6 +127,9 @@ pub mod pallet {
         pub deadline: BlockNumber,
         /// What the challenger holds.
         pub deposit: Balance,
+        /// Whether it takes one of the readers' `MaxOpenPerContract` slots
+        /// (the Sender's does not).
+        pub counted: bool,
     }
 
     /// The type of [`Challenges`] values for a runtime.
@@ -214,9 +226,21 @@ pub mod pallet {
     pub type ByHost<T: Config> =
         StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, ChallengeId, ()>;
 
-    /// Open challenges per contract (bounded by `MaxOpenPerContract`).
+    /// Open challenges per contract of readers other than its Sender
+    /// (bounded by `MaxOpenPerContract`).
     #[pallet::storage]
     pub type OpenPerContract<T: Config> = StorageMap<_, Twox64Concat, ContractId, u32, ValueQuery>;
+
+    /// Open challenges per (contract, challenger): one each.
+    #[pallet::storage]
+    pub type OpenBy<T: Config> =
+        StorageDoubleMap<_, Twox64Concat, ContractId, Blake2_128Concat, T::AccountId, ()>;
+
+    /// The block of each contract's last slashed failure (one outage is
+    /// punished once per response period). Removed when a settlement finds
+    /// the contract ended.
+    #[pallet::storage]
+    pub type LastFailure<T: Config> = StorageMap<_, Twox64Concat, ContractId, BlockNumberFor<T>>;
 
     /// The next challenge's id.
     #[pallet::storage]
@@ -246,7 +270,8 @@ pub mod pallet {
             to_host: Balance,
         },
         /// `host` did not answer in time: `slashed` was taken from the
-        /// deposit backing `contract`, of which `to_challenger` paid it.
+        /// deposit backing `contract`, of which `to_challenger` paid the
+        /// challenger (a bounty) and `to_sender` the contract's Sender.
         Failed {
             id: ChallengeId,
             contract: ContractId,
@@ -254,9 +279,11 @@ pub mod pallet {
             challenger: T::AccountId,
             slashed: Balance,
             to_challenger: Balance,
+            to_sender: Balance,
         },
-        /// The contract ended before the challenge was answered: the host
-        /// owes nothing more and the deposit returned.
+        /// Nothing was owed: the contract ended before the challenge was
+        /// answered, or its host was already slashed for a failure within
+        /// the response period. The deposit returned.
         Dropped {
             id: ChallengeId,
             contract: ContractId,
@@ -278,6 +305,8 @@ pub mod pallet {
         LeafOutOfRange,
         /// The contract has `MaxOpenPerContract` open challenges already.
         TooManyOpen,
+        /// The caller has a challenge open on this contract already.
+        AlreadyOpen,
         /// The caller cannot hold the challenge deposit.
         InsufficientFunds,
         /// No open challenge with this id.
@@ -350,8 +379,17 @@ pub mod pallet {
                 || listing.is_some_and(|l| T::Access::may_read(&challenger, l, contract));
             ensure!(allowed, Error::<T>::NoAccess);
             ensure!(first_leaf < target.leaf_count, Error::<T>::LeafOutOfRange);
+            ensure!(
+                !OpenBy::<T>::contains_key(contract, &challenger),
+                Error::<T>::AlreadyOpen
+            );
             let open = OpenPerContract::<T>::get(contract);
-            ensure!(open < T::MaxOpenPerContract::get(), Error::<T>::TooManyOpen);
+            // The Sender always may (a slot of its own beyond the limit).
+            let counted = challenger != target.sender;
+            ensure!(
+                !counted || open < T::MaxOpenPerContract::get(),
+                Error::<T>::TooManyOpen
+            );
             let id = NextChallengeId::<T>::get();
             let next = id.checked_add(1).ok_or(Error::<T>::Overflow)?;
             let leaves = Self::piece_len(first_leaf, target.leaf_count);
@@ -362,7 +400,10 @@ pub mod pallet {
             T::Currency::hold(&HoldReason::ChallengeDeposit.into(), &challenger, deposit)
                 .map_err(|_| Error::<T>::InsufficientFunds)?;
             NextChallengeId::<T>::put(next);
-            OpenPerContract::<T>::insert(contract, open.saturating_add(1));
+            if counted {
+                OpenPerContract::<T>::insert(contract, open.saturating_add(1));
+            }
+            OpenBy::<T>::insert(contract, &challenger, ());
             ByHost::<T>::insert(&target.host, id, ());
             Challenges::<T>::insert(
                 id,
@@ -376,6 +417,7 @@ pub mod pallet {
                     leaves,
                     deadline,
                     deposit,
+                    counted,
                 },
             );
             Self::deposit_event(Event::Opened {
@@ -427,7 +469,14 @@ pub mod pallet {
                     Error::<T>::InvalidPiece
                 }
             })?;
-            let reward = T::AnswerReward::get().mul_floor(c.deposit);
+            // A contract that has ended owes nothing: the answer closes the
+            // challenge but earns nothing and is not counted.
+            let live = Self::live_sender(&c).is_some();
+            let reward = if live {
+                T::AnswerReward::get().mul_floor(c.deposit)
+            } else {
+                0
+            };
             let reason = HoldReason::ChallengeDeposit.into();
             let paid = if reward.is_zero() {
                 0
@@ -449,7 +498,9 @@ pub mod pallet {
                 Precision::BestEffort,
             )?;
             Self::close(id, &c);
-            T::Observer::retrieval_answered(&host, c.contract);
+            if live {
+                T::Observer::retrieval_answered(&host, c.contract);
+            }
             Self::deposit_event(Event::Answered {
                 id,
                 contract: c.contract,
@@ -465,9 +516,11 @@ pub mod pallet {
 
         /// Settles challenge `id` once its response period is over and it
         /// was not answered: the host is slashed [`Config::FailSlash`] of
-        /// the deposit backing the contract, paid to the challenger, whose
-        /// deposit returns. If the contract has ended, nothing is slashed
-        /// and the deposit returns. Anyone may call it.
+        /// the deposit backing the contract, of which the challenger is paid
+        /// at most [`Config::ChallengeDeposit`] and the Sender the rest; the
+        /// challenger's deposit returns. If the contract has ended, or its
+        /// host was slashed for a failure within the response period,
+        /// nothing is slashed and the deposit returns. Anyone may call it.
         ///
         /// Emits [`Event::Failed`] or [`Event::Dropped`].
         #[pallet::call_index(2)]
@@ -486,25 +539,39 @@ pub mod pallet {
                 Precision::BestEffort,
             )?;
             Self::close(id, &c);
-            let live = T::Contracts::proof_target(c.contract)
-                .is_some_and(|t| t.host == c.host && t.merkle_root == c.merkle_root);
-            if !live {
+            let now = frame_system::Pallet::<T>::block_number();
+            let Some(sender) = Self::live_sender(&c) else {
+                LastFailure::<T>::remove(c.contract);
+                Self::deposit_event(Event::Dropped {
+                    id,
+                    contract: c.contract,
+                });
+                return Ok(());
+            };
+            let punished = LastFailure::<T>::get(c.contract)
+                .is_some_and(|at| now < at.saturating_add(T::ResponsePeriod::get()));
+            if punished {
                 Self::deposit_event(Event::Dropped {
                     id,
                     contract: c.contract,
                 });
                 return Ok(());
             }
+            LastFailure::<T>::insert(c.contract, now);
             let amount = T::FailSlash::get().mul_floor(T::Deposits::backing(c.contract));
-            let outcome = T::Deposits::slash(c.contract, amount, &c.challenger, amount);
+            let bounty = amount.min(T::ChallengeDeposit::get());
+            let paid = T::Deposits::slash(c.contract, bounty, &c.challenger, bounty);
+            let rest = amount.saturating_sub(paid.slashed);
+            let to_sender = T::Deposits::slash(c.contract, rest, &sender, rest);
             T::Observer::retrieval_failed(&c.host, c.contract);
             Self::deposit_event(Event::Failed {
                 id,
                 contract: c.contract,
                 host: c.host,
                 challenger: c.challenger,
-                slashed: outcome.slashed,
-                to_challenger: outcome.to_victim,
+                slashed: paid.slashed.saturating_add(to_sender.slashed),
+                to_challenger: paid.to_victim,
+                to_sender: to_sender.to_victim,
             });
             Ok(())
         }
@@ -517,10 +584,22 @@ pub mod pallet {
             leaf_count.saturating_sub(first_leaf).min(PIECE_LEAVES) as u32
         }
 
+        /// The Sender of the challenged contract, if it is still live with
+        /// the challenged host and data.
+        fn live_sender(c: &ChallengeOf<T>) -> Option<T::AccountId> {
+            T::Contracts::proof_target(c.contract)
+                .filter(|t| t.host == c.host && t.merkle_root == c.merkle_root)
+                .map(|t| t.sender)
+        }
+
         /// Removes challenge `id` and its index entries.
         fn close(id: ChallengeId, c: &ChallengeOf<T>) {
             Challenges::<T>::remove(id);
             ByHost::<T>::remove(&c.host, id);
+            OpenBy::<T>::remove(c.contract, &c.challenger);
+            if !c.counted {
+                return;
+            }
             let left = OpenPerContract::<T>::get(c.contract).saturating_sub(1);
             if left == 0 {
                 OpenPerContract::<T>::remove(c.contract);
@@ -550,6 +629,10 @@ pub mod pallet {
                     "an open challenge missing from its host's index"
                 );
                 ensure!(
+                    OpenBy::<T>::contains_key(c.contract, &c.challenger),
+                    "an open challenge missing from its challenger's index"
+                );
+                ensure!(
                     c.leaves >= 1
                         && c.leaves as u64 <= PIECE_LEAVES
                         && c.first_leaf.saturating_add(c.leaves as u64) <= c.leaf_count,
@@ -557,12 +640,18 @@ pub mod pallet {
                 );
                 let h = held.entry(c.challenger.clone()).or_default();
                 *h = h.saturating_add(c.deposit);
-                let n = per_contract.entry(c.contract).or_default();
-                *n = n.saturating_add(1);
+                if c.counted {
+                    let n = per_contract.entry(c.contract).or_default();
+                    *n = n.saturating_add(1);
+                }
             }
             ensure!(
                 ByHost::<T>::iter().count() == count,
                 "a host index entry without a challenge"
+            );
+            ensure!(
+                OpenBy::<T>::iter().count() == count,
+                "a challenger index entry without a challenge (or one challenger twice)"
             );
             for (contract, n) in OpenPerContract::<T>::iter() {
                 ensure!(

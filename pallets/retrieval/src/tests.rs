@@ -134,6 +134,8 @@ fn a_host_that_refuses_is_slashed_and_the_challenger_paid() {
         );
         // Anyone settles; the challenger is paid.
         assert_ok!(Retrieval::settle(signed(EVE), 0));
+        // 5% of the backing: the challenger's bounty (at most its
+        // deposit), the rest to the Sender (here both are Alice).
         let slashed = BACKING / 20;
         assert_eq!(
             last_event(),
@@ -143,7 +145,8 @@ fn a_host_that_refuses_is_slashed_and_the_challenger_paid() {
                 host: HOST,
                 challenger: ALICE,
                 slashed,
-                to_challenger: slashed,
+                to_challenger: DEPOSIT,
+                to_sender: slashed - DEPOSIT,
             }
         );
         assert_eq!(Deposits::backing(CONTRACT), BACKING - slashed);
@@ -306,34 +309,51 @@ fn wrong_bytes_another_piece_or_another_host_never_pass() {
 }
 
 #[test]
-fn a_challenger_cannot_flood_a_host_and_every_answer_costs_it() {
+fn a_challenger_cannot_flood_a_host_or_lock_the_sender_out_and_every_answer_costs_it() {
     build_and_execute(|| {
         let tree = stored();
+        MockAccess::grant(EVE, LISTING, CONTRACT);
+        MockAccess::grant(OTHER_HOST, LISTING, CONTRACT);
         let host_before = free(HOST);
         assert_ok!(Retrieval::open(signed(BOB), CONTRACT, 0, Some(LISTING)));
-        assert_ok!(Retrieval::open(signed(BOB), CONTRACT, 8, Some(LISTING)));
+        // One open challenge per challenger and contract.
         assert_noop!(
-            Retrieval::open(signed(ALICE), CONTRACT, 16, None),
+            Retrieval::open(signed(BOB), CONTRACT, 8, Some(LISTING)),
+            Error::<Test>::AlreadyOpen
+        );
+        assert_ok!(Retrieval::open(signed(EVE), CONTRACT, 8, Some(LISTING)));
+        // The readers' slots are full (a host's own accounts could fill
+        // them), but the Sender is never locked out.
+        assert_noop!(
+            Retrieval::open(signed(OTHER_HOST), CONTRACT, 16, Some(LISTING)),
             Error::<Test>::TooManyOpen
         );
+        assert_ok!(Retrieval::open(signed(ALICE), CONTRACT, 16, None));
         // Each answer frees a slot; each costs the challenger its reward.
         for round in 0..5u64 {
-            let id = Challenges::<Test>::iter_keys().min().expect("open");
+            let id = Challenges::<Test>::iter()
+                .find(|(_, c)| c.challenger == BOB)
+                .map(|(id, _)| id)
+                .expect("Bob's is open");
             let c = Challenges::<Test>::get(id).expect("open");
             let (piece, path) = tree.piece(c.first_leaf);
             assert_ok!(Retrieval::answer(signed(HOST), id, piece, path));
             assert_ok!(Retrieval::open(
                 signed(BOB),
                 CONTRACT,
-                16 + round * 8,
+                24 + round * 8,
                 Some(LISTING)
             ));
         }
         let answered = MockObserver::outcomes().len() as u128;
         assert_eq!(answered, 5);
         assert_eq!(free(HOST), host_before + answered * (DEPOSIT / 10));
-        assert_eq!(held(BOB), 2 * DEPOSIT);
-        assert_eq!(OpenPerContract::<Test>::get(CONTRACT), 2);
+        assert_eq!(held(BOB), DEPOSIT);
+        assert_eq!(
+            OpenPerContract::<Test>::get(CONTRACT),
+            2,
+            "the Sender's is not counted"
+        );
     });
 }
 
@@ -365,7 +385,7 @@ fn a_contract_that_ended_owes_nothing_more() {
 }
 
 #[test]
-fn a_failure_slashes_only_the_contracts_backing_never_more() {
+fn one_outage_is_punished_once_and_only_from_the_contracts_backing() {
     build_and_execute(|| {
         stored();
         let other = Tree::new(1 << 20);
@@ -373,15 +393,46 @@ fn a_failure_slashes_only_the_contracts_backing_never_more() {
         MockContracts::add(6, HOST, EVE, &other, BACKING);
         assert_ok!(Retrieval::open(signed(ALICE), CONTRACT, 0, None));
         assert_ok!(Retrieval::open(signed(BOB), CONTRACT, 0, Some(LISTING)));
+        let bob_before = free(BOB);
         run_to(2 + PERIOD);
         assert_ok!(Retrieval::settle(signed(EVE), 0));
+        // Bob's challenge of the same outage: his deposit back, no bounty,
+        // no second slash, no second mark on the rating.
         assert_ok!(Retrieval::settle(signed(EVE), 1));
+        assert_eq!(
+            last_event(),
+            Event::Dropped {
+                id: 1,
+                contract: CONTRACT
+            }
+        );
+        assert_eq!(free(BOB), bob_before + DEPOSIT);
         let after_one = BACKING - BACKING / 20;
+        assert_eq!(Deposits::backing(CONTRACT), after_one);
+        assert_eq!(MockObserver::outcomes(), vec![(HOST, CONTRACT, false)]);
+        // A later outage is punished again, from what is left.
+        assert_ok!(Retrieval::open(signed(BOB), CONTRACT, 0, Some(LISTING)));
+        run_to(3 + 2 * PERIOD);
+        assert_ok!(Retrieval::settle(signed(BOB), 2));
         assert_eq!(
             Deposits::backing(CONTRACT),
             after_one - after_one / 20,
             "each failure takes its part of what is left"
         );
         assert_eq!(Deposits::backing(6), BACKING);
+    });
+}
+
+#[test]
+fn an_answer_after_the_contract_ended_earns_nothing() {
+    build_and_execute(|| {
+        let tree = stored();
+        assert_ok!(Retrieval::open(signed(BOB), CONTRACT, 0, Some(LISTING)));
+        let bob_before = free(BOB);
+        MockContracts::end(CONTRACT);
+        let (piece, path) = tree.piece(0);
+        assert_ok!(Retrieval::answer(signed(HOST), 0, piece, path));
+        assert_eq!(free(BOB), bob_before + DEPOSIT, "the whole deposit returns");
+        assert!(MockObserver::outcomes().is_empty());
     });
 }
