@@ -8,6 +8,8 @@
 //!   it) and the master key; the key file on disk is sealed with a password.
 //! - [`crypto`]: the per-file AES-256-GCM chunk format.
 //! - [`pipeline`]: read + chunk + encrypt + Merkle on every core.
+//! - [`erasure`]: K data + M parity shards of a ciphertext (Reed-Solomon
+//!   over stripes of K chunks; every shard is a contract ciphertext).
 //! - [`fsutil`]: atomic writes (temp + fsync + rename).
 //! - [`hostapi`]: hosts' HTTP(S) API with signed tickets (rustls; no
 //!   loopback/private endpoints off a development chain).
@@ -20,6 +22,7 @@
 
 pub mod crypto;
 pub mod egress;
+pub mod erasure;
 pub mod fsutil;
 pub mod hostapi;
 pub mod keys;
