@@ -204,6 +204,8 @@ pub async fn share(ctx: &Ctx, request: RequestId, opts: &ShareOptions) -> Result
     let events = ctx
         .submit(&api::tx().listings().share(
             BoundedVec(contracts.clone()),
+            // Every contract holds the whole file (replicas): one is enough.
+            1,
             seal::key_commitment(&file_key),
             hash,
             terms,

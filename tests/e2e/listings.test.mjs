@@ -67,7 +67,7 @@ async function contractOf(sender) {
 
 /** Alice lists `contracts` committing to `fileKey`. */
 async function share(contracts, fileKey, terms = {}) {
-  const r = await submit(api, api.tx.listings.share(contracts, u8aToHex(keyCommitment(fileKey)), u8aToHex(new Uint8Array(32).fill(9)),
+  const r = await submit(api, api.tx.listings.share(contracts, 1, u8aToHex(keyCommitment(fileKey)), u8aToHex(new Uint8Array(32).fill(9)),
     { price: PRICE, openKey: null, to: null, expires: null, maxBuyers: null, ...terms }, 'a film'), alice);
   return eventsOf(r, 'listings', 'Shared')[0].listing;
 }

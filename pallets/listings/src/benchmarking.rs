@@ -66,6 +66,8 @@ fn listing<T: Config>(index: u32, c: u32) -> (T::AccountId, ListingId) {
     ListingsPallet::<T>::share(
         RawOrigin::Signed(sender.clone()).into(),
         contracts::<T>(&sender, c),
+        // One is enough to read: `buy` scans past ended ones to the last.
+        1,
         seal::key_commitment(&FILE_KEY),
         [9; 32],
         terms::<T>(),
@@ -141,6 +143,7 @@ mod benchmarks {
         _(
             RawOrigin::Signed(sender),
             contracts,
+            c,
             seal::key_commitment(&FILE_KEY),
             [9; 32],
             ListingTerms {

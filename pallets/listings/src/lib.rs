@@ -116,6 +116,10 @@ pub mod pallet {
         pub sender: T::AccountId,
         /// The file's storage contracts (its replicas or shards).
         pub contracts: BoundedVec<ContractId, T::MaxContracts>,
+        /// How many of `contracts` must be stored for the file to be
+        /// readable (1 for replicas, K for K+M shards): with fewer, the
+        /// listing sells nothing more.
+        pub need: u32,
         /// `seal::key_commitment` of the file key: a delivered key is judged
         /// against it.
         pub key_commitment: Key32,
@@ -446,9 +450,8 @@ pub mod pallet {
         NotConfirmed,
         /// Nothing is due for that purchase yet (or it is settled).
         NotDue,
-        /// The contracts store different data: a listing is one file (its
-        /// replicas), so a live junk contract cannot keep a gone file sold.
-        MixedFiles,
+        /// `need` must be between 1 and the number of contracts.
+        BadNeed,
     }
 
     #[pallet::hooks]
@@ -485,8 +488,11 @@ pub mod pallet {
 
     #[pallet::call]
     impl<T: Config> Pallet<T> {
-        /// Lists a file the caller stores: `contracts` (every one live and
-        /// the caller's), committing to the file key (`key_commitment`) and
+        /// Lists a file the caller stores: `contracts` (every one live,
+        /// confirmed and the caller's: the file's replicas or its shards),
+        /// of which `need` must stay stored for the file to be readable (1
+        /// for replicas, K for K+M shards; fewer stored and nobody can buy
+        /// it, and a delivered key is refunded), committing to the file key (`key_commitment`) and
         /// to the listing manifest hosts serve (`manifest`, its BLAKE2b-256),
         /// on `terms`: a `price` (zero: free); `open_key` publishes the key
         /// (a free public listing: no price, no `to`, and the key must match
@@ -498,6 +504,7 @@ pub mod pallet {
         pub fn share(
             origin: OriginFor<T>,
             contracts: BoundedVec<ContractId, T::MaxContracts>,
+            need: u32,
             key_commitment: Key32,
             manifest: Key32,
             terms: ListingTerms<T::AccountId, BlockNumberFor<T>>,
@@ -505,8 +512,10 @@ pub mod pallet {
         ) -> DispatchResult {
             let sender = ensure_signed(origin)?;
             ensure!(!contracts.is_empty(), Error::<T>::NoContracts);
-            // Every contract stores the same ciphertext: one file, replicated.
-            let mut file: Option<([u8; 32], u64)> = None;
+            ensure!(
+                need >= 1 && need as usize <= contracts.len(),
+                Error::<T>::BadNeed
+            );
             for (i, c) in contracts.iter().enumerate() {
                 ensure!(
                     !contracts.iter().take(i).any(|d| d == c),
@@ -515,9 +524,6 @@ pub mod pallet {
                 let target = T::Contracts::proof_target(*c).ok_or(Error::<T>::UnknownContract)?;
                 ensure!(target.sender == sender, Error::<T>::NotContractSender);
                 ensure!(target.confirmed, Error::<T>::NotConfirmed);
-                let this = (target.merkle_root, target.size);
-                ensure!(file.is_none_or(|f| f == this), Error::<T>::MixedFiles);
-                file = Some(this);
             }
             if let Some(key) = terms.open_key {
                 ensure!(
@@ -548,6 +554,7 @@ pub mod pallet {
                 Listing {
                     sender: sender.clone(),
                     contracts,
+                    need,
                     key_commitment,
                     manifest,
                     terms,
@@ -867,14 +874,18 @@ pub mod pallet {
             out
         }
 
-        /// Whether any of `l`'s contracts is still stored (live and
-        /// confirmed by its host), and how many were looked at.
+        /// Whether at least `l.need` of `l`'s contracts are still stored
+        /// (live and confirmed by their hosts): the file is readable. Also
+        /// how many were looked at.
         fn stored(l: &Listing<T>) -> (bool, u32) {
-            let mut checked = 0u32;
+            let (mut checked, mut live) = (0u32, 0u32);
             for c in l.contracts.iter() {
                 checked = checked.saturating_add(1);
                 if T::Contracts::proof_target(*c).is_some_and(|t| t.confirmed) {
-                    return (true, checked);
+                    live = live.saturating_add(1);
+                    if live >= l.need {
+                        return (true, checked);
+                    }
                 }
             }
             (false, checked)
@@ -1042,6 +1053,10 @@ pub mod pallet {
                 ensure!(
                     id < NextListingId::<T>::get(),
                     "a listing id not yet issued"
+                );
+                ensure!(
+                    l.need >= 1 && l.need as usize <= l.contracts.len(),
+                    "a listing needs more contracts than it names, or none"
                 );
                 let h = listing_holds.entry(l.sender.clone()).or_default();
                 *h = h.saturating_add(l.deposit);

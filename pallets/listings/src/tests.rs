@@ -57,6 +57,7 @@ fn share(price: Balance, terms: Terms) -> ListingId {
     assert_ok!(Listings::share(
         signed(ALICE),
         vec![1, 2].try_into().unwrap(),
+        1,
         seal::key_commitment(&FILE_KEY),
         [9; 32],
         ListingTerms {
@@ -71,11 +72,17 @@ fn share(price: Balance, terms: Terms) -> ListingId {
     id
 }
 
-/// Alice lists `contracts` at 1 MASP.
+/// Alice lists `contracts` at 1 MASP (one of them is enough to read).
 fn alice_lists(contracts: Vec<u64>) -> sp_runtime::DispatchResult {
+    alice_lists_needing(contracts, 1)
+}
+
+/// Alice lists `contracts` at 1 MASP, `need` of them needed to read.
+fn alice_lists_needing(contracts: Vec<u64>, need: u32) -> sp_runtime::DispatchResult {
     Listings::share(
         signed(ALICE),
         contracts.try_into().unwrap(),
+        need,
         seal::key_commitment(&FILE_KEY),
         [0; 32],
         ListingTerms {
@@ -155,6 +162,7 @@ fn nobody_lists_a_file_that_is_not_theirs_or_not_stored() {
             Listings::share(
                 signed(who),
                 contracts.try_into().unwrap(),
+                1,
                 commit,
                 [0; 32],
                 ListingTerms {
@@ -213,13 +221,35 @@ fn nobody_lists_a_file_that_is_not_theirs_or_not_stored() {
     });
 }
 
+/// Issue 20: a file's shards are distinct data (each its own root), so a
+/// listing names contracts of different roots and how many of them make
+/// the file readable; `need` must be 1..=contracts.
 #[test]
-fn a_listing_is_one_file_so_a_junk_contract_cannot_keep_it_sold() {
-    // Alice lists her film beside a long-lived 1-byte contract: once the
-    // film's contracts end, the junk one would keep the listing "stored".
+fn a_sharded_file_is_listed_with_the_number_of_shards_it_needs() {
     build_and_execute(|| {
         MockContracts::create_with_root(70, ALICE, [5; 32]);
-        assert_noop!(alice_lists(vec![1, 70]), Error::<Test>::MixedFiles);
+        MockContracts::create_with_root(71, ALICE, [6; 32]);
+        assert_noop!(alice_lists_needing(vec![1, 70, 71], 0), Error::<Test>::BadNeed);
+        assert_noop!(alice_lists_needing(vec![1, 70, 71], 4), Error::<Test>::BadNeed);
+        let id = crate::NextListingId::<Test>::get();
+        assert_ok!(alice_lists_needing(vec![1, 70, 71], 2));
+        assert_eq!(crate::Listings::<Test>::get(id).unwrap().need, 2);
+    });
+}
+
+/// A listed K+M file whose live shards fall below K is unreadable: it is
+/// sold to nobody more (a junk or lone shard cannot keep it sold).
+#[test]
+fn a_sharded_file_below_its_needed_shards_is_not_sold() {
+    build_and_execute(|| {
+        MockContracts::create_with_root(70, ALICE, [5; 32]);
+        MockContracts::create_with_root(71, ALICE, [6; 32]);
+        let id = crate::NextListingId::<Test>::get();
+        assert_ok!(alice_lists_needing(vec![1, 70, 71], 2));
+        MockContracts::end(70);
+        assert_ok!(buy(CAROL, id));
+        MockContracts::end(1);
+        assert_noop!(buy(DAVE, id), Error::<Test>::FileGone);
     });
 }
 

@@ -282,6 +282,47 @@ mod benchmarks {
         );
     }
 
+    /// [`Pallet::place_shards`] in the same worst case as `place_request`:
+    /// `s` junk offers met, `r` shards matched on distinct hosts, and the
+    /// last of `r + 1` shards (each of its own size and root) rests.
+    #[benchmark]
+    fn place_shards(
+        s: Linear<0, { 2 * T::MaxMatchScan::get() - T::MaxReplicas::get() }>,
+        r: Linear<0, { T::MaxReplicas::get() - 1 }>,
+    ) {
+        for i in 0..s {
+            junk_offer::<T>(i, PRICE / 2);
+        }
+        for i in 0..r {
+            let h = host::<T>(i);
+            post::<T>(&h, PRICE);
+        }
+        let sender = funded::<T>("sender", 0);
+        let shards: Vec<ShardSpec> = (0..=r)
+            .map(|i| {
+                let size = SIZE - u64::from(i) * 512;
+                let mut merkle_root = [7; 32];
+                merkle_root[..4].copy_from_slice(&i.to_le_bytes());
+                ShardSpec {
+                    size,
+                    merkle_root,
+                    leaf_count: masp_proofs::leaf_count(size),
+                }
+            })
+            .collect();
+        let shards: BoundedVec<_, T::MaxReplicas> = shards.try_into().expect("at most MaxReplicas");
+
+        #[extrinsic_call]
+        _(RawOrigin::Signed(sender), shards, DURATION, PRICE, 0);
+
+        assert_eq!(Contracts::<T>::iter().count() as u32, r);
+        assert_eq!(Requests::<T>::iter().count(), 1);
+        assert_eq!(
+            OfferBook::<T>::iter().count() as u32,
+            s.saturating_sub(T::MaxMatchScan::get()) + r
+        );
+    }
+
     /// A request that matches nothing against a book of `b` offers, from
     /// `MaxMatchScan` (the bound) to 10,000: it examines `MaxMatchScan` of
     /// them whatever `b` is, so the weight is flat in `b` (trie depth aside).

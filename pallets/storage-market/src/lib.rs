@@ -423,8 +423,11 @@ pub mod pallet {
         /// at most `masp_proofs::MAX_DEPTH` levels deep: any other count makes
         /// the contract unprovable.
         BadLeafCount,
-        /// Replicas must be between 1 and `MaxReplicas`.
+        /// Replicas (or shards) must be between 1 and `MaxReplicas`.
         BadReplicas,
+        /// Two shards of one request have the same Merkle root: each shard
+        /// is distinct data, told apart by its root.
+        DuplicateRoot,
         /// The duration must be between 1 and `MaxDuration` epochs.
         BadDuration,
         /// The minimum rating is above the best rating any host has now
@@ -715,6 +718,10 @@ pub mod pallet {
         /// leaves the unmatched remainder in the book (holding
         /// `RequestDeposit`) for `RequestTtl` blocks.
         ///
+        /// Identical replicas let one operator behind several host accounts
+        /// keep one copy and be paid for all: clients store distinct data
+        /// per replica with [`Pallet::place_shards`].
+        ///
         /// Emits [`Event::ContractCreated`] per match, then
         /// [`Event::RequestPlaced`] (and [`Event::RequestFilled`] if complete).
         #[pallet::call_index(6)]
@@ -733,86 +740,67 @@ pub mod pallet {
             min_rating: Rating,
         ) -> DispatchResultWithPostInfo {
             let sender = ensure_signed(origin)?;
-            ensure!(size > 0, Error::<T>::ZeroSize);
-            // The host proves leaves of the tree over `size` bytes: a
-            // different count makes every proof fail (the host is slashed
-            // for the Sender's lie).
-            ensure!(
-                expected_leaf_count(size) == Some(leaf_count),
-                Error::<T>::BadLeafCount
-            );
             ensure!(
                 replicas > 0 && replicas <= T::MaxReplicas::get(),
                 Error::<T>::BadReplicas
             );
-            ensure!(
-                duration > 0 && duration <= T::MaxDuration::get(),
-                Error::<T>::BadDuration
-            );
-            ensure!(
-                min_rating <= RATING_MAX.min(T::Rating::best_rating()),
-                Error::<T>::BadMinRating
-            );
-            let bid_per_replica = market::term_cost(max_price, Self::billed(size), duration)
-                .ok_or(Error::<T>::Overflow)?;
-            let escrow = bid_per_replica
-                .checked_mul(replicas as Balance)
-                .ok_or(Error::<T>::Overflow)?;
-            // The cost of the first contract's term decides `start`/`end`; it
-            // must be representable in blocks.
-            Self::term_bounds(frame_system::Pallet::<T>::block_number(), duration)?;
-            Self::hold(HoldReason::Escrow, &sender, escrow)?;
-
-            let id = NextRequestId::<T>::get();
-            NextRequestId::<T>::put(id.checked_add(1).ok_or(Error::<T>::Overflow)?);
-            let now = frame_system::Pallet::<T>::block_number();
-            let mut request = Request {
-                sender: sender.clone(),
+            let shard = ShardSpec {
                 size,
                 merkle_root,
                 leaf_count,
-                replicas,
-                duration,
-                max_price,
-                min_rating,
-                bid_per_replica,
-                escrow,
-                hosts: BoundedVec::new(),
-                deposit: 0,
-                book_key: [0; 24],
-                expires_at: now.saturating_add(T::RequestTtl::get()),
             };
-            let scanned = Self::match_request(id, &mut request, now)?;
-            let matched = request.hosts.len() as u32;
-            let resting = request.unmatched();
-            if resting > 0 {
-                let deposit = T::RequestDeposit::get();
-                Self::hold(HoldReason::BookDeposit, &sender, deposit)?;
-                request.deposit = deposit;
-                request.book_key = request_key(max_price, Self::next_seq()?);
-                RequestBook::<T>::insert(request.book_key, id);
-                SenderRequests::<T>::insert(&sender, id, ());
-                Self::schedule(request.expires_at, DueItem::ExpireRequest(id))?;
-                Requests::<T>::insert(id, request);
+            let shards = BoundedVec::try_from(alloc::vec![shard; replicas as usize])
+                .map_err(|_| Error::<T>::BadReplicas)?;
+            Self::place(sender, shards, duration, max_price, min_rating, |scanned, matched| {
+                T::WeightInfo::place_request(scanned, matched)
+            })
+        }
+
+        /// Places a request for distinct data on distinct hosts, in one
+        /// escrow: replica `i` stores `shards[i]` (its own size, Merkle root
+        /// and leaf count), each for `duration` epochs, at most `max_price`
+        /// per GiB per epoch, on hosts rated at least `min_rating`. For the
+        /// shards of an erasure-coded file, or replicas sealed under
+        /// distinct keys: a host operator behind several accounts must store
+        /// every shard it takes to prove it.
+        ///
+        /// Every root must differ from the others ([`Error::DuplicateRoot`]:
+        /// the Sender tells its contracts apart by root), every size be
+        /// above zero and every leaf count be `masp_proofs::leaf_count(size)`.
+        /// Holds each shard's whole term at `max_price` for its size; matches
+        /// shards in order, each on a host that has none of the others; the
+        /// unmatched remainder rests in the book like
+        /// [`Pallet::place_request`]'s.
+        ///
+        /// Emits [`Event::ContractCreated`] per match (with the shard's size),
+        /// then [`Event::RequestPlaced`] (`size` is the largest shard's, and
+        /// [`Event::RequestFilled`] if complete).
+        #[pallet::call_index(10)]
+        #[pallet::weight(T::WeightInfo::place_shards(
+            T::MaxMatchScan::get().saturating_mul(2),
+            shards.len() as u32,
+        ))]
+        pub fn place_shards(
+            origin: OriginFor<T>,
+            shards: BoundedVec<ShardSpec, T::MaxReplicas>,
+            duration: u32,
+            #[pallet::compact] max_price: Balance,
+            min_rating: Rating,
+        ) -> DispatchResultWithPostInfo {
+            let sender = ensure_signed(origin)?;
+            ensure!(!shards.is_empty(), Error::<T>::BadReplicas);
+            for (i, shard) in shards.iter().enumerate() {
+                ensure!(
+                    !shards
+                        .iter()
+                        .take(i)
+                        .any(|other| other.merkle_root == shard.merkle_root),
+                    Error::<T>::DuplicateRoot
+                );
             }
-            Self::deposit_event(Event::RequestPlaced {
-                request: id,
-                sender,
-                size,
-                replicas,
-                duration,
-                max_price,
-                matched,
-                resting,
-            });
-            if resting == 0 {
-                Self::deposit_event(Event::RequestFilled { request: id });
-            }
-            Ok(Some(T::WeightInfo::place_request(
-                scanned.saturating_sub(matched),
-                matched,
-            ))
-            .into())
+            Self::place(sender, shards, duration, max_price, min_rating, |scanned, matched| {
+                T::WeightInfo::place_shards(scanned, matched)
+            })
         }
 
         /// Withdraws the unmatched remainder of a request: its escrow and
@@ -1033,6 +1021,98 @@ pub mod pallet {
             });
         }
 
+        // ----- requests -----
+
+        /// The escrow one replica storing `shard` holds: its whole term at
+        /// `max_price`.
+        fn bid(shard: &ShardSpec, max_price: Balance, duration: u32) -> Option<Balance> {
+            market::term_cost(max_price, Self::billed(shard.size), duration)
+        }
+
+        /// Places a request of `sender` for one replica per shard (see
+        /// [`Pallet::place_request`]); `weight` is the call's weight for
+        /// (offers scanned, contracts made).
+        fn place(
+            sender: T::AccountId,
+            shards: BoundedVec<ShardSpec, T::MaxReplicas>,
+            duration: u32,
+            max_price: Balance,
+            min_rating: Rating,
+            weight: impl Fn(u32, u32) -> Weight,
+        ) -> DispatchResultWithPostInfo {
+            for shard in &shards {
+                ensure!(shard.size > 0, Error::<T>::ZeroSize);
+                // The host proves leaves of the tree over `size` bytes: a
+                // different count makes every proof fail (the host is
+                // slashed for the Sender's lie).
+                ensure!(
+                    expected_leaf_count(shard.size) == Some(shard.leaf_count),
+                    Error::<T>::BadLeafCount
+                );
+            }
+            ensure!(
+                duration > 0 && duration <= T::MaxDuration::get(),
+                Error::<T>::BadDuration
+            );
+            ensure!(
+                min_rating <= RATING_MAX.min(T::Rating::best_rating()),
+                Error::<T>::BadMinRating
+            );
+            let mut escrow: Balance = 0;
+            for shard in &shards {
+                let bid = Self::bid(shard, max_price, duration).ok_or(Error::<T>::Overflow)?;
+                escrow = escrow.checked_add(bid).ok_or(Error::<T>::Overflow)?;
+            }
+            // The cost of the first contract's term decides `start`/`end`; it
+            // must be representable in blocks.
+            Self::term_bounds(frame_system::Pallet::<T>::block_number(), duration)?;
+            Self::hold(HoldReason::Escrow, &sender, escrow)?;
+
+            let id = NextRequestId::<T>::get();
+            NextRequestId::<T>::put(id.checked_add(1).ok_or(Error::<T>::Overflow)?);
+            let now = frame_system::Pallet::<T>::block_number();
+            let mut request = Request {
+                sender: sender.clone(),
+                shards,
+                duration,
+                max_price,
+                min_rating,
+                escrow,
+                hosts: BoundedVec::new(),
+                deposit: 0,
+                book_key: [0; 24],
+                expires_at: now.saturating_add(T::RequestTtl::get()),
+            };
+            let scanned = Self::match_request(id, &mut request, now)?;
+            let matched = request.hosts.len() as u32;
+            let resting = request.unmatched();
+            let (size, replicas) = (request.largest(), request.replicas());
+            if resting > 0 {
+                let deposit = T::RequestDeposit::get();
+                Self::hold(HoldReason::BookDeposit, &sender, deposit)?;
+                request.deposit = deposit;
+                request.book_key = request_key(max_price, Self::next_seq()?);
+                RequestBook::<T>::insert(request.book_key, id);
+                SenderRequests::<T>::insert(&sender, id, ());
+                Self::schedule(request.expires_at, DueItem::ExpireRequest(id))?;
+                Requests::<T>::insert(id, request);
+            }
+            Self::deposit_event(Event::RequestPlaced {
+                request: id,
+                sender,
+                size,
+                replicas,
+                duration,
+                max_price,
+                matched,
+                resting,
+            });
+            if resting == 0 {
+                Self::deposit_event(Event::RequestFilled { request: id });
+            }
+            Ok(Some(weight(scanned.saturating_sub(matched), matched)).into())
+        }
+
         // ----- matching -----
 
         /// The bytes a contract of `size` bytes is priced, backed and counted
@@ -1139,12 +1219,15 @@ pub mod pallet {
                         continue;
                     }
                     examined += 1;
+                    let Some(shard) = request.next_shard().copied() else {
+                        break;
+                    };
                     let Some(deposit) = Self::fits(
                         &offer,
                         &host,
                         Some(&request.sender),
                         &request.hosts,
-                        request.size,
+                        shard.size,
                         request.duration,
                         request.min_rating,
                     ) else {
@@ -1191,12 +1274,15 @@ pub mod pallet {
                         continue;
                     }
                     examined += 1;
+                    let Some(shard) = request.next_shard().copied() else {
+                        continue;
+                    };
                     let Some(deposit) = Self::fits(
                         offer,
                         host,
                         Some(&request.sender),
                         &request.hosts,
-                        request.size,
+                        shard.size,
                         request.duration,
                         request.min_rating,
                     ) else {
@@ -1254,7 +1340,10 @@ pub mod pallet {
             deposit: Balance,
             now: BlockNumberFor<T>,
         ) -> DispatchResult {
-            let billed = Self::billed(request.size);
+            let shard = *request.next_shard().ok_or(Error::<T>::BadReplicas)?;
+            let bid = Self::bid(&shard, request.max_price, request.duration)
+                .ok_or(Error::<T>::Overflow)?;
+            let billed = Self::billed(shard.size);
             let epoch_cost = market::epoch_cost(offer.price, billed).ok_or(Error::<T>::Overflow)?;
             let cost = market::term_cost(offer.price, billed, request.duration)
                 .ok_or(Error::<T>::Overflow)?;
@@ -1267,12 +1356,8 @@ pub mod pallet {
                 .try_push(offer.host.clone())
                 .map_err(|_| Error::<T>::BadReplicas)?;
             // price <= max_price, so cost <= bid: the difference goes back.
-            request.escrow = request.escrow.saturating_sub(request.bid_per_replica);
-            Self::release(
-                HoldReason::Escrow,
-                &request.sender,
-                request.bid_per_replica.saturating_sub(cost),
-            );
+            request.escrow = request.escrow.saturating_sub(bid);
+            Self::release(HoldReason::Escrow, &request.sender, bid.saturating_sub(cost));
             offer.capacity = offer.capacity.saturating_sub(billed);
             host.used = host.used.saturating_add(billed);
             host.live_contracts = host.live_contracts.saturating_add(1);
@@ -1291,9 +1376,9 @@ pub mod pallet {
                     request: request_id,
                     sender: request.sender.clone(),
                     host: offer.host.clone(),
-                    size: request.size,
-                    merkle_root: request.merkle_root,
-                    leaf_count: request.leaf_count,
+                    size: shard.size,
+                    merkle_root: shard.merkle_root,
+                    leaf_count: shard.leaf_count,
                     price: offer.price,
                     epoch_cost,
                     start,
@@ -1312,7 +1397,7 @@ pub mod pallet {
                 request: request_id,
                 sender: request.sender.clone(),
                 host: offer.host.clone(),
-                size: request.size,
+                size: shard.size,
                 price: offer.price,
                 cost,
                 start,
@@ -1668,12 +1753,16 @@ pub mod pallet {
                     request.unmatched() > 0,
                     "a filled request rests in the book"
                 );
+                let bids = request
+                    .unmatched_shards()
+                    .iter()
+                    .try_fold(0 as Balance, |sum, shard| {
+                        Self::bid(shard, request.max_price, request.duration)
+                            .and_then(|bid| sum.checked_add(bid))
+                    });
                 ensure!(
-                    request.escrow
-                        == request
-                            .bid_per_replica
-                            .saturating_mul(request.unmatched() as Balance),
-                    "request escrow != bid x unmatched replicas"
+                    bids == Some(request.escrow),
+                    "request escrow != the unmatched shards' bids"
                 );
                 let mut hosts = request.hosts.to_vec();
                 hosts.sort();

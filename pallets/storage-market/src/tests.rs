@@ -3,7 +3,7 @@
 //! `try_state` and a check that no MASP was created or destroyed.
 
 use crate::{
-    mock::*, Contracts, DueCount, Error, Event, HoldReason, HostOffers, Hosts, OfferBook, Offers,
+    mock::*, Contracts, ShardSpec, DueCount, Error, Event, HoldReason, HostOffers, Hosts, OfferBook, Offers,
     RequestBook, Requests,
 };
 use frame_support::{
@@ -598,6 +598,175 @@ fn junk_requests_cannot_rest_and_do_not_halt_matching() {
         let bid = term_cost(100 * PRICE, MIN_CONTRACT, 10).unwrap();
         assert_eq!(escrow(ALICE), 2 * bid);
         assert_eq!(book_deposit(ALICE), 2 * BOOK_DEPOSIT);
+    });
+}
+
+// ----- shards: distinct data per replica -----
+
+/// A shard of `size` bytes whose root is `tag` repeated.
+fn shard(size: u64, tag: u8) -> ShardSpec {
+    ShardSpec {
+        size,
+        merkle_root: [tag; 32],
+        leaf_count: masp_proofs::leaf_count(size),
+    }
+}
+
+fn place_shards(sender: AccountId, shards: Vec<ShardSpec>, max_price: Balance) -> RequestId {
+    let id = crate::NextRequestId::<Test>::get();
+    assert_ok!(Market::place_shards(
+        signed(sender),
+        shards.try_into().unwrap(),
+        10,
+        max_price,
+        0
+    ));
+    id
+}
+
+/// Issue 20: a sharded request stores distinct data on distinct hosts in
+/// one call and one escrow. Shard `i` goes to the `i`-th host matched, and
+/// its contract carries that shard's root, size and leaf count (so a host
+/// proves, and is paid for, exactly the shard it took).
+#[test]
+fn each_shard_is_its_own_contract_on_a_distinct_host_priced_on_its_size() {
+    build_and_execute(|| {
+        offer(H1, PRICE);
+        offer(H2, PRICE);
+        offer(H3, 2 * PRICE);
+        System::reset_events();
+        let before = free(ALICE);
+        let shards = vec![shard(GIB, 1), shard(GIB / 2, 2), shard(3 * GIB / 4 + 5, 3)];
+        let id = place_shards(ALICE, shards.clone(), 2 * PRICE);
+        let c = created();
+        assert_eq!(hosts_of(&c), vec![H1, H2, H3]);
+        let mut held = 0;
+        for ((contract, _, price), s) in c.iter().zip(&shards) {
+            let k = Contracts::<Test>::get(contract).unwrap();
+            assert_eq!(
+                (k.size, k.merkle_root, k.leaf_count, k.request),
+                (s.size, s.merkle_root, s.leaf_count, id)
+            );
+            assert_eq!(k.escrow, term_cost(*price, s.size, 10).unwrap());
+            held += k.escrow;
+        }
+        // Filled at once: only the contracts' terms stay held, the rest of
+        // each bid (at the max price) returned.
+        assert!(Requests::<Test>::get(id).is_none());
+        assert_eq!(escrow(ALICE), held);
+        assert_eq!(free(ALICE), before - held);
+        System::assert_has_event(
+            Event::RequestPlaced {
+                request: id,
+                sender: ALICE,
+                size: GIB,
+                replicas: 3,
+                duration: 10,
+                max_price: 2 * PRICE,
+                matched: 3,
+                resting: 0,
+            }
+            .into(),
+        );
+    });
+}
+
+/// The unmatched shards rest with their own bids held and match, in
+/// order, each on a host that has none of the others, as offers arrive.
+#[test]
+fn unmatched_shards_rest_and_match_in_order_on_new_hosts() {
+    build_and_execute(|| {
+        offer(H1, PRICE);
+        let shards = vec![shard(GIB, 1), shard(GIB / 4, 2), shard(GIB / 8, 3)];
+        let id = place_shards(ALICE, shards, PRICE);
+        let r = Requests::<Test>::get(id).unwrap();
+        assert_eq!((r.hosts.to_vec(), r.unmatched()), (vec![H1], 2));
+        assert_eq!(
+            r.escrow,
+            term_cost(PRICE, GIB / 4, 10).unwrap() + term_cost(PRICE, GIB / 8, 10).unwrap()
+        );
+        // H1 offering again cannot take a second shard of the same request.
+        System::reset_events();
+        assert_ok!(Market::post_offer(signed(H1), PRICE, 10 * GIB, 1, 100));
+        assert!(created().is_empty());
+        System::reset_events();
+        offer(H2, PRICE);
+        offer(H3, PRICE);
+        let c = created();
+        assert_eq!(hosts_of(&c), vec![H2, H3]);
+        let roots: Vec<_> = c
+            .iter()
+            .map(|(id, ..)| Contracts::<Test>::get(id).unwrap().merkle_root)
+            .collect();
+        assert_eq!(roots, vec![[2; 32], [3; 32]]);
+        assert!(Requests::<Test>::get(id).is_none());
+        System::assert_has_event(Event::RequestFilled { request: id }.into());
+    });
+}
+
+/// A Sender tells its contracts apart by root, and a host proves against
+/// its contract's leaf count: two equal roots, an empty list, an empty
+/// shard or a lying leaf count on ANY shard (not only the first) are
+/// refused and change nothing.
+#[test]
+fn bad_shard_lists_are_refused_and_change_nothing() {
+    build_and_execute(|| {
+        offer(H1, PRICE);
+        offer(H2, PRICE);
+        let bad = |shards: Vec<ShardSpec>| {
+            Market::place_shards(signed(ALICE), shards.try_into().unwrap(), 10, PRICE, 0)
+        };
+        assert_noop!(bad(vec![]), Error::<Test>::BadReplicas);
+        assert_noop!(
+            bad(vec![shard(GIB, 1), shard(GIB / 2, 1)]),
+            Error::<Test>::DuplicateRoot
+        );
+        assert_noop!(bad(vec![shard(GIB, 1), shard(0, 2)]), Error::<Test>::ZeroSize);
+        let mut liar = shard(GIB, 2);
+        liar.leaf_count += 1;
+        assert_noop!(bad(vec![shard(GIB, 1), liar]), Error::<Test>::BadLeafCount);
+        assert_noop!(
+            Market::place_shards(
+                signed(ALICE),
+                vec![shard(GIB, 1)].try_into().unwrap(),
+                0,
+                PRICE,
+                0
+            ),
+            Error::<Test>::BadDuration
+        );
+        assert_noop!(
+            Market::place_shards(
+                signed(POOR),
+                vec![shard(GIB, 1), shard(GIB, 2)].try_into().unwrap(),
+                10,
+                PRICE,
+                0
+            ),
+            Error::<Test>::InsufficientFunds
+        );
+    });
+}
+
+/// A host whose offer can hold only the small shards is skipped for the
+/// big one in front of them (shards match in order), and the request
+/// rests; the host is not matched out of order.
+#[test]
+fn a_shard_matches_only_a_host_with_room_for_its_own_size() {
+    build_and_execute(|| {
+        host_with_deposit(H1, 10_000 * UNIT);
+        let small = next_offer();
+        assert_ok!(Market::post_offer(signed(H1), PRICE, GIB / 2, 1, 100));
+        System::reset_events();
+        let id = place_shards(ALICE, vec![shard(GIB, 1), shard(GIB / 4, 2)], PRICE);
+        assert!(created().is_empty());
+        assert_eq!(Requests::<Test>::get(id).unwrap().unmatched(), 2);
+        System::reset_events();
+        offer(H2, PRICE);
+        // H2 takes the big shard; H1's offer then fits the small one.
+        assert_eq!(hosts_of(&created()), vec![H2]);
+        assert_ok!(Market::update_offer(signed(H1), small, PRICE, GIB / 2, 1, 100));
+        assert!(Requests::<Test>::get(id).is_none());
     });
 }
 
@@ -1225,7 +1394,20 @@ mod random {
                         Op::Request { sender, mib, replicas, duration, max_price, min_rating } => {
                             let max_price = max_price as u128 * PRICE;
                             let min_rating = min_rating as u32 * 100_000;
-                            let r = Market::place_request(signed(sender), mib as u64 * (1 << 20), ROOT, mib as u64 * 2048, replicas as u32, duration as u32, max_price, min_rating);
+                            let size = mib as u64 * (1 << 20);
+                            // Even senders store distinct shards (sizes
+                            // shrinking by a quarter each), odd ones copies.
+                            let r = if sender % 2 == 0 {
+                                let shards: Vec<ShardSpec> = (0..replicas as u64)
+                                    .map(|i| {
+                                        let size = (size >> i.min(2)).max(1);
+                                        ShardSpec { size, merkle_root: [i as u8; 32], leaf_count: masp_proofs::leaf_count(size) }
+                                    })
+                                    .collect();
+                                Market::place_shards(signed(sender), shards.try_into().unwrap(), duration as u32, max_price, min_rating)
+                            } else {
+                                Market::place_request(signed(sender), size, ROOT, mib as u64 * 2048, replicas as u32, duration as u32, max_price, min_rating)
+                            };
                             if r.is_ok() {
                                 let mut hosts = Vec::new();
                                 for (id, host, price) in created() {

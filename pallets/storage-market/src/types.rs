@@ -103,6 +103,31 @@ pub struct Offer<AccountId, BlockNumber> {
     pub posted_at: BlockNumber,
 }
 
+/// What one replica of a request stores: `size` bytes of ciphertext with
+/// Merkle root `merkle_root` over `leaf_count` leaves. A plain request
+/// repeats one shard on every replica; a sharded request (an erasure-coded
+/// file, or replicas sealed under distinct keys) has one per replica.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Encode,
+    Decode,
+    DecodeWithMemTracking,
+    MaxEncodedLen,
+    TypeInfo,
+)]
+pub struct ShardSpec {
+    /// Bytes of ciphertext.
+    pub size: u64,
+    /// Merkle root of the ciphertext.
+    pub merkle_root: [u8; 32],
+    /// Leaves in that tree (`masp_proofs::leaf_count(size)`).
+    pub leaf_count: u64,
+}
+
 /// A Sender's request whose unmatched remainder rests in the book.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo)]
 #[scale_info(skip_type_params(MaxReplicas))]
@@ -110,24 +135,18 @@ pub struct Offer<AccountId, BlockNumber> {
 pub struct Request<AccountId, BlockNumber, MaxReplicas: Get<u32>> {
     /// Who pays.
     pub sender: AccountId,
-    /// Bytes of ciphertext per replica.
-    pub size: u64,
-    /// Merkle root of the ciphertext.
-    pub merkle_root: [u8; 32],
-    /// Leaves in that tree.
-    pub leaf_count: u64,
-    /// Replicas wanted (each on a distinct host).
-    pub replicas: u32,
+    /// What each replica stores, in the order replicas are matched: replica
+    /// `i` (the `i`-th host matched) stores `shards[i]`. One entry per
+    /// replica, each on a distinct host.
+    pub shards: BoundedVec<ShardSpec, MaxReplicas>,
     /// Term of each contract, in epochs.
     pub duration: u32,
     /// Highest price per GiB per epoch the Sender pays.
     pub max_price: Balance,
     /// Lowest host rating accepted.
     pub min_rating: Rating,
-    /// What one replica's whole term costs at `max_price` (held per
-    /// unmatched replica).
-    pub bid_per_replica: Balance,
-    /// Escrow held for the unmatched replicas.
+    /// Escrow held for the unmatched replicas: each one's whole term at
+    /// `max_price` for its shard's size.
     pub escrow: Balance,
     /// Hosts already matched (no host twice).
     pub hosts: BoundedVec<AccountId, MaxReplicas>,
@@ -140,9 +159,30 @@ pub struct Request<AccountId, BlockNumber, MaxReplicas: Get<u32>> {
 }
 
 impl<AccountId, BlockNumber, MaxReplicas: Get<u32>> Request<AccountId, BlockNumber, MaxReplicas> {
+    /// Replicas wanted.
+    pub fn replicas(&self) -> u32 {
+        self.shards.len() as u32
+    }
+
     /// Replicas not yet matched.
     pub fn unmatched(&self) -> u32 {
-        self.replicas.saturating_sub(self.hosts.len() as u32)
+        self.replicas().saturating_sub(self.hosts.len() as u32)
+    }
+
+    /// What the next replica to match stores (`None` once every replica
+    /// matched).
+    pub fn next_shard(&self) -> Option<&ShardSpec> {
+        self.shards.get(self.hosts.len())
+    }
+
+    /// The shards of the replicas not yet matched.
+    pub fn unmatched_shards(&self) -> &[ShardSpec] {
+        self.shards.get(self.hosts.len()..).unwrap_or(&[])
+    }
+
+    /// The largest shard's size.
+    pub fn largest(&self) -> u64 {
+        self.shards.iter().map(|s| s.size).max().unwrap_or(0)
     }
 }
 
@@ -279,12 +319,8 @@ pub struct HostView<BlockNumber> {
 pub struct RequestView<AccountId, BlockNumber> {
     /// Who pays.
     pub sender: AccountId,
-    /// Bytes per replica.
-    pub size: u64,
-    /// Merkle root of the ciphertext.
-    pub merkle_root: [u8; 32],
-    /// Replicas wanted.
-    pub replicas: u32,
+    /// What each replica stores, in matching order (see [`Request::shards`]).
+    pub shards: alloc::vec::Vec<ShardSpec>,
     /// Hosts matched so far.
     pub hosts: alloc::vec::Vec<AccountId>,
     /// Term of each contract, in epochs.
@@ -305,9 +341,7 @@ impl<AccountId: Clone, BlockNumber: Clone, MaxReplicas: Get<u32>>
     fn from(r: &Request<AccountId, BlockNumber, MaxReplicas>) -> Self {
         Self {
             sender: r.sender.clone(),
-            size: r.size,
-            merkle_root: r.merkle_root,
-            replicas: r.replicas,
+            shards: r.shards.to_vec(),
             hosts: r.hosts.to_vec(),
             duration: r.duration,
             max_price: r.max_price,

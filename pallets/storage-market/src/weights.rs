@@ -49,6 +49,7 @@ pub trait WeightInfo {
 	fn update_offer(s: u32, ) -> Weight;
 	fn cancel_offer() -> Weight;
 	fn place_request(s: u32, r: u32, ) -> Weight;
+	fn place_shards(s: u32, r: u32, ) -> Weight;
 	fn place_request_deep_book(b: u32, ) -> Weight;
 	fn cancel_request() -> Weight;
 	fn confirm_stored() -> Weight;
@@ -314,6 +315,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((14_u64).saturating_mul(r.into())))
 			.saturating_add(Weight::from_parts(0, 2846).saturating_mul(r.into()))
 			.saturating_add(Weight::from_parts(0, 2846).saturating_mul(s.into()))
+	}
+	/// Provisional until `scripts/benchmark` regenerates this file.
+	fn place_shards(s: u32, r: u32, ) -> Weight {
+		Self::place_request(s, r)
 	}
 	/// Storage: `HostRating::Top` (r:1 w:0)
 	/// Proof: `HostRating::Top` (`max_values`: Some(1), `max_size`: Some(3602), added: 4097, mode: `MaxEncodedLen`)
@@ -721,6 +726,10 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes((14_u64).saturating_mul(r.into())))
 			.saturating_add(Weight::from_parts(0, 2846).saturating_mul(r.into()))
 			.saturating_add(Weight::from_parts(0, 2846).saturating_mul(s.into()))
+	}
+	/// Provisional until `scripts/benchmark` regenerates this file.
+	fn place_shards(s: u32, r: u32, ) -> Weight {
+		Self::place_request(s, r)
 	}
 	/// Storage: `HostRating::Top` (r:1 w:0)
 	/// Proof: `HostRating::Top` (`max_values`: Some(1), `max_size`: Some(3602), added: 4097, mode: `MaxEncodedLen`)

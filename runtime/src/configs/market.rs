@@ -76,7 +76,7 @@ impl pallet_storage_market::Config for Runtime {
     type UploadWindow = UploadWindow;
     type RequestTtl = RequestTtl;
     type MaxMatchScan = ConstU32<32>;
-    type MaxReplicas = ConstU32<8>;
+    type MaxReplicas = ConstU32<16>;
     type MaxOffersPerHost = ConstU32<16>;
     type MaxEndpointLen = ConstU32<256>;
     /// A year of hourly epochs.

@@ -81,6 +81,7 @@ impl pallet_retrieval::BenchmarkHelper<crate::AccountId>
         let _ = Listings::share(
             crate::RuntimeOrigin::signed(sender.clone()),
             alloc::vec![contract].try_into().unwrap_or_default(),
+            1,
             [1; 32],
             [2; 32],
             terms,
