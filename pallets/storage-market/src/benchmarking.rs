@@ -311,9 +311,15 @@ mod benchmarks {
             })
             .collect();
         let shards: BoundedVec<_, T::MaxReplicas> = shards.try_into().expect("at most MaxReplicas");
+        // The costliest exclusion check: a full list of hosts to avoid.
+        let avoid: BoundedVec<_, T::MaxReplicas> = (0..T::MaxReplicas::get())
+            .map(|i| account::<T::AccountId>("avoid", i, 0))
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("MaxReplicas");
 
         #[extrinsic_call]
-        _(RawOrigin::Signed(sender), shards, DURATION, PRICE, 0);
+        _(RawOrigin::Signed(sender), shards, avoid, DURATION, PRICE, 0);
 
         assert_eq!(Contracts::<T>::iter().count() as u32, r);
         assert_eq!(Requests::<T>::iter().count(), 1);

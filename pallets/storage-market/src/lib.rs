@@ -751,15 +751,23 @@ pub mod pallet {
             };
             let shards = BoundedVec::try_from(alloc::vec![shard; replicas as usize])
                 .map_err(|_| Error::<T>::BadReplicas)?;
-            Self::place(sender, shards, duration, max_price, min_rating, |scanned, matched| {
-                T::WeightInfo::place_request(scanned, matched)
-            })
+            Self::place(
+                sender,
+                shards,
+                BoundedVec::new(),
+                duration,
+                max_price,
+                min_rating,
+                |scanned, matched| T::WeightInfo::place_request(scanned, matched),
+            )
         }
 
         /// Places a request for distinct data on distinct hosts, in one
         /// escrow: replica `i` stores `shards[i]` (its own size, Merkle root
         /// and leaf count), each for `duration` epochs, at most `max_price`
-        /// per GiB per epoch, on hosts rated at least `min_rating`. For the
+        /// per GiB per epoch, on hosts rated at least `min_rating` and not
+        /// in `avoid` (a repair names the hosts that hold the file's other
+        /// shards, so no host ends up with two, and hosts it found dead). For the
         /// shards of an erasure-coded file, or replicas sealed under
         /// distinct keys: a host operator behind several accounts must store
         /// every shard it takes to prove it.
@@ -783,6 +791,7 @@ pub mod pallet {
         pub fn place_shards(
             origin: OriginFor<T>,
             shards: BoundedVec<ShardSpec, T::MaxReplicas>,
+            avoid: BoundedVec<T::AccountId, T::MaxReplicas>,
             duration: u32,
             #[pallet::compact] max_price: Balance,
             min_rating: Rating,
@@ -798,9 +807,15 @@ pub mod pallet {
                     Error::<T>::DuplicateRoot
                 );
             }
-            Self::place(sender, shards, duration, max_price, min_rating, |scanned, matched| {
-                T::WeightInfo::place_shards(scanned, matched)
-            })
+            Self::place(
+                sender,
+                shards,
+                avoid,
+                duration,
+                max_price,
+                min_rating,
+                |scanned, matched| T::WeightInfo::place_shards(scanned, matched),
+            )
         }
 
         /// Withdraws the unmatched remainder of a request: its escrow and
@@ -1032,9 +1047,11 @@ pub mod pallet {
         /// Places a request of `sender` for one replica per shard (see
         /// [`Pallet::place_request`]); `weight` is the call's weight for
         /// (offers scanned, contracts made).
+        #[allow(clippy::too_many_arguments)]
         fn place(
             sender: T::AccountId,
             shards: BoundedVec<ShardSpec, T::MaxReplicas>,
+            avoid: BoundedVec<T::AccountId, T::MaxReplicas>,
             duration: u32,
             max_price: Balance,
             min_rating: Rating,
@@ -1079,6 +1096,7 @@ pub mod pallet {
                 min_rating,
                 escrow,
                 hosts: BoundedVec::new(),
+                avoid,
                 deposit: 0,
                 book_key: [0; 24],
                 expires_at: now.saturating_add(T::RequestTtl::get()),
@@ -1124,12 +1142,15 @@ pub mod pallet {
         /// Whether `offer` (of host `host`) can take a replica of a request
         /// for `size` bytes (billed as [`Pallet::billed`]) and `duration`
         /// epochs, from `sender` (if known), at `min_rating`, avoiding hosts
-        /// in `exclude`. Returns the host deposit the contract reserves.
+        /// in `exclude` and `avoid`. Returns the host deposit the contract
+        /// reserves.
+        #[allow(clippy::too_many_arguments)]
         fn fits(
             offer: &OfferOf<T>,
             host: &HostOf<T>,
             sender: Option<&T::AccountId>,
             exclude: &[T::AccountId],
+            avoid: &[T::AccountId],
             size: u64,
             duration: u32,
             min_rating: Rating,
@@ -1137,6 +1158,7 @@ pub mod pallet {
             let size = Self::billed(size);
             if sender == Some(&offer.host)
                 || exclude.contains(&offer.host)
+                || avoid.contains(&offer.host)
                 || offer.capacity < size
                 || duration < offer.min_duration
                 || duration > offer.max_duration
@@ -1227,6 +1249,7 @@ pub mod pallet {
                         &host,
                         Some(&request.sender),
                         &request.hosts,
+                        &request.avoid,
                         shard.size,
                         request.duration,
                         request.min_rating,
@@ -1282,6 +1305,7 @@ pub mod pallet {
                         host,
                         Some(&request.sender),
                         &request.hosts,
+                        &request.avoid,
                         shard.size,
                         request.duration,
                         request.min_rating,
@@ -1660,7 +1684,7 @@ pub mod pallet {
                     continue;
                 }
                 examined += 1;
-                if Self::fits(&offer, &host, None, &hosts, size, duration, min_rating).is_none() {
+                if Self::fits(&offer, &host, None, &hosts, &[], size, duration, min_rating).is_none() {
                     continue;
                 }
                 let Some(cost) = market::term_cost(offer.price, Self::billed(size), duration)

@@ -617,6 +617,7 @@ fn place_shards(sender: AccountId, shards: Vec<ShardSpec>, max_price: Balance) -
     assert_ok!(Market::place_shards(
         signed(sender),
         shards.try_into().unwrap(),
+        Default::default(),
         10,
         max_price,
         0
@@ -704,6 +705,47 @@ fn unmatched_shards_rest_and_match_in_order_on_new_hosts() {
     });
 }
 
+/// A repair places the lost shards of a file on hosts that hold none of
+/// its other shards and that the Sender found dead: `avoid` keeps them
+/// out, even when they are the cheapest (else one host could end up with
+/// two shards, and a file meant to survive two losses would not).
+#[test]
+fn a_repair_avoids_the_hosts_it_names() {
+    build_and_execute(|| {
+        offer(H1, PRICE);
+        offer(H2, PRICE);
+        offer(H3, 2 * PRICE);
+        offer(H4, 2 * PRICE);
+        System::reset_events();
+        let id = crate::NextRequestId::<Test>::get();
+        assert_ok!(Market::place_shards(
+            signed(ALICE),
+            vec![shard(GIB, 8), shard(GIB, 9)].try_into().unwrap(),
+            vec![H1, H2].try_into().unwrap(),
+            10,
+            2 * PRICE,
+            0
+        ));
+        assert_eq!(hosts_of(&created()), vec![H3, H4]);
+        assert!(Requests::<Test>::get(id).is_none());
+        // Avoided hosts are never matched to the resting remainder either.
+        System::reset_events();
+        let rest = crate::NextRequestId::<Test>::get();
+        assert_ok!(Market::place_shards(
+            signed(BOB),
+            vec![shard(GIB, 1)].try_into().unwrap(),
+            vec![H1, H2, H3, H4].try_into().unwrap(),
+            10,
+            2 * PRICE,
+            0
+        ));
+        assert!(created().is_empty());
+        assert_ok!(Market::post_offer(signed(H1), PRICE, GIB, 1, 100));
+        assert!(created().is_empty());
+        assert_eq!(Requests::<Test>::get(rest).unwrap().unmatched(), 1);
+    });
+}
+
 /// A Sender tells its contracts apart by root, and a host proves against
 /// its contract's leaf count: two equal roots, an empty list, an empty
 /// shard or a lying leaf count on ANY shard (not only the first) are
@@ -714,7 +756,14 @@ fn bad_shard_lists_are_refused_and_change_nothing() {
         offer(H1, PRICE);
         offer(H2, PRICE);
         let bad = |shards: Vec<ShardSpec>| {
-            Market::place_shards(signed(ALICE), shards.try_into().unwrap(), 10, PRICE, 0)
+            Market::place_shards(
+                signed(ALICE),
+                shards.try_into().unwrap(),
+                Default::default(),
+                10,
+                PRICE,
+                0,
+            )
         };
         assert_noop!(bad(vec![]), Error::<Test>::BadReplicas);
         assert_noop!(
@@ -729,6 +778,7 @@ fn bad_shard_lists_are_refused_and_change_nothing() {
             Market::place_shards(
                 signed(ALICE),
                 vec![shard(GIB, 1)].try_into().unwrap(),
+                Default::default(),
                 0,
                 PRICE,
                 0
@@ -739,6 +789,7 @@ fn bad_shard_lists_are_refused_and_change_nothing() {
             Market::place_shards(
                 signed(POOR),
                 vec![shard(GIB, 1), shard(GIB, 2)].try_into().unwrap(),
+                Default::default(),
                 10,
                 PRICE,
                 0
@@ -1404,7 +1455,12 @@ mod random {
                                         ShardSpec { size, merkle_root: [i as u8; 32], leaf_count: masp_proofs::leaf_count(size) }
                                     })
                                     .collect();
-                                Market::place_shards(signed(sender), shards.try_into().unwrap(), duration as u32, max_price, min_rating)
+                                // A repair's exclusion list: host 1 never takes these.
+                                let r = Market::place_shards(signed(sender), shards.try_into().unwrap(), vec![1].try_into().unwrap(), duration as u32, max_price, min_rating);
+                                if r.is_ok() {
+                                    assert!(created().iter().all(|c| c.1 != 1), "matched a host the Sender avoids");
+                                }
+                                r
                             } else {
                                 Market::place_request(signed(sender), size, ROOT, mib as u64 * 2048, replicas as u32, duration as u32, max_price, min_rating)
                             };

@@ -150,6 +150,9 @@ pub struct Request<AccountId, BlockNumber, MaxReplicas: Get<u32>> {
     pub escrow: Balance,
     /// Hosts already matched (no host twice).
     pub hosts: BoundedVec<AccountId, MaxReplicas>,
+    /// Hosts the Sender will not have (they hold the file's other shards,
+    /// or it found them dead).
+    pub avoid: BoundedVec<AccountId, MaxReplicas>,
     /// The storage deposit held while the request rests.
     pub deposit: Balance,
     /// Its key in the book.
