@@ -63,36 +63,36 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::Listings` (r:0 w:1)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	/// The range of component `c` is `[1, 32]`.
 	fn share(c: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `525 + c * (230 ±0)`
-		//  Estimated: `3676 + c * (2701 ±0)`
-		// Minimum execution time: 76_964_000 picoseconds.
-		Weight::from_parts(80_793_474, 3676)
-			// Standard Error: 38_674
-			.saturating_add(Weight::from_parts(5_135_727, 0).saturating_mul(c.into()))
+		//  Estimated: `3712 + c * (2701 ±0)`
+		// Minimum execution time: 98_726_000 picoseconds.
+		Weight::from_parts(108_850_706, 3712)
+			// Standard Error: 89_550
+			.saturating_add(Weight::from_parts(6_967_137, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(c.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(c.into()))
 	}
 	/// Storage: `Listings::Listings` (r:1 w:1)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	fn unshare() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `487`
-		//  Estimated: `4213`
-		// Minimum execution time: 14_982_000 picoseconds.
-		Weight::from_parts(16_795_000, 4213)
+		//  Measured:  `491`
+		//  Estimated: `4217`
+		// Minimum execution time: 14_932_000 picoseconds.
+		Weight::from_parts(22_073_000, 4217)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Listings::Listings` (r:1 w:1)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::Purchases` (r:1 w:1)
 	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Contracts` (r:32 w:0)
@@ -102,7 +102,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::DueCount` (r:1 w:1)
 	/// Proof: `Listings::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::DueQueue` (r:0 w:1)
@@ -110,19 +110,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `c` is `[1, 32]`.
 	fn buy(c: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1226 + c * (8 ±0)`
-		//  Estimated: `4691 + c * (2701 ±0)`
-		// Minimum execution time: 233_817_000 picoseconds.
-		Weight::from_parts(238_158_371, 4691)
-			// Standard Error: 19_432
-			.saturating_add(Weight::from_parts(3_111_293, 0).saturating_mul(c.into()))
+		//  Measured:  `1230 + c * (8 ±0)`
+		//  Estimated: `4695 + c * (2701 ±0)`
+		// Minimum execution time: 234_878_000 picoseconds.
+		Weight::from_parts(336_850_589, 4695)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(c.into())))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(c.into()))
 	}
 	/// Storage: `Listings::Listings` (r:1 w:0)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::Purchases` (r:1 w:1)
 	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
 	/// Storage: UNKNOWN KEY `0xe8d0f399e5ba1ba71f9d4da37aabf68f` (r:1 w:0)
@@ -133,66 +131,66 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Listings::DueQueue` (`max_values`: None, `max_size`: Some(65), added: 2540, mode: `MaxEncodedLen`)
 	fn deliver_key() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `714`
-		//  Estimated: `4213`
-		// Minimum execution time: 31_898_000 picoseconds.
-		Weight::from_parts(36_263_000, 4213)
+		//  Measured:  `718`
+		//  Estimated: `4217`
+		// Minimum execution time: 31_386_000 picoseconds.
+		Weight::from_parts(37_836_000, 4217)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `Listings::Listings` (r:1 w:1)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::Purchases` (r:1 w:1)
 	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn dispute_key() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1219`
-		//  Estimated: `6362`
-		// Minimum execution time: 543_806_000 picoseconds.
-		Weight::from_parts(556_806_000, 6362)
+		//  Measured:  `1223`
+		//  Estimated: `6434`
+		// Minimum execution time: 541_293_000 picoseconds.
+		Weight::from_parts(641_591_000, 6434)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Listings::Listings` (r:1 w:1)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Contracts` (r:32 w:0)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// The range of component `c` is `[1, 32]`.
 	fn remove_listing(c: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `947 + c * (8 ±0)`
-		//  Estimated: `4213 + c * (2701 ±0)`
-		// Minimum execution time: 67_440_000 picoseconds.
-		Weight::from_parts(74_099_878, 4213)
-			// Standard Error: 28_278
-			.saturating_add(Weight::from_parts(2_092_546, 0).saturating_mul(c.into()))
+		//  Measured:  `951 + c * (8 ±0)`
+		//  Estimated: `4217 + c * (2701 ±0)`
+		// Minimum execution time: 74_510_000 picoseconds.
+		Weight::from_parts(92_688_009, 4217)
+			// Standard Error: 66_922
+			.saturating_add(Weight::from_parts(3_969_727, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(c.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(c.into()))
 	}
 	/// Storage: `Listings::Listings` (r:1 w:0)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::Purchases` (r:1 w:1)
 	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	fn remove_purchase() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `574`
-		//  Estimated: `4213`
-		// Minimum execution time: 62_893_000 picoseconds.
-		Weight::from_parts(65_668_000, 4213)
+		//  Estimated: `4217`
+		// Minimum execution time: 62_883_000 picoseconds.
+		Weight::from_parts(92_667_000, 4217)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -200,27 +198,27 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Listings::DueCursor` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::DueCount` (r:1 w:1)
 	/// Proof: `Listings::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
-	/// Storage: `Listings::DueQueue` (r:64 w:64)
+	/// Storage: `Listings::DueQueue` (r:16 w:16)
 	/// Proof: `Listings::DueQueue` (`max_values`: None, `max_size`: Some(65), added: 2540, mode: `MaxEncodedLen`)
-	/// Storage: `Listings::Listings` (r:64 w:64)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
-	/// Storage: `Listings::Purchases` (r:64 w:64)
+	/// Storage: `Listings::Listings` (r:16 w:16)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
+	/// Storage: `Listings::Purchases` (r:16 w:16)
 	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::Contracts` (r:2048 w:0)
+	/// Storage: `StorageMarket::Contracts` (r:512 w:0)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
-	/// Storage: `Balances::Holds` (r:64 w:64)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
-	/// Storage: `System::Account` (r:128 w:128)
+	/// Storage: `Balances::Holds` (r:16 w:16)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:32 w:32)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
-	/// The range of component `n` is `[0, 64]`.
+	/// The range of component `n` is `[0, 16]`.
 	fn process_due(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `662 + n * (1469 ±0)`
+		//  Measured:  `608 + n * (1479 ±0)`
 		//  Estimated: `3481 + n * (86432 ±0)`
-		// Minimum execution time: 7_381_000 picoseconds.
-		Weight::from_parts(7_581_000, 3481)
-			// Standard Error: 427_469
-			.saturating_add(Weight::from_parts(176_677_996, 0).saturating_mul(n.into()))
+		// Minimum execution time: 9_975_000 picoseconds.
+		Weight::from_parts(189_905_089, 3481)
+			// Standard Error: 1_873_256
+			.saturating_add(Weight::from_parts(167_936_306, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((38_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -228,21 +226,21 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(Weight::from_parts(0, 86432).saturating_mul(n.into()))
 	}
 	/// Storage: `Listings::Listings` (r:1 w:1)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::Purchases` (r:1 w:1)
 	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Contracts` (r:32 w:0)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn settle() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1962`
+		//  Measured:  `1966`
 		//  Estimated: `87422`
-		// Minimum execution time: 165_385_000 picoseconds.
-		Weight::from_parts(181_429_000, 87422)
+		// Minimum execution time: 165_425_000 picoseconds.
+		Weight::from_parts(178_595_000, 87422)
 			.saturating_add(T::DbWeight::get().reads(37_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -257,26 +255,26 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::Listings` (r:0 w:1)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	fn share(c: u32, ) -> Weight {
-		Weight::from_parts(80_793_474, 3676)
-			.saturating_add(Weight::from_parts(5_135_727, 0).saturating_mul(c.into()))
+		Weight::from_parts(108_850_706, 3712)
+			.saturating_add(Weight::from_parts(6_967_137, 0).saturating_mul(c.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(c.into())))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(c.into()))
 	}
 	/// Storage: `Listings::Listings` (r:1 w:1)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	fn unshare() -> Weight {
-		Weight::from_parts(16_795_000, 4213)
+		Weight::from_parts(22_073_000, 4217)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Listings::Listings` (r:1 w:1)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::Purchases` (r:1 w:1)
 	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Contracts` (r:32 w:0)
@@ -286,21 +284,20 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::DueCount` (r:1 w:1)
 	/// Proof: `Listings::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::DueQueue` (r:0 w:1)
 	/// Proof: `Listings::DueQueue` (`max_values`: None, `max_size`: Some(65), added: 2540, mode: `MaxEncodedLen`)
 	fn buy(c: u32, ) -> Weight {
-		Weight::from_parts(238_158_371, 4691)
-			.saturating_add(Weight::from_parts(3_111_293, 0).saturating_mul(c.into()))
+		Weight::from_parts(336_850_589, 4695)
 			.saturating_add(RocksDbWeight::get().reads(6_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(c.into())))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(c.into()))
 	}
 	/// Storage: `Listings::Listings` (r:1 w:0)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::Purchases` (r:1 w:1)
 	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
 	/// Storage: UNKNOWN KEY `0xe8d0f399e5ba1ba71f9d4da37aabf68f` (r:1 w:0)
@@ -310,49 +307,49 @@ impl WeightInfo for () {
 	/// Storage: `Listings::DueQueue` (r:0 w:1)
 	/// Proof: `Listings::DueQueue` (`max_values`: None, `max_size`: Some(65), added: 2540, mode: `MaxEncodedLen`)
 	fn deliver_key() -> Weight {
-		Weight::from_parts(36_263_000, 4213)
+		Weight::from_parts(37_836_000, 4217)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 	/// Storage: `Listings::Listings` (r:1 w:1)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::Purchases` (r:1 w:1)
 	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn dispute_key() -> Weight {
-		Weight::from_parts(556_806_000, 6362)
+		Weight::from_parts(641_591_000, 6434)
 			.saturating_add(RocksDbWeight::get().reads(6_u64))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Listings::Listings` (r:1 w:1)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Contracts` (r:32 w:0)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	fn remove_listing(c: u32, ) -> Weight {
-		Weight::from_parts(74_099_878, 4213)
-			.saturating_add(Weight::from_parts(2_092_546, 0).saturating_mul(c.into()))
+		Weight::from_parts(92_688_009, 4217)
+			.saturating_add(Weight::from_parts(3_969_727, 0).saturating_mul(c.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(c.into())))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 			.saturating_add(Weight::from_parts(0, 2701).saturating_mul(c.into()))
 	}
 	/// Storage: `Listings::Listings` (r:1 w:0)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::Purchases` (r:1 w:1)
 	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	fn remove_purchase() -> Weight {
-		Weight::from_parts(65_668_000, 4213)
+		Weight::from_parts(92_667_000, 4217)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
@@ -360,21 +357,21 @@ impl WeightInfo for () {
 	/// Proof: `Listings::DueCursor` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::DueCount` (r:1 w:1)
 	/// Proof: `Listings::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
-	/// Storage: `Listings::DueQueue` (r:64 w:64)
+	/// Storage: `Listings::DueQueue` (r:16 w:16)
 	/// Proof: `Listings::DueQueue` (`max_values`: None, `max_size`: Some(65), added: 2540, mode: `MaxEncodedLen`)
-	/// Storage: `Listings::Listings` (r:64 w:64)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
-	/// Storage: `Listings::Purchases` (r:64 w:64)
+	/// Storage: `Listings::Listings` (r:16 w:16)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
+	/// Storage: `Listings::Purchases` (r:16 w:16)
 	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::Contracts` (r:2048 w:0)
+	/// Storage: `StorageMarket::Contracts` (r:512 w:0)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
-	/// Storage: `Balances::Holds` (r:64 w:64)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
-	/// Storage: `System::Account` (r:128 w:128)
+	/// Storage: `Balances::Holds` (r:16 w:16)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:32 w:32)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn process_due(n: u32, ) -> Weight {
-		Weight::from_parts(7_581_000, 3481)
-			.saturating_add(Weight::from_parts(176_677_996, 0).saturating_mul(n.into()))
+		Weight::from_parts(189_905_089, 3481)
+			.saturating_add(Weight::from_parts(167_936_306, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().reads((38_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
@@ -382,17 +379,17 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 86432).saturating_mul(n.into()))
 	}
 	/// Storage: `Listings::Listings` (r:1 w:1)
-	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(748), added: 3223, mode: `MaxEncodedLen`)
+	/// Proof: `Listings::Listings` (`max_values`: None, `max_size`: Some(752), added: 3227, mode: `MaxEncodedLen`)
 	/// Storage: `Listings::Purchases` (r:1 w:1)
 	/// Proof: `Listings::Purchases` (`max_values`: None, `max_size`: Some(213), added: 2688, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Contracts` (r:32 w:0)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn settle() -> Weight {
-		Weight::from_parts(181_429_000, 87422)
+		Weight::from_parts(178_595_000, 87422)
 			.saturating_add(RocksDbWeight::get().reads(37_u64))
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}

@@ -67,8 +67,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `42`
 		//  Estimated: `3836`
-		// Minimum execution time: 13_009_000 picoseconds.
-		Weight::from_parts(23_965_000, 3836)
+		// Minimum execution time: 13_080_000 picoseconds.
+		Weight::from_parts(15_203_000, 3836)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -78,8 +78,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `442`
 		//  Estimated: `3836`
-		// Minimum execution time: 15_533_000 picoseconds.
-		Weight::from_parts(25_818_000, 3836)
+		// Minimum execution time: 15_362_000 picoseconds.
+		Weight::from_parts(20_951_000, 3836)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -92,20 +92,20 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:1 w:0)
-	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(185), added: 2660, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:16)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// The range of component `o` is `[0, 16]`.
 	fn unregister_host(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `872 + o * (140 ±0)`
+		//  Measured:  `871 + o * (140 ±0)`
 		//  Estimated: `3836 + o * (2599 ±0)`
-		// Minimum execution time: 20_250_000 picoseconds.
-		Weight::from_parts(36_550_083, 3836)
-			// Standard Error: 254_857
-			.saturating_add(Weight::from_parts(72_215_362, 0).saturating_mul(o.into()))
+		// Minimum execution time: 20_451_000 picoseconds.
+		Weight::from_parts(33_908_170, 3836)
+			// Standard Error: 277_943
+			.saturating_add(Weight::from_parts(71_588_174, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(o.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -123,7 +123,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:33 w:33)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:33 w:33)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::BookSeq` (r:1 w:1)
 	/// Proof: `StorageMarket::BookSeq` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Top` (r:1 w:0)
@@ -133,9 +133,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `StorageMarket::RequestBook` (r:33 w:32)
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Requests` (r:32 w:32)
-	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
+	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(1927), added: 4402, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:1 w:0)
-	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(185), added: 2660, mode: `MaxEncodedLen`)
 	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Proof: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
@@ -161,17 +161,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `s` is `[1, 32]`.
 	fn post_offer(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1194 + s * (386 ±0)`
-		//  Estimated: `5087 + s * (2932 ±0)`
-		// Minimum execution time: 210_472_000 picoseconds.
-		Weight::from_parts(202_500_729, 5087)
-			// Standard Error: 1_023_575
-			.saturating_add(Weight::from_parts(109_912_298, 0).saturating_mul(s.into()))
+		//  Measured:  `1226 + s * (368 ±0)`
+		//  Estimated: `5087 + s * (4402 ±0)`
+		// Minimum execution time: 259_855_000 picoseconds.
+		Weight::from_parts(267_166_000, 5087)
+			// Standard Error: 717_706
+			.saturating_add(Weight::from_parts(137_858_992, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(14_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(11_u64))
 			.saturating_add(T::DbWeight::get().writes((10_u64).saturating_mul(s.into())))
-			.saturating_add(Weight::from_parts(0, 2932).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(0, 4402).saturating_mul(s.into()))
 	}
 	/// Storage: `StorageMarket::Offers` (r:1 w:1)
 	/// Proof: `StorageMarket::Offers` (`max_values`: None, `max_size`: Some(124), added: 2599, mode: `MaxEncodedLen`)
@@ -188,9 +188,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `StorageMarket::RequestBook` (r:33 w:32)
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Requests` (r:32 w:32)
-	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
+	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(1927), added: 4402, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:1 w:0)
-	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(185), added: 2660, mode: `MaxEncodedLen`)
 	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Proof: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
@@ -202,7 +202,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:32 w:32)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:32 w:32)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Contracts` (r:0 w:32)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:32)
@@ -218,17 +218,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `s` is `[1, 32]`.
 	fn update_offer(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1275 + s * (386 ±0)`
-		//  Estimated: `5087 + s * (2932 ±0)`
-		// Minimum execution time: 159_716_000 picoseconds.
-		Weight::from_parts(44_407_228, 5087)
-			// Standard Error: 767_236
-			.saturating_add(Weight::from_parts(112_087_785, 0).saturating_mul(s.into()))
+		//  Measured:  `1307 + s * (368 ±0)`
+		//  Estimated: `5087 + s * (4402 ±0)`
+		// Minimum execution time: 159_036_000 picoseconds.
+		Weight::from_parts(164_554_000, 5087)
+			// Standard Error: 613_210
+			.saturating_add(Weight::from_parts(123_849_043, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(11_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 			.saturating_add(T::DbWeight::get().writes((10_u64).saturating_mul(s.into())))
-			.saturating_add(Weight::from_parts(0, 2932).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(0, 4402).saturating_mul(s.into()))
 	}
 	/// Storage: `StorageMarket::Offers` (r:1 w:1)
 	/// Proof: `StorageMarket::Offers` (`max_values`: None, `max_size`: Some(124), added: 2599, mode: `MaxEncodedLen`)
@@ -237,15 +237,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:1)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn cancel_offer() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1068`
-		//  Estimated: `3642`
-		// Minimum execution time: 73_068_000 picoseconds.
-		Weight::from_parts(84_225_000, 3642)
+		//  Estimated: `3712`
+		// Minimum execution time: 72_858_000 picoseconds.
+		Weight::from_parts(77_896_000, 3712)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -258,67 +258,130 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:33 w:33)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:33 w:33)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::NextRequestId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::OfferBook` (r:64 w:39)
+	/// Storage: `StorageMarket::OfferBook` (r:64 w:47)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::Offers` (r:63 w:39)
+	/// Storage: `StorageMarket::Offers` (r:63 w:47)
 	/// Proof: `StorageMarket::Offers` (`max_values`: None, `max_size`: Some(124), added: 2599, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::Hosts` (r:63 w:7)
+	/// Storage: `StorageMarket::Hosts` (r:63 w:15)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
-	/// Storage: `Deposits::Deposits` (r:63 w:7)
+	/// Storage: `Deposits::Deposits` (r:63 w:15)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostOffers` (r:32 w:32)
 	/// Proof: `StorageMarket::HostOffers` (`max_values`: None, `max_size`: Some(177), added: 2652, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:31 w:0)
-	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(185), added: 2660, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextContractId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
-	/// Storage: `Deposits::Backings` (r:7 w:7)
+	/// Storage: `Deposits::Backings` (r:15 w:15)
 	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::DueCount` (r:2 w:2)
 	/// Proof: `StorageMarket::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::BookSeq` (r:1 w:1)
 	/// Proof: `StorageMarket::BookSeq` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::Contracts` (r:0 w:7)
+	/// Storage: `StorageMarket::Contracts` (r:0 w:15)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::HostContracts` (r:0 w:7)
+	/// Storage: `StorageMarket::HostContracts` (r:0 w:15)
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderRequests` (r:0 w:1)
 	/// Proof: `StorageMarket::SenderRequests` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::DueQueue` (r:0 w:8)
+	/// Storage: `StorageMarket::DueQueue` (r:0 w:16)
 	/// Proof: `StorageMarket::DueQueue` (`max_values`: None, `max_size`: Some(33), added: 2508, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::RequestBook` (r:0 w:1)
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::SenderContracts` (r:0 w:7)
+	/// Storage: `StorageMarket::SenderContracts` (r:0 w:15)
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Requests` (r:0 w:1)
-	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
-	/// The range of component `s` is `[0, 56]`.
-	/// The range of component `r` is `[0, 7]`.
+	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(1927), added: 4402, mode: `MaxEncodedLen`)
+	/// The range of component `s` is `[0, 48]`.
+	/// The range of component `r` is `[0, 15]`.
 	fn place_request(s: u32, r: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1412 + r * (401 ±0) + s * (411 ±0)`
-		//  Estimated: `5087 + r * (2846 ±550) + s * (2846 ±70)`
-		// Minimum execution time: 559_910_000 picoseconds.
-		Weight::from_parts(586_990_000, 5087)
-			// Standard Error: 536_268
-			.saturating_add(Weight::from_parts(64_164_228, 0).saturating_mul(s.into()))
-			// Standard Error: 4_371_595
-			.saturating_add(Weight::from_parts(142_761_052, 0).saturating_mul(r.into()))
-			.saturating_add(T::DbWeight::get().reads(10_u64))
+		//  Measured:  `962 + r * (407 ±0) + s * (441 ±0)`
+		//  Estimated: `5435 + r * (2846 ±0) + s * (2846 ±0)`
+		// Minimum execution time: 1_158_036_000 picoseconds.
+		Weight::from_parts(290_364_401, 5435)
+			// Standard Error: 1_652_596
+			.saturating_add(Weight::from_parts(69_175_034, 0).saturating_mul(s.into()))
+			// Standard Error: 5_182_833
+			.saturating_add(Weight::from_parts(69_580_676, 0).saturating_mul(r.into()))
+			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(s.into())))
-			.saturating_add(T::DbWeight::get().reads((8_u64).saturating_mul(r.into())))
-			.saturating_add(T::DbWeight::get().writes(11_u64))
+			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(r.into())))
+			.saturating_add(T::DbWeight::get().writes(6_u64))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(s.into())))
-			.saturating_add(T::DbWeight::get().writes((14_u64).saturating_mul(r.into())))
+			.saturating_add(T::DbWeight::get().writes((11_u64).saturating_mul(r.into())))
 			.saturating_add(Weight::from_parts(0, 2846).saturating_mul(r.into()))
 			.saturating_add(Weight::from_parts(0, 2846).saturating_mul(s.into()))
 	}
-	/// Provisional until `scripts/benchmark` regenerates this file.
+	/// Storage: `HostRating::Top` (r:1 w:0)
+	/// Proof: `HostRating::Top` (`max_values`: Some(1), `max_size`: Some(3602), added: 4097, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::OutsideTop` (r:1 w:0)
+	/// Proof: `HostRating::OutsideTop` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
+	/// Proof: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
+	/// Storage: `System::Account` (r:33 w:33)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:33 w:33)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::NextRequestId` (r:1 w:1)
+	/// Proof: `StorageMarket::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::OfferBook` (r:64 w:47)
+	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::Offers` (r:63 w:47)
+	/// Proof: `StorageMarket::Offers` (`max_values`: None, `max_size`: Some(124), added: 2599, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::Hosts` (r:63 w:15)
+	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
+	/// Storage: `Deposits::Deposits` (r:63 w:15)
+	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::HostOffers` (r:32 w:32)
+	/// Proof: `StorageMarket::HostOffers` (`max_values`: None, `max_size`: Some(177), added: 2652, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:31 w:0)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(185), added: 2660, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
+	/// Proof: `StorageMarket::NextContractId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Deposits::Backings` (r:15 w:15)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::DueCount` (r:2 w:2)
+	/// Proof: `StorageMarket::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::BookSeq` (r:1 w:1)
+	/// Proof: `StorageMarket::BookSeq` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::Contracts` (r:0 w:15)
+	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::HostContracts` (r:0 w:15)
+	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::SenderRequests` (r:0 w:1)
+	/// Proof: `StorageMarket::SenderRequests` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::DueQueue` (r:0 w:16)
+	/// Proof: `StorageMarket::DueQueue` (`max_values`: None, `max_size`: Some(33), added: 2508, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::RequestBook` (r:0 w:1)
+	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::SenderContracts` (r:0 w:15)
+	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::Requests` (r:0 w:1)
+	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(1927), added: 4402, mode: `MaxEncodedLen`)
+	/// The range of component `s` is `[0, 48]`.
+	/// The range of component `r` is `[0, 15]`.
 	fn place_shards(s: u32, r: u32, ) -> Weight {
-		Self::place_request(s, r)
+		// Proof Size summary in bytes:
+		//  Measured:  `962 + r * (407 ±0) + s * (441 ±0)`
+		//  Estimated: `5435 + r * (2846 ±0) + s * (2846 ±0)`
+		// Minimum execution time: 1_026_261_000 picoseconds.
+		Weight::from_parts(709_809_744, 5435)
+			// Standard Error: 1_495_161
+			.saturating_add(Weight::from_parts(59_896_567, 0).saturating_mul(s.into()))
+			// Standard Error: 4_689_088
+			.saturating_add(Weight::from_parts(54_476_647, 0).saturating_mul(r.into()))
+			.saturating_add(T::DbWeight::get().reads(9_u64))
+			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(s.into())))
+			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(r.into())))
+			.saturating_add(T::DbWeight::get().writes(6_u64))
+			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(s.into())))
+			.saturating_add(T::DbWeight::get().writes((11_u64).saturating_mul(r.into())))
+			.saturating_add(Weight::from_parts(0, 2846).saturating_mul(r.into()))
+			.saturating_add(Weight::from_parts(0, 2846).saturating_mul(s.into()))
 	}
 	/// Storage: `HostRating::Top` (r:1 w:0)
 	/// Proof: `HostRating::Top` (`max_values`: Some(1), `max_size`: Some(3602), added: 4097, mode: `MaxEncodedLen`)
@@ -329,7 +392,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::NextRequestId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::OfferBook` (r:33 w:0)
@@ -349,36 +412,36 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `StorageMarket::RequestBook` (r:0 w:1)
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Requests` (r:0 w:1)
-	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
+	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(1927), added: 4402, mode: `MaxEncodedLen`)
 	/// The range of component `b` is `[32, 10000]`.
 	fn place_request_deep_book(b: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `15828 + b * (1 ±0)`
+		//  Measured:  `15827 + b * (1 ±0)`
 		//  Estimated: `92062 + b * (2 ±0)`
-		// Minimum execution time: 443_027_000 picoseconds.
-		Weight::from_parts(907_785_903, 92062)
-			// Standard Error: 2_068
-			.saturating_add(Weight::from_parts(1_462, 0).saturating_mul(b.into()))
+		// Minimum execution time: 424_800_000 picoseconds.
+		Weight::from_parts(727_450_523, 92062)
+			// Standard Error: 2_455
+			.saturating_add(Weight::from_parts(37_251, 0).saturating_mul(b.into()))
 			.saturating_add(T::DbWeight::get().reads(105_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 			.saturating_add(Weight::from_parts(0, 2).saturating_mul(b.into()))
 	}
 	/// Storage: `StorageMarket::Requests` (r:1 w:1)
-	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
+	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(1927), added: 4402, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderRequests` (r:0 w:1)
 	/// Proof: `StorageMarket::SenderRequests` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::RequestBook` (r:0 w:1)
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn cancel_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `609`
-		//  Estimated: `3922`
-		// Minimum execution time: 100_199_000 picoseconds.
-		Weight::from_parts(109_612_000, 3922)
+		//  Measured:  `1311`
+		//  Estimated: `5392`
+		// Minimum execution time: 99_968_000 picoseconds.
+		Weight::from_parts(161_750_000, 5392)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -402,17 +465,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn confirm_stored() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `867`
-		//  Estimated: `4332`
-		// Minimum execution time: 51_086_000 picoseconds.
-		Weight::from_parts(84_436_000, 4332)
+		//  Measured:  `900`
+		//  Estimated: `4365`
+		// Minimum execution time: 51_236_000 picoseconds.
+		Weight::from_parts(78_556_000, 4365)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
 	/// Storage: `StorageMarket::Contracts` (r:1 w:1)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Stakes` (r:1 w:1)
@@ -420,7 +483,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Proof: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Storage: `HostRating::Metrics` (r:1 w:0)
-	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(185), added: 2660, mode: `MaxEncodedLen`)
 	/// Storage: `Insurance::Covers` (r:1 w:0)
 	/// Proof: `Insurance::Covers` (`max_values`: None, `max_size`: Some(172), added: 2647, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:1 w:1)
@@ -437,10 +500,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn cancel_contract() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1703`
+		//  Measured:  `1735`
 		//  Estimated: `6196`
-		// Minimum execution time: 152_036_000 picoseconds.
-		Weight::from_parts(225_565_000, 6196)
+		// Minimum execution time: 152_075_000 picoseconds.
+		Weight::from_parts(194_659_000, 6196)
 			.saturating_add(T::DbWeight::get().reads(11_u64))
 			.saturating_add(T::DbWeight::get().writes(11_u64))
 	}
@@ -453,7 +516,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `StorageMarket::Contracts` (r:32 w:32)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:32 w:32)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:64 w:64)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Stakes` (r:32 w:0)
@@ -461,7 +524,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Proof: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Storage: `HostRating::Metrics` (r:32 w:0)
-	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(185), added: 2660, mode: `MaxEncodedLen`)
 	/// Storage: `Insurance::Covers` (r:32 w:0)
 	/// Proof: `Insurance::Covers` (`max_values`: None, `max_size`: Some(172), added: 2647, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:32 w:32)
@@ -479,12 +542,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 32]`.
 	fn process_due(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `928 + n * (780 ±0)`
-		//  Estimated: `4398 + n * (5206 ±0)`
-		// Minimum execution time: 12_188_000 picoseconds.
-		Weight::from_parts(98_725_619, 4398)
-			// Standard Error: 3_402_301
-			.saturating_add(Weight::from_parts(194_107_796, 0).saturating_mul(n.into()))
+		//  Measured:  `960 + n * (780 ±0)`
+		//  Estimated: `4430 + n * (5206 ±0)`
+		// Minimum execution time: 7_932_000 picoseconds.
+		Weight::from_parts(177_480_467, 4430)
+			// Standard Error: 2_367_854
+			.saturating_add(Weight::from_parts(151_153_347, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((11_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -494,15 +557,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `StorageMarket::Contracts` (r:1 w:1)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn pay_epoch() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `923`
 		//  Estimated: `6196`
-		// Minimum execution time: 68_611_000 picoseconds.
-		Weight::from_parts(94_760_000, 6196)
+		// Minimum execution time: 68_121_000 picoseconds.
+		Weight::from_parts(74_430_000, 6196)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -513,14 +576,14 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	fn register_host() -> Weight {
-		Weight::from_parts(23_965_000, 3836)
+		Weight::from_parts(15_203_000, 3836)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	/// Storage: `StorageMarket::Hosts` (r:1 w:1)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
 	fn update_host() -> Weight {
-		Weight::from_parts(25_818_000, 3836)
+		Weight::from_parts(20_951_000, 3836)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
@@ -533,14 +596,14 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:1 w:0)
-	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(185), added: 2660, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:16)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn unregister_host(o: u32, ) -> Weight {
-		Weight::from_parts(36_550_083, 3836)
-			.saturating_add(Weight::from_parts(72_215_362, 0).saturating_mul(o.into()))
+		Weight::from_parts(33_908_170, 3836)
+			.saturating_add(Weight::from_parts(71_588_174, 0).saturating_mul(o.into()))
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(o.into())))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
@@ -558,7 +621,7 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:33 w:33)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:33 w:33)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::BookSeq` (r:1 w:1)
 	/// Proof: `StorageMarket::BookSeq` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Top` (r:1 w:0)
@@ -568,9 +631,9 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::RequestBook` (r:33 w:32)
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Requests` (r:32 w:32)
-	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
+	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(1927), added: 4402, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:1 w:0)
-	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(185), added: 2660, mode: `MaxEncodedLen`)
 	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Proof: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
@@ -594,13 +657,13 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:1)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn post_offer(s: u32, ) -> Weight {
-		Weight::from_parts(202_500_729, 5087)
-			.saturating_add(Weight::from_parts(109_912_298, 0).saturating_mul(s.into()))
+		Weight::from_parts(267_166_000, 5087)
+			.saturating_add(Weight::from_parts(137_858_992, 0).saturating_mul(s.into()))
 			.saturating_add(RocksDbWeight::get().reads(14_u64))
 			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(RocksDbWeight::get().writes(11_u64))
 			.saturating_add(RocksDbWeight::get().writes((10_u64).saturating_mul(s.into())))
-			.saturating_add(Weight::from_parts(0, 2932).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(0, 4402).saturating_mul(s.into()))
 	}
 	/// Storage: `StorageMarket::Offers` (r:1 w:1)
 	/// Proof: `StorageMarket::Offers` (`max_values`: None, `max_size`: Some(124), added: 2599, mode: `MaxEncodedLen`)
@@ -617,9 +680,9 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::RequestBook` (r:33 w:32)
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Requests` (r:32 w:32)
-	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
+	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(1927), added: 4402, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:1 w:0)
-	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(185), added: 2660, mode: `MaxEncodedLen`)
 	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Proof: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
@@ -631,7 +694,7 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:32 w:32)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:32 w:32)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Contracts` (r:0 w:32)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostContracts` (r:0 w:32)
@@ -645,13 +708,13 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:2)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn update_offer(s: u32, ) -> Weight {
-		Weight::from_parts(44_407_228, 5087)
-			.saturating_add(Weight::from_parts(112_087_785, 0).saturating_mul(s.into()))
+		Weight::from_parts(164_554_000, 5087)
+			.saturating_add(Weight::from_parts(123_849_043, 0).saturating_mul(s.into()))
 			.saturating_add(RocksDbWeight::get().reads(11_u64))
 			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(s.into())))
 			.saturating_add(RocksDbWeight::get().writes(8_u64))
 			.saturating_add(RocksDbWeight::get().writes((10_u64).saturating_mul(s.into())))
-			.saturating_add(Weight::from_parts(0, 2932).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(0, 4402).saturating_mul(s.into()))
 	}
 	/// Storage: `StorageMarket::Offers` (r:1 w:1)
 	/// Proof: `StorageMarket::Offers` (`max_values`: None, `max_size`: Some(124), added: 2599, mode: `MaxEncodedLen`)
@@ -660,11 +723,11 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::OfferBook` (r:0 w:1)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn cancel_offer() -> Weight {
-		Weight::from_parts(84_225_000, 3642)
+		Weight::from_parts(77_896_000, 3712)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}
@@ -677,59 +740,114 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:33 w:33)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:33 w:33)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::NextRequestId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::OfferBook` (r:64 w:39)
+	/// Storage: `StorageMarket::OfferBook` (r:64 w:47)
 	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::Offers` (r:63 w:39)
+	/// Storage: `StorageMarket::Offers` (r:63 w:47)
 	/// Proof: `StorageMarket::Offers` (`max_values`: None, `max_size`: Some(124), added: 2599, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::Hosts` (r:63 w:7)
+	/// Storage: `StorageMarket::Hosts` (r:63 w:15)
 	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
-	/// Storage: `Deposits::Deposits` (r:63 w:7)
+	/// Storage: `Deposits::Deposits` (r:63 w:15)
 	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::HostOffers` (r:32 w:32)
 	/// Proof: `StorageMarket::HostOffers` (`max_values`: None, `max_size`: Some(177), added: 2652, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Metrics` (r:31 w:0)
-	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(185), added: 2660, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextContractId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
-	/// Storage: `Deposits::Backings` (r:7 w:7)
+	/// Storage: `Deposits::Backings` (r:15 w:15)
 	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::DueCount` (r:2 w:2)
 	/// Proof: `StorageMarket::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::BookSeq` (r:1 w:1)
 	/// Proof: `StorageMarket::BookSeq` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::Contracts` (r:0 w:7)
+	/// Storage: `StorageMarket::Contracts` (r:0 w:15)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::HostContracts` (r:0 w:7)
+	/// Storage: `StorageMarket::HostContracts` (r:0 w:15)
 	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderRequests` (r:0 w:1)
 	/// Proof: `StorageMarket::SenderRequests` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::DueQueue` (r:0 w:8)
+	/// Storage: `StorageMarket::DueQueue` (r:0 w:16)
 	/// Proof: `StorageMarket::DueQueue` (`max_values`: None, `max_size`: Some(33), added: 2508, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::RequestBook` (r:0 w:1)
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
-	/// Storage: `StorageMarket::SenderContracts` (r:0 w:7)
+	/// Storage: `StorageMarket::SenderContracts` (r:0 w:15)
 	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Requests` (r:0 w:1)
-	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
+	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(1927), added: 4402, mode: `MaxEncodedLen`)
 	fn place_request(s: u32, r: u32, ) -> Weight {
-		Weight::from_parts(586_990_000, 5087)
-			.saturating_add(Weight::from_parts(64_164_228, 0).saturating_mul(s.into()))
-			.saturating_add(Weight::from_parts(142_761_052, 0).saturating_mul(r.into()))
-			.saturating_add(RocksDbWeight::get().reads(10_u64))
+		Weight::from_parts(290_364_401, 5435)
+			.saturating_add(Weight::from_parts(69_175_034, 0).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(69_580_676, 0).saturating_mul(r.into()))
+			.saturating_add(RocksDbWeight::get().reads(9_u64))
 			.saturating_add(RocksDbWeight::get().reads((6_u64).saturating_mul(s.into())))
-			.saturating_add(RocksDbWeight::get().reads((8_u64).saturating_mul(r.into())))
-			.saturating_add(RocksDbWeight::get().writes(11_u64))
+			.saturating_add(RocksDbWeight::get().reads((7_u64).saturating_mul(r.into())))
+			.saturating_add(RocksDbWeight::get().writes(6_u64))
 			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(s.into())))
-			.saturating_add(RocksDbWeight::get().writes((14_u64).saturating_mul(r.into())))
+			.saturating_add(RocksDbWeight::get().writes((11_u64).saturating_mul(r.into())))
 			.saturating_add(Weight::from_parts(0, 2846).saturating_mul(r.into()))
 			.saturating_add(Weight::from_parts(0, 2846).saturating_mul(s.into()))
 	}
-	/// Provisional until `scripts/benchmark` regenerates this file.
+	/// Storage: `HostRating::Top` (r:1 w:0)
+	/// Proof: `HostRating::Top` (`max_values`: Some(1), `max_size`: Some(3602), added: 4097, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::OutsideTop` (r:1 w:0)
+	/// Proof: `HostRating::OutsideTop` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
+	/// Proof: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
+	/// Storage: `System::Account` (r:33 w:33)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:33 w:33)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::NextRequestId` (r:1 w:1)
+	/// Proof: `StorageMarket::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::OfferBook` (r:64 w:47)
+	/// Proof: `StorageMarket::OfferBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::Offers` (r:63 w:47)
+	/// Proof: `StorageMarket::Offers` (`max_values`: None, `max_size`: Some(124), added: 2599, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::Hosts` (r:63 w:15)
+	/// Proof: `StorageMarket::Hosts` (`max_values`: None, `max_size`: Some(371), added: 2846, mode: `MaxEncodedLen`)
+	/// Storage: `Deposits::Deposits` (r:63 w:15)
+	/// Proof: `Deposits::Deposits` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::HostOffers` (r:32 w:32)
+	/// Proof: `StorageMarket::HostOffers` (`max_values`: None, `max_size`: Some(177), added: 2652, mode: `MaxEncodedLen`)
+	/// Storage: `HostRating::Metrics` (r:31 w:0)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(185), added: 2660, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::NextContractId` (r:1 w:1)
+	/// Proof: `StorageMarket::NextContractId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Deposits::Backings` (r:15 w:15)
+	/// Proof: `Deposits::Backings` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::DueCount` (r:2 w:2)
+	/// Proof: `StorageMarket::DueCount` (`max_values`: None, `max_size`: Some(16), added: 2491, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::BookSeq` (r:1 w:1)
+	/// Proof: `StorageMarket::BookSeq` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::Contracts` (r:0 w:15)
+	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::HostContracts` (r:0 w:15)
+	/// Proof: `StorageMarket::HostContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::SenderRequests` (r:0 w:1)
+	/// Proof: `StorageMarket::SenderRequests` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::DueQueue` (r:0 w:16)
+	/// Proof: `StorageMarket::DueQueue` (`max_values`: None, `max_size`: Some(33), added: 2508, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::RequestBook` (r:0 w:1)
+	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::SenderContracts` (r:0 w:15)
+	/// Proof: `StorageMarket::SenderContracts` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `StorageMarket::Requests` (r:0 w:1)
+	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(1927), added: 4402, mode: `MaxEncodedLen`)
 	fn place_shards(s: u32, r: u32, ) -> Weight {
-		Self::place_request(s, r)
+		Weight::from_parts(709_809_744, 5435)
+			.saturating_add(Weight::from_parts(59_896_567, 0).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(54_476_647, 0).saturating_mul(r.into()))
+			.saturating_add(RocksDbWeight::get().reads(9_u64))
+			.saturating_add(RocksDbWeight::get().reads((6_u64).saturating_mul(s.into())))
+			.saturating_add(RocksDbWeight::get().reads((7_u64).saturating_mul(r.into())))
+			.saturating_add(RocksDbWeight::get().writes(6_u64))
+			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(s.into())))
+			.saturating_add(RocksDbWeight::get().writes((11_u64).saturating_mul(r.into())))
+			.saturating_add(Weight::from_parts(0, 2846).saturating_mul(r.into()))
+			.saturating_add(Weight::from_parts(0, 2846).saturating_mul(s.into()))
 	}
 	/// Storage: `HostRating::Top` (r:1 w:0)
 	/// Proof: `HostRating::Top` (`max_values`: Some(1), `max_size`: Some(3602), added: 4097, mode: `MaxEncodedLen`)
@@ -740,7 +858,7 @@ impl WeightInfo for () {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::NextRequestId` (r:1 w:1)
 	/// Proof: `StorageMarket::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::OfferBook` (r:33 w:0)
@@ -760,26 +878,26 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::RequestBook` (r:0 w:1)
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::Requests` (r:0 w:1)
-	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
+	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(1927), added: 4402, mode: `MaxEncodedLen`)
 	fn place_request_deep_book(b: u32, ) -> Weight {
-		Weight::from_parts(907_785_903, 92062)
-			.saturating_add(Weight::from_parts(1_462, 0).saturating_mul(b.into()))
+		Weight::from_parts(727_450_523, 92062)
+			.saturating_add(Weight::from_parts(37_251, 0).saturating_mul(b.into()))
 			.saturating_add(RocksDbWeight::get().reads(105_u64))
 			.saturating_add(RocksDbWeight::get().writes(9_u64))
 			.saturating_add(Weight::from_parts(0, 2).saturating_mul(b.into()))
 	}
 	/// Storage: `StorageMarket::Requests` (r:1 w:1)
-	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(457), added: 2932, mode: `MaxEncodedLen`)
+	/// Proof: `StorageMarket::Requests` (`max_values`: None, `max_size`: Some(1927), added: 4402, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::SenderRequests` (r:0 w:1)
 	/// Proof: `StorageMarket::SenderRequests` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `StorageMarket::RequestBook` (r:0 w:1)
 	/// Proof: `StorageMarket::RequestBook` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn cancel_request() -> Weight {
-		Weight::from_parts(109_612_000, 3922)
+		Weight::from_parts(161_750_000, 5392)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}
@@ -802,14 +920,14 @@ impl WeightInfo for () {
 	/// Storage: `StorageProofs::Records` (r:0 w:1)
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn confirm_stored() -> Weight {
-		Weight::from_parts(84_436_000, 4332)
+		Weight::from_parts(78_556_000, 4365)
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().writes(7_u64))
 	}
 	/// Storage: `StorageMarket::Contracts` (r:1 w:1)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Stakes` (r:1 w:1)
@@ -817,7 +935,7 @@ impl WeightInfo for () {
 	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Proof: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Storage: `HostRating::Metrics` (r:1 w:0)
-	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(185), added: 2660, mode: `MaxEncodedLen`)
 	/// Storage: `Insurance::Covers` (r:1 w:0)
 	/// Proof: `Insurance::Covers` (`max_values`: None, `max_size`: Some(172), added: 2647, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:1 w:1)
@@ -833,7 +951,7 @@ impl WeightInfo for () {
 	/// Storage: `StorageProofs::Records` (r:0 w:1)
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn cancel_contract() -> Weight {
-		Weight::from_parts(225_565_000, 6196)
+		Weight::from_parts(194_659_000, 6196)
 			.saturating_add(RocksDbWeight::get().reads(11_u64))
 			.saturating_add(RocksDbWeight::get().writes(11_u64))
 	}
@@ -846,7 +964,7 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::Contracts` (r:32 w:32)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:32 w:32)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:64 w:64)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `HostRating::Stakes` (r:32 w:0)
@@ -854,7 +972,7 @@ impl WeightInfo for () {
 	/// Storage: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Proof: UNKNOWN KEY `0x1f297c71532442c937f15f71bcb2ba39` (r:1 w:0)
 	/// Storage: `HostRating::Metrics` (r:32 w:0)
-	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `HostRating::Metrics` (`max_values`: None, `max_size`: Some(185), added: 2660, mode: `MaxEncodedLen`)
 	/// Storage: `Insurance::Covers` (r:32 w:0)
 	/// Proof: `Insurance::Covers` (`max_values`: None, `max_size`: Some(172), added: 2647, mode: `MaxEncodedLen`)
 	/// Storage: `Deposits::Backings` (r:32 w:32)
@@ -870,8 +988,8 @@ impl WeightInfo for () {
 	/// Storage: `StorageProofs::Records` (r:0 w:32)
 	/// Proof: `StorageProofs::Records` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn process_due(n: u32, ) -> Weight {
-		Weight::from_parts(98_725_619, 4398)
-			.saturating_add(Weight::from_parts(194_107_796, 0).saturating_mul(n.into()))
+		Weight::from_parts(177_480_467, 4430)
+			.saturating_add(Weight::from_parts(151_153_347, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().reads((11_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
@@ -881,11 +999,11 @@ impl WeightInfo for () {
 	/// Storage: `StorageMarket::Contracts` (r:1 w:1)
 	/// Proof: `StorageMarket::Contracts` (`max_values`: None, `max_size`: Some(226), added: 2701, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(175), added: 2650, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(247), added: 2722, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn pay_epoch() -> Weight {
-		Weight::from_parts(94_760_000, 6196)
+		Weight::from_parts(74_430_000, 6196)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
