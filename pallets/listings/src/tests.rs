@@ -229,8 +229,14 @@ fn a_sharded_file_is_listed_with_the_number_of_shards_it_needs() {
     build_and_execute(|| {
         MockContracts::create_with_root(70, ALICE, [5; 32]);
         MockContracts::create_with_root(71, ALICE, [6; 32]);
-        assert_noop!(alice_lists_needing(vec![1, 70, 71], 0), Error::<Test>::BadNeed);
-        assert_noop!(alice_lists_needing(vec![1, 70, 71], 4), Error::<Test>::BadNeed);
+        assert_noop!(
+            alice_lists_needing(vec![1, 70, 71], 0),
+            Error::<Test>::BadNeed
+        );
+        assert_noop!(
+            alice_lists_needing(vec![1, 70, 71], 4),
+            Error::<Test>::BadNeed
+        );
         let id = crate::NextListingId::<Test>::get();
         assert_ok!(alice_lists_needing(vec![1, 70, 71], 2));
         assert_eq!(crate::Listings::<Test>::get(id).unwrap().need, 2);

@@ -758,7 +758,7 @@ pub mod pallet {
                 duration,
                 max_price,
                 min_rating,
-                |scanned, matched| T::WeightInfo::place_request(scanned, matched),
+                T::WeightInfo::place_request,
             )
         }
 
@@ -814,7 +814,7 @@ pub mod pallet {
                 duration,
                 max_price,
                 min_rating,
-                |scanned, matched| T::WeightInfo::place_shards(scanned, matched),
+                T::WeightInfo::place_shards,
             )
         }
 
@@ -1381,7 +1381,11 @@ pub mod pallet {
                 .map_err(|_| Error::<T>::BadReplicas)?;
             // price <= max_price, so cost <= bid: the difference goes back.
             request.escrow = request.escrow.saturating_sub(bid);
-            Self::release(HoldReason::Escrow, &request.sender, bid.saturating_sub(cost));
+            Self::release(
+                HoldReason::Escrow,
+                &request.sender,
+                bid.saturating_sub(cost),
+            );
             offer.capacity = offer.capacity.saturating_sub(billed);
             host.used = host.used.saturating_add(billed);
             host.live_contracts = host.live_contracts.saturating_add(1);
@@ -1684,7 +1688,9 @@ pub mod pallet {
                     continue;
                 }
                 examined += 1;
-                if Self::fits(&offer, &host, None, &hosts, &[], size, duration, min_rating).is_none() {
+                if Self::fits(&offer, &host, None, &hosts, &[], size, duration, min_rating)
+                    .is_none()
+                {
                     continue;
                 }
                 let Some(cost) = market::term_cost(offer.price, Self::billed(size), duration)
@@ -1777,13 +1783,14 @@ pub mod pallet {
                     request.unmatched() > 0,
                     "a filled request rests in the book"
                 );
-                let bids = request
-                    .unmatched_shards()
-                    .iter()
-                    .try_fold(0 as Balance, |sum, shard| {
-                        Self::bid(shard, request.max_price, request.duration)
-                            .and_then(|bid| sum.checked_add(bid))
-                    });
+                let bids =
+                    request
+                        .unmatched_shards()
+                        .iter()
+                        .try_fold(0 as Balance, |sum, shard| {
+                            Self::bid(shard, request.max_price, request.duration)
+                                .and_then(|bid| sum.checked_add(bid))
+                        });
                 ensure!(
                     bids == Some(request.escrow),
                     "request escrow != the unmatched shards' bids"

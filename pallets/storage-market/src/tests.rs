@@ -3,8 +3,8 @@
 //! `try_state` and a check that no MASP was created or destroyed.
 
 use crate::{
-    mock::*, Contracts, ShardSpec, DueCount, Error, Event, HoldReason, HostOffers, Hosts, OfferBook, Offers,
-    RequestBook, Requests,
+    mock::*, Contracts, DueCount, Error, Event, HoldReason, HostOffers, Hosts, OfferBook, Offers,
+    RequestBook, Requests, ShardSpec,
 };
 use frame_support::{
     assert_noop, assert_ok,
@@ -770,7 +770,10 @@ fn bad_shard_lists_are_refused_and_change_nothing() {
             bad(vec![shard(GIB, 1), shard(GIB / 2, 1)]),
             Error::<Test>::DuplicateRoot
         );
-        assert_noop!(bad(vec![shard(GIB, 1), shard(0, 2)]), Error::<Test>::ZeroSize);
+        assert_noop!(
+            bad(vec![shard(GIB, 1), shard(0, 2)]),
+            Error::<Test>::ZeroSize
+        );
         let mut liar = shard(GIB, 2);
         liar.leaf_count += 1;
         assert_noop!(bad(vec![shard(GIB, 1), liar]), Error::<Test>::BadLeafCount);
@@ -816,7 +819,14 @@ fn a_shard_matches_only_a_host_with_room_for_its_own_size() {
         offer(H2, PRICE);
         // H2 takes the big shard; H1's offer then fits the small one.
         assert_eq!(hosts_of(&created()), vec![H2]);
-        assert_ok!(Market::update_offer(signed(H1), small, PRICE, GIB / 2, 1, 100));
+        assert_ok!(Market::update_offer(
+            signed(H1),
+            small,
+            PRICE,
+            GIB / 2,
+            1,
+            100
+        ));
         assert!(Requests::<Test>::get(id).is_none());
     });
 }
