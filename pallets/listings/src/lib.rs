@@ -452,6 +452,11 @@ pub mod pallet {
         NotDue,
         /// `need` must be between 1 and the number of contracts.
         BadNeed,
+        /// The contracts do not store one file: with `need` 1 (replicas)
+        /// they must all have one root and size; with `need` K (shards),
+        /// distinct roots and sizes within one chunk of the largest. So a
+        /// live junk contract cannot keep a gone file sold.
+        MixedFiles,
     }
 
     #[pallet::hooks]
@@ -516,6 +521,8 @@ pub mod pallet {
                 need >= 1 && need as usize <= contracts.len(),
                 Error::<T>::BadNeed
             );
+            // (root, size) of each contract, to judge what they store.
+            let mut files = alloc::vec::Vec::with_capacity(contracts.len());
             for (i, c) in contracts.iter().enumerate() {
                 ensure!(
                     !contracts.iter().take(i).any(|d| d == c),
@@ -524,7 +531,9 @@ pub mod pallet {
                 let target = T::Contracts::proof_target(*c).ok_or(Error::<T>::UnknownContract)?;
                 ensure!(target.sender == sender, Error::<T>::NotContractSender);
                 ensure!(target.confirmed, Error::<T>::NotConfirmed);
+                files.push((target.merkle_root, target.size));
             }
+            Self::check_layout(&files, need)?;
             if let Some(key) = terms.open_key {
                 ensure!(
                     terms.price.is_zero() && terms.to.is_none(),
@@ -889,6 +898,41 @@ pub mod pallet {
                 }
             }
             (false, checked)
+        }
+
+        /// What the listed contracts store must fit `need`, so that no live
+        /// junk contract keeps a gone file sold:
+        /// - `need == 1` (replicas): every contract stores the same
+        ///   ciphertext (one root and size): any one of them is the file;
+        /// - `need > 1` (K of K+M shards): every root differs (each shard
+        ///   counts once), and every shard is at least the largest minus one
+        ///   chunk (1 MiB), as the shards of one file are: a junk "shard"
+        ///   costs the Sender as much as a real one for as long as it keeps
+        ///   the listing alive.
+        fn check_layout(files: &[([u8; 32], u64)], need: u32) -> DispatchResult {
+            /// One storage-proof chunk (`masp_proofs::CHUNK_SIZE`): shards of
+            /// one file differ by at most that much.
+            const SHARD_SLACK: u64 = 1 << 20;
+            if need == 1 {
+                ensure!(
+                    files.windows(2).all(|w| w[0] == w[1]),
+                    Error::<T>::MixedFiles
+                );
+                return Ok(());
+            }
+            for (i, (root, _)) in files.iter().enumerate() {
+                ensure!(
+                    !files.iter().take(i).any(|(r, _)| r == root),
+                    Error::<T>::MixedFiles
+                );
+            }
+            let largest = files.iter().map(|(_, size)| *size).max().unwrap_or(0);
+            let floor = largest.saturating_sub(SHARD_SLACK);
+            ensure!(
+                files.iter().all(|(_, size)| *size >= floor),
+                Error::<T>::MixedFiles
+            );
+            Ok(())
         }
 
         /// `period` blocks after `now`, at least one: a deadline is never

@@ -65,8 +65,8 @@ impl pallet_balances::Config for Test {
 }
 
 /// A live contract as the mock market keeps it: its Sender, whether its
-/// host confirmed the data, and its Merkle root.
-type MockContract = (AccountId, bool, [u8; 32]);
+/// host confirmed the data, its Merkle root and size.
+type MockContract = (AccountId, bool, [u8; 32], u64);
 
 thread_local! {
     /// Live contracts: id -> contract.
@@ -79,15 +79,19 @@ pub struct MockContracts;
 impl MockContracts {
     /// A live contract of `sender`.
     pub fn create(id: ContractId, sender: AccountId) {
-        CONTRACTS.with(|c| c.borrow_mut().insert(id, (sender, true, [0; 32])));
+        CONTRACTS.with(|c| c.borrow_mut().insert(id, (sender, true, [0; 32], 1)));
     }
     /// A live contract of `sender` storing other data (another root).
     pub fn create_with_root(id: ContractId, sender: AccountId, root: [u8; 32]) {
-        CONTRACTS.with(|c| c.borrow_mut().insert(id, (sender, true, root)));
+        CONTRACTS.with(|c| c.borrow_mut().insert(id, (sender, true, root, 1)));
+    }
+    /// A live shard of `size` bytes of `sender` with root `root`.
+    pub fn create_shard(id: ContractId, sender: AccountId, root: [u8; 32], size: u64) {
+        CONTRACTS.with(|c| c.borrow_mut().insert(id, (sender, true, root, size)));
     }
     /// A contract of `sender` whose host has not confirmed the data yet.
     pub fn create_unconfirmed(id: ContractId, sender: AccountId) {
-        CONTRACTS.with(|c| c.borrow_mut().insert(id, (sender, false, [0; 32])));
+        CONTRACTS.with(|c| c.borrow_mut().insert(id, (sender, false, [0; 32], 1)));
     }
     /// The contract ended (term over, lost or cancelled).
     pub fn end(id: ContractId) {
@@ -98,12 +102,12 @@ impl MockContracts {
 impl StorageContracts<AccountId, Balance> for MockContracts {
     fn proof_target(contract: ContractId) -> Option<ProofTarget<AccountId>> {
         CONTRACTS.with(|c| c.borrow().get(&contract).copied()).map(
-            |(sender, confirmed, merkle_root)| ProofTarget {
+            |(sender, confirmed, merkle_root, size)| ProofTarget {
                 host: 1,
                 sender,
                 merkle_root,
                 leaf_count: 1,
-                size: 1,
+                size,
                 first_epoch: 0,
                 last_epoch: 10,
                 confirmed,

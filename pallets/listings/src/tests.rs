@@ -221,6 +221,39 @@ fn nobody_lists_a_file_that_is_not_theirs_or_not_stored() {
     });
 }
 
+#[test]
+fn a_listing_is_one_file_so_a_junk_contract_cannot_keep_it_sold() {
+    // Alice lists her film beside a long-lived 1-byte contract: once the
+    // film's contracts end, the junk one would keep the listing "stored".
+    build_and_execute(|| {
+        MockContracts::create_with_root(70, ALICE, [5; 32]);
+        assert_noop!(alice_lists(vec![1, 70]), Error::<Test>::MixedFiles);
+    });
+}
+
+/// The same attack on a sharded listing: a junk "shard" far smaller than
+/// the real ones, or a copy of one shard counted twice towards `need`.
+#[test]
+fn a_junk_or_repeated_shard_cannot_keep_a_sharded_file_sold() {
+    build_and_execute(|| {
+        MockContracts::create_shard(70, ALICE, [5; 32], 9 << 20);
+        MockContracts::create_shard(71, ALICE, [6; 32], 9 << 20);
+        MockContracts::create_shard(72, ALICE, [7; 32], 1);
+        MockContracts::create_shard(73, ALICE, [5; 32], 9 << 20);
+        assert_noop!(
+            alice_lists_needing(vec![70, 71, 72], 2),
+            Error::<Test>::MixedFiles
+        );
+        assert_noop!(
+            alice_lists_needing(vec![70, 71, 73], 2),
+            Error::<Test>::MixedFiles
+        );
+        // Real shards differ by at most one chunk.
+        MockContracts::create_shard(74, ALICE, [8; 32], 8 << 20);
+        assert_ok!(alice_lists_needing(vec![70, 71, 74], 2));
+    });
+}
+
 /// Issue 20: a file's shards are distinct data (each its own root), so a
 /// listing names contracts of different roots and how many of them make
 /// the file readable; `need` must be 1..=contracts.

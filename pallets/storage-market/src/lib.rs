@@ -609,7 +609,7 @@ pub mod pallet {
         /// Emits [`Event::OfferPosted`], and per match
         /// [`Event::ContractCreated`].
         #[pallet::call_index(3)]
-        #[pallet::weight(T::WeightInfo::post_offer(T::MaxMatchScan::get().saturating_mul(2)))]
+        #[pallet::weight(T::WeightInfo::post_offer(T::MaxMatchScan::get().saturating_mul(3)))]
         pub fn post_offer(
             origin: OriginFor<T>,
             #[pallet::compact] price: Balance,
@@ -656,7 +656,7 @@ pub mod pallet {
         /// Emits [`Event::OfferPosted`], and per match
         /// [`Event::ContractCreated`].
         #[pallet::call_index(4)]
-        #[pallet::weight(T::WeightInfo::update_offer(T::MaxMatchScan::get().saturating_mul(2)))]
+        #[pallet::weight(T::WeightInfo::update_offer(T::MaxMatchScan::get().saturating_mul(3)))]
         pub fn update_offer(
             origin: OriginFor<T>,
             offer_id: OfferId,
@@ -1271,12 +1271,14 @@ pub mod pallet {
         /// `MaxMatchScan` that could match some host, plus at most
         /// `MaxMatchScan` whose rating floor is above every host's rating
         /// now, which are closed (refunded) on the way: such junk never
-        /// holds the top of the book.
+        /// holds the top of the book; plus at most `MaxMatchScan` that will
+        /// not have this host (see `skipped`). At most 3 x `MaxMatchScan`
+        /// in all, which the calls' weights assume.
         fn match_offer(offer: &mut OfferOf<T>, host: &mut HostOf<T>) -> Result<u32, DispatchError> {
             let now = frame_system::Pallet::<T>::block_number();
             let scan = T::MaxMatchScan::get();
             let best = T::Rating::best_rating();
-            let (mut examined, mut evicted) = (0u32, 0u32);
+            let (mut examined, mut evicted, mut skipped) = (0u32, 0u32, 0u32);
             let mut after = None;
             while examined < scan && Self::can_rest(offer, host) {
                 let want = scan - examined;
@@ -1294,6 +1296,19 @@ pub mod pallet {
                     if evicted < scan && request.min_rating > best {
                         evicted += 1;
                         Self::close_request(request_id, request, true);
+                        continue;
+                    }
+                    // A request that will not have this host (its own, one
+                    // it already matched, or one its Sender avoids) is
+                    // passed on its own budget: requests avoiding every
+                    // good host cannot use up the scan and keep the honest
+                    // ones below them from matching.
+                    if skipped < scan
+                        && (request.sender == offer.host
+                            || request.hosts.contains(&offer.host)
+                            || request.avoid.contains(&offer.host))
+                    {
+                        skipped += 1;
                         continue;
                     }
                     examined += 1;
@@ -1326,7 +1341,7 @@ pub mod pallet {
                     break;
                 }
             }
-            Ok(examined.saturating_add(evicted))
+            Ok(examined.saturating_add(evicted).saturating_add(skipped))
         }
 
         /// First and last epoch, first block and end block of a term of

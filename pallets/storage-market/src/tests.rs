@@ -746,6 +746,33 @@ fn a_repair_avoids_the_hosts_it_names() {
     });
 }
 
+/// A hostile Sender parks requests that avoid the best hosts at the top of
+/// the book (high bids, a rating floor only those hosts meet): they can
+/// never match, but they must not use up every new offer's scan and keep
+/// the honest requests below them from matching.
+#[test]
+fn requests_avoiding_a_host_do_not_block_the_honest_ones_below() {
+    build_and_execute(|| {
+        host_with_deposit(H1, 10_000 * UNIT);
+        for i in 0..MAX_SCAN {
+            assert_ok!(Market::place_shards(
+                signed(BOB),
+                vec![shard(GIB, i as u8 + 1)].try_into().unwrap(),
+                vec![H1].try_into().unwrap(),
+                10,
+                3 * PRICE,
+                0
+            ));
+        }
+        let honest = place(ALICE, GIB, 1, 10, 2 * PRICE);
+        System::reset_events();
+        assert_ok!(Market::post_offer(signed(H1), PRICE, 10 * GIB, 1, 100));
+        let c = created();
+        assert_eq!(c.len(), 1, "the honest request below matched");
+        assert_eq!(Contracts::<Test>::get(c[0].0).unwrap().request, honest);
+    });
+}
+
 /// A Sender tells its contracts apart by root, and a host proves against
 /// its contract's leaf count: two equal roots, an empty list, an empty
 /// shard or a lying leaf count on ANY shard (not only the first) are
