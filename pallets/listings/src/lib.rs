@@ -452,10 +452,10 @@ pub mod pallet {
         NotDue,
         /// `need` must be between 1 and the number of contracts.
         BadNeed,
-        /// The contracts do not store one file: with `need` 1 (replicas)
-        /// they must all have one root and size; with `need` K (shards),
-        /// distinct roots and sizes within one chunk of the largest. So a
-        /// live junk contract cannot keep a gone file sold.
+        /// The contracts do not store one file: their sizes must be within
+        /// one chunk (1 MiB) of the largest, and with `need` K > 1 (shards)
+        /// their roots distinct. So a cheap live junk contract cannot keep a
+        /// gone file sold.
         MixedFiles,
     }
 
@@ -901,30 +901,26 @@ pub mod pallet {
         }
 
         /// What the listed contracts store must fit `need`, so that no live
-        /// junk contract keeps a gone file sold:
-        /// - `need == 1` (replicas): every contract stores the same
-        ///   ciphertext (one root and size): any one of them is the file;
-        /// - `need > 1` (K of K+M shards): every root differs (each shard
-        ///   counts once), and every shard is at least the largest minus one
-        ///   chunk (1 MiB), as the shards of one file are: a junk "shard"
-        ///   costs the Sender as much as a real one for as long as it keeps
-        ///   the listing alive.
+        /// junk contract keeps a gone file sold cheaply:
+        /// - every contract is at least the largest minus one chunk (1 MiB),
+        ///   as one file's replicas (one size) and shards (within a chunk)
+        ///   are: a junk contract costs the Sender as much as a real one for
+        ///   as long as it keeps the listing alive;
+        /// - `need > 1` (K of K+M shards): every root differs, so each
+        ///   shard counts once towards `need`. With `need == 1` (replicas)
+        ///   roots may repeat (copies of one ciphertext) or differ (copies
+        ///   sealed under distinct keys).
         fn check_layout(files: &[([u8; 32], u64)], need: u32) -> DispatchResult {
             /// One storage-proof chunk (`masp_proofs::CHUNK_SIZE`): shards of
             /// one file differ by at most that much.
             const SHARD_SLACK: u64 = 1 << 20;
-            if need == 1 {
-                ensure!(
-                    files.windows(2).all(|w| w[0] == w[1]),
-                    Error::<T>::MixedFiles
-                );
-                return Ok(());
-            }
-            for (i, (root, _)) in files.iter().enumerate() {
-                ensure!(
-                    !files.iter().take(i).any(|(r, _)| r == root),
-                    Error::<T>::MixedFiles
-                );
+            if need > 1 {
+                for (i, (root, _)) in files.iter().enumerate() {
+                    ensure!(
+                        !files.iter().take(i).any(|(r, _)| r == root),
+                        Error::<T>::MixedFiles
+                    );
+                }
             }
             let largest = files.iter().map(|(_, size)| *size).max().unwrap_or(0);
             let floor = largest.saturating_sub(SHARD_SLACK);

@@ -223,11 +223,17 @@ fn nobody_lists_a_file_that_is_not_theirs_or_not_stored() {
 
 #[test]
 fn a_listing_is_one_file_so_a_junk_contract_cannot_keep_it_sold() {
-    // Alice lists her film beside a long-lived 1-byte contract: once the
-    // film's contracts end, the junk one would keep the listing "stored".
+    // Alice lists her 5 MiB film beside a long-lived 1-byte contract:
+    // once the film's contracts end, the junk one would keep the listing
+    // "stored".
     build_and_execute(|| {
-        MockContracts::create_with_root(70, ALICE, [5; 32]);
-        assert_noop!(alice_lists(vec![1, 70]), Error::<Test>::MixedFiles);
+        MockContracts::create_shard(70, ALICE, [5; 32], 5 << 20);
+        MockContracts::create_shard(71, ALICE, [5; 32], 5 << 20);
+        MockContracts::create_shard(72, ALICE, [6; 32], 1);
+        assert_noop!(alice_lists(vec![70, 71, 72]), Error::<Test>::MixedFiles);
+        // Replicas sealed under distinct keys: one size, distinct roots.
+        MockContracts::create_shard(73, ALICE, [7; 32], 5 << 20);
+        assert_ok!(alice_lists(vec![70, 71, 73]));
     });
 }
 
