@@ -14,6 +14,16 @@
 //!   count`: a chunk moved to another index or file, or a file truncated or
 //!   extended by whole chunks, fails authentication.
 //!
+//! - **Shards** (issue 20, [`ShardCipher`]): a file stored as K+M shards
+//!   is cut into the same plaintext chunks, coded into shards (see
+//!   [`crate::erasure`]), and chunk `i` of shard `t` is sealed under the
+//!   shard key [`shard_key`]`(file key, t)` with nonce `i` and associated
+//!   data `"masp/shard/v1" || file id || t || i || the shard's chunk count`.
+//!   Every shard is thus its own ciphertext (its own Merkle root), even two
+//!   copies of the same plaintext; a Receiver who holds the file key
+//!   derives the shard keys. [`FileCipher`]'s format is unchanged: files
+//!   stored by older clients open as before.
+//!
 //! Sealing uses `ring` (AES-NI + CLMUL assembly); tests check every
 //! ciphertext against the RustCrypto `aes-gcm` crate as the reference.
 
@@ -82,6 +92,45 @@ fn nonce(index: u64) -> [u8; 12] {
     n
 }
 
+/// An AES-256-GCM key.
+fn aead_key(k: &Key) -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, k).expect("a 32-byte key is an AES-256 key"))
+}
+
+/// Seals chunk `index` in `buf` (tag appended) with `aad`.
+fn seal_chunk(key: &LessSafeKey, index: u64, aad: &[u8], buf: &mut Vec<u8>) {
+    let tag = key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce(index)),
+            Aad::from(aad),
+            buf,
+        )
+        .expect("a chunk is far below AES-GCM's length limit");
+    buf.extend_from_slice(tag.as_ref());
+}
+
+/// Opens chunk `index` in `buf` in place with `aad`.
+fn open_chunk(
+    key: &LessSafeKey,
+    index: u64,
+    aad: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    if buf.len() < TAG_LEN {
+        return Err(CryptoError::Truncated(index));
+    }
+    let len = key
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce(index)),
+            Aad::from(aad),
+            buf,
+        )
+        .map_err(|_| CryptoError::Tampered(index))?
+        .len();
+    buf.truncate(len);
+    Ok(())
+}
+
 /// One file's sealing key and identity.
 pub struct FileCipher {
     key: LessSafeKey,
@@ -98,9 +147,8 @@ impl FileCipher {
     /// The cipher of file `file` of `size` plaintext bytes under its own
     /// key `k` (what a Receiver of a listing gets; no master key).
     pub fn with_file_key(k: &Key, file: FileId, size: u64) -> Self {
-        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, k).expect("32-byte key"));
         Self {
-            key,
+            key: aead_key(k),
             file,
             count: chunk_count(size),
         }
@@ -120,33 +168,72 @@ impl FileCipher {
     /// appended (it must have room for [`TAG_LEN`] more bytes to avoid a
     /// reallocation).
     pub fn seal(&self, index: u64, buf: &mut Vec<u8>) {
-        let tag = self
-            .key
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(nonce(index)),
-                Aad::from(aad(&self.file, index, self.count)),
-                buf,
-            )
-            .expect("a chunk is far below AES-GCM's length limit");
-        buf.extend_from_slice(tag.as_ref());
+        seal_chunk(&self.key, index, &aad(&self.file, index, self.count), buf);
     }
 
     /// Opens chunk `index` in place: on success `buf` holds the plaintext.
     pub fn open(&self, index: u64, buf: &mut Vec<u8>) -> Result<(), CryptoError> {
-        if buf.len() < TAG_LEN {
-            return Err(CryptoError::Truncated(index));
+        open_chunk(&self.key, index, &aad(&self.file, index, self.count), buf)
+    }
+}
+
+/// The key of shard `shard` of the file whose key is `file_key`.
+pub fn shard_key(file_key: &Key, shard: u32) -> Key {
+    derive(file_key, &[b"masp/shard-key/v1", &shard.to_be_bytes()])
+}
+
+/// The associated data of chunk `index` of `count` of shard `shard`.
+fn shard_aad(file: &FileId, shard: u32, index: u64, count: u64) -> [u8; 13 + 16 + 4 + 16] {
+    let mut a = [0u8; 49];
+    a[..13].copy_from_slice(b"masp/shard/v1");
+    a[13..29].copy_from_slice(file);
+    a[29..33].copy_from_slice(&shard.to_be_bytes());
+    a[33..41].copy_from_slice(&index.to_be_bytes());
+    a[41..49].copy_from_slice(&count.to_be_bytes());
+    a
+}
+
+/// One shard's sealing key and identity (see the module docs).
+pub struct ShardCipher {
+    key: LessSafeKey,
+    file: FileId,
+    shard: u32,
+    count: u64,
+}
+
+impl ShardCipher {
+    /// The cipher of shard `shard` (`count` chunks) of file `file` whose
+    /// key is `file_key` ([`FileCipher::file_key`]).
+    pub fn new(file_key: &Key, file: FileId, shard: u32, count: u64) -> Self {
+        Self {
+            key: aead_key(&shard_key(file_key, shard)),
+            file,
+            shard,
+            count,
         }
-        let len = self
-            .key
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce(index)),
-                Aad::from(aad(&self.file, index, self.count)),
-                buf,
-            )
-            .map_err(|_| CryptoError::Tampered(index))?
-            .len();
-        buf.truncate(len);
-        Ok(())
+    }
+
+    /// The shard's index.
+    pub fn shard(&self) -> u32 {
+        self.shard
+    }
+
+    /// Chunks in the shard.
+    pub fn chunk_count(&self) -> u64 {
+        self.count
+    }
+
+    /// Seals chunk `index` of the shard: `buf` holds its plaintext and gets
+    /// the tag appended.
+    pub fn seal(&self, index: u64, buf: &mut Vec<u8>) {
+        let aad = shard_aad(&self.file, self.shard, index, self.count);
+        seal_chunk(&self.key, index, &aad, buf);
+    }
+
+    /// Opens chunk `index` of the shard in place.
+    pub fn open(&self, index: u64, buf: &mut Vec<u8>) -> Result<(), CryptoError> {
+        let aad = shard_aad(&self.file, self.shard, index, self.count);
+        open_chunk(&self.key, index, &aad, buf)
     }
 }
 
@@ -155,7 +242,7 @@ impl FileCipher {
 pub fn seal_object(key: &Key, context: &[u8], plain: &[u8]) -> Vec<u8> {
     let mut n = [0u8; 12];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut n);
-    let k = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("32-byte key"));
+    let k = aead_key(key);
     let mut buf = plain.to_vec();
     let tag = k
         .seal_in_place_separate_tag(
@@ -280,6 +367,60 @@ mod tests {
         }
         let mut short = vec![0u8; 5];
         assert_eq!(cipher.open(0, &mut short), Err(CryptoError::Truncated(0)));
+    }
+
+    #[test]
+    fn every_shard_chunk_opens_with_the_reference_aes_gcm_and_shards_differ() {
+        let file_key = FileCipher::file_key(&MASTER, &FILE);
+        let plain = vec![5u8; 1000];
+        let mut sealed = Vec::new();
+        for shard in 0..3u32 {
+            let c = ShardCipher::new(&file_key, FILE, shard, 4);
+            assert_eq!((c.shard(), c.chunk_count()), (shard, 4));
+            let mut buf = plain.clone();
+            c.seal(2, &mut buf);
+            let reference = Aes256Gcm::new_from_slice(&shard_key(&file_key, shard)).unwrap();
+            let opened = reference
+                .decrypt(
+                    &nonce(2).into(),
+                    Payload {
+                        msg: &buf,
+                        aad: &shard_aad(&FILE, shard, 2, 4),
+                    },
+                )
+                .unwrap();
+            assert_eq!(opened, plain);
+            let mut back = buf.clone();
+            c.open(2, &mut back).unwrap();
+            assert_eq!(back, plain);
+            sealed.push(buf);
+        }
+        // The same plaintext is other bytes in every shard.
+        assert_ne!(sealed[0], sealed[1]);
+        assert_ne!(sealed[1], sealed[2]);
+        assert_ne!(shard_key(&file_key, 0), file_key);
+        // Another shard, index, count, file or key: no.
+        let mut b = sealed[0].clone();
+        assert_eq!(
+            ShardCipher::new(&file_key, FILE, 1, 4).open(2, &mut b),
+            Err(CryptoError::Tampered(2))
+        );
+        for (c, i) in [
+            (ShardCipher::new(&file_key, FILE, 0, 4), 1),
+            (ShardCipher::new(&file_key, FILE, 0, 5), 2),
+            (ShardCipher::new(&file_key, [8; 16], 0, 4), 2),
+            (ShardCipher::new(&[1; 32], FILE, 0, 4), 2),
+        ] {
+            let mut b = sealed[0].clone();
+            assert!(c.open(i, &mut b).is_err());
+        }
+        // Not a FileCipher chunk either.
+        let mut b = sealed[0].clone();
+        assert!(
+            FileCipher::with_file_key(&file_key, FILE, 4 * PLAIN_CHUNK as u64)
+                .open(2, &mut b)
+                .is_err()
+        );
     }
 
     #[test]

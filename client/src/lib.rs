@@ -8,13 +8,16 @@
 //!   it) and the master key; the key file on disk is sealed with a password.
 //! - [`crypto`]: the per-file AES-256-GCM chunk format.
 //! - [`pipeline`]: read + chunk + encrypt + Merkle on every core.
-//! - [`erasure`]: K data + M parity shards of a ciphertext (Reed-Solomon
-//!   over stripes of K chunks; every shard is a contract ciphertext).
+//! - [`erasure`]: K data + M parity shards of a file (Reed-Solomon over
+//!   stripes of K plaintext chunks; copies for K = 1).
+//! - [`shards`]: put, get and repair of files stored as shards, each
+//!   sealed under its own key and stored as its own contract on its own
+//!   host; the health `masp ls` shows; `masp agent`'s automatic repair.
 //! - [`fsutil`]: atomic writes (temp + fsync + rename).
 //! - [`hostapi`]: hosts' HTTP(S) API with signed tickets (rustls; no
 //!   loopback/private endpoints off a development chain).
 //! - [`egress`]: paying hosts per byte served (channels and receipts).
-//! - [`ops`]: put, get, ls, rm, quote against the chain and the hosts.
+//! - [`ops`]: manifests, get, ls, rm, quote against the chain and the hosts.
 //! - [`listings`]: share, buy/open, get as a Receiver, and the Sender's
 //!   `masp agent` that delivers keys.
 //! - [`retrieval`]: `masp challenge`, for a host that will not serve: a
@@ -30,5 +33,6 @@ pub mod listings;
 pub mod ops;
 pub mod pipeline;
 pub mod retrieval;
+pub mod shards;
 
 pub use subxt_signer::bip39;

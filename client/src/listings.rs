@@ -45,6 +45,7 @@ use masp_primitives::{
         listing_manifest_hash, open_listing_manifest, seal_listing_manifest, ListingManifest,
         LISTING_MANIFEST_VERSION,
     },
+    manifest::ChunkSealing,
     market::{ContractId, RequestId},
     seal::{self, Key32, SealedKey},
     ticket::TicketOp,
@@ -54,6 +55,7 @@ use crate::{
     crypto::{self, FileCipher, Key},
     hostapi::{sign_ticket, HostApi},
     ops::{self, find_manifest, Ctx, Layout},
+    shards,
 };
 
 /// A listing's id on chain.
@@ -118,21 +120,34 @@ pub async fn share(ctx: &Ctx, request: RequestId, opts: &ShareOptions) -> Result
         bail!("--meta is {} bytes; at most {max_meta}", meta.len());
     }
     let m = find_manifest(ctx, request).await?;
-    let live: Vec<_> = ctx
-        .file_contracts(request)
-        .await?
-        .into_iter()
-        .filter(|(_, c)| {
+    let layout = shards::check_manifest_layout(&m)
+        .map_err(|e| anyhow!("the manifest of file {request}: {e}"))?;
+    // The file's confirmed contracts: its manifest's replicas (a repair's
+    // contracts belong to another request) whose contract stores its shard.
+    let mine = shards::live_contracts(ctx).await?;
+    let live: Vec<_> = m
+        .replicas
+        .iter()
+        .filter_map(|r| Some((r.contract, mine.get(&r.contract)?.clone(), r.shard)))
+        .filter(|(_, c, shard)| {
             matches!(
                 c.state,
                 api::runtime_types::pallet_storage_market::types::ContractState::Active
-            )
+            ) && m.shard(*shard).is_some_and(|s| s.root == c.merkle_root)
         })
+        .map(|(id, c, _)| (id, c))
         .collect();
-    if live.is_empty() {
+    // Replicas: any one contract gives the file; shards: K of them.
+    let need = if m.is_legacy() { 1 } else { layout.needed() };
+    let held: std::collections::BTreeSet<u32> = live
+        .iter()
+        .filter_map(|(id, _)| m.replica(*id).map(|r| r.shard))
+        .collect();
+    if held.len() < need {
         bail!(
-            "file {request} has no contract whose host confirmed the data: nothing to share \
-             (see `masp ls`)"
+            "file {request} has {} shard(s) whose host confirmed the data, and {need} are needed \
+             to read it: nothing to share (see `masp ls`; `masp repair {request}`)",
+            held.len()
         );
     }
     let file_key = FileCipher::file_key(&ctx.id.master, &m.file_id);
@@ -141,9 +156,10 @@ pub async fn share(ctx: &Ctx, request: RequestId, opts: &ShareOptions) -> Result
         file_id: m.file_id,
         name: m.name.clone(),
         size: m.size,
-        cipher_size: m.cipher_size,
-        root: m.root,
-        chunk_roots: m.chunk_roots.clone(),
+        sealing: m.sealing,
+        k: m.k,
+        m: m.m,
+        shards: m.shards.clone(),
     };
     let sealed = seal_listing_manifest(&lm, &file_key, rand::random());
     let hash = listing_manifest_hash(&sealed);
@@ -204,8 +220,8 @@ pub async fn share(ctx: &Ctx, request: RequestId, opts: &ShareOptions) -> Result
     let events = ctx
         .submit(&api::tx().listings().share(
             BoundedVec(contracts.clone()),
-            // Every contract holds the whole file (replicas): one is enough.
-            1,
+            // Replicas: one contract is enough; shards: K of them.
+            need as u32,
             seal::key_commitment(&file_key),
             hash,
             terms,
@@ -484,30 +500,52 @@ pub async fn get(
             errors.join("\n  ")
         )
     })?;
-    // Every listed contract must store exactly this file.
-    hosts.retain(|(c, api, root, _)| {
-        let same = *root == lm.root;
-        if !same {
-            eprintln!(
-                "warning: contract {c} at {} stores another file than the listing names; skipped",
-                api.endpoint()
-            );
-        }
-        same
-    });
     let out = match out {
         Some(o) => o.to_path_buf(),
         None => receiver_out_path(&lm.name)?,
     };
+    let layout =
+        shards::check_shards(lm.sealing, lm.k, lm.m, lm.size, &lm.shards).map_err(|e| {
+            anyhow!(
+                "listing {id}'s manifest does not add up ({e}): the Sender listed a broken file"
+            )
+        })?;
+    // Every listed contract must store one of this file's shards.
+    let mut sources = Vec::new();
+    for (c, api, root, who) in hosts {
+        match lm.shards.iter().find(|s| s.root == root) {
+            Some(s) => sources.push(shards::Source {
+                shard: s.index as usize,
+                contract: c,
+                host: who,
+                api,
+            }),
+            None => eprintln!(
+                "warning: contract {c} at {} stores another file than the listing names; skipped",
+                api.endpoint()
+            ),
+        }
+    }
+    if lm.sealing == ChunkSealing::ShardKeys {
+        let set = std::sync::Arc::new(shards::ShardSet::new(&key, lm.file_id, layout));
+        let reader = shards::Reader::new(ctx, set, &lm.shards, sources, op).await?;
+        return shards::read_to_file(ctx, std::sync::Arc::new(reader), &out, parallel).await;
+    }
+    // Listed by an older client: one ciphertext under the file key on
+    // every contract.
+    let shard = lm
+        .shards
+        .first()
+        .ok_or_else(|| anyhow!("listing {id}'s manifest lists no ciphertext"))?;
     let cipher = FileCipher::with_file_key(&key, lm.file_id, lm.size);
     let layout = Layout {
         size: lm.size,
-        cipher_size: lm.cipher_size,
-        chunk_roots: lm.chunk_roots,
+        cipher_size: shard.size,
+        chunk_roots: shard.chunk_roots.clone(),
     };
-    let hosts = hosts
+    let hosts = sources
         .into_iter()
-        .map(|(c, api, _, who)| (c, who, api))
+        .map(|s| (s.contract, s.host, s.api))
         .collect();
     ops::download(ctx, layout, hosts, cipher, op, &out, parallel).await
 }
@@ -602,11 +640,12 @@ async fn agent_pass(ctx: &Ctx, state: &mut AgentState, rescan: bool) -> Result<V
             if state.mine.contains_key(&line.id) {
                 continue;
             }
-            // The file each listing names: the request of its contracts.
+            // The file each listing names: the file whose manifest lists
+            // one of its contracts, else the request of its contracts.
             let mut request = None;
             for c in &line.listing.contracts.0 {
                 if let Some(contract) = ctx.contract(*c).await? {
-                    request = Some(contract.request);
+                    request = Some(ops::file_of_contract(ctx, *c).unwrap_or(contract.request));
                     break;
                 }
             }
@@ -718,13 +757,25 @@ async fn deliver_listing(
 /// `masp agent`: the Sender's long-running service. Every `interval` it
 /// delivers keys for new purchases of this account's listings (rescanning
 /// the chain for new listings every `rescan` passes), logging each
-/// delivery on standard output. Runs until interrupted; `once` makes one
+/// delivery on standard output, and (with `repair`) rebuilds the lost
+/// shards of this account's files on new hosts
+/// ([`shards::auto_repair_pass`]). Runs until interrupted; `once` makes one
 /// pass and returns (for scripts and tests).
-pub async fn agent(ctx: &Ctx, interval: Duration, once: bool) -> Result<usize> {
+pub async fn agent(ctx: &Ctx, interval: Duration, once: bool, repair: bool) -> Result<usize> {
     let mut state = AgentState::default();
+    let mut repairs = shards::AutoRepair::default();
     let mut total = 0usize;
     let mut pass = 0u64;
     loop {
+        if repair {
+            // Files stored as shards that lost one are rebuilt (logged
+            // there; one file's failure is retried later).
+            match shards::auto_repair_pass(ctx, &mut repairs).await {
+                Ok(_) => {}
+                Err(e) if !once => tracing::warn!("repair pass: {e:#} (retrying)"),
+                Err(e) => return Err(e),
+            }
+        }
         let rescan = pass.is_multiple_of(10);
         match agent_pass(ctx, &mut state, rescan).await {
             Ok(done) => {

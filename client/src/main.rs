@@ -6,6 +6,7 @@ use masp_client::{
     crypto,
     keys::{Identity, KeyFile},
     listings, ops, pipeline, retrieval,
+    shards::{Redundancy, ReplicaState},
 };
 use std::{
     fs::File,
@@ -59,15 +60,22 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         batch: usize,
     },
-    /// Stores FILE: encrypts it here, places a storage request on chain,
-    /// uploads it to every matched host and waits for their confirmations.
-    /// Run it again to resume an interrupted upload.
+    /// Stores FILE: cuts it into K+M shards (default 4+2: 1.5x the file,
+    /// any 2 hosts may vanish), seals each under its own key, places them
+    /// on chain (one contract and one host per shard), uploads every shard
+    /// to its host and waits for their confirmations. Run it again to
+    /// resume an interrupted upload.
     Put {
         /// The file.
         file: PathBuf,
-        /// Copies, each on a different host.
-        #[arg(long, default_value_t = 2)]
-        replicas: u32,
+        /// K+M: K data shards, any K of which give the file back, and M
+        /// parity shards, how many hosts may vanish [default: 4+2].
+        #[arg(long, conflicts_with = "replicas")]
+        shards: Option<String>,
+        /// Instead of shards: N whole copies on N hosts, each sealed under
+        /// its own key (the layout 1+(N-1)).
+        #[arg(long)]
+        replicas: Option<u32>,
         /// How long to store it, in epochs (1 epoch = 1 hour of blocks).
         #[arg(long)]
         duration: u32,
@@ -81,9 +89,34 @@ enum Command {
         /// Seconds to wait for matches, uploads and confirmations.
         #[arg(long, default_value_t = 300)]
         wait: u64,
-        /// Chunks in flight per host.
+        /// Stripes in flight (one chunk per host each).
         #[arg(long, default_value_t = 4)]
         parallel: usize,
+    },
+    /// Rebuilds the shards of file ID that were lost (contract gone) or
+    /// whose host does not serve, from K others, on new hosts (none that
+    /// holds or lost a shard of the file), for the rest of the file's term.
+    /// Never needs the original file. Prints the bytes read and written.
+    Repair {
+        /// The file id (see `masp ls`).
+        id: u64,
+        /// Highest price accepted, MASP per GiB per epoch [default: what
+        /// matching offers ask now].
+        #[arg(long)]
+        max_price: Option<String>,
+        /// Lowest host rating accepted.
+        #[arg(long, default_value_t = 0)]
+        min_rating: u32,
+        /// Seconds to wait for matches, uploads and confirmations.
+        #[arg(long, default_value_t = 300)]
+        wait: u64,
+        /// Stripes in flight.
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+        /// Do not ask the hosts of live contracts whether they serve: only
+        /// rebuild shards whose contract is gone.
+        #[arg(long)]
+        no_probe: bool,
     },
     /// Downloads file ID (see `masp ls`), or a listing you bought or opened
     /// (`--listing L`), checking every chunk, to OUT [default: its name, in
@@ -105,8 +138,15 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         parallel: usize,
     },
-    /// Lists your files: contracts, state, paid so far, escrow left.
-    Ls,
+    /// Lists your files: health (shards alive / stored, and how many are
+    /// needed), contracts, paid so far, escrow left.
+    Ls {
+        /// One JSON array for scripts: id, name, size, k, m, alive, needed,
+        /// stored, lost, contracts (contract, shard, host, state,
+        /// last_epoch, paid, escrow).
+        #[arg(long)]
+        json: bool,
+    },
     /// Lists file ID for Receivers: free (`--free`, the default), at a
     /// price (`--price 5`), or public (`--public`: the key goes on chain and
     /// anyone may read it). Keep `masp agent` running to hand keys to
@@ -177,8 +217,9 @@ enum Command {
         listing: u64,
     },
     /// The Sender's service: delivers the file key to every buyer of your
-    /// listings, as purchases arrive. Runs until stopped (systemd-friendly:
-    /// logs to standard output/error, password from MASP_PASSWORD).
+    /// listings, as purchases arrive, and repairs your files whose shards
+    /// are lost. Runs until stopped (systemd-friendly: logs to standard
+    /// output/error, password from MASP_PASSWORD).
     Agent {
         /// Seconds between passes.
         #[arg(long, default_value_t = 6)]
@@ -186,6 +227,10 @@ enum Command {
         /// One pass, then exit.
         #[arg(long)]
         once: bool,
+        /// Do not repair files that lost a shard (by default the agent
+        /// rebuilds them on new hosts, as `masp repair` does).
+        #[arg(long)]
+        no_repair: bool,
     },
     /// Makes a host that will not serve you publish a piece of a file on
     /// chain within the chain's response period, or be slashed (you are
@@ -227,13 +272,17 @@ enum Command {
         /// The file id.
         id: u64,
     },
-    /// What storing SIZE bytes (e.g. 100MiB) would cost now.
+    /// What storing SIZE bytes (e.g. 100MiB) would cost now, each shard on
+    /// its own host.
     Quote {
         /// Plaintext size, e.g. 32MiB.
         size: String,
-        /// Copies.
-        #[arg(long, default_value_t = 2)]
-        replicas: u32,
+        /// K+M shards [default: 4+2].
+        #[arg(long, conflicts_with = "replicas")]
+        shards: Option<String>,
+        /// Whole copies instead of shards.
+        #[arg(long)]
+        replicas: Option<u32>,
         /// Epochs.
         #[arg(long)]
         duration: u32,
@@ -436,7 +485,8 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Command::Put { .. }
         | Command::Get { .. }
-        | Command::Ls
+        | Command::Repair { .. }
+        | Command::Ls { .. }
         | Command::Share { .. }
         | Command::Unshare { .. }
         | Command::Listings { .. }
@@ -501,6 +551,31 @@ fn run(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
+/// A file as `masp ls --json` writes it.
+fn file_json(f: &ops::FileLine) -> serde_json::Value {
+    serde_json::json!({
+        "id": f.file,
+        "name": f.name,
+        "size": f.size,
+        "k": f.km.map(|km| km.0),
+        "m": f.km.map(|km| km.1),
+        "legacy": f.legacy,
+        "alive": f.alive,
+        "stored": f.stored,
+        "needed": f.needed,
+        "lost": f.lost,
+        "contracts": f.contracts.iter().map(|c| serde_json::json!({
+            "contract": c.contract,
+            "shard": c.shard,
+            "host": c.host.to_string(),
+            "state": c.state.as_str(),
+            "last_epoch": c.last_epoch,
+            "paid": c.paid.to_string(),
+            "escrow": c.escrow.to_string(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// `--ca-file`, else `MASP_CA_FILE`.
 fn ca_file(cli: &Cli) -> Option<PathBuf> {
     cli.ca_file.clone().or_else(|| {
@@ -528,6 +603,7 @@ async fn online(cli: &Cli) -> Result<()> {
     let chain = masp_chain::connect(&url).await?;
     if let Command::Quote {
         size,
+        shards,
         replicas,
         duration,
         max_price,
@@ -536,11 +612,16 @@ async fn online(cli: &Cli) -> Result<()> {
     {
         let size = ops::parse_size(size)?;
         let max_price = max_price.as_deref().map(ops::parse_masp).transpose()?;
-        let (lines, total, unmatched) =
-            ops::quote(&chain, size, *replicas, *duration, max_price, *min_rating).await?;
+        let redundancy = Redundancy::from_args(shards.as_deref(), *replicas)?;
+        let q = ops::quote(&chain, size, redundancy, *duration, max_price, *min_rating).await?;
+        let (lines, total, unmatched) = (q.lines, q.total, q.unmatched);
         println!(
-            "{} for {duration} epochs, {replicas} replicas:",
-            ops::fmt_bytes(size)
+            "{} for {duration} epochs as {redundancy}: {} shard(s) of at most {} each on as \
+             many hosts, {} stored in all:",
+            ops::fmt_bytes(size),
+            q.shards,
+            ops::fmt_bytes(q.shard_size),
+            ops::fmt_bytes(q.stored)
         );
         for (host, price, cost) in &lines {
             println!(
@@ -549,9 +630,12 @@ async fn online(cli: &Cli) -> Result<()> {
                 ops::fmt_masp(*cost)
             );
         }
-        println!("total {}", ops::fmt_masp(total));
+        println!("total at most {}", ops::fmt_masp(total));
         if unmatched > 0 {
-            println!("{unmatched} replica(s) would wait in the book: no offer matches now");
+            println!(
+                "{unmatched} shard(s) would find no host now: no other offer matches (try \
+                 fewer shards, e.g. --shards 2+1, or --replicas N)"
+            );
         }
         return Ok(());
     }
@@ -571,6 +655,7 @@ async fn online(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Put {
             file,
+            shards,
             replicas,
             duration,
             max_price,
@@ -578,8 +663,8 @@ async fn online(cli: &Cli) -> Result<()> {
             wait,
             parallel,
         } => {
-            let opts = ops::PutOptions {
-                replicas: *replicas,
+            let opts = masp_client::shards::PutOptions {
+                redundancy: Redundancy::from_args(shards.as_deref(), *replicas)?,
                 duration: *duration,
                 max_price: max_price.as_deref().map(ops::parse_masp).transpose()?,
                 min_rating: *min_rating,
@@ -587,23 +672,40 @@ async fn online(cli: &Cli) -> Result<()> {
                 parallel: *parallel,
             };
             let started = Instant::now();
-            let s = ops::put(&ctx, file, &opts).await?;
+            let s = masp_client::shards::put(&ctx, file, &opts).await?;
             let secs = started.elapsed().as_secs_f64();
+            let layout = if s.k == 1 {
+                format!("{} replicas", s.m + 1)
+            } else {
+                format!("{}+{} shards", s.k, s.m)
+            };
             println!(
-                "Stored {} ({}) as file {}{}",
+                "Stored {} ({}) as file {}{}: {layout}, {} on {} hosts ({:.2}x)",
                 file.display(),
                 ops::fmt_bytes(s.size),
                 s.file,
-                if s.resumed { " (resumed)" } else { "" }
+                if s.resumed { " (resumed)" } else { "" },
+                ops::fmt_bytes(s.stored),
+                s.placed.len(),
+                s.stored as f64 / s.size.max(1) as f64
             );
             let mut total = 0u128;
-            for (contract, host, price, cost) in &s.replicas {
+            for p in &s.placed {
                 println!(
-                    "  contract {contract}  host {host}  {}/GiB/epoch  term {}",
-                    ops::fmt_masp(*price),
-                    ops::fmt_masp(*cost)
+                    "  shard {}  contract {}  host {}  {}/GiB/epoch  term {}",
+                    p.shard,
+                    p.contract,
+                    p.host,
+                    ops::fmt_masp(p.price),
+                    ops::fmt_masp(p.cost)
                 );
-                total = total.saturating_add(*cost);
+                total = total.saturating_add(p.cost);
+            }
+            if !s.unplaced.is_empty() {
+                println!(
+                    "  shard(s) {:?} found no host: `masp repair {}` places them",
+                    s.unplaced, s.file
+                );
             }
             println!(
                 "total cost at most {} (paid per proven epoch); {:.1} s",
@@ -611,6 +713,63 @@ async fn online(cli: &Cli) -> Result<()> {
                 secs
             );
             println!("get it back with: masp get {}", s.file);
+        }
+        Command::Repair {
+            id,
+            max_price,
+            min_rating,
+            wait,
+            parallel,
+            no_probe,
+        } => {
+            let opts = masp_client::shards::RepairOptions {
+                max_price: max_price.as_deref().map(ops::parse_masp).transpose()?,
+                min_rating: *min_rating,
+                wait: std::time::Duration::from_secs(*wait),
+                parallel: *parallel,
+                probe: !*no_probe,
+            };
+            let started = Instant::now();
+            let r = masp_client::shards::repair(&ctx, *id, &opts).await?;
+            let secs = started.elapsed().as_secs_f64();
+            if r.rebuilt.is_empty() && r.unplaced.is_empty() {
+                println!(
+                    "File {id} needs no repair: {}/{} shards alive (needs {}).",
+                    r.alive, r.stored, r.needed
+                );
+            }
+            for b in &r.rebuilt {
+                println!(
+                    "Rebuilt shard {} on host {} (contract {}{})",
+                    b.shard,
+                    b.host,
+                    b.contract,
+                    b.old
+                        .map(|o| format!(", replacing contract {o}"))
+                        .unwrap_or_default()
+                );
+            }
+            for c in &r.cancelled {
+                println!("Cancelled contract {c} (its host did not serve; unspent escrow returned)");
+            }
+            if !r.unplaced.is_empty() {
+                println!(
+                    "Shard(s) {:?} found no host: run `masp repair {id}` again later",
+                    r.unplaced
+                );
+            }
+            println!(
+                "Repair of file {id}: read {} ({} B), wrote {} ({} B) in {:.1} s; {}/{} shards \
+                 alive (needs {})",
+                ops::fmt_bytes(r.bytes_read),
+                r.bytes_read,
+                ops::fmt_bytes(r.bytes_written),
+                r.bytes_written,
+                secs,
+                r.alive,
+                r.stored,
+                r.needed
+            );
         }
         Command::Get {
             id,
@@ -642,33 +801,56 @@ async fn online(cli: &Cli) -> Result<()> {
                 secs
             );
         }
-        Command::Ls => {
+        Command::Ls { json } => {
             let files = ops::ls(&ctx).await?;
+            if *json {
+                let list: Vec<serde_json::Value> = files.iter().map(file_json).collect();
+                println!("{}", serde_json::Value::Array(list));
+                return Ok(());
+            }
             if files.is_empty() {
                 println!("no files");
             }
             for f in files {
-                let active = f.contracts.iter().filter(|c| c.1).count();
-                let paid: u128 = f.contracts.iter().map(|c| c.2).sum();
-                let left: u128 = f.contracts.iter().map(|c| c.3).sum();
-                let mut state = if f.contracts.is_empty() {
+                let live = || f.contracts.iter().filter(|c| c.state.is_live());
+                let paid: u128 = live().map(|c| c.paid).sum();
+                let left: u128 = live().map(|c| c.escrow).sum();
+                let (kind, what) = match f.km {
+                    Some((1, m)) => (format!("{} replicas", m + 1), "replica"),
+                    Some((k, m)) => (format!("{k}+{m} shards"), "shard"),
+                    None => ("?".to_string(), "contract"),
+                };
+                let mut state = if live().next().is_none() {
                     "ended".to_string()
                 } else {
-                    format!("{active}/{} replicas stored", f.contracts.len())
+                    match f.needed {
+                        Some(n) => format!("{}/{} (needs {n})", f.alive, f.stored),
+                        None => format!("{}/{} confirmed", f.alive, f.stored),
+                    }
                 };
-                if f.completed > 0 {
-                    state += &format!("; {} replica(s) completed their term", f.completed);
+                let completed = f
+                    .contracts
+                    .iter()
+                    .filter(|c| c.state == ReplicaState::Completed)
+                    .count();
+                if completed > 0 {
+                    state += &format!("; {completed} {what}(s) completed their term");
                 }
-                if f.lost > 0 {
+                if !f.lost.is_empty() {
                     state += &format!(
-                        "; {} replica(s) LOST before the end of the term (its host failed its \
-                         proofs or never confirmed the upload): repair by putting the file again \
-                         (`masp get {}` then `masp put`)",
-                        f.lost, f.file
+                        "; {} {what}(s) LOST before the end of the term (its host failed its \
+                         proofs or never confirmed the upload): repair with `masp repair {}`{}",
+                        f.lost.len(),
+                        f.file,
+                        if f.legacy {
+                            " (stored by an older masp: get it and put it again)"
+                        } else {
+                            ""
+                        }
                     );
                 }
                 println!(
-                    "{:>6}  {:<30}  {:>10}  {}  paid {}  escrow {}",
+                    "{:>6}  {:<30}  {:>10}  {kind}  {}  paid {}  escrow {}",
                     f.file,
                     f.name.as_deref().unwrap_or("?"),
                     f.size.map(ops::fmt_bytes).unwrap_or_else(|| "?".into()),
@@ -898,7 +1080,11 @@ async fn online(cli: &Cli) -> Result<()> {
             ),
             None => println!("Challenge {id} is not open (answered, settled, or never opened)."),
         },
-        Command::Agent { interval, once } => {
+        Command::Agent {
+            interval,
+            once,
+            no_repair,
+        } => {
             // Logs (one line each, to standard output: journald-friendly);
             // RUST_LOG filters them.
             tracing_subscriber::fmt()
@@ -910,8 +1096,22 @@ async fn online(cli: &Cli) -> Result<()> {
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
                 .with_writer(std::io::stdout)
                 .init();
-            tracing::info!("delivering keys for the listings of {}", ctx.me());
-            let n = listings::agent(&ctx, std::time::Duration::from_secs(*interval), *once).await?;
+            tracing::info!(
+                "delivering keys for the listings of {}{}",
+                ctx.me(),
+                if *no_repair {
+                    ""
+                } else {
+                    ", and repairing its files that lose a shard"
+                }
+            );
+            let n = listings::agent(
+                &ctx,
+                std::time::Duration::from_secs(*interval),
+                *once,
+                !*no_repair,
+            )
+            .await?;
             if *once {
                 println!("masp agent: {n} key(s) delivered");
             }

@@ -1,12 +1,14 @@
-//! What the `masp` commands do on the network: put, get, ls, rm, quote.
+//! What the `masp` commands do on the network: manifests, get, ls, rm,
+//! quote, links (files stored as shards: [`crate::shards`]).
 //!
 //! The chain is reached through `masp-chain` (subxt, typed from our
 //! runtime's metadata); hosts through [`crate::hostapi`] with tickets this
 //! account signs.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     fs::File,
+    future::Future,
     os::unix::fs::FileExt,
     path::{Path, PathBuf},
     sync::Arc,
@@ -17,7 +19,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
 use codec::Encode;
 use futures::{stream, StreamExt, TryStreamExt};
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 use masp_chain::{
     api::{
         self,
@@ -26,9 +28,7 @@ use masp_chain::{
     AccountId32, Client,
 };
 use masp_primitives::{
-    manifest::{
-        sealing_context, KdfParams, Manifest, Replica, LEGACY_SEALING_CONTEXT, MANIFEST_VERSION,
-    },
+    manifest::{sealing_context, Manifest, LEGACY_SEALING_CONTEXT},
     market::{ContractId, RequestId},
     ticket::{SignedTicket, TicketOp, MAX_TICKET_TTL},
     token::{DECIMALS, SYMBOL},
@@ -38,9 +38,12 @@ use crate::{
     crypto::{self, FileCipher, Key, PLAIN_CHUNK},
     fsutil,
     hostapi::{self, sign_ticket, HostApi, HostNet},
-    keys::{Identity, MASTER_KDF},
-    pipeline,
+    keys::Identity,
+    shards::{self, ReplicaLine, ReplicaState},
 };
+
+/// A storage contract as the chain has it.
+pub type ChainContract = Contract<AccountId32, u32>;
 
 /// The key manifests are sealed with.
 pub fn manifest_key(master: &Key) -> Key {
@@ -67,9 +70,13 @@ pub enum Sealing {
     Legacy,
 }
 
-/// Opens the sealed manifest of file `request`; a clear error if it is not
-/// this account's, is another file's, or was altered or cut short.
-/// Manifests sealed by older clients ([`Sealing::Legacy`]) still open.
+/// Opens the manifest sealed for request `request`; a clear error if it is
+/// not this account's, is another file's, was altered or cut short, or its
+/// shards do not add up. Manifests sealed by older clients
+/// ([`Sealing::Legacy`]) still open; a version 1 or 2 manifest (which does
+/// not name its request) gets `request` as its file. A version 3 manifest
+/// names its file ([`Manifest::request`]): `request` itself, or the file a
+/// repair placed request `request` for.
 pub fn open_manifest(
     master: &Key,
     request: RequestId,
@@ -88,12 +95,12 @@ pub fn open_manifest(
             Sealing::Legacy,
         ),
     };
-    let m = Manifest::decode_any(&plain).map_err(|e| anyhow!("the file's manifest: {e}"))?;
-    if m.chunk_roots.len() as u64 != crypto::chunk_count(m.size)
-        || m.cipher_size != crypto::ciphertext_size(m.size)
-    {
-        bail!("the manifest's chunk list does not match its size: corrupt");
+    let mut m = Manifest::decode_any(&plain).map_err(|e| anyhow!("the file's manifest: {e}"))?;
+    if m.is_legacy() {
+        m.request = request;
     }
+    shards::check_manifest_layout(&m)
+        .map_err(|e| anyhow!("the manifest of file {request} does not add up ({e}): corrupt"))?;
     Ok((m, sealing))
 }
 
@@ -126,37 +133,45 @@ impl OnChainReplica {
     }
 }
 
-/// Checks manifest `m` against the contract it was fetched for: the same
-/// ciphertext size, leaf count and Merkle root, and chunk roots that make
-/// up that root (so every chunk checked against them is the contract's).
+/// Checks manifest `m` against the contract it was fetched for: the shard
+/// that contract holds (the replica naming it, else the shard with its
+/// root) has the contract's ciphertext size, leaf count and Merkle root,
+/// and chunk roots that make up that root (so every chunk checked against
+/// them is the contract's).
 pub fn check_manifest(m: &Manifest, on_chain: &OnChainReplica) -> Result<()> {
     let id = on_chain.contract;
-    if m.cipher_size != on_chain.size {
+    let shard = m
+        .replica(id)
+        .and_then(|r| m.shard(r.shard))
+        .or_else(|| m.shard_with_root(&on_chain.merkle_root))
+        .or_else(|| m.shards.first())
+        .ok_or_else(|| anyhow!("the manifest lists no shard: it is not this file's manifest"))?;
+    if shard.size != on_chain.size {
         bail!(
             "the manifest describes {} bytes of ciphertext but contract {id} stores {}: it is \
              not this file's manifest",
-            m.cipher_size,
+            shard.size,
             on_chain.size
         );
     }
-    if masp_proofs::leaf_count(m.cipher_size) != on_chain.leaf_count {
+    if masp_proofs::leaf_count(shard.size) != on_chain.leaf_count {
         bail!(
             "the manifest's {} bytes make {} leaves but contract {id} has {}: it is not this \
              file's manifest",
-            m.cipher_size,
-            masp_proofs::leaf_count(m.cipher_size),
+            shard.size,
+            masp_proofs::leaf_count(shard.size),
             on_chain.leaf_count
         );
     }
-    if m.root != on_chain.merkle_root {
+    if shard.root != on_chain.merkle_root {
         bail!(
             "the manifest's Merkle root 0x{} is not contract {id}'s 0x{}: it is not this file's \
              manifest",
-            hex::encode(m.root),
+            hex::encode(shard.root),
             hex::encode(on_chain.merkle_root)
         );
     }
-    if masp_proofs::root_of_chunk_roots(&mut m.chunk_roots.clone()) != m.root {
+    if masp_proofs::root_of_chunk_roots(&mut shard.chunk_roots.clone()) != shard.root {
         bail!("the manifest's chunk roots do not make up its Merkle root: altered");
     }
     Ok(())
@@ -211,8 +226,9 @@ impl ManifestStore {
 
 /// Fetches the manifest of `on_chain`'s file from its host `api`, opens it
 /// and checks it against the contract ([`check_manifest`]); only then keeps
-/// it in `store`, sealed for this file. A manifest of another file, or an
-/// altered one, is an error and nothing is kept.
+/// it in `store`, sealed for its file ([`Manifest::request`]), unless a copy
+/// kept there is newer (a later `updated`). A manifest of another file, or
+/// an altered one, is an error and nothing is kept.
 pub async fn fetch_manifest(
     api: &HostApi,
     keypair: &masp_chain::Keypair,
@@ -242,9 +258,16 @@ pub async fn fetch_manifest(
                 on_chain.contract
             )
         })?;
-    match sealing {
-        Sealing::Bound => store.save(request, &sealed)?,
-        Sealing::Legacy => store.save(request, &seal_manifest(master, request, &m))?,
+    let file = m.request;
+    let kept = store
+        .load(file)
+        .and_then(|s| open_manifest(master, file, &s).ok())
+        .map(|(k, _)| k.updated);
+    if kept.is_none_or(|updated| updated < m.updated) {
+        match sealing {
+            Sealing::Bound if file == request => store.save(file, &sealed)?,
+            _ => store.save(file, &seal_manifest(master, file, &m))?,
+        }
     }
     Ok(m)
 }
@@ -324,7 +347,8 @@ impl Ctx {
         ManifestStore::new(self.home.join("manifests"))
     }
 
-    fn pending_path(&self, source: &Path) -> PathBuf {
+    /// Where the resume record of a put of `source` is kept.
+    pub(crate) fn pending_path(&self, source: &Path) -> PathBuf {
         let key = crypto::derive(&[0; 32], &[source.as_os_str().as_encoded_bytes()]);
         self.home
             .join("uploads")
@@ -338,6 +362,12 @@ impl Ctx {
 
     fn local_manifest(&self, request: RequestId) -> Option<Vec<u8>> {
         self.manifests().load(request)
+    }
+
+    /// The market's current epoch.
+    pub async fn current_epoch(&self) -> Result<u32> {
+        let call = api::runtime_apis().storage_market_api().current_epoch();
+        Ok(self.at().await?.runtime_apis().call(call).await?)
     }
 
     /// The node's chain type (asked once).
@@ -437,327 +467,55 @@ impl Ctx {
     }
 }
 
-/// Options of `masp put`.
-#[derive(Clone, Debug)]
-pub struct PutOptions {
-    /// Copies on distinct hosts.
-    pub replicas: u32,
-    /// Epochs to store.
-    pub duration: u32,
-    /// Highest price per GiB per epoch accepted (default: what the
-    /// cheapest matching offers ask now).
-    pub max_price: Option<u128>,
-    /// Lowest host rating accepted.
-    pub min_rating: u32,
-    /// How long to wait for hosts to match, take and confirm the upload.
-    pub wait: Duration,
-    /// Chunks in flight per host.
-    pub parallel: usize,
-}
-
-/// What a put did.
-#[derive(Debug)]
-pub struct PutSummary {
-    /// The file's id (its request id).
-    pub file: RequestId,
-    /// (contract, host, price, term cost) per replica.
-    pub replicas: Vec<(ContractId, AccountId32, u128, u128)>,
-    /// Plaintext bytes.
-    pub size: u64,
-    /// Whether this resumed an interrupted put.
-    pub resumed: bool,
-}
-
+/// The record that lets an interrupted put resume (`<home>/uploads/`).
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Pending {
-    path: PathBuf,
-    size: u64,
-    modified: u128,
-    request: RequestId,
+pub(crate) struct Pending {
+    /// The source file (canonical).
+    pub path: PathBuf,
+    /// Its size.
+    pub size: u64,
+    /// Its modification time (ns since the Unix epoch).
+    pub modified: u128,
+    /// The file's request.
+    pub request: RequestId,
 }
 
-fn modified_ns(meta: &std::fs::Metadata) -> u128 {
+impl Pending {
+    /// The record at `path`, if any.
+    pub fn load(path: &Path) -> Option<Self> {
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+    }
+
+    /// Saves it at `path` (atomic).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        fsutil::write_atomic(path, &serde_json::to_vec(self)?, 0o600)
+            .context("saving the upload's resume record")
+    }
+
+    /// The files with a put under way (a resume record).
+    pub fn requests(ctx: &Ctx) -> BTreeSet<RequestId> {
+        let Ok(dir) = std::fs::read_dir(ctx.home.join("uploads")) else {
+            return BTreeSet::new();
+        };
+        dir.flatten()
+            .filter_map(|e| Self::load(&e.path()))
+            .map(|p| p.request)
+            .collect()
+    }
+}
+
+/// A file's modification time, ns since the Unix epoch.
+pub(crate) fn modified_ns(meta: &std::fs::Metadata) -> u128 {
     meta.modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos())
         .unwrap_or(0)
-}
-
-/// `masp put`: seal, place the request, wait for the replicas to match,
-/// upload to every matched host, wait for their confirmations. Resumes an
-/// interrupted put of the same, unchanged file from wherever it stopped
-/// (matching, uploading or confirming): the request and the sealed
-/// manifest are saved as soon as the chain has the request.
-pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary> {
-    let source =
-        std::fs::canonicalize(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let meta = std::fs::metadata(&source)?;
-    if !meta.is_file() {
-        bail!("{} is not a regular file", path.display());
-    }
-    let size = meta.len();
-    let pending_path = ctx.pending_path(&source);
-    let resumable = std::fs::read(&pending_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Pending>(&b).ok())
-        .filter(|p| p.path == source && p.size == size && p.modified == modified_ns(&meta));
-
-    let (request, mut manifest, resumed) = match resumable {
-        Some(p) => {
-            let sealed = ctx.local_manifest(p.request).ok_or_else(|| {
-                anyhow!(
-                    "the interrupted upload's manifest is gone; run put again after removing {}",
-                    pending_path.display()
-                )
-            })?;
-            let (m, _) = open_manifest(&ctx.id.master, p.request, &sealed)?;
-            eprintln!(
-                "Resuming the interrupted upload of {} (file {})",
-                path.display(),
-                p.request
-            );
-            (p.request, m, true)
-        }
-        None => {
-            let pending = |request| -> Result<()> {
-                let pending = Pending {
-                    path: source.clone(),
-                    size,
-                    modified: modified_ns(&meta),
-                    request,
-                };
-                std::fs::create_dir_all(pending_path.parent().expect("has a parent"))?;
-                fsutil::write_atomic(&pending_path, &serde_json::to_vec(&pending)?, 0o600)
-                    .context("saving the upload's resume record")
-            };
-            let (request, m) = place(ctx, &source, size, opts, pending).await?;
-            (request, m, false)
-        }
-    };
-
-    // The replicas: what has matched, after waiting for the rest while the
-    // request rests in the book.
-    let replicas = wait_for_matches(ctx, request, opts).await?;
-    if replicas.is_empty() {
-        if manifest.replicas.is_empty() {
-            // Nothing ever matched, so nothing is stored anywhere: forget
-            // the put so the next one starts anew.
-            let _ = std::fs::remove_file(&pending_path);
-            ctx.manifests().remove(request);
-            bail!(
-                "no host took the request within {:?}; nothing is stored and the escrow was \
-                 returned (try a higher --max-price or a lower --min-rating; see `masp quote`)",
-                opts.wait
-            );
-        }
-        bail!(
-            "every contract of file {request} has ended before its upload was confirmed; \
-             remove it with `masp rm {request}` and put the file again"
-        );
-    }
-    if replicas != manifest.replicas {
-        manifest.replicas = replicas;
-        ctx.save_manifest(request, &seal_manifest(&ctx.id.master, request, &manifest))?;
-    }
-
-    // Upload to every replica's host in parallel.
-    let sealed_manifest = seal_manifest(&ctx.id.master, request, &manifest);
-    let bars = MultiProgress::new();
-    if !ctx.progress {
-        bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let manifest = Arc::new(manifest);
-    let mut uploads = Vec::new();
-    for replica in &manifest.replicas {
-        let host = AccountId32(replica.host);
-        let api = ctx.host_api(&host).await?;
-        let bar = bars.add(ProgressBar::new(manifest.cipher_size));
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(format!("contract {}", replica.contract));
-        uploads.push(upload_replica(
-            ctx,
-            api,
-            replica.contract,
-            source.clone(),
-            manifest.clone(),
-            sealed_manifest.clone(),
-            opts,
-            bar,
-        ));
-    }
-    let results = futures::future::join_all(uploads).await;
-    let mut failures = Vec::new();
-    for (replica, r) in manifest.replicas.iter().zip(results) {
-        if let Err(e) = r {
-            failures.push(format!("contract {}: {e:#}", replica.contract));
-        }
-    }
-    if !failures.is_empty() {
-        bail!(
-            "upload incomplete (run the same `masp put` again to resume):\n  {}",
-            failures.join("\n  ")
-        );
-    }
-
-    // Wait for every host's confirmation on chain.
-    let deadline = Instant::now() + opts.wait;
-    let mut summary = Vec::new();
-    for replica in &manifest.replicas {
-        loop {
-            match ctx.contract(replica.contract).await? {
-                Some(c) if matches!(c.state, ContractState::Active) => {
-                    let cost = c
-                        .epoch_cost
-                        .saturating_mul((c.last_epoch.saturating_sub(c.first_epoch) + 1) as u128);
-                    summary.push((replica.contract, c.host, c.price, cost));
-                    break;
-                }
-                Some(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(500)).await
-                }
-                Some(_) => bail!(
-                    "contract {} is uploaded but its host has not confirmed it within {:?}; \
-                     run `masp put` again to check",
-                    replica.contract,
-                    opts.wait
-                ),
-                None => bail!(
-                    "contract {} ended before its host confirmed the upload (upload window \
-                     closed?); remove the file with `masp rm {request}` and put it again",
-                    replica.contract
-                ),
-            }
-        }
-    }
-    let _ = std::fs::remove_file(&pending_path);
-    Ok(PutSummary {
-        file: request,
-        replicas: summary,
-        size,
-        resumed,
-    })
-}
-
-/// Seals `source` (to learn its Merkle root), prices and places the
-/// request, and at once saves the manifest (no replicas yet) and, through
-/// `placed`, the record that lets an interrupted put resume.
-async fn place(
-    ctx: &Ctx,
-    source: &Path,
-    size: u64,
-    opts: &PutOptions,
-    placed: impl FnOnce(RequestId) -> Result<()>,
-) -> Result<(RequestId, Manifest)> {
-    let file_id: crypto::FileId = rand::random();
-    let master = *ctx.id.master;
-    let src = source.to_path_buf();
-    let bar = if ctx.progress {
-        ProgressBar::new(size)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("   sealing [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    let b = bar.clone();
-    let sealed = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-        let input = File::open(&src)?;
-        pipeline::seal(
-            input,
-            size,
-            &master,
-            file_id,
-            64,
-            |_, _| Ok(()),
-            |done| b.set_position(done),
-        )
-    })
-    .await??;
-    bar.finish_and_clear();
-
-    // Price: the cheapest offers that match now, unless a cap is given.
-    let quote = api::runtime_apis().storage_market_api().quote(
-        sealed.cipher_size,
-        opts.duration,
-        opts.replicas,
-        opts.max_price,
-        opts.min_rating,
-    );
-    let quote = ctx.at().await?.runtime_apis().call(quote).await?;
-    let max_price = match opts.max_price {
-        Some(p) => p,
-        None => {
-            if quote.lines.is_empty() {
-                bail!(
-                    "no host offers storage for {} epochs at rating >= {} now; see `masp quote`",
-                    opts.duration,
-                    opts.min_rating
-                );
-            }
-            quote.lines.iter().map(|l| l.price).max().unwrap_or(0)
-        }
-    };
-    let events = ctx
-        .submit(&api::tx().storage_market().place_request(
-            sealed.cipher_size,
-            sealed.root,
-            sealed.leaf_count,
-            opts.replicas,
-            opts.duration,
-            max_price,
-            opts.min_rating,
-        ))
-        .await
-        .context("placing the storage request")?;
-    let placed_event = events
-        .find_first::<api::storage_market::events::RequestPlaced>()
-        .ok_or_else(|| anyhow!("the chain did not report the request"))??;
-    let request = placed_event.request;
-    let manifest = Manifest {
-        version: MANIFEST_VERSION,
-        file_id,
-        name: source
-            .file_name()
-            .map(|n| n.to_string_lossy().as_bytes().to_vec())
-            .unwrap_or_default(),
-        size,
-        cipher_size: sealed.cipher_size,
-        root: sealed.root,
-        chunk_roots: sealed.chunk_roots,
-        master_kdf: KdfParams {
-            m_kib: MASTER_KDF.m_kib,
-            t: MASTER_KDF.t,
-            p: MASTER_KDF.p,
-        },
-        replicas: Vec::new(),
-        created: crate::hostapi::unix_now(),
-    };
-    ctx.save_manifest(request, &seal_manifest(&ctx.id.master, request, &manifest))?;
-    placed(request)?;
-    Ok((request, manifest))
-}
-
-/// The replicas of file `request` matched so far (its live contracts).
-async fn matched(ctx: &Ctx, request: RequestId) -> Result<Vec<Replica>> {
-    Ok(ctx
-        .file_contracts(request)
-        .await?
-        .into_iter()
-        .map(|(id, c)| Replica {
-            contract: id,
-            host: c.host.0,
-            last_epoch: c.last_epoch,
-        })
-        .collect())
 }
 
 /// Whether request `request` still rests in the book (replicas unmatched).
@@ -769,15 +527,15 @@ async fn resting(ctx: &Ctx, request: RequestId) -> Result<bool> {
     Ok(book.iter().any(|(id, _)| *id == request))
 }
 
-/// Waits (up to `opts.wait`) while part of `request` rests in the book;
-/// then takes back the unmatched remainder's escrow, and returns the
-/// replicas that matched (none: nothing is stored, all escrow returned).
-async fn wait_for_matches(
+/// Waits (up to `wait`) while part of `request` rests in the book; then
+/// takes back the unmatched remainder's escrow, and returns the contracts
+/// that matched (none: nothing is stored, all escrow returned).
+pub(crate) async fn wait_for_matches(
     ctx: &Ctx,
     request: RequestId,
-    opts: &PutOptions,
-) -> Result<Vec<Replica>> {
-    let deadline = Instant::now() + opts.wait;
+    wait: Duration,
+) -> Result<Vec<(ContractId, Contract<AccountId32, u32>)>> {
+    let deadline = Instant::now() + wait;
     while resting(ctx, request).await? && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -793,176 +551,159 @@ async fn wait_for_matches(
             }
         }
     }
-    let replicas = matched(ctx, request).await?;
-    if !replicas.is_empty() && (replicas.len() as u32) < opts.replicas {
-        eprintln!(
-            "warning: only {} of {} replicas matched; storing those",
-            replicas.len(),
-            opts.replicas
-        );
-    }
-    Ok(replicas)
+    ctx.file_contracts(request).await
 }
 
-/// Seals chunk `index` of `source` again (sealing is deterministic).
-fn reseal_chunk(
-    source: &File,
-    cipher: &FileCipher,
-    size: u64,
-    index: u64,
-) -> std::io::Result<Vec<u8>> {
-    let len = crypto::plain_len(size, index);
-    let mut buf = Vec::with_capacity(len + crypto::TAG_LEN);
-    buf.resize(len, 0);
-    source.read_exact_at(&mut buf, index * PLAIN_CHUNK as u64)?;
-    cipher.seal(index, &mut buf);
-    Ok(buf)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn upload_replica(
-    ctx: &Ctx,
-    api: HostApi,
-    contract: ContractId,
-    source: PathBuf,
-    m: Arc<Manifest>,
-    sealed_manifest: Vec<u8>,
-    opts: &PutOptions,
-    bar: ProgressBar,
-) -> Result<()> {
-    let ticket = sign_ticket(
-        &ctx.id.keypair,
-        ctx.chain.genesis_hash().0,
-        TicketOp::Upload,
-        contract,
-        0,
-        u32::MAX,
-        None,
-        Duration::from_secs(MAX_TICKET_TTL / 4),
-    );
-    // The host learns of the contract from the chain within a few blocks.
-    let deadline = Instant::now() + opts.wait;
-    let status = loop {
-        match api.status(contract).await {
-            Ok(s) => break s,
-            Err(e) if Instant::now() < deadline => {
-                bar.set_message(format!("waiting for the host ({e})"));
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    };
-    bar.set_message("");
-    let count = m.chunk_roots.len();
-    if status.chunks as usize != count || status.missing.iter().any(|&i| i as usize >= count) {
-        bail!(
-            "host {} reports {} chunks (missing {:?}) for a file of {count}: not uploading to it",
-            api.endpoint(),
-            status.chunks,
-            status.missing
-        );
-    }
-    if !status.roots_uploaded {
-        api.put_roots(contract, &ticket, &m.chunk_roots).await?;
-    }
-    let missing = status.missing.clone();
-    let done = (status.chunks as u64 - missing.len() as u64) * masp_proofs::CHUNK_SIZE as u64;
-    bar.set_position(done.min(m.cipher_size));
-    let file = Arc::new(File::open(&source)?);
-    let cipher = Arc::new(FileCipher::new(&ctx.id.master, m.file_id, m.size));
-    stream::iter(missing)
-        .map(|i| {
-            let (file, cipher, m, api, ticket, bar) = (
-                file.clone(),
-                cipher.clone(),
-                m.clone(),
-                api.clone(),
-                ticket.clone(),
-                bar.clone(),
-            );
-            async move {
-                let data = tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {
-                    let data = reseal_chunk(&file, &cipher, m.size, i as u64)?;
-                    if masp_proofs::chunk_root(&data) != m.chunk_roots[i as usize] {
-                        bail!("the file changed since this upload started; remove it with `masp rm` and put it again");
-                    }
-                    Ok(data)
-                })
-                .await??;
-                let len = data.len() as u64;
-                api.put_chunk(contract, i, &ticket, Bytes::from(data)).await?;
-                bar.inc(len);
-                Ok::<_, anyhow::Error>(())
-            }
-        })
-        .buffer_unordered(opts.parallel.max(1))
-        .try_collect::<Vec<()>>()
-        .await?;
-    // A host keeps a contract's first manifest (written once): one stored
-    // by an earlier run of this put (409) is fine.
-    match api.put_manifest(contract, &ticket, sealed_manifest).await {
-        Err(e) if e.status().map(|s| s.as_u16()) == Some(409) => {}
-        r => r?,
-    }
-    bar.finish_with_message("uploaded");
-    Ok(())
-}
-
-/// Finds and opens the manifest of file `request`: the local copy, else
-/// the copy on one of its hosts (a new machine, from the phrase alone).
+/// Finds and opens the manifest of file `request`: the local copy while
+/// it is current (every stored shard has a live contract it lists), else
+/// the newest copy found (latest `updated`) among the local one and those
+/// the hosts of this account's other contracts keep ([`sync_manifests`]:
+/// a new machine, from the phrase alone, or a file repaired elsewhere).
 pub async fn find_manifest(ctx: &Ctx, request: RequestId) -> Result<Manifest> {
+    let live = ctx.my_contracts().await?;
     if let Some(sealed) = ctx.local_manifest(request) {
-        // Written by this account's own client (`put`, or a manifest
-        // checked against the chain when it was fetched).
-        return open_manifest(&ctx.id.master, request, &sealed).map(|(m, _)| m);
-    }
-    let contracts = ctx.file_contracts(request).await?;
-    if contracts.is_empty() {
-        bail!("no file {request}: no local manifest and no live contract of this account (see `masp ls`)");
-    }
-    let mut errors = Vec::new();
-    for (id, c) in contracts {
-        let api = match ctx.host_api(&c.host).await {
-            Ok(a) => a,
-            Err(e) => {
-                errors.push(e.to_string());
-                continue;
-            }
-        };
-        // Checked against the contract before it is used or kept: a host
-        // cannot substitute another file's (or an altered) manifest.
-        match fetch_manifest(
-            &api,
-            &ctx.id.keypair,
-            ctx.chain.genesis_hash().0,
-            &ctx.id.master,
-            &OnChainReplica::of(id, &c),
-            &ctx.manifests(),
-        )
-        .await
-        {
-            Ok(m) => return Ok(m),
-            Err(e) => errors.push(format!("{e:#}")),
+        // Written by this account's own client (`put`, `repair`, or a
+        // manifest checked against the chain when it was fetched).
+        let (m, _) = open_manifest(&ctx.id.master, request, &sealed)?;
+        let ids: BTreeSet<ContractId> = live.iter().map(|(id, _)| *id).collect();
+        let current = m.replicas.iter().all(|r| ids.contains(&r.contract))
+            && m.shards
+                .iter()
+                .all(|s| m.replicas.iter().any(|r| r.shard == s.index));
+        if current {
+            return Ok(m);
         }
     }
-    bail!(
-        "no host returned the manifest of file {request}:\n  {}",
-        errors.join("\n  ")
-    )
+    let (mut files, errors) = sync_manifests(ctx, &live).await;
+    files.remove(&request).ok_or_else(|| {
+        if errors.is_empty() {
+            anyhow!(
+                "no file {request}: no local manifest and no live contract of this account \
+                 (see `masp ls`)"
+            )
+        } else {
+            anyhow!(
+                "no manifest of file {request} was found:\n  {}",
+                errors.join("\n  ")
+            )
+        }
+    })
+}
+
+/// The file whose local manifest lists contract `contract`, if any (a
+/// repair's contracts belong to another request than their file's).
+pub fn file_of_contract(ctx: &Ctx, contract: ContractId) -> Option<RequestId> {
+    let store = ctx.manifests();
+    store.files().into_iter().find(|&file| {
+        store
+            .load(file)
+            .and_then(|sealed| open_manifest(&ctx.id.master, file, &sealed).ok())
+            .is_some_and(|(m, _)| m.replica(contract).is_some())
+    })
+}
+
+/// This account's files' manifests by file: the local copies, and for every
+/// request among `live` contracts that no local manifest accounts for (not
+/// a local file, no contract a local manifest lists), the manifest one of
+/// its hosts keeps, checked against its contract (a file repaired
+/// elsewhere, or stored from another machine). Of two copies of a file's
+/// manifest the newer (latest `updated`) wins and is kept locally. Also
+/// returns what could not be read.
+pub async fn sync_manifests(
+    ctx: &Ctx,
+    live: &[(ContractId, Contract<AccountId32, u32>)],
+) -> (BTreeMap<RequestId, Manifest>, Vec<String>) {
+    let store = ctx.manifests();
+    let mut files = BTreeMap::new();
+    let mut errors = Vec::new();
+    for id in store.files() {
+        let Some(sealed) = store.load(id) else {
+            continue;
+        };
+        match open_manifest(&ctx.id.master, id, &sealed) {
+            Ok((m, _)) => {
+                files.insert(id, m);
+            }
+            Err(e) => errors.push(format!("the local manifest of file {id}: {e:#}")),
+        }
+    }
+    let known: BTreeSet<ContractId> = files
+        .values()
+        .flat_map(|m| m.replicas.iter().map(|r| r.contract))
+        .collect();
+    let mut unknown: BTreeMap<RequestId, Vec<(ContractId, &ChainContract)>> = BTreeMap::new();
+    for (id, c) in live {
+        if !known.contains(id) && !files.contains_key(&c.request) {
+            unknown.entry(c.request).or_default().push((*id, c));
+        }
+    }
+    for (request, contracts) in unknown {
+        let mut tried = Vec::new();
+        let mut found = None;
+        for (id, c) in contracts {
+            let fetched = async {
+                let api = ctx.host_api(&c.host).await?;
+                // Checked against the contract before it is used or kept: a
+                // host cannot substitute another file's (or an altered)
+                // manifest.
+                fetch_manifest(
+                    &api,
+                    &ctx.id.keypair,
+                    ctx.chain.genesis_hash().0,
+                    &ctx.id.master,
+                    &OnChainReplica::of(id, c),
+                    &store,
+                )
+                .await
+            }
+            .await;
+            match fetched {
+                Ok(m) => {
+                    found = Some(m);
+                    break;
+                }
+                Err(e) => tried.push(format!("{e:#}")),
+            }
+        }
+        match found {
+            Some(m) => {
+                let newer = files
+                    .get(&m.request)
+                    .is_none_or(|kept: &Manifest| kept.updated < m.updated);
+                if newer {
+                    files.insert(m.request, m);
+                }
+            }
+            None => errors.push(format!(
+                "no host returned the manifest of file {request}:\n    {}",
+                tried.join("\n    ")
+            )),
+        }
+    }
+    (files, errors)
 }
 
 /// `masp get`: downloads file `request` to `out` (default: its name in
 /// the current directory). Every chunk is checked against its Merkle root
-/// before it is decrypted; any failure falls back to another replica.
-/// Nothing is written unless the whole file verifies.
+/// before it is decrypted; any failure falls back to another replica (of a
+/// file stored as shards: to another shard, [`shards::get`]). Nothing is
+/// written unless the whole file verifies.
 pub async fn get(
     ctx: &Ctx,
     request: RequestId,
     out: Option<&Path>,
     parallel: usize,
 ) -> Result<(PathBuf, u64)> {
-    let m = Arc::new(find_manifest(ctx, request).await?);
+    let m = find_manifest(ctx, request).await?;
     let out = out_path(out, &m.name)?;
+    if !m.is_legacy() {
+        return shards::get(ctx, &m, &out, parallel).await;
+    }
+    // Stored by an older client: the same ciphertext on every replica.
+    let shard = m
+        .shards
+        .first()
+        .ok_or_else(|| anyhow!("the manifest lists no ciphertext"))?;
     let mut hosts = Vec::new();
     for r in &m.replicas {
         match ctx.host_api(&AccountId32(r.host)).await {
@@ -973,8 +714,8 @@ pub async fn get(
     let cipher = FileCipher::new(&ctx.id.master, m.file_id, m.size);
     let layout = Layout {
         size: m.size,
-        cipher_size: m.cipher_size,
-        chunk_roots: m.chunk_roots.clone(),
+        cipher_size: shard.size,
+        chunk_roots: shard.chunk_roots.clone(),
     };
     download(
         ctx,
@@ -1062,9 +803,6 @@ pub(crate) async fn download(
         Arc::new(hosts.iter().map(|_| Default::default()).collect());
     let m = Arc::new(layout);
     let hosts = Arc::new(hosts);
-    let (file, tmp) = fsutil::create_temp(out, 0o644)
-        .with_context(|| format!("cannot write next to {}", out.display()))?;
-    let file = Arc::new(file);
     let cipher = Arc::new(cipher);
     let bar = if ctx.progress {
         ProgressBar::new(m.size)
@@ -1075,49 +813,73 @@ pub(crate) async fn download(
         ProgressStyle::with_template(
             "downloading [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
         )
-        .expect("static template")
+        .map_err(|e| anyhow!("progress template: {e}"))?
         .progress_chars("=> "),
     );
     let count = m.chunk_roots.len() as u64;
-    let result = stream::iter(0..count)
-        .map(|i| {
-            let (m, hosts, file, cipher, bar, payments, bad) = (
-                m.clone(),
-                hosts.clone(),
-                file.clone(),
-                cipher.clone(),
-                bar.clone(),
-                payments.clone(),
-                bad.clone(),
-            );
-            let keypair = ctx.id.keypair.clone();
-            let genesis = ctx.chain.genesis_hash().0;
-            async move {
-                let plain = fetch_chunk(
-                    &keypair, genesis, op, &m, &hosts, &payments, &bad, &cipher, i,
-                )
-                .await?;
-                let len = plain.len() as u64;
-                tokio::task::spawn_blocking(move || {
-                    file.write_all_at(&plain, i * PLAIN_CHUNK as u64)
-                })
-                .await??;
-                bar.inc(len);
-                Ok::<_, anyhow::Error>(())
-            }
-        })
-        .buffer_unordered(parallel.max(1))
-        .try_collect::<Vec<()>>()
-        .await;
+    let size = m.size;
+    let b = bar.clone();
+    let result = write_file(out, size, move |file| async move {
+        stream::iter(0..count)
+            .map(|i| {
+                let (m, hosts, file, cipher, bar, payments, bad) = (
+                    m.clone(),
+                    hosts.clone(),
+                    file.clone(),
+                    cipher.clone(),
+                    b.clone(),
+                    payments.clone(),
+                    bad.clone(),
+                );
+                let keypair = ctx.id.keypair.clone();
+                let genesis = ctx.chain.genesis_hash().0;
+                async move {
+                    let plain = fetch_chunk(
+                        &keypair, genesis, op, &m, &hosts, &payments, &bad, &cipher, i,
+                    )
+                    .await?;
+                    let len = plain.len() as u64;
+                    tokio::task::spawn_blocking(move || {
+                        file.write_all_at(&plain, i * PLAIN_CHUNK as u64)
+                    })
+                    .await??;
+                    bar.inc(len);
+                    Ok::<_, anyhow::Error>(())
+                }
+            })
+            .buffer_unordered(parallel.max(1))
+            .try_collect::<Vec<()>>()
+            .await
+            .map(|_| ())
+    })
+    .await;
     bar.finish_and_clear();
-    match result {
-        Ok(_) => {
-            let file =
-                Arc::try_unwrap(file).map_err(|_| anyhow!("download tasks still hold the file"))?;
-            file.set_len(m.size)?;
-            fsutil::commit(file, &tmp, out)?;
-            Ok((out.to_path_buf(), m.size))
-        }
+    result
+}
+
+/// Writes a `size`-byte file to `out` with no risk to what is there: `fill`
+/// writes into a temporary sibling (at any offsets, from any task); only
+/// if it succeeds is the file cut to `size`, synced and renamed over `out`
+/// (and the directory synced). On failure the temporary file is removed and
+/// nothing is written.
+pub(crate) async fn write_file<F, Fut>(out: &Path, size: u64, fill: F) -> Result<(PathBuf, u64)>
+where
+    F: FnOnce(Arc<File>) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let (file, tmp) = fsutil::create_temp(out, 0o644)
+        .with_context(|| format!("cannot write next to {}", out.display()))?;
+    let file = Arc::new(file);
+    let filled = fill(file.clone()).await;
+    let done = filled.and_then(|()| {
+        let file =
+            Arc::try_unwrap(file).map_err(|_| anyhow!("download tasks still hold the file"))?;
+        file.set_len(size)?;
+        fsutil::commit(file, &tmp, out)?;
+        Ok(())
+    });
+    match done {
+        Ok(()) => Ok((out.to_path_buf(), size)),
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
             Err(e.context(format!("nothing was written to {}", out.display())))
@@ -1222,7 +984,8 @@ async fn fetch_chunk(
 }
 
 /// `masp link`: temporary signed download links to every chunk of file
-/// `request` on every replica: one ticket per replica and copy, valid for
+/// `request` on every replica (every shard's contract: the links give
+/// ciphertext, of its shard): one ticket per replica and copy, valid for
 /// `ttl`, issued to `receiver`. Each link works once (per byte range).
 pub async fn links(
     ctx: &Ctx,
@@ -1235,9 +998,14 @@ pub async fn links(
         bail!("--ttl may be at most {MAX_TICKET_TTL} s (hosts refuse longer tickets)");
     }
     let m = find_manifest(ctx, request).await?;
-    let count = m.chunk_roots.len() as u32;
     let mut out = Vec::new();
     for r in &m.replicas {
+        let count = m.shard(r.shard).map_or(0, |s| {
+            u32::try_from(s.chunk_roots.len()).unwrap_or(u32::MAX)
+        });
+        if count == 0 {
+            continue;
+        }
         let api = ctx.host_api(&AccountId32(r.host)).await?;
         for _ in 0..copies {
             let t = sign_ticket(
@@ -1376,7 +1144,7 @@ pub async fn fetch_link(ctx: &Ctx, url: &str) -> Result<Bytes> {
     Ok(data)
 }
 
-/// One line of `masp ls`.
+/// One file as `masp ls` shows it.
 #[derive(Debug)]
 pub struct FileLine {
     /// The file id.
@@ -1385,103 +1153,170 @@ pub struct FileLine {
     pub name: Option<String>,
     /// Plaintext size, if known.
     pub size: Option<u64>,
-    /// (contract, active, paid so far, escrow left).
-    pub contracts: Vec<(ContractId, bool, u128, u128)>,
-    /// Replicas (from the manifest) whose contract is gone before its term
-    /// ended: the host lost the data (or it was cancelled outside `masp`).
-    pub lost: usize,
-    /// Replicas whose term is over.
-    pub completed: usize,
+    /// Data and parity shards (K, M), if known (`--replicas N`: 1, N-1).
+    pub km: Option<(u32, u32)>,
+    /// Stored by an older client: identical replicas under one key.
+    pub legacy: bool,
+    /// Stored shards with a confirmed contract.
+    pub alive: usize,
+    /// Stored shards (contracts, if the manifest is unknown).
+    pub stored: usize,
+    /// Stored shards it takes to read the file (if known).
+    pub needed: Option<usize>,
+    /// Shards with no live contract while the term runs: `masp repair`.
+    pub lost: Vec<u32>,
+    /// Its contracts: the manifest's replicas with their state on chain
+    /// (and live contracts of its request the manifest does not list).
+    pub contracts: Vec<ReplicaLine>,
 }
 
-/// `masp ls`: this account's files with their contracts.
+/// `masp ls`: this account's files, their health and contracts.
 pub async fn ls(ctx: &Ctx) -> Result<Vec<FileLine>> {
-    let mut files: BTreeMap<RequestId, FileLine> = BTreeMap::new();
-    let line = |file| FileLine {
-        file,
-        name: None,
-        size: None,
-        contracts: Vec::new(),
-        lost: 0,
-        completed: 0,
-    };
-    for (id, c) in ctx.my_contracts().await? {
-        files
-            .entry(c.request)
-            .or_insert_with(|| line(c.request))
-            .contracts
-            .push((
-                id,
-                matches!(c.state, ContractState::Active),
-                c.paid,
-                c.escrow,
-            ));
+    let live = ctx.my_contracts().await?;
+    let (manifests, errors) = sync_manifests(ctx, &live).await;
+    for e in &errors {
+        eprintln!("warning: {e}");
     }
-    // Files known locally whose contracts all ended.
-    for id in ctx.manifests().files() {
-        files.entry(id).or_insert_with(|| line(id));
+    let epoch = ctx.current_epoch().await?;
+    let by_id: BTreeMap<ContractId, Contract<AccountId32, u32>> = live.iter().cloned().collect();
+    let mut out: BTreeMap<RequestId, FileLine> = BTreeMap::new();
+    let mut listed = BTreeSet::new();
+    for (file, m) in &manifests {
+        let h = shards::health(m, &by_id, epoch);
+        listed.extend(h.replicas.iter().map(|r| r.contract));
+        out.insert(
+            *file,
+            FileLine {
+                file: *file,
+                name: Some(String::from_utf8_lossy(&m.name).to_string()),
+                size: Some(m.size),
+                km: Some((m.k, m.m)),
+                legacy: m.is_legacy(),
+                alive: h.alive,
+                stored: h.stored,
+                needed: Some(h.needed),
+                lost: h.lost,
+                contracts: h.replicas,
+            },
+        );
     }
-    let call = api::runtime_apis().storage_market_api().current_epoch();
-    let epoch = ctx.at().await?.runtime_apis().call(call).await?;
-    let mut out = Vec::new();
-    for (id, mut line) in files {
-        if let Ok(m) = find_manifest(ctx, id).await {
-            line.name = Some(String::from_utf8_lossy(&m.name).to_string());
-            line.size = Some(m.size);
-            for r in &m.replicas {
-                if line.contracts.iter().any(|c| c.0 == r.contract) || r.last_epoch == u32::MAX {
-                    // Live, or its term unknown (a version 1 manifest).
-                    continue;
-                }
-                if epoch > r.last_epoch {
-                    line.completed += 1;
-                } else {
-                    line.lost += 1;
-                }
-            }
+    // Live contracts no manifest lists: under their request.
+    for (id, c) in &live {
+        if listed.contains(id) {
+            continue;
         }
-        out.push(line);
+        let line = out.entry(c.request).or_insert_with(|| FileLine {
+            file: c.request,
+            name: None,
+            size: None,
+            km: None,
+            legacy: false,
+            alive: 0,
+            stored: 0,
+            needed: None,
+            lost: Vec::new(),
+            contracts: Vec::new(),
+        });
+        let active = matches!(c.state, ContractState::Active);
+        if line.km.is_none() {
+            line.stored += 1;
+            line.alive += usize::from(active);
+        }
+        line.contracts.push(ReplicaLine {
+            contract: *id,
+            shard: None,
+            host: c.host,
+            state: if active {
+                ReplicaState::Active
+            } else {
+                ReplicaState::AwaitingUpload
+            },
+            last_epoch: c.last_epoch,
+            paid: c.paid,
+            escrow: c.escrow,
+        });
     }
-    Ok(out)
+    Ok(out.into_values().collect())
 }
 
-/// `masp rm`: cancels every contract of file `request` (unspent escrow
-/// returns) and forgets its manifest. Returns the escrow released.
+/// `masp rm`: cancels every contract of file `request` (its manifest's
+/// replicas and its request's contracts; unspent escrow returns), takes
+/// back what of its requests still rests in the book, and forgets its
+/// manifest. Returns the escrow released.
 pub async fn rm(ctx: &Ctx, request: RequestId) -> Result<u128> {
-    let contracts = ctx.file_contracts(request).await?;
-    if contracts.is_empty() && ctx.local_manifest(request).is_none() {
+    let live = ctx.my_contracts().await?;
+    let manifest = match ctx.local_manifest(request) {
+        Some(_) => Some(find_manifest(ctx, request).await?),
+        None => find_manifest(ctx, request).await.ok(),
+    };
+    let listed: BTreeSet<ContractId> = manifest
+        .iter()
+        .flat_map(|m| m.replicas.iter().map(|r| r.contract))
+        .collect();
+    let contracts: Vec<_> = live
+        .into_iter()
+        .filter(|(id, c)| c.request == request || listed.contains(id))
+        .collect();
+    if contracts.is_empty() && manifest.is_none() {
         bail!("no file {request} (see `masp ls`)");
     }
     let mut released = 0u128;
+    let mut requests = BTreeSet::from([request]);
     for (id, c) in contracts {
         ctx.submit(&api::tx().storage_market().cancel_contract(id))
             .await
             .with_context(|| format!("cancelling contract {id}"))?;
         released = released.saturating_add(c.escrow);
+        requests.insert(c.request);
     }
-    // Also take back a request still resting in the book.
-    let _ = ctx
-        .submit(&api::tx().storage_market().cancel_request(request))
-        .await;
+    // Also take back what still rests in the book.
+    for r in requests {
+        if resting(ctx, r).await.unwrap_or(true) {
+            let _ = ctx
+                .submit(&api::tx().storage_market().cancel_request(r))
+                .await;
+        }
+    }
     ctx.manifests().remove(request);
     Ok(released)
 }
 
-/// `masp quote`: what storing `size` plaintext bytes would cost now:
-/// (host, price, term cost) per replica, the total, and replicas no
-/// offer would take.
+/// What `masp quote` found.
+#[derive(Debug)]
+pub struct Quote {
+    /// (host, price per GiB per epoch, term cost of its shard) per shard,
+    /// cheapest first.
+    pub lines: Vec<(AccountId32, u128, u128)>,
+    /// Their total.
+    pub total: u128,
+    /// Shards no offer would take now.
+    pub unmatched: u32,
+    /// Stored shards (each on its own host).
+    pub shards: usize,
+    /// The largest shard (each line is priced at it: an upper bound).
+    pub shard_size: u64,
+    /// Bytes stored over all shards.
+    pub stored: u64,
+}
+
+/// `masp quote`: what storing `size` plaintext bytes laid out as
+/// `redundancy` would cost now, each stored shard on its own host (priced
+/// at the largest shard's size).
 pub async fn quote(
     chain: &Client,
     size: u64,
-    replicas: u32,
+    redundancy: shards::Redundancy,
     duration: u32,
     max_price: Option<u128>,
     min_rating: u32,
-) -> Result<(Vec<(AccountId32, u128, u128)>, u128, u32)> {
+) -> Result<Quote> {
+    let (k, m) = redundancy.km();
+    let layout = crate::erasure::Layout::new(k, m, size)?;
+    let count = layout.stored_shards().count();
     let call = api::runtime_apis().storage_market_api().quote(
-        crypto::ciphertext_size(size),
+        layout.largest_shard(),
         duration,
-        replicas,
+        count as u32,
         max_price,
         min_rating,
     );
@@ -1491,14 +1326,18 @@ pub async fn quote(
         .runtime_apis()
         .call(call)
         .await?;
-    Ok((
-        q.lines
+    Ok(Quote {
+        lines: q
+            .lines
             .into_iter()
             .map(|l| (l.host, l.price, l.cost))
             .collect(),
-        q.total,
-        q.unmatched,
-    ))
+        total: q.total,
+        unmatched: q.unmatched,
+        shards: count,
+        shard_size: layout.largest_shard(),
+        stored: layout.stored_size(),
+    })
 }
 
 /// Parses `10`, `10B`, `4KiB`, `1.5GiB`, `2MB`.
@@ -1557,6 +1396,7 @@ pub fn parse_masp(s: &str) -> Result<u128> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use masp_primitives::manifest::{ChunkSealing, KdfParams, Replica, Shard, MANIFEST_VERSION};
 
     #[test]
     fn sizes_and_amounts_parse_as_people_write_them() {
@@ -1575,29 +1415,92 @@ mod tests {
         assert_eq!(fmt_masp(3 * 10u128.pow(12)), "3 MASP");
     }
 
+    /// Shard `index` of a 5-byte file: one 21-byte chunk of `fill`.
+    fn shard(index: u32, fill: u8) -> Shard {
+        let chunk_root = masp_proofs::chunk_root(&[fill; 21]);
+        Shard {
+            index,
+            size: 21,
+            root: masp_proofs::root_of_chunk_roots(&mut [chunk_root]),
+            chunk_roots: vec![chunk_root],
+        }
+    }
+
+    /// File 3: two replicas (K=1, M=1) of a 5-byte file.
     fn manifest() -> Manifest {
-        let chunk = vec![9u8; 21];
-        let chunk_root = masp_proofs::chunk_root(&chunk);
         Manifest {
             version: MANIFEST_VERSION,
+            request: 3,
             file_id: [1; 16],
             name: b"a.txt".to_vec(),
             size: 5,
-            cipher_size: 21,
-            root: masp_proofs::root_of_chunk_roots(&mut [chunk_root]),
-            chunk_roots: vec![chunk_root],
             master_kdf: KdfParams {
                 m_kib: 1,
                 t: 1,
                 p: 1,
             },
-            replicas: vec![Replica {
-                contract: 4,
-                host: [5; 32],
-                last_epoch: 9,
-            }],
             created: 6,
+            updated: 6,
+            sealing: ChunkSealing::ShardKeys,
+            k: 1,
+            m: 1,
+            shards: vec![shard(0, 9), shard(1, 8)],
+            replicas: vec![
+                Replica {
+                    contract: 4,
+                    host: [5; 32],
+                    last_epoch: 9,
+                    shard: 0,
+                },
+                Replica {
+                    contract: 5,
+                    host: [6; 32],
+                    last_epoch: 9,
+                    shard: 1,
+                },
+            ],
+            history: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_manifest_whose_shards_do_not_add_up_does_not_open() {
+        let mut m = manifest();
+        m.shards.pop();
+        let e = open_manifest(&[7; 32], 3, &seal_manifest(&[7; 32], 3, &m)).unwrap_err();
+        assert!(e.to_string().contains("does not add up"), "{e}");
+        let mut m = manifest();
+        m.replicas[1].shard = 7;
+        assert!(open_manifest(&[7; 32], 3, &seal_manifest(&[7; 32], 3, &m)).is_err());
+        // A repair's manifest, sealed for the repair's request, names its
+        // file.
+        let m = manifest();
+        let (opened, _) = open_manifest(&[7; 32], 12, &seal_manifest(&[7; 32], 12, &m)).unwrap();
+        assert_eq!(opened.request, 3);
+    }
+
+    #[test]
+    fn each_contract_is_checked_against_its_own_shard() {
+        let m = manifest();
+        let on_chain = |contract, shard: &Shard| OnChainReplica {
+            request: 3,
+            contract,
+            size: 21,
+            merkle_root: shard.root,
+            leaf_count: masp_proofs::leaf_count(21),
+        };
+        check_manifest(&m, &on_chain(4, &m.shards[0])).unwrap();
+        check_manifest(&m, &on_chain(5, &m.shards[1])).unwrap();
+        // Contract 5 holds shard 1: shard 0's root is not its.
+        let e = check_manifest(&m, &on_chain(5, &m.shards[0]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Merkle root"), "{e}");
+        // A contract the manifest does not list is checked by its root.
+        check_manifest(&m, &on_chain(9, &m.shards[1])).unwrap();
+        let mut other = on_chain(9, &m.shards[1]);
+        other.merkle_root = [0; 32];
+        assert!(check_manifest(&m, &other).is_err());
     }
 
     #[test]
@@ -1646,7 +1549,7 @@ mod tests {
             request: 3,
             contract: 4,
             size: 21,
-            merkle_root: m.root,
+            merkle_root: m.shards[0].root,
             leaf_count: masp_proofs::leaf_count(21),
         };
         check_manifest(&m, &chain).unwrap();
@@ -1682,7 +1585,7 @@ mod tests {
         assert!(e.contains("leaves"), "{e}");
         // The right root, but chunk roots that do not make it up.
         let mut forged = m.clone();
-        forged.chunk_roots = vec![[3; 32]];
+        forged.shards[0].chunk_roots = vec![[3; 32]];
         let e = refused(chain, &forged);
         assert!(e.contains("chunk roots"), "{e}");
     }

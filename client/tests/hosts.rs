@@ -46,7 +46,9 @@ use masp_client::{
     ops::{self, ManifestStore, OnChainReplica, Sealing},
 };
 use masp_primitives::{
-    manifest::{KdfParams, Manifest, Replica, LEGACY_SEALING_CONTEXT, MANIFEST_VERSION},
+    manifest::{
+        ChunkSealing, KdfParams, Manifest, Replica, Shard, LEGACY_SEALING_CONTEXT, MANIFEST_VERSION,
+    },
     ticket::TicketOp,
 };
 use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
@@ -312,28 +314,39 @@ async fn private_endpoints_are_refused_off_a_dev_chain() {
 
 const MASTER: crypto::Key = [7; 32];
 
-fn file_manifest(fill: u8) -> Manifest {
+/// File `request`'s manifest: one 5-byte replica (K=1, M=0) on contract 7.
+fn file_manifest(fill: u8, request: u64) -> Manifest {
     let chunk = vec![fill; 21];
     let chunk_root = masp_proofs::chunk_root(&chunk);
     Manifest {
         version: MANIFEST_VERSION,
+        request,
         file_id: [fill; 16],
         name: format!("file-{fill}.txt").into_bytes(),
         size: 5,
-        cipher_size: 21,
-        root: masp_proofs::root_of_chunk_roots(&mut [chunk_root]),
-        chunk_roots: vec![chunk_root],
         master_kdf: KdfParams {
             m_kib: 1,
             t: 1,
             p: 1,
         },
+        created: 6,
+        updated: 6,
+        sealing: ChunkSealing::ShardKeys,
+        k: 1,
+        m: 0,
+        shards: vec![Shard {
+            index: 0,
+            size: 21,
+            root: masp_proofs::root_of_chunk_roots(&mut [chunk_root]),
+            chunk_roots: vec![chunk_root],
+        }],
         replicas: vec![Replica {
             contract: 7,
             host: [5; 32],
             last_epoch: 9,
+            shard: 0,
         }],
-        created: 6,
+        history: Vec::new(),
     }
 }
 
@@ -352,14 +365,14 @@ async fn a_host_serving_another_files_manifest_is_refused_and_nothing_is_cached(
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = ManifestStore::new(dir.path().join("manifests"));
-    let mine = file_manifest(1);
-    let other = file_manifest(2);
+    let mine = file_manifest(1, 3);
+    let other = file_manifest(2, 4);
     // File 3's contract 7 on chain.
     let on_chain = OnChainReplica {
         request: 3,
         contract: 7,
         size: 21,
-        merkle_root: mine.root,
+        merkle_root: mine.shards[0].root,
         leaf_count: masp_proofs::leaf_count(21),
     };
     let keypair = alice();
@@ -410,4 +423,56 @@ async fn a_host_serving_another_files_manifest_is_refused_and_nothing_is_cached(
         ops::open_manifest(&MASTER, 3, &cached).unwrap(),
         (mine, Sealing::Bound)
     );
+}
+
+/// Issue 20: a repair's contracts belong to another request than their
+/// file. The manifest their hosts keep is sealed for that request and
+/// names the file: fetched for such a contract it is checked against it
+/// and kept under the file's id. Of two copies the newer (`updated`) is
+/// kept: an older copy a host serves never replaces a newer local one.
+#[tokio::test]
+async fn a_repairs_manifest_is_kept_under_its_file_and_never_replaces_a_newer_copy() {
+    let host = FakeHost::default();
+    let addr = serve_tls(host.clone()).await;
+    let api = HostNet::new(Some(&tls_dir().join("ca.pem")))
+        .unwrap()
+        .api(&format!("https://localhost:{}", addr.port()), true)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = ManifestStore::new(dir.path().join("manifests"));
+    let keypair = alice();
+    // File 3, repaired: contract 7 now comes from the repair's request 12.
+    let mut repaired = file_manifest(1, 3);
+    repaired.updated = 20;
+    let on_chain = OnChainReplica {
+        request: 12,
+        contract: 7,
+        size: 21,
+        merkle_root: repaired.shards[0].root,
+        leaf_count: masp_proofs::leaf_count(21),
+    };
+    let path = "/v1/contracts/7/manifest";
+    host.set(path, ops::seal_manifest(&MASTER, 12, &repaired));
+    let fetched = ops::fetch_manifest(&api, &keypair, [0; 32], &MASTER, &on_chain, &store)
+        .await
+        .unwrap();
+    assert_eq!(fetched.request, 3);
+    assert_eq!(store.load(12), None, "not kept under the repair's request");
+    let kept = store.load(3).expect("kept under its file");
+    assert_eq!(ops::open_manifest(&MASTER, 3, &kept).unwrap().0, repaired);
+
+    // An older copy (the file's first manifest, as a host of its put keeps
+    // it) is served: it is returned, but the newer copy stays.
+    let older = file_manifest(1, 3);
+    let first = OnChainReplica {
+        request: 3,
+        ..on_chain.clone()
+    };
+    host.set(path, ops::seal_manifest(&MASTER, 3, &older));
+    let fetched = ops::fetch_manifest(&api, &keypair, [0; 32], &MASTER, &first, &store)
+        .await
+        .unwrap();
+    assert_eq!(fetched.updated, 6);
+    let kept = store.load(3).unwrap();
+    assert_eq!(ops::open_manifest(&MASTER, 3, &kept).unwrap().0.updated, 20);
 }

@@ -25,8 +25,13 @@ use chacha20poly1305::{
 };
 use codec::{Decode, Encode};
 
-/// The format version this crate writes.
-pub const LISTING_MANIFEST_VERSION: u8 = 1;
+use crate::manifest::{ChunkSealing, Shard};
+
+/// The format version this crate writes: 2, the layout of a file stored as
+/// K+M shards (each sealed under its own key, which a Receiver derives from
+/// the file key). Version 1 (one ciphertext under the file key on every
+/// contract) still opens, as one shard.
+pub const LISTING_MANIFEST_VERSION: u8 = 2;
 
 /// Associated data of a sealed listing manifest (and the key's derivation
 /// label).
@@ -49,12 +54,47 @@ pub struct ListingManifest {
     pub name: Vec<u8>,
     /// Plaintext bytes.
     pub size: u64,
-    /// Ciphertext bytes (what each listed contract stores).
-    pub cipher_size: u64,
-    /// Merkle root of the ciphertext: every listed contract's root.
-    pub root: [u8; 32],
-    /// Merkle root of each 1 MiB ciphertext chunk, in order.
-    pub chunk_roots: Vec<[u8; 32]>,
+    /// How the chunks are sealed (a version 1 listing: the file key).
+    pub sealing: ChunkSealing,
+    /// Data shards: any K give the file back.
+    pub k: u32,
+    /// Parity shards.
+    pub m: u32,
+    /// The stored shards: a listed contract stores the shard whose root is
+    /// its Merkle root.
+    pub shards: Vec<Shard>,
+}
+
+/// Version 1 of [`ListingManifest`] (after its version byte): one
+/// ciphertext on every listed contract.
+#[derive(Encode, Decode)]
+struct ListingManifestV1 {
+    file_id: [u8; 16],
+    name: Vec<u8>,
+    size: u64,
+    cipher_size: u64,
+    root: [u8; 32],
+    chunk_roots: Vec<[u8; 32]>,
+}
+
+impl From<ListingManifestV1> for ListingManifest {
+    fn from(v1: ListingManifestV1) -> Self {
+        Self {
+            version: LISTING_MANIFEST_VERSION,
+            file_id: v1.file_id,
+            name: v1.name,
+            size: v1.size,
+            sealing: ChunkSealing::FileKey,
+            k: 1,
+            m: 0,
+            shards: alloc::vec![Shard {
+                index: 0,
+                size: v1.cipher_size,
+                root: v1.root,
+                chunk_roots: v1.chunk_roots,
+            }],
+        }
+    }
 }
 
 /// The key a listing manifest is sealed with: keyed BLAKE2b-256 of the
@@ -120,7 +160,8 @@ impl core::fmt::Display for ListingManifestError {
     }
 }
 
-/// Opens a sealed listing manifest with `file_key`.
+/// Opens a sealed listing manifest with `file_key` (version 1 upgraded to
+/// one shard sealed under the file key).
 pub fn open_listing_manifest(
     sealed: &[u8],
     file_key: &[u8; 32],
@@ -140,12 +181,24 @@ pub fn open_listing_manifest(
             Tag::from_slice(tag),
         )
         .map_err(|_| ListingManifestError::DoesNotOpen)?;
-    match plain.first() {
-        Some(&LISTING_MANIFEST_VERSION) => {}
+    let mut input = &plain[..];
+    let m = match plain.first() {
+        Some(&LISTING_MANIFEST_VERSION) => {
+            ListingManifest::decode(&mut input).map_err(|_| ListingManifestError::Corrupt)?
+        }
+        Some(1) => {
+            input = &plain[1..];
+            ListingManifestV1::decode(&mut input)
+                .map_err(|_| ListingManifestError::Corrupt)?
+                .into()
+        }
         Some(v) => return Err(ListingManifestError::UnknownVersion(*v)),
         None => return Err(ListingManifestError::Corrupt),
+    };
+    if !input.is_empty() {
+        return Err(ListingManifestError::Corrupt);
     }
-    ListingManifest::decode(&mut &plain[..]).map_err(|_| ListingManifestError::Corrupt)
+    Ok(m)
 }
 
 #[cfg(test)]
@@ -158,10 +211,69 @@ mod tests {
             file_id: [3; 16],
             name: b"film.mkv".to_vec(),
             size: 10,
+            sealing: ChunkSealing::ShardKeys,
+            k: 4,
+            m: 2,
+            shards: alloc::vec![
+                Shard {
+                    index: 0,
+                    size: 26,
+                    root: [4; 32],
+                    chunk_roots: alloc::vec![[4; 32]],
+                },
+                Shard {
+                    index: 4,
+                    size: 26,
+                    root: [5; 32],
+                    chunk_roots: alloc::vec![[5; 32]],
+                },
+            ],
+        }
+    }
+
+    /// Seals raw `plain` bytes as `seal_listing_manifest` does.
+    fn seal_raw(plain: &[u8], file_key: &[u8; 32]) -> Vec<u8> {
+        let cipher = ChaCha20Poly1305::new(&listing_manifest_key(file_key).into());
+        let nonce = [9u8; NONCE_LEN];
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(plain);
+        let tag = cipher
+            .encrypt_in_place_detached(
+                Nonce::from_slice(&nonce),
+                LISTING_MANIFEST_CONTEXT,
+                &mut out[NONCE_LEN..],
+            )
+            .unwrap();
+        out.extend_from_slice(&tag);
+        out
+    }
+
+    #[test]
+    fn a_version_1_listing_manifest_opens_as_one_shard_under_the_file_key() {
+        let v1 = ListingManifestV1 {
+            file_id: [3; 16],
+            name: b"old.txt".to_vec(),
+            size: 10,
             cipher_size: 26,
             root: [4; 32],
             chunk_roots: alloc::vec![[4; 32]],
-        }
+        };
+        let mut plain = alloc::vec![1u8];
+        plain.extend(v1.encode());
+        let m = open_listing_manifest(&seal_raw(&plain, &[7; 32]), &[7; 32]).unwrap();
+        assert_eq!(m.sealing, ChunkSealing::FileKey);
+        assert_eq!((m.k, m.m, m.size), (1, 0, 10));
+        assert_eq!(m.shards.len(), 1);
+        assert_eq!((m.shards[0].size, m.shards[0].root), (26, [4; 32]));
+        plain.push(0);
+        assert_eq!(
+            open_listing_manifest(&seal_raw(&plain, &[7; 32]), &[7; 32]),
+            Err(ListingManifestError::Corrupt)
+        );
+        assert_eq!(
+            open_listing_manifest(&seal_raw(&[3, 1, 2], &[7; 32]), &[7; 32]),
+            Err(ListingManifestError::UnknownVersion(3))
+        );
     }
 
     #[test]

@@ -1,0 +1,176 @@
+// Supersafe storage (issue 20) on a real chain with real daemons: a dev
+// node, eight `masp-host` daemons and the `masp` CLI, all on 127.0.0.1.
+//
+// - replicas mode: two replicas of one file are distinct ciphertexts (two
+//   roots), so one operator behind two host accounts must store both;
+// - `--shards 4+2`: six contracts on six distinct hosts, six roots, one
+//   request; `masp ls --json` shows 6 alive of 4 needed;
+// - kill -9 two of the six hosts: `masp get` is still byte-identical;
+// - `masp agent`, left running, notices the lost contracts once the proof
+//   misses end them, rebuilds the two shards from four others on two new
+//   hosts (never on a host holding another shard, never on a dead one),
+//   with no user action;
+// - then kill -9 one more original host: still byte-identical.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Keyring } from '@polkadot/keyring';
+import { u8aToHex } from '@polkadot/util';
+import { cryptoWaitReady, xxhashAsHex } from '@polkadot/util-crypto';
+
+import { startDevNode, submit } from './lib/node.mjs';
+import { binary, maspUser, startHost, tail } from './lib/hosts.mjs';
+
+const UNIT = 10n ** 12n;
+const EPOCH = 10; // blocks of 500 ms
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let node;
+let api;
+let alice;
+const hosts = []; // { name, address, host }
+let user;
+let work;
+let agent;
+
+before(async () => {
+  await cryptoWaitReady();
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+  alice = keyring.addFromUri('//Alice');
+  node = await startDevNode({ blockTimeMs: 500 });
+  api = node.api;
+  await submit(api, api.tx.sudo.sudo(api.tx.system.setStorage([[xxhashAsHex(':EpochLength:', 128), u8aToHex(api.createType('u32', EPOCH).toU8a())]])), alice);
+  // Eight hosts: the six cheapest take a 4+2 file, the last two are where
+  // its repairs can go.
+  for (let i = 0; i < 8; i++) {
+    const suri = `//Shard${i}`;
+    const address = keyring.addFromUri(suri).address;
+    hosts.push({ name: `s${i}`, suri, address });
+    await submit(api, api.tx.balances.transferKeepAlive(address, 1000n * UNIT), alice);
+  }
+  for (const [i, h] of hosts.entries()) {
+    h.host = await startHost({ name: h.name, suri: h.suri, nodeUrl: node.rpcUrl, price: BigInt(i + 1) * 10n ** 9n });
+  }
+  user = maspUser({ nodeUrl: node.rpcUrl });
+  const r = await user.masp(['keys', 'new']);
+  assert.equal(r.code, 0, r.stderr);
+  user.address = r.stdout.match(/Account: (\S+)/)[1];
+  await submit(api, api.tx.balances.transferKeepAlive(user.address, 1000n * UNIT), alice);
+  work = mkdtempSync(join(tmpdir(), 'masp-shards-'));
+});
+
+after(async () => {
+  agent?.kill('SIGKILL');
+  for (const h of hosts) await h.host?.cleanup().catch(() => {});
+  user?.cleanup();
+  if (work) rmSync(work, { recursive: true, force: true });
+  if (node) await node.stop();
+});
+
+async function ok(args) {
+  const r = await user.masp(args);
+  assert.equal(r.code, 0, `masp ${args.join(' ')}:\n${r.stderr}\n${r.stdout}`);
+  return r.stdout;
+}
+
+/** The live contracts of file `id`: [{ id, host, root, size }]. */
+async function contractsOf(id) {
+  const list = await api.call.storageMarketApi.senderContracts(user.address, 1000);
+  return list
+    .filter(([, c]) => c.request.toNumber() === id)
+    .map(([cid, c]) => ({ id: cid.toNumber(), host: c.host.toString(), root: c.merkleRoot.toHex(), size: Number(c.toJSON().size), state: c.state.toString() }));
+}
+
+/** `masp ls --json`'s entry for file `id`. */
+async function health(id) {
+  const files = JSON.parse(await ok(['ls', '--json']));
+  const f = files.find((x) => x.id === id);
+  assert.ok(f, `file ${id} in ls --json: ${JSON.stringify(files)}`);
+  return f;
+}
+
+function file(name, size) {
+  const path = join(work, name);
+  writeFileSync(path, randomBytes(size));
+  return path;
+}
+
+async function sameBytes(id, path, what) {
+  const out = join(work, `${id}-${Date.now()}.out`);
+  await ok(['get', String(id), '-o', out]);
+  assert.ok(readFileSync(out).equals(readFileSync(path)), `${what}: byte-identical`);
+}
+
+const hostOf = (address) => hosts.find((h) => h.address === address);
+
+test('replicas mode: two replicas of one file are distinct data with distinct roots', { timeout: 300_000 }, async () => {
+  const path = file('copies.bin', (2 << 20) + 77);
+  const out = await ok(['put', path, '--replicas', '2', '--duration', '60', '--wait', '120']);
+  const id = Number(out.match(/as file (\d+)/)[1]);
+  const cs = await contractsOf(id);
+  assert.equal(cs.length, 2);
+  assert.notEqual(cs[0].host, cs[1].host, 'two hosts');
+  assert.notEqual(cs[0].root, cs[1].root, 'one operator behind both accounts must store both copies');
+  await sameBytes(id, path, 'replicas');
+});
+
+let fileId;
+let original;
+let path;
+let shardHosts;
+
+test('--shards 4+2: six contracts, six hosts, six roots; two hosts killed -9 and the file still reads', { timeout: 300_000 }, async () => {
+  path = file('film.bin', (9 << 20) + 12345);
+  const out = await ok(['put', path, '--shards', '4+2', '--duration', '60', '--wait', '120']);
+  fileId = Number(out.match(/as file (\d+)/)[1]);
+  original = await contractsOf(fileId);
+  assert.equal(original.length, 6, JSON.stringify(original));
+  shardHosts = new Set(original.map((c) => c.host));
+  assert.equal(shardHosts.size, 6, 'each shard on its own host');
+  assert.equal(new Set(original.map((c) => c.root)).size, 6, 'six distinct roots');
+  // 1.5x the file, not 6x: a 4+2 layout stores about (K+M)/K of the ciphertext.
+  const stored = original.reduce((s, c) => s + c.size, 0);
+  assert.ok(stored < 1.75 * 9.1 * (1 << 20), `stored ${stored} bytes for a ~9 MiB file`);
+  const h = await health(fileId);
+  assert.equal(h.alive, 6);
+  assert.equal(h.needed, 4);
+  await sameBytes(fileId, path, 'all six up');
+  // Kill the hosts of two data shards (the reads must rebuild from parity).
+  for (const c of original.slice(0, 2)) await hostOf(c.host).host.stop('SIGKILL');
+  await sameBytes(fileId, path, 'two hosts dead');
+});
+
+test('the agent, left running, rebuilds the lost shards on new hosts with no user action', { timeout: 420_000 }, async () => {
+  const dead = new Set(original.slice(0, 2).map((c) => c.host));
+  const log = join(work, 'agent.log');
+  agent = spawn(binary('masp'), ['--home', user.home, '--node', node.rpcUrl, 'agent', '--interval', '2'], {
+    env: { ...process.env, MASP_PASSWORD: 'correct horse battery', RUST_LOG: 'info' },
+    stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')],
+  });
+  // The dead hosts miss their proofs; after MaxConsecutiveMisses epochs
+  // their contracts end as lost data, and the agent repairs.
+  let f;
+  for (let i = 0; i < 360; i++) {
+    f = JSON.parse((await user.masp(['ls', '--json'])).stdout || '[]').find((x) => x.id === fileId);
+    if (f && f.alive === 6 && f.contracts.every((c) => !dead.has(c.host))) break;
+    await sleep(1000);
+  }
+  assert.ok(f && f.alive === 6, `repaired to 6 alive: ${JSON.stringify(f)}\n${tail(log, 40)}`);
+  const now = f.contracts.map((c) => c.host);
+  assert.equal(new Set(now).size, 6, 'still one shard per host');
+  for (const h of now) assert.ok(!dead.has(h), 'nothing placed on a dead host');
+  assert.match(readFileSync(log, 'utf8'), /repair/i, 'the agent says what it did');
+  await sameBytes(fileId, path, 'after the repair');
+});
+
+test('then one more original host killed -9: the file still reads', { timeout: 300_000 }, async () => {
+  const third = original[2];
+  await hostOf(third.host).host.stop('SIGKILL');
+  await sameBytes(fileId, path, 'three originals dead, two repaired');
+});
