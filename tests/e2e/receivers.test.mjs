@@ -165,12 +165,17 @@ test('a paid listing: the Receiver gets the file with its own keys and the Sende
     await sleep(1000);
   }
   assert.equal(await served(), cipherSize(plain.length), 'paid for the ciphertext once, not more');
+  // A replicated file is read from the fastest replica (a spare is asked
+  // only when it is slow or fails): one host or both served it.
+  let servers = 0;
   for (const [h, price] of [[hosts.bob, 2n * EGRESS_PRICE], [hosts.charlie, EGRESS_PRICE]]) {
     const c = await channel(h);
-    assert.ok(c.bytesPaid.toNumber() > 0, `${h.name} served part of the file`);
+    if (c.bytesPaid.toNumber() === 0) continue;
+    servers += 1;
     assert.equal(c.price.toBigInt(), price);
     assert.equal(c.paid.toBigInt(), egressCost(c.bytesPaid.toNumber(), price), `${h.name} paid its price for its bytes`);
   }
+  assert.ok(servers >= 1, 'a host served the file');
 
   // The price reaches the Sender in full once the dispute period is over.
   const purchase = async () => (await api.query.listings.purchases(listing, receiver.address)).unwrap().state;
