@@ -167,7 +167,16 @@ async fn prepare_one(
             "your egress channel with it is closing; download again once it has closed (the \
              rest of its allowance returns to you)"
         ),
-        Some(c) => need.saturating_sub(c.held),
+        // Receipts count up from every byte this account ever signed for
+        // on the channel, redeemed or not (a spare request cancelled
+        // mid-chunk, a host that has not redeemed yet): the allowance must
+        // cover the whole count after this download, less what was paid.
+        Some(c) => {
+            let signed = c.bytes_paid.max(read_record(&record_path(ctx, c.id)));
+            let total = cost(signed.saturating_add(bytes), price)
+                .ok_or_else(|| anyhow!("the egress cost overflows"))?;
+            total.saturating_sub(c.paid).saturating_sub(c.held)
+        }
         None => need.max(MIN_ALLOWANCE),
     };
     if top_up > 0 {
