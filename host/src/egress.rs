@@ -442,9 +442,23 @@ impl Egress {
                 acc.served, ch.id, r.bytes
             )));
         }
-        let due = cost(best, ch.price)
-            .unwrap_or(u128::MAX)
-            .saturating_sub(cost(ch.bytes_paid, ch.price).unwrap_or(0));
+        let due = |ch: &ChannelView| {
+            cost(best, ch.price)
+                .unwrap_or(u128::MAX)
+                .saturating_sub(cost(ch.bytes_paid, ch.price).unwrap_or(0))
+        };
+        let mut ch = ch;
+        if due(&ch) > ch.held {
+            // The kept view may predate a top-up the payer just made: ask
+            // the chain once more before refusing.
+            self.forget_channel(&payer);
+            if let Ok(Some(fresh)) = self.channel(payer, Duration::ZERO).await {
+                if fresh.id == ch.id {
+                    ch = fresh;
+                }
+            }
+        }
+        let due = due(&ch);
         if due > ch.held {
             self.forget_channel(&payer);
             return Err(payment_required(format!(
