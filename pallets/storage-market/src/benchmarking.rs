@@ -136,6 +136,31 @@ fn contract<T: Config>(i: u32, host: &T::AccountId) -> ContractId {
     id
 }
 
+/// The book a placement meets in its worst case: `s` cheaper junk offers
+/// (hosts without deposit) and `r` offers of distinct hosts at `PRICE`.
+/// Returns a funded Sender.
+fn placing_book<T: Config>(s: u32, r: u32) -> T::AccountId {
+    for i in 0..s {
+        junk_offer::<T>(i, PRICE / 2);
+    }
+    for i in 0..r {
+        let h = host::<T>(i);
+        post::<T>(&h, PRICE);
+    }
+    funded::<T>("sender", 0)
+}
+
+/// After a placement on [`placing_book`]: `r` contracts, the remainder
+/// resting, the junk beyond one scan still in the book.
+fn placed<T: Config>(s: u32, r: u32) {
+    assert_eq!(Contracts::<T>::iter().count() as u32, r);
+    assert_eq!(Requests::<T>::iter().count(), 1);
+    assert_eq!(
+        OfferBook::<T>::iter().count() as u32,
+        s.saturating_sub(T::MaxMatchScan::get()) + r
+    );
+}
+
 #[benchmarks]
 mod benchmarks {
     use super::*;
@@ -253,14 +278,7 @@ mod benchmarks {
         s: Linear<0, { 2 * T::MaxMatchScan::get() - T::MaxReplicas::get() }>,
         r: Linear<0, { T::MaxReplicas::get() - 1 }>,
     ) {
-        for i in 0..s {
-            junk_offer::<T>(i, PRICE / 2);
-        }
-        for i in 0..r {
-            let h = host::<T>(i);
-            post::<T>(&h, PRICE);
-        }
-        let sender = funded::<T>("sender", 0);
+        let sender = placing_book::<T>(s, r);
 
         #[extrinsic_call]
         _(
@@ -274,12 +292,7 @@ mod benchmarks {
             0,
         );
 
-        assert_eq!(Contracts::<T>::iter().count() as u32, r);
-        assert_eq!(Requests::<T>::iter().count(), 1);
-        assert_eq!(
-            OfferBook::<T>::iter().count() as u32,
-            s.saturating_sub(T::MaxMatchScan::get()) + r
-        );
+        placed::<T>(s, r);
     }
 
     /// [`Pallet::place_shards`] in the same worst case as `place_request`:
@@ -290,14 +303,7 @@ mod benchmarks {
         s: Linear<0, { 2 * T::MaxMatchScan::get() - T::MaxReplicas::get() }>,
         r: Linear<0, { T::MaxReplicas::get() - 1 }>,
     ) {
-        for i in 0..s {
-            junk_offer::<T>(i, PRICE / 2);
-        }
-        for i in 0..r {
-            let h = host::<T>(i);
-            post::<T>(&h, PRICE);
-        }
-        let sender = funded::<T>("sender", 0);
+        let sender = placing_book::<T>(s, r);
         let shards: Vec<ShardSpec> = (0..=r)
             .map(|i| {
                 let size = SIZE - u64::from(i) * 512;
@@ -321,12 +327,7 @@ mod benchmarks {
         #[extrinsic_call]
         _(RawOrigin::Signed(sender), shards, avoid, DURATION, PRICE, 0);
 
-        assert_eq!(Contracts::<T>::iter().count() as u32, r);
-        assert_eq!(Requests::<T>::iter().count(), 1);
-        assert_eq!(
-            OfferBook::<T>::iter().count() as u32,
-            s.saturating_sub(T::MaxMatchScan::get()) + r
-        );
+        placed::<T>(s, r);
     }
 
     /// A request that matches nothing against a book of `b` offers, from
