@@ -387,6 +387,30 @@ async fn an_exhausted_allowance_or_a_missing_channel_is_402() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_top_up_is_seen_before_the_host_refuses() {
+    // Enough for one chunk; the host keeps that view of the channel.
+    let h = start(1_000, CHUNK as u128).await;
+    let t = ticket();
+    let alice = dev::alice();
+    let r = receipt(&alice, CHANNEL, CHUNK);
+    h.api.get_chunk_paid(1, 0, &t, Some(&r)).await.unwrap();
+    // The payer tops up on chain; the host's kept view is older. The next
+    // receipt exceeds the kept allowance but not the chain's: served, on
+    // the first try, because the host asks the chain once before refusing.
+    h.chain
+        .with(|s| s.channels.get_mut(&alice.public_key().0).unwrap().held = 10 * CHUNK as u128);
+    let r = receipt(&alice, CHANNEL, 2 * CHUNK);
+    let got = h.api.get_chunk_paid(1, 1, &t, Some(&r)).await.unwrap();
+    assert_eq!(got, h.chunk(1));
+    // A receipt beyond what the chain holds is still refused.
+    let r = receipt(&alice, CHANNEL, 11 * CHUNK);
+    let (status, text) = refusal(h.api.get_chunk_paid(1, 2, &t, Some(&r)).await);
+    assert_eq!(status, 402, "{text}");
+    assert!(text.contains("egress allowance exhausted"), "{text}");
+    assert_eq!(h.counter("egress_bytes_charged_total"), 2 * CHUNK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_free_host_serves_without_receipts() {
     let h = start(0, 0).await;
     let t = ticket();

@@ -237,17 +237,29 @@ test('an outsider gets nothing: no key, and hosts refuse its tickets with the re
   await ok(sender, ['agent', '--once']);
   await refused(outsider, ['get', '--listing', String(listing), '-o', join(work, 'y'), '--wait', '0'], /no purchase of listing/);
 
+  // The Receiver reads first (this opens its channel with the host that
+  // served it: reads go to the fastest replica, so pick that one).
+  await ok(receiver, ['get', '--listing', String(listing), '-o', join(work, 'own.out')]);
   const l = (await api.query.listings.listings(listing)).unwrap();
-  const contract = l.contracts[0].toNumber();
-  const host = (await api.query.storageMarket.contracts(contract)).unwrap().host.toString();
-  const url = Object.values(hosts).find((h) => h.account === host)?.url;
+  let contract;
+  let hostAccount;
+  for (const c of l.contracts.map((x) => x.toNumber())) {
+    const h = (await api.query.storageMarket.contracts(c)).unwrap().host.toString();
+    if ((await api.query.egress.channels(receiver.address, h)).isSome) {
+      contract = c;
+      hostAccount = h;
+      break;
+    }
+  }
+  assert.ok(contract !== undefined, 'the Receiver has a channel with one of the listing\'s hosts');
+  const url = Object.values(hosts).find((h) => h.account === hostAccount)?.url;
   assert.ok(url, 'the contract host runs here');
   const chunk = (t) => fetch(`${url}/v1/contracts/${contract}/chunks/0?ticket=${t}`);
 
   // The Receiver's own ticket, with a receipt for the chunk (the host
-  // charges for egress), is served once.
-  const hostAccount = Object.values(hosts).find((h) => h.url === url).account;
-  await ok(receiver, ['get', '--listing', String(listing), '-o', join(work, 'own.out')]); // opens its channel
+  // charges for egress), is served once. Its get may have spent the
+  // channel's allowance: top it up for the one more MiB signed here.
+  await submit(api, api.tx.egress.openChannel(hostAccount, UNIT, UNIT * 1000n), receiver.pair);
   const ch = (await api.query.egress.channels(receiver.address, hostAccount)).unwrap();
   const status = await (await fetch(`${url}/v1/egress/${u8aToHex(receiver.pair.publicKey)}`)).json();
   const bytes = BigInt(status.served) + BigInt(1 << 20);
