@@ -3,7 +3,8 @@
 //! | `--chain`          | spec                                         |
 //! |--------------------|----------------------------------------------|
 //! | `dev` (or `--dev`) | development preset: Alice collates, sudo, endowed dev accounts |
-//! | `local`            | local_testnet preset: Alice + Bob collate on `rococo-local` |
+//! | `local`            | local_testnet preset: the council governs, no sudo; on `westend-local` (scripts/relaynet) |
+//! | `live`             | live preset: the template of a real deployment (fill in council, attesters, collators) |
 //! | anything else      | a chain spec JSON file at that path          |
 //!
 //! Every spec carries the properties polkadot.js apps reads to show MASP with
@@ -15,7 +16,7 @@ use polkadot_omni_node_lib::chain_spec::{ChainSpec, Extensions, GenericChainSpec
 use sc_chain_spec::{ChainType, Properties};
 
 /// The relay chain a local MASP network attaches to.
-const LOCAL_RELAY_CHAIN: &str = "rococo-local";
+const LOCAL_RELAY_CHAIN: &str = "westend-local";
 
 /// Loads MASP chain specs by id, or a JSON spec from disk.
 pub struct MaspChainSpecLoader;
@@ -25,8 +26,9 @@ impl LoadSpec for MaspChainSpecLoader {
         Ok(match id {
             "" | "dev" => Box::new(development()?),
             "local" => Box::new(local_testnet()?),
+            "live" => Box::new(live()?),
             path => Box::new(GenericChainSpec::from_json_file(path.into()).map_err(|e| {
-                format!("cannot load chain spec '{path}': {e} (built-in chains: dev, local)")
+                format!("cannot load chain spec '{path}': {e} (built-in chains: dev, local, live)")
             })?),
         })
     }
@@ -74,4 +76,20 @@ pub fn local_testnet() -> Result<GenericChainSpec, String> {
     .with_protocol_id("masp-local")
     .with_properties(properties())
     .build())
+}
+
+/// The template of a real deployment: `masp-node build-spec --chain live`,
+/// then fill in the council, the attesters and the collators (see the
+/// `live` preset) and the relay chain.
+pub fn live() -> Result<GenericChainSpec, String> {
+    Ok(
+        GenericChainSpec::builder(wasm()?, Extensions::new("polkadot".into(), PARACHAIN_ID))
+            .with_name("MASP")
+            .with_id("masp")
+            .with_chain_type(ChainType::Live)
+            .with_genesis_config_preset_name(masp_runtime::genesis_config_presets::LIVE_PRESET)
+            .with_protocol_id("masp")
+            .with_properties(properties())
+            .build(),
+    )
 }

@@ -13,6 +13,12 @@ frame_benchmarking::define_benchmarks!(
     [pallet_listings, Listings]
     [pallet_egress, Egress]
     [pallet_retrieval, Retrieval]
+    [pallet_relay_randomness, RelayRandomness]
+    [pallet_collective, Council]
+    [pallet_membership, CouncilMembership]
+    [pallet_preimage, Preimage]
+    [pallet_whitelist, Whitelist]
+    [pallet_utility, Utility]
     [pallet_xcm, PalletXcmExtrinsicsBenchmark::<Runtime>]
 );
 

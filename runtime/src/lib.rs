@@ -158,6 +158,13 @@ mod runtime {
     pub type ParachainInfo = parachain_info;
     #[runtime::pallet_index(4)]
     pub type WeightReclaim = cumulus_pallet_weight_reclaim;
+    /// The relay chain's randomness, from the relay state proof (the
+    /// challenge seed's source).
+    #[runtime::pallet_index(5)]
+    pub type RelayRandomness = pallet_relay_randomness;
+    /// Batches (`batchAll`), and the council's whitelist-then-dispatch motions.
+    #[runtime::pallet_index(6)]
+    pub type Utility = pallet_utility;
 
     // The MASP token and fees.
     #[runtime::pallet_index(10)]
@@ -167,9 +174,19 @@ mod runtime {
     #[runtime::pallet_index(12)]
     pub type SkipFeelessPayment = pallet_skip_feeless_payment;
 
-    // Governance (development chain only: the key is set in the dev preset).
+    // Governance: sudo on the development chain only (the key is set in the
+    // dev preset); the council (2/3 of its members) everywhere, root through
+    // the whitelist; see `configs::governance`.
     #[runtime::pallet_index(15)]
     pub type Sudo = pallet_sudo;
+    #[runtime::pallet_index(16)]
+    pub type Council = pallet_collective<Instance1>;
+    #[runtime::pallet_index(17)]
+    pub type CouncilMembership = pallet_membership<Instance1>;
+    #[runtime::pallet_index(18)]
+    pub type Preimage = pallet_preimage;
+    #[runtime::pallet_index(19)]
+    pub type Whitelist = pallet_whitelist;
 
     // Collators (the white paper's Miners). The order matters: Authorship and
     // CollatorSelection before Session, Session before Aura.
@@ -223,6 +240,10 @@ mod runtime {
     /// on chain or is slashed.
     #[runtime::pallet_index(58)]
     pub type Retrieval = pallet_retrieval;
+    /// The token sale's attesters (a contribution counts when enough of
+    /// them attest it), managed by the council.
+    #[runtime::pallet_index(59)]
+    pub type AttesterMembership = pallet_membership<Instance2>;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {

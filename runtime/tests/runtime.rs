@@ -1,8 +1,8 @@
 //! Rules of the MASP runtime, checked against the real runtime (natively
 //! compiled) with genesis built from its own presets.
 //!
-//! - both genesis presets build; sudo and endowed accounts exist in
-//!   `development` only;
+//! - every genesis preset builds; sudo exists in `development` only, and
+//!   `live` starts with nothing minted and no council;
 //! - MASP has 12 decimals and an existential deposit of 0.001 MASP that holds;
 //! - a signed transfer works and its fee goes to the block's author.
 
@@ -19,7 +19,7 @@ use sp_keyring::Sr25519Keyring;
 use sp_runtime::{BuildStorage, MultiAddress, TokenError};
 
 #[test]
-fn both_genesis_presets_build() {
+fn every_genesis_preset_builds() {
     for preset in genesis_config_presets::preset_names() {
         let name: String = preset;
         genesis_config(&name)
@@ -48,17 +48,42 @@ fn development_preset_has_sudo_and_endowed_dev_accounts() {
 }
 
 #[test]
-fn local_testnet_has_no_sudo_and_no_endowment() {
+fn local_testnet_has_no_sudo_but_a_council() {
     ext("local_testnet").execute_with(|| {
+        assert_eq!(pallet_sudo::Key::<Runtime>::get(), None);
+        let three: Vec<AccountId> = [
+            Sr25519Keyring::Alice,
+            Sr25519Keyring::Bob,
+            Sr25519Keyring::Charlie,
+        ]
+        .into_iter()
+        .map(account)
+        .collect();
+        assert_eq!(
+            pallet_collective::Members::<Runtime, pallet_collective::Instance1>::get(),
+            three
+        );
+        assert_eq!(
+            pallet_collator_selection::Invulnerables::<Runtime>::get().len(),
+            2
+        );
+    });
+}
+
+#[test]
+fn live_has_no_sudo_no_endowment_and_no_council_until_the_deployer_names_one() {
+    ext("live").execute_with(|| {
         assert_eq!(pallet_sudo::Key::<Runtime>::get(), None);
         assert_eq!(
             Balances::total_issuance(),
             EXISTENTIAL_DEPOSIT,
             "no MASP exists before the token sale but the slash pot's existential deposit"
         );
-        assert_eq!(
-            pallet_collator_selection::Invulnerables::<Runtime>::get().len(),
-            2
+        assert!(
+            pallet_collective::Members::<Runtime, pallet_collective::Instance1>::get().is_empty()
+        );
+        assert!(
+            pallet_membership::Members::<Runtime, pallet_membership::Instance2>::get().is_empty()
         );
     });
 }

@@ -97,7 +97,7 @@ pub mod pallet {
     };
     use masp_proofs::{Challenge, Hash, ProofError, CHALLENGE_LEAVES, LEAF_SIZE, MAX_MULTI_NODES};
     use sp_runtime::{
-        traits::{BlakeTwo256, Hash as HashT, Saturating, UniqueSaturatedInto, Zero},
+        traits::{BlakeTwo256, Hash as HashT, One, Saturating, UniqueSaturatedInto, Zero},
         Perbill,
     };
 
@@ -187,9 +187,12 @@ pub mod pallet {
         type Deposits: HostDeposits<Self::AccountId, Balance>
             + SlashDeposit<Self::AccountId, Balance>;
 
-        /// The source of each epoch's challenge seed. See
-        /// [`ParentHashRandomness`] for the dev chain's (insecure) source and
-        /// what a production chain plugs in.
+        /// The source of each epoch's challenge seed: the relay chain's
+        /// randomness on a relay network (`pallet-relay-randomness`),
+        /// [`ParentHashRandomness`] on the dev chain. Its second value, the
+        /// block from which the randomness was known, must be the previous
+        /// block or later: a stale answer (a block author withheld the relay
+        /// value) makes the seed wait for the next block.
         type Randomness: Randomness<Self::Hash, BlockNumberFor<Self>>;
 
         /// Told about each proof passed or missed (the rating pallet).
@@ -556,15 +559,20 @@ pub mod pallet {
             ))
         }
 
-        /// At the reveal block of the epoch `now` is in, draws and stores its
-        /// seed and drops the seed two epochs back. Returns whether it seeded.
+        /// At the reveal block of the epoch `now` is in (or the first block
+        /// after it whose randomness is fresh), draws and stores its seed and
+        /// drops the seed two epochs back. Returns whether it seeded.
         pub(crate) fn seed_epoch(now: BlockNumberFor<T>) -> bool {
             let epoch = Self::epoch_of(now);
             if now < Self::reveal_block(epoch) || EpochSeeds::<T>::contains_key(epoch) {
                 return false;
             }
             let subject = (b"masp/challenge", epoch).encode();
-            let (random, _) = T::Randomness::random(&subject);
+            let (random, known) = T::Randomness::random(&subject);
+            if known.saturating_add(One::one()) < now {
+                // Stale: wait for a block whose randomness is fresh.
+                return false;
+            }
             let seed: Hash =
                 <BlakeTwo256 as HashT>::hash(&(b"masp/seed", random, epoch).encode()).0;
             EpochSeeds::<T>::insert(epoch, seed);

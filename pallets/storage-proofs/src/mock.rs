@@ -144,7 +144,7 @@ parameter_types! {
 impl pallet_storage_proofs::Config for Test {
     type Contracts = Market;
     type Deposits = Deposits;
-    type Randomness = pallet_storage_proofs::ParentHashRandomness<Test>;
+    type Randomness = MockRandomness;
     type Observer = ();
     type EpochLength = EpochLen;
     type MaxProofsPerCall = ConstU32<8>;
@@ -154,6 +154,26 @@ impl pallet_storage_proofs::Config for Test {
     type WeightInfo = ();
     #[cfg(feature = "runtime-benchmarks")]
     type BenchmarkHelper = MarketHelper;
+}
+
+thread_local! {
+    /// When set, the randomness source answers as if last refreshed at
+    /// genesis (a block author withheld the relay randomness).
+    pub static STALE_RANDOMNESS: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+/// The parent-hash source, or a stale answer while [`STALE_RANDOMNESS`] is set.
+pub struct MockRandomness;
+
+impl frame_support::traits::Randomness<sp_core::H256, u64> for MockRandomness {
+    fn random(subject: &[u8]) -> (sp_core::H256, u64) {
+        let (r, known) = pallet_storage_proofs::ParentHashRandomness::<Test>::random(subject);
+        if STALE_RANDOMNESS.with(|s| s.get()) {
+            (r, 0)
+        } else {
+            (r, known)
+        }
+    }
 }
 
 /// Creates confirmed contracts through the real market.
@@ -231,6 +251,7 @@ pub const BOB: AccountId = 11;
 pub const POOR: AccountId = 20;
 
 pub fn new_test_ext() -> sp_io::TestExternalities {
+    STALE_RANDOMNESS.with(|s| s.set(false));
     let mut storage = frame_system::GenesisConfig::<Test>::default()
         .build_storage()
         .unwrap();

@@ -581,6 +581,31 @@ fn the_seed_is_unknown_until_the_proof_window_opens() {
 }
 
 #[test]
+fn a_stale_randomness_delays_the_seed_to_the_next_fresh_block() {
+    build_and_execute(|| {
+        EpochLen::set(&600);
+        let reveal = Proofs::reveal_block(1);
+        run_to(reveal - 1);
+        // The author of the block before the reveal block withheld the relay
+        // randomness: the seed is not drawn from the older value...
+        STALE_RANDOMNESS.with(|s| s.set(true));
+        run_to(reveal + 1);
+        assert!(EpochSeeds::<Test>::get(1).is_none());
+        // ...but from the first block whose randomness is fresh.
+        STALE_RANDOMNESS.with(|s| s.set(false));
+        run_to(reveal + 2);
+        assert!(EpochSeeds::<Test>::get(1).is_some());
+        System::assert_has_event(
+            Event::EpochSeeded {
+                epoch: 1,
+                seed: EpochSeeds::<Test>::get(1).unwrap(),
+            }
+            .into(),
+        );
+    });
+}
+
+#[test]
 fn short_test_network_epochs_keep_a_whole_epoch_window() {
     build_and_execute(|| {
         assert_eq!(Proofs::reveal_block(3), 3 * EPOCH);

@@ -100,9 +100,9 @@ impl pallet_storage_market::BenchmarkHelper<AccountId> for DepositsBenchmarkHelp
 impl pallet_storage_proofs::Config for Runtime {
     type Contracts = StorageMarket;
     type Deposits = Deposits;
-    /// Insecure against colluding collators (see its docs); a production
-    /// chain uses the relay chain's BABE randomness.
-    type Randomness = pallet_storage_proofs::ParentHashRandomness<Runtime>;
+    /// The relay parent's BABE VRF output from the relay state proof; the
+    /// parent hash only before any was seen (the dev chain).
+    type Randomness = crate::RelayRandomness;
     /// Every proof passed or missed moves the host's rating.
     type Observer = HostRating;
     type EpochLength = EpochLength;

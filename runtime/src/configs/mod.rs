@@ -3,12 +3,14 @@
 //!   system, message queue, sudo);
 //! - [`token`]: the MASP token, transaction fees and where they go;
 //! - [`collators`]: block authorship, sessions, Aura, collator selection;
+//! - [`governance`]: the council, root through its whitelist, the sale's attesters;
 //! - [`token_sale`]: the MASP ICO;
 //! - [`market`]: the storage market and the hosts' deposits;
 //! - [`xcm_config`]: XCM with the relay chain and sibling parachains.
 
 pub mod collators;
 pub mod egress;
+pub mod governance;
 pub mod listings;
 pub mod market;
 pub mod retrieval;
@@ -28,10 +30,7 @@ use frame_support::{
         Weight,
     },
 };
-use frame_system::{
-    limits::{BlockLength, BlockWeights},
-    EnsureRoot,
-};
+use frame_system::limits::{BlockLength, BlockWeights};
 use masp_primitives::token::SS58_PREFIX;
 use sp_runtime::{traits::AccountIdLookup, Perbill};
 
@@ -144,7 +143,8 @@ parameter_types! {
 impl cumulus_pallet_parachain_system::Config for Runtime {
     type WeightInfo = ();
     type RuntimeEvent = RuntimeEvent;
-    type OnSystemEvent = ();
+    /// Keeps the relay parent's randomness from each block's relay state proof.
+    type OnSystemEvent = crate::RelayRandomness;
     type SelfParaId = parachain_info::Pallet<Runtime>;
     type OutboundXcmpMessageSource = XcmpQueue;
     type DmpQueue = frame_support::traits::EnqueueWithOrigin<MessageQueue, RelayOrigin>;
@@ -194,5 +194,13 @@ impl pallet_sudo::Config for Runtime {
 }
 
 /// Origin allowed to manage collators and XCM: root (sudo on the dev chain,
-/// governance through the relay chain elsewhere).
-pub type RootOrigin = EnsureRoot<AccountId>;
+/// the relay chain's governance) or two thirds of the council.
+pub type RootOrigin = governance::GovernanceOrigin;
+
+impl pallet_relay_randomness::Config for Runtime {
+    /// Before the first relay value (genesis; the dev chain's mocked relay
+    /// proof has none): the parent hash, insecure against colluding
+    /// collators, as its docs say.
+    type Fallback = pallet_storage_proofs::ParentHashRandomness<Runtime>;
+    type WeightInfo = pallet_relay_randomness::weights::SubstrateWeight<Runtime>;
+}

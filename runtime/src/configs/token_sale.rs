@@ -1,9 +1,8 @@
 //! The MASP token sale (ICO) and the feeless `claim` it relies on.
 
 use frame_support::parameter_types;
-use frame_system::EnsureRoot;
 
-use crate::{AccountId, Balances, Runtime, RuntimeEvent, UNIT};
+use crate::{Balances, Runtime, RuntimeEvent, UNIT};
 
 parameter_types! {
     pub const TokenUnit: u128 = UNIT;
@@ -11,8 +10,9 @@ parameter_types! {
 
 impl pallet_token_sale::Config for Runtime {
     type Currency = Balances;
-    /// The sale authority: root (sudo on the development chain).
-    type SaleOrigin = EnsureRoot<AccountId>;
+    /// The sale authority: root (sudo on the development chain) or two
+    /// thirds of the council.
+    type SaleOrigin = super::governance::GovernanceOrigin;
     type TokenUnit = TokenUnit;
     type WeightInfo = pallet_token_sale::weights::SubstrateWeight<Runtime>;
 }

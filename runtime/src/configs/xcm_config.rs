@@ -25,9 +25,10 @@ use xcm_builder::{
     AccountId32Aliases, AllowExplicitUnpaidExecutionFrom, AllowTopLevelPaidExecutionFrom,
     DenyRecursively, DenyReserveTransferToRelayChain, DenyThenTry, EnsureXcmOrigin,
     FixedWeightBounds, FrameTransactionalProcessor, FungibleAdapter, IsConcrete, NativeAsset,
-    ParentIsPreset, RelayChainAsNative, SiblingParachainAsNative, SiblingParachainConvertsVia,
-    SignedAccountId32AsNative, SignedToAccountId32, SovereignSignedViaLocation, TakeWeightCredit,
-    TrailingSetTopicAsId, UsingComponents, WithComputedOrigin, WithUniqueTopic,
+    ParentAsSuperuser, ParentIsPreset, RelayChainAsNative, SiblingParachainAsNative,
+    SiblingParachainConvertsVia, SignedAccountId32AsNative, SignedToAccountId32,
+    SovereignSignedViaLocation, TakeWeightCredit, TrailingSetTopicAsId, UsingComponents,
+    WithComputedOrigin, WithUniqueTopic,
 };
 use xcm_executor::XcmExecutor;
 
@@ -63,6 +64,8 @@ pub type LocalAssetTransactor =
 /// How an XCM origin becomes a local dispatch origin for `Transact`.
 pub type XcmOriginToTransactDispatchOrigin = (
     SovereignSignedViaLocation<LocationToAccountId, RuntimeOrigin>,
+    // The relay chain's own origin (its governance) acts as root here.
+    ParentAsSuperuser<RuntimeOrigin>,
     RelayChainAsNative<RelayChainOrigin, RuntimeOrigin>,
     SiblingParachainAsNative<cumulus_pallet_xcm::Origin, RuntimeOrigin>,
     SignedAccountId32AsNative<RelayNetwork, RuntimeOrigin>,

@@ -64,7 +64,9 @@ export async function runIcoStory(api, keyring, { advanceTo, log = () => {} }) {
   let n = 0;
   for (const b of buyers) {
     await advanceTo(dayStart(b.day));
-    const txId = `${b.currency.toLowerCase()}-demo-${n++}-${Date.now()}`;
+    // A tx id as wallets print them: 0x and hex digits (the chain stores it
+    // normalised: no 0x, lower case).
+    const txId = `0x${Buffer.from(`${b.currency}-demo-${n++}-${Date.now()}`).toString('hex')}`;
     const { events } = await sudo(api, alice, api.tx.tokenSale.attestContribution(b.pair.address, b.currency, txId, 1_000_000, b.usd));
     const ev = events.find(({ event }) => api.events.tokenSale.ContributionAttested.is(event)).event.data;
     const row = {
@@ -78,10 +80,11 @@ export async function runIcoStory(api, keyring, { advanceTo, log = () => {} }) {
     log(`day ${row.dayAttested}: ${b.name} paid $${b.usd / USD} in ${b.currency} -> ${Number(row.tokens) / 1e12} MASP (+${row.bonus}%)`);
   }
 
-  // The same external transaction again is refused.
+  // The same external transaction again, written in capitals, is refused:
+  // one payment counts once.
   let duplicateError = null;
   try {
-    await sudo(api, alice, api.tx.tokenSale.attestContribution(buyers[1].pair.address, attested[1].currency, attested[1].txId, 1, 100n * USD));
+    await sudo(api, alice, api.tx.tokenSale.attestContribution(buyers[1].pair.address, attested[1].currency, attested[1].txId.toUpperCase(), 1, 100n * USD));
   } catch (e) {
     duplicateError = e.message;
   }
