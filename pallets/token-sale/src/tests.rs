@@ -1641,6 +1641,45 @@ mod property {
             tx: u8,
             refund_tx: u8,
         },
+        /// An attester (or, for index 4, a buyer) votes for claim `variant`,
+        /// spelling the id one of three ways.
+        Vote {
+            who: usize,
+            currency: usize,
+            tx: u8,
+            variant: usize,
+            spelling: usize,
+        },
+        Withdraw {
+            who: usize,
+            currency: usize,
+            tx: u8,
+            spelling: usize,
+        },
+        Prune {
+            currency: usize,
+            tx: u8,
+        },
+        /// Governance sets the committee to the attesters whose bit is set.
+        Committee(u8),
+    }
+
+    /// Who may vote in the property test: the 4 attesters and a buyer.
+    const VOTERS: [AccountId; 5] = [A1, A2, A3, A4, ALICE];
+    /// The claims voted for: (buyer, USD).
+    const CLAIMS: [(AccountId, UsdMicros); 3] = [
+        (ALICE, 35 * USD),
+        (BOB, 10_000 * USD),
+        (CHARLIE, 20_000_000 * USD),
+    ];
+
+    /// The id `t{t}` spelt three ways (one payment).
+    fn spelt(t: u8, spelling: usize) -> String {
+        match spelling {
+            0 => format!("t{t}"),
+            1 => format!("T{t}"),
+            _ => format!("0xT{t}"),
+        }
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -1656,6 +1695,12 @@ mod property {
             1 => Just(Op::Finalize),
             2 => (1u64..=5).prop_map(Op::Claim),
             2 => (0usize..8, 0u8..12, 0u8..12).prop_map(|(currency, tx, refund_tx)| Op::Refund { currency, tx, refund_tx }),
+            8 => (0usize..5, 0usize..2, 0u8..4, 0usize..3, 0usize..3)
+                .prop_map(|(who, currency, tx, variant, spelling)| Op::Vote { who, currency, tx, variant, spelling }),
+            2 => (0usize..5, 0usize..2, 0u8..4, 0usize..3)
+                .prop_map(|(who, currency, tx, spelling)| Op::Withdraw { who, currency, tx, spelling }),
+            1 => (0usize..2, 0u8..4).prop_map(|(currency, tx)| Op::Prune { currency, tx }),
+            1 => (0u8..16).prop_map(Op::Committee),
         ]
     }
 
@@ -1666,6 +1711,28 @@ mod property {
         seen: std::collections::BTreeSet<(usize, u8)>,
         alloc: std::collections::BTreeMap<AccountId, u128>,
         claimed: std::collections::BTreeSet<AccountId>,
+        /// Votes per payment: (voter, claim variant).
+        pending: std::collections::BTreeMap<(usize, u8), Vec<(AccountId, usize)>>,
+        open: std::collections::BTreeMap<AccountId, u32>,
+        members: std::collections::BTreeSet<AccountId>,
+    }
+
+    impl Model {
+        fn count(&mut self, key: (usize, u8), buyer: AccountId, usd: UsdMicros, block: u64) {
+            self.seen.insert(key);
+            let counted = (usd as u128).min(HARD_CAP_MICRO_USD as u128 - self.raised);
+            self.raised += counted;
+            let tokens = counted * (100 + bonus_for_block(block)) * UNIT / 35_000_000;
+            *self.alloc.entry(buyer).or_default() += tokens;
+        }
+
+        fn release(&mut self, who: AccountId) {
+            let n = self.open.entry(who).or_default();
+            *n -= 1;
+            if *n == 0 {
+                self.open.remove(&who);
+            }
+        }
     }
 
     fn bonus_for_block(block: u64) -> u128 {
@@ -1685,7 +1752,7 @@ mod property {
         fn random_sequences_keep_every_rule(ops in proptest::collection::vec(op(), 1..40)) {
             ExtBuilder::default().build().execute_with(|| -> Result<(), TestCaseError> {
                 let genesis = Balances::total_issuance();
-                let mut m = Model::default();
+                let mut m = Model { members: ATTESTERS.into_iter().collect(), ..Model::default() };
                 let mut block = START;
                 go_to(block);
                 for op in ops {
@@ -1699,12 +1766,91 @@ mod property {
                             let ok = active && usd >= MIN_CONTRIBUTION_MICRO_USD && !m.seen.contains(&(currency, t));
                             prop_assert_eq!(r.is_ok(), ok, "attest {:?}", r);
                             if ok {
-                                m.seen.insert((currency, t));
-                                let counted = (usd as u128).min(HARD_CAP_MICRO_USD as u128 - m.raised);
-                                m.raised += counted;
-                                let tokens = counted * (100 + bonus_for_block(block)) * UNIT / 35_000_000;
-                                *m.alloc.entry(buyer).or_default() += tokens;
+                                m.count((currency, t), buyer, usd, block);
                             }
+                        },
+                        Op::Vote { who, currency, tx: t, variant, spelling } => {
+                            let voter = VOTERS[who];
+                            let (buyer, usd) = CLAIMS[variant];
+                            let r = TokenSale::attest(
+                                RuntimeOrigin::signed(voter),
+                                buyer,
+                                Currency::ALL[currency],
+                                super::tx(&spelt(t, spelling)),
+                                1_000,
+                                usd,
+                            );
+                            let key = (currency, t);
+                            let active = block < START + 42 * DAY
+                                && m.raised < HARD_CAP_MICRO_USD as u128
+                                && Outcome::<Test>::get().is_none();
+                            let votes = m.pending.get(&key).cloned().unwrap_or_default();
+                            let agreeing = 1 + votes
+                                .iter()
+                                .filter(|(a, v)| *v == variant && m.members.contains(a))
+                                .count();
+                            let open = m.open.get(&voter).copied().unwrap_or(0);
+                            let ok = m.members.contains(&voter)
+                                && active
+                                && !m.seen.contains(&key)
+                                && !votes.iter().any(|(a, _)| *a == voter)
+                                && (agreeing >= 2 || open < MAX_PENDING_PER_ATTESTER);
+                            prop_assert_eq!(r.is_ok(), ok, "vote {:?}", r);
+                            if ok && agreeing >= 2 {
+                                m.count(key, buyer, usd, block);
+                                for (a, _) in votes {
+                                    m.release(a);
+                                }
+                                m.pending.remove(&key);
+                            } else if ok {
+                                m.pending.entry(key).or_default().push((voter, variant));
+                                *m.open.entry(voter).or_default() += 1;
+                            }
+                        },
+                        Op::Withdraw { who, currency, tx: t, spelling } => {
+                            let voter = VOTERS[who];
+                            let r = TokenSale::withdraw_attestation(
+                                RuntimeOrigin::signed(voter),
+                                Currency::ALL[currency],
+                                super::tx(&spelt(t, spelling)),
+                            );
+                            let key = (currency, t);
+                            let votes = m.pending.get(&key).cloned().unwrap_or_default();
+                            let ok = votes.iter().any(|(a, _)| *a == voter);
+                            prop_assert_eq!(r.is_ok(), ok, "withdraw {:?}", r);
+                            if ok {
+                                let rest: Vec<_> = votes.into_iter().filter(|(a, _)| *a != voter).collect();
+                                if rest.is_empty() { m.pending.remove(&key); } else { m.pending.insert(key, rest); }
+                                m.release(voter);
+                            }
+                        },
+                        Op::Prune { currency, tx: t } => {
+                            let r = TokenSale::prune_attestation(
+                                RuntimeOrigin::signed(9),
+                                Currency::ALL[currency],
+                                super::tx(&spelt(t, 0)),
+                            );
+                            let key = (currency, t);
+                            let active = block < START + 42 * DAY
+                                && m.raised < HARD_CAP_MICRO_USD as u128
+                                && Outcome::<Test>::get().is_none();
+                            let ok = m.pending.contains_key(&key) && (!active || m.seen.contains(&key));
+                            prop_assert_eq!(r.is_ok(), ok, "prune {:?}", r);
+                            if ok {
+                                for (a, _) in m.pending.remove(&key).unwrap_or_default() {
+                                    m.release(a);
+                                }
+                            }
+                        },
+                        Op::Committee(mask) => {
+                            let members: Vec<AccountId> = ATTESTERS
+                                .into_iter()
+                                .enumerate()
+                                .filter(|(i, _)| mask & (1 << i) != 0)
+                                .map(|(_, a)| a)
+                                .collect();
+                            set_attesters(&members);
+                            m.members = members.into_iter().collect();
                         },
                         Op::Finalize => {
                             let can = Outcome::<Test>::get().is_none()
@@ -1734,6 +1880,11 @@ mod property {
                     prop_assert!(Raised::<Test>::get() as u128 <= HARD_CAP_MICRO_USD as u128, "hard cap exceeded");
                     prop_assert_eq!(Raised::<Test>::get() as u128, m.raised);
                     prop_assert_eq!(Contributions::<Test>::iter().count(), m.seen.len(), "one count per external tx");
+                    prop_assert_eq!(Pending::<Test>::iter().count(), m.pending.len(), "pending payments");
+                    for voter in VOTERS {
+                        prop_assert_eq!(PendingOf::<Test>::get(voter), m.open.get(&voter).copied().unwrap_or(0), "open votes");
+                        prop_assert!(PendingOf::<Test>::get(voter) <= MAX_PENDING_PER_ATTESTER);
+                    }
                     for (who, a) in &m.alloc {
                         prop_assert_eq!(allocation(*who), *a, "allocation = sum floor(usd / 0.35 × (1 + bonus))");
                     }
