@@ -53,7 +53,7 @@ fn a_buyer_holding_zero_masp_claims_with_a_feeless_signed_transaction() {
             RuntimeOrigin::root(),
             buyer_id.clone(),
             Currency::Btc,
-            tx("btc-1"),
+            tx("btc1"),
             100_000,
             35 * USD
         ));
@@ -61,7 +61,7 @@ fn a_buyer_holding_zero_masp_claims_with_a_feeless_signed_transaction() {
             RuntimeOrigin::root(),
             account(Sr25519Keyring::Bob),
             Currency::Eth,
-            tx("eth-1"),
+            tx("eth1"),
             1,
             SOFT_CAP_MICRO_USD
         ));

@@ -64,7 +64,7 @@ export async function runIcoStory(api, keyring, { advanceTo, log = () => {} }) {
   let n = 0;
   for (const b of buyers) {
     await advanceTo(dayStart(b.day));
-    const txId = `${b.currency.toLowerCase()}-demo-${n++}-${Date.now()}`;
+    const txId = `${b.currency.toLowerCase()}demo${n++}x${Date.now()}`; // ASCII letters and digits only (ids are normalised)
     const { events } = await sudo(api, alice, api.tx.tokenSale.attestContribution(b.pair.address, b.currency, txId, 1_000_000, b.usd));
     const ev = events.find(({ event }) => api.events.tokenSale.ContributionAttested.is(event)).event.data;
     const row = {
