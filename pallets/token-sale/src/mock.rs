@@ -1,8 +1,12 @@
 //! A test runtime: frame-system, pallet-balances (MASP with 12 decimals and
-//! the real existential deposit) and the token sale with root as authority.
+//! the real existential deposit) and the token sale with root as authority and
+//! an attester committee the tests can change ([`set_attesters`]).
 
 use crate as pallet_token_sale;
-use frame_support::{derive_impl, parameter_types, traits::ConstU128};
+use frame_support::{
+    derive_impl, parameter_types,
+    traits::{ConstU128, ConstU32, SortedMembers},
+};
 use frame_system::EnsureRoot;
 use sp_runtime::BuildStorage;
 
@@ -54,11 +58,50 @@ impl pallet_balances::Config for Test {
 
 parameter_types! {
     pub const TokenUnit: u128 = UNIT;
+    /// The attester committee (kept in the test's storage, so each test
+    /// starts from [`ATTESTERS`]).
+    pub storage AttesterSet: Vec<AccountId> = ATTESTERS.to_vec();
+}
+
+/// The attesters at genesis in the tests.
+pub const ATTESTERS: [AccountId; 4] = [11, 12, 13, 14];
+/// Most votes kept on one payment, and the highest threshold, in the tests.
+pub const MAX_ATTESTERS: u32 = 5;
+/// Most open votes per attester in the tests.
+pub const MAX_PENDING_PER_ATTESTER: u32 = 3;
+
+/// The committee as governance's membership pallet would expose it.
+pub struct MockAttesters;
+
+impl SortedMembers<AccountId> for MockAttesters {
+    fn sorted_members() -> Vec<AccountId> {
+        let mut members = AttesterSet::get();
+        members.sort();
+        members.dedup();
+        members
+    }
+
+    #[cfg(feature = "runtime-benchmarks")]
+    fn add(who: &AccountId) {
+        let mut members = Self::sorted_members();
+        if let Err(i) = members.binary_search(who) {
+            members.insert(i, *who);
+        }
+        AttesterSet::set(&members);
+    }
+}
+
+/// Replaces the attester committee (as governance would).
+pub fn set_attesters(members: &[AccountId]) {
+    AttesterSet::set(&members.to_vec());
 }
 
 impl pallet_token_sale::Config for Test {
     type Currency = Balances;
     type SaleOrigin = EnsureRoot<AccountId>;
+    type Attesters = MockAttesters;
+    type MaxAttesters = ConstU32<MAX_ATTESTERS>;
+    type MaxPendingPerAttester = ConstU32<MAX_PENDING_PER_ATTESTER>;
     type TokenUnit = TokenUnit;
     type WeightInfo = ();
 }
@@ -74,19 +117,30 @@ pub const HOLDER_BALANCE: Balance = 500 * UNIT;
 
 pub struct ExtBuilder {
     schedule: Option<(u64, u64)>,
+    attest_threshold: u32,
 }
 
 impl Default for ExtBuilder {
     fn default() -> Self {
         Self {
             schedule: Some((START, DAY)),
+            attest_threshold: 2,
         }
     }
 }
 
 impl ExtBuilder {
     pub fn unscheduled() -> Self {
-        Self { schedule: None }
+        Self {
+            schedule: None,
+            ..Default::default()
+        }
+    }
+
+    /// M at genesis.
+    pub fn attest_threshold(mut self, threshold: u32) -> Self {
+        self.attest_threshold = threshold;
+        self
     }
 
     pub fn build(self) -> sp_io::TestExternalities {
@@ -103,6 +157,7 @@ impl ExtBuilder {
             schedule: self
                 .schedule
                 .map(|(start, day_length)| crate::SaleSchedule { start, day_length }),
+            attest_threshold: self.attest_threshold,
         }
         .assimilate_storage(&mut storage)
         .unwrap();

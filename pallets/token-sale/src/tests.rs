@@ -27,8 +27,10 @@ fn attest(
     TokenSale::attest_contribution(RuntimeOrigin::root(), buyer, currency, tx(id), 1_000, usd)
 }
 
+/// The contribution stored for `id` (looked up by its normalised form).
 fn contribution(currency: Currency, id: &str) -> ContributionOf<Test> {
-    Contributions::<Test>::get((currency, tx(id))).expect("contribution stored")
+    let id = normalize_tx_id(&tx(id)).expect("well-formed id");
+    Contributions::<Test>::get((currency, id)).expect("contribution stored")
 }
 
 fn allocation(who: AccountId) -> Balance {
@@ -41,7 +43,7 @@ fn raise(usd: UsdMicros) {
     let mut i = 0;
     while left > 0 {
         let part = left.min(10_000_000 * USD);
-        assert_ok!(attest(CHARLIE, Currency::Btc, &format!("fill-{i}"), part));
+        assert_ok!(attest(CHARLIE, Currency::Btc, &format!("fill{i}"), part));
         left -= part;
         i += 1;
     }
@@ -206,11 +208,11 @@ fn a_buyers_allocation_is_the_sum_of_each_contributions_rounded_tokens() {
 fn a_contribution_in_the_first_24_hours_gets_25_percent() {
     ExtBuilder::default().build_and_execute(|| {
         go_to(day_start(1));
-        assert_ok!(attest(ALICE, Currency::Eth, "d1-first", 35 * USD));
-        assert_eq!(contribution(Currency::Eth, "d1-first").bonus_percent, 25);
+        assert_ok!(attest(ALICE, Currency::Eth, "d1first", 35 * USD));
+        assert_eq!(contribution(Currency::Eth, "d1first").bonus_percent, 25);
         go_to(day_end(1));
-        assert_ok!(attest(ALICE, Currency::Eth, "d1-last", 35 * USD));
-        assert_eq!(contribution(Currency::Eth, "d1-last").tokens, 125 * UNIT);
+        assert_ok!(attest(ALICE, Currency::Eth, "d1last", 35 * USD));
+        assert_eq!(contribution(Currency::Eth, "d1last").tokens, 125 * UNIT);
     });
 }
 
@@ -230,7 +232,7 @@ fn bonus_boundaries_25_15_10_0() {
         for (i, (block, bonus)) in cases.into_iter().enumerate() {
             go_to(block);
             assert_eq!(TokenSale::bonus_at(block), bonus, "bonus at block {block}");
-            let id = format!("boundary-{i}");
+            let id = format!("boundary{i}");
             assert_ok!(attest(ALICE, Currency::Ltc, &id, 35 * USD));
             let c = contribution(Currency::Ltc, &id);
             assert_eq!(c.bonus_percent, bonus, "block {block}");
@@ -322,7 +324,7 @@ fn an_attestation_records_and_announces_the_contribution() {
             RuntimeOrigin::root(),
             ALICE,
             Currency::Btc,
-            tx("btc-1"),
+            tx("btc1"),
             150_000,
             70 * USD
         ));
@@ -330,7 +332,7 @@ fn an_attestation_records_and_announces_the_contribution() {
             Event::<Test>::ContributionAttested {
                 buyer: ALICE,
                 currency: Currency::Btc,
-                external_tx_id: tx("btc-1"),
+                external_tx_id: tx("btc1"),
                 amount_in_currency: 150_000,
                 usd_value: 70 * USD,
                 counted_usd: 70 * USD,
@@ -343,7 +345,7 @@ fn an_attestation_records_and_announces_the_contribution() {
         );
         assert!(ContributionsOf::<Test>::contains_key(
             ALICE,
-            (Currency::Btc, tx("btc-1"))
+            (Currency::Btc, tx("btc1"))
         ));
         assert_eq!(TotalAllocated::<Test>::get(), 230 * UNIT);
     });
@@ -391,7 +393,7 @@ fn reaching_the_hard_cap_ends_the_sale_early() {
         raise(HARD_CAP_MICRO_USD);
         assert_eq!(TokenSale::phase_at(day_start(5)), SalePhase::Ended);
         assert_noop!(
-            attest(ALICE, Currency::Eth, "after-cap", 35 * USD),
+            attest(ALICE, Currency::Eth, "aftercap", 35 * USD),
             Error::<Test>::HardCapReached
         );
         // finalize needs no waiting for the end block.
@@ -754,6 +756,808 @@ fn after_a_successful_sale_only_the_excess_over_the_hard_cap_is_refundable() {
     });
 }
 
+// --- The attester committee: M of N, one vote each, normalised ids -----------------------
+
+const A1: AccountId = ATTESTERS[0];
+const A2: AccountId = ATTESTERS[1];
+const A3: AccountId = ATTESTERS[2];
+const A4: AccountId = ATTESTERS[3];
+
+/// `attester` votes that `buyer` paid `amount` (Eth) worth `usd` in `id`.
+fn vote(
+    attester: AccountId,
+    buyer: AccountId,
+    id: &str,
+    amount: u128,
+    usd: UsdMicros,
+) -> sp_runtime::DispatchResult {
+    TokenSale::attest(
+        RuntimeOrigin::signed(attester),
+        buyer,
+        Currency::Eth,
+        tx(id),
+        amount,
+        usd,
+    )
+}
+
+/// The normalised key of the Eth payment `id`.
+fn eth_key(id: &str) -> ContributionKey {
+    (
+        Currency::Eth,
+        normalize_tx_id(&tx(id)).expect("well-formed id"),
+    )
+}
+
+/// Votes pending on the Eth payment `id`.
+fn votes_on(id: &str) -> usize {
+    Pending::<Test>::get(eth_key(id)).map_or(0, |v| v.len())
+}
+
+fn counted(id: &str) -> bool {
+    Contributions::<Test>::contains_key(eth_key(id))
+}
+
+#[test]
+fn a_payment_counts_exactly_once_at_the_mth_matching_vote() {
+    ExtBuilder::default()
+        .attest_threshold(3)
+        .build_and_execute(|| {
+            go_to(day_start(2));
+            assert_ok!(vote(A1, ALICE, "0xAA01", 1_000, 70 * USD));
+            System::assert_last_event(
+                Event::<Test>::AttestationVoted {
+                    attester: A1,
+                    currency: Currency::Eth,
+                    external_tx_id: tx("aa01"),
+                    buyer: ALICE,
+                    amount_in_currency: 1_000,
+                    usd_value: 70 * USD,
+                    votes: 1,
+                    threshold: 3,
+                }
+                .into(),
+            );
+            assert_ok!(vote(A2, ALICE, "aa01", 1_000, 70 * USD));
+            assert!(!counted("aa01"), "2 of 3: nothing counted");
+            assert_eq!((Raised::<Test>::get(), allocation(ALICE)), (0, 0));
+            assert_eq!(
+                (PendingOf::<Test>::get(A1), PendingOf::<Test>::get(A2)),
+                (1, 1)
+            );
+
+            assert_ok!(vote(A3, ALICE, "0Xaa01", 1_000, 70 * USD));
+            assert!(counted("aa01"));
+            assert_eq!(Raised::<Test>::get(), 70 * USD);
+            assert_eq!(
+                allocation(ALICE),
+                230 * UNIT,
+                "$70 on day 2 = 200 MASP + 15%"
+            );
+            System::assert_has_event(
+                Event::<Test>::AttestationVoted {
+                    attester: A3,
+                    currency: Currency::Eth,
+                    external_tx_id: tx("aa01"),
+                    buyer: ALICE,
+                    amount_in_currency: 1_000,
+                    usd_value: 70 * USD,
+                    votes: 3,
+                    threshold: 3,
+                }
+                .into(),
+            );
+            System::assert_last_event(
+                Event::<Test>::ContributionAttested {
+                    buyer: ALICE,
+                    currency: Currency::Eth,
+                    external_tx_id: tx("aa01"),
+                    amount_in_currency: 1_000,
+                    usd_value: 70 * USD,
+                    counted_usd: 70 * USD,
+                    excess_usd: 0,
+                    day: 2,
+                    bonus_percent: 15,
+                    tokens: 230 * UNIT,
+                }
+                .into(),
+            );
+            // The votes are gone and every slot is free.
+            assert_eq!(votes_on("aa01"), 0);
+            for a in ATTESTERS {
+                assert_eq!(PendingOf::<Test>::get(a), 0);
+            }
+            // A 4th vote cannot count it again.
+            assert_noop!(
+                vote(A4, ALICE, "aa01", 1_000, 70 * USD),
+                Error::<Test>::DuplicateContribution
+            );
+            assert_eq!(Buyers::<Test>::get(ALICE).unwrap().contributions, 1);
+        });
+}
+
+#[test]
+fn one_attester_alone_can_never_mint() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_eq!(AttestThreshold::<Test>::get(), 2);
+        assert_ok!(vote(A1, A1, "bb01", 1, 10_000 * USD));
+        assert!(!counted("bb01"));
+        assert_eq!((Raised::<Test>::get(), allocation(A1)), (0, 0));
+
+        // The threshold cannot go below 2, nor above MaxAttesters.
+        for m in [0, 1] {
+            assert_noop!(
+                TokenSale::set_attest_threshold(RuntimeOrigin::root(), m),
+                Error::<Test>::ThresholdTooLow
+            );
+        }
+        assert_noop!(
+            TokenSale::set_attest_threshold(RuntimeOrigin::root(), MAX_ATTESTERS + 1),
+            Error::<Test>::ThresholdTooHigh
+        );
+        assert_noop!(
+            TokenSale::set_attest_threshold(RuntimeOrigin::signed(A1), 2),
+            DispatchError::BadOrigin
+        );
+        assert_ok!(TokenSale::set_attest_threshold(
+            RuntimeOrigin::root(),
+            MAX_ATTESTERS
+        ));
+        System::assert_last_event(
+            Event::<Test>::AttestThresholdSet {
+                threshold: MAX_ATTESTERS,
+            }
+            .into(),
+        );
+        assert_ok!(TokenSale::set_attest_threshold(RuntimeOrigin::root(), 2));
+
+        // Even a threshold of 0 or 1 in storage (a bad migration) is applied
+        // as 2: one vote still counts nothing.
+        for stored in [0, 1] {
+            AttestThreshold::<Test>::put(stored);
+            assert_eq!(TokenSale::attest_threshold(), 2);
+            assert_ok!(vote(A2, A2, &format!("bb1{stored}"), 1, 10_000 * USD));
+            assert_eq!((Raised::<Test>::get(), allocation(A2)), (0, 0));
+        }
+        AttestThreshold::<Test>::put(2);
+    });
+}
+
+#[test]
+fn the_genesis_threshold_cannot_let_one_attester_mint() {
+    let built = std::panic::catch_unwind(|| ExtBuilder::default().attest_threshold(1).build());
+    assert!(built.is_err(), "genesis refuses a threshold of 1");
+    let built = std::panic::catch_unwind(|| {
+        ExtBuilder::default()
+            .attest_threshold(MAX_ATTESTERS + 1)
+            .build()
+    });
+    assert!(
+        built.is_err(),
+        "genesis refuses a threshold above MaxAttesters"
+    );
+}
+
+#[test]
+fn attesters_who_disagree_on_buyer_amount_or_usd_count_nothing_until_m_agree() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        // (id, A1's claim, A2's claim): they differ in one field each time.
+        let cases = [
+            ("cc01", (ALICE, 1_000, 100 * USD), (ALICE, 1_001, 100 * USD)),
+            ("cc02", (ALICE, 1_000, 100 * USD), (ALICE, 1_000, 101 * USD)),
+            ("cc03", (ALICE, 1_000, 100 * USD), (BOB, 1_000, 100 * USD)),
+        ];
+        for (id, (b1, a1, u1), (b2, a2, u2)) in cases {
+            assert_ok!(vote(A1, b1, id, a1, u1));
+            assert_ok!(vote(A2, b2, id, a2, u2));
+            assert!(!counted(id), "{id}: two claims, one vote each");
+            assert_eq!(votes_on(id), 2, "{id}: both claims pending");
+            let view = TokenSale::attestation(Currency::Eth, &tx(id)).unwrap();
+            assert_eq!(view.claims.len(), 2);
+            assert!(view.claims.iter().all(|c| c.counting_votes == 1));
+        }
+        assert_eq!(Raised::<Test>::get(), 0);
+
+        // A third attester agreeing with A2 counts A2's claim, and only it.
+        for (id, _, (b2, a2, u2)) in cases {
+            assert_ok!(vote(A3, b2, id, a2, u2));
+            let c = contribution(Currency::Eth, id);
+            assert_eq!((c.buyer, c.amount_in_currency, c.usd_value), (b2, a2, u2));
+            assert_eq!(votes_on(id), 0, "{id}: the losing claim is dropped too");
+        }
+        assert_eq!(Raised::<Test>::get(), 301 * USD);
+        assert_eq!(PendingOf::<Test>::get(A1), 0, "A1's slots are free again");
+    });
+}
+
+#[test]
+fn an_attester_votes_once_per_payment() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_ok!(vote(A1, ALICE, "dd01", 1_000, 100 * USD));
+        assert_noop!(
+            vote(A1, ALICE, "dd01", 1_000, 100 * USD),
+            Error::<Test>::AlreadyVoted
+        );
+        // Not for another claim either, nor under another spelling.
+        assert_noop!(
+            vote(A1, BOB, "dd01", 1_000, 100 * USD),
+            Error::<Test>::AlreadyVoted
+        );
+        assert_noop!(
+            vote(A1, ALICE, "0XDD01", 1_000, 100 * USD),
+            Error::<Test>::AlreadyVoted
+        );
+        // To change its claim, it withdraws first.
+        assert_ok!(TokenSale::withdraw_attestation(
+            RuntimeOrigin::signed(A1),
+            Currency::Eth,
+            tx("dd01")
+        ));
+        assert_ok!(vote(A1, BOB, "dd01", 1_000, 100 * USD));
+        assert_eq!(PendingOf::<Test>::get(A1), 1);
+    });
+}
+
+#[test]
+fn a_removed_attesters_vote_does_not_count_toward_m() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_ok!(vote(A1, ALICE, "ee01", 1_000, 100 * USD));
+        set_attesters(&[A2, A3, A4]);
+        assert_ok!(vote(A2, ALICE, "ee01", 1_000, 100 * USD));
+        assert!(
+            !counted("ee01"),
+            "A1 is no longer an attester: 1 counting vote"
+        );
+        System::assert_last_event(
+            Event::<Test>::AttestationVoted {
+                attester: A2,
+                currency: Currency::Eth,
+                external_tx_id: tx("ee01"),
+                buyer: ALICE,
+                amount_in_currency: 1_000,
+                usd_value: 100 * USD,
+                votes: 1,
+                threshold: 2,
+            }
+            .into(),
+        );
+        assert_noop!(
+            vote(A1, ALICE, "ee02", 1_000, 100 * USD),
+            Error::<Test>::NotAnAttester
+        );
+        assert_ok!(vote(A3, ALICE, "ee01", 1_000, 100 * USD));
+        assert!(counted("ee01"));
+        assert_eq!(
+            PendingOf::<Test>::get(A1),
+            0,
+            "the removed attester's vote was dropped with the others"
+        );
+    });
+}
+
+#[test]
+fn a_removed_attester_can_still_withdraw_its_votes() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_ok!(vote(A1, ALICE, "ee11", 1_000, 100 * USD));
+        set_attesters(&[A2, A3]);
+        assert_ok!(TokenSale::withdraw_attestation(
+            RuntimeOrigin::signed(A1),
+            Currency::Eth,
+            tx("EE11")
+        ));
+        assert_eq!((votes_on("ee11"), PendingOf::<Test>::get(A1)), (0, 0));
+    });
+}
+
+#[test]
+fn a_non_attester_cannot_vote_and_changes_nothing() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        // The cheapest attack of a hostile buyer: vote for its own payment.
+        assert_noop!(
+            vote(ALICE, ALICE, "ff01", 1_000, 100 * USD),
+            Error::<Test>::NotAnAttester
+        );
+        assert_noop!(
+            TokenSale::attest(
+                RuntimeOrigin::root(),
+                ALICE,
+                Currency::Eth,
+                tx("ff01"),
+                1_000,
+                100 * USD
+            ),
+            DispatchError::BadOrigin
+        );
+        assert_eq!(PendingOf::<Test>::get(ALICE), 0);
+    });
+}
+
+#[test]
+fn one_payment_spelt_differently_counts_once_whichever_path_attests_it() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        // A hostile buyer reports one payment twice, spelt two ways.
+        assert_ok!(vote(A1, ALICE, "0xABCdef", 1_000, 100 * USD));
+        assert_ok!(vote(A2, ALICE, "abcdef", 1_000, 100 * USD));
+        assert!(counted("abcdef"));
+        assert!(Contributions::<Test>::contains_key((
+            Currency::Eth,
+            tx("abcdef")
+        )));
+        for spelling in ["0xabcdef", "0XABCDEF", "ABCDEF", "abcdef"] {
+            assert_noop!(
+                vote(A3, BOB, spelling, 1_000, 100 * USD),
+                Error::<Test>::DuplicateContribution
+            );
+            assert_noop!(
+                attest(BOB, Currency::Eth, spelling, 100 * USD),
+                Error::<Test>::DuplicateContribution
+            );
+        }
+        // The other way round: the authority first, then the committee.
+        assert_ok!(attest(BOB, Currency::Eth, "0XFEED", 100 * USD));
+        System::assert_has_event(
+            Event::<Test>::ContributionAttested {
+                buyer: BOB,
+                currency: Currency::Eth,
+                external_tx_id: tx("feed"),
+                amount_in_currency: 1_000,
+                usd_value: 100 * USD,
+                counted_usd: 100 * USD,
+                excess_usd: 0,
+                day: 1,
+                bonus_percent: 25,
+                tokens: tokens_for(100 * USD, 25, UNIT).unwrap(),
+            }
+            .into(),
+        );
+        assert_noop!(
+            vote(A1, BOB, "feed", 1_000, 100 * USD),
+            Error::<Test>::DuplicateContribution
+        );
+        assert_eq!(Raised::<Test>::get(), 200 * USD);
+    });
+}
+
+#[test]
+fn tx_ids_are_normalised_and_malformed_ones_refused() {
+    let n = |id: &str| normalize_tx_id(&tx(id));
+    assert_eq!(n("0xABCdef"), Ok(tx("abcdef")));
+    assert_eq!(n("0Xabcdef"), Ok(tx("abcdef")));
+    assert_eq!(n("ABCDEF"), Ok(tx("abcdef")));
+    assert_eq!(n("00ab"), Ok(tx("00ab")), "a leading 0 is not a prefix");
+    assert_eq!(n("0x0xab"), Ok(tx("0xab")), "only ONE prefix is removed");
+    assert_eq!(n(""), Err(TxIdError::Empty));
+    assert_eq!(n("0x"), Err(TxIdError::Empty));
+    assert_eq!(n("0X"), Err(TxIdError::Empty));
+    assert_eq!(n("x0x"), Ok(tx("x0x")), "a prefix only at the start");
+    for bad in [
+        "ab-cd", "ab cd", " abcd", "abcd\n", "ab:cd", "0x ab", "abçd", "0x-1",
+    ] {
+        assert_eq!(n(bad), Err(TxIdError::Malformed), "{bad:?}");
+    }
+    let max: String = "F".repeat(MAX_TX_ID_LEN as usize);
+    assert_eq!(n(&max), Ok(tx(&"f".repeat(MAX_TX_ID_LEN as usize))));
+
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        for (id, error) in [
+            ("ab-cd", DispatchError::from(Error::<Test>::MalformedTxId)),
+            ("0x", DispatchError::from(Error::<Test>::EmptyTxId)),
+        ] {
+            assert_noop!(vote(A1, ALICE, id, 1_000, 100 * USD), error);
+            assert_noop!(attest(ALICE, Currency::Eth, id, 100 * USD), error);
+            assert_noop!(
+                TokenSale::withdraw_attestation(RuntimeOrigin::signed(A1), Currency::Eth, tx(id)),
+                error
+            );
+            assert_noop!(
+                TokenSale::clear_attestation(RuntimeOrigin::root(), Currency::Eth, tx(id)),
+                error
+            );
+        }
+        assert_eq!(TokenSale::attestation(Currency::Eth, &tx("ab-cd")), None);
+    });
+}
+
+#[test]
+fn refunds_are_recorded_under_normalised_ids() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_ok!(attest(ALICE, Currency::Eth, "ab12", 100 * USD));
+        assert_ok!(attest(BOB, Currency::Eth, "cd34", 100 * USD));
+        go_to(START + 42 * DAY);
+        assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
+        assert_ok!(TokenSale::mark_refunded(
+            RuntimeOrigin::root(),
+            Currency::Eth,
+            tx("0xAB12"),
+            tx("0XEF56")
+        ));
+        System::assert_last_event(
+            Event::<Test>::RefundRecorded {
+                buyer: ALICE,
+                currency: Currency::Eth,
+                external_tx_id: tx("ab12"),
+                refund_tx_id: tx("ef56"),
+                usd_refunded: 100 * USD,
+            }
+            .into(),
+        );
+        // The same refund tx spelt another way is the same refund tx.
+        assert_noop!(
+            TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("cd34"), tx("ef56")),
+            Error::<Test>::DuplicateRefundTx
+        );
+        assert_noop!(
+            TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("AB12"), tx("0102")),
+            Error::<Test>::AlreadyRefunded
+        );
+        assert_noop!(
+            TokenSale::mark_refunded(RuntimeOrigin::root(), Currency::Eth, tx("cd34"), tx("r-1")),
+            Error::<Test>::MalformedTxId
+        );
+    });
+}
+
+#[test]
+fn a_hostile_attester_is_held_to_max_pending_while_honest_attestations_still_count() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        // The cheapest harm a hostile attester can do: a vote for a made-up
+        // payment, as many as it may (one per payment, each cheap).
+        for i in 0..MAX_PENDING_PER_ATTESTER {
+            assert_ok!(vote(A1, A1, &format!("bad{i}"), 1, HARD_CAP_MICRO_USD));
+        }
+        assert_noop!(
+            vote(A1, A1, "bad9", 1, HARD_CAP_MICRO_USD),
+            Error::<Test>::TooManyPending
+        );
+        assert_eq!(PendingOf::<Test>::get(A1), MAX_PENDING_PER_ATTESTER);
+        assert_eq!(
+            Pending::<Test>::iter().count() as u32,
+            MAX_PENDING_PER_ATTESTER
+        );
+        // It cannot front-run a real payment with its own claim either...
+        assert_noop!(
+            vote(A1, A1, "90001", 1_000, 100 * USD),
+            Error::<Test>::TooManyPending
+        );
+        // ...and honest attesters still count real payments.
+        assert_ok!(vote(A2, ALICE, "90001", 1_000, 100 * USD));
+        assert_ok!(vote(A3, ALICE, "90001", 1_000, 100 * USD));
+        assert_eq!(contribution(Currency::Eth, "90001").buyer, ALICE);
+        assert_eq!(
+            Raised::<Test>::get(),
+            100 * USD,
+            "nothing of the hostile's counted"
+        );
+        assert_eq!(allocation(A1), 0);
+    });
+}
+
+#[test]
+fn a_hostile_claim_on_a_real_payment_loses_to_m_honest_votes() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        // Front-running: the hostile attester votes first, naming itself.
+        assert_ok!(vote(A1, A1, "90002", 1_000, 100 * USD));
+        assert_ok!(vote(A2, ALICE, "90002", 1_000, 100 * USD));
+        assert!(!counted("90002"));
+        assert_ok!(vote(A3, ALICE, "90002", 1_000, 100 * USD));
+        assert_eq!(contribution(Currency::Eth, "90002").buyer, ALICE);
+        assert_eq!(allocation(A1), 0);
+        assert_eq!(
+            PendingOf::<Test>::get(A1),
+            0,
+            "its vote is dropped with the payment"
+        );
+    });
+}
+
+#[test]
+fn a_vote_that_completes_a_payment_is_accepted_at_the_open_vote_limit() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        for i in 0..MAX_PENDING_PER_ATTESTER {
+            assert_ok!(vote(A1, ALICE, &format!("a{i}"), 1_000, 100 * USD));
+        }
+        assert_ok!(vote(A2, BOB, "b0", 1_000, 100 * USD));
+        // A1 is at its limit, but this vote leaves nothing open.
+        assert_ok!(vote(A1, BOB, "b0", 1_000, 100 * USD));
+        assert!(counted("b0"));
+        assert_eq!(PendingOf::<Test>::get(A1), MAX_PENDING_PER_ATTESTER);
+        // A vote that would stay open is still refused.
+        assert_noop!(
+            vote(A1, BOB, "b1", 1_000, 100 * USD),
+            Error::<Test>::TooManyPending
+        );
+    });
+}
+
+#[test]
+fn withdrawing_a_vote_frees_its_slot() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        for i in 0..MAX_PENDING_PER_ATTESTER {
+            assert_ok!(vote(A1, ALICE, &format!("a{i}"), 1_000, 100 * USD));
+        }
+        assert_ok!(vote(A2, BOB, "a0", 1_000, 100 * USD));
+        assert_noop!(
+            vote(A1, ALICE, "a9", 1_000, 100 * USD),
+            Error::<Test>::TooManyPending
+        );
+        assert_ok!(TokenSale::withdraw_attestation(
+            RuntimeOrigin::signed(A1),
+            Currency::Eth,
+            tx("0xA0")
+        ));
+        System::assert_last_event(
+            Event::<Test>::AttestationWithdrawn {
+                attester: A1,
+                currency: Currency::Eth,
+                external_tx_id: tx("a0"),
+            }
+            .into(),
+        );
+        assert_eq!(PendingOf::<Test>::get(A1), MAX_PENDING_PER_ATTESTER - 1);
+        assert_eq!(votes_on("a0"), 1, "A2's vote stays");
+        assert_ok!(vote(A1, ALICE, "a9", 1_000, 100 * USD));
+        // The last vote on a payment withdrawn: the entry goes.
+        assert_ok!(TokenSale::withdraw_attestation(
+            RuntimeOrigin::signed(A1),
+            Currency::Eth,
+            tx("a1")
+        ));
+        assert!(!Pending::<Test>::contains_key(eth_key("a1")));
+        // Nothing to withdraw.
+        assert_noop!(
+            TokenSale::withdraw_attestation(RuntimeOrigin::signed(A1), Currency::Eth, tx("a1")),
+            Error::<Test>::NotVoted
+        );
+        assert_noop!(
+            TokenSale::withdraw_attestation(RuntimeOrigin::signed(A3), Currency::Eth, tx("a0")),
+            Error::<Test>::NotVoted
+        );
+    });
+}
+
+#[test]
+fn votes_are_pruned_only_once_they_can_no_longer_count() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_ok!(vote(A1, ALICE, "aa01", 1_000, 100 * USD));
+        assert_ok!(vote(A2, BOB, "aa01", 1_000, 100 * USD));
+        assert_ok!(vote(A1, ALICE, "aa02", 1_000, 100 * USD));
+        assert_noop!(
+            TokenSale::prune_attestation(RuntimeOrigin::signed(CHARLIE), Currency::Eth, tx("aa01")),
+            Error::<Test>::AttestationStillOpen
+        );
+        // Counted by the sale authority meanwhile: prunable at once.
+        assert_ok!(attest(ALICE, Currency::Eth, "0xAA02", 100 * USD));
+        assert_ok!(TokenSale::prune_attestation(
+            RuntimeOrigin::signed(CHARLIE),
+            Currency::Eth,
+            tx("aa02")
+        ));
+        System::assert_last_event(
+            Event::<Test>::AttestationPruned {
+                currency: Currency::Eth,
+                external_tx_id: tx("aa02"),
+                votes: 1,
+            }
+            .into(),
+        );
+        // The sale over: anyone prunes.
+        go_to(START + 42 * DAY);
+        assert_ok!(TokenSale::prune_attestation(
+            RuntimeOrigin::signed(CHARLIE),
+            Currency::Eth,
+            tx("AA01")
+        ));
+        assert_eq!(
+            (PendingOf::<Test>::get(A1), PendingOf::<Test>::get(A2)),
+            (0, 0)
+        );
+        assert_eq!(Pending::<Test>::iter().count(), 0);
+        assert_noop!(
+            TokenSale::prune_attestation(RuntimeOrigin::signed(CHARLIE), Currency::Eth, tx("aa01")),
+            Error::<Test>::NoPendingAttestation
+        );
+        assert_noop!(
+            TokenSale::prune_attestation(RuntimeOrigin::root(), Currency::Eth, tx("aa01")),
+            DispatchError::BadOrigin
+        );
+    });
+}
+
+#[test]
+fn votes_are_prunable_once_the_hard_cap_ends_the_sale() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_ok!(vote(A1, ALICE, "aa03", 1_000, 100 * USD));
+        raise(HARD_CAP_MICRO_USD);
+        assert_noop!(
+            vote(A2, ALICE, "aa03", 1_000, 100 * USD),
+            Error::<Test>::HardCapReached
+        );
+        assert_ok!(TokenSale::prune_attestation(
+            RuntimeOrigin::signed(CHARLIE),
+            Currency::Eth,
+            tx("aa03")
+        ));
+        assert_eq!(PendingOf::<Test>::get(A1), 0);
+    });
+}
+
+#[test]
+fn governance_clears_votes_at_any_time() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        assert_ok!(vote(A1, ALICE, "aa01", 1_000, 100 * USD));
+        assert_ok!(vote(A2, BOB, "aa01", 1_000, 100 * USD));
+        assert_noop!(
+            TokenSale::clear_attestation(RuntimeOrigin::signed(A3), Currency::Eth, tx("aa01")),
+            DispatchError::BadOrigin
+        );
+        assert_ok!(TokenSale::clear_attestation(
+            RuntimeOrigin::root(),
+            Currency::Eth,
+            tx("0xaa01")
+        ));
+        System::assert_last_event(
+            Event::<Test>::AttestationCleared {
+                currency: Currency::Eth,
+                external_tx_id: tx("aa01"),
+                votes: 2,
+            }
+            .into(),
+        );
+        assert_eq!(
+            (PendingOf::<Test>::get(A1), PendingOf::<Test>::get(A2)),
+            (0, 0)
+        );
+        assert_noop!(
+            TokenSale::clear_attestation(RuntimeOrigin::root(), Currency::Eth, tx("aa01")),
+            Error::<Test>::NoPendingAttestation
+        );
+    });
+}
+
+#[test]
+fn no_vote_is_recorded_for_a_payment_that_could_not_count() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START - 1);
+        assert_noop!(
+            vote(A1, ALICE, "aa01", 1_000, 100 * USD),
+            Error::<Test>::SaleNotStarted
+        );
+        go_to(START);
+        assert_noop!(
+            vote(A1, ALICE, "aa01", 1_000, 35 * USD - 1),
+            Error::<Test>::ContributionTooSmall
+        );
+        assert_noop!(
+            vote(A1, ALICE, "aa01", 0, 100 * USD),
+            Error::<Test>::ZeroAmount
+        );
+        go_to(START + 42 * DAY);
+        assert_noop!(
+            vote(A1, ALICE, "aa01", 1_000, 100 * USD),
+            Error::<Test>::SaleEnded
+        );
+        assert_ok!(TokenSale::finalize(RuntimeOrigin::signed(ALICE)));
+        assert_noop!(
+            vote(A1, ALICE, "aa01", 1_000, 100 * USD),
+            Error::<Test>::AlreadyFinalized
+        );
+    });
+}
+
+#[test]
+fn a_vote_after_the_hard_cap_is_refused() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        raise(HARD_CAP_MICRO_USD - 50 * USD);
+        assert_ok!(vote(A1, ALICE, "cap1", 1_000, 100 * USD));
+        // The vote that crosses the cap counts the part within it.
+        assert_ok!(vote(A2, ALICE, "cap1", 1_000, 100 * USD));
+        let c = contribution(Currency::Eth, "cap1");
+        assert_eq!((c.counted_usd, c.excess_usd), (50 * USD, 50 * USD));
+        assert!(HardCapReachedAt::<Test>::get().is_some());
+        assert_noop!(
+            vote(A1, ALICE, "cap2", 1_000, 100 * USD),
+            Error::<Test>::HardCapReached
+        );
+    });
+}
+
+#[test]
+fn a_payment_keeps_at_most_max_attesters_votes() {
+    ExtBuilder::default().build_and_execute(|| {
+        go_to(START);
+        let committee: Vec<AccountId> = (21..=21 + MAX_ATTESTERS as u64).collect();
+        set_attesters(&committee);
+        for (i, a) in committee.iter().take(MAX_ATTESTERS as usize).enumerate() {
+            assert_ok!(vote(*a, ALICE, "full", 1_000, 100 * USD + i as u64));
+        }
+        assert_noop!(
+            vote(
+                committee[MAX_ATTESTERS as usize],
+                ALICE,
+                "full",
+                1_000,
+                100 * USD
+            ),
+            Error::<Test>::TooManyVotes
+        );
+        assert_eq!(votes_on("full"), MAX_ATTESTERS as usize);
+    });
+}
+
+#[test]
+fn the_attestation_view_shows_each_claim_and_its_counting_votes() {
+    ExtBuilder::default()
+        .attest_threshold(3)
+        .build_and_execute(|| {
+            go_to(START);
+            assert_ok!(vote(A1, ALICE, "0xAB", 1_000, 100 * USD));
+            assert_ok!(vote(A2, BOB, "ab", 1_000, 100 * USD));
+            assert_ok!(vote(A3, ALICE, "AB", 1_000, 100 * USD));
+            set_attesters(&[A2, A3, A4]);
+            assert_eq!(
+                TokenSale::attestation(Currency::Eth, &tx("0XaB")),
+                Some(AttestationStatus {
+                    currency: Currency::Eth,
+                    external_tx_id: tx("ab"),
+                    threshold: 3,
+                    counted: false,
+                    claims: vec![
+                        PendingClaimView {
+                            buyer: ALICE,
+                            amount_in_currency: 1_000,
+                            usd_value: 100 * USD,
+                            voters: vec![A1, A3],
+                            counting_votes: 1,
+                        },
+                        PendingClaimView {
+                            buyer: BOB,
+                            amount_in_currency: 1_000,
+                            usd_value: 100 * USD,
+                            voters: vec![A2],
+                            counting_votes: 1,
+                        },
+                    ],
+                })
+            );
+            let none = TokenSale::attestation(Currency::Btc, &tx("ab")).unwrap();
+            assert!(none.claims.is_empty() && !none.counted);
+        });
+}
+
+#[test]
+fn try_state_catches_inconsistent_vote_counts() {
+    ExtBuilder::default().build().execute_with(|| {
+        go_to(START);
+        assert_ok!(vote(A1, ALICE, "aa01", 1_000, 100 * USD));
+        assert_ok!(TokenSale::do_try_state());
+        PendingOf::<Test>::insert(A1, 2);
+        assert!(TokenSale::do_try_state().is_err());
+        PendingOf::<Test>::remove(A1);
+        assert!(TokenSale::do_try_state().is_err());
+        PendingOf::<Test>::insert(A1, 1);
+        assert_ok!(TokenSale::do_try_state());
+        AttestThreshold::<Test>::put(1);
+        assert!(TokenSale::do_try_state().is_err());
+    });
+}
+
 // --- No emission after the ICO ---------------------------------------------------------
 
 #[test]
@@ -837,6 +1641,45 @@ mod property {
             tx: u8,
             refund_tx: u8,
         },
+        /// An attester (or, for index 4, a buyer) votes for claim `variant`,
+        /// spelling the id one of three ways.
+        Vote {
+            who: usize,
+            currency: usize,
+            tx: u8,
+            variant: usize,
+            spelling: usize,
+        },
+        Withdraw {
+            who: usize,
+            currency: usize,
+            tx: u8,
+            spelling: usize,
+        },
+        Prune {
+            currency: usize,
+            tx: u8,
+        },
+        /// Governance sets the committee to the attesters whose bit is set.
+        Committee(u8),
+    }
+
+    /// Who may vote in the property test: the 4 attesters and a buyer.
+    const VOTERS: [AccountId; 5] = [A1, A2, A3, A4, ALICE];
+    /// The claims voted for: (buyer, USD).
+    const CLAIMS: [(AccountId, UsdMicros); 3] = [
+        (ALICE, 35 * USD),
+        (BOB, 10_000 * USD),
+        (CHARLIE, 20_000_000 * USD),
+    ];
+
+    /// The id `t{t}` spelt three ways (one payment).
+    fn spelt(t: u8, spelling: usize) -> String {
+        match spelling {
+            0 => format!("t{t}"),
+            1 => format!("T{t}"),
+            _ => format!("0xT{t}"),
+        }
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -852,6 +1695,12 @@ mod property {
             1 => Just(Op::Finalize),
             2 => (1u64..=5).prop_map(Op::Claim),
             2 => (0usize..8, 0u8..12, 0u8..12).prop_map(|(currency, tx, refund_tx)| Op::Refund { currency, tx, refund_tx }),
+            8 => (0usize..5, 0usize..2, 0u8..4, 0usize..3, 0usize..3)
+                .prop_map(|(who, currency, tx, variant, spelling)| Op::Vote { who, currency, tx, variant, spelling }),
+            2 => (0usize..5, 0usize..2, 0u8..4, 0usize..3)
+                .prop_map(|(who, currency, tx, spelling)| Op::Withdraw { who, currency, tx, spelling }),
+            1 => (0usize..2, 0u8..4).prop_map(|(currency, tx)| Op::Prune { currency, tx }),
+            1 => (0u8..16).prop_map(Op::Committee),
         ]
     }
 
@@ -862,6 +1711,28 @@ mod property {
         seen: std::collections::BTreeSet<(usize, u8)>,
         alloc: std::collections::BTreeMap<AccountId, u128>,
         claimed: std::collections::BTreeSet<AccountId>,
+        /// Votes per payment: (voter, claim variant).
+        pending: std::collections::BTreeMap<(usize, u8), Vec<(AccountId, usize)>>,
+        open: std::collections::BTreeMap<AccountId, u32>,
+        members: std::collections::BTreeSet<AccountId>,
+    }
+
+    impl Model {
+        fn count(&mut self, key: (usize, u8), buyer: AccountId, usd: UsdMicros, block: u64) {
+            self.seen.insert(key);
+            let counted = (usd as u128).min(HARD_CAP_MICRO_USD as u128 - self.raised);
+            self.raised += counted;
+            let tokens = counted * (100 + bonus_for_block(block)) * UNIT / 35_000_000;
+            *self.alloc.entry(buyer).or_default() += tokens;
+        }
+
+        fn release(&mut self, who: AccountId) {
+            let n = self.open.entry(who).or_default();
+            *n -= 1;
+            if *n == 0 {
+                self.open.remove(&who);
+            }
+        }
     }
 
     fn bonus_for_block(block: u64) -> u128 {
@@ -881,7 +1752,7 @@ mod property {
         fn random_sequences_keep_every_rule(ops in proptest::collection::vec(op(), 1..40)) {
             ExtBuilder::default().build().execute_with(|| -> Result<(), TestCaseError> {
                 let genesis = Balances::total_issuance();
-                let mut m = Model::default();
+                let mut m = Model { members: ATTESTERS.into_iter().collect(), ..Model::default() };
                 let mut block = START;
                 go_to(block);
                 for op in ops {
@@ -895,12 +1766,91 @@ mod property {
                             let ok = active && usd >= MIN_CONTRIBUTION_MICRO_USD && !m.seen.contains(&(currency, t));
                             prop_assert_eq!(r.is_ok(), ok, "attest {:?}", r);
                             if ok {
-                                m.seen.insert((currency, t));
-                                let counted = (usd as u128).min(HARD_CAP_MICRO_USD as u128 - m.raised);
-                                m.raised += counted;
-                                let tokens = counted * (100 + bonus_for_block(block)) * UNIT / 35_000_000;
-                                *m.alloc.entry(buyer).or_default() += tokens;
+                                m.count((currency, t), buyer, usd, block);
                             }
+                        },
+                        Op::Vote { who, currency, tx: t, variant, spelling } => {
+                            let voter = VOTERS[who];
+                            let (buyer, usd) = CLAIMS[variant];
+                            let r = TokenSale::attest(
+                                RuntimeOrigin::signed(voter),
+                                buyer,
+                                Currency::ALL[currency],
+                                super::tx(&spelt(t, spelling)),
+                                1_000,
+                                usd,
+                            );
+                            let key = (currency, t);
+                            let active = block < START + 42 * DAY
+                                && m.raised < HARD_CAP_MICRO_USD as u128
+                                && Outcome::<Test>::get().is_none();
+                            let votes = m.pending.get(&key).cloned().unwrap_or_default();
+                            let agreeing = 1 + votes
+                                .iter()
+                                .filter(|(a, v)| *v == variant && m.members.contains(a))
+                                .count();
+                            let open = m.open.get(&voter).copied().unwrap_or(0);
+                            let ok = m.members.contains(&voter)
+                                && active
+                                && !m.seen.contains(&key)
+                                && !votes.iter().any(|(a, _)| *a == voter)
+                                && (agreeing >= 2 || open < MAX_PENDING_PER_ATTESTER);
+                            prop_assert_eq!(r.is_ok(), ok, "vote {:?}", r);
+                            if ok && agreeing >= 2 {
+                                m.count(key, buyer, usd, block);
+                                for (a, _) in votes {
+                                    m.release(a);
+                                }
+                                m.pending.remove(&key);
+                            } else if ok {
+                                m.pending.entry(key).or_default().push((voter, variant));
+                                *m.open.entry(voter).or_default() += 1;
+                            }
+                        },
+                        Op::Withdraw { who, currency, tx: t, spelling } => {
+                            let voter = VOTERS[who];
+                            let r = TokenSale::withdraw_attestation(
+                                RuntimeOrigin::signed(voter),
+                                Currency::ALL[currency],
+                                super::tx(&spelt(t, spelling)),
+                            );
+                            let key = (currency, t);
+                            let votes = m.pending.get(&key).cloned().unwrap_or_default();
+                            let ok = votes.iter().any(|(a, _)| *a == voter);
+                            prop_assert_eq!(r.is_ok(), ok, "withdraw {:?}", r);
+                            if ok {
+                                let rest: Vec<_> = votes.into_iter().filter(|(a, _)| *a != voter).collect();
+                                if rest.is_empty() { m.pending.remove(&key); } else { m.pending.insert(key, rest); }
+                                m.release(voter);
+                            }
+                        },
+                        Op::Prune { currency, tx: t } => {
+                            let r = TokenSale::prune_attestation(
+                                RuntimeOrigin::signed(9),
+                                Currency::ALL[currency],
+                                super::tx(&spelt(t, 0)),
+                            );
+                            let key = (currency, t);
+                            let active = block < START + 42 * DAY
+                                && m.raised < HARD_CAP_MICRO_USD as u128
+                                && Outcome::<Test>::get().is_none();
+                            let ok = m.pending.contains_key(&key) && (!active || m.seen.contains(&key));
+                            prop_assert_eq!(r.is_ok(), ok, "prune {:?}", r);
+                            if ok {
+                                for (a, _) in m.pending.remove(&key).unwrap_or_default() {
+                                    m.release(a);
+                                }
+                            }
+                        },
+                        Op::Committee(mask) => {
+                            let members: Vec<AccountId> = ATTESTERS
+                                .into_iter()
+                                .enumerate()
+                                .filter(|(i, _)| mask & (1 << i) != 0)
+                                .map(|(_, a)| a)
+                                .collect();
+                            set_attesters(&members);
+                            m.members = members.into_iter().collect();
                         },
                         Op::Finalize => {
                             let can = Outcome::<Test>::get().is_none()
@@ -930,6 +1880,11 @@ mod property {
                     prop_assert!(Raised::<Test>::get() as u128 <= HARD_CAP_MICRO_USD as u128, "hard cap exceeded");
                     prop_assert_eq!(Raised::<Test>::get() as u128, m.raised);
                     prop_assert_eq!(Contributions::<Test>::iter().count(), m.seen.len(), "one count per external tx");
+                    prop_assert_eq!(Pending::<Test>::iter().count(), m.pending.len(), "pending payments");
+                    for voter in VOTERS {
+                        prop_assert_eq!(PendingOf::<Test>::get(voter), m.open.get(&voter).copied().unwrap_or(0), "open votes");
+                        prop_assert!(PendingOf::<Test>::get(voter) <= MAX_PENDING_PER_ATTESTER);
+                    }
                     for (who, a) in &m.alloc {
                         prop_assert_eq!(allocation(*who), *a, "allocation = sum floor(usd / 0.35 × (1 + bonus))");
                     }

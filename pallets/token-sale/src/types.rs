@@ -16,8 +16,73 @@ pub type UsdMicros = u64;
 pub const MAX_TX_ID_LEN: u32 = 128;
 
 /// The id of a transaction on an external chain (contribution or refund), as
-/// the sale authority reports it.
+/// the sale authority or an attester reports it. Stored and announced in its
+/// normalised form (see [`normalize_tx_id`]).
 pub type ExternalTxId = BoundedVec<u8, ConstU32<MAX_TX_ID_LEN>>;
+
+/// Why an external transaction id was refused by [`normalize_tx_id`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TxIdError {
+    /// Nothing is left once the optional `0x` prefix is removed.
+    Empty,
+    /// A byte that is not an ASCII letter or digit.
+    Malformed,
+}
+
+/// The canonical form of an external transaction id, so that one payment has
+/// one key however it is spelt: ONE leading `0x`/`0X` is removed and ASCII
+/// letters are lowercased (`"0xABCdef"`, `"0Xabcdef"`, `"ABCDEF"` and
+/// `"abcdef"` are the same id).
+///
+/// Every accepted currency's transaction ids are hex (ETH/ETC/STORJ hashes,
+/// BTC/BCH/LTC/DASH txids, Siacoin ids), so anything that is not an ASCII
+/// letter or digit is refused ([`TxIdError::Malformed`]): no separator,
+/// whitespace or non-ASCII byte can make a second spelling of the same id.
+/// An empty id (or a bare `0x`) is [`TxIdError::Empty`]. Pure and total: it
+/// never panics and the result is never longer than the input.
+pub fn normalize_tx_id(id: &ExternalTxId) -> Result<ExternalTxId, TxIdError> {
+    let bytes = id.as_slice();
+    let rest = match bytes {
+        [b'0', b'x' | b'X', rest @ ..] => rest,
+        _ => bytes,
+    };
+    if rest.is_empty() {
+        return Err(TxIdError::Empty);
+    }
+    if !rest.iter().all(u8::is_ascii_alphanumeric) {
+        return Err(TxIdError::Malformed);
+    }
+    let lower: Vec<u8> = rest.iter().map(u8::to_ascii_lowercase).collect();
+    // `lower` is no longer than `id`, so this cannot fail; mapped anyway.
+    ExternalTxId::try_from(lower).map_err(|_| TxIdError::Malformed)
+}
+
+/// Attesting votes that must agree before a contribution counts can never be
+/// fewer than this: one attester alone can never mint.
+pub const MIN_ATTEST_THRESHOLD: u32 = 2;
+
+/// What an attester says a payment was: who gets the tokens, how much was paid
+/// (smallest unit of the currency) and its USD value. Attesters agree when
+/// their claims are equal in every field.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo, Debug)]
+pub struct ContributionClaim<AccountId> {
+    /// Who receives the tokens.
+    pub buyer: AccountId,
+    /// Amount paid, in the currency's smallest unit.
+    pub amount_in_currency: u128,
+    /// USD value of the payment, micro-dollars.
+    pub usd_value: UsdMicros,
+}
+
+/// One attester's vote on a payment, kept until the payment counts, the vote
+/// is withdrawn, or the votes are pruned or cleared.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo, Debug)]
+pub struct AttestationVote<AccountId> {
+    /// Who voted (an attester when it voted).
+    pub attester: AccountId,
+    /// What it says the payment was.
+    pub claim: ContributionClaim<AccountId>,
+}
 
 /// The currencies the sale accepts (white paper: "Accepted funds").
 #[derive(
@@ -336,4 +401,34 @@ pub struct BuyerStatus<Balance> {
     pub claimable: bool,
     /// Up to `max_contributions` of the buyer's contributions.
     pub contributions: Vec<ContributionView<Balance>>,
+}
+
+/// One claim pending for a payment, with its voters.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
+pub struct PendingClaimView<AccountId> {
+    /// Who would receive the tokens.
+    pub buyer: AccountId,
+    /// Amount paid, smallest unit of the currency.
+    pub amount_in_currency: u128,
+    /// USD value, micro-dollars.
+    pub usd_value: UsdMicros,
+    /// Every account that voted for this claim.
+    pub voters: Vec<AccountId>,
+    /// How many of `voters` are attesters now (only those count).
+    pub counting_votes: u32,
+}
+
+/// Where the committee's attestation of one payment stands.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
+pub struct AttestationStatus<AccountId> {
+    /// The payment's currency.
+    pub currency: Currency,
+    /// The payment's transaction id, normalised.
+    pub external_tx_id: ExternalTxId,
+    /// Agreeing attesters needed for the payment to count (M).
+    pub threshold: u32,
+    /// Whether the payment has been counted already.
+    pub counted: bool,
+    /// The distinct claims voted for, in order of their first vote.
+    pub claims: Vec<PendingClaimView<AccountId>>,
 }
