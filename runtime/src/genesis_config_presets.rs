@@ -128,7 +128,11 @@ fn genesis(
         attester_membership: AttesterMembershipConfig {
             members: attesters.try_into().expect("at most MaxAttesters"),
         },
-        token_sale: TokenSaleConfig { schedule: sale },
+        token_sale: TokenSaleConfig {
+            schedule: sale,
+            // Two attesters must agree on a payment for it to count.
+            attest_threshold: 2,
+        },
     })
 }
 

@@ -51,7 +51,7 @@ fn development_preset_has_sudo_and_endowed_dev_accounts() {
 fn local_testnet_has_no_sudo_but_a_council() {
     ext("local_testnet").execute_with(|| {
         assert_eq!(pallet_sudo::Key::<Runtime>::get(), None);
-        let three: Vec<AccountId> = [
+        let mut three: Vec<AccountId> = [
             Sr25519Keyring::Alice,
             Sr25519Keyring::Bob,
             Sr25519Keyring::Charlie,
@@ -59,6 +59,8 @@ fn local_testnet_has_no_sudo_but_a_council() {
         .into_iter()
         .map(account)
         .collect();
+        // The collective keeps its members sorted.
+        three.sort();
         assert_eq!(
             pallet_collective::Members::<Runtime, pallet_collective::Instance1>::get(),
             three

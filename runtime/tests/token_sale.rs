@@ -109,3 +109,31 @@ fn a_buyer_holding_zero_masp_claims_with_a_feeless_signed_transaction() {
         );
     });
 }
+
+#[test]
+fn two_of_the_attester_committee_count_a_payment_one_alone_cannot() {
+    ext("development").execute_with(|| {
+        let buyer = account(Sr25519Keyring::Ferdie);
+        let vote = |who: Sr25519Keyring, id: &str| {
+            TokenSale::attest(
+                RuntimeOrigin::signed(account(who)),
+                buyer.clone(),
+                Currency::Btc,
+                tx(id),
+                100_000,
+                35 * USD,
+            )
+        };
+        // Alice alone: recorded, nothing counted.
+        assert_ok!(vote(Sr25519Keyring::Alice, "0xABCDEF"));
+        assert_eq!(TokenSale::status().raised_usd, 0);
+        assert!(TokenSale::buyer_status(&buyer, 10).is_none());
+        // Dave is no attester.
+        assert!(vote(Sr25519Keyring::Dave, "abcdef").is_err());
+        // Bob agrees (the same payment, written another way): counted once.
+        assert_ok!(vote(Sr25519Keyring::Bob, "abcdef"));
+        assert_eq!(TokenSale::status().raised_usd, 35 * USD);
+        // Charlie's late vote on the counted payment is a duplicate.
+        assert!(vote(Sr25519Keyring::Charlie, "0xabcdef").is_err());
+    });
+}
