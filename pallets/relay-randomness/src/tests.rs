@@ -126,3 +126,28 @@ fn a_proof_not_matching_its_relay_root_is_refused_before_the_pallet_sees_it() {
     let (_, proof) = b.into_state_root_and_proof();
     assert!(RelayChainStateProof::new(ParaId::from(PARA), r(0xee), proof).is_err());
 }
+
+#[cfg(feature = "runtime-benchmarks")]
+#[test]
+fn the_benchmark_proof_is_the_builders() {
+    use codec::Encode;
+    let b = cumulus_test_relay_sproof_builder::RelayStateSproofBuilder {
+        para_id: cumulus_primitives_core::ParaId::from(2000),
+        additional_key_values: vec![(
+            cumulus_primitives_core::relay_chain::well_known_keys::CURRENT_BLOCK_RANDOMNESS
+                .to_vec(),
+            Some([2u8; 32]).encode(),
+        )],
+        ..Default::default()
+    };
+    let (root, proof) = b.into_state_root_and_proof();
+    assert_eq!(root.0, crate::benchmarking::PROOF_ROOT);
+    let mut built: Vec<Vec<u8>> = proof.into_iter_nodes().collect();
+    let mut kept: Vec<Vec<u8>> = crate::benchmarking::PROOF_NODES
+        .iter()
+        .map(|n| n.to_vec())
+        .collect();
+    built.sort();
+    kept.sort();
+    assert_eq!(built, kept);
+}

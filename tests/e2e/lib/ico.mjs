@@ -64,9 +64,9 @@ export async function runIcoStory(api, keyring, { advanceTo, log = () => {} }) {
   let n = 0;
   for (const b of buyers) {
     await advanceTo(dayStart(b.day));
-    // A tx id as wallets print them: 0x and hex digits (the chain stores it
-    // normalised: no 0x, lower case).
-    const txId = `0x${Buffer.from(`${b.currency}-demo-${n++}-${Date.now()}`).toString('hex')}`;
+    // A tx id in hex digits (given with a 0x prefix, @polkadot/api would
+    // send the bytes it encodes, not the text).
+    const txId = Buffer.from(`${b.currency}-demo-${n++}-${Date.now()}`).toString('hex');
     const { events } = await sudo(api, alice, api.tx.tokenSale.attestContribution(b.pair.address, b.currency, txId, 1_000_000, b.usd));
     const ev = events.find(({ event }) => api.events.tokenSale.ContributionAttested.is(event)).event.data;
     const row = {
