@@ -33,7 +33,10 @@ use crate::{
 };
 // Named by `benchmarks.rs` only.
 #[cfg(feature = "runtime-benchmarks")]
-use crate::{Deposits, Egress, Retrieval};
+use crate::{
+    Council, CouncilMembership, Deposits, Egress, Preimage, RelayRandomness, Retrieval, Utility,
+    Whitelist,
+};
 
 impl_runtime_apis! {
     impl sp_consensus_aura::AuraApi<Block, AuraId> for Runtime {
