@@ -69,7 +69,7 @@ impl pallet_collective::Config<CouncilCollective> for Runtime {
     type MaxMembers = CouncilMaxMembers;
     /// A member who did not vote counts as the prime member voted.
     type DefaultVote = pallet_collective::PrimeDefaultVote;
-    type WeightInfo = pallet_collective::weights::SubstrateWeight<Runtime>;
+    type WeightInfo = crate::weights::pallet_collective::WeightInfo<Runtime>;
     /// Membership is managed by `CouncilMembership`; root may reset it.
     type SetMembersOrigin = EnsureRoot<AccountId>;
     type MaxProposalWeight = MaxProposalWeight;
@@ -89,7 +89,7 @@ impl pallet_membership::Config<CouncilMembershipInstance> for Runtime {
     type MembershipInitialized = Council;
     type MembershipChanged = Council;
     type MaxMembers = CouncilMaxMembers;
-    type WeightInfo = pallet_membership::weights::SubstrateWeight<Runtime>;
+    type WeightInfo = crate::weights::pallet_membership::WeightInfo<Runtime>;
 }
 
 parameter_types! {
@@ -107,7 +107,7 @@ impl pallet_membership::Config<AttesterMembershipInstance> for Runtime {
     type MembershipInitialized = ();
     type MembershipChanged = ();
     type MaxMembers = MaxAttesters;
-    type WeightInfo = pallet_membership::weights::SubstrateWeight<Runtime>;
+    type WeightInfo = crate::weights::pallet_membership::WeightInfo<Runtime>;
 }
 
 parameter_types! {
@@ -120,7 +120,7 @@ parameter_types! {
 
 impl pallet_preimage::Config for Runtime {
     type RuntimeEvent = RuntimeEvent;
-    type WeightInfo = pallet_preimage::weights::SubstrateWeight<Runtime>;
+    type WeightInfo = crate::weights::pallet_preimage::WeightInfo<Runtime>;
     type Currency = Balances;
     type ManagerOrigin = GovernanceOrigin;
     type Consideration = frame_support::traits::fungible::HoldConsideration<
@@ -142,12 +142,12 @@ impl pallet_whitelist::Config for Runtime {
     /// A deferred dispatch (a whitelisted call too heavy for its block) expires after a day.
     type DeferredDispatchExpiration = frame_support::traits::ConstU32<DAYS>;
     type BlockNumberProvider = System;
-    type WeightInfo = pallet_whitelist::weights::SubstrateWeight<Runtime>;
+    type WeightInfo = crate::weights::pallet_whitelist::WeightInfo<Runtime>;
 }
 
 impl pallet_utility::Config for Runtime {
     type RuntimeEvent = RuntimeEvent;
     type RuntimeCall = RuntimeCall;
     type PalletsOrigin = OriginCaller;
-    type WeightInfo = pallet_utility::weights::SubstrateWeight<Runtime>;
+    type WeightInfo = crate::weights::pallet_utility::WeightInfo<Runtime>;
 }
