@@ -225,6 +225,13 @@ impl_runtime_apis! {
         ) -> Option<pallet_token_sale_runtime_api::BuyerStatus<Balance>> {
             TokenSale::buyer_status(&who, max_contributions)
         }
+
+        fn attestation(
+            currency: pallet_token_sale_runtime_api::Currency,
+            external_tx_id: pallet_token_sale_runtime_api::ExternalTxId,
+        ) -> Option<pallet_token_sale_runtime_api::AttestationStatus<AccountId>> {
+            TokenSale::attestation(currency, &external_tx_id)
+        }
     }
 
     impl pallet_storage_market_runtime_api::StorageMarketApi<Block, AccountId, BlockNumber, Balance> for Runtime {

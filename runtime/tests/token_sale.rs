@@ -11,7 +11,9 @@ use masp_runtime::{
     genesis_config_presets::DEV_SALE_DAY_LENGTH, Executive, Runtime, RuntimeCall, RuntimeOrigin,
     System, TokenSale, UNIT,
 };
+use masp_runtime::{AccountId, Balance, Block, BlockNumber};
 use pallet_token_sale::{Currency, SalePhase, HARD_CAP_MICRO_USD, SOFT_CAP_MICRO_USD};
+use pallet_token_sale_runtime_api::runtime_decl_for_token_sale_api::TokenSaleApiV2;
 use sp_core::Pair;
 use sp_keyring::Sr25519Keyring;
 use sp_runtime::transaction_validity::{InvalidTransaction, TransactionValidityError};
@@ -124,15 +126,29 @@ fn two_of_the_attester_committee_count_a_payment_one_alone_cannot() {
                 35 * USD,
             )
         };
+        // What the committee's view (runtime API v2) says about the payment.
+        let view = |id: &str| {
+            <Runtime as TokenSaleApiV2<Block, AccountId, BlockNumber, Balance>>::attestation(
+                Currency::Btc,
+                tx(id),
+            )
+        };
         // Alice alone: recorded, nothing counted.
         assert_ok!(vote(Sr25519Keyring::Alice, "0xABCDEF"));
         assert_eq!(TokenSale::status().raised_usd, 0);
         assert!(TokenSale::buyer_status(&buyer, 10).is_none());
+        let pending = view("ABCDEF").expect("a well-formed id");
+        assert_eq!((pending.threshold, pending.counted), (2, false));
+        assert_eq!(pending.claims.len(), 1);
+        assert_eq!(pending.claims[0].voters, vec![account(Sr25519Keyring::Alice)]);
+        assert_eq!(pending.claims[0].counting_votes, 1);
+        assert!(view("not hex!").is_none(), "a malformed id has no view");
         // Dave is no attester.
         assert!(vote(Sr25519Keyring::Dave, "abcdef").is_err());
         // Bob agrees (the same payment, written another way): counted once.
         assert_ok!(vote(Sr25519Keyring::Bob, "abcdef"));
         assert_eq!(TokenSale::status().raised_usd, 35 * USD);
+        assert!(view("0xabcdef").expect("well formed").counted);
         // Charlie's late vote on the counted payment is a duplicate.
         assert!(vote(Sr25519Keyring::Charlie, "0xabcdef").is_err());
     });
