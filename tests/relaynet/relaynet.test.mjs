@@ -60,10 +60,20 @@ async function until(what, f, secs = 300) {
   assert.fail(`timed out waiting for ${what}`);
 }
 
+/**
+ * Each signer's next nonce as we used it: with three collators a block that
+ * held our transaction can be retracted, and until the pool takes the
+ * transaction back `accountNextIndex` would hand its nonce out again.
+ */
+const nextNonce = new Map();
+
 /** Submits `tx` signed by `signer`; resolves with the events once in a block. */
-function submit(api, tx, signer) {
+async function submit(api, tx, signer) {
+  const fromChain = (await api.rpc.system.accountNextIndex(signer.address)).toNumber();
+  const nonce = Math.max(fromChain, nextNonce.get(signer.address) ?? 0);
+  nextNonce.set(signer.address, nonce + 1);
   return new Promise((resolve, reject) => {
-    tx.signAndSend(signer, ({ status, events, dispatchError }) => {
+    tx.signAndSend(signer, { nonce }, ({ status, events, dispatchError }) => {
       if (dispatchError) {
         const d = dispatchError.isModule ? api.registry.findMetaError(dispatchError.asModule) : null;
         reject(new Error(d ? `${d.section}.${d.name}` : dispatchError.toString()));
