@@ -1,12 +1,15 @@
 //! Benchmarks (frame-benchmarking v2), each in its worst case: the longest
 //! endpoint, `update` topping a slashed deposit back up, `withdraw` and
-//! `slash` with a hold to release or burn, a report within the window.
+//! `slash` with a hold to release or move, a report within the window.
 
 use super::*;
 use crate::Pallet as ProxiesPallet;
 use frame_benchmarking::v2::*;
 use frame_support::{
-    traits::{fungible::Mutate, EnsureOrigin, Get},
+    traits::{
+        fungible::{Inspect, Mutate},
+        EnsureOrigin, Get,
+    },
     BoundedVec,
 };
 use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
@@ -17,6 +20,14 @@ use sp_runtime::traits::Saturating;
 const FUNDS: Balance = 1 << 100;
 /// A proxy's price per GiB relayed.
 const PRICE: Balance = 1_000_000_000;
+
+/// The slash pot exists (as in the runtime, from genesis).
+fn pot<T: Config>() {
+    let pot = T::SlashPot::get();
+    if T::Currency::balance(&pot) < T::Currency::minimum_balance() {
+        T::Currency::set_balance(&pot, T::Currency::minimum_balance());
+    }
+}
 
 /// The longest valid endpoint.
 fn endpoint<T: Config>() -> EndpointOf<T> {
@@ -56,6 +67,7 @@ mod benchmarks {
     #[benchmark]
     fn update() -> Result<(), BenchmarkError> {
         let who = proxy::<T>(0);
+        pot::<T>();
         let gov =
             T::SlashOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
         ProxiesPallet::<T>::slash(gov, who.clone(), 1).expect("slashes");
@@ -92,6 +104,7 @@ mod benchmarks {
     #[benchmark]
     fn slash() -> Result<(), BenchmarkError> {
         let who = proxy::<T>(0);
+        pot::<T>();
         let gov =
             T::SlashOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
         #[extrinsic_call]

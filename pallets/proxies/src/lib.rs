@@ -20,10 +20,11 @@
 //!   during which the deposit stays held and slashable; then `withdraw`
 //!   releases it and removes the record (and its counters).
 //! - **Slash** ([`Pallet::slash`], [`Config::SlashOrigin`]: governance in
-//!   the runtime): part or all of a deposit is **burned** (the chain has no
-//!   treasury; burning takes the money from the proxy without rewarding
-//!   anyone who could have provoked the slash). A proxy whose deposit is no
-//!   longer whole takes no new sessions until `update` tops it up.
+//!   the runtime): part or all of a deposit goes to [`Config::SlashPot`]
+//!   (the runtime's slash pot, as the market's slashes: nothing is burned,
+//!   MASP's supply is fixed after the ICO; and nobody who could provoke a
+//!   slash is paid by it). A proxy whose deposit is no longer whole takes
+//!   no new sessions until `update` tops it up.
 //! - **Rating** ([`Pallet::report_failure`], [`ProxyInfo::score`]): per
 //!   proxy, the bytes relayed that receipts paid for, what it was paid, the
 //!   relay channels opened with it (sessions) and the sessions reported
@@ -67,7 +68,7 @@ pub mod pallet {
         pallet_prelude::*,
         traits::{
             fungible::{Inspect, InspectHold, Mutate, MutateHold},
-            tokens::{Fortitude, Precision},
+            tokens::{Fortitude, Precision, Restriction},
         },
     };
     use frame_system::pallet_prelude::*;
@@ -99,6 +100,9 @@ pub mod pallet {
 
         /// Who may slash a proxy's deposit (governance in the runtime).
         type SlashOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+
+        /// Where slashed deposits go (an account that exists).
+        type SlashPot: Get<Self::AccountId>;
 
         /// Held from each proxy while it is registered and unbonding.
         #[pallet::constant]
@@ -180,7 +184,7 @@ pub mod pallet {
             proxy: T::AccountId,
             released: Balance,
         },
-        /// `amount` of `proxy`'s deposit was burned.
+        /// `amount` of `proxy`'s deposit went to the slash pot.
         Slashed {
             proxy: T::AccountId,
             amount: Balance,
@@ -392,8 +396,8 @@ pub mod pallet {
             Ok(())
         }
 
-        /// Burns up to `amount` of `proxy`'s deposit (registered or
-        /// unbonding). `SlashOrigin` only.
+        /// Moves up to `amount` of `proxy`'s deposit (registered or
+        /// unbonding) to the slash pot. `SlashOrigin` only.
         #[pallet::call_index(4)]
         #[pallet::weight(T::WeightInfo::slash())]
         pub fn slash(origin: OriginFor<T>, proxy: T::AccountId, amount: Balance) -> DispatchResult {
@@ -402,17 +406,19 @@ pub mod pallet {
                 let p = p.as_mut().ok_or(Error::<T>::NotAProxy)?;
                 let amount = amount.min(p.deposit);
                 ensure!(!amount.is_zero(), Error::<T>::NothingToSlash);
-                let burned = T::Currency::burn_held(
+                let slashed = T::Currency::transfer_on_hold(
                     &HoldReason::ProxyDeposit.into(),
                     &proxy,
+                    &T::SlashPot::get(),
                     amount,
                     Precision::Exact,
+                    Restriction::Free,
                     Fortitude::Force,
                 )?;
-                p.deposit = p.deposit.saturating_sub(burned);
+                p.deposit = p.deposit.saturating_sub(slashed);
                 Self::deposit_event(Event::Slashed {
                     proxy: proxy.clone(),
-                    amount: burned,
+                    amount: slashed,
                 });
                 Ok(())
             })

@@ -258,7 +258,7 @@ fn a_deposit_stays_held_and_slashable_while_unbonding() {
 }
 
 #[test]
-fn only_governance_slashes_and_a_slash_burns() {
+fn only_governance_slashes_and_the_slash_goes_to_the_pot() {
     build_and_execute(|| {
         register(PROXY);
         for origin in [signed(EVE), signed(PROXY), RuntimeOrigin::none()] {
@@ -267,9 +267,9 @@ fn only_governance_slashes_and_a_slash_burns() {
                 DispatchError::BadOrigin
             );
         }
-        let issuance = Balances::total_issuance();
+        let pot = Balances::balance(&SLASH_POT);
         assert_ok!(Proxies::slash(RuntimeOrigin::root(), PROXY, 2 * UNIT));
-        assert_eq!(Balances::total_issuance(), issuance - 2 * UNIT);
+        assert_eq!(Balances::balance(&SLASH_POT), pot + 2 * UNIT);
         assert_eq!(
             last_event(),
             Event::Slashed {
