@@ -17,8 +17,9 @@ use std::{
 };
 
 use anyhow::{anyhow, bail, Context, Result};
+use masp_chain::api::runtime_types::masp_primitives::egress::Service as ChainService;
 use masp_chain::{api, AccountId32, Keypair};
-use masp_primitives::egress::{cost, receipt_payload, WireReceipt};
+use masp_primitives::egress::{cost, receipt_payload, Service, WireReceipt};
 
 use crate::{fsutil, hostapi::HostApi, ops::Ctx};
 
@@ -60,7 +61,13 @@ impl HostPayment {
                 std::fs::write(&tmp, bytes.to_string())?;
                 std::fs::rename(&tmp, &self.record)
             });
-        let payload = receipt_payload(&self.genesis, self.channel, &self.host, bytes);
+        let payload = receipt_payload(
+            &self.genesis,
+            Service::Egress,
+            self.channel,
+            &self.host,
+            bytes,
+        );
         Some(WireReceipt {
             channel: self.channel,
             bytes,
@@ -148,7 +155,10 @@ async fn prepare_one(
     }
     let channel = at
         .storage()
-        .try_fetch(api::storage().egress().channels(), (me, *host))
+        .try_fetch(
+            api::storage().egress().channels(),
+            (me, *host, ChainService::Egress),
+        )
         .await?
         .map(|v| v.decode())
         .transpose()?;
@@ -180,15 +190,22 @@ async fn prepare_one(
         None => need.max(MIN_ALLOWANCE),
     };
     if top_up > 0 {
-        ctx.submit(&api::tx().egress().open_channel(*host, top_up, price))
-            .await
-            .context("holding an egress allowance")?;
+        ctx.submit(
+            &api::tx()
+                .egress()
+                .open_channel(*host, ChainService::Egress, top_up, price),
+        )
+        .await
+        .context("holding an egress allowance")?;
     }
     let c = ctx
         .at()
         .await?
         .storage()
-        .try_fetch(api::storage().egress().channels(), (me, *host))
+        .try_fetch(
+            api::storage().egress().channels(),
+            (me, *host, ChainService::Egress),
+        )
         .await?
         .ok_or_else(|| anyhow!("the egress channel did not open"))?
         .decode()?;
@@ -223,12 +240,14 @@ pub struct ChannelLine {
     pub closes_at: Option<u32>,
 }
 
-/// This account's egress channels.
+/// This account's egress channels (`Service::Egress`; its relay channels
+/// with proxies are not listed here).
 pub async fn channels(ctx: &Ctx) -> Result<Vec<ChannelLine>> {
     let at = ctx.at().await?;
     let mut out = Vec::new();
-    // `Channels` is (Blake2_128Concat payer, Blake2_128Concat host): the
-    // host's account is the key's last 32 bytes.
+    // `Channels` is (Blake2_128Concat payer, Blake2_128Concat payee,
+    // Twox64Concat service): the key ends with the payee's 32 bytes, the
+    // service's 8-byte hash and its 1-byte index (0: egress).
     let mut entries = at
         .storage()
         .iter(api::storage().egress().channels(), (ctx.me(),))
@@ -236,11 +255,14 @@ pub async fn channels(ctx: &Ctx) -> Result<Vec<ChannelLine>> {
     while let Some(kv) = entries.next().await {
         let kv = kv?;
         let key = kv.key_bytes();
-        let host: [u8; 32] = key
+        let (host, service) = key
             .len()
-            .checked_sub(32)
-            .and_then(|s| key[s..].try_into().ok())
+            .checked_sub(32 + 8 + 1)
+            .and_then(|s| Some((<[u8; 32]>::try_from(&key[s..s + 32]).ok()?, *key.last()?)))
             .ok_or_else(|| anyhow!("a short Channels key"))?;
+        if service != 0 {
+            continue;
+        }
         let c = kv.value().decode()?;
         out.push(ChannelLine {
             host: AccountId32(host),
@@ -275,7 +297,11 @@ pub async fn close(ctx: &Ctx, host: Option<AccountId32>) -> Result<Vec<(AccountI
     let mut out = Vec::new();
     for c in open {
         let events = ctx
-            .submit(&api::tx().egress().close_channel(c.host))
+            .submit(
+                &api::tx()
+                    .egress()
+                    .close_channel(c.host, ChainService::Egress),
+            )
             .await
             .with_context(|| format!("closing the egress channel with {}", c.host))?;
         let e = events
@@ -296,7 +322,11 @@ pub async fn finish(ctx: &Ctx) -> Result<(Vec<(AccountId32, u128)>, Vec<(Account
         match c.closes_at {
             Some(at) if at <= now => {
                 let events = ctx
-                    .submit(&api::tx().egress().finish_close(ctx.me(), c.host))
+                    .submit(&api::tx().egress().finish_close(
+                        ctx.me(),
+                        c.host,
+                        ChainService::Egress,
+                    ))
                     .await
                     .with_context(|| format!("finishing the egress channel with {}", c.host))?;
                 let refunded = events
@@ -333,7 +363,7 @@ mod tests {
         let p = payment(dir.path(), 10);
         let r = p.receipt(4).unwrap();
         assert_eq!((r.channel, r.bytes), (3, 104));
-        let payload = receipt_payload(&[2; 32], 3, &[1; 32], 104);
+        let payload = receipt_payload(&[2; 32], Service::Egress, 3, &[1; 32], 104);
         assert!(subxt_signer::sr25519::verify(
             &subxt_signer::sr25519::Signature(r.signature),
             payload,

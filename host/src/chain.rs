@@ -495,7 +495,11 @@ impl SubxtChain {
             .storage()
             .try_fetch(
                 api::storage().egress().channels(),
-                (AccountId32(payer), self.account()),
+                (
+                    AccountId32(payer),
+                    self.account(),
+                    api::runtime_types::masp_primitives::egress::Service::Egress,
+                ),
             )
             .await
             .map_err(sub)?
@@ -547,9 +551,12 @@ impl crate::egress::EgressChain for SubxtChain {
                     signature: MultiSignature::Sr25519(r.signature),
                 })
                 .collect();
-            self.submit(&api::tx().egress().redeem(BoundedVec(batch)))
-                .await
-                .map(|_| ())
+            self.submit(&api::tx().egress().redeem(
+                api::runtime_types::masp_primitives::egress::Service::Egress,
+                BoundedVec(batch),
+            ))
+            .await
+            .map(|_| ())
         })
     }
 }

@@ -33,7 +33,7 @@ use codec::{Decode, Encode};
 use futures::{future::BoxFuture, StreamExt};
 use http::StatusCode;
 use masp_chain::ChainError;
-use masp_primitives::egress::{cost, receipt_payload, WireReceipt};
+use masp_primitives::egress::{cost, receipt_payload, Service, WireReceipt};
 use subxt_signer::sr25519;
 use tokio::sync::watch;
 
@@ -383,7 +383,7 @@ impl Egress {
                 "this host does not know its chain yet".into(),
             ));
         };
-        let payload = receipt_payload(&genesis, r.channel, &self.me, r.bytes);
+        let payload = receipt_payload(&genesis, Service::Egress, r.channel, &self.me, r.bytes);
         if !sr25519::verify(
             &sr25519::Signature(r.signature),
             payload,

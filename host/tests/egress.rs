@@ -27,7 +27,7 @@ use masp_host::{
     tickets::ReplayGuard,
 };
 use masp_primitives::{
-    egress::{cost, receipt_payload, WireReceipt},
+    egress::{cost, receipt_payload, Service, WireReceipt},
     ticket::{SignedTicket, TicketOp},
 };
 use masp_proofs::{chunk_root, root_of_chunk_roots, CHUNK_SIZE};
@@ -98,7 +98,7 @@ impl EgressChain for Chain {
                 if r.bytes <= c.bytes_paid {
                     return Err(module("NothingNew"));
                 }
-                let payload = receipt_payload(&GENESIS, c.id, &HOST, r.bytes);
+                let payload = receipt_payload(&GENESIS, Service::Egress, c.id, &HOST, r.bytes);
                 if !sr25519::verify(
                     &sr25519::Signature(r.signature),
                     payload,
@@ -258,7 +258,7 @@ fn ticket() -> SignedTicket {
 
 /// `who`'s receipt for `bytes` on `channel` with the host.
 fn receipt(who: &Keypair, channel: u64, bytes: u64) -> WireReceipt {
-    let payload = receipt_payload(&GENESIS, channel, &HOST, bytes);
+    let payload = receipt_payload(&GENESIS, Service::Egress, channel, &HOST, bytes);
     WireReceipt {
         channel,
         bytes,

@@ -27,9 +27,9 @@ use crate::Insurance;
 use crate::{
     configs::{ConsensusHook, RELAY_PARENT_OFFSET},
     genesis_config_presets, AccountId, AuraId, Balance, Block, BlockNumber, Executive, HostRating,
-    InherentDataExt, Listings, Nonce, ParachainInfo, ParachainSystem, Runtime, RuntimeCall,
-    RuntimeGenesisConfig, SessionKeys, StorageMarket, StorageProofs, System, TokenSale,
-    TransactionPayment, VERSION,
+    InherentDataExt, Listings, Nonce, ParachainInfo, ParachainSystem, Proxies, Runtime,
+    RuntimeCall, RuntimeGenesisConfig, SessionKeys, StorageMarket, StorageProofs, System,
+    TokenSale, TransactionPayment, VERSION,
 };
 // Named by `benchmarks.rs` only.
 #[cfg(feature = "runtime-benchmarks")]
@@ -295,6 +295,16 @@ impl_runtime_apis! {
     impl pallet_listings_runtime_api::ListingsApi<Block, AccountId> for Runtime {
         fn has_access(listing: u64, who: AccountId) -> bool {
             Listings::has_access(listing, &who)
+        }
+    }
+
+    impl pallet_proxies_runtime_api::ProxiesApi<Block, AccountId, BlockNumber> for Runtime {
+        fn proxies() -> Vec<pallet_proxies_runtime_api::ProxyView<AccountId, BlockNumber>> {
+            Proxies::proxies()
+        }
+
+        fn proxy(who: AccountId) -> Option<pallet_proxies_runtime_api::ProxyView<AccountId, BlockNumber>> {
+            Proxies::proxy(who)
         }
     }
 

@@ -12,6 +12,7 @@ frame_benchmarking::define_benchmarks!(
     [pallet_insurance, Insurance]
     [pallet_listings, Listings]
     [pallet_egress, Egress]
+    [pallet_proxies, Proxies]
     [pallet_retrieval, Retrieval]
     [pallet_relay_randomness, RelayRandomness]
     [pallet_collective, Council]

@@ -233,7 +233,8 @@ mod runtime {
     /// Content distribution: listings, purchases in escrow, sealed keys.
     #[runtime::pallet_index(56)]
     pub type Listings = pallet_listings;
-    /// Egress: downloaders pay hosts per byte served (payment channels).
+    /// Egress: downloaders pay hosts per byte served, and Senders pay
+    /// proxies per byte relayed (payment channels).
     #[runtime::pallet_index(57)]
     pub type Egress = pallet_egress;
     /// Retrieval challenges: a host that will not serve publishes a piece
@@ -244,6 +245,11 @@ mod runtime {
     /// them attest it), managed by the council.
     #[runtime::pallet_index(59)]
     pub type AttesterMembership = pallet_membership<Instance2>;
+    /// Proxies (issue 22): relays that hide a Sender's address from hosts,
+    /// with a slashable deposit, paid per byte through egress relay
+    /// channels and rated on what they deliver.
+    #[runtime::pallet_index(60)]
+    pub type Proxies = pallet_proxies;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {

@@ -157,7 +157,7 @@ test('a paid listing: the Receiver gets the file with its own keys and the Sende
   // Each host is paid for what it served this Receiver, and only that:
   // together they served the ciphertext once; each was paid its own price
   // for its own bytes, no more.
-  const channel = async (h) => (await api.query.egress.channels(receiver.address, h.account)).unwrap();
+  const channel = async (h) => (await api.query.egress.channels(receiver.address, h.account, 'Egress')).unwrap();
   const served = async () => (await Promise.all(Object.values(hosts).map(channel))).reduce((n, c) => n + c.bytesPaid.toNumber(), 0);
   let wait = Date.now() + 60_000;
   while ((await served()) < cipherSize(plain.length)) {
@@ -245,7 +245,7 @@ test('an outsider gets nothing: no key, and hosts refuse its tickets with the re
   let hostAccount;
   for (const c of l.contracts.map((x) => x.toNumber())) {
     const h = (await api.query.storageMarket.contracts(c)).unwrap().host.toString();
-    if ((await api.query.egress.channels(receiver.address, h)).isSome) {
+    if ((await api.query.egress.channels(receiver.address, h, 'Egress')).isSome) {
       contract = c;
       hostAccount = h;
       break;
@@ -259,8 +259,8 @@ test('an outsider gets nothing: no key, and hosts refuse its tickets with the re
   // The Receiver's own ticket, with a receipt for the chunk (the host
   // charges for egress), is served once. Its get may have spent the
   // channel's allowance: top it up for the one more MiB signed here.
-  await submit(api, api.tx.egress.openChannel(hostAccount, UNIT, UNIT * 1000n), receiver.pair);
-  const ch = (await api.query.egress.channels(receiver.address, hostAccount)).unwrap();
+  await submit(api, api.tx.egress.openChannel(hostAccount, 'Egress', UNIT, UNIT * 1000n), receiver.pair);
+  const ch = (await api.query.egress.channels(receiver.address, hostAccount, 'Egress')).unwrap();
   const status = await (await fetch(`${url}/v1/egress/${u8aToHex(receiver.pair.publicKey)}`)).json();
   const bytes = BigInt(status.served) + BigInt(1 << 20);
   const payload = u8aConcat(stringToU8a('masp/egress-receipt/v1'), api.genesisHash.toU8a(),

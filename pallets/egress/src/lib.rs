@@ -2,14 +2,24 @@
 //!
 //! "All the participants of data transmission are remunerated": a host is
 //! paid for the bytes it serves to a downloader (a Receiver of a listing,
-//! or a Sender reading its own file), through one-way payment channels.
+//! or a Sender reading its own file), and a proxy for the bytes it relays
+//! between a Sender and hosts (issue 22), through one-way payment channels.
 //!
+//! - **Services** ([`masp_primitives::egress::Service`]): a channel is for
+//!   `Egress` (a host serving; price from [`EgressPrices`]) or `Relay` (a
+//!   proxy relaying; price from [`Config::Proxies`], the proxies pallet).
+//!   Channels are keyed by `(payer, payee, service)`; the service is part
+//!   of every call, event and receipt.
 //! - **Prices** ([`Pallet::set_egress_price`]): a registered host states
-//!   its price per GiB served (zero: free).
-//! - **Channels** ([`Pallet::open_channel`]): a downloader holds an
-//!   allowance for one host at that host's current price, which the channel
-//!   keeps (a host cannot raise the price of an open channel). Opening
-//!   again tops the allowance up. Each opening gets a fresh channel id.
+//!   its price per GiB served (zero: free). Proxies state theirs in the
+//!   proxies pallet.
+//! - **Channels** ([`Pallet::open_channel`]): a payer holds an allowance
+//!   for one payee and service at the payee's current price, which the
+//!   channel keeps (a payee cannot raise the price of an open channel).
+//!   Opening again tops the allowance up. Each opening gets a fresh channel
+//!   id. A relay channel opens (or tops up) only with a proxy that takes
+//!   new sessions; the proxies pallet is told of each session and of the
+//!   bytes paid, which rate the proxy.
 //! - **Receipts** ([`Pallet::redeem`]): as data flows the downloader signs
 //!   cumulative byte counts ([`masp_primitives::egress::receipt_payload`]);
 //!   the host redeems the latest receipt of each channel, many channels per
@@ -24,8 +34,13 @@
 //!   held until the host had its chance.
 //!
 //! No hook and no queue: closing is finished by a call once its block has
-//! passed. Invariant (`try_state`, after every test): each downloader's
-//! hold equals the allowances left in its channels.
+//! passed. Invariant (`try_state`, after every test): each payer's hold
+//! equals the allowances left in its channels, of both services.
+//!
+//! Storage version 1: channels keyed by `(payer, payee, service)` (version
+//! 0 keyed them by `(payer, host)`). No live chain ran version 0, so no
+//! migration exists; a chain that did would need one moving each channel
+//! to `(payer, host, Service::Egress)`.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -54,8 +69,8 @@ pub mod pallet {
     };
     use frame_system::pallet_prelude::*;
     use masp_primitives::{
-        egress::{self, receipt_payload},
-        traits::HostRegistry,
+        egress::{self, receipt_payload, Service},
+        traits::{HostRegistry, ProxyRegistry},
         Balance,
     };
     use sp_runtime::traits::{IdentifyAccount, Saturating, Verify, Zero};
@@ -63,31 +78,31 @@ pub mod pallet {
     /// A channel's id (counts up from 0; fresh per opening).
     pub type ChannelId = u64;
 
-    /// A downloader's payment channel with one host.
+    /// A payer's payment channel with one payee for one service.
     #[derive(
         Clone, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo,
     )]
     pub struct Channel<BlockNumber> {
         /// Named in every receipt of this channel.
         pub id: ChannelId,
-        /// Planck per GiB served, fixed when the channel opened.
+        /// Planck per GiB served or relayed, fixed when the channel opened.
         pub price: Balance,
-        /// What is still held from the downloader for this host.
+        /// What is still held from the payer for this payee.
         pub held: Balance,
         /// Cumulative bytes already paid for.
         pub bytes_paid: u64,
-        /// Paid to the host so far.
+        /// Paid to the payee so far.
         pub paid: Balance,
-        /// Set when the downloader closes: from this block the rest can go
-        /// back to it.
+        /// Set when the payer closes: from this block the rest can go back
+        /// to it.
         pub closes_at: Option<BlockNumber>,
     }
 
-    /// One redeemed receipt: the downloader's signature of the cumulative
-    /// `bytes` it asked the caller (the host) for on its channel.
+    /// One redeemed receipt: the payer's signature of the cumulative
+    /// `bytes` it asked the caller (the host or proxy) for on its channel.
     #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
     pub struct Receipt<AccountId, Signature> {
-        /// The downloader (the channel's payer).
+        /// The channel's payer.
         pub payer: AccountId,
         /// Its channel id.
         pub channel: ChannelId,
@@ -98,7 +113,11 @@ pub mod pallet {
         pub signature: Signature,
     }
 
+    /// Version 1: channels keyed by `(payer, payee, service)`.
+    const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
     #[pallet::pallet]
+    #[pallet::storage_version(STORAGE_VERSION)]
     pub struct Pallet<T>(_);
 
     #[pallet::config]
@@ -113,6 +132,9 @@ pub mod pallet {
 
         /// Who is a host (only hosts set prices).
         type Hosts: HostRegistry<Self::AccountId>;
+
+        /// The proxies: their relay prices, told of sessions and payments.
+        type Proxies: ProxyRegistry<Self::AccountId>;
 
         /// A receipt's signature (the runtime's `MultiSignature`).
         type Signature: Verify<Signer = Self::Signer> + Parameter;
@@ -149,12 +171,15 @@ pub mod pallet {
         fn sign(who: &AccountId, message: &[u8]) -> Signature;
         /// Makes `who` a registered host.
         fn make_host(who: &AccountId);
+        /// Makes `who` a registered proxy taking sessions at `price` per
+        /// GiB relayed.
+        fn make_proxy(who: &AccountId, price: Balance);
     }
 
     /// Why this pallet holds MASP.
     #[pallet::composite_enum]
     pub enum HoldReason {
-        /// A downloader's allowances for hosts.
+        /// A payer's allowances for hosts and proxies.
         #[codec(index = 0)]
         Allowance,
     }
@@ -163,14 +188,15 @@ pub mod pallet {
     #[pallet::storage]
     pub type EgressPrices<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, Balance>;
 
-    /// Channels: `(payer, host) -> channel`.
+    /// Channels: `(payer, payee, service) -> channel`.
     #[pallet::storage]
-    pub type Channels<T: Config> = StorageDoubleMap<
+    pub type Channels<T: Config> = StorageNMap<
         _,
-        Blake2_128Concat,
-        T::AccountId,
-        Blake2_128Concat,
-        T::AccountId,
+        (
+            NMapKey<Blake2_128Concat, T::AccountId>,
+            NMapKey<Blake2_128Concat, T::AccountId>,
+            NMapKey<Twox64Concat, Service>,
+        ),
         Channel<BlockNumberFor<T>>,
     >;
 
@@ -183,34 +209,39 @@ pub mod pallet {
     pub enum Event<T: Config> {
         /// `host` charges `price` planck per GiB served.
         EgressPriceSet { host: T::AccountId, price: Balance },
-        /// `payer` holds `held` for `host` on channel `channel` at `price`.
+        /// `payer` holds `held` for `payee`'s `service` on channel `channel`
+        /// at `price`.
         ChannelOpened {
             payer: T::AccountId,
-            host: T::AccountId,
+            payee: T::AccountId,
+            service: Service,
             channel: ChannelId,
             price: Balance,
             held: Balance,
         },
-        /// `host` was paid `amount` for `bytes` (cumulative) served to
-        /// `payer` on channel `channel`.
+        /// `payee` was paid `amount` for `bytes` (cumulative) served or
+        /// relayed to `payer` on channel `channel`.
         Redeemed {
             payer: T::AccountId,
-            host: T::AccountId,
+            payee: T::AccountId,
+            service: Service,
             channel: ChannelId,
             bytes: u64,
             amount: Balance,
         },
-        /// `payer` closed its channel with `host`; the rest returns from
-        /// block `at`.
+        /// `payer` closed its `service` channel with `payee`; the rest
+        /// returns from block `at`.
         ChannelClosing {
             payer: T::AccountId,
-            host: T::AccountId,
+            payee: T::AccountId,
+            service: Service,
             at: BlockNumberFor<T>,
         },
         /// Channel `channel` is gone; `refunded` went back to `payer`.
         ChannelClosed {
             payer: T::AccountId,
-            host: T::AccountId,
+            payee: T::AccountId,
+            service: Service,
             channel: ChannelId,
             refunded: Balance,
         },
@@ -222,7 +253,10 @@ pub mod pallet {
         NotAHost,
         /// The host has no egress price.
         NoEgressPrice,
-        /// The host's price is above the caller's `max_price`.
+        /// The payee is not a proxy taking new sessions (unregistered,
+        /// deregistering or slashed below its deposit).
+        NotARelay,
+        /// The payee's price is above the caller's `max_price`.
         PriceAboveMax,
         /// A channel opens with at least `MinAllowance`.
         AllowanceTooSmall,
@@ -280,25 +314,36 @@ pub mod pallet {
             Ok(())
         }
 
-        /// Holds `amount` for `host`'s egress: opens a channel at the host's
-        /// current price (at most `max_price`), or tops up the open one.
+        /// Holds `amount` for `payee`'s `service`: opens a channel at the
+        /// payee's current price (at most `max_price`), or tops up the open
+        /// one. A relay channel needs a proxy taking new sessions, also to
+        /// top up.
         #[pallet::call_index(1)]
         #[pallet::weight(T::WeightInfo::open_channel())]
         pub fn open_channel(
             origin: OriginFor<T>,
-            host: T::AccountId,
+            payee: T::AccountId,
+            service: Service,
             amount: Balance,
             max_price: Balance,
         ) -> DispatchResult {
             let payer = ensure_signed(origin)?;
-            let mut channel = match Channels::<T>::get(&payer, &host) {
+            let current_price = match service {
+                Service::Egress => EgressPrices::<T>::get(&payee).ok_or(Error::<T>::NoEgressPrice),
+                Service::Relay => T::Proxies::relay_price(&payee).ok_or(Error::<T>::NotARelay),
+            };
+            let key = (&payer, &payee, service);
+            let (mut channel, new) = match Channels::<T>::get(key) {
                 Some(c) => {
                     ensure!(c.closes_at.is_none(), Error::<T>::ChannelClosing);
                     ensure!(c.price <= max_price, Error::<T>::PriceAboveMax);
-                    c
+                    if service == Service::Relay {
+                        current_price?;
+                    }
+                    (c, false)
                 }
                 None => {
-                    let price = EgressPrices::<T>::get(&host).ok_or(Error::<T>::NoEgressPrice)?;
+                    let price = current_price?;
                     ensure!(price <= max_price, Error::<T>::PriceAboveMax);
                     ensure!(
                         amount >= T::MinAllowance::get(),
@@ -306,14 +351,15 @@ pub mod pallet {
                     );
                     let id = NextChannelId::<T>::get();
                     NextChannelId::<T>::put(id.checked_add(1).ok_or(Error::<T>::Overflow)?);
-                    Channel {
+                    let c = Channel {
                         id,
                         price,
                         held: 0,
                         bytes_paid: 0,
                         paid: 0,
                         closes_at: None,
-                    }
+                    };
+                    (c, true)
                 }
             };
             channel.held = channel
@@ -322,39 +368,48 @@ pub mod pallet {
                 .ok_or(Error::<T>::Overflow)?;
             T::Currency::hold(&HoldReason::Allowance.into(), &payer, amount)
                 .map_err(|_| Error::<T>::InsufficientFunds)?;
+            if new && service == Service::Relay {
+                T::Proxies::session_opened(&payee, &payer, channel.id);
+            }
             Self::deposit_event(Event::ChannelOpened {
                 payer: payer.clone(),
-                host: host.clone(),
+                payee: payee.clone(),
+                service,
                 channel: channel.id,
                 price: channel.price,
                 held: channel.held,
             });
-            Channels::<T>::insert(&payer, &host, channel);
+            Channels::<T>::insert(key, channel);
             Ok(())
         }
 
-        /// Redeems `receipts` (the caller is the host; one per payer): each
-        /// pays the cost of its cumulative bytes at the channel's price less
-        /// what was paid before, at most what is held. Fails, changing
-        /// nothing, if any receipt is not its payer's or counts nothing new.
+        /// Redeems `receipts` of `service` channels (the caller is the
+        /// payee; one per payer): each pays the cost of its cumulative bytes
+        /// at the channel's price less what was paid before, at most what is
+        /// held. Fails, changing nothing, if any receipt is not its payer's
+        /// or counts nothing new.
         #[pallet::call_index(2)]
         #[pallet::weight(T::WeightInfo::redeem(receipts.len() as u32))]
         pub fn redeem(
             origin: OriginFor<T>,
+            service: Service,
             receipts: BoundedVec<Receipt<T::AccountId, T::Signature>, T::MaxReceipts>,
         ) -> DispatchResult {
-            let host = ensure_signed(origin)?;
+            let payee = ensure_signed(origin)?;
             let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
-            let host_bytes = host.encode();
+            let payee_bytes = payee.encode();
+            let mut relayed: u64 = 0;
+            let mut relay_paid: Balance = 0;
             for (i, r) in receipts.iter().enumerate() {
                 ensure!(
                     !receipts.iter().take(i).any(|o| o.payer == r.payer),
                     Error::<T>::DuplicatePayer
                 );
-                let mut c =
-                    Channels::<T>::get(&r.payer, &host).ok_or(Error::<T>::UnknownChannel)?;
+                let key = (&r.payer, &payee, service);
+                let mut c = Channels::<T>::get(key).ok_or(Error::<T>::UnknownChannel)?;
                 ensure!(c.id == r.channel, Error::<T>::WrongChannel);
-                let payload = receipt_payload(genesis.as_ref(), c.id, &host_bytes, r.bytes);
+                let payload =
+                    receipt_payload(genesis.as_ref(), service, c.id, &payee_bytes, r.bytes);
                 ensure!(
                     r.signature.verify(&payload[..], &r.payer),
                     Error::<T>::BadSignature
@@ -376,7 +431,7 @@ pub mod pallet {
                     T::Currency::transfer_on_hold(
                         &HoldReason::Allowance.into(),
                         &r.payer,
-                        &host,
+                        &payee,
                         amount,
                         Precision::Exact,
                         Restriction::Free,
@@ -384,29 +439,39 @@ pub mod pallet {
                     )?;
                 }
                 let c_id = c.id;
+                relayed = relayed.saturating_add(r.bytes.saturating_sub(c.bytes_paid));
+                relay_paid = relay_paid.saturating_add(amount);
                 c.held = c.held.saturating_sub(amount);
                 c.paid = c.paid.saturating_add(amount);
                 c.bytes_paid = c.bytes_paid.max(r.bytes);
-                Channels::<T>::insert(&r.payer, &host, c);
+                Channels::<T>::insert(key, c);
                 Self::deposit_event(Event::Redeemed {
                     payer: r.payer.clone(),
-                    host: host.clone(),
+                    payee: payee.clone(),
+                    service,
                     channel: c_id,
                     bytes: r.bytes,
                     amount,
                 });
             }
+            if service == Service::Relay {
+                T::Proxies::relayed(&payee, relayed, relay_paid);
+            }
             Ok(())
         }
 
-        /// Closes the caller's channel with `host`: after `ClosePeriod`
-        /// blocks (the host's time to redeem) the rest returns to the
-        /// caller through [`Pallet::finish_close`].
+        /// Closes the caller's `service` channel with `payee`: after
+        /// `ClosePeriod` blocks (the payee's time to redeem) the rest
+        /// returns to the caller through [`Pallet::finish_close`].
         #[pallet::call_index(3)]
         #[pallet::weight(T::WeightInfo::close_channel())]
-        pub fn close_channel(origin: OriginFor<T>, host: T::AccountId) -> DispatchResult {
+        pub fn close_channel(
+            origin: OriginFor<T>,
+            payee: T::AccountId,
+            service: Service,
+        ) -> DispatchResult {
             let payer = ensure_signed(origin)?;
-            Channels::<T>::try_mutate(&payer, &host, |c| -> DispatchResult {
+            Channels::<T>::try_mutate((&payer, &payee, service), |c| -> DispatchResult {
                 let c = c.as_mut().ok_or(Error::<T>::UnknownChannel)?;
                 ensure!(c.closes_at.is_none(), Error::<T>::ChannelClosing);
                 let at = frame_system::Pallet::<T>::block_number()
@@ -414,7 +479,8 @@ pub mod pallet {
                 c.closes_at = Some(at);
                 Self::deposit_event(Event::ChannelClosing {
                     payer: payer.clone(),
-                    host: host.clone(),
+                    payee: payee.clone(),
+                    service,
                     at,
                 });
                 Ok(())
@@ -428,27 +494,34 @@ pub mod pallet {
         pub fn finish_close(
             origin: OriginFor<T>,
             payer: T::AccountId,
-            host: T::AccountId,
+            payee: T::AccountId,
+            service: Service,
         ) -> DispatchResult {
             ensure_signed(origin)?;
-            let c = Channels::<T>::get(&payer, &host).ok_or(Error::<T>::UnknownChannel)?;
+            let c =
+                Channels::<T>::get((&payer, &payee, service)).ok_or(Error::<T>::UnknownChannel)?;
             let at = c.closes_at.ok_or(Error::<T>::NotClosing)?;
             ensure!(
                 frame_system::Pallet::<T>::block_number() >= at,
                 Error::<T>::TooEarly
             );
-            Self::end(payer, host, c)
+            Self::end(payer, payee, service, c)
         }
 
-        /// Ends `payer`'s channel with the caller (its host) at once: what is
-        /// held returns to the payer. A host redeems its last receipt
-        /// first.
+        /// Ends `payer`'s `service` channel with the caller (its payee) at
+        /// once: what is held returns to the payer. A payee redeems its
+        /// last receipt first.
         #[pallet::call_index(5)]
         #[pallet::weight(T::WeightInfo::release_channel())]
-        pub fn release_channel(origin: OriginFor<T>, payer: T::AccountId) -> DispatchResult {
-            let host = ensure_signed(origin)?;
-            let c = Channels::<T>::get(&payer, &host).ok_or(Error::<T>::UnknownChannel)?;
-            Self::end(payer, host, c)
+        pub fn release_channel(
+            origin: OriginFor<T>,
+            payer: T::AccountId,
+            service: Service,
+        ) -> DispatchResult {
+            let payee = ensure_signed(origin)?;
+            let c =
+                Channels::<T>::get((&payer, &payee, service)).ok_or(Error::<T>::UnknownChannel)?;
+            Self::end(payer, payee, service, c)
         }
     }
 
@@ -456,7 +529,8 @@ pub mod pallet {
         /// Removes the channel and returns what it holds to the payer.
         fn end(
             payer: T::AccountId,
-            host: T::AccountId,
+            payee: T::AccountId,
+            service: Service,
             c: Channel<BlockNumberFor<T>>,
         ) -> DispatchResult {
             let refunded = if c.held.is_zero() {
@@ -469,10 +543,14 @@ pub mod pallet {
                     Precision::Exact,
                 )?
             };
-            Channels::<T>::remove(&payer, &host);
+            Channels::<T>::remove((&payer, &payee, service));
+            if service == Service::Relay {
+                T::Proxies::session_ended(&payee, &payer, c.id);
+            }
             Self::deposit_event(Event::ChannelClosed {
                 payer,
-                host,
+                payee,
+                service,
                 channel: c.id,
                 refunded,
             });
@@ -480,14 +558,14 @@ pub mod pallet {
         }
 
         /// The pallet's invariant: each payer's hold is what its channels
-        /// still hold; every channel id was issued.
+        /// (of both services) still hold; every channel id was issued.
         #[cfg(any(feature = "try-runtime", test))]
         pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
             use alloc::collections::btree_map::BTreeMap;
             use frame_support::traits::fungible::InspectHold;
             let mut held: BTreeMap<T::AccountId, Balance> = BTreeMap::new();
             let next = NextChannelId::<T>::get();
-            for (payer, _host, c) in Channels::<T>::iter() {
+            for ((payer, _payee, _service), c) in Channels::<T>::iter() {
                 ensure!(c.id < next, "a channel id not yet issued");
                 ensure!(
                     masp_primitives::egress::cost(c.bytes_paid, c.price)

@@ -1,6 +1,6 @@
 //! A test runtime: frame-system, pallet-balances (MASP with the real
-//! existential deposit) and the egress pallet, with a register of hosts
-//! tests fill, and `TestSignature` (a signature is the signer and the
+//! existential deposit) and the egress pallet, with registers of hosts and
+//! proxies tests fill (the proxies' records what egress tells them), and `TestSignature` (a signature is the signer and the
 //! message it signed) standing in for sr25519.
 
 use crate as pallet_egress;
@@ -9,12 +9,12 @@ use frame_support::{
     derive_impl, parameter_types,
     traits::{ConstU128, ConstU32},
 };
-use masp_primitives::traits::HostRegistry;
+use masp_primitives::traits::{HostRegistry, ProxyRegistry};
 use sp_runtime::{
     testing::{TestSignature, UintAuthorityId},
     BuildStorage,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use masp_primitives::token::{EXISTENTIAL_DEPOSIT, UNIT};
 
@@ -80,6 +80,60 @@ impl HostRegistry<AccountId> for MockHosts {
     }
 }
 
+/// What the proxies' register was told about one proxy.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyRecord {
+    /// Its relay price while it takes sessions.
+    pub price: Option<Balance>,
+    /// Sessions opened: `(payer, channel)`.
+    pub opened: Vec<(AccountId, u64)>,
+    /// Sessions ended: `(payer, channel)`.
+    pub ended: Vec<(AccountId, u64)>,
+    /// Bytes relayed and paid.
+    pub bytes: u64,
+    /// Paid.
+    pub paid: Balance,
+}
+
+thread_local! {
+    static PROXIES: RefCell<BTreeMap<AccountId, ProxyRecord>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// The proxies pallet, as far as egress sees it.
+pub struct MockProxies;
+
+impl MockProxies {
+    /// `who` takes sessions at `price` (`None`: it stops).
+    pub fn set_price(who: AccountId, price: Option<Balance>) {
+        PROXIES.with(|p| p.borrow_mut().entry(who).or_default().price = price);
+    }
+    /// What `who`'s record holds.
+    pub fn record(who: AccountId) -> ProxyRecord {
+        PROXIES.with(|p| p.borrow().get(&who).cloned().unwrap_or_default())
+    }
+    fn with(who: &AccountId, f: impl FnOnce(&mut ProxyRecord)) {
+        PROXIES.with(|p| f(p.borrow_mut().entry(*who).or_default()));
+    }
+}
+
+impl ProxyRegistry<AccountId> for MockProxies {
+    fn relay_price(proxy: &AccountId) -> Option<Balance> {
+        PROXIES.with(|p| p.borrow().get(proxy).and_then(|r| r.price))
+    }
+    fn session_opened(proxy: &AccountId, payer: &AccountId, channel: u64) {
+        Self::with(proxy, |r| r.opened.push((*payer, channel)));
+    }
+    fn session_ended(proxy: &AccountId, payer: &AccountId, channel: u64) {
+        Self::with(proxy, |r| r.ended.push((*payer, channel)));
+    }
+    fn relayed(proxy: &AccountId, bytes: u64, paid: Balance) {
+        Self::with(proxy, |r| {
+            r.bytes += bytes;
+            r.paid += paid;
+        });
+    }
+}
+
 /// The least allowance.
 pub const MIN_ALLOWANCE: Balance = UNIT / 100;
 /// Blocks a host has to redeem after a close.
@@ -95,6 +149,7 @@ impl pallet_egress::Config for Test {
     type Currency = Balances;
     type RuntimeHoldReason = RuntimeHoldReason;
     type Hosts = MockHosts;
+    type Proxies = MockProxies;
     type Signature = TestSignature;
     type Signer = UintAuthorityId;
     type MinAllowance = ConstU128<MIN_ALLOWANCE>;
@@ -116,6 +171,9 @@ impl pallet_egress::BenchmarkHelper<AccountId, TestSignature> for MockHosts {
     fn make_host(who: &AccountId) {
         Self::register(*who);
     }
+    fn make_proxy(who: &AccountId, price: Balance) {
+        MockProxies::set_price(*who, Some(price));
+    }
 }
 
 /// Hosts.
@@ -126,6 +184,8 @@ pub const CAROL: AccountId = 20;
 pub const DAVE: AccountId = 21;
 /// Not a host.
 pub const EVE: AccountId = 30;
+/// A proxy.
+pub const PROXY: AccountId = 40;
 
 /// Everyone holds this at genesis.
 pub const INITIAL: Balance = 1_000 * UNIT;
@@ -134,11 +194,12 @@ pub const PRICE: Balance = UNIT / 10;
 
 pub fn new_test_ext() -> sp_io::TestExternalities {
     HOSTS.with(|h| h.borrow_mut().clear());
+    PROXIES.with(|p| p.borrow_mut().clear());
     let mut storage = frame_system::GenesisConfig::<Test>::default()
         .build_storage()
         .unwrap();
     pallet_balances::GenesisConfig::<Test> {
-        balances: [HOST, OTHER_HOST, CAROL, DAVE, EVE]
+        balances: [HOST, OTHER_HOST, CAROL, DAVE, EVE, PROXY]
             .into_iter()
             .map(|a| (a, INITIAL))
             .collect(),

@@ -61,95 +61,103 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `147`
 		//  Estimated: `3836`
-		// Minimum execution time: 12_739_000 picoseconds.
-		Weight::from_parts(14_091_000, 3836)
+		// Minimum execution time: 13_059_000 picoseconds.
+		Weight::from_parts(14_141_000, 3836)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
+	/// Storage: `Proxies::Proxies` (r:1 w:1)
+	/// Proof: `Proxies::Proxies` (`max_values`: None, `max_size`: Some(379), added: 2854, mode: `MaxEncodedLen`)
 	/// Storage: `Egress::Channels` (r:1 w:1)
-	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(165), added: 2640, mode: `MaxEncodedLen`)
-	/// Storage: `Egress::EgressPrices` (r:1 w:0)
-	/// Proof: `Egress::EgressPrices` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(174), added: 2649, mode: `MaxEncodedLen`)
 	/// Storage: `Egress::NextChannelId` (r:1 w:1)
 	/// Proof: `Egress::NextChannelId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(319), added: 2794, mode: `MaxEncodedLen`)
+	/// Storage: `Proxies::Sessions` (r:0 w:1)
+	/// Proof: `Proxies::Sessions` (`max_values`: None, `max_size`: Some(101), added: 2576, mode: `MaxEncodedLen`)
 	fn open_channel() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `269`
-		//  Estimated: `3694`
-		// Minimum execution time: 70_975_000 picoseconds.
-		Weight::from_parts(74_490_000, 3694)
+		//  Measured:  `534`
+		//  Estimated: `3844`
+		// Minimum execution time: 84_926_000 picoseconds.
+		Weight::from_parts(89_503_000, 3844)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
+			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Egress::Channels` (r:64 w:64)
-	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(165), added: 2640, mode: `MaxEncodedLen`)
+	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(174), added: 2649, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:64 w:64)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(319), added: 2794, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:65 w:65)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Proxies::Proxies` (r:1 w:1)
+	/// Proof: `Proxies::Proxies` (`max_values`: None, `max_size`: Some(379), added: 2854, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 64]`.
 	fn redeem(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `359 + n * (327 ±0)`
-		//  Estimated: `3593 + n * (2704 ±0)`
-		// Minimum execution time: 125_587_000 picoseconds.
-		Weight::from_parts(17_270_325, 3593)
-			// Standard Error: 460_063
-			.saturating_add(Weight::from_parts(106_593_235, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(2_u64))
+		//  Measured:  `639 + n * (336 ±0)`
+		//  Estimated: `3844 + n * (2794 ±0)`
+		// Minimum execution time: 154_559_000 picoseconds.
+		Weight::from_parts(24_164_039, 3844)
+			// Standard Error: 274_909
+			.saturating_add(Weight::from_parts(118_319_292, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(1_u64))
+			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2794).saturating_mul(n.into()))
 	}
 	/// Storage: `Egress::Channels` (r:1 w:1)
-	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(165), added: 2640, mode: `MaxEncodedLen`)
+	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(174), added: 2649, mode: `MaxEncodedLen`)
 	/// Storage: UNKNOWN KEY `0xc5aaa3b2c0357cf076879be3b19335d7` (r:1 w:0)
 	/// Proof: UNKNOWN KEY `0xc5aaa3b2c0357cf076879be3b19335d7` (r:1 w:0)
 	fn close_channel() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `327`
-		//  Estimated: `3792`
-		// Minimum execution time: 16_454_000 picoseconds.
-		Weight::from_parts(20_170_000, 3792)
+		//  Measured:  `336`
+		//  Estimated: `3801`
+		// Minimum execution time: 20_310_000 picoseconds.
+		Weight::from_parts(23_795_000, 3801)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Egress::Channels` (r:1 w:1)
-	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(165), added: 2640, mode: `MaxEncodedLen`)
+	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(174), added: 2649, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(319), added: 2794, mode: `MaxEncodedLen`)
+	/// Storage: `Proxies::Sessions` (r:1 w:1)
+	/// Proof: `Proxies::Sessions` (`max_values`: None, `max_size`: Some(101), added: 2576, mode: `MaxEncodedLen`)
 	fn finish_close() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `489`
-		//  Estimated: `3694`
-		// Minimum execution time: 61_091_000 picoseconds.
-		Weight::from_parts(64_896_000, 3694)
-			.saturating_add(T::DbWeight::get().reads(3_u64))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
+		//  Measured:  `794`
+		//  Estimated: `3784`
+		// Minimum execution time: 79_558_000 picoseconds.
+		Weight::from_parts(83_854_000, 3784)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `Egress::Channels` (r:1 w:1)
-	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(165), added: 2640, mode: `MaxEncodedLen`)
+	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(174), added: 2649, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(319), added: 2794, mode: `MaxEncodedLen`)
+	/// Storage: `Proxies::Sessions` (r:1 w:1)
+	/// Proof: `Proxies::Sessions` (`max_values`: None, `max_size`: Some(101), added: 2576, mode: `MaxEncodedLen`)
 	fn release_channel() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `485`
-		//  Estimated: `3694`
-		// Minimum execution time: 60_220_000 picoseconds.
-		Weight::from_parts(64_275_000, 3694)
-			.saturating_add(T::DbWeight::get().reads(3_u64))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
+		//  Measured:  `790`
+		//  Estimated: `3784`
+		// Minimum execution time: 79_247_000 picoseconds.
+		Weight::from_parts(83_664_000, 3784)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 }
 
@@ -160,71 +168,79 @@ impl WeightInfo for () {
 	/// Storage: `Egress::EgressPrices` (r:0 w:1)
 	/// Proof: `Egress::EgressPrices` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn set_egress_price() -> Weight {
-		Weight::from_parts(14_091_000, 3836)
+		Weight::from_parts(14_141_000, 3836)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
+	/// Storage: `Proxies::Proxies` (r:1 w:1)
+	/// Proof: `Proxies::Proxies` (`max_values`: None, `max_size`: Some(379), added: 2854, mode: `MaxEncodedLen`)
 	/// Storage: `Egress::Channels` (r:1 w:1)
-	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(165), added: 2640, mode: `MaxEncodedLen`)
-	/// Storage: `Egress::EgressPrices` (r:1 w:0)
-	/// Proof: `Egress::EgressPrices` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(174), added: 2649, mode: `MaxEncodedLen`)
 	/// Storage: `Egress::NextChannelId` (r:1 w:1)
 	/// Proof: `Egress::NextChannelId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(319), added: 2794, mode: `MaxEncodedLen`)
+	/// Storage: `Proxies::Sessions` (r:0 w:1)
+	/// Proof: `Proxies::Sessions` (`max_values`: None, `max_size`: Some(101), added: 2576, mode: `MaxEncodedLen`)
 	fn open_channel() -> Weight {
-		Weight::from_parts(74_490_000, 3694)
+		Weight::from_parts(89_503_000, 3844)
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
-			.saturating_add(RocksDbWeight::get().writes(4_u64))
+			.saturating_add(RocksDbWeight::get().writes(6_u64))
 	}
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Egress::Channels` (r:64 w:64)
-	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(165), added: 2640, mode: `MaxEncodedLen`)
+	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(174), added: 2649, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:64 w:64)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(319), added: 2794, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:65 w:65)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Proxies::Proxies` (r:1 w:1)
+	/// Proof: `Proxies::Proxies` (`max_values`: None, `max_size`: Some(379), added: 2854, mode: `MaxEncodedLen`)
 	fn redeem(n: u32, ) -> Weight {
-		Weight::from_parts(17_270_325, 3593)
-			.saturating_add(Weight::from_parts(106_593_235, 0).saturating_mul(n.into()))
-			.saturating_add(RocksDbWeight::get().reads(2_u64))
+		Weight::from_parts(24_164_039, 3844)
+			.saturating_add(Weight::from_parts(118_319_292, 0).saturating_mul(n.into()))
+			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().reads((3_u64).saturating_mul(n.into())))
-			.saturating_add(RocksDbWeight::get().writes(1_u64))
+			.saturating_add(RocksDbWeight::get().writes(2_u64))
 			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2794).saturating_mul(n.into()))
 	}
 	/// Storage: `Egress::Channels` (r:1 w:1)
-	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(165), added: 2640, mode: `MaxEncodedLen`)
+	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(174), added: 2649, mode: `MaxEncodedLen`)
 	/// Storage: UNKNOWN KEY `0xc5aaa3b2c0357cf076879be3b19335d7` (r:1 w:0)
 	/// Proof: UNKNOWN KEY `0xc5aaa3b2c0357cf076879be3b19335d7` (r:1 w:0)
 	fn close_channel() -> Weight {
-		Weight::from_parts(20_170_000, 3792)
+		Weight::from_parts(23_795_000, 3801)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Egress::Channels` (r:1 w:1)
-	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(165), added: 2640, mode: `MaxEncodedLen`)
+	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(174), added: 2649, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(319), added: 2794, mode: `MaxEncodedLen`)
+	/// Storage: `Proxies::Sessions` (r:1 w:1)
+	/// Proof: `Proxies::Sessions` (`max_values`: None, `max_size`: Some(101), added: 2576, mode: `MaxEncodedLen`)
 	fn finish_close() -> Weight {
-		Weight::from_parts(64_896_000, 3694)
-			.saturating_add(RocksDbWeight::get().reads(3_u64))
-			.saturating_add(RocksDbWeight::get().writes(3_u64))
+		Weight::from_parts(83_854_000, 3784)
+			.saturating_add(RocksDbWeight::get().reads(4_u64))
+			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 	/// Storage: `Egress::Channels` (r:1 w:1)
-	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(165), added: 2640, mode: `MaxEncodedLen`)
+	/// Proof: `Egress::Channels` (`max_values`: None, `max_size`: Some(174), added: 2649, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(319), added: 2794, mode: `MaxEncodedLen`)
+	/// Storage: `Proxies::Sessions` (r:1 w:1)
+	/// Proof: `Proxies::Sessions` (`max_values`: None, `max_size`: Some(101), added: 2576, mode: `MaxEncodedLen`)
 	fn release_channel() -> Weight {
-		Weight::from_parts(64_275_000, 3694)
-			.saturating_add(RocksDbWeight::get().reads(3_u64))
-			.saturating_add(RocksDbWeight::get().writes(3_u64))
+		Weight::from_parts(83_664_000, 3784)
+			.saturating_add(RocksDbWeight::get().reads(4_u64))
+			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 }

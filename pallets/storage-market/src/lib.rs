@@ -884,12 +884,8 @@ pub mod pallet {
         // ----- validation -----
 
         fn validate_host(endpoint: &[u8], region: &[u8], capacity: u64) -> DispatchResult {
-            let rest = endpoint
-                .strip_prefix(b"https://")
-                .or_else(|| endpoint.strip_prefix(b"http://"))
-                .ok_or(Error::<T>::BadEndpoint)?;
             ensure!(
-                !rest.is_empty() && rest.iter().all(|b| b.is_ascii_graphic()),
+                masp_primitives::endpoint::is_valid(endpoint),
                 Error::<T>::BadEndpoint
             );
             ensure!(

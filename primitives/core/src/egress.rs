@@ -12,27 +12,83 @@
 //! signed (the allowance stays held until the channel closes, and a
 //! closing channel waits for the host's last redemption).
 //!
-//! The signed bytes ([`receipt_payload`]) name the chain (its genesis
-//! hash), the channel (a fresh id per opening, so receipts of an earlier
-//! channel between the same two accounts are worthless), the host, and the
-//! cumulative count.
+//! The same channels pay a proxy (issue 22) for the bytes it relays
+//! between a Sender and hosts: a channel is for a [`Service`], and a
+//! receipt names its service through its context string (domain
+//! separation), so a receipt signed for one service is worthless for the
+//! other.
+//!
+//! The signed bytes ([`receipt_payload`]) name the service, the chain (its
+//! genesis hash), the channel (a fresh id per opening, so receipts of an
+//! earlier channel between the same two accounts are worthless), the payee
+//! (host or proxy), and the cumulative count.
 
 use alloc::vec::Vec;
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
 
-/// Domain separation for receipt signatures.
+/// Domain separation for receipts of [`Service::Egress`] (unchanged since
+/// the first egress receipts).
 pub const RECEIPT_CONTEXT: &[u8] = b"masp/egress-receipt/v1";
+
+/// Domain separation for receipts of [`Service::Relay`].
+pub const RELAY_RECEIPT_CONTEXT: &[u8] = b"masp/relay-receipt/v1";
+
+/// What a payment channel pays for.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Encode,
+    Decode,
+    DecodeWithMemTracking,
+    MaxEncodedLen,
+    TypeInfo,
+)]
+pub enum Service {
+    /// A host serving data (its price: the egress pallet's `EgressPrices`).
+    #[codec(index = 0)]
+    Egress,
+    /// A proxy relaying data between a Sender and hosts (its price: the
+    /// proxies pallet's, per GiB relayed).
+    #[codec(index = 1)]
+    Relay,
+}
+
+impl Service {
+    /// The context string its receipts start with.
+    pub fn context(self) -> &'static [u8] {
+        match self {
+            Service::Egress => RECEIPT_CONTEXT,
+            Service::Relay => RELAY_RECEIPT_CONTEXT,
+        }
+    }
+}
 
 /// Bytes in a GiB: prices are per GiB served.
 pub const GIB: u128 = 1 << 30;
 
-/// What a downloader signs: `RECEIPT_CONTEXT || genesis || channel (u64
-/// LE) || host (its SCALE encoding) || bytes (u64 LE)`.
-pub fn receipt_payload(genesis: &[u8], channel: u64, host: &[u8], bytes: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(RECEIPT_CONTEXT.len() + genesis.len() + 8 + host.len() + 8);
-    out.extend_from_slice(RECEIPT_CONTEXT);
+/// What a payer signs: `service.context() || genesis || channel (u64 LE) ||
+/// payee (its SCALE encoding) || bytes (u64 LE)`. For [`Service::Egress`]
+/// these are exactly the bytes of the first egress receipts
+/// (`"masp/egress-receipt/v1" || ...`).
+pub fn receipt_payload(
+    genesis: &[u8],
+    service: Service,
+    channel: u64,
+    payee: &[u8],
+    bytes: u64,
+) -> Vec<u8> {
+    let context = service.context();
+    let mut out = Vec::with_capacity(context.len() + genesis.len() + 8 + payee.len() + 8);
+    out.extend_from_slice(context);
     out.extend_from_slice(genesis);
     out.extend_from_slice(&channel.to_le_bytes());
-    out.extend_from_slice(host);
+    out.extend_from_slice(payee);
     out.extend_from_slice(&bytes.to_le_bytes());
     out
 }
@@ -99,13 +155,30 @@ mod tests {
     }
 
     #[test]
-    fn the_payload_names_chain_channel_host_and_count() {
-        let p = receipt_payload(&[1; 32], 7, &[2; 32], 9);
+    fn the_payload_names_service_chain_channel_payee_and_count() {
+        use Service::*;
+        let p = receipt_payload(&[1; 32], Egress, 7, &[2; 32], 9);
         assert!(p.starts_with(RECEIPT_CONTEXT));
-        assert_ne!(p, receipt_payload(&[1; 32], 8, &[2; 32], 9));
-        assert_ne!(p, receipt_payload(&[1; 32], 7, &[3; 32], 9));
-        assert_ne!(p, receipt_payload(&[1; 32], 7, &[2; 32], 10));
-        assert_ne!(p, receipt_payload(&[0; 32], 7, &[2; 32], 9));
+        assert_ne!(p, receipt_payload(&[1; 32], Egress, 8, &[2; 32], 9));
+        assert_ne!(p, receipt_payload(&[1; 32], Egress, 7, &[3; 32], 9));
+        assert_ne!(p, receipt_payload(&[1; 32], Egress, 7, &[2; 32], 10));
+        assert_ne!(p, receipt_payload(&[0; 32], Egress, 7, &[2; 32], 9));
+        let r = receipt_payload(&[1; 32], Relay, 7, &[2; 32], 9);
+        assert!(r.starts_with(RELAY_RECEIPT_CONTEXT));
+        assert_ne!(p, r);
+    }
+
+    #[test]
+    fn an_egress_payload_is_the_first_receipts_bytes() {
+        let mut v1 = b"masp/egress-receipt/v1".to_vec();
+        v1.extend_from_slice(&[1; 32]);
+        v1.extend_from_slice(&7u64.to_le_bytes());
+        v1.extend_from_slice(&[2; 32]);
+        v1.extend_from_slice(&9u64.to_le_bytes());
+        assert_eq!(
+            receipt_payload(&[1; 32], Service::Egress, 7, &[2; 32], 9),
+            v1
+        );
     }
 
     #[test]

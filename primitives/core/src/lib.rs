@@ -10,6 +10,8 @@
 //! - [`manifest`]: a stored file's manifest (sealed by the client).
 //! - [`ticket`]: signed upload/download tickets (temporary links to hosts).
 //! - [`seal`]: file keys sealed to a Receiver's X25519 key.
+//! - [`egress`]: signed byte receipts paying hosts (egress) and proxies (relay).
+//! - [`endpoint`]: the validation of published endpoints (hosts, proxies).
 //! - Account, balance and block types shared by every crate.
 
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -17,6 +19,7 @@
 extern crate alloc;
 
 pub mod egress;
+pub mod endpoint;
 pub mod listing;
 pub mod manifest;
 pub mod market;

@@ -234,3 +234,30 @@ impl<AccountId> ReadAccess<AccountId> for () {
         false
     }
 }
+
+/// The proxies' register, as the egress pallet's relay channels see it
+/// (issue 22): who relays at what price, and what each proxy delivered.
+pub trait ProxyRegistry<AccountId> {
+    /// `proxy`'s price per GiB relayed (planck) if it takes new sessions (a
+    /// registered proxy, not deregistering, its deposit whole); `None`
+    /// otherwise.
+    fn relay_price(proxy: &AccountId) -> Option<crate::Balance>;
+    /// `payer` opened relay channel `channel` with `proxy` (a session).
+    fn session_opened(proxy: &AccountId, payer: &AccountId, channel: u64);
+    /// Relay channel `channel` between `payer` and `proxy` ended (what it
+    /// held went back to the payer).
+    fn session_ended(proxy: &AccountId, payer: &AccountId, channel: u64);
+    /// `proxy` redeemed receipts for `bytes` more bytes relayed and was paid
+    /// `paid` for them.
+    fn relayed(proxy: &AccountId, bytes: u64, paid: crate::Balance);
+}
+
+/// No proxies: relay channels cannot open.
+impl<AccountId> ProxyRegistry<AccountId> for () {
+    fn relay_price(_: &AccountId) -> Option<crate::Balance> {
+        None
+    }
+    fn session_opened(_: &AccountId, _: &AccountId, _: u64) {}
+    fn session_ended(_: &AccountId, _: &AccountId, _: u64) {}
+    fn relayed(_: &AccountId, _: u64, _: crate::Balance) {}
+}

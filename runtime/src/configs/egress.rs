@@ -1,10 +1,11 @@
-//! Egress: downloaders pay hosts per byte served through payment channels.
+//! Egress: downloaders pay hosts per byte served, and Senders pay proxies
+//! per byte relayed, through payment channels.
 
 use frame_support::{parameter_types, traits::ConstU32};
 use masp_primitives::time::HOURS;
 
 use crate::{
-    Balance, Balances, BlockNumber, Runtime, RuntimeHoldReason, Signature, StorageMarket,
+    Balance, Balances, BlockNumber, Proxies, Runtime, RuntimeHoldReason, Signature, StorageMarket,
     MILLI_UNIT,
 };
 
@@ -21,6 +22,7 @@ impl pallet_egress::Config for Runtime {
     type Currency = Balances;
     type RuntimeHoldReason = RuntimeHoldReason;
     type Hosts = StorageMarket;
+    type Proxies = Proxies;
     type Signature = Signature;
     type Signer = <Signature as sp_runtime::traits::Verify>::Signer;
     type MinAllowance = MinAllowance;
@@ -69,6 +71,19 @@ impl pallet_egress::BenchmarkHelper<crate::AccountId, Signature> for EgressBench
             b"EU".to_vec().try_into().unwrap_or_default(),
             1 << 40,
             [0; 32],
+        );
+    }
+
+    fn make_proxy(who: &crate::AccountId, price: Balance) {
+        use frame_support::traits::fungible::Mutate;
+        let _ = Balances::set_balance(who, 1 << 100);
+        let _ = Proxies::register(
+            crate::RuntimeOrigin::signed(who.clone()),
+            b"https://proxy.example"
+                .to_vec()
+                .try_into()
+                .unwrap_or_default(),
+            price,
         );
     }
 }

@@ -6,6 +6,8 @@
 //! - [`governance`]: the council, root through its whitelist, the sale's attesters;
 //! - [`token_sale`]: the MASP ICO;
 //! - [`market`]: the storage market and the hosts' deposits;
+//! - [`egress`]: payment channels (hosts serving, proxies relaying);
+//! - [`proxies`]: the proxies' register and rating (issue 22);
 //! - [`xcm_config`]: XCM with the relay chain and sibling parachains.
 
 pub mod collators;
@@ -13,6 +15,7 @@ pub mod egress;
 pub mod governance;
 pub mod listings;
 pub mod market;
+pub mod proxies;
 pub mod retrieval;
 pub mod token;
 pub mod token_sale;
