@@ -140,7 +140,10 @@ fn two_of_the_attester_committee_count_a_payment_one_alone_cannot() {
         let pending = view("ABCDEF").expect("a well-formed id");
         assert_eq!((pending.threshold, pending.counted), (2, false));
         assert_eq!(pending.claims.len(), 1);
-        assert_eq!(pending.claims[0].voters, vec![account(Sr25519Keyring::Alice)]);
+        assert_eq!(
+            pending.claims[0].voters,
+            vec![account(Sr25519Keyring::Alice)]
+        );
         assert_eq!(pending.claims[0].counting_votes, 1);
         assert!(view("not hex!").is_none(), "a malformed id has no view");
         // Dave is no attester.
