@@ -206,12 +206,24 @@ pub async fn submit<Call: Payload>(
     signer: &Keypair,
     timeout: Duration,
 ) -> Result<Events, ChainError> {
+    let account = <Keypair as subxt::transactions::Signer<MaspConfig>>::account_id(signer);
     let work = async {
         let mut tx = client.tx().await.map_err(subxt_err)?;
-        let mut progress = tx
-            .sign_and_submit_then_watch_default(call, signer)
-            .await
-            .map_err(subxt_err)?;
+        let nonce = next_nonce(
+            &account,
+            tx.account_nonce(&account).await.map_err(subxt_err)?,
+        );
+        let params = subxt::config::DefaultExtrinsicParamsBuilder::<MaspConfig>::new()
+            .nonce(nonce)
+            .build();
+        let mut progress = match tx.sign_and_submit_then_watch(call, signer, params).await {
+            Ok(progress) => progress,
+            Err(e) => {
+                forget_nonce(&account);
+                return Err(subxt_err(e));
+            }
+        };
+        used_nonce(&account, nonce);
         while let Some(status) = progress.next().await {
             match status.map_err(subxt_err)? {
                 TransactionStatus::InBestBlock(block)
@@ -221,6 +233,7 @@ pub async fn submit<Call: Payload>(
                 TransactionStatus::Error { message }
                 | TransactionStatus::Invalid { message }
                 | TransactionStatus::Dropped { message } => {
+                    forget_nonce(&account);
                     return Err(ChainError::NotIncluded(message));
                 }
                 _ => {}
@@ -230,9 +243,41 @@ pub async fn submit<Call: Payload>(
             "the node closed the subscription".into(),
         ))
     };
-    tokio::time::timeout(timeout, work)
-        .await
-        .map_err(|_| ChainError::Timeout(timeout, "the transaction to be included"))?
+    tokio::time::timeout(timeout, work).await.map_err(|_| {
+        // It may never be included: let the chain's nonce decide next time.
+        forget_nonce(&account);
+        ChainError::Timeout(timeout, "the transaction to be included")
+    })?
+}
+
+/// The next nonce each signer of this process used, beyond what the chain's
+/// finalized state says. subxt reads the nonce at the latest *finalized*
+/// block; on a relay network finality trails the best block by several
+/// blocks, so a second transaction sent once the first is in a (best)
+/// block would reuse its nonce and be refused as stale (1010). Sending
+/// `max(finalized nonce, last used + 1)` fixes that for every transaction a
+/// process sends in turn.
+static NONCES: std::sync::Mutex<std::collections::BTreeMap<subxt::utils::AccountId32, u64>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn next_nonce(account: &subxt::utils::AccountId32, finalized: u64) -> u64 {
+    let map = NONCES.lock().unwrap_or_else(|e| e.into_inner());
+    map.get(account).copied().unwrap_or(0).max(finalized)
+}
+
+fn used_nonce(account: &subxt::utils::AccountId32, nonce: u64) {
+    let mut map = NONCES.lock().unwrap_or_else(|e| e.into_inner());
+    let next = nonce.saturating_add(1);
+    let entry = map.entry(account.clone()).or_insert(next);
+    *entry = (*entry).max(next);
+}
+
+/// A transaction that never made it: the chain's nonce is right again.
+fn forget_nonce(account: &subxt::utils::AccountId32) {
+    NONCES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(account);
 }
 
 fn dispatch_err(e: subxt::error::TransactionEventsError) -> ChainError {
