@@ -268,7 +268,7 @@ fn next_nonce(account: &subxt::utils::AccountId32, finalized: u64) -> u64 {
 fn used_nonce(account: &subxt::utils::AccountId32, nonce: u64) {
     let mut map = NONCES.lock().unwrap_or_else(|e| e.into_inner());
     let next = nonce.saturating_add(1);
-    let entry = map.entry(account.clone()).or_insert(next);
+    let entry = map.entry(*account).or_insert(next);
     *entry = (*entry).max(next);
 }
 
