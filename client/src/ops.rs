@@ -1369,28 +1369,14 @@ pub fn parse_size(s: &str) -> Result<u64> {
 
 /// Parses an amount in MASP (`0.001`, `2`) into the smallest unit.
 pub fn parse_masp(s: &str) -> Result<u128> {
-    let s = s.trim().trim_end_matches(SYMBOL).trim();
-    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    if frac.len() > DECIMALS as usize
-        || whole.is_empty() && frac.is_empty()
-        || !whole
-            .chars()
-            .chain(frac.chars())
-            .all(|c| c.is_ascii_digit())
-    {
-        bail!("{s:?} is not an amount of MASP (e.g. 0.001, at most {DECIMALS} decimals)");
-    }
-    let unit = 10u128.pow(DECIMALS as u32);
-    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse()? };
-    let frac: u128 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<width$}", width = DECIMALS as usize).parse()?
-    };
-    whole
-        .checked_mul(unit)
-        .and_then(|w| w.checked_add(frac))
-        .ok_or_else(|| anyhow!("{s:?} MASP is too large"))
+    masp_primitives::token::parse(s).ok_or_else(|| {
+        anyhow!(
+            "{:?} is not an amount of MASP (e.g. 0.001, at most {DECIMALS} decimals, at most \
+             {} MASP)",
+            s.trim(),
+            u128::MAX / masp_primitives::token::UNIT
+        )
+    })
 }
 
 #[cfg(test)]

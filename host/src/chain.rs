@@ -21,6 +21,7 @@ use masp_chain::{
     subxt::{backend::BlockRef, client::OnlineClientAtBlock, utils::H256},
     AccountId32, ChainError, Client, Keypair, MaspConfig, Rpc,
 };
+use masp_chain::api::runtime_types::masp_primitives::egress::Service as ChainService;
 use masp_primitives::market::ContractId;
 use masp_proofs::Hash;
 
@@ -488,6 +489,7 @@ impl SubxtChain {
     async fn try_egress_channel(
         &self,
         payer: [u8; 32],
+        service: ChainService,
     ) -> Result<Option<crate::egress::ChannelView>, ChainError> {
         let c = self.client().await?;
         let at = c.at_current_block().await.map_err(sub)?;
@@ -495,11 +497,7 @@ impl SubxtChain {
             .storage()
             .try_fetch(
                 api::storage().egress().channels(),
-                (
-                    AccountId32(payer),
-                    self.account(),
-                    api::runtime_types::masp_primitives::egress::Service::Egress,
-                ),
+                (AccountId32(payer), self.account(), service),
             )
             .await
             .map_err(sub)?
@@ -531,7 +529,7 @@ impl crate::egress::EgressChain for SubxtChain {
     ) -> futures::future::BoxFuture<'_, Result<Option<crate::egress::ChannelView>, ChainError>>
     {
         Box::pin(async move {
-            let r = self.try_egress_channel(payer).await;
+            let r = self.try_egress_channel(payer, ChainService::Egress).await;
             self.on_error(r).await
         })
     }
@@ -540,24 +538,144 @@ impl crate::egress::EgressChain for SubxtChain {
         &self,
         receipts: Vec<crate::egress::Redemption>,
     ) -> futures::future::BoxFuture<'_, Result<(), ChainError>> {
+        Box::pin(self.redeem_service(ChainService::Egress, receipts))
+    }
+}
+
+impl SubxtChain {
+    /// Redeems `receipts` of channels of `service` paying this account.
+    async fn redeem_service(
+        &self,
+        service: ChainService,
+        receipts: Vec<crate::egress::Redemption>,
+    ) -> Result<(), ChainError> {
         use api::runtime_types::{pallet_egress::pallet::Receipt, sp_runtime::MultiSignature};
-        Box::pin(async move {
-            let batch = receipts
-                .into_iter()
-                .map(|r| Receipt {
-                    payer: AccountId32(r.payer),
-                    channel: r.channel,
-                    bytes: r.bytes,
-                    signature: MultiSignature::Sr25519(r.signature),
-                })
-                .collect();
-            self.submit(&api::tx().egress().redeem(
-                api::runtime_types::masp_primitives::egress::Service::Egress,
-                BoundedVec(batch),
-            ))
+        let batch = receipts
+            .into_iter()
+            .map(|r| Receipt {
+                payer: AccountId32(r.payer),
+                channel: r.channel,
+                bytes: r.bytes,
+                signature: MultiSignature::Sr25519(r.signature),
+            })
+            .collect();
+        self.submit(&api::tx().egress().redeem(service, BoundedVec(batch)))
             .await
             .map(|_| ())
+    }
+
+    /// This account's registration as a proxy, if any.
+    pub async fn proxy_info(&self) -> Result<Option<ProxyInfo>, ChainError> {
+        let r = async {
+            let c = self.client().await?;
+            let at = c.at_current_block().await.map_err(sub)?;
+            let call = api::runtime_apis().proxies_api().proxy(self.account());
+            let v = at.runtime_apis().call(call).await.map_err(sub)?;
+            Ok(v.map(|p| ProxyInfo {
+                endpoint: String::from_utf8_lossy(&p.endpoint).into_owned(),
+                price_per_gib: p.price_per_gib,
+                active: p.active,
+            }))
+        }
+        .await;
+        self.on_error(r).await
+    }
+
+    /// Registers this account as a proxy at `endpoint` relaying at `price`
+    /// planck per GiB, or updates its registration; what the chain has after.
+    pub async fn register_proxy(&self, endpoint: &str, price: u128) -> Result<ProxyInfo, ChainError> {
+        let bytes = endpoint.as_bytes().to_vec();
+        match self.proxy_info().await? {
+            None => {
+                self.submit(&api::tx().proxies().register(BoundedVec(bytes), price))
+                    .await?;
+            }
+            Some(p) if p.endpoint != endpoint || p.price_per_gib != price => {
+                self.submit(&api::tx().proxies().update(BoundedVec(bytes), price))
+                    .await?;
+            }
+            Some(_) => {}
+        }
+        self.proxy_info()
+            .await?
+            .ok_or_else(|| ChainError::Subxt("the registration is not on chain after it".into()))
+    }
+
+    /// Every endpoint a proxy may relay to: each registered host's, and
+    /// each active proxy's (the next hop of a two-hop route), read at the
+    /// latest block.
+    pub async fn relay_targets(&self) -> Result<Vec<String>, ChainError> {
+        let r = async {
+            let c = self.client().await?;
+            let at = c.at_current_block().await.map_err(sub)?;
+            let mut out = Vec::new();
+            let mut hosts = at
+                .storage()
+                .iter(api::storage().storage_market().hosts(), ())
+                .await
+                .map_err(sub)?;
+            while let Some(kv) = hosts.next().await {
+                let host = kv.map_err(sub)?.value().decode().map_err(sub)?;
+                out.push(String::from_utf8_lossy(&host.endpoint.0).into_owned());
+            }
+            let call = api::runtime_apis().proxies_api().proxies();
+            for p in at.runtime_apis().call(call).await.map_err(sub)? {
+                if p.active {
+                    out.push(String::from_utf8_lossy(&p.endpoint).into_owned());
+                }
+            }
+            Ok(out)
+        }
+        .await;
+        self.on_error(r).await
+    }
+}
+
+/// A proxy's registration, as the chain has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyInfo {
+    /// Where Senders reach it.
+    pub endpoint: String,
+    /// Planck per GiB relayed.
+    pub price_per_gib: u128,
+    /// Whether it takes new sessions.
+    pub active: bool,
+}
+
+/// The relay channels paying this account as a proxy
+/// ([`crate::egress::EgressChain`] over [`SubxtChain`] for
+/// [`masp_primitives::egress::Service::Relay`]): its price is its
+/// registration's.
+pub struct RelayChain(pub std::sync::Arc<SubxtChain>);
+
+impl crate::egress::EgressChain for RelayChain {
+    fn price(&self) -> futures::future::BoxFuture<'_, Result<u128, ChainError>> {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .proxy_info()
+                .await?
+                .map(|p| p.price_per_gib)
+                .unwrap_or(0))
         })
+    }
+
+    fn channel(
+        &self,
+        payer: [u8; 32],
+    ) -> futures::future::BoxFuture<'_, Result<Option<crate::egress::ChannelView>, ChainError>>
+    {
+        Box::pin(async move {
+            let r = self.0.try_egress_channel(payer, ChainService::Relay).await;
+            self.0.on_error(r).await
+        })
+    }
+
+    fn redeem(
+        &self,
+        receipts: Vec<crate::egress::Redemption>,
+    ) -> futures::future::BoxFuture<'_, Result<(), ChainError>> {
+        Box::pin(self.0.redeem_service(ChainService::Relay, receipts))
     }
 }
 

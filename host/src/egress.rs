@@ -37,7 +37,9 @@ use masp_primitives::egress::{cost, receipt_payload, Service, WireReceipt};
 use subxt_signer::sr25519;
 use tokio::sync::watch;
 
-use crate::{metrics::Metrics, server::Refuse, store::StoreError};
+use prometheus::IntCounter;
+
+use crate::{server::Refuse, store::StoreError};
 
 /// The most receipts one `redeem` call takes (the runtime's `MaxReceipts`).
 pub const MAX_BATCH: usize = 64;
@@ -199,6 +201,7 @@ pub struct Charge {
 /// channels (kept a short while).
 pub struct Egress {
     me: [u8; 32],
+    service: Service,
     chain: Arc<dyn EgressChain>,
     log: Arc<dyn EgressLog>,
     price: Mutex<u128>,
@@ -229,6 +232,7 @@ impl Egress {
         let accounts = log.load_egress()?.into_iter().collect();
         Ok(Self {
             me,
+            service: Service::Egress,
             chain,
             log,
             price: Mutex::new(price),
@@ -237,6 +241,19 @@ impl Egress {
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             limits,
         })
+    }
+
+    /// The same ledger for channels of `service` (a proxy's: [`Service::Relay`]):
+    /// receipts are checked under that service's context and the chain's
+    /// channels of that service are asked.
+    pub fn for_service(mut self, service: Service) -> Self {
+        self.service = service;
+        self
+    }
+
+    /// The service its channels pay for.
+    pub fn service(&self) -> Service {
+        self.service
     }
 
     /// A host that charges nothing and has no chain to ask (tools, tests).
@@ -365,6 +382,103 @@ impl Egress {
                 account_hex(&payer)
             )));
         };
+        let (r, ch) = self.verify(genesis, payer, wire).await?;
+        let _one_at_a_time = self.stripe(&payer).lock().await;
+        let acc = self.account_for(payer, &ch)?;
+        let need = acc.served.saturating_add(len);
+        let best = acc.best.max(r.bytes);
+        if best < need {
+            return Err(payment_required(format!(
+                "the receipt must cover at least {need} bytes ({} served on channel {} so far, \
+                 {len} now; it covers {})",
+                acc.served, ch.id, r.bytes
+            )));
+        }
+        let ch = self.afford(payer, ch, best).await?;
+        let mut next = acc;
+        next.served = need;
+        if r.bytes > acc.best {
+            next.best = r.bytes;
+            next.signature = r.signature;
+        }
+        self.persist(payer, Some(next)).await?;
+        Ok(Some(Charge {
+            payer,
+            channel: ch.id,
+            len,
+        }))
+    }
+
+    /// Takes a receipt that arrives on its own rather than with a request
+    /// (a proxy's relay receipts, sent as the bytes flow): checked as in
+    /// [`Self::charge`] (signed by `payer` under this ledger's service for
+    /// this payee and chain, naming the payer's open channel, paid for by
+    /// its allowance) and recorded durably with `served`, the bytes carried
+    /// for the payer so far, before it returns. The account after.
+    pub async fn accept(
+        &self,
+        genesis: Option<[u8; 32]>,
+        payer: [u8; 32],
+        wire: &str,
+        served: u64,
+    ) -> Result<Account, Refuse> {
+        let (r, ch) = self.verify(genesis, payer, wire).await?;
+        let _one_at_a_time = self.stripe(&payer).lock().await;
+        let acc = self.account_for(payer, &ch)?;
+        let best = acc.best.max(r.bytes);
+        self.afford(payer, ch, best).await?;
+        let mut next = acc;
+        next.served = acc.served.max(served);
+        if r.bytes > acc.best {
+            next.best = r.bytes;
+            next.signature = r.signature;
+        }
+        self.persist(payer, Some(next)).await?;
+        Ok(next)
+    }
+
+    /// `payer`'s open channel with this payee, as the chain has it (kept a
+    /// short while), or why there is none.
+    pub async fn open_channel(&self, payer: [u8; 32]) -> Result<ChannelView, Refuse> {
+        match self.channel(payer, self.limits.channel_for).await {
+            Ok(Some(c)) => Ok(c),
+            Ok(None) => {
+                self.forget_channel(&payer);
+                Err(payment_required(format!(
+                    "no {} channel with this {}: open one",
+                    self.noun(),
+                    self.payee()
+                )))
+            }
+            Err(e) => Err(Refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot ask the chain about the {} channel now: {e}", self.noun()),
+            )),
+        }
+    }
+
+    fn noun(&self) -> &'static str {
+        match self.service {
+            Service::Egress => "egress",
+            Service::Relay => "relay",
+        }
+    }
+
+    fn payee(&self) -> &'static str {
+        match self.service {
+            Service::Egress => "host",
+            Service::Relay => "proxy",
+        }
+    }
+
+    /// Parses `wire`, checks its signature and that it names `payer`'s open
+    /// channel.
+    async fn verify(
+        &self,
+        genesis: Option<[u8; 32]>,
+        payer: [u8; 32],
+        wire: &str,
+    ) -> Result<(WireReceipt, ChannelView), Refuse> {
         let Some(r) = hex::decode(wire.strip_prefix("0x").unwrap_or(wire))
             .ok()
             .and_then(|b| WireReceipt::from_bytes(&b))
@@ -380,10 +494,10 @@ impl Egress {
         let Some(genesis) = genesis else {
             return Err(Refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "this host does not know its chain yet".into(),
+                format!("this {} does not know its chain yet", self.payee()),
             ));
         };
-        let payload = receipt_payload(&genesis, Service::Egress, r.channel, &self.me, r.bytes);
+        let payload = receipt_payload(&genesis, self.service, r.channel, &self.me, r.bytes);
         if !sr25519::verify(
             &sr25519::Signature(r.signature),
             payload,
@@ -391,57 +505,56 @@ impl Egress {
         ) {
             return Err(Refuse(
                 StatusCode::UNAUTHORIZED,
-                "the receipt is not signed by the ticket's signer for this chain, host and channel"
-                    .into(),
+                format!(
+                    "the receipt is not signed by the payer for this chain, {} and channel",
+                    self.payee()
+                ),
             ));
         }
-        let found = self.channel(payer, self.limits.channel_for).await;
-        let ch = match found {
-            Ok(Some(c)) if c.id == r.channel => c,
-            Ok(Some(c)) => {
-                self.forget_channel(&payer);
-                return Err(payment_required(format!(
-                    "no egress channel {} with this host: open one (the open channel is {})",
-                    r.channel, c.id
-                )));
-            }
-            Ok(None) => {
-                self.forget_channel(&payer);
-                return Err(payment_required(
-                    "no egress channel with this host: open one",
-                ));
-            }
-            Err(e) => {
-                return Err(Refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("cannot ask the chain about the egress channel now: {e}"),
-                ))
-            }
-        };
-        let _one_at_a_time = self.stripe(&payer).lock().await;
+        let ch = self.open_channel(payer).await?;
+        if ch.id != r.channel {
+            self.forget_channel(&payer);
+            return Err(payment_required(format!(
+                "no {} channel {} with this {}: open one (the open channel is {})",
+                self.noun(),
+                r.channel,
+                self.payee(),
+                ch.id
+            )));
+        }
+        Ok((r, ch))
+    }
+
+    /// What is held of `payer`'s channel `ch` (a fresh account if none or
+    /// an older channel's). The caller holds the payer's stripe.
+    fn account_for(&self, payer: [u8; 32], ch: &ChannelView) -> Result<Account, Refuse> {
         let stored = self.account(&payer);
         if stored.is_none() && self.payers() >= self.limits.max_payers {
             return Err(Refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "this host holds accounts of too many downloaders now; try later".into(),
+                format!(
+                    "this {} holds accounts of too many payers now; try later",
+                    self.payee()
+                ),
             ));
         }
-        let acc = stored.filter(|a| a.channel == ch.id).unwrap_or(Account {
+        Ok(stored.filter(|a| a.channel == ch.id).unwrap_or(Account {
             channel: ch.id,
             served: ch.bytes_paid,
             best: ch.bytes_paid,
             signature: [0; 64],
             redeemed: ch.bytes_paid,
-        });
-        let need = acc.served.saturating_add(len);
-        let best = acc.best.max(r.bytes);
-        if best < need {
-            return Err(payment_required(format!(
-                "the receipt must cover at least {need} bytes ({} served on channel {} so far, \
-                 {len} now; it covers {})",
-                acc.served, ch.id, r.bytes
-            )));
-        }
+        }))
+    }
+
+    /// `ch` (asked again if the kept view is short) if its allowance pays
+    /// for `best` bytes; else 402.
+    async fn afford(
+        &self,
+        payer: [u8; 32],
+        ch: ChannelView,
+        best: u64,
+    ) -> Result<ChannelView, Refuse> {
         let due = |ch: &ChannelView| {
             cost(best, ch.price)
                 .unwrap_or(u128::MAX)
@@ -462,23 +575,13 @@ impl Egress {
         if due > ch.held {
             self.forget_channel(&payer);
             return Err(payment_required(format!(
-                "egress allowance exhausted: top up (the channel holds {} planck; {best} bytes \
+                "{} allowance exhausted: top up (the channel holds {} planck; {best} bytes \
                  cost {due} more than was paid)",
+                self.noun(),
                 ch.held
             )));
         }
-        let mut next = acc;
-        next.served = need;
-        if r.bytes > acc.best {
-            next.best = r.bytes;
-            next.signature = r.signature;
-        }
-        self.persist(payer, Some(next)).await?;
-        Ok(Some(Charge {
-            payer,
-            channel: ch.id,
-            len,
-        }))
+        Ok(ch)
     }
 
     /// Gives back a charge whose bytes were not served (a disk error).
@@ -521,7 +624,7 @@ impl Egress {
     /// Redeems every receipt the chain has not paid for yet; the receipts
     /// redeemed. Also refreshes the price, and drops the accounts of
     /// channels the chain no longer has.
-    pub async fn redeem_once(&self, metrics: &Metrics) -> usize {
+    pub async fn redeem_once(&self, redeemed_planck: &IntCounter) -> usize {
         match tokio::time::timeout(self.limits.chain_timeout, self.chain.price()).await {
             Ok(Ok(p)) => {
                 if p != self.price() {
@@ -576,7 +679,7 @@ impl Egress {
             match self.chain.redeem(receipts).await {
                 Ok(()) => {
                     for (r, c) in batch {
-                        self.redeemed(r, c, metrics).await;
+                        self.redeemed(r, c, redeemed_planck).await;
                         redeemed += 1;
                     }
                 }
@@ -585,7 +688,7 @@ impl Egress {
                     for (r, c) in batch {
                         match self.chain.redeem(vec![*r]).await {
                             Ok(()) => {
-                                self.redeemed(r, c, metrics).await;
+                                self.redeemed(r, c, redeemed_planck).await;
                                 redeemed += 1;
                             }
                             Err(e) => match e.module_error() {
@@ -610,14 +713,12 @@ impl Egress {
         redeemed
     }
 
-    async fn redeemed(&self, r: &Redemption, c: &ChannelView, metrics: &Metrics) {
+    async fn redeemed(&self, r: &Redemption, c: &ChannelView, redeemed_planck: &IntCounter) {
         let due = cost(r.bytes, c.price)
             .unwrap_or(u128::MAX)
             .saturating_sub(cost(c.bytes_paid, c.price).unwrap_or(0));
         let amount = due.min(c.held);
-        metrics
-            .egress_redeemed_planck
-            .inc_by(u64::try_from(amount).unwrap_or(u64::MAX));
+        redeemed_planck.inc_by(u64::try_from(amount).unwrap_or(u64::MAX));
         tracing::info!(
             payer = %account_hex(&r.payer),
             channel = r.channel,
@@ -659,7 +760,7 @@ impl Egress {
     /// Redeems every `every` until `stop` turns true.
     pub async fn run(
         self: Arc<Self>,
-        metrics: Arc<Metrics>,
+        redeemed_planck: IntCounter,
         every: Duration,
         mut stop: watch::Receiver<bool>,
     ) {
@@ -668,7 +769,7 @@ impl Egress {
                 _ = tokio::time::sleep(every) => {}
                 _ = stop.changed() => return,
             }
-            self.redeem_once(&metrics).await;
+            self.redeem_once(&redeemed_planck).await;
         }
     }
 }

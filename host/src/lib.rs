@@ -18,6 +18,8 @@
 //! - [`follower`]: follows the chain: takes new contracts, confirms complete
 //!   uploads, proves every epoch, scrubs, deletes ended contracts' data.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`relay`]: `masp-proxy`, the relay a Sender may put between itself
+//!   and hosts (paid per byte relayed).
 //! - [`crash_point`]: where crash tests stop the daemon.
 
 pub mod chain;
@@ -28,6 +30,7 @@ pub mod follower;
 pub mod listings;
 pub mod metrics;
 pub mod prove;
+pub mod relay;
 pub mod server;
 pub mod store;
 pub mod tickets;
@@ -53,4 +56,22 @@ pub fn crash_point(name: &str) {
         eprintln!("MASP_HOST_CRASH_AT={name}: aborting here (crash test)");
         std::process::abort();
     }
+}
+
+/// The account key in `path`: a secret phrase or URI (`//Alice` on a dev
+/// chain), as `masp-host` and `masp-proxy` keep it.
+pub fn load_key(path: &std::path::Path) -> anyhow::Result<masp_chain::Keypair> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read the key file {} (put the account's secret phrase in it, mode 0600)",
+            path.display()
+        )
+    })?;
+    let uri: subxt_signer::SecretUri = text
+        .trim()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{}: not a secret phrase or URI: {e}", path.display()))?;
+    subxt_signer::sr25519::Keypair::from_uri(&uri)
+        .map_err(|e| anyhow::anyhow!("{}: cannot derive the key: {e}", path.display()))
 }

@@ -14,7 +14,7 @@ use std::{
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use masp_chain::{api, ChainError, Keypair};
+use masp_chain::{api, ChainError};
 use masp_host::{
     chain::SubxtChain,
     config::{self, Config, Overrides},
@@ -26,7 +26,6 @@ use masp_host::{
     store::{write_atomic, DiskStore, Store},
     tickets::ReplayGuard,
 };
-use subxt_signer::{sr25519, SecretUri};
 
 #[derive(Parser)]
 #[command(name = "masp-host", version, about = "MASP storage host daemon")]
@@ -98,20 +97,7 @@ impl Common {
     }
 }
 
-fn load_key(path: &Path) -> anyhow::Result<Keypair> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read the host key file {} (put the account's secret phrase in it, mode 0600)",
-            path.display()
-        )
-    })?;
-    let uri: SecretUri = text
-        .trim()
-        .parse()
-        .map_err(|e| anyhow::anyhow!("{}: not a secret phrase or URI: {e}", path.display()))?;
-    sr25519::Keypair::from_uri(&uri)
-        .map_err(|e| anyhow::anyhow!("{}: cannot derive the key: {e}", path.display()))
-}
+use masp_host::load_key;
 
 fn main() {
     tracing_subscriber::fmt()
@@ -319,7 +305,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let follower = Follower::new(chain, state.clone(), &cfg);
     let follow = tokio::spawn(follower.run(cfg.poll_interval(), stop_rx.clone()));
     let redeem = tokio::spawn(egress.run(
-        state.metrics.clone(),
+        state.metrics.egress_redeemed_planck.clone(),
         cfg.redeem_interval(),
         stop_rx.clone(),
     ));

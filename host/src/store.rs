@@ -843,18 +843,7 @@ impl crate::tickets::ReplayLog for DiskStore {
 
 impl crate::egress::EgressLog for DiskStore {
     fn load_egress(&self) -> Result<Vec<([u8; 32], crate::egress::Account)>, StoreError> {
-        let tx = self.db.begin_read().map_err(idx)?;
-        let table = tx.open_table(EGRESS).map_err(idx)?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(idx)? {
-            let (k, v) = entry.map_err(idx)?;
-            // An entry this version cannot read is skipped (and replaced
-            // at the payer's next request).
-            if let Ok(a) = crate::egress::Account::decode(&mut v.value()) {
-                out.push((k.value(), a));
-            }
-        }
-        Ok(out)
+        load_egress(&self.db)
     }
 
     fn save_egress(
@@ -862,17 +851,76 @@ impl crate::egress::EgressLog for DiskStore {
         put: &[([u8; 32], crate::egress::Account)],
         gone: &[[u8; 32]],
     ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(idx)?;
-        {
-            let mut table = tx.open_table(EGRESS).map_err(idx)?;
-            for k in gone {
-                table.remove(k).map_err(idx)?;
-            }
-            for (k, v) in put {
-                table.insert(k, v.encode().as_slice()).map_err(idx)?;
-            }
+        save_egress(&self.db, put, gone)
+    }
+}
+
+fn load_egress(db: &Database) -> Result<Vec<([u8; 32], crate::egress::Account)>, StoreError> {
+    let tx = db.begin_read().map_err(idx)?;
+    let table = match tx.open_table(EGRESS) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(idx(e)),
+    };
+    let mut out = Vec::new();
+    for entry in table.iter().map_err(idx)? {
+        let (k, v) = entry.map_err(idx)?;
+        // An entry this version cannot read is skipped (and replaced at
+        // the payer's next request).
+        if let Ok(a) = crate::egress::Account::decode(&mut v.value()) {
+            out.push((k.value(), a));
         }
-        tx.commit().map_err(idx)
+    }
+    Ok(out)
+}
+
+fn save_egress(
+    db: &Database,
+    put: &[([u8; 32], crate::egress::Account)],
+    gone: &[[u8; 32]],
+) -> Result<(), StoreError> {
+    let tx = db.begin_write().map_err(idx)?;
+    {
+        let mut table = tx.open_table(EGRESS).map_err(idx)?;
+        for k in gone {
+            table.remove(k).map_err(idx)?;
+        }
+        for (k, v) in put {
+            table.insert(k, v.encode().as_slice()).map_err(idx)?;
+        }
+    }
+    tx.commit().map_err(idx)
+}
+
+/// A payment ledger of its own ([`crate::egress::EgressLog`] in one redb
+/// file): a proxy's relay receipts, which has no chunk store.
+pub struct LedgerFile {
+    db: Database,
+}
+
+impl LedgerFile {
+    /// Opens (or creates) the ledger at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(Self {
+            db: Database::create(path).map_err(idx)?,
+        })
+    }
+}
+
+impl crate::egress::EgressLog for LedgerFile {
+    fn load_egress(&self) -> Result<Vec<([u8; 32], crate::egress::Account)>, StoreError> {
+        load_egress(&self.db)
+    }
+
+    fn save_egress(
+        &self,
+        put: &[([u8; 32], crate::egress::Account)],
+        gone: &[[u8; 32]],
+    ) -> Result<(), StoreError> {
+        save_egress(&self.db, put, gone)
     }
 }
 

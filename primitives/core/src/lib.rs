@@ -23,6 +23,7 @@ pub mod endpoint;
 pub mod listing;
 pub mod manifest;
 pub mod market;
+pub mod relay;
 pub mod seal;
 pub mod ticket;
 pub mod traits;
@@ -73,6 +74,28 @@ pub mod token {
     /// 0.001 MASP: large enough that dust accounts cost an attacker real money,
     /// small enough never to matter to a Sender or a Host.
     pub const EXISTENTIAL_DEPOSIT: Balance = MILLI_UNIT;
+
+    /// Parses an amount written in MASP (`0.001`, `2`, `1.5 MASP`) into the
+    /// smallest unit; `None` if it is not one (more than [`DECIMALS`]
+    /// decimals, a sign, other characters) or does not fit.
+    pub fn parse(s: &str) -> Option<Balance> {
+        let s = s.trim().trim_end_matches(SYMBOL).trim();
+        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+        let digits = |t: &str| t.bytes().all(|c| c.is_ascii_digit());
+        if frac.len() > DECIMALS as usize
+            || (whole.is_empty() && frac.is_empty())
+            || !digits(whole)
+            || !digits(frac)
+        {
+            return None;
+        }
+        let whole: Balance = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+        let mut f: Balance = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+        for _ in frac.len()..DECIMALS as usize {
+            f = f.checked_mul(10)?;
+        }
+        whole.checked_mul(UNIT)?.checked_add(f)
+    }
 }
 
 /// Block time and durations in blocks.
@@ -95,6 +118,18 @@ pub mod time {
 #[cfg(test)]
 mod tests {
     use super::{time::*, token::*};
+
+    #[test]
+    fn amounts_in_masp_parse_to_planck() {
+        assert_eq!(parse("1"), Some(UNIT));
+        assert_eq!(parse("0.001"), Some(MILLI_UNIT));
+        assert_eq!(parse(".5 MASP"), Some(UNIT / 2));
+        assert_eq!(parse("0.000000000001"), Some(1));
+        for bad in ["", ".", "-1", "1e3", "0.0000000000001", "1,5", "+1"] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse(&u128::MAX.to_string()), None);
+    }
 
     #[test]
     fn one_masp_has_twelve_decimals() {

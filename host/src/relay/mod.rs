@@ -1,0 +1,1046 @@
+//! `masp-proxy`: relays a Sender's connections to hosts, so a host never
+//! sees the Sender's address (white paper: "Proxy is an optional contractor
+//! lending their device and Internet channel as one of the nodes during
+//! data transfer from Sender to Host(s)"), paid per byte relayed.
+//!
+//! | Method | Path | |
+//! |---|---|---|
+//! | CONNECT | `host:port` | a tunnel to a registered host's (or proxy's) endpoint, `Proxy-Authorization: MASP <hex>` ([`masp_primitives::relay`]) |
+//! | GET | `/v1/relay/0x{payer}` | the price, the payer's relay channel, bytes relayed, best receipt, redeemed, credit |
+//! | POST | `/v1/relay/0x{payer}?receipt=<hex>` | a relay receipt ([`masp_primitives::egress::WireReceipt`]) |
+//! | GET | `/v1/info` | the proxy's account, price, credit |
+//! | GET | `/metrics` | Prometheus |
+//!
+//! - **Never an open proxy**: a tunnel goes only to an endpoint registered
+//!   on chain by a host or an active proxy ([`Directory`]), and (unless
+//!   `allow_private_targets`, a development chain) never to one that is or
+//!   resolves to a loopback, private or link-local address: a hostile host
+//!   must not turn the proxy into a probe of the proxy's own network.
+//! - **Only ciphertext**: the tunnel carries the client's TLS (or, to an
+//!   `http://` host, chunks sealed on the client); the proxy reads nothing
+//!   of it.
+//! - **Paid per byte**: every byte carried after the `200`, both ways, is
+//!   billed to the payer the tunnel's authorization names. The client
+//!   counts the same bytes and sends cumulative receipts as they flow; the
+//!   proxy relays at most `credit_bytes` beyond the best receipt it holds
+//!   (a tunnel then waits for the next receipt, and closes after
+//!   `stall_timeout_secs`), keeps receipts durably and redeems the best
+//!   one on chain ([`crate::egress::Egress`] for
+//!   [`masp_primitives::egress::Service::Relay`]).
+//! - **Bounded**: connections in total and per client address, idle
+//!   tunnels closed; client addresses are not logged unless
+//!   `log_client_addresses`.
+
+pub mod config;
+
+use std::{
+    collections::{HashMap, HashSet},
+    convert::Infallible,
+    net::{IpAddr, SocketAddr},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, RwLock,
+    },
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use masp_primitives::{
+    endpoint::is_private_ip,
+    relay::{tunnel_payload, TunnelAuth, AUTH_SCHEME},
+};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use subxt_signer::sr25519;
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    sync::{watch, Notify, Semaphore},
+};
+
+use crate::{egress::Egress, server::Refuse};
+
+/// Where a tunnel may go: the endpoints registered on chain.
+pub trait Directory: Send + Sync + 'static {
+    /// Whether `authority` (`host:port`, as in a CONNECT) is a registered
+    /// host's or proxy's endpoint.
+    fn allows<'a>(&'a self, authority: &'a str) -> BoxFuture<'a, bool>;
+}
+
+/// `endpoint`'s `host:port` (the scheme's port if none), lower case; `None`
+/// if it is not an `http://` or `https://` URL with a host.
+pub fn authority_of(endpoint: &str) -> Option<String> {
+    let uri: http::Uri = endpoint.trim().trim_end_matches('/').parse().ok()?;
+    let default = match uri.scheme_str()? {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
+    let a = uri.authority()?;
+    if a.as_str().contains('@') || a.host().is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}:{}",
+        a.host().to_ascii_lowercase(),
+        a.port_u16().unwrap_or(default)
+    ))
+}
+
+/// A fixed set of endpoints (tests, and the chain's set between refreshes).
+#[derive(Default)]
+pub struct TargetSet(RwLock<HashSet<String>>);
+
+impl TargetSet {
+    /// The set of `endpoints` (URLs; unusable ones are left out).
+    pub fn new<'a>(endpoints: impl IntoIterator<Item = &'a str>) -> Self {
+        let s = Self::default();
+        s.replace(endpoints);
+        s
+    }
+
+    /// Replaces the set; how many endpoints it holds after.
+    pub fn replace<'a>(&self, endpoints: impl IntoIterator<Item = &'a str>) -> usize {
+        let set: HashSet<String> = endpoints.into_iter().filter_map(authority_of).collect();
+        let n = set.len();
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = set;
+        n
+    }
+
+    /// Whether it holds `authority`.
+    pub fn contains(&self, authority: &str) -> bool {
+        let a = authority.to_ascii_lowercase();
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&a)
+    }
+}
+
+impl Directory for TargetSet {
+    fn allows<'a>(&'a self, authority: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async move { self.contains(authority) })
+    }
+}
+
+/// Where the registered endpoints come from.
+pub trait TargetSource: Send + Sync + 'static {
+    /// Every endpoint a proxy may relay to now.
+    fn targets(&self) -> BoxFuture<'_, Result<Vec<String>, masp_chain::ChainError>>;
+}
+
+impl TargetSource for crate::chain::SubxtChain {
+    fn targets(&self) -> BoxFuture<'_, Result<Vec<String>, masp_chain::ChainError>> {
+        Box::pin(self.relay_targets())
+    }
+}
+
+/// The chain's endpoints, read every `refresh` and again (at most every
+/// two seconds) when a tunnel asks for one not in the set: a host that
+/// registered a moment ago is reachable at once.
+pub struct ChainDirectory {
+    source: Arc<dyn TargetSource>,
+    set: TargetSet,
+    read_at: Mutex<Option<Instant>>,
+    refresh: Duration,
+}
+
+impl ChainDirectory {
+    /// A directory over `source`, read again every `refresh`.
+    pub fn new(source: Arc<dyn TargetSource>, refresh: Duration) -> Self {
+        Self {
+            source,
+            set: TargetSet::default(),
+            read_at: Mutex::new(None),
+            refresh,
+        }
+    }
+
+    /// Reads the endpoints now; how many there are.
+    pub async fn refresh(&self) -> Result<usize, masp_chain::ChainError> {
+        *self.read_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        let t = self.source.targets().await?;
+        Ok(self.set.replace(t.iter().map(String::as_str)))
+    }
+
+    fn age(&self) -> Option<Duration> {
+        self.read_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|t| t.elapsed())
+    }
+
+    /// Reads the endpoints every `refresh` until `stop`.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.refresh().await {
+                tracing::warn!(error = %e, "cannot read the registered endpoints; keeping the last set");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.refresh) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}
+
+impl Directory for ChainDirectory {
+    fn allows<'a>(&'a self, authority: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            if self.set.contains(authority) {
+                return true;
+            }
+            if self.age().is_none_or(|a| a >= Duration::from_secs(2)) {
+                if let Err(e) = self.refresh().await {
+                    tracing::warn!(error = %e, "cannot read the registered endpoints");
+                }
+                return self.set.contains(authority);
+            }
+            false
+        })
+    }
+}
+
+/// How much the proxy takes on.
+#[derive(Clone, Debug)]
+pub struct RelayLimits {
+    /// Connections (tunnels and API requests) at once; more wait in the
+    /// kernel's backlog.
+    pub max_connections: usize,
+    /// Connections one client address (an IPv6 /64) may hold at once; more
+    /// are answered 429.
+    pub max_connections_per_client: usize,
+    /// A tunnel with no byte either way for this long is closed.
+    pub idle_timeout: Duration,
+    /// How long reaching a target may take.
+    pub connect_timeout: Duration,
+    /// Bytes relayed for a payer beyond its best receipt.
+    pub credit_bytes: u64,
+    /// How long a tunnel out of credit waits for a receipt before closing.
+    pub stall_timeout: Duration,
+    /// The furthest in the future a tunnel authorization may expire.
+    pub max_auth_ttl: Duration,
+    /// Whether targets on loopback/private/link-local addresses are
+    /// reached (a development chain).
+    pub allow_private_targets: bool,
+    /// Whether client addresses appear in the log.
+    pub log_client_addresses: bool,
+}
+
+impl Default for RelayLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            max_connections_per_client: 64,
+            idle_timeout: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(10),
+            credit_bytes: 16 << 20,
+            stall_timeout: Duration::from_secs(30),
+            max_auth_ttl: Duration::from_secs(600),
+            allow_private_targets: false,
+            log_client_addresses: false,
+        }
+    }
+}
+
+/// The proxy's Prometheus metrics (prefix `masp_proxy_`).
+pub struct RelayMetrics {
+    registry: Registry,
+    /// Tunnels open now.
+    pub tunnels_open: IntGauge,
+    /// Tunnel requests by result (`opened`, `target`, `auth`, `payment`,
+    /// `upstream`, `busy`).
+    pub tunnels: IntCounterVec,
+    /// Bytes relayed, by direction (`up`: client to target, `down`).
+    pub bytes: IntCounterVec,
+    /// Receipts received, by result (`accepted`, `refused`).
+    pub receipts: IntCounterVec,
+    /// Planck the chain paid for redeemed receipts.
+    pub redeemed_planck: IntCounter,
+    /// Times a tunnel waited for a receipt.
+    pub credit_waits: IntCounter,
+    /// Connections refused for the per-client bound.
+    pub refused_connections: IntCounter,
+}
+
+impl Default for RelayMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RelayMetrics {
+    /// Fresh metrics in a registry of their own.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let opts = |n: &str, h: &str| Opts::new(format!("masp_proxy_{n}"), h);
+        let reg = |c: Box<dyn prometheus::core::Collector>| {
+            registry.register(c).expect("metric names are distinct")
+        };
+        let tunnels_open = IntGauge::with_opts(opts("tunnels_open", "Tunnels open now."))
+            .expect("valid metric");
+        let tunnels = IntCounterVec::new(
+            opts("tunnels_total", "Tunnel requests by result."),
+            &["result"],
+        )
+        .expect("valid metric");
+        let bytes = IntCounterVec::new(
+            opts("bytes_relayed_total", "Bytes relayed by direction."),
+            &["direction"],
+        )
+        .expect("valid metric");
+        let receipts = IntCounterVec::new(
+            opts("receipts_total", "Relay receipts received by result."),
+            &["result"],
+        )
+        .expect("valid metric");
+        let redeemed_planck = IntCounter::with_opts(opts(
+            "redeemed_planck_total",
+            "Planck paid on chain for redeemed relay receipts.",
+        ))
+        .expect("valid metric");
+        let credit_waits = IntCounter::with_opts(opts(
+            "credit_waits_total",
+            "Times a tunnel out of credit waited for a receipt.",
+        ))
+        .expect("valid metric");
+        let refused_connections = IntCounter::with_opts(opts(
+            "refused_connections_total",
+            "Connections refused for the per-client bound.",
+        ))
+        .expect("valid metric");
+        reg(Box::new(tunnels_open.clone()));
+        reg(Box::new(tunnels.clone()));
+        reg(Box::new(bytes.clone()));
+        reg(Box::new(receipts.clone()));
+        reg(Box::new(redeemed_planck.clone()));
+        reg(Box::new(credit_waits.clone()));
+        reg(Box::new(refused_connections.clone()));
+        Self {
+            registry,
+            tunnels_open,
+            tunnels,
+            bytes,
+            receipts,
+            redeemed_planck,
+            credit_waits,
+            refused_connections,
+        }
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let enc = prometheus::TextEncoder::new();
+        let _ = enc.encode_utf8(&self.registry.gather(), &mut out);
+        out
+    }
+}
+
+/// One payer's bytes relayed, and the signal a receipt arrived.
+struct Meter {
+    relayed: AtomicU64,
+    receipt: Notify,
+}
+
+/// Nonces of tunnel authorizations seen, until they expire.
+struct Nonces {
+    seen: Mutex<HashMap<[u8; 16], u64>>,
+    max: usize,
+}
+
+impl Nonces {
+    /// Records `nonce` (valid until `expires`); false if it was seen, or if
+    /// too many live ones are held.
+    fn first_use(&self, nonce: [u8; 16], expires: u64, now: u64) -> bool {
+        let mut m = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() >= self.max {
+            m.retain(|_, e| *e >= now);
+            if m.len() >= self.max {
+                return false;
+            }
+        }
+        m.insert(nonce, expires).is_none()
+    }
+}
+
+/// The proxy: its ledger, where it may relay, its bounds.
+pub struct Relay {
+    me: [u8; 32],
+    genesis: [u8; 32],
+    ledger: Arc<Egress>,
+    directory: Arc<dyn Directory>,
+    limits: RelayLimits,
+    /// Its metrics.
+    pub metrics: Arc<RelayMetrics>,
+    nonces: Nonces,
+    meters: Mutex<HashMap<[u8; 32], Arc<Meter>>>,
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response<Full<Bytes>> {
+    let mut body = body.into();
+    body.push('\n');
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn json(v: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn refuse(r: Refuse) -> Response<Full<Bytes>> {
+    text(r.0, r.1)
+}
+
+fn parse_account(s: &str) -> Option<[u8; 32]> {
+    let s = s.strip_prefix("0x")?;
+    hex::decode(s).ok()?.try_into().ok()
+}
+
+/// The address a client counts against: the IPv4 address, or the IPv6 /64.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+impl Relay {
+    /// A proxy for account `me` on the chain whose genesis hash is
+    /// `genesis`, keeping its relay receipts in `ledger`.
+    pub fn new(
+        me: [u8; 32],
+        genesis: [u8; 32],
+        ledger: Arc<Egress>,
+        directory: Arc<dyn Directory>,
+        limits: RelayLimits,
+    ) -> Self {
+        Self {
+            me,
+            genesis,
+            ledger,
+            directory,
+            limits,
+            metrics: Arc::new(RelayMetrics::new()),
+            nonces: Nonces {
+                seen: Mutex::default(),
+                max: 1 << 20,
+            },
+            meters: Mutex::default(),
+        }
+    }
+
+    /// The ledger (receipts, the redeemer).
+    pub fn ledger(&self) -> &Arc<Egress> {
+        &self.ledger
+    }
+
+    /// The bounds it runs with.
+    pub fn limits(&self) -> &RelayLimits {
+        &self.limits
+    }
+
+    /// `payer`'s meter, starting from what the ledger holds of it.
+    fn meter(&self, payer: [u8; 32], start: u64) -> Arc<Meter> {
+        let mut m = self.meters.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(payer)
+            .or_insert_with(|| {
+                Arc::new(Meter {
+                    relayed: AtomicU64::new(start),
+                    receipt: Notify::new(),
+                })
+            })
+            .clone()
+    }
+
+    fn known_meter(&self, payer: &[u8; 32]) -> Option<Arc<Meter>> {
+        let m = self.meters.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(payer).cloned()
+    }
+
+    /// What `payer`'s receipts cover (the best receipt held, or what the
+    /// chain paid if none).
+    fn covered(&self, payer: &[u8; 32]) -> u64 {
+        self.ledger.account(payer).map(|a| a.best).unwrap_or(0)
+    }
+
+    /// Counts `n` more bytes relayed for `payer`; waits (up to the stall
+    /// timeout) while they go beyond the credit. `false`: no receipt came,
+    /// close the tunnel.
+    async fn spend(&self, payer: &[u8; 32], meter: &Meter, n: u64) -> bool {
+        let relayed = meter.relayed.fetch_add(n, Ordering::AcqRel).saturating_add(n);
+        let deadline = tokio::time::Instant::now() + self.limits.stall_timeout;
+        let mut waited = false;
+        loop {
+            let notified = meter.receipt.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if relayed <= self.covered(payer).saturating_add(self.limits.credit_bytes) {
+                return true;
+            }
+            if !waited {
+                self.metrics.credit_waits.inc();
+                waited = true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// Checks a CONNECT: the target is registered (and public unless
+    /// allowed), the authorization is the payer's for this proxy, chain and
+    /// target, fresh and not seen before, the payer has a relay channel
+    /// with this proxy and is within its credit. The payer and the address
+    /// to dial.
+    async fn admit(
+        &self,
+        authority: &str,
+        auth: Option<&str>,
+    ) -> Result<([u8; 32], Vec<SocketAddr>), (&'static str, Refuse)> {
+        let target = |r: Refuse| ("target", r);
+        if !self.directory.allows(authority).await {
+            return Err(target(Refuse(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "{authority} is not the endpoint of a host or proxy registered on chain: \
+                     this proxy relays only to those"
+                ),
+            )));
+        }
+        let bad_auth = |why: &str| {
+            (
+                "auth",
+                Refuse(
+                    StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+                    format!("{why} (Proxy-Authorization: {AUTH_SCHEME} <hex of payer, expiry, nonce, signature>)"),
+                ),
+            )
+        };
+        let auth = auth
+            .and_then(|v| v.strip_prefix(AUTH_SCHEME))
+            .map(str::trim)
+            .ok_or_else(|| bad_auth("a tunnel needs the payer's authorization"))?;
+        let a = hex::decode(auth)
+            .ok()
+            .and_then(|b| TunnelAuth::from_bytes(&b))
+            .ok_or_else(|| bad_auth("malformed authorization"))?;
+        let now = now_secs();
+        if a.expires < now || a.expires > now.saturating_add(self.limits.max_auth_ttl.as_secs()) {
+            return Err(bad_auth(
+                "the authorization has expired or expires too far ahead (check the clock)",
+            ));
+        }
+        let payload = tunnel_payload(
+            &self.genesis,
+            &self.me,
+            authority.as_bytes(),
+            a.expires,
+            &a.nonce,
+        );
+        if !sr25519::verify(
+            &sr25519::Signature(a.signature),
+            payload,
+            &sr25519::PublicKey(a.payer),
+        ) {
+            return Err(bad_auth(
+                "the authorization is not the payer's signature for this chain, proxy and target",
+            ));
+        }
+        if !self.nonces.first_use(a.nonce, a.expires, now) {
+            return Err(bad_auth("this authorization was used already"));
+        }
+        let ch = self
+            .ledger
+            .open_channel(a.payer)
+            .await
+            .map_err(|r| ("payment", r))?;
+        let held = self
+            .ledger
+            .account(&a.payer)
+            .filter(|acc| acc.channel == ch.id);
+        let start = held
+            .map(|acc| acc.served.max(acc.best))
+            .unwrap_or(ch.bytes_paid);
+        let meter = self.meter(a.payer, start);
+        let owed = meter
+            .relayed
+            .load(Ordering::Acquire)
+            .saturating_sub(held.map(|a| a.best).unwrap_or(ch.bytes_paid));
+        if owed > self.limits.credit_bytes {
+            return Err((
+                "payment",
+                Refuse(
+                    StatusCode::PAYMENT_REQUIRED,
+                    format!(
+                        "{owed} bytes relayed for this payer are not covered by a receipt: send \
+                         one (POST /v1/relay/0x{}?receipt=)",
+                        hex::encode(a.payer)
+                    ),
+                ),
+            ));
+        }
+        let addrs: Vec<SocketAddr> = match tokio::net::lookup_host(authority).await {
+            Ok(a) => a.collect(),
+            Err(e) => {
+                return Err((
+                    "upstream",
+                    Refuse(
+                        StatusCode::BAD_GATEWAY,
+                        format!("cannot resolve {authority}: {e}"),
+                    ),
+                ))
+            }
+        };
+        if !self.limits.allow_private_targets {
+            if let Some(ip) = addrs.iter().map(|a| a.ip()).find(|ip| is_private_ip(*ip)) {
+                return Err(target(Refuse(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "{authority} resolves to {ip}, a loopback/private/link-local address: \
+                         refused"
+                    ),
+                )));
+            }
+        }
+        Ok((a.payer, addrs))
+    }
+
+    async fn dial(&self, addrs: &[SocketAddr]) -> Result<TcpStream, String> {
+        let mut last = "no address".to_string();
+        for a in addrs {
+            match tokio::time::timeout(self.limits.connect_timeout, TcpStream::connect(a)).await {
+                Ok(Ok(s)) => {
+                    let _ = s.set_nodelay(true);
+                    return Ok(s);
+                }
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => last = "timed out".into(),
+            }
+        }
+        Err(last)
+    }
+
+    /// One request on the proxy's port.
+    async fn handle(
+        self: Arc<Self>,
+        peer: SocketAddr,
+        req: Request<Incoming>,
+    ) -> Response<Full<Bytes>> {
+        if req.method() == Method::CONNECT {
+            return self.connect(peer, req).await;
+        }
+        let path = req.uri().path().to_string();
+        match (req.method(), path.as_str()) {
+            (&Method::GET, "/metrics") => {
+                let mut r = text(StatusCode::OK, self.metrics.render());
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("text/plain; version=0.0.4"),
+                );
+                r
+            }
+            (&Method::GET, "/v1/info") => json(serde_json::json!({
+                "account": format!("0x{}", hex::encode(self.me)),
+                "price": self.ledger.price().to_string(),
+                "credit": self.limits.credit_bytes,
+                "version": env!("CARGO_PKG_VERSION"),
+            })),
+            (m, p) if p.starts_with("/v1/relay/") => {
+                let Some(payer) = parse_account(&p["/v1/relay/".len()..]) else {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        "expected /v1/relay/0x<64 hex digits of the payer's account>",
+                    );
+                };
+                match *m {
+                    Method::GET => self.status(payer).await,
+                    Method::POST => {
+                        let receipt = req.uri().query().and_then(|q| {
+                            q.split('&')
+                                .find_map(|kv| kv.strip_prefix("receipt="))
+                                .map(str::to_string)
+                        });
+                        match receipt {
+                            Some(r) => self.receipt(payer, &r).await,
+                            None => text(StatusCode::BAD_REQUEST, "expected ?receipt=<hex>"),
+                        }
+                    }
+                    _ => text(StatusCode::METHOD_NOT_ALLOWED, "GET or POST"),
+                }
+            }
+            _ => text(
+                StatusCode::NOT_FOUND,
+                "not a proxy route (CONNECT host:port, /v1/relay/0x{payer}, /v1/info, /metrics)",
+            ),
+        }
+    }
+
+    async fn status(&self, payer: [u8; 32]) -> Response<Full<Bytes>> {
+        let ch = self.ledger.open_channel(payer).await.ok();
+        let acc = self
+            .ledger
+            .account(&payer)
+            .filter(|a| ch.is_some_and(|c| c.id == a.channel));
+        let paid = ch.map(|c| c.bytes_paid).unwrap_or(0);
+        let relayed = self
+            .known_meter(&payer)
+            .map(|m| m.relayed.load(Ordering::Acquire))
+            .unwrap_or(0)
+            .max(acc.map(|a| a.served).unwrap_or(paid));
+        json(serde_json::json!({
+            "price": self.ledger.price().to_string(),
+            "channel": ch.map(|c| c.id),
+            "relayed": relayed,
+            "best": acc.map(|a| a.best).unwrap_or(paid),
+            "redeemed": acc.map(|a| a.redeemed).unwrap_or(paid).max(paid),
+            "credit": self.limits.credit_bytes,
+        }))
+    }
+
+    async fn receipt(&self, payer: [u8; 32], wire: &str) -> Response<Full<Bytes>> {
+        let relayed = self
+            .known_meter(&payer)
+            .map(|m| m.relayed.load(Ordering::Acquire))
+            .unwrap_or(0);
+        match self
+            .ledger
+            .accept(Some(self.genesis), payer, wire, relayed)
+            .await
+        {
+            Ok(acc) => {
+                self.metrics
+                    .receipts
+                    .with_label_values(&["accepted"])
+                    .inc();
+                if let Some(m) = self.known_meter(&payer) {
+                    m.receipt.notify_waiters();
+                }
+                json(serde_json::json!({ "best": acc.best, "relayed": acc.served }))
+            }
+            Err(r) => {
+                self.metrics.receipts.with_label_values(&["refused"]).inc();
+                refuse(r)
+            }
+        }
+    }
+
+    async fn connect(self: Arc<Self>, peer: SocketAddr, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let Some(authority) = req.uri().authority().map(|a| a.as_str().to_string()) else {
+            return text(StatusCode::BAD_REQUEST, "CONNECT needs host:port");
+        };
+        let auth = req
+            .headers()
+            .get(http::header::PROXY_AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let (payer, addrs) = match self.admit(&authority, auth.as_deref()).await {
+            Ok(x) => x,
+            Err((why, r)) => {
+                self.metrics.tunnels.with_label_values(&[why]).inc();
+                if self.limits.log_client_addresses {
+                    tracing::info!(%peer, target = %authority, status = %r.0, reason = %r.1, "tunnel refused");
+                } else {
+                    tracing::info!(target = %authority, status = %r.0, reason = %r.1, "tunnel refused");
+                }
+                let mut resp = refuse(r);
+                if resp.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+                    resp.headers_mut().insert(
+                        http::header::PROXY_AUTHENTICATE,
+                        http::HeaderValue::from_static(AUTH_SCHEME),
+                    );
+                }
+                return resp;
+            }
+        };
+        let upstream = match self.dial(&addrs).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.metrics.tunnels.with_label_values(&["upstream"]).inc();
+                return text(
+                    StatusCode::BAD_GATEWAY,
+                    format!("cannot reach {authority}: {e}"),
+                );
+            }
+        };
+        self.metrics.tunnels.with_label_values(&["opened"]).inc();
+        let meter = self
+            .known_meter(&payer)
+            .unwrap_or_else(|| self.meter(payer, 0));
+        let relay = self.clone();
+        tokio::spawn(async move {
+            match hyper::upgrade::on(req).await {
+                Ok(upgraded) => {
+                    relay.metrics.tunnels_open.inc();
+                    let (up, down) = relay
+                        .clone()
+                        .pipe(TokioIo::new(upgraded), upstream, payer, meter)
+                        .await;
+                    relay.metrics.tunnels_open.dec();
+                    tracing::debug!(target = %authority, up, down, payer = %format!("0x{}", hex::encode(payer)), "tunnel closed");
+                }
+                Err(e) => tracing::debug!(error = %e, "the tunnel was not taken up"),
+            }
+        });
+        Response::new(Full::new(Bytes::new()))
+    }
+
+    /// Carries bytes both ways until either side closes, the tunnel idles
+    /// or runs out of credit; the bytes carried (up, down).
+    async fn pipe<C>(
+        self: Arc<Self>,
+        client: C,
+        upstream: TcpStream,
+        payer: [u8; 32],
+        meter: Arc<Meter>,
+    ) -> (u64, u64)
+    where
+        C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (cr, cw) = tokio::io::split(client);
+        let (ur, uw) = upstream.into_split();
+        let active = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let up_bytes = self.metrics.bytes.with_label_values(&["up"]);
+        let down_bytes = self.metrics.bytes.with_label_values(&["down"]);
+        let up = self.copy(cr, uw, payer, &meter, &active, started, up_bytes);
+        let down = self.copy(ur, cw, payer, &meter, &active, started, down_bytes);
+        tokio::pin!(up, down);
+        let idle = self.limits.idle_timeout;
+        let watchdog = async {
+            loop {
+                tokio::time::sleep(idle / 4 + Duration::from_millis(10)).await;
+                let last = Duration::from_millis(active.load(Ordering::Relaxed));
+                if started.elapsed().saturating_sub(last) >= idle {
+                    return;
+                }
+            }
+        };
+        tokio::pin!(watchdog);
+        let (mut a, mut b) = (None, None);
+        loop {
+            tokio::select! {
+                n = &mut up, if a.is_none() => {
+                    a = Some(n);
+                    if b.is_some() { break; }
+                }
+                n = &mut down, if b.is_none() => {
+                    b = Some(n);
+                    // The target closed: nothing more can come back.
+                    break;
+                }
+                _ = &mut watchdog => break,
+            }
+        }
+        (a.unwrap_or(0), b.unwrap_or(0))
+    }
+
+    /// Copies `from` to `to`, counting each read against `payer`'s credit
+    /// before it is written; the bytes carried.
+    #[allow(clippy::too_many_arguments)]
+    async fn copy<R, W>(
+        &self,
+        mut from: R,
+        mut to: W,
+        payer: [u8; 32],
+        meter: &Meter,
+        active: &AtomicU64,
+        started: Instant,
+        counter: IntCounter,
+    ) -> u64
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let mut buf = vec![0u8; 64 << 10];
+        let mut total = 0u64;
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            active.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            if !self.spend(&payer, meter, n as u64).await {
+                tracing::info!(
+                    payer = %format!("0x{}", hex::encode(payer)),
+                    "no receipt within the stall timeout: tunnel closed"
+                );
+                break;
+            }
+            if to.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+            total = total.saturating_add(n as u64);
+            counter.inc_by(n as u64);
+        }
+        let _ = to.shutdown().await;
+        total
+    }
+}
+
+/// Open connections by client address.
+type Clients = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
+/// A connection's place, given back when it closes.
+struct Slot {
+    clients: Clients,
+    key: IpAddr,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut m = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Serves the proxy on `listener` until `stop` turns true.
+pub async fn serve(listener: TcpListener, relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(relay.limits.max_connections.max(1)));
+    let clients: Clients = Arc::default();
+    let per_client = relay.limits.max_connections_per_client.max(1);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = stop.changed() => return,
+        };
+        let (stream, peer) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed; pausing");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let key = client_key(peer.ip());
+        let admitted = {
+            let mut m = clients.lock().unwrap_or_else(|e| e.into_inner());
+            let n = m.entry(key).or_insert(0);
+            if *n >= per_client {
+                false
+            } else {
+                *n += 1;
+                true
+            }
+        };
+        if !admitted {
+            relay.metrics.refused_connections.inc();
+            tokio::spawn(async move {
+                let mut s = stream;
+                let _ = s
+                    .write_all(
+                        b"HTTP/1.1 429 Too Many Requests\r\ncontent-length: 47\r\nconnection: close\r\n\r\ntoo many connections from this address; later\n\n",
+                    )
+                    .await;
+            });
+            continue;
+        }
+        let slot = Slot {
+            clients: clients.clone(),
+            key,
+            _permit: permit,
+        };
+        let _ = stream.set_nodelay(true);
+        let relay = relay.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let svc = hyper::service::service_fn(move |req| {
+                let relay = relay.clone();
+                async move { Ok::<_, Infallible>(relay.handle(peer, req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "proxy connection ended");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_become_host_port() {
+        assert_eq!(
+            authority_of("http://127.0.0.5:9100/").as_deref(),
+            Some("127.0.0.5:9100")
+        );
+        assert_eq!(
+            authority_of("https://Host.Example").as_deref(),
+            Some("host.example:443")
+        );
+        assert_eq!(
+            authority_of("http://[::1]:80").as_deref(),
+            Some("[::1]:80")
+        );
+        assert_eq!(authority_of("ftp://x:1"), None);
+        assert_eq!(authority_of("http://u@x:1"), None);
+        let set = TargetSet::new(["http://a:1", "junk", "https://b"]);
+        assert!(set.contains("a:1") && set.contains("B:443"));
+        assert!(!set.contains("a:2") && !set.contains("junk"));
+    }
+
+    #[test]
+    fn a_nonce_opens_one_tunnel() {
+        let n = Nonces {
+            seen: Mutex::default(),
+            max: 2,
+        };
+        assert!(n.first_use([1; 16], 100, 10));
+        assert!(!n.first_use([1; 16], 100, 10));
+        assert!(n.first_use([2; 16], 100, 10));
+        // Full of live nonces: refused rather than forgetting one.
+        assert!(!n.first_use([3; 16], 100, 10));
+        // Expired ones make room.
+        assert!(n.first_use([3; 16], 100, 200));
+    }
+
+    #[test]
+    fn clients_count_by_ipv4_or_ipv6_slash_64() {
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        let b: IpAddr = "2001:db8::2".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        let m: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(client_key(m), "10.0.0.1".parse::<IpAddr>().unwrap());
+    }
+}
