@@ -16,7 +16,7 @@
 
 use std::{
     future::Future,
-    net::{IpAddr, Ipv4Addr, SocketAddr},
+    net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
     pin::Pin,
     sync::{Arc, OnceLock},
@@ -36,6 +36,8 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use masp_chain::Keypair;
+
+use crate::relay::Relays;
 use masp_primitives::{
     market::ContractId,
     ticket::{SignedTicket, Ticket, TicketOp},
@@ -237,7 +239,7 @@ pub async fn private_address(endpoint: &str) -> Result<Option<IpAddr>, NetError>
 /// Resolves host names, refusing (unless allowed) names with a
 /// loopback/private/link-local address: checked on every connection.
 #[derive(Clone)]
-struct GuardedResolver {
+pub struct GuardedResolver {
     allow_private: bool,
 }
 
@@ -274,12 +276,84 @@ impl tower_service::Service<Name> for GuardedResolver {
     }
 }
 
-type Connector = HttpsConnector<HttpConnector<GuardedResolver>>;
+/// How connections are made: directly, or through the proxies.
+#[derive(Clone)]
+pub enum Dialer {
+    /// Straight to the host (from the `--bind` address if given).
+    Direct(HttpConnector<GuardedResolver>),
+    /// Through the proxy pool (never directly).
+    Relayed(Arc<Relays>),
+    /// Through exactly these proxies (none: directly), to reach a proxy's
+    /// own API.
+    Via(Arc<Relays>, Vec<Arc<crate::relay::Proxy>>),
+}
 
-/// How `masp` reaches hosts: the TLS roots it trusts. Cheap to clone.
+impl Dialer {
+    /// Through exactly `via`.
+    pub fn via(relays: Arc<Relays>, via: Vec<Arc<crate::relay::Proxy>>) -> Self {
+        Self::Via(relays, via)
+    }
+}
+
+impl tower_service::Service<Uri> for Dialer {
+    type Response = crate::relay::Conn;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        use crate::relay::Conn;
+        match self {
+            Dialer::Direct(http) => {
+                let fut = tower_service::Service::call(http, uri);
+                Box::pin(async move {
+                    let io = fut.await.map_err(std::io::Error::other)?;
+                    Ok(Conn::new(Box::new(io.into_inner())))
+                })
+            }
+            Dialer::Relayed(relays) => {
+                let relays = relays.clone();
+                Box::pin(async move {
+                    let target = target_of(&uri)?;
+                    Ok(Conn::new(relays.dial(&target.0).await?))
+                })
+            }
+            Dialer::Via(relays, via) => {
+                let (relays, via) = (relays.clone(), via.clone());
+                Box::pin(async move {
+                    let (target, host, port) = target_of(&uri)?;
+                    Ok(Conn::new(relays.dial_via(&via, &target, &host, port).await?))
+                })
+            }
+        }
+    }
+}
+
+/// `host:port` (the scheme's port if none, lower case), host, port.
+fn target_of(uri: &Uri) -> std::io::Result<(String, String, u16)> {
+    let host = uri
+        .host()
+        .ok_or_else(|| std::io::Error::other(format!("{uri}: no host")))?
+        .to_ascii_lowercase();
+    let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+        Some("https") => 443,
+        _ => 80,
+    });
+    Ok((format!("{host}:{port}"), host, port))
+}
+
+pub(crate) type Connector = HttpsConnector<Dialer>;
+
+/// How `masp` reaches hosts: the TLS roots it trusts, and the proxies and
+/// local address it goes through. Cheap to clone.
 #[derive(Clone)]
 pub struct HostNet {
     tls: Arc<rustls::ClientConfig>,
+    relays: Option<Arc<Relays>>,
+    bind: Option<IpAddr>,
 }
 
 impl HostNet {
@@ -316,7 +390,34 @@ impl HostNet {
             })?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Ok(Self { tls: Arc::new(tls) })
+        Ok(Self {
+            tls: Arc::new(tls),
+            relays: None,
+            bind: None,
+        })
+    }
+
+    /// Connections leave from `bind` (`--bind`).
+    pub fn with_bind(mut self, bind: Option<IpAddr>) -> Self {
+        self.bind = bind;
+        self
+    }
+
+    /// Every host connection goes through `relays` (`--proxy`), never
+    /// directly.
+    pub fn with_relays(mut self, relays: Arc<Relays>) -> Self {
+        self.relays = Some(relays);
+        self
+    }
+
+    /// The proxies host connections go through, if any.
+    pub fn relays(&self) -> Option<&Arc<Relays>> {
+        self.relays.as_ref()
+    }
+
+    /// The TLS settings.
+    pub fn tls(&self) -> Arc<rustls::ClientConfig> {
+        self.tls.clone()
     }
 
     /// The system's roots only (loaded once per process).
@@ -348,13 +449,21 @@ impl HostNet {
     }
 
     fn client(&self, allow_private: bool) -> Client<Connector, Full<Bytes>> {
-        let mut http = HttpConnector::new_with_resolver(GuardedResolver { allow_private });
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        http.enforce_http(false);
+        let dialer = match &self.relays {
+            Some(r) => Dialer::Relayed(r.clone()),
+            None => {
+                let mut http =
+                    HttpConnector::new_with_resolver(GuardedResolver { allow_private });
+                http.set_nodelay(true);
+                http.set_connect_timeout(Some(Duration::from_secs(10)));
+                http.enforce_http(false);
+                http.set_local_address(self.bind);
+                Dialer::Direct(http)
+            }
+        };
         Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .build(HttpsConnector::from((http, self.tls.clone())))
+            .build(HttpsConnector::from((dialer, self.tls.clone())))
     }
 }
 

@@ -32,6 +32,7 @@ pub mod keys;
 pub mod listings;
 pub mod ops;
 pub mod pipeline;
+pub mod relay;
 pub mod retrieval;
 pub mod shards;
 

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use masp_client::{
     crypto,
     keys::{Identity, KeyFile},
-    listings, ops, pipeline, retrieval,
+    listings, ops, pipeline, relay, retrieval,
     shards::{Redundancy, ReplicaState},
 };
 use std::{
@@ -39,6 +39,25 @@ struct Cli {
     /// hosts are not used [default: 5].
     #[arg(long, global = true)]
     max_egress_price: Option<String>,
+    /// Reach hosts only through proxies, so no host sees this machine's
+    /// address: `auto` (the chain's active proxies, best rated then
+    /// cheapest first) or proxy accounts separated by commas, tried in
+    /// order. Never falls back to a direct connection [default:
+    /// $MASP_PROXY, else direct].
+    #[arg(long, global = true, value_name = "auto|ACCOUNT[,ACCOUNT...]")]
+    proxy: Option<String>,
+    /// Proxies per connection with --proxy: 2 chains two, so neither knows
+    /// both this machine's address and the host.
+    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    hops: u8,
+    /// The most paid a proxy per GiB it relays, in MASP; dearer proxies are
+    /// not used [default: 1].
+    #[arg(long, global = true)]
+    max_relay_price: Option<String>,
+    /// The local address connections to hosts and proxies leave from
+    /// [default: $MASP_BIND, else the system's choice].
+    #[arg(long, global = true)]
+    bind: Option<std::net::IpAddr>,
     #[command(subcommand)]
     command: Command,
 }
@@ -639,11 +658,22 @@ async fn online(cli: &Cli) -> Result<()> {
         }
         return Ok(());
     }
-    let ctx = ops::Ctx {
+    let bind = match cli.bind {
+        Some(b) => Some(b),
+        None => match std::env::var("MASP_BIND") {
+            Ok(v) if !v.trim().is_empty() => Some(
+                v.trim()
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("MASP_BIND={v:?}: not an IP address: {e}"))?,
+            ),
+            _ => None,
+        },
+    };
+    let mut ctx = ops::Ctx {
         chain,
         node_url: url,
         chain_type: Default::default(),
-        net: masp_client::hostapi::HostNet::new(ca_file(cli).as_deref())?,
+        net: masp_client::hostapi::HostNet::new(ca_file(cli).as_deref())?.with_bind(bind),
         id: identity(cli)?,
         home: home(cli)?,
         progress: !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
@@ -652,6 +682,59 @@ async fn online(cli: &Cli) -> Result<()> {
             None => masp_client::egress::DEFAULT_MAX_EGRESS_PRICE,
         },
     };
+    let proxy = cli.proxy.clone().or_else(|| {
+        std::env::var("MASP_PROXY")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+    });
+    let Some(proxy) = proxy else {
+        return dispatch(cli, &ctx).await;
+    };
+    let opts = relay::RelayOptions {
+        choice: relay::ProxyChoice::parse(&proxy)?,
+        hops: usize::from(cli.hops),
+        max_price: match &cli.max_relay_price {
+            Some(p) => ops::parse_masp(p).context("--max-relay-price")?,
+            None => relay::DEFAULT_MAX_RELAY_PRICE,
+        },
+        bytes: relay_bytes(&cli.command),
+        bind,
+    };
+    let relays = relay::prepare(&ctx, &opts).await.context("--proxy")?;
+    ctx.net = ctx.net.clone().with_relays(relays.clone());
+    let receipts = relays.spawn_receipts();
+    let result = dispatch(cli, &ctx).await;
+    receipts.abort();
+    relays.flush().await;
+    for p in relays.proxies() {
+        if p.relayed() > 0 || p.is_dead() {
+            eprintln!(
+                "proxy {} ({}): {} relayed{}",
+                p.account,
+                p.endpoint,
+                ops::fmt_bytes(p.relayed()),
+                if p.is_dead() { ", failed" } else { "" }
+            );
+        }
+    }
+    relays.report_failures(&ctx).await;
+    result
+}
+
+/// Bytes each proxy's allowance should cover for `command`: three times a
+/// file put (its shards' overhead, retries), else 1 GiB.
+fn relay_bytes(command: &Command) -> u64 {
+    const GIB: u64 = 1 << 30;
+    match command {
+        Command::Put { file, .. } => std::fs::metadata(file)
+            .map(|m| m.len().saturating_mul(3).saturating_add(64 << 20))
+            .unwrap_or(GIB),
+        _ => GIB,
+    }
+}
+
+async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
+    let ctx = ctx;
     match &cli.command {
         Command::Put {
             file,

@@ -479,6 +479,9 @@ pub async fn serve_with<L: Listener>(
             let _ = stream.try_write(BUSY);
             continue;
         };
+        // The access log (debug: `RUST_LOG=masp_host::server=debug`): which
+        // address each connection came from.
+        tracing::debug!(%peer, "connection accepted");
         let _ = stream.set_nodelay(true);
         let (state, shutdown, timeout) = (state.clone(), shutdown.clone(), limits.body_timeout);
         connections.spawn(async move {
