@@ -709,9 +709,10 @@ async fn online(cli: &Cli) -> Result<()> {
     for p in relays.proxies() {
         if p.relayed() > 0 || p.is_dead() {
             eprintln!(
-                "proxy {} ({}): {} relayed{}",
+                "proxy {} ({}): {} bytes relayed ({}){}",
                 p.account,
                 p.endpoint,
+                p.relayed(),
                 ops::fmt_bytes(p.relayed()),
                 if p.is_dead() { ", failed" } else { "" }
             );
@@ -771,6 +772,12 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                 ops::fmt_bytes(s.stored),
                 s.placed.len(),
                 s.stored as f64 / s.size.max(1) as f64
+            );
+            eprintln!(
+                "Uploaded {} in {:.2} s ({:.1} MiB/s, sealing included)",
+                ops::fmt_bytes(s.stored),
+                s.upload_time.as_secs_f64(),
+                s.stored as f64 / (1 << 20) as f64 / s.upload_time.as_secs_f64().max(1e-9)
             );
             let mut total = 0u128;
             for p in &s.placed {

@@ -592,18 +592,27 @@ impl Relays {
         p.session
             .get_or_try_init(|| async {
                 let me = hex::encode(self.keypair.public_key().0);
-                let status = self
-                    .call_api(p, via, Method::GET, &format!("/v1/relay/0x{me}"))
-                    .await
-                    .context("asking the proxy for this account's relay status")?;
-                if status["channel"].as_u64() != Some(p.channel) {
-                    bail!(
-                        "the proxy does not see relay channel {} yet (it sees {}): wait for \
-                         the chain to finalize it",
-                        p.channel,
-                        status["channel"]
-                    );
-                }
+                // A channel opened a moment ago counts at the proxy once the
+                // block holding it is final: wait for that a while.
+                let until = tokio::time::Instant::now() + Duration::from_secs(60);
+                let status = loop {
+                    let status = self
+                        .call_api(p, via, Method::GET, &format!("/v1/relay/0x{me}"))
+                        .await
+                        .context("asking the proxy for this account's relay status")?;
+                    if status["channel"].as_u64() == Some(p.channel) {
+                        break status;
+                    }
+                    if tokio::time::Instant::now() >= until {
+                        bail!(
+                            "the proxy does not see relay channel {} (it sees {}) a minute \
+                             after it opened",
+                            p.channel,
+                            status["channel"]
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                };
                 let relayed = status["relayed"].as_u64().unwrap_or(0);
                 let credit = status["credit"].as_u64().unwrap_or(0);
                 let mut base = read_record(&p.record).max(*p.signed.lock().await);

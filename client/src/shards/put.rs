@@ -84,6 +84,9 @@ pub struct PutSummary {
     pub unplaced: Vec<u32>,
     /// Whether this resumed an interrupted put.
     pub resumed: bool,
+    /// How long sealing and uploading the shards took (the chain's
+    /// matching and confirmations not included).
+    pub upload_time: std::time::Duration,
 }
 
 /// `masp put`: see the module docs. Resumes an interrupted put of the
@@ -249,6 +252,7 @@ pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary
     let set = Arc::new(shard_set(&ctx.id.master, &manifest, layout));
     let file =
         Arc::new(File::open(&source).with_context(|| format!("cannot open {}", path.display()))?);
+    let upload_started = std::time::Instant::now();
     upload(
         ctx,
         &manifest,
@@ -258,6 +262,7 @@ pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary
         opts.parallel,
     )
     .await?;
+    let upload_time = upload_started.elapsed();
     failed.extend(failures(&targets));
     if !failed.is_empty() {
         bail!(
@@ -294,6 +299,7 @@ pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary
         placed,
         unplaced,
         resumed,
+        upload_time,
     })
 }
 

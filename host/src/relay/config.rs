@@ -180,11 +180,12 @@ pub fn load(
             }
         }
     }
-    let mut cfg: ProxyConfig = table.try_into().map_err(|e: toml::de::Error| {
+    // Through the text form, so an error shows the setting it is about.
+    let text = toml::to_string(&table).map_err(|e| ConfigError::Parse(e.to_string()))?;
+    let mut cfg: ProxyConfig = toml::from_str(&text).map_err(|e: toml::de::Error| {
         ConfigError::Parse(format!(
-            "{} (with MASP_PROXY_* and flags): {}",
-            path.display(),
-            e.message()
+            "{} (with MASP_PROXY_* and flags): {e}",
+            path.display()
         ))
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
@@ -259,7 +260,8 @@ mod tests {
             load(&path, false, [], &f).unwrap_err().to_string()
         };
         assert!(err(&[("price", "abc")]).contains("amount of MASP"));
-        assert!(err(&[("credit_bytes", "lots")]).contains("credit_bytes"));
+        let e = err(&[("credit_bytes", "lots")]);
+        assert!(e.contains("credit_bytes"), "{e}");
         assert!(err(&[("no_such_setting", "1")]).contains("no_such_setting"));
         assert!(err(&[("public_url", "ftp://x")]).contains("public_url"));
         assert!(err(&[("idle_timeout_secs", "0")]).contains("at least 1"));

@@ -652,10 +652,11 @@ impl Relay {
     async fn handle(
         self: Arc<Self>,
         peer: SocketAddr,
+        slot: Arc<Slot>,
         req: Request<Incoming>,
     ) -> Response<Full<Bytes>> {
         if req.method() == Method::CONNECT {
-            return self.connect(peer, req).await;
+            return self.connect(peer, slot, req).await;
         }
         let path = req.uri().path().to_string();
         match (req.method(), path.as_str()) {
@@ -752,7 +753,14 @@ impl Relay {
         }
     }
 
-    async fn connect(self: Arc<Self>, peer: SocketAddr, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    /// A `CONNECT`: admitted, the target dialled, then `200` and the
+    /// tunnel (which keeps the connection's `slot` until it closes).
+    async fn connect(
+        self: Arc<Self>,
+        peer: SocketAddr,
+        slot: Arc<Slot>,
+        req: Request<Incoming>,
+    ) -> Response<Full<Bytes>> {
         let Some(authority) = req.uri().authority().map(|a| a.as_str().to_string()) else {
             return text(StatusCode::BAD_REQUEST, "CONNECT needs host:port");
         };
@@ -796,6 +804,7 @@ impl Relay {
             .unwrap_or_else(|| self.meter(payer, 0));
         let relay = self.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             match hyper::upgrade::on(req).await {
                 Ok(upgraded) => {
                     relay.metrics.tunnels_open.inc();
@@ -847,13 +856,17 @@ impl Relay {
         let (mut a, mut b) = (None, None);
         loop {
             tokio::select! {
-                n = &mut up, if a.is_none() => {
+                r = &mut up, if a.is_none() => {
+                    let (n, stalled) = r;
                     a = Some(n);
-                    if b.is_some() { break; }
+                    // Out of credit: the whole tunnel ends. (The client
+                    // closing its side lets the answer still come back.)
+                    if stalled || b.is_some() { break; }
                 }
-                n = &mut down, if b.is_none() => {
-                    b = Some(n);
-                    // The target closed: nothing more can come back.
+                r = &mut down, if b.is_none() => {
+                    b = Some(r.0);
+                    // The target closed, or credit ran out: nothing more
+                    // comes back.
                     break;
                 }
                 _ = &mut watchdog => break,
@@ -863,7 +876,8 @@ impl Relay {
     }
 
     /// Copies `from` to `to`, counting each read against `payer`'s credit
-    /// before it is written; the bytes carried.
+    /// before it is written; the bytes carried, and whether it stopped for
+    /// want of a receipt.
     #[allow(clippy::too_many_arguments)]
     async fn copy<R, W>(
         &self,
@@ -874,13 +888,14 @@ impl Relay {
         active: &AtomicU64,
         started: Instant,
         counter: IntCounter,
-    ) -> u64
+    ) -> (u64, bool)
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
     {
         let mut buf = vec![0u8; 64 << 10];
         let mut total = 0u64;
+        let mut stalled = false;
         loop {
             let n = match from.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
@@ -892,6 +907,7 @@ impl Relay {
                     payer = %format!("0x{}", hex::encode(payer)),
                     "no receipt within the stall timeout: tunnel closed"
                 );
+                stalled = true;
                 break;
             }
             if to.write_all(&buf[..n]).await.is_err() {
@@ -901,7 +917,7 @@ impl Relay {
             counter.inc_by(n as u64);
         }
         let _ = to.shutdown().await;
-        total
+        (total, stalled)
     }
 }
 
@@ -971,26 +987,30 @@ pub async fn serve(listener: TcpListener, relay: Arc<Relay>, mut stop: watch::Re
             });
             continue;
         }
-        let slot = Slot {
+        // Held by the connection and, once it becomes a tunnel, by the
+        // tunnel: given back when both are done.
+        let slot = Arc::new(Slot {
             clients: clients.clone(),
             key,
             _permit: permit,
-        };
+        });
         let _ = stream.set_nodelay(true);
         let relay = relay.clone();
         tokio::spawn(async move {
-            let _slot = slot;
+            let held = slot.clone();
             let svc = hyper::service::service_fn(move |req| {
-                let relay = relay.clone();
-                async move { Ok::<_, Infallible>(relay.handle(peer, req).await) }
+                let (relay, slot) = (relay.clone(), held.clone());
+                async move { Ok::<_, Infallible>(relay.handle(peer, slot, req).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(30))
                 .serve_connection(TokioIo::new(stream), svc)
                 .with_upgrades();
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "proxy connection ended");
             }
+            drop(slot);
         });
     }
 }

@@ -37,16 +37,16 @@ export function run(bin, args, { env = {}, input, timeoutMs = 300_000 } = {}) {
  * A `masp-host` with its own data dir and port, registered on chain with
  * `suri` (a dev URI like //Bob) at `price` per GiB per epoch.
  */
-export async function startHost({ name, suri, nodeUrl, price, deposit = 100n * 10n ** 12n, pollMs = 250, egressPrice = 0n }) {
+export async function startHost({ name, suri, nodeUrl, price, deposit = 100n * 10n ** 12n, pollMs = 250, egressPrice = 0n, addr = '127.0.0.1', log = 'info' }) {
   const dir = mkdtempSync(join(tmpdir(), `masp-host-${name}-`));
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${addr}:${port}`;
   writeFileSync(join(dir, 'host.key'), `${suri}\n`, { mode: 0o600 });
   const bin = binary('masp-host');
   let r = await run(bin, ['init', '--config', join(dir, 'host.toml')]);
   if (r.code !== 0) throw new Error(`masp-host init: ${r.stderr}`);
   const env = {
-    MASP_HOST_LISTEN: `127.0.0.1:${port}`,
+    MASP_HOST_LISTEN: `${addr}:${port}`,
     MASP_HOST_PUBLIC_URL: url,
     MASP_HOST_NODE_URL: nodeUrl,
     MASP_HOST_PRICE: String(price),
@@ -56,7 +56,7 @@ export async function startHost({ name, suri, nodeUrl, price, deposit = 100n * 1
     // Planck per GiB served (0: free) and how often receipts are redeemed.
     MASP_HOST_EGRESS_PRICE: String(egressPrice),
     MASP_HOST_REDEEM_INTERVAL_SECS: '2',
-    RUST_LOG: 'info',
+    RUST_LOG: log,
   };
   const config = ['--config', join(dir, 'host.toml')];
   r = await run(bin, ['register', ...config], { env });
@@ -95,6 +95,80 @@ export async function startHost({ name, suri, nodeUrl, price, deposit = 100n * 1
   return host;
 }
 
+/**
+ * A `masp-proxy` on `addr` (a loopback address of its own), registered on
+ * chain with `suri` at `price` (MASP per GiB relayed, decimal string).
+ * `settings`: more MASP_PROXY_* values (e.g. { CREDIT_BYTES: 1048576 }).
+ */
+export async function startProxy({ name, suri, nodeUrl, price = '0.5', addr, settings = {} }) {
+  const dir = mkdtempSync(join(tmpdir(), `masp-proxy-${name}-`));
+  const port = await freePort();
+  const url = `http://${addr}:${port}`;
+  writeFileSync(join(dir, 'proxy.key'), `${suri}\n`, { mode: 0o600 });
+  const bin = binary('masp-proxy');
+  let r = await run(bin, ['init', '--config', join(dir, 'proxy.toml')]);
+  if (r.code !== 0) throw new Error(`masp-proxy init: ${r.stderr}`);
+  const env = {
+    MASP_PROXY_LISTEN: `${addr}:${port}`,
+    MASP_PROXY_PUBLIC_URL: url,
+    MASP_PROXY_NODE_URL: nodeUrl,
+    MASP_PROXY_PRICE: price,
+    // Hosts and proxies of the test are on loopback addresses.
+    MASP_PROXY_ALLOW_PRIVATE_TARGETS: 'true',
+    MASP_PROXY_REDEEM_INTERVAL_SECS: '2',
+    RUST_LOG: 'info',
+    ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [`MASP_PROXY_${k}`, String(v)])),
+  };
+  const config = ['--config', join(dir, 'proxy.toml')];
+  r = await run(bin, ['register', ...config], { env });
+  if (r.code !== 0) throw new Error(`masp-proxy register (${name}): ${r.stderr}${r.stdout}`);
+  const logFile = join(dir, 'proxy.log');
+  const proxy = { name, dir, url, addr, port, logFile, child: null, exited: null };
+  proxy.start = async () => {
+    const log = openSync(logFile, 'a');
+    const child = spawn(bin, ['run', ...config], { env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+    proxy.child = child;
+    proxy.exited = null;
+    child.on('exit', (code, signal) => { proxy.exited = { code, signal }; });
+    process.once('exit', () => { if (proxy.exited === null) child.kill('SIGKILL'); });
+    for (let i = 0; i < 200; i++) {
+      if (proxy.exited) throw new Error(`masp-proxy ${name} exited: ${tail(logFile)}`);
+      try {
+        const res = await fetch(`${url}/v1/info`);
+        if (res.ok) return;
+      } catch {}
+      await sleep(100);
+    }
+    throw new Error(`masp-proxy ${name} did not answer /v1/info:\n${tail(logFile)}`);
+  };
+  proxy.stop = async (signal = 'SIGTERM') => {
+    if (!proxy.child || proxy.exited) return proxy.exited;
+    proxy.child.kill(signal);
+    for (let i = 0; i < 200 && proxy.exited === null; i++) await sleep(50);
+    if (proxy.exited === null) proxy.child.kill('SIGKILL');
+    for (let i = 0; i < 100 && proxy.exited === null; i++) await sleep(50);
+    return proxy.exited;
+  };
+  /** Its Prometheus metric `name` (summed over labels matching `labels`). */
+  proxy.metric = async (metric, labels = '') => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      if (line.startsWith(`${metric}{`) || line.startsWith(`${metric} `)) {
+        if (labels && !line.includes(labels)) continue;
+        sum += Number(line.split(' ').at(-1));
+      }
+    }
+    return sum;
+  };
+  /** What it holds of `payer`'s relay channel (GET /v1/relay/0x...). */
+  proxy.status = async (payerHex) => (await fetch(`${url}/v1/relay/${payerHex}`)).json();
+  proxy.cleanup = async () => { await proxy.stop(); rmSync(dir, { recursive: true, force: true }); };
+  proxy.log = () => tail(logFile, 60);
+  await proxy.start();
+  return proxy;
+}
+
 export function tail(file, lines = 40) {
   try {
     return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
@@ -113,6 +187,19 @@ export function maspUser({ nodeUrl, password = 'correct horse battery' }) {
       ...opts,
       env: { MASP_PASSWORD: password, ...(opts.env || {}) },
     }),
+    /** Starts `masp args` without waiting: { child, done: Promise<{ code, stdout, stderr }> }. */
+    spawn: (args, opts = {}) => {
+      const child = spawn(bin, ['--home', home, '--node', nodeUrl, '--quiet', ...args], {
+        env: { ...process.env, MASP_PASSWORD: password, ...(opts.env || {}) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => { stdout += d; });
+      child.stderr.on('data', (d) => { stderr += d; });
+      const done = new Promise((ok) => child.on('exit', (code) => ok({ code, stdout, stderr })));
+      return { child, done };
+    },
     cleanup: () => rmSync(home, { recursive: true, force: true }),
   };
   return user;
