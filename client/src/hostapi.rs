@@ -325,7 +325,9 @@ impl tower_service::Service<Uri> for Dialer {
                 let (relays, via) = (relays.clone(), via.clone());
                 Box::pin(async move {
                     let (target, host, port) = target_of(&uri)?;
-                    Ok(Conn::new(relays.dial_via(&via, &target, &host, port).await?))
+                    Ok(Conn::new(
+                        relays.dial_via(&via, &target, &host, port).await?,
+                    ))
                 })
             }
         }
@@ -452,8 +454,7 @@ impl HostNet {
         let dialer = match &self.relays {
             Some(r) => Dialer::Relayed(r.clone()),
             None => {
-                let mut http =
-                    HttpConnector::new_with_resolver(GuardedResolver { allow_private });
+                let mut http = HttpConnector::new_with_resolver(GuardedResolver { allow_private });
                 http.set_nodelay(true);
                 http.set_connect_timeout(Some(Duration::from_secs(10)));
                 http.enforce_http(false);

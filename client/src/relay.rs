@@ -138,7 +138,10 @@ impl Meter {
 
     fn add(&self, n: usize) {
         let n = n as u64;
-        let after = self.counted.fetch_add(n, Ordering::AcqRel).saturating_add(n);
+        let after = self
+            .counted
+            .fetch_add(n, Ordering::AcqRel)
+            .saturating_add(n);
         let step = self.step.load(Ordering::Relaxed).max(1);
         if after / step != after.saturating_sub(n) / step {
             self.due.notify_one();
@@ -241,7 +244,12 @@ pub struct Proxy {
     record: PathBuf,
     /// The route prefix its API is reached through (none: directly).
     via: Mutex<Vec<Arc<Proxy>>>,
+    /// The client its API calls go through (kept: one tunnel for many
+    /// receipts), with the route it was made for.
+    api: Mutex<Option<(Vec<[u8; 32]>, ApiClient)>>,
 }
+
+type ApiClient = Client<crate::hostapi::Connector, Full<Bytes>>;
 
 impl Proxy {
     /// Bytes carried through it by this process.
@@ -475,7 +483,13 @@ impl Relays {
             .headers
             .iter()
             .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-            .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<usize>().ok())
+            .and_then(|h| {
+                std::str::from_utf8(h.value)
+                    .ok()?
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+            })
             .unwrap_or(0)
             .min(4096);
         let mut body = vec![0u8; len];
@@ -506,10 +520,7 @@ impl Relays {
                     .map_err(|e| DialError::Proxy(i, format!("{e:#}")))?;
             }
             let first = &route[0];
-            let tcp = self
-                .tcp(first)
-                .await
-                .map_err(|e| DialError::Proxy(0, e))?;
+            let tcp = self.tcp(first).await.map_err(|e| DialError::Proxy(0, e))?;
             let mut io: Box<dyn Io> = Box::new(tcp);
             for (i, p) in route.iter().enumerate() {
                 let next = match route.get(i + 1) {
@@ -524,11 +535,23 @@ impl Relays {
 
     /// An HTTP client for `p`'s own API, reached through `via` (none:
     /// directly).
-    fn api_client(self: &Arc<Self>, via: &[Arc<Proxy>]) -> Client<crate::hostapi::Connector, Full<Bytes>> {
+    fn api_client(self: &Arc<Self>, p: &Proxy, via: &[Arc<Proxy>]) -> ApiClient {
+        let route: Vec<[u8; 32]> = via.iter().map(|v| v.account.0).collect();
+        let mut kept = p.api.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((r, c)) = kept.as_ref() {
+            if *r == route {
+                return c.clone();
+            }
+        }
         let dialer = crate::hostapi::Dialer::via(self.clone(), via.to_vec());
-        Client::builder(TokioExecutor::new())
+        let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .build(hyper_rustls::HttpsConnector::from((dialer, self.tls.clone())))
+            .build(hyper_rustls::HttpsConnector::from((
+                dialer,
+                self.tls.clone(),
+            )));
+        *kept = Some((route, client.clone()));
+        client
     }
 
     /// A stream to `target` through `via` exactly (the API of a proxy).
@@ -546,9 +569,11 @@ impl Relays {
                 .find(|p| p.authority == target)
                 .ok_or_else(|| io::Error::other(format!("{target} is not a proxy of the pool")))?;
             debug_assert!(p.host == host && p.port == port);
-            return self.tcp(p).await.map(|s| Box::new(s) as Box<dyn Io>).map_err(|e| {
-                io::Error::new(io::ErrorKind::ConnectionRefused, e)
-            });
+            return self
+                .tcp(p)
+                .await
+                .map(|s| Box::new(s) as Box<dyn Io>)
+                .map_err(|e| io::Error::new(io::ErrorKind::ConnectionRefused, e));
         }
         self.dial_route(via, target).await.map_err(|e| match e {
             DialError::Proxy(_, why) | DialError::Refused(why) => {
@@ -564,7 +589,7 @@ impl Relays {
         method: Method,
         path: &str,
     ) -> Result<serde_json::Value> {
-        let client = self.api_client(via);
+        let client = self.api_client(p, via);
         let url = format!("{}{path}", p.endpoint.trim_end_matches('/'));
         let req = Request::builder()
             .method(method)
@@ -679,10 +704,7 @@ impl Relays {
             p,
             &via,
             Method::POST,
-            &format!(
-                "/v1/relay/0x{me}?receipt={}",
-                hex::encode(r.to_bytes())
-            ),
+            &format!("/v1/relay/0x{me}?receipt={}", hex::encode(r.to_bytes())),
         )
         .await?;
         *signed = count;
@@ -739,7 +761,10 @@ impl Relays {
         for p in self.proxies.iter().filter(|p| p.is_dead()) {
             let call = api::tx().proxies().report_failure(p.account, p.channel);
             if let Err(e) = ctx.submit(&call).await {
-                eprintln!("warning: cannot report proxy {}'s failure: {e:#}", p.account);
+                eprintln!(
+                    "warning: cannot report proxy {}'s failure: {e:#}",
+                    p.account
+                );
             }
         }
     }
@@ -855,8 +880,12 @@ pub async fn prepare(ctx: &Ctx, opts: &RelayOptions) -> Result<Arc<Relays>> {
     let mut proxies = Vec::new();
     let mut allow_private = false;
     for p in picked {
-        let endpoint = String::from_utf8(p.endpoint.clone())
-            .map_err(|_| anyhow!("proxy {} registered an endpoint that is not UTF-8", p.account))?;
+        let endpoint = String::from_utf8(p.endpoint.clone()).map_err(|_| {
+            anyhow!(
+                "proxy {} registered an endpoint that is not UTF-8",
+                p.account
+            )
+        })?;
         let uri: Uri = endpoint
             .trim_end_matches('/')
             .parse()
@@ -888,6 +917,7 @@ pub async fn prepare(ctx: &Ctx, opts: &RelayOptions) -> Result<Arc<Relays>> {
             dead: AtomicBool::new(false),
             record: ctx.home.join("relay").join(format!("{channel}.count")),
             via: Mutex::new(Vec::new()),
+            api: Mutex::new(None),
         }));
     }
     Ok(Arc::new(Relays {
@@ -931,9 +961,9 @@ async fn ensure_channel(
             "your relay channel with proxy {proxy} is closing; use it again once it has closed"
         ),
         Some(c) => {
-            let signed = c
-                .bytes_paid
-                .max(read_record(&ctx.home.join("relay").join(format!("{}.count", c.id))));
+            let signed = c.bytes_paid.max(read_record(
+                &ctx.home.join("relay").join(format!("{}.count", c.id)),
+            ));
             let total = cost(signed.saturating_add(opts.bytes), price)
                 .ok_or_else(|| anyhow!("the relay cost overflows"))?;
             total.saturating_sub(c.paid).saturating_sub(c.held)

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use masp_chain::api::runtime_types::masp_primitives::egress::Service as ChainService;
 use masp_chain::{
     api::{
         self,
@@ -21,7 +22,6 @@ use masp_chain::{
     subxt::{backend::BlockRef, client::OnlineClientAtBlock, utils::H256},
     AccountId32, ChainError, Client, Keypair, MaspConfig, Rpc,
 };
-use masp_chain::api::runtime_types::masp_primitives::egress::Service as ChainService;
 use masp_primitives::market::ContractId;
 use masp_proofs::Hash;
 
@@ -583,7 +583,11 @@ impl SubxtChain {
 
     /// Registers this account as a proxy at `endpoint` relaying at `price`
     /// planck per GiB, or updates its registration; what the chain has after.
-    pub async fn register_proxy(&self, endpoint: &str, price: u128) -> Result<ProxyInfo, ChainError> {
+    pub async fn register_proxy(
+        &self,
+        endpoint: &str,
+        price: u128,
+    ) -> Result<ProxyInfo, ChainError> {
         let bytes = endpoint.as_bytes().to_vec();
         match self.proxy_info().await? {
             None => {

@@ -452,7 +452,10 @@ impl Egress {
             }
             Err(e) => Err(Refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("cannot ask the chain about the {} channel now: {e}", self.noun()),
+                format!(
+                    "cannot ask the chain about the {} channel now: {e}",
+                    self.noun()
+                ),
             )),
         }
     }

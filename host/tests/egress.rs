@@ -419,7 +419,13 @@ async fn a_free_host_serves_without_receipts() {
     assert_eq!(h.status(&alice()).await["price"], "0");
     // The redeemer learns a price from the chain, and then charges.
     h.chain.with(|s| s.price = 7);
-    assert_eq!(h.state.egress.redeem_once(&h.state.metrics.egress_redeemed_planck).await, 0);
+    assert_eq!(
+        h.state
+            .egress
+            .redeem_once(&h.state.metrics.egress_redeemed_planck)
+            .await,
+        0
+    );
     assert_eq!(h.state.egress.price(), 7);
     let (status, _) = refusal(h.api.get_chunk(1, 1, &t).await);
     assert_eq!(status, 402);
@@ -439,7 +445,12 @@ async fn the_redeemer_redeems_the_best_receipt_once() {
     let acc = h.state.egress.account(&alice.public_key().0).unwrap();
     assert_eq!((acc.served, acc.best), (2 * CHUNK, 2 * CHUNK));
     let egress = &h.state.egress;
-    assert_eq!(egress.redeem_once(&h.state.metrics.egress_redeemed_planck).await, 1);
+    assert_eq!(
+        egress
+            .redeem_once(&h.state.metrics.egress_redeemed_planck)
+            .await,
+        1
+    );
     let calls = h.chain.with(|s| s.calls.clone());
     assert_eq!(calls.len(), 1);
     assert_eq!(
@@ -459,12 +470,19 @@ async fn the_redeemer_redeems_the_best_receipt_once() {
         "one planck a byte"
     );
     // Paid: not submitted again.
-    assert_eq!(egress.redeem_once(&h.state.metrics.egress_redeemed_planck).await, 0);
+    assert_eq!(
+        egress
+            .redeem_once(&h.state.metrics.egress_redeemed_planck)
+            .await,
+        0
+    );
     assert_eq!(h.chain.with(|s| s.calls.len()), 1);
     assert_eq!(h.status(&alice.public_key().0).await["redeemed"], 2 * CHUNK);
     // A channel the chain no longer has: its account goes.
     h.chain.with(|s| s.channels.clear());
-    egress.redeem_once(&h.state.metrics.egress_redeemed_planck).await;
+    egress
+        .redeem_once(&h.state.metrics.egress_redeemed_planck)
+        .await;
     assert!(egress.account(&alice.public_key().0).is_none());
 }
 
@@ -497,7 +515,13 @@ async fn a_batch_the_chain_refuses_is_redeemed_one_by_one() {
         .unwrap();
     // The batch of both fails; one by one, Alice's is redeemed and Bob's,
     // refused for good, dropped.
-    assert_eq!(h.state.egress.redeem_once(&h.state.metrics.egress_redeemed_planck).await, 1);
+    assert_eq!(
+        h.state
+            .egress
+            .redeem_once(&h.state.metrics.egress_redeemed_planck)
+            .await,
+        1
+    );
     let calls = h
         .chain
         .with(|s| s.calls.iter().map(Vec::len).collect::<Vec<_>>());
@@ -508,7 +532,13 @@ async fn a_batch_the_chain_refuses_is_redeemed_one_by_one() {
             .with(|s| s.channels[&alice.public_key().0].bytes_paid),
         CHUNK
     );
-    assert_eq!(h.state.egress.redeem_once(&h.state.metrics.egress_redeemed_planck).await, 0);
+    assert_eq!(
+        h.state
+            .egress
+            .redeem_once(&h.state.metrics.egress_redeemed_planck)
+            .await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -576,6 +606,9 @@ async fn receipts_survive_a_restart() {
         .unwrap_err();
     assert_eq!(refused.0.as_u16(), 402, "{}", refused.1);
     // And the redeemer redeems what was kept.
-    assert_eq!(e.redeem_once(&Metrics::new().egress_redeemed_planck).await, 1);
+    assert_eq!(
+        e.redeem_once(&Metrics::new().egress_redeemed_planck).await,
+        1
+    );
     assert_eq!(chain.with(|s| s.channels[&alice()].bytes_paid), 3 * CHUNK);
 }

@@ -126,7 +126,13 @@ fn auth(payer: &Keypair, proxy: &Keypair, target: &str) -> String {
         .as_secs()
         + 60;
     let nonce: [u8; 16] = rand::random();
-    let payload = tunnel_payload(&GENESIS, &proxy.public_key().0, target.as_bytes(), expires, &nonce);
+    let payload = tunnel_payload(
+        &GENESIS,
+        &proxy.public_key().0,
+        target.as_bytes(),
+        expires,
+        &nonce,
+    );
     let a = TunnelAuth {
         payer: payer.public_key().0,
         expires,
@@ -201,7 +207,8 @@ async fn raw_post_answer(s: &Setup, payer: &Keypair, wire: &str) -> (u16, String
 async fn a_tunnel_carries_bytes_both_ways_and_counts_them() {
     let payer = dev::ferdie();
     let s = setup(&payer, 1 << 40, limits()).await;
-    let (status, _, stream) = connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target))).await;
+    let (status, _, stream) =
+        connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target))).await;
     assert_eq!(status, 200);
     let mut c = stream.unwrap();
     c.write_all(b"ciphertext").await.unwrap();
@@ -210,25 +217,18 @@ async fn a_tunnel_carries_bytes_both_ways_and_counts_them() {
     assert_eq!(&back, b"ciphertext");
     drop(c);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        s.relay
-            .metrics
-            .bytes
-            .with_label_values(&["up"])
-            .get(),
-        10
-    );
-    assert_eq!(
-        s.relay
-            .metrics
-            .bytes
-            .with_label_values(&["down"])
-            .get(),
-        10
-    );
+    assert_eq!(s.relay.metrics.bytes.with_label_values(&["up"]).get(), 10);
+    assert_eq!(s.relay.metrics.bytes.with_label_values(&["down"]).get(), 10);
     // A receipt for the 20 bytes is taken and kept.
     assert_eq!(post_receipt(&s, &payer, 20).await, 200);
-    assert_eq!(s.relay.ledger().account(&payer.public_key().0).unwrap().best, 20);
+    assert_eq!(
+        s.relay
+            .ledger()
+            .account(&payer.public_key().0)
+            .unwrap()
+            .best,
+        20
+    );
 }
 
 #[tokio::test]
@@ -272,9 +272,14 @@ async fn only_the_payers_fresh_authorization_opens_a_tunnel_once() {
     assert_eq!(connect(&s, &t, Some("MASP 00ff")).await.0, 407);
     // Signed for another proxy, or another target.
     let other = dev::eve();
-    assert_eq!(connect(&s, &t, Some(&auth(&payer, &other, &t))).await.0, 407);
     assert_eq!(
-        connect(&s, &t, Some(&auth(&payer, &s.proxy, "127.0.0.5:1"))).await.0,
+        connect(&s, &t, Some(&auth(&payer, &other, &t))).await.0,
+        407
+    );
+    assert_eq!(
+        connect(&s, &t, Some(&auth(&payer, &s.proxy, "127.0.0.5:1")))
+            .await
+            .0,
         407
     );
     // Someone else's signature claiming the payer: the payer field is the
@@ -284,7 +289,9 @@ async fn only_the_payers_fresh_authorization_opens_a_tunnel_once() {
     let mut bytes = hex::decode(forged.trim_start_matches("MASP ")).unwrap();
     bytes[..32].copy_from_slice(&payer.public_key().0);
     assert_eq!(
-        connect(&s, &t, Some(&format!("MASP {}", hex::encode(bytes)))).await.0,
+        connect(&s, &t, Some(&format!("MASP {}", hex::encode(bytes))))
+            .await
+            .0,
         407
     );
     // A payer with no relay channel: 402.
@@ -301,7 +308,8 @@ async fn only_the_payers_fresh_authorization_opens_a_tunnel_once() {
 async fn bytes_beyond_the_credit_wait_for_a_receipt_and_stop_without_one() {
     let payer = dev::ferdie();
     let s = setup(&payer, 1 << 40, limits()).await;
-    let (status, _, stream) = connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target))).await;
+    let (status, _, stream) =
+        connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target))).await;
     assert_eq!(status, 200);
     let c = stream.unwrap();
     let (mut r, mut w) = c.into_split();
@@ -361,7 +369,8 @@ async fn bytes_beyond_the_credit_wait_for_a_receipt_and_stop_without_one() {
     };
     let (status, answer) = raw_post_answer(&s, &payer, &hex::encode(r.to_bytes())).await;
     assert_eq!(status, 200, "{answer}");
-    let (status, _, stream) = connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target))).await;
+    let (status, _, stream) =
+        connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target))).await;
     assert_eq!(status, 200);
     let mut c = stream.unwrap();
 
@@ -389,7 +398,10 @@ async fn a_receipt_beyond_the_allowance_or_not_the_payers_is_refused() {
         bytes: 500,
         signature: dev::alice().sign(&payload).0,
     };
-    assert_eq!(raw_post(&s, &payer, &hex::encode(forged.to_bytes())).await, 401);
+    assert_eq!(
+        raw_post(&s, &payer, &hex::encode(forged.to_bytes())).await,
+        401
+    );
     // An egress receipt (another service) is worthless here.
     let payload = receipt_payload(&GENESIS, Service::Egress, 9, &s.proxy.public_key().0, 900);
     let egress = WireReceipt {
@@ -397,9 +409,19 @@ async fn a_receipt_beyond_the_allowance_or_not_the_payers_is_refused() {
         bytes: 900,
         signature: payer.sign(&payload).0,
     };
-    assert_eq!(raw_post(&s, &payer, &hex::encode(egress.to_bytes())).await, 401);
+    assert_eq!(
+        raw_post(&s, &payer, &hex::encode(egress.to_bytes())).await,
+        401
+    );
     assert_eq!(raw_post(&s, &payer, "zz").await, 400);
-    assert_eq!(s.relay.ledger().account(&payer.public_key().0).unwrap().best, 1000);
+    assert_eq!(
+        s.relay
+            .ledger()
+            .account(&payer.public_key().0)
+            .unwrap()
+            .best,
+        1000
+    );
 }
 
 #[tokio::test]
@@ -422,5 +444,8 @@ async fn connections_per_client_are_bounded() {
     assert_eq!(status, 429);
     drop((a, b));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(connect(&s, &t, Some(&auth(&payer, &s.proxy, &t))).await.0, 200);
+    assert_eq!(
+        connect(&s, &t, Some(&auth(&payer, &s.proxy, &t))).await.0,
+        200
+    );
 }

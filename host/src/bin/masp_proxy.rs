@@ -116,9 +116,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init { config } => init(&config),
-        Command::Register(c) => c
-            .load()
-            .and_then(|cfg| runtime(0)?.block_on(register(cfg))),
+        Command::Register(c) => c.load().and_then(|cfg| runtime(0)?.block_on(register(cfg))),
         Command::Run(c) => c
             .load()
             .and_then(|cfg| runtime(cfg.workers)?.block_on(run(cfg))),

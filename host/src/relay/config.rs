@@ -52,6 +52,9 @@ pub struct ProxyConfig {
     pub allow_private_targets: bool,
     /// Write client addresses in the log (off: a proxy exists to hide them).
     pub log_client_addresses: bool,
+    /// The local address connections to hosts leave from (empty: the
+    /// system's choice).
+    pub outgoing_address: String,
     /// Threads serving tunnels (0: one per CPU core).
     pub workers: usize,
 }
@@ -76,6 +79,7 @@ impl Default for ProxyConfig {
             directory_refresh_secs: 30,
             allow_private_targets: false,
             log_client_addresses: false,
+            outgoing_address: String::new(),
             workers: 0,
         }
     }
@@ -93,6 +97,7 @@ impl ProxyConfig {
             stall_timeout: Duration::from_secs(self.stall_timeout_secs),
             allow_private_targets: self.allow_private_targets,
             log_client_addresses: self.log_client_addresses,
+            outgoing_address: self.outgoing_address.trim().parse().ok(),
             ..RelayLimits::default()
         }
     }
@@ -138,7 +143,9 @@ pub enum ConfigError {
 /// as one (`8080`, `true`), else a string.
 fn value(raw: &str) -> toml::Value {
     match format!("v = {raw}").parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.into())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.into())),
         Err(_) => toml::Value::String(raw.into()),
     }
 }
@@ -173,7 +180,15 @@ pub fn load(
         table.insert(key.replace('-', "_"), value(raw));
     }
     // Strings where a string is meant, whatever they look like.
-    for key in ["public_url", "node_url", "key_file", "data_dir", "price", "listen"] {
+    for key in [
+        "public_url",
+        "node_url",
+        "key_file",
+        "data_dir",
+        "price",
+        "listen",
+        "outgoing_address",
+    ] {
         if let Some(v) = table.get_mut(key) {
             if !v.is_str() {
                 *v = toml::Value::String(v.to_string());
@@ -195,6 +210,18 @@ pub fn load(
         }
     }
     cfg.price_planck()?;
+    if !cfg.outgoing_address.trim().is_empty()
+        && cfg
+            .outgoing_address
+            .trim()
+            .parse::<std::net::IpAddr>()
+            .is_err()
+    {
+        return Err(ConfigError::Parse(format!(
+            "outgoing_address = {:?}: expected an IP address of this machine, or empty",
+            cfg.outgoing_address
+        )));
+    }
     if cfg.max_connections == 0
         || cfg.max_connections_per_client == 0
         || cfg.idle_timeout_secs == 0
@@ -244,7 +271,10 @@ mod tests {
         let cfg = load(&path, true, env.clone(), &flags).unwrap();
         assert_eq!(cfg.credit_bytes, 7);
         assert!(cfg.log_client_addresses);
-        assert_eq!(cfg.price_planck().unwrap(), 2 * masp_primitives::token::UNIT);
+        assert_eq!(
+            cfg.price_planck().unwrap(),
+            2 * masp_primitives::token::UNIT
+        );
         assert_eq!(load(&path, true, env, &[]).unwrap().credit_bytes, 6);
     }
 
@@ -265,6 +295,9 @@ mod tests {
         assert!(err(&[("no_such_setting", "1")]).contains("no_such_setting"));
         assert!(err(&[("public_url", "ftp://x")]).contains("public_url"));
         assert!(err(&[("idle_timeout_secs", "0")]).contains("at least 1"));
-        assert!(load(&path, true, [], &[]).unwrap_err().to_string().contains("masp-proxy init"));
+        assert!(load(&path, true, [], &[])
+            .unwrap_err()
+            .to_string()
+            .contains("masp-proxy init"));
     }
 }

@@ -229,6 +229,9 @@ pub struct RelayLimits {
     pub allow_private_targets: bool,
     /// Whether client addresses appear in the log.
     pub log_client_addresses: bool,
+    /// The local address connections to targets leave from (none: the
+    /// system's choice).
+    pub outgoing_address: Option<IpAddr>,
 }
 
 impl Default for RelayLimits {
@@ -243,6 +246,7 @@ impl Default for RelayLimits {
             max_auth_ttl: Duration::from_secs(600),
             allow_private_targets: false,
             log_client_addresses: false,
+            outgoing_address: None,
         }
     }
 }
@@ -281,8 +285,8 @@ impl RelayMetrics {
         let reg = |c: Box<dyn prometheus::core::Collector>| {
             registry.register(c).expect("metric names are distinct")
         };
-        let tunnels_open = IntGauge::with_opts(opts("tunnels_open", "Tunnels open now."))
-            .expect("valid metric");
+        let tunnels_open =
+            IntGauge::with_opts(opts("tunnels_open", "Tunnels open now.")).expect("valid metric");
         let tunnels = IntCounterVec::new(
             opts("tunnels_total", "Tunnel requests by result."),
             &["result"],
@@ -344,6 +348,9 @@ impl RelayMetrics {
 /// One payer's bytes relayed, and the signal a receipt arrived.
 struct Meter {
     relayed: AtomicU64,
+    /// What was covered when it started (the chain's payment, or the best
+    /// receipt held then): bytes up to it need no new receipt.
+    floor: u64,
     receipt: Notify,
 }
 
@@ -468,12 +475,13 @@ impl Relay {
     }
 
     /// `payer`'s meter, starting from what the ledger holds of it.
-    fn meter(&self, payer: [u8; 32], start: u64) -> Arc<Meter> {
+    fn meter(&self, payer: [u8; 32], start: u64, floor: u64) -> Arc<Meter> {
         let mut m = self.meters.lock().unwrap_or_else(|e| e.into_inner());
         m.entry(payer)
             .or_insert_with(|| {
                 Arc::new(Meter {
                     relayed: AtomicU64::new(start),
+                    floor,
                     receipt: Notify::new(),
                 })
             })
@@ -487,22 +495,39 @@ impl Relay {
 
     /// What `payer`'s receipts cover (the best receipt held, or what the
     /// chain paid if none).
-    fn covered(&self, payer: &[u8; 32]) -> u64 {
-        self.ledger.account(payer).map(|a| a.best).unwrap_or(0)
+    fn covered(&self, payer: &[u8; 32], meter: &Meter) -> u64 {
+        self.ledger
+            .account(payer)
+            .map(|a| a.best)
+            .unwrap_or(0)
+            .max(meter.floor)
     }
 
     /// Counts `n` more bytes relayed for `payer`; waits (up to the stall
     /// timeout) while they go beyond the credit. `false`: no receipt came,
     /// close the tunnel.
     async fn spend(&self, payer: &[u8; 32], meter: &Meter, n: u64) -> bool {
-        let relayed = meter.relayed.fetch_add(n, Ordering::AcqRel).saturating_add(n);
+        let relayed = meter
+            .relayed
+            .fetch_add(n, Ordering::AcqRel)
+            .saturating_add(n);
+        self.covered_within_credit(payer, meter, relayed).await
+    }
+
+    /// Whether receipts cover `relayed` bytes less the credit, waiting for
+    /// one up to the stall timeout.
+    async fn covered_within_credit(&self, payer: &[u8; 32], meter: &Meter, relayed: u64) -> bool {
         let deadline = tokio::time::Instant::now() + self.limits.stall_timeout;
         let mut waited = false;
         loop {
             let notified = meter.receipt.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if relayed <= self.covered(payer).saturating_add(self.limits.credit_bytes) {
+            if relayed
+                <= self
+                    .covered(payer, meter)
+                    .saturating_add(self.limits.credit_bytes)
+            {
                 return true;
             }
             if !waited {
@@ -589,12 +614,16 @@ impl Relay {
         let start = held
             .map(|acc| acc.served.max(acc.best))
             .unwrap_or(ch.bytes_paid);
-        let meter = self.meter(a.payer, start);
-        let owed = meter
-            .relayed
-            .load(Ordering::Acquire)
-            .saturating_sub(held.map(|a| a.best).unwrap_or(ch.bytes_paid));
-        if owed > self.limits.credit_bytes {
+        let meter = self.meter(
+            a.payer,
+            start,
+            held.map(|a| a.best).unwrap_or(ch.bytes_paid),
+        );
+        // Bytes relayed beyond the credit: a new tunnel waits for the
+        // receipt that covers them, like a tunnel under way.
+        let relayed = meter.relayed.load(Ordering::Acquire);
+        if !self.covered_within_credit(&a.payer, &meter, relayed).await {
+            let owed = relayed.saturating_sub(self.covered(&a.payer, &meter));
             return Err((
                 "payment",
                 Refuse(
@@ -636,7 +665,26 @@ impl Relay {
     async fn dial(&self, addrs: &[SocketAddr]) -> Result<TcpStream, String> {
         let mut last = "no address".to_string();
         for a in addrs {
-            match tokio::time::timeout(self.limits.connect_timeout, TcpStream::connect(a)).await {
+            let socket = match if a.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()
+            } else {
+                tokio::net::TcpSocket::new_v6()
+            } {
+                Ok(s) => s,
+                Err(e) => {
+                    last = e.to_string();
+                    continue;
+                }
+            };
+            if let Some(ip) = self.limits.outgoing_address {
+                if ip.is_ipv4() == a.is_ipv4() {
+                    if let Err(e) = socket.bind(SocketAddr::new(ip, 0)) {
+                        last = format!("cannot bind to {ip}: {e}");
+                        continue;
+                    }
+                }
+            }
+            match tokio::time::timeout(self.limits.connect_timeout, socket.connect(*a)).await {
                 Ok(Ok(s)) => {
                     let _ = s.set_nodelay(true);
                     return Ok(s);
@@ -737,10 +785,7 @@ impl Relay {
             .await
         {
             Ok(acc) => {
-                self.metrics
-                    .receipts
-                    .with_label_values(&["accepted"])
-                    .inc();
+                self.metrics.receipts.with_label_values(&["accepted"]).inc();
                 if let Some(m) = self.known_meter(&payer) {
                     m.receipt.notify_waiters();
                 }
@@ -801,7 +846,7 @@ impl Relay {
         self.metrics.tunnels.with_label_values(&["opened"]).inc();
         let meter = self
             .known_meter(&payer)
-            .unwrap_or_else(|| self.meter(payer, 0));
+            .unwrap_or_else(|| self.meter(payer, 0, 0));
         let relay = self.clone();
         tokio::spawn(async move {
             let _slot = slot;
@@ -1029,10 +1074,7 @@ mod tests {
             authority_of("https://Host.Example").as_deref(),
             Some("host.example:443")
         );
-        assert_eq!(
-            authority_of("http://[::1]:80").as_deref(),
-            Some("[::1]:80")
-        );
+        assert_eq!(authority_of("http://[::1]:80").as_deref(), Some("[::1]:80"));
         assert_eq!(authority_of("ftp://x:1"), None);
         assert_eq!(authority_of("http://u@x:1"), None);
         let set = TargetSet::new(["http://a:1", "junk", "https://b"]);

@@ -89,8 +89,16 @@ pub mod token {
         {
             return None;
         }
-        let whole: Balance = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-        let mut f: Balance = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+        let whole: Balance = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
+        let mut f: Balance = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().ok()?
+        };
         for _ in frac.len()..DECIMALS as usize {
             f = f.checked_mul(10)?;
         }

@@ -115,6 +115,8 @@ export async function startProxy({ name, suri, nodeUrl, price = '0.5', addr, set
     MASP_PROXY_PRICE: price,
     // Hosts and proxies of the test are on loopback addresses.
     MASP_PROXY_ALLOW_PRIVATE_TARGETS: 'true',
+    // Its connections to hosts leave from its own address.
+    MASP_PROXY_OUTGOING_ADDRESS: addr,
     MASP_PROXY_REDEEM_INTERVAL_SECS: '2',
     RUST_LOG: 'info',
     ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [`MASP_PROXY_${k}`, String(v)])),
