@@ -735,7 +735,6 @@ fn relay_bytes(command: &Command) -> u64 {
 }
 
 async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
-    let ctx = ctx;
     match &cli.command {
         Command::Put {
             file,
@@ -756,7 +755,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                 parallel: *parallel,
             };
             let started = Instant::now();
-            let s = masp_client::shards::put(&ctx, file, &opts).await?;
+            let s = masp_client::shards::put(ctx, file, &opts).await?;
             let secs = started.elapsed().as_secs_f64();
             let layout = if s.k == 1 {
                 format!("{} replicas", s.m + 1)
@@ -820,7 +819,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                 probe: !*no_probe,
             };
             let started = Instant::now();
-            let r = masp_client::shards::repair(&ctx, *id, &opts).await?;
+            let r = masp_client::shards::repair(ctx, *id, &opts).await?;
             let secs = started.elapsed().as_secs_f64();
             if r.rebuilt.is_empty() && r.unplaced.is_empty() {
                 println!(
@@ -872,7 +871,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             let (path, size) = match (id, listing) {
                 (_, Some(l)) => {
                     listings::get(
-                        &ctx,
+                        ctx,
                         *l,
                         out.as_deref(),
                         *parallel,
@@ -880,7 +879,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                     )
                     .await?
                 }
-                (Some(id), None) => ops::get(&ctx, *id, out.as_deref(), *parallel).await?,
+                (Some(id), None) => ops::get(ctx, *id, out.as_deref(), *parallel).await?,
                 (None, None) => bail!("name a file id or --listing L"),
             };
             let secs = started.elapsed().as_secs_f64();
@@ -892,7 +891,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             );
         }
         Command::Ls { json } => {
-            let files = ops::ls(&ctx).await?;
+            let files = ops::ls(ctx).await?;
             if *json {
                 let list: Vec<serde_json::Value> = files.iter().map(file_json).collect();
                 println!("{}", serde_json::Value::Array(list));
@@ -965,7 +964,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                 })
                 .transpose()?;
             let links = ops::links(
-                &ctx,
+                ctx,
                 *id,
                 std::time::Duration::from_secs(*ttl),
                 *copies,
@@ -978,7 +977,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             }
         }
         Command::Fetch { url, out } => {
-            let chunk = ops::fetch_link(&ctx, url).await?;
+            let chunk = ops::fetch_link(ctx, url).await?;
             masp_client::fsutil::write_atomic(out, &chunk, 0o644)
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("Wrote {} bytes of ciphertext to {}.", chunk.len(), out.display());
@@ -1005,7 +1004,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                 max_buyers: *max_buyers,
                 meta: meta.clone(),
             };
-            let s = listings::share(&ctx, *id, &opts).await?;
+            let s = listings::share(ctx, *id, &opts).await?;
             let kind = if opts.public {
                 "public (the key is on chain)".to_string()
             } else if opts.price == 0 {
@@ -1023,7 +1022,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             println!("Receivers: masp get --listing {}", s.listing);
         }
         Command::Unshare { listing } => {
-            listings::unshare(&ctx, *listing).await?;
+            listings::unshare(ctx, *listing).await?;
             println!("Listing {listing} takes no new Receivers; those who have it keep it.");
         }
         Command::Listings {
@@ -1037,7 +1036,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                 (None, true) => Some(ctx.me()),
                 (None, false) => None,
             };
-            let lines = listings::listings(&ctx, sender.as_ref(), !*all, search.as_deref()).await?;
+            let lines = listings::listings(ctx, sender.as_ref(), !*all, search.as_deref()).await?;
             if lines.is_empty() {
                 println!("no listings");
             }
@@ -1060,9 +1059,9 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
         Command::Buy { listing, max_price } => {
             let max = match max_price {
                 Some(p) => ops::parse_masp(p)?,
-                None => listings::listing(&ctx, *listing).await?.terms.price,
+                None => listings::listing(ctx, *listing).await?.terms.price,
             };
-            let b = listings::buy(&ctx, *listing, max).await?;
+            let b = listings::buy(ctx, *listing, max).await?;
             println!(
                 "Bought listing {listing} for {} (held until the Sender's key arrives{}).",
                 ops::fmt_masp(b.price),
@@ -1073,7 +1072,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             println!("Download it with: masp get --listing {listing}");
         }
         Command::Open { listing } => {
-            let b = listings::buy(&ctx, *listing, 0).await?;
+            let b = listings::buy(ctx, *listing, 0).await?;
             println!(
                 "Opened listing {listing}{}.",
                 b.deadline
@@ -1083,7 +1082,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             println!("Download it with: masp get --listing {listing}");
         }
         Command::Dispute { listing } => {
-            let refunded = listings::dispute(&ctx, *listing).await?;
+            let refunded = listings::dispute(ctx, *listing).await?;
             println!(
                 "The wrong key was shown on chain: {} refunded, and the listing's deposit paid to you.",
                 ops::fmt_masp(refunded)
@@ -1096,7 +1095,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             out,
             no_wait,
         }) => {
-            let o = retrieval::open(&ctx, *contract, *listing, *leaf).await?;
+            let o = retrieval::open(ctx, *contract, *listing, *leaf).await?;
             println!(
                 "Challenge {} opened: host {} must publish leaves {}..{} of contract {contract} by block {}.",
                 o.id,
@@ -1109,11 +1108,11 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                 println!("Settle it after block {} with: masp challenge settle {}", o.deadline, o.id);
                 return Ok(());
             }
-            let outcome = retrieval::wait(&ctx, &o, std::time::Duration::from_secs(3)).await?;
+            let outcome = retrieval::wait(ctx, &o, std::time::Duration::from_secs(3)).await?;
             print_outcome(o.id, &outcome, out.as_deref())?;
         }
         Command::Egress(Egress::Ls) => {
-            let list = masp_client::egress::channels(&ctx).await?;
+            let list = masp_client::egress::channels(ctx).await?;
             if list.is_empty() {
                 println!("No egress channels.");
             }
@@ -1140,7 +1139,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                         .map_err(|e| anyhow::anyhow!("{a:?} is not an address: {e}"))
                 })
                 .transpose()?;
-            let closed = masp_client::egress::close(&ctx, host).await?;
+            let closed = masp_client::egress::close(ctx, host).await?;
             if closed.is_empty() {
                 println!("No open egress channels.");
             }
@@ -1149,7 +1148,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             }
         }
         Command::Egress(Egress::Finish) => {
-            let (done, waiting) = masp_client::egress::finish(&ctx).await?;
+            let (done, waiting) = masp_client::egress::finish(ctx).await?;
             for (h, refunded) in &done {
                 println!("Closed the channel with {h}: {} returned.", ops::fmt_masp(*refunded));
             }
@@ -1161,10 +1160,10 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             }
         }
         Command::Challenge(Challenge::Settle { id }) => {
-            let outcome = retrieval::settle(&ctx, *id).await?;
+            let outcome = retrieval::settle(ctx, *id).await?;
             print_outcome(*id, &outcome, None)?;
         }
-        Command::Challenge(Challenge::Status { id }) => match retrieval::status(&ctx, *id).await? {
+        Command::Challenge(Challenge::Status { id }) => match retrieval::status(ctx, *id).await? {
             Some((contract, deadline, challenger)) => println!(
                 "Challenge {id} on contract {contract} (opened by {challenger}) is open: the host must answer by block {deadline}."
             ),
@@ -1196,7 +1195,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                 }
             );
             let n = listings::agent(
-                &ctx,
+                ctx,
                 std::time::Duration::from_secs(*interval),
                 *once,
                 !*no_repair,
@@ -1207,7 +1206,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             }
         }
         Command::Rm { id } => {
-            let released = ops::rm(&ctx, *id).await?;
+            let released = ops::rm(ctx, *id).await?;
             println!(
                 "Removed file {id}; {} of escrow returned",
                 ops::fmt_masp(released)

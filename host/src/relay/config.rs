@@ -257,9 +257,11 @@ mod tests {
         assert_eq!(cfg.key_file, dir.path().join("proxy.key"));
         // The template loads and means the defaults.
         std::fs::write(&path, template()).unwrap();
-        let mut expected = ProxyConfig::default();
-        expected.key_file = dir.path().join("proxy.key");
-        expected.data_dir = dir.path().join("proxy-data");
+        let expected = ProxyConfig {
+            key_file: dir.path().join("proxy.key"),
+            data_dir: dir.path().join("proxy-data"),
+            ..Default::default()
+        };
         assert_eq!(load(&path, true, [], &[]).unwrap(), expected);
         std::fs::write(&path, "credit_bytes = 5\nprice = \"2\"\n").unwrap();
         let env = [
