@@ -224,8 +224,10 @@ async fn prepare_one(
 /// One of this account's egress channels, as `masp egress ls` shows it.
 #[derive(Debug, Clone)]
 pub struct ChannelLine {
-    /// The host.
+    /// The payee: a host (egress) or a proxy (relay).
     pub host: AccountId32,
+    /// What it pays for.
+    pub service: Service,
     /// The channel's id.
     pub id: u64,
     /// Planck per GiB, fixed when it opened.
@@ -240,8 +242,8 @@ pub struct ChannelLine {
     pub closes_at: Option<u32>,
 }
 
-/// This account's egress channels (`Service::Egress`; its relay channels
-/// with proxies are not listed here).
+/// This account's payment channels: with hosts (egress) and with proxies
+/// (relay).
 pub async fn channels(ctx: &Ctx) -> Result<Vec<ChannelLine>> {
     let at = ctx.at().await?;
     let mut out = Vec::new();
@@ -260,12 +262,15 @@ pub async fn channels(ctx: &Ctx) -> Result<Vec<ChannelLine>> {
             .checked_sub(32 + 8 + 1)
             .and_then(|s| Some((<[u8; 32]>::try_from(&key[s..s + 32]).ok()?, *key.last()?)))
             .ok_or_else(|| anyhow!("a short Channels key"))?;
-        if service != 0 {
-            continue;
-        }
+        let service = match service {
+            0 => Service::Egress,
+            1 => Service::Relay,
+            _ => continue,
+        };
         let c = kv.value().decode()?;
         out.push(ChannelLine {
             host: AccountId32(host),
+            service,
             id: c.id,
             price: c.price,
             held: c.held,
@@ -278,9 +283,16 @@ pub async fn channels(ctx: &Ctx) -> Result<Vec<ChannelLine>> {
     Ok(out)
 }
 
-/// Closes this account's open channel with `host` (every open one if
-/// `None`): each host then has the chain's close period to redeem its last
-/// receipt, after which `finish` returns the rest. Returns the channels
+fn chain_service(s: Service) -> ChainService {
+    match s {
+        Service::Egress => ChainService::Egress,
+        Service::Relay => ChainService::Relay,
+    }
+}
+
+/// Closes this account's open channels with `host` (a host or a proxy;
+/// every open one if `None`): each payee then has the chain's close period
+/// to redeem its last receipt, after which `finish` returns the rest. Returns the channels
 /// closed, with the block each can be finished from.
 pub async fn close(ctx: &Ctx, host: Option<AccountId32>) -> Result<Vec<(AccountId32, u32)>> {
     let open: Vec<ChannelLine> = channels(ctx)
@@ -290,7 +302,7 @@ pub async fn close(ctx: &Ctx, host: Option<AccountId32>) -> Result<Vec<(AccountI
         .collect();
     if open.is_empty() {
         match host {
-            Some(h) => bail!("you have no open egress channel with {h} (see `masp egress ls`)"),
+            Some(h) => bail!("you have no open channel with {h} (see `masp egress ls`)"),
             None => return Ok(Vec::new()),
         }
     }
@@ -300,10 +312,10 @@ pub async fn close(ctx: &Ctx, host: Option<AccountId32>) -> Result<Vec<(AccountI
             .submit(
                 &api::tx()
                     .egress()
-                    .close_channel(c.host, ChainService::Egress),
+                    .close_channel(c.host, chain_service(c.service)),
             )
             .await
-            .with_context(|| format!("closing the egress channel with {}", c.host))?;
+            .with_context(|| format!("closing the channel with {}", c.host))?;
         let e = events
             .find_first::<api::egress::events::ChannelClosing>()
             .ok_or_else(|| anyhow!("the chain did not report the close"))??;
@@ -325,10 +337,10 @@ pub async fn finish(ctx: &Ctx) -> Result<(Vec<(AccountId32, u128)>, Vec<(Account
                     .submit(&api::tx().egress().finish_close(
                         ctx.me(),
                         c.host,
-                        ChainService::Egress,
+                        chain_service(c.service),
                     ))
                     .await
-                    .with_context(|| format!("finishing the egress channel with {}", c.host))?;
+                    .with_context(|| format!("finishing the channel with {}", c.host))?;
                 let refunded = events
                     .find_first::<api::egress::events::ChannelClosed>()
                     .transpose()?

@@ -316,9 +316,11 @@ enum Command {
 
 #[derive(Subcommand)]
 enum Egress {
-    /// Lists your channels: host, price, held, paid, closing.
+    /// Lists your payment channels with hosts (egress) and proxies
+    /// (relay): payee, price, held, paid, closing.
     Ls,
-    /// Closes your channel with HOST (every open one with --all): the host
+    /// Closes your channels with HOST, a host or a proxy (every open one
+    /// with --all): the payee
     /// has the chain's close period to redeem its last receipt, then
     /// `masp egress finish` returns the rest.
     Close {
@@ -1114,12 +1116,16 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
         Command::Egress(Egress::Ls) => {
             let list = masp_client::egress::channels(ctx).await?;
             if list.is_empty() {
-                println!("No egress channels.");
+                println!("No egress or relay channels.");
             }
             for c in list {
                 println!(
-                    "channel {:>4}  host {}  {}/GiB  held {}  paid {} for {}{}",
+                    "channel {:>4}  {} {}  {}/GiB  held {}  paid {} for {}{}",
                     c.id,
+                    match c.service {
+                        masp_primitives::egress::Service::Egress => "host ",
+                        masp_primitives::egress::Service::Relay => "proxy",
+                    },
                     c.host,
                     ops::fmt_masp(c.price),
                     ops::fmt_masp(c.held),

@@ -38,3 +38,46 @@ start_hosts() {
   done
   unset MASP_HOST_LISTEN MASP_HOST_PUBLIC_URL MASP_HOST_NODE_URL MASP_HOST_PRICE
 }
+
+# Starts the network's proxies: `masp-proxy` for //Alice (and //Ferdie's
+# neighbour //Eve when it is not a host), the i-th on 127.0.0.1:$proxy_port+i,
+# registered (10 MASP held) at 0.01 MASP per GiB relayed, against the node at
+# $1. Reads proxy_bin, n_proxies, proxy_port, n_hosts, data_dir, log_dir;
+# appends to pids and names; appends to hosts_msg.
+start_proxies() {
+  local node_url="$1"
+  local proxy_names=(Alice Eve)
+  for i in $(seq 0 $((n_proxies - 1))); do
+    local name="${proxy_names[$i]}"
+    if [ "$name" = Eve ] && [ "$n_hosts" -ge 4 ]; then
+      echo "error: //Eve runs a host already: --proxies 2 needs --hosts 3 or fewer" >&2
+      exit 2
+    fi
+    local lower
+    lower="$(echo "$name" | tr 'A-Z' 'a-z')"
+    local dir="$data_dir/proxies/$lower"
+    local port=$((proxy_port + i))
+    mkdir -p "$dir"
+    [ -f "$dir/proxy.toml" ] || "$proxy_bin" init --config "$dir/proxy.toml" >/dev/null
+    [ -f "$dir/proxy.key" ] || (umask 077; echo "//$name" > "$dir/proxy.key")
+    # Hosts are on 127.0.0.1 here: a dev chain's proxies may reach them.
+    export MASP_PROXY_LISTEN="127.0.0.1:$port" MASP_PROXY_PUBLIC_URL="http://127.0.0.1:$port" \
+      MASP_PROXY_NODE_URL="$node_url" MASP_PROXY_PRICE="0.01" MASP_PROXY_ALLOW_PRIVATE_TARGETS=true
+    step "proxy //$name: register at 0.01 MASP/GiB relayed (log: $log_dir/proxy-$lower.log)"
+    "$proxy_bin" register --config "$dir/proxy.toml" >>"$log_dir/proxy-$lower.log" 2>&1 || {
+      echo "error: masp-proxy register failed for //$name; last log lines:" >&2
+      tail -20 "$log_dir/proxy-$lower.log" >&2
+      exit 1
+    }
+    "$proxy_bin" run --config "$dir/proxy.toml" >>"$log_dir/proxy-$lower.log" 2>&1 &
+    pids+=($!)
+    names+=("masp-proxy //$name (log: $log_dir/proxy-$lower.log)")
+    for _ in $(seq 1 100); do
+      curl -fsS "http://127.0.0.1:$port/v1/info" >/dev/null 2>&1 && break
+      kill -0 "${pids[-1]}" 2>/dev/null || { echo "error: masp-proxy //$name exited; last log lines:" >&2; tail -20 "$log_dir/proxy-$lower.log" >&2; exit 1; }
+      sleep 0.1
+    done
+    hosts_msg+="$(printf '  %-16s http://127.0.0.1:%s  (/v1/info, /metrics)' "proxy //$name:" "$port")"$'\n'
+  done
+  unset MASP_PROXY_LISTEN MASP_PROXY_PUBLIC_URL MASP_PROXY_NODE_URL MASP_PROXY_PRICE MASP_PROXY_ALLOW_PRIVATE_TARGETS
+}

@@ -302,4 +302,8 @@ test('forged and replayed relay receipts are refused by the proxy and on chain',
     /egress\.NothingNew/,
   );
   assert.equal((await channel(dave)).bytesPaid.toNumber(), c.bytesPaid.toNumber(), 'nothing more paid');
+  // The Sender sees its relay channels beside its egress ones.
+  const listed = (await ok(['egress', 'ls'])).stdout;
+  assert.match(listed, new RegExp(`proxy ${dave.account}`));
+  assert.match(listed, new RegExp(`proxy ${proxies.eve.account}`));
 });
