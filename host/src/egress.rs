@@ -506,10 +506,14 @@ impl Egress {
             payload,
             &sr25519::PublicKey(payer),
         ) {
+            let signer = match self.service {
+                Service::Egress => "the ticket's signer",
+                Service::Relay => "the payer",
+            };
             return Err(Refuse(
                 StatusCode::UNAUTHORIZED,
                 format!(
-                    "the receipt is not signed by the payer for this chain, {} and channel",
+                    "the receipt is not signed by {signer} for this chain, {} and channel",
                     self.payee()
                 ),
             ));

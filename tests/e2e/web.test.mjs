@@ -1,0 +1,141 @@
+// The web app (web/, issue 23) in headless Chromium (Debian's package,
+// driven by playwright-core) against a real dev node, two hosts and a
+// proxy: every page loads and shows what the chain has: the order book
+// and hosts, a quote equal to `storageMarketApi.quote`, the sale's status,
+// the proxies, a host's dashboard. Screenshots of each page are saved for
+// review (printed at the end). Needs `npm run build` in web/ (scripts/test
+// does it).
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Keyring } from '@polkadot/keyring';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { chromium } from 'playwright-core';
+
+import { startDevNode } from './lib/node.mjs';
+import { startHost, startProxy } from './lib/hosts.mjs';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const webDir = join(here, '..', '..', 'web');
+const shots = process.env.MASP_WEB_SCREENSHOTS || join(here, 'screenshots');
+const browserPath = process.env.MASP_CHROMIUM || '/usr/bin/chromium';
+
+let node;
+let api;
+let hosts = [];
+let proxy;
+let server;
+let browser;
+let page;
+let base;
+
+/** Opens `route` (a hash route) and waits until the page has loaded. */
+async function open(route) {
+  await page.goto(`${base}#${route}`);
+  await page.waitForSelector('#page[data-ready="true"]', { timeout: 30_000 });
+  const error = await page.$('#page .error');
+  assert.equal(error, null, `the ${route} page shows an error: ${error && (await error.textContent())}`);
+}
+
+async function shot(name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+before(async () => {
+  assert.ok(existsSync(join(webDir, 'dist', 'index.html')), 'web/dist is built (cd web && npm ci && npm run build)');
+  assert.ok(existsSync(browserPath), `Chromium at ${browserPath} (apt-get install chromium, or set MASP_CHROMIUM)`);
+  mkdirSync(shots, { recursive: true });
+  await cryptoWaitReady();
+  node = await startDevNode({ blockTimeMs: 500 });
+  api = node.api;
+  hosts.push(await startHost({ name: 'bob', suri: '//Bob', nodeUrl: node.rpcUrl, price: 2n * 10n ** 9n }));
+  hosts.push(await startHost({ name: 'charlie', suri: '//Charlie', nodeUrl: node.rpcUrl, price: 10n ** 9n }));
+  proxy = await startProxy({ name: 'dave', suri: '//Dave', nodeUrl: node.rpcUrl, price: '0.02', addr: '127.0.0.3' });
+  const { serve } = await import(join(webDir, 'serve.mjs'));
+  server = await serve(0);
+  base = `http://127.0.0.1:${server.address().port}/?rpc=${encodeURIComponent(node.rpcUrl)}`;
+  browser = await chromium.launch({
+    executablePath: browserPath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  server?.close();
+  await proxy?.cleanup().catch(() => {});
+  for (const h of hosts) await h.cleanup().catch(() => {});
+  if (node) await node.stop();
+  console.log(`screenshots: ${shots}`);
+});
+
+test('the market shows the chain\'s order book and quotes what the chain quotes', { timeout: 120_000 }, async () => {
+  await open('market');
+  const book = (await api.call.storageMarketApi.orderBook(500)).toJSON();
+  assert.equal(book.length, 2, 'two offers on chain');
+  const rows = await page.$$eval('#book tbody tr[data-offer]', (trs) => trs.map((tr) => ({
+    id: Number(tr.dataset.offer),
+    price: tr.querySelector('[data-price]').dataset.price,
+    capacity: tr.querySelector('[data-capacity]').dataset.capacity,
+  })));
+  assert.deepEqual(
+    rows.map((r) => [r.id, r.price, r.capacity]),
+    book.map(([id, o]) => [Number(id), BigInt(o.price).toString(), BigInt(o.capacity).toString()]),
+  );
+  assert.ok(await page.$('svg#depth path'), 'the depth chart is drawn');
+  await shot('market');
+
+  await page.fill('#quote input[name=size]', '32MiB');
+  await page.fill('#quote input[name=duration]', '24');
+  await page.fill('#quote input[name=replicas]', '2');
+  await page.click('#quote button');
+  await page.waitForSelector('#quote-total');
+  const shown = await page.$eval('#quote-total', (e) => e.dataset.planck);
+  const q = (await api.call.storageMarketApi.quote(32 << 20, 24, 2, null, 0)).toJSON();
+  assert.equal(shown, BigInt(q.total).toString(), 'the quote is the chain\'s');
+  await shot('market-quote');
+
+  // Bad input: a clear error, nothing else.
+  await page.fill('#quote input[name=size]', 'lots');
+  await page.click('#quote button');
+  await page.waitForSelector('#quote-result .error');
+  assert.match(await page.textContent('#quote-result'), /is not a size/);
+});
+
+test('hosts and a host\'s dashboard show what the chain has', { timeout: 120_000 }, async () => {
+  await open('hosts');
+  const shown = await page.$$eval('#hosts tr[data-host]', (trs) => trs.map((tr) => [tr.dataset.host, tr.querySelector('[data-rating]').dataset.rating]));
+  assert.equal(shown.length, 2);
+  for (const [who, rating] of shown) {
+    const v = (await api.call.storageMarketApi.host(who)).toJSON();
+    assert.equal(Number(rating), v.rating, `${who}'s rating`);
+  }
+  await shot('hosts');
+  const bob = new Keyring({ type: 'sr25519', ss58Format: 42 }).addFromUri('//Bob').address;
+  await open(`host?who=${bob}`);
+  assert.match(await page.textContent('#page h1'), new RegExp(bob));
+  assert.ok(await page.$('#host-rating'));
+  await shot('host');
+});
+
+test('the sale and the proxies pages show the chain\'s state', { timeout: 120_000 }, async () => {
+  await open('sale');
+  const s = (await api.call.tokenSaleApi.status()).toJSON();
+  assert.equal(await page.textContent('#sale-day'), String(s.currentDay));
+  assert.equal(await page.$eval('#sale-raised', (e) => e.dataset.micros), BigInt(s.raisedUsd).toString());
+  assert.ok(await page.$('svg#progress'));
+  await shot('sale');
+
+  await open('proxies');
+  const dave = new Keyring({ type: 'sr25519', ss58Format: 42 }).addFromUri('//Dave').address;
+  const row = await page.$(`#proxies tr[data-proxy="${dave}"]`);
+  assert.ok(row, 'the registered proxy is listed');
+  const score = await row.$eval('[data-score]', (e) => e.dataset.score);
+  assert.equal(Number(score), (await api.call.proxiesApi.proxy(dave)).toJSON().score);
+  await shot('proxies');
+});
