@@ -34,6 +34,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod relay;
 pub mod retrieval;
+pub mod roles;
 pub mod shards;
 
 pub use subxt_signer::bip39;

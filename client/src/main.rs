@@ -291,6 +291,17 @@ enum Command {
         /// The file id.
         id: u64,
     },
+    /// Registered hosts, best rated first: rating, cheapest price per GiB
+    /// per epoch, capacity used, region, free deposit, endpoint.
+    Hosts,
+    /// The token sale (ICO): its status, your part, claiming your MASP.
+    #[command(subcommand)]
+    Sale(Sale),
+    /// Insurance for your contracts: insurers' offers, buying cover, your
+    /// covers. A claim needs no filing: the chain pays it when the market
+    /// ends a covered contract as lost.
+    #[command(subcommand)]
+    Insurance(Insurance),
     /// What storing SIZE bytes (e.g. 100MiB) would cost now, each shard on
     /// its own host.
     Quote {
@@ -312,6 +323,40 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         min_rating: u32,
     },
+}
+
+#[derive(Subcommand)]
+enum Sale {
+    /// Phase, day and bonus, USD raised against the caps.
+    Status,
+    /// Your contributions and allocation.
+    Me,
+    /// Claims your allocation once the sale has succeeded.
+    Claim,
+}
+
+#[derive(Subcommand)]
+enum Insurance {
+    /// Insurers' standing offers, cheapest premium first.
+    Offers,
+    /// Buys cover for CONTRACT (one of yours, see `masp ls --json`)
+    /// from INSURER.
+    Buy {
+        /// The contract.
+        contract: u64,
+        /// The insurer's account.
+        #[arg(long)]
+        insurer: String,
+        /// What a loss pays, in MASP.
+        #[arg(long)]
+        amount: String,
+        /// The highest premium accepted per covered epoch, in percent of
+        /// the cover (e.g. 0.5).
+        #[arg(long, default_value = "1")]
+        max_premium: String,
+    },
+    /// The covers of your contracts.
+    Ls,
 }
 
 #[derive(Subcommand)]
@@ -520,7 +565,10 @@ fn run(cli: &Cli) -> Result<()> {
         | Command::Link { .. }
         | Command::Fetch { .. }
         | Command::Rm { .. }
-        | Command::Quote { .. } => {
+        | Command::Quote { .. }
+        | Command::Hosts
+        | Command::Sale(_)
+        | Command::Insurance(_) => {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(online(cli))?;
         }
@@ -622,6 +670,54 @@ fn node_url(cli: &Cli) -> String {
 async fn online(cli: &Cli) -> Result<()> {
     let url = node_url(cli);
     let chain = masp_chain::connect(&url).await?;
+    // Read-only commands: no key needed.
+    match &cli.command {
+        Command::Hosts => {
+            let list = masp_client::roles::hosts(&chain).await?;
+            if list.is_empty() {
+                println!("No hosts registered.");
+            }
+            for h in list {
+                println!(
+                    "{}  rating {:>5.1}%  {:>14}/GiB/epoch  used {} of {}  {}  deposit {}  {} contract(s)  {}",
+                    h.account,
+                    h.rating as f64 / 10_000.0,
+                    h.price.map(ops::fmt_masp).unwrap_or_else(|| "no offer".into()),
+                    ops::fmt_bytes(h.used),
+                    ops::fmt_bytes(h.capacity),
+                    h.region,
+                    ops::fmt_masp(h.free_deposit),
+                    h.contracts,
+                    h.endpoint
+                );
+            }
+            return Ok(());
+        }
+        Command::Sale(Sale::Status) => {
+            for line in masp_client::roles::sale_status(&chain).await? {
+                println!("{line}");
+            }
+            return Ok(());
+        }
+        Command::Insurance(Insurance::Offers) => {
+            let list = masp_client::roles::insurance_offers(&chain).await?;
+            if list.is_empty() {
+                println!("No insurance offers.");
+            }
+            for o in list {
+                println!(
+                    "{}  premium {:.4}% per epoch  cover up to {}  hosts rated >= {:.1}%  free capital {}",
+                    o.insurer,
+                    o.premium_ppb as f64 / 1e7,
+                    ops::fmt_masp(o.max_cover),
+                    o.min_rating as f64 / 10_000.0,
+                    ops::fmt_masp(o.free_capital)
+                );
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
     if let Command::Quote {
         size,
         shards,
@@ -1218,7 +1314,61 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                 ops::fmt_masp(released)
             );
         }
-        _ => unreachable!("offline commands are handled in run"),
+        Command::Sale(Sale::Me) => match masp_client::roles::sale_me(ctx).await? {
+            Some(lines) => lines.iter().for_each(|l| println!("{l}")),
+            None => println!("You have not contributed to the sale."),
+        },
+        Command::Sale(Sale::Claim) => {
+            let amount = masp_client::roles::sale_claim(ctx).await?;
+            println!("Claimed {}.", ops::fmt_masp(amount));
+        }
+        Command::Insurance(Insurance::Buy {
+            contract,
+            insurer,
+            amount,
+            max_premium,
+        }) => {
+            let pct: f64 = max_premium
+                .trim()
+                .trim_end_matches('%')
+                .parse()
+                .ok()
+                .filter(|p: &f64| (0.0..=100.0).contains(p))
+                .ok_or_else(|| anyhow::anyhow!("--max-premium {max_premium:?}: a percentage, 0 to 100"))?;
+            let amount = ops::parse_masp(amount).context("--amount")?;
+            masp_client::roles::insurance_buy(
+                ctx,
+                *contract,
+                parse_account(insurer)?,
+                amount,
+                (pct * 1e7).round() as u32,
+            )
+            .await?;
+            println!(
+                "Contract {contract} is covered for {} by {insurer}.",
+                ops::fmt_masp(amount)
+            );
+        }
+        Command::Insurance(Insurance::Ls) => {
+            let list = masp_client::roles::insurance_covers(ctx).await?;
+            if list.is_empty() {
+                println!("None of your contracts is covered.");
+            }
+            for c in list {
+                println!(
+                    "contract {}  insurer {}  host {}  cover {}  premium {}/epoch  epochs {}..{}  held {}",
+                    c.contract,
+                    c.insurer,
+                    c.host,
+                    ops::fmt_masp(c.amount),
+                    ops::fmt_masp(c.epoch_premium),
+                    c.epochs.0,
+                    c.epochs.1,
+                    ops::fmt_masp(c.held)
+                );
+            }
+        }
+        _ => unreachable!("offline and read-only commands are handled before"),
     }
     Ok(())
 }

@@ -322,6 +322,45 @@ test('masp ls lists the files; masp rm cancels and the escrow returns', { timeou
   assert.doesNotMatch(ls.stdout, /removable/);
 });
 
+test('every role has a console: masp hosts, masp sale status, masp insurance offers/buy/ls', { timeout: 180_000 }, async () => {
+  // Hosts, best rated first, with the cheapest offer of each.
+  let r = await user.masp(['hosts']);
+  assert.equal(r.code, 0, r.stderr);
+  for (const h of Object.values(hosts)) assert.match(r.stdout, new RegExp(h.url.replace(/[.]/g, '\\.')), `${h.name} is listed`);
+  const charlie = keyring.addFromUri('//Charlie').address;
+  assert.match(r.stdout, new RegExp(`${charlie}  rating .*0\\.001 MASP/GiB/epoch`), 'with its price');
+  // The sale, as the chain has it.
+  r = await user.masp(['sale', 'status']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = (await api.call.tokenSaleApi.status()).toJSON();
+  assert.match(r.stdout, new RegExp(`phase: ${s.phase}`));
+  r = await user.masp(['sale', 'me']);
+  assert.match(r.stdout, /You have not contributed/);
+  // An insurer (Eve) offers cover; the user buys some for one of its contracts.
+  const eve = keyring.addFromUri('//Eve');
+  await submit(api, api.tx.insurance.depositCapital(100n * UNIT), eve);
+  await submit(api, api.tx.insurance.setOffer(5_000_000, 10n * UNIT, 0), eve); // 0.5% per epoch
+  r = await user.masp(['insurance', 'offers']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`${eve.address}  premium 0\\.5000% per epoch  cover up to 10 MASP`));
+  const f = await put(file('insured', 1 << 20));
+  assert.equal(f.code, 0, f.stderr);
+  const [[contract]] = await contractsOf(f.id);
+  const backing = (await api.query.deposits.backings(contract)).unwrap().amount.toBigInt();
+  const amount = backing / 2n > 0n ? backing / 2n : 1n;
+  const masp = `${amount / UNIT}.${(amount % UNIT).toString().padStart(12, '0')}`;
+  // Too high a premium ceiling is refused by the chain, clearly.
+  r = await user.masp(['insurance', 'buy', String(contract), '--insurer', eve.address, '--amount', masp, '--max-premium', '0.1']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /PremiumTooHigh/);
+  r = await user.masp(['insurance', 'buy', String(contract), '--insurer', eve.address, '--amount', masp]);
+  assert.equal(r.code, 0, r.stderr);
+  const cover = (await api.query.insurance.covers(contract)).unwrap();
+  assert.equal(cover.amount.toBigInt(), amount);
+  r = await user.masp(['insurance', 'ls']);
+  assert.match(r.stdout, new RegExp(`contract ${contract}  insurer ${eve.address}`));
+});
+
 test('kill -9 during an upload: no partial chunk is served, the upload resumes, nothing is forgotten', { timeout: 300_000 }, async () => {
   const path = file('crash', 40 << 20);
   const charlie = hosts.charlie;
