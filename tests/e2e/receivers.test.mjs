@@ -398,7 +398,7 @@ test('a Receiver closes its egress channels and gets back what was not spent', {
   const closing = await ok(receiver, ['egress', 'close', '--all']);
   assert.match(closing, /Closing the channel with/);
   // The hosts keep their close period: nothing returns yet.
-  await refused(receiver, ['egress', 'close', hosts.bob.account], /no open egress channel/);
+  await refused(receiver, ['egress', 'close', hosts.bob.account], /no open channel with/);
   const deadline = Date.now() + 60_000;
   let finished = '';
   while (!/returned/.test(finished)) {
