@@ -298,3 +298,32 @@ fn dispatch_err(e: subxt::error::TransactionEventsError) -> ChainError {
 pub fn account(signer: &Keypair) -> AccountId32 {
     signer.public_key().to_account_id()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nonce_is_the_finalized_one_or_past_this_process_last_and_forgotten_on_failure() {
+        let a = subxt::utils::AccountId32([1; 32]);
+        let b = subxt::utils::AccountId32([2; 32]);
+        // Nothing sent yet: the chain's (finalized) nonce.
+        assert_eq!(next_nonce(&a, 5), 5);
+        // Sent 5: the next is 6 even while the finalized state still says 5
+        // (finality trails: the case that reused nonces on a relay network).
+        used_nonce(&a, 5);
+        assert_eq!(next_nonce(&a, 5), 6);
+        used_nonce(&a, 6);
+        assert_eq!(next_nonce(&a, 5), 7);
+        // The chain ahead of this process (another process sent): the chain's.
+        assert_eq!(next_nonce(&a, 9), 9);
+        // An older nonce reported late never moves it back.
+        used_nonce(&a, 3);
+        assert_eq!(next_nonce(&a, 5), 7);
+        // Accounts are kept apart.
+        assert_eq!(next_nonce(&b, 0), 0);
+        // A transaction that never made it: back to the chain's nonce.
+        forget_nonce(&a);
+        assert_eq!(next_nonce(&a, 5), 5);
+    }
+}
