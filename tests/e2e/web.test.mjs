@@ -2,13 +2,17 @@
 // driven by playwright-core) against a real dev node, two hosts and a
 // proxy: every page loads and shows what the chain has: the order book
 // and hosts, a quote equal to `storageMarketApi.quote`, the sale's status,
-// the proxies, a host's dashboard. Screenshots of each page are saved for
+// the proxies, a host's dashboard; and a Sender (//Ferdie, a dev account
+// on the dev chain) buys cover for its contract from the Insurance page,
+// signed in the browser. Screenshots of each page are saved for
 // review (printed at the end). Needs `npm run build` in web/ (scripts/test
 // does it).
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,8 +20,8 @@ import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { chromium } from 'playwright-core';
 
-import { startDevNode } from './lib/node.mjs';
-import { startHost, startProxy } from './lib/hosts.mjs';
+import { startDevNode, submit } from './lib/node.mjs';
+import { maspUser, startHost, startProxy } from './lib/hosts.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const webDir = join(here, '..', '..', 'web');
@@ -138,4 +142,52 @@ test('the sale and the proxies pages show the chain\'s state', { timeout: 120_00
   const score = await row.$eval('[data-score]', (e) => e.dataset.score);
   assert.equal(Number(score), (await api.call.proxiesApi.proxy(dave)).toJSON().score);
   await shot('proxies');
+});
+
+test('a Sender buys cover for its contract in the browser, signed with its account', { timeout: 180_000 }, async () => {
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+  const ferdie = keyring.addFromUri('//Ferdie');
+  const eve = keyring.addFromUri('//Eve');
+  // Ferdie stores a file with the CLI (its dev phrase), so it has contracts.
+  const user = maspUser({ nodeUrl: node.rpcUrl });
+  const work = mkdtempSync(join(tmpdir(), 'masp-web-'));
+  try {
+    let r = await user.masp(['keys', 'import'], { input: 'bottom drive obey lake curtain smoke basket hold race lonely fit walk//Ferdie\n' });
+    assert.equal(r.code, 0, r.stderr);
+    writeFileSync(join(work, 'f.bin'), randomBytes(1 << 20));
+    r = await user.masp(['put', join(work, 'f.bin'), '--replicas', '2', '--duration', '20', '--wait', '120']);
+    assert.equal(r.code, 0, r.stderr);
+  } finally {
+    user.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  }
+  const [[contract]] = (await api.call.storageMarketApi.senderContracts(ferdie.address, 10)).map(([id]) => [id.toNumber()]);
+  // Eve insures, at 0.5% per epoch.
+  await submit(api, api.tx.insurance.depositCapital(100n * 10n ** 12n), eve);
+  await submit(api, api.tx.insurance.setOffer(5_000_000, 10n * 10n ** 12n, 0), eve);
+  const backing = (await api.query.deposits.backings(contract)).unwrap().amount.toBigInt();
+  const amount = backing / 2n;
+  const unit = 10n ** 12n;
+  const asMasp = `${amount / unit}.${(amount % unit).toString().padStart(12, '0')}`;
+
+  await open('insurance');
+  await page.selectOption('#account', ferdie.address);
+  await page.waitForSelector('#page[data-ready="true"] #buy');
+  assert.ok(await page.$(`#offers tr[data-insurer="${eve.address}"]`), 'Eve\'s offer is listed');
+  await page.selectOption('#buy select[name=contract]', String(contract));
+  await page.selectOption('#buy select[name=insurer]', eve.address);
+  await page.fill('#buy input[name=amount]', asMasp);
+  await page.click('#buy button');
+  await page.waitForSelector('#bought, #buy-result .error', { timeout: 60_000 });
+  const error = await page.$('#buy-result .error');
+  assert.equal(error, null, error && (await error.textContent()));
+  const cover = (await api.query.insurance.covers(contract)).unwrap();
+  assert.equal(cover.sender.toString(), ferdie.address, 'signed by Ferdie');
+  assert.equal(cover.amount.toBigInt(), amount, 'for the amount asked');
+  // Read again from the chain: the cover is listed as Ferdie's.
+  await open('market');
+  await open('insurance');
+  await page.waitForSelector(`#covers tr[data-cover="${contract}"]`);
+  assert.equal(await page.$eval(`#covers tr[data-cover="${contract}"] [data-amount]`, (e) => e.dataset.amount), amount.toString());
+  await shot('insurance');
 });

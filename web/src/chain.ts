@@ -27,3 +27,10 @@ export async function finalizedNumber(): Promise<number> {
   const b = await client!.getFinalizedBlock();
   return b.number;
 }
+
+/** The chain's name from its spec (e.g. "MASP Development"). */
+export async function chainName(): Promise<string> {
+  chain();
+  const spec = await client!.getChainSpecData();
+  return spec.name;
+}

@@ -8,6 +8,8 @@ import { hosts } from './pages/hosts';
 import { host } from './pages/host';
 import { sale } from './pages/sale';
 import { proxies } from './pages/proxies';
+import { insurance } from './pages/insurance';
+import { picker } from './accounts';
 
 const pages: Record<string, (el: HTMLElement, params: URLSearchParams) => Promise<void>> = {
   market,
@@ -15,6 +17,7 @@ const pages: Record<string, (el: HTMLElement, params: URLSearchParams) => Promis
   host,
   sale,
   proxies,
+  insurance,
 };
 
 async function route(): Promise<void> {
@@ -34,6 +37,7 @@ async function route(): Promise<void> {
 
 window.addEventListener('hashchange', route);
 route();
+picker(document.getElementById('account') as HTMLSelectElement, route).catch(() => {});
 finalizedNumber()
   .then((n) => {
     document.getElementById('chain')!.textContent = `${rpcUrl} · finalized #${n}`;
