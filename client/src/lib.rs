@@ -6,10 +6,11 @@
 //!
 //! - [`keys`]: one phrase gives the chain account (as polkadot.js derives
 //!   it) and the master key; the key file on disk is sealed with a password.
-//! - [`crypto`]: the per-file AES-256-GCM chunk format.
+//! - [`crypto`] (from `masp-cipher`, shared with the web app's WASM): the
+//!   per-file AES-256-GCM chunk format.
 //! - [`pipeline`]: read + chunk + encrypt + Merkle on every core.
-//! - [`erasure`]: K data + M parity shards of a file (Reed-Solomon over
-//!   stripes of K plaintext chunks; copies for K = 1).
+//! - [`erasure`] (from `masp-cipher`): K data + M parity shards of a file
+//!   (Reed-Solomon over stripes of K plaintext chunks; copies for K = 1).
 //! - [`shards`]: put, get and repair of files stored as shards, each
 //!   sealed under its own key and stored as its own contract on its own
 //!   host; the health `masp ls` shows; `masp agent`'s automatic repair.
@@ -22,10 +23,12 @@
 //!   `masp agent` that delivers keys.
 //! - [`retrieval`]: `masp challenge`, for a host that will not serve: a
 //!   piece on chain, or the host slashed.
+//! - [`relay`]: `--proxy`/`--hops`: host connections through paid proxies.
+//! - [`roles`]: `masp hosts`, `masp sale`, `masp insurance`.
 
-pub mod crypto;
+pub use masp_cipher::crypto;
 pub mod egress;
-pub mod erasure;
+pub use masp_cipher::erasure;
 pub mod fsutil;
 pub mod hostapi;
 pub mod keys;

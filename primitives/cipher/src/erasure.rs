@@ -5,7 +5,7 @@
 //! `M+1` full replicas cost. Pure and synchronous: this module only turns
 //! plaintext chunks into plaintext shard chunks and back; sealing them
 //! ([`crate::crypto::ShardCipher`]) and placing, uploading and fetching
-//! them is [`crate::shards`]'s.
+//! them is the client's (`masp_client::shards`).
 //!
 //! ## The layout: stripes of K plaintext chunks
 //!
