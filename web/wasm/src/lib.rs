@@ -122,10 +122,8 @@ pub fn chunk_root(cipher: &[u8]) -> Vec<u8> {
 /// contract's Merkle root.
 #[wasm_bindgen]
 pub fn root_of_chunk_roots(roots: &[u8]) -> Result<Vec<u8>, JsError> {
-    if roots.is_empty() || roots.len() % 32 != 0 {
-        return Err(JsError::new(
-            "chunk roots are 32 bytes each, at least one",
-        ));
+    if roots.is_empty() || !roots.len().is_multiple_of(32) {
+        return Err(JsError::new("chunk roots are 32 bytes each, at least one"));
     }
     let mut r: Vec<[u8; 32]> = roots
         .chunks_exact(32)

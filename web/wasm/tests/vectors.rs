@@ -24,7 +24,10 @@ fn vectors() -> String {
     // A shard of two chunks: one full, one short; and a one-chunk shard of
     // zero bytes.
     for (shard, plains) in [
-        (0u32, vec![pattern(crypto::PLAIN_CHUNK, 1), pattern(1000, 2)]),
+        (
+            0u32,
+            vec![pattern(crypto::PLAIN_CHUNK, 1), pattern(1000, 2)],
+        ),
         (5u32, vec![Vec::new()]),
     ] {
         let count = plains.len() as u64;
