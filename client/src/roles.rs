@@ -32,6 +32,16 @@ pub struct HostLine {
     pub contracts: u32,
 }
 
+/// The account a map keyed by `Blake2_128Concat(account)` stores under
+/// `key` (its last 32 bytes).
+fn account_at_tail(key: &[u8], map: &str) -> Result<AccountId32> {
+    key.len()
+        .checked_sub(32)
+        .and_then(|s| key[s..].try_into().ok())
+        .map(AccountId32)
+        .ok_or_else(|| anyhow!("a short {map} key"))
+}
+
 /// Every registered host, best rated first (then cheapest).
 pub async fn hosts(chain: &Client) -> Result<Vec<HostLine>> {
     let at = chain.at_current_block().await?;
@@ -42,14 +52,7 @@ pub async fn hosts(chain: &Client) -> Result<Vec<HostLine>> {
         .await?;
     while let Some(kv) = entries.next().await {
         let kv = kv?;
-        let key = kv.key_bytes();
-        // Blake2_128Concat: the account is the key's last 32 bytes.
-        let who: [u8; 32] = key
-            .len()
-            .checked_sub(32)
-            .and_then(|s| key[s..].try_into().ok())
-            .ok_or_else(|| anyhow!("a short Hosts key"))?;
-        accounts.push(AccountId32(who));
+        accounts.push(account_at_tail(kv.key_bytes(), "Hosts")?);
     }
     let mut out = Vec::new();
     for who in accounts {
@@ -178,12 +181,7 @@ pub async fn insurance_offers(chain: &Client) -> Result<Vec<OfferLine>> {
         .await?;
     while let Some(kv) = entries.next().await {
         let kv = kv?;
-        let key = kv.key_bytes();
-        let who: [u8; 32] = key
-            .len()
-            .checked_sub(32)
-            .and_then(|s| key[s..].try_into().ok())
-            .ok_or_else(|| anyhow!("a short Offers key"))?;
+        let who = account_at_tail(kv.key_bytes(), "Offers")?.0;
         let o = kv.value().decode()?;
         let info = at
             .storage()

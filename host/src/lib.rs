@@ -75,3 +75,26 @@ pub fn load_key(path: &std::path::Path) -> anyhow::Result<masp_chain::Keypair> {
     subxt_signer::sr25519::Keypair::from_uri(&uri)
         .map_err(|e| anyhow::anyhow!("{}: cannot derive the key: {e}", path.display()))
 }
+
+/// The daemons' logging (`RUST_LOG`, default `info`), set up once.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
+}
+
+/// The daemons' async runtime: `workers` threads (0: one per CPU core).
+pub fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if workers > 0 {
+        b.worker_threads(workers);
+    }
+    b.enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}

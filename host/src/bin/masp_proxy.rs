@@ -106,35 +106,21 @@ impl Common {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
+    masp_host::init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init { config } => init(&config),
-        Command::Register(c) => c.load().and_then(|cfg| runtime(0)?.block_on(register(cfg))),
+        Command::Register(c) => c
+            .load()
+            .and_then(|cfg| masp_host::runtime(0)?.block_on(register(cfg))),
         Command::Run(c) => c
             .load()
-            .and_then(|cfg| runtime(cfg.workers)?.block_on(run(cfg))),
+            .and_then(|cfg| masp_host::runtime(cfg.workers)?.block_on(run(cfg))),
     };
     if let Err(e) = result {
         eprintln!("masp-proxy: {e:#}");
         std::process::exit(1);
     }
-}
-
-fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
-    let mut b = tokio::runtime::Builder::new_multi_thread();
-    if workers > 0 {
-        b.worker_threads(workers);
-    }
-    b.enable_all()
-        .build()
-        .context("cannot start the async runtime")
 }
 
 fn init(path: &std::path::Path) -> anyhow::Result<()> {
