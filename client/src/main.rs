@@ -805,14 +805,18 @@ async fn online(cli: &Cli) -> Result<()> {
     receipts.abort();
     relays.flush().await;
     for p in relays.proxies() {
-        if p.relayed() > 0 || p.is_dead() {
+        if p.relayed() > 0 || p.failed() {
+            let settled = match p.settled() {
+                0 => String::new(),
+                n => format!(", and {n} more it counted, paid"),
+            };
             eprintln!(
-                "proxy {} ({}): {} bytes relayed ({}){}",
+                "proxy {} ({}): {} bytes relayed ({}){settled}{}",
                 p.account,
                 p.endpoint,
                 p.relayed(),
                 ops::fmt_bytes(p.relayed()),
-                if p.is_dead() { ", failed" } else { "" }
+                if p.failed() { ", failed" } else { "" }
             );
         }
     }

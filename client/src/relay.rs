@@ -8,19 +8,34 @@
 //!   `CONNECT` carries this account's signed authorization for that proxy
 //!   and target ([`masp_primitives::relay`]). There is no direct fallback:
 //!   when no proxy answers, the request fails and says so.
-//! - **Failover**: a proxy that cannot be reached is set aside and the next
-//!   route of the pool is tried, so a request retried after its proxy died
-//!   goes through another (a put then completes through the survivors).
+//! - **TLS to the second proxy** (`--hops 2`): the tunnel through the first
+//!   proxy carries TLS to the second, which accepts exactly the certificate
+//!   the second proxy's account signed for ([`masp_primitives::relay::
+//!   tls_binding_payload`], fetched from its `/v1/info`): the first proxy
+//!   sees neither the host nor the second proxy's authorization.
+//! - **Failover**: a proxy that cannot be reached, or is busy, is set aside
+//!   for a while (5 s, doubling to 2 min) and the next route of the pool is
+//!   tried, so a request retried after its proxy died goes through another
+//!   (a put then completes through the survivors). A proxy that could not
+//!   reach the host (`502`) is not blamed: that is the host's failure, and
+//!   the request fails like a direct one would. Only a proxy this machine
+//!   failed to reach or talk to itself is reported on chain.
 //! - **Payment**: this account holds an allowance in a relay channel with
 //!   each proxy (`pallet-egress`, [`Service::Relay`]). The bytes carried
 //!   through a proxy after its `200` are counted here exactly as the proxy
 //!   counts them (both ways, the inner proxies' handshakes included), and a
 //!   cumulative receipt for them is signed and sent as they flow, and once
 //!   more when the command ends ([`Relays::flush`]). The count starts from
-//!   what this account signed before on the channel (kept in
-//!   `~/.masp/relay/`) or what the chain paid; a proxy's claim that it
-//!   relayed more than that is paid only up to the credit it announces
-//!   (bytes a killed run carried but did not sign for).
+//!   the most of: what this account signed before on the channel (kept in
+//!   `~/.masp/relay/`), what the chain paid, and the best receipt the proxy
+//!   holds if it shows this account's signature of it. A proxy's claim that
+//!   it relayed more than that is paid only after a run of this machine
+//!   was cut short (its record is still marked open), and only up to the
+//!   proxy's credit (at most 16 MiB): the bytes that run carried but did
+//!   not sign for. At the end of a run, a proxy that counts a little more
+//!   than this side (at most 256 KiB: bytes it delivered that a closed
+//!   connection never read) is paid that too, so the counts never drift
+//!   apart until the proxy stalls.
 //! - The chain node connection is not relayed: use a node you trust (your
 //!   own, or one reached over a VPN).
 
@@ -30,7 +45,7 @@ use std::{
     path::PathBuf,
     pin::Pin,
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
         Arc, Mutex,
     },
     task::{Context, Poll},
@@ -53,7 +68,7 @@ use masp_chain::api::runtime_types::masp_primitives::egress::Service as ChainSer
 use masp_chain::{api, AccountId32, Keypair};
 use masp_primitives::{
     egress::{cost, receipt_payload, Service, WireReceipt},
-    relay::{tunnel_payload, TunnelAuth, AUTH_SCHEME},
+    relay::{tls_binding_payload, tunnel_payload, TunnelAuth, AUTH_SCHEME},
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
@@ -235,11 +250,18 @@ pub struct Proxy {
     port: u16,
     /// The relay channel this account pays it through.
     pub channel: u64,
+    /// Bytes the chain had paid on the channel when this run began.
+    paid: u64,
     meter: Arc<Meter>,
     session: tokio::sync::OnceCell<Session>,
     /// The highest count signed (the absolute receipt count).
     signed: tokio::sync::Mutex<u64>,
-    dead: AtomicBool,
+    health: Mutex<Health>,
+    settled: AtomicU64,
+    /// TLS to it inside another proxy's tunnel: accepts only the
+    /// certificate its account vouched for (set by its session when it is
+    /// reached through another proxy).
+    pin: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
     /// Where the count signed is kept between runs.
     record: PathBuf,
     /// The route prefix its API is reached through (none: directly).
@@ -251,28 +273,147 @@ pub struct Proxy {
 
 type ApiClient = Client<crate::hostapi::Connector, Full<Bytes>>;
 
+/// How a proxy has fared in this run.
+#[derive(Default, Debug)]
+struct Health {
+    /// Set aside until then (no route through it before).
+    until: Option<std::time::Instant>,
+    /// Failures in a row (each doubles the time set aside).
+    strikes: u32,
+    /// Failures seen in this run.
+    failures: u32,
+    /// Whether this machine itself failed to reach or talk to it (what
+    /// is reported on chain).
+    unreachable: bool,
+}
+
+/// How long a proxy that failed `strikes` times in a row is set aside.
+fn backoff(strikes: u32) -> Duration {
+    let secs = 5u64.saturating_mul(1 << strikes.saturating_sub(1).min(5));
+    Duration::from_secs(secs.min(120))
+}
+
 impl Proxy {
     /// Bytes carried through it by this process.
     pub fn relayed(&self) -> u64 {
         self.meter.counted()
     }
 
-    /// Whether it was found unreachable.
-    pub fn is_dead(&self) -> bool {
-        self.dead.load(Ordering::Acquire)
+    /// Bytes paid at the end of the run beyond this side's count, as the
+    /// proxy counted them (at most [`SETTLE_SLACK`]).
+    pub fn settled(&self) -> u64 {
+        self.settled.load(Ordering::Relaxed)
+    }
+
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether it is set aside now (failed a moment ago).
+    pub fn is_set_aside(&self) -> bool {
+        self.is_set_aside_at(std::time::Instant::now())
+    }
+
+    fn is_set_aside_at(&self, now: std::time::Instant) -> bool {
+        self.health().until.is_some_and(|t| now < t)
+    }
+
+    /// Whether it failed at least once in this run.
+    pub fn failed(&self) -> bool {
+        self.health().failures > 0
+    }
+
+    /// Sets it aside after a failure (`unreachable`: this machine could not
+    /// reach or talk to it); whether it was in use until now.
+    fn set_aside(&self, unreachable: bool) -> bool {
+        self.set_aside_at(std::time::Instant::now(), unreachable)
+    }
+
+    fn set_aside_at(&self, now: std::time::Instant, unreachable: bool) -> bool {
+        let mut h = self.health();
+        let was_up = h.until.is_none_or(|t| now >= t);
+        if was_up {
+            h.strikes = h.strikes.saturating_add(1);
+            h.failures = h.failures.saturating_add(1);
+            h.until = Some(now + backoff(h.strikes));
+        }
+        h.unreachable |= unreachable;
+        was_up
+    }
+
+    /// It carried a tunnel: failures in a row start again.
+    fn worked(&self) {
+        let mut h = self.health();
+        h.strikes = 0;
+        h.until = None;
     }
 }
 
 /// Why a route could not be used.
 #[derive(Debug)]
 enum DialError {
-    /// The proxy at this position is unreachable or broke the handshake:
-    /// set it aside, try another route.
-    Proxy(usize, String),
+    /// The proxy at `index` of the route failed: set it aside, try another
+    /// route. `unreachable`: this machine itself could not reach or talk to
+    /// it (a failure to report on chain); otherwise it was busy, or the
+    /// failure may be another proxy's doing.
+    Proxy {
+        index: usize,
+        why: String,
+        unreachable: bool,
+    },
+    /// The last proxy could not reach the target (`502`): the target's
+    /// failure, not the proxy's.
+    Upstream(String),
     /// A proxy answered with a refusal that another route would get too
     /// (an unregistered target, no allowance).
     Refused(String),
 }
+
+impl DialError {
+    fn proxy(index: usize, why: impl Into<String>) -> Self {
+        Self::Proxy {
+            index,
+            why: why.into(),
+            unreachable: false,
+        }
+    }
+}
+
+/// What this machine keeps of its count on a relay channel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Record {
+    /// The highest count signed.
+    count: u64,
+    /// A run was under way (and may have carried bytes it did not sign
+    /// for, if it was killed).
+    open: bool,
+}
+
+fn read_record(path: &std::path::Path) -> Record {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut words = text.split_whitespace();
+    Record {
+        count: words.next().and_then(|w| w.parse().ok()).unwrap_or(0),
+        open: words.next() == Some("open"),
+    }
+}
+
+fn write_record(path: &std::path::Path, r: Record) -> io::Result<()> {
+    let text = if r.open {
+        format!("{} open\n", r.count)
+    } else {
+        format!("{}\n", r.count)
+    };
+    fsutil::write_atomic(path, text.as_bytes(), 0o600)
+}
+
+/// The most paid, beyond this side's count, for bytes a killed run carried
+/// but did not sign for.
+const MAX_UNSIGNED: u64 = 16 << 20;
+
+/// The most paid at the end of a run for bytes the proxy counts and this
+/// side does not (delivered, never read by a closed connection).
+const SETTLE_SLACK: u64 = 256 << 10;
 
 /// The pool of proxies and how routes are made of it.
 pub struct Relays {
@@ -283,13 +424,6 @@ pub struct Relays {
     bind: Option<IpAddr>,
     allow_private: bool,
     tls: Arc<rustls::ClientConfig>,
-}
-
-fn read_record(path: &PathBuf) -> u64 {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// `host:port` of `uri` (the scheme's port if none), lower case.
@@ -316,7 +450,7 @@ impl Relays {
     /// The routes to try now: every proxy not set aside (one hop), or every
     /// pair of two of them (two hops), in pool order.
     fn routes(&self) -> Vec<Vec<Arc<Proxy>>> {
-        let alive: Vec<&Arc<Proxy>> = self.proxies.iter().filter(|p| !p.is_dead()).collect();
+        let alive: Vec<&Arc<Proxy>> = self.proxies.iter().filter(|p| !p.is_set_aside()).collect();
         if self.hops == 1 {
             return alive.into_iter().map(|p| vec![p.clone()]).collect();
         }
@@ -339,7 +473,7 @@ impl Relays {
         loop {
             let Some(route) = self.routes().into_iter().next() else {
                 let why = if tried.is_empty() {
-                    "every proxy was found unreachable earlier".to_string()
+                    "every proxy failed a moment ago and is set aside for a while".to_string()
                 } else {
                     tried.join("; ")
                 };
@@ -352,13 +486,23 @@ impl Relays {
                 ));
             };
             match self.dial_route(&route, target).await {
-                Ok(s) => return Ok(s),
+                Ok(s) => {
+                    route.iter().for_each(|p| p.worked());
+                    return Ok(s);
+                }
                 Err(DialError::Refused(why)) => {
                     return Err(io::Error::new(io::ErrorKind::PermissionDenied, why))
                 }
-                Err(DialError::Proxy(i, why)) => {
-                    let p = &route[i];
-                    if !p.dead.swap(true, Ordering::AcqRel) {
+                Err(DialError::Upstream(why)) => {
+                    return Err(io::Error::new(io::ErrorKind::ConnectionRefused, why))
+                }
+                Err(DialError::Proxy {
+                    index,
+                    why,
+                    unreachable,
+                }) => {
+                    let p = &route[index.min(route.len() - 1)];
+                    if p.set_aside(unreachable) {
                         eprintln!(
                             "warning: proxy {} ({}) failed: {why}; using the others",
                             p.account, p.endpoint
@@ -437,9 +581,16 @@ impl Relays {
         mut io: Box<dyn Io>,
         p: &Arc<Proxy>,
         i: usize,
+        last: bool,
         target: &str,
     ) -> Result<Box<dyn Io>, DialError> {
-        let broken = |why: String| DialError::Proxy(i, why);
+        // Only a proxy this machine talks to directly can be blamed for a
+        // broken exchange: further in, the proxy before it may be the cause.
+        let broken = |why: String| DialError::Proxy {
+            index: i,
+            why,
+            unreachable: i == 0,
+        };
         let req = format!(
             "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: {}\r\n\r\n",
             self.authorization(p, target)
@@ -500,8 +651,13 @@ impl Relays {
             p.endpoint
         );
         match code {
-            // Overloaded or broken: another proxy may do.
-            429 | 500..=599 => Err(DialError::Proxy(i, why)),
+            // It could not reach the next proxy: that one is set aside (not
+            // reported: this one's word is all there is).
+            502 if !last => Err(DialError::proxy(i + 1, why)),
+            // It could not reach the host: the host's failure.
+            502 => Err(DialError::Upstream(why)),
+            // Busy, or the chain slow to answer it: another proxy may do.
+            429 | 500..=599 => Err(DialError::proxy(i, why)),
             _ => Err(DialError::Refused(why)),
         }
     }
@@ -517,17 +673,27 @@ impl Relays {
             for (i, p) in route.iter().enumerate() {
                 self.session(p, &route[..i])
                     .await
-                    .map_err(|e| DialError::Proxy(i, format!("{e:#}")))?;
+                    .map_err(|e| DialError::proxy(i, format!("{e:#}")))?;
             }
-            let first = &route[0];
-            let tcp = self.tcp(first).await.map_err(|e| DialError::Proxy(0, e))?;
+            let Some(first) = route.first() else {
+                return Err(DialError::Refused("an empty route".into()));
+            };
+            let tcp = self.tcp(first).await.map_err(|why| DialError::Proxy {
+                index: 0,
+                why,
+                unreachable: true,
+            })?;
             let mut io: Box<dyn Io> = Box::new(tcp);
             for (i, p) in route.iter().enumerate() {
+                if i > 0 {
+                    io = tls_to(p, io).await.map_err(|e| DialError::proxy(i, e))?;
+                }
+                let last = i + 1 == route.len();
                 let next = match route.get(i + 1) {
                     Some(n) => n.authority.as_str(),
                     None => target,
                 };
-                io = self.handshake(io, p, i, next).await?;
+                io = self.handshake(io, p, i, last, next).await?;
             }
             Ok(io)
         })
@@ -575,11 +741,19 @@ impl Relays {
                 .map(|s| Box::new(s) as Box<dyn Io>)
                 .map_err(|e| io::Error::new(io::ErrorKind::ConnectionRefused, e));
         }
-        self.dial_route(via, target).await.map_err(|e| match e {
-            DialError::Proxy(_, why) | DialError::Refused(why) => {
+        let p = self
+            .proxies
+            .iter()
+            .find(|p| p.authority == target)
+            .ok_or_else(|| io::Error::other(format!("{target} is not a proxy of the pool")))?;
+        let io = self.dial_route(via, target).await.map_err(|e| match e {
+            DialError::Proxy { why, .. } | DialError::Refused(why) | DialError::Upstream(why) => {
                 io::Error::new(io::ErrorKind::ConnectionRefused, why)
             }
-        })
+        })?;
+        tls_to(p, io)
+            .await
+            .map_err(|e| io::Error::new(io::ErrorKind::ConnectionRefused, e))
     }
 
     async fn call_api(
@@ -611,11 +785,20 @@ impl Relays {
     }
 
     /// `p`'s session, set up on first use: where this run's count starts,
-    /// asked of the proxy through `via` (the route's proxies before it).
+    /// asked of the proxy through `via` (the route's proxies before it; if
+    /// any, the proxy's TLS identity is learnt first, and everything after
+    /// goes over TLS to it).
     async fn session(self: &Arc<Self>, p: &Arc<Proxy>, via: &[Arc<Proxy>]) -> Result<Session> {
         *p.via.lock().unwrap_or_else(|e| e.into_inner()) = via.to_vec();
         p.session
             .get_or_try_init(|| async {
+                if !via.is_empty() && p.pin.get().is_none() {
+                    let pin = self
+                        .fetch_pin(p, via)
+                        .await
+                        .context("learning the proxy's TLS identity")?;
+                    let _ = p.pin.set(pin);
+                }
                 let me = hex::encode(self.keypair.public_key().0);
                 // A channel opened a moment ago counts at the proxy once the
                 // block holding it is final: wait for that a while.
@@ -640,13 +823,33 @@ impl Relays {
                 };
                 let relayed = status["relayed"].as_u64().unwrap_or(0);
                 let credit = status["credit"].as_u64().unwrap_or(0);
-                let mut base = read_record(&p.record).max(*p.signed.lock().await);
-                if relayed > base && relayed - base <= credit.min(64 << 20) {
-                    // Bytes an earlier run carried and did not sign for
-                    // (it was killed): paid, up to the credit.
-                    base = relayed;
+                let record = read_record(&p.record);
+                let mut signed = p.signed.lock().await;
+                let mut base = record
+                    .count
+                    .max(p.paid)
+                    .max(self.own_best(p, &status))
+                    .max(*signed);
+                if relayed > base {
+                    let owed = relayed - base;
+                    if record.open {
+                        // A run of this machine was cut short: it carried
+                        // bytes it did not sign for, at most the credit.
+                        base = base.saturating_add(owed.min(credit).min(MAX_UNSIGNED));
+                    } else if owed <= SETTLE_SLACK {
+                        base = relayed;
+                    }
                 }
-                *p.signed.lock().await = base;
+                // Open until the last receipt of this run is delivered.
+                write_record(
+                    &p.record,
+                    Record {
+                        count: base,
+                        open: true,
+                    },
+                )
+                .with_context(|| format!("keeping the relay count in {}", p.record.display()))?;
+                *signed = base;
                 p.meter
                     .step
                     .store((credit / 4).clamp(64 << 10, 8 << 20), Ordering::Relaxed);
@@ -654,6 +857,132 @@ impl Relays {
             })
             .await
             .copied()
+    }
+
+    /// The best receipt `p` says it holds, if it shows this account's
+    /// signature of it (else 0: a proxy's word alone raises no count).
+    fn own_best(&self, p: &Proxy, status: &serde_json::Value) -> u64 {
+        let best = status["best"].as_u64().unwrap_or(0);
+        let signature: Option<[u8; 64]> = status["best_signature"]
+            .as_str()
+            .and_then(|h| hex::decode(h.trim_start_matches("0x")).ok())
+            .and_then(|b| b.try_into().ok());
+        let Some(signature) = signature else {
+            return 0;
+        };
+        let payload = receipt_payload(&self.genesis, Service::Relay, p.channel, &p.account.0, best);
+        let ok = subxt_signer::sr25519::verify(
+            &subxt_signer::sr25519::Signature(signature),
+            payload,
+            &self.keypair.public_key(),
+        );
+        if ok {
+            best
+        } else {
+            0
+        }
+    }
+
+    /// `p`'s TLS identity, from its `/v1/info` fetched through `via` (in
+    /// the clear: what matters is its account's signature, which the proxies
+    /// of `via` cannot make), as a client configuration that accepts only
+    /// that certificate.
+    async fn fetch_pin(
+        self: &Arc<Self>,
+        p: &Arc<Proxy>,
+        via: &[Arc<Proxy>],
+    ) -> Result<Arc<rustls::ClientConfig>> {
+        let io = self
+            .dial_route(via, &p.authority)
+            .await
+            .map_err(|e| anyhow!("{e:?}"))?;
+        let (mut send, conn) = hyper::client::conn::http1::handshake(Conn::new(io)).await?;
+        let driver = tokio::spawn(conn);
+        let req = Request::get("/v1/info")
+            .header(http::header::HOST, &p.authority)
+            .body(Full::new(Bytes::new()))?;
+        let info = tokio::time::timeout(Duration::from_secs(30), async {
+            let resp = send.send_request(req).await?;
+            let status = resp.status();
+            let body = resp.into_body().collect().await?.to_bytes();
+            if !status.is_success() {
+                bail!("HTTP {status}: {}", String::from_utf8_lossy(&body).trim());
+            }
+            Ok::<_, anyhow::Error>(serde_json::from_slice::<serde_json::Value>(&body)?)
+        })
+        .await
+        .map_err(|_| anyhow!("{}: no answer within 30 s", p.endpoint))??;
+        driver.abort();
+        let field = |name: &str| {
+            info["tls"][name]
+                .as_str()
+                .and_then(|h| hex::decode(h.trim_start_matches("0x")).ok())
+        };
+        let (Some(cert), Some(signature)) = (field("cert"), field("signature")) else {
+            bail!(
+                "proxy {} serves no TLS (its `tls` setting is off), so it cannot be the second \
+                 of two hops; pick another with --proxy",
+                p.endpoint
+            );
+        };
+        let cert: [u8; 32] = cert
+            .try_into()
+            .map_err(|_| anyhow!("proxy {}: a certificate hash is 32 bytes", p.endpoint))?;
+        let signature: [u8; 64] = signature
+            .try_into()
+            .map_err(|_| anyhow!("proxy {}: a signature is 64 bytes", p.endpoint))?;
+        let payload = tls_binding_payload(&self.genesis, &p.account.0, &cert);
+        if !subxt_signer::sr25519::verify(
+            &subxt_signer::sr25519::Signature(signature),
+            payload,
+            &subxt_signer::sr25519::PublicKey(p.account.0),
+        ) {
+            bail!(
+                "the TLS identity offered for proxy {} is not signed by its account: a proxy on \
+                 the way may be standing in for it",
+                p.endpoint
+            );
+        }
+        pinned_tls(cert)
+    }
+
+    /// Signs a receipt for `count` on `p`'s channel and sends it (through
+    /// the route `p` was reached by, or another live one).
+    async fn deliver(self: &Arc<Self>, p: &Arc<Proxy>, count: u64) -> Result<()> {
+        let payload = receipt_payload(
+            &self.genesis,
+            Service::Relay,
+            p.channel,
+            &p.account.0,
+            count,
+        );
+        let r = WireReceipt {
+            channel: p.channel,
+            bytes: count,
+            signature: self.keypair.sign(&payload).0,
+        };
+        let via = p.via.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let via: Vec<Arc<Proxy>> = if via.iter().any(|v| v.is_set_aside()) {
+            // The route it was reached through lost a proxy: through any
+            // other live one (never directly, if it was reached through one).
+            self.proxies
+                .iter()
+                .filter(|o| !o.is_set_aside() && !Arc::ptr_eq(o, p))
+                .take(via.len())
+                .cloned()
+                .collect()
+        } else {
+            via
+        };
+        let me = hex::encode(self.keypair.public_key().0);
+        self.call_api(
+            p,
+            &via,
+            Method::POST,
+            &format!("/v1/relay/0x{me}?receipt={}", hex::encode(r.to_bytes())),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Signs and sends `p` a receipt for everything counted so far, if
@@ -669,72 +998,46 @@ impl Relays {
         }
         // Kept before the receipt leaves: a later run never signs this count
         // again for other bytes.
-        let _ = std::fs::create_dir_all(p.record.parent().unwrap_or(&p.record)).and_then(|_| {
-            let tmp = fsutil::temp_sibling(&p.record);
-            std::fs::write(&tmp, count.to_string())?;
-            std::fs::rename(&tmp, &p.record)
-        });
-        let payload = receipt_payload(
-            &self.genesis,
-            Service::Relay,
-            p.channel,
-            &p.account.0,
-            count,
-        );
-        let r = WireReceipt {
-            channel: p.channel,
-            bytes: count,
-            signature: self.keypair.sign(&payload).0,
-        };
-        let via = p.via.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let via: Vec<Arc<Proxy>> = if via.iter().any(|v| v.is_dead()) {
-            // The route it was reached through lost a proxy: through any
-            // other live one (never directly, if it was reached through one).
-            self.proxies
-                .iter()
-                .filter(|o| !o.is_dead() && !Arc::ptr_eq(o, p))
-                .take(via.len())
-                .cloned()
-                .collect()
-        } else {
-            via
-        };
-        let me = hex::encode(self.keypair.public_key().0);
-        self.call_api(
-            p,
-            &via,
-            Method::POST,
-            &format!("/v1/relay/0x{me}?receipt={}", hex::encode(r.to_bytes())),
-        )
-        .await?;
+        write_record(&p.record, Record { count, open: true })
+            .with_context(|| format!("keeping the relay count in {}", p.record.display()))?;
+        self.deliver(p, count).await?;
         *signed = count;
         Ok(count)
     }
 
-    /// Sends every proxy its receipt as its bytes flow, until dropped.
+    /// Sends every proxy its receipts as its bytes flow (each proxy on its
+    /// own: a receipt stuck on its way to one never holds up another's,
+    /// which may be what it is stuck behind), until the handle is aborted.
     pub fn spawn_receipts(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
-            loop {
-                let wakers: Vec<_> = me.proxies.iter().map(|p| p.meter.due.notified()).collect();
-                let any = futures::future::select_all(wakers.into_iter().map(Box::pin));
-                let _ = tokio::time::timeout(Duration::from_millis(500), any).await;
-                for p in &me.proxies {
-                    if p.is_dead() || p.session.get().is_none() {
-                        continue;
+            let mut each = tokio::task::JoinSet::new();
+            for p in me.proxies.clone() {
+                let me = me.clone();
+                each.spawn(async move {
+                    loop {
+                        let due = p.meter.due.notified();
+                        let _ = tokio::time::timeout(Duration::from_millis(500), due).await;
+                        if p.is_set_aside() || p.session.get().is_none() {
+                            continue;
+                        }
+                        if let Err(e) = me.send_receipt(&p).await {
+                            tracing::debug!(proxy = %p.endpoint, error = %format!("{e:#}"), "receipt not sent; next time");
+                        }
                     }
-                    if let Err(e) = me.send_receipt(p).await {
-                        tracing::debug!(proxy = %p.endpoint, error = %format!("{e:#}"), "receipt not sent; next time");
-                    }
-                }
+                });
             }
+            // Aborting this task drops the set, which aborts them all.
+            while each.join_next().await.is_some() {}
         })
     }
 
     /// Sends the last receipts (exit proxies first: their receipts travel
-    /// through the entry proxies, which are paid for those bytes too).
-    /// Failures are reported, not fatal: the proxy then holds an older
-    /// receipt and the allowance keeps the rest.
+    /// through the entry proxies, which are paid for those bytes too), pays
+    /// a proxy that counts at most [`SETTLE_SLACK`] more than this side,
+    /// and closes each record whose last receipt was delivered. Failures
+    /// are reported, not fatal: the proxy then holds an older receipt and
+    /// the allowance keeps the rest.
     pub async fn flush(self: &Arc<Self>) {
         let mut order: Vec<&Arc<Proxy>> = self.proxies.iter().collect();
         order.sort_by_key(|p| {
@@ -744,7 +1047,7 @@ impl Relays {
             if p.session.get().is_none() {
                 continue;
             }
-            if let Err(e) = self.send_receipt(p).await {
+            if let Err(e) = self.settle(p).await {
                 eprintln!(
                     "warning: the last relay receipt for proxy {} ({}) was not delivered: {e:#}",
                     p.account, p.endpoint
@@ -752,13 +1055,136 @@ impl Relays {
             }
         }
     }
+
+    async fn settle(self: &Arc<Self>, p: &Arc<Proxy>) -> Result<()> {
+        let count = self.send_receipt(p).await?;
+        let via = p.via.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let me = hex::encode(self.keypair.public_key().0);
+        let status = self
+            .call_api(p, &via, Method::GET, &format!("/v1/relay/0x{me}"))
+            .await?;
+        let relayed = status["relayed"].as_u64().unwrap_or(0);
+        let mut count = count;
+        if relayed > count && relayed - count <= SETTLE_SLACK {
+            let mut signed = p.signed.lock().await;
+            write_record(
+                &p.record,
+                Record {
+                    count: relayed,
+                    open: true,
+                },
+            )?;
+            self.deliver(p, relayed).await?;
+            *signed = relayed;
+            p.settled.store(relayed - count, Ordering::Relaxed);
+            count = relayed;
+        }
+        write_record(&p.record, Record { count, open: false })?;
+        Ok(())
+    }
+}
+
+/// A TLS client configuration that accepts exactly the certificate whose
+/// BLAKE2b-256 is `cert` (its handshake signature checked as usual).
+pub fn pinned_tls(cert: [u8; 32]) -> Result<Arc<rustls::ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedCert { cert, provider }))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Accepts the one certificate a proxy's account vouched for.
+#[derive(Debug)]
+struct PinnedCert {
+    cert: [u8; 32],
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedCert {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if masp_primitives::relay::cert_hash(end_entity.as_ref()) == self.cert {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// TLS to `p` over `io` (a tunnel through the proxies before it), with the
+/// certificate its account vouched for.
+async fn tls_to(p: &Proxy, io: Box<dyn Io>) -> Result<Box<dyn Io>, String> {
+    let config = p.pin.get().cloned().ok_or_else(|| {
+        format!(
+            "proxy {}'s TLS identity is not known yet (its session did not start)",
+            p.endpoint
+        )
+    })?;
+    let name = rustls::pki_types::ServerName::try_from("masp-proxy")
+        .map_err(|e| format!("server name: {e}"))?;
+    let tls = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio_rustls::TlsConnector::from(config).connect(name, io),
+    )
+    .await
+    .map_err(|_| format!("no TLS handshake with proxy {} within 30 s", p.endpoint))?
+    .map_err(|e| format!("TLS with proxy {}: {e}", p.endpoint))?;
+    Ok(Box::new(tls))
 }
 
 impl Relays {
-    /// Reports each proxy found unreachable on chain (its rating counts a
-    /// failure, once per relay channel); a report that fails is a warning.
+    /// Reports on chain each proxy this machine could not reach or talk to
+    /// (its rating counts a failure, once per relay channel); a proxy that
+    /// was busy, or failed only behind another proxy, is not reported. A
+    /// report that fails is a warning.
     pub async fn report_failures(&self, ctx: &Ctx) {
-        for p in self.proxies.iter().filter(|p| p.is_dead()) {
+        for p in self.proxies.iter().filter(|p| p.health().unreachable) {
             let call = api::tx().proxies().report_failure(p.account, p.channel);
             if let Err(e) = ctx.submit(&call).await {
                 eprintln!(
@@ -903,7 +1329,7 @@ pub async fn prepare(ctx: &Ctx, opts: &RelayOptions) -> Result<Arc<Relays>> {
             }
             allow_private = true;
         }
-        let channel = ensure_channel(ctx, &me, &p.account, p.price_per_gib, opts).await?;
+        let (channel, paid) = ensure_channel(ctx, &me, &p.account, p.price_per_gib, opts).await?;
         proxies.push(Arc::new(Proxy {
             account: p.account,
             endpoint,
@@ -914,7 +1340,10 @@ pub async fn prepare(ctx: &Ctx, opts: &RelayOptions) -> Result<Arc<Relays>> {
             meter: Arc::new(Meter::new()),
             session: tokio::sync::OnceCell::new(),
             signed: tokio::sync::Mutex::new(0),
-            dead: AtomicBool::new(false),
+            health: Mutex::default(),
+            settled: AtomicU64::new(0),
+            pin: std::sync::OnceLock::new(),
+            paid,
             record: ctx.home.join("relay").join(format!("{channel}.count")),
             via: Mutex::new(Vec::new()),
             api: Mutex::new(None),
@@ -932,14 +1361,15 @@ pub async fn prepare(ctx: &Ctx, opts: &RelayOptions) -> Result<Arc<Relays>> {
 }
 
 /// This account's relay channel with `proxy`, opened or topped up so that
-/// it holds enough for `opts.bytes` more; its id.
+/// it holds enough for `opts.bytes` more; its id and the bytes the chain
+/// paid on it.
 async fn ensure_channel(
     ctx: &Ctx,
     me: &AccountId32,
     proxy: &AccountId32,
     price: u128,
     opts: &RelayOptions,
-) -> Result<u64> {
+) -> Result<(u64, u64)> {
     let read = || async {
         Ok::<_, anyhow::Error>(
             ctx.at()
@@ -961,9 +1391,9 @@ async fn ensure_channel(
             "your relay channel with proxy {proxy} is closing; use it again once it has closed"
         ),
         Some(c) => {
-            let signed = c.bytes_paid.max(read_record(
-                &ctx.home.join("relay").join(format!("{}.count", c.id)),
-            ));
+            let signed = c
+                .bytes_paid
+                .max(read_record(&ctx.home.join("relay").join(format!("{}.count", c.id))).count);
             let total = cost(signed.saturating_add(opts.bytes), price)
                 .ok_or_else(|| anyhow!("the relay cost overflows"))?;
             total.saturating_sub(c.paid).saturating_sub(c.held)
@@ -984,7 +1414,7 @@ async fn ensure_channel(
     let c = read()
         .await?
         .ok_or_else(|| anyhow!("the relay channel with proxy {proxy} did not open"))?;
-    Ok(c.id)
+    Ok((c.id, c.bytes_paid))
 }
 
 #[cfg(test)]
@@ -1013,6 +1443,92 @@ mod tests {
         m.add(5);
         m.add(25);
         assert_eq!(m.counted(), 35);
+    }
+
+    fn a_proxy() -> Proxy {
+        Proxy {
+            account: AccountId32([1; 32]),
+            endpoint: "http://127.0.0.3:1".into(),
+            authority: "127.0.0.3:1".into(),
+            host: "127.0.0.3".into(),
+            port: 1,
+            channel: 1,
+            paid: 0,
+            meter: Arc::new(Meter::new()),
+            session: tokio::sync::OnceCell::new(),
+            signed: tokio::sync::Mutex::new(0),
+            health: Mutex::default(),
+            settled: AtomicU64::new(0),
+            pin: std::sync::OnceLock::new(),
+            record: PathBuf::from("/nonexistent"),
+            via: Mutex::new(Vec::new()),
+            api: Mutex::new(None),
+        }
+    }
+
+    #[test]
+    fn a_failed_proxy_is_set_aside_for_a_while_not_for_good() {
+        assert_eq!(backoff(1), Duration::from_secs(5));
+        assert_eq!(backoff(2), Duration::from_secs(10));
+        assert_eq!(backoff(40), Duration::from_secs(120));
+        let p = a_proxy();
+        let t0 = std::time::Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        // Busy (a 429/503, or a failure behind another proxy): set aside,
+        // not to be reported.
+        assert!(p.set_aside_at(at(0), false));
+        assert!(p.is_set_aside_at(at(1)) && p.failed());
+        assert!(
+            !p.set_aside_at(at(1), false),
+            "one warning per setting aside"
+        );
+        assert!(!p.health().unreachable);
+        assert!(!p.is_set_aside_at(at(6)), "back in use after 5 s");
+        // Failing again: twice as long.
+        assert!(p.set_aside_at(at(6), true));
+        assert!(p.is_set_aside_at(at(12)));
+        assert!(!p.is_set_aside_at(at(17)));
+        assert!(p.health().unreachable, "unreachable from here: reported");
+        // A tunnel through it: failures in a row start again.
+        p.worked();
+        assert_eq!(p.health().strikes, 0);
+    }
+
+    #[test]
+    fn records_keep_the_count_and_whether_a_run_was_cut_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("7.count");
+        assert_eq!(read_record(&path), Record::default());
+        let open = Record {
+            count: 1234,
+            open: true,
+        };
+        write_record(&path, open).unwrap();
+        assert_eq!(read_record(&path), open);
+        write_record(
+            &path,
+            Record {
+                count: 99,
+                open: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            read_record(&path),
+            Record {
+                count: 99,
+                open: false
+            }
+        );
+        // The format of earlier versions: a bare count, closed.
+        std::fs::write(&path, "555").unwrap();
+        assert_eq!(
+            read_record(&path),
+            Record {
+                count: 555,
+                open: false
+            }
+        );
     }
 
     #[test]

@@ -49,6 +49,7 @@ impl EgressChain for Chain {
 
 struct Setup {
     proxy: Keypair,
+    chain: Arc<Chain>,
     addr: std::net::SocketAddr,
     target: String,
     relay: Arc<Relay>,
@@ -82,10 +83,15 @@ async fn setup(payer: &Keypair, held: u128, limits: RelayLimits) -> Setup {
     let ledger = Arc::new(
         Egress::open(
             proxy.public_key().0,
-            chain,
+            chain.clone(),
             Arc::new(MemEgressLog::default()),
             1 << 30,
-            EgressLimits::default(),
+            // The chain's answers kept briefly: tests change them.
+            EgressLimits {
+                channel_for: Duration::from_millis(50),
+                missing_for: Duration::from_millis(50),
+                ..EgressLimits::default()
+            },
         )
         .unwrap()
         .for_service(Service::Relay),
@@ -103,6 +109,7 @@ async fn setup(payer: &Keypair, held: u128, limits: RelayLimits) -> Setup {
     tokio::spawn(serve(listener, relay.clone(), rx));
     Setup {
         proxy,
+        chain,
         addr,
         target,
         relay,
@@ -448,4 +455,217 @@ async fn connections_per_client_are_bounded() {
         connect(&s, &t, Some(&auth(&payer, &s.proxy, &t))).await.0,
         200
     );
+}
+
+/// Opens (or replaces) `payer`'s relay channel on the scripted chain.
+fn open_channel(s: &Setup, payer: &Keypair, id: u64) {
+    s.chain.0.lock().unwrap().insert(
+        payer.public_key().0,
+        ChannelView {
+            id,
+            price: 1 << 30,
+            held: 1 << 40,
+            bytes_paid: 0,
+        },
+    );
+}
+
+#[tokio::test]
+async fn an_authorization_refused_for_want_of_a_channel_is_not_spent() {
+    // Nonces are recorded only for payers with a channel: strangers cannot
+    // fill the proxy's memory of them, and a refused tunnel can be asked
+    // again with the same authorization once the channel is open.
+    let payer = dev::ferdie();
+    let s = setup(&payer, 1 << 40, limits()).await;
+    let stranger = dev::charlie();
+    let a = auth(&stranger, &s.proxy, &s.target);
+    assert_eq!(connect(&s, &s.target, Some(&a)).await.0, 402);
+    open_channel(&s, &stranger, 11);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(connect(&s, &s.target, Some(&a)).await.0, 200);
+    assert_eq!(connect(&s, &s.target, Some(&a)).await.0, 407);
+}
+
+#[tokio::test]
+async fn a_refused_connect_closes_its_connection() {
+    // One refusal per connection: a client cannot pipeline guesses.
+    let payer = dev::ferdie();
+    let s = setup(&payer, 1 << 40, limits()).await;
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    let target = "127.0.0.5:1";
+    let a = auth(&payer, &s.proxy, target);
+    let req =
+        format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: {a}\r\n\r\n");
+    // Two requests written at once: only the first is answered.
+    c.write_all(format!("{req}{req}").as_bytes()).await.unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(Duration::from_secs(5), c.read_to_string(&mut out))
+        .await
+        .expect("the proxy closes the connection after a refusal")
+        .unwrap();
+    assert_eq!(out.matches("HTTP/1.1 403").count(), 1, "{out}");
+}
+
+#[tokio::test]
+async fn a_reopened_channel_starts_its_own_count() {
+    // Bytes owed on a channel that closed are not held against the payer's
+    // next channel (the proxy's meter belongs to a channel).
+    let payer = dev::ferdie();
+    let s = setup(&payer, 1 << 40, limits()).await;
+    let (status, _, stream) =
+        connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target))).await;
+    assert_eq!(status, 200);
+    let mut c = stream.unwrap();
+    // Past the credit with no receipt: the tunnel stalls and closes.
+    let chunk = vec![3u8; 16 << 10];
+    for _ in 0..(2 * CREDIT / chunk.len() as u64) {
+        if c.write_all(&chunk).await.is_err() {
+            break;
+        }
+    }
+    let mut sink = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut sink)).await;
+    assert_eq!(
+        connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target)))
+            .await
+            .0,
+        402
+    );
+    open_channel(&s, &payer, 10);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target)))
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn bytes_are_counted_once_delivered() {
+    // A byte the target never took is not billed: up and down counts are
+    // what was written to the other side.
+    let payer = dev::ferdie();
+    let s = setup(&payer, 1 << 40, limits()).await;
+    let (status, _, stream) =
+        connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target))).await;
+    assert_eq!(status, 200);
+    let mut c = stream.unwrap();
+    c.write_all(&[5u8; 1000]).await.unwrap();
+    let mut back = vec![0u8; 1000];
+    c.read_exact(&mut back).await.unwrap();
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let status = {
+        let mut h = TcpStream::connect(s.addr).await.unwrap();
+        let req = format!(
+            "GET /v1/relay/0x{} HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n",
+            hex::encode(payer.public_key().0)
+        );
+        h.write_all(req.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        h.read_to_string(&mut out).await.unwrap();
+        serde_json::from_str::<serde_json::Value>(out.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+    };
+    assert_eq!(status["relayed"], 2000);
+}
+
+#[tokio::test]
+async fn tls_on_the_same_port_with_the_certificate_its_account_vouches_for() {
+    // A client that reaches the proxy through another one speaks TLS to it
+    // and accepts only the certificate the proxy's account signed for.
+    let payer = dev::ferdie();
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = dev::dave();
+    let tls =
+        masp_host::relay::tls::ProxyTls::load_or_create(dir.path(), &proxy, &GENESIS).unwrap();
+    let (hash, signature) = (tls.cert_hash, tls.signature);
+    let s = setup_tls(&payer, Some(Arc::new(tls))).await;
+    // /v1/info publishes the binding, signed by the proxy's account.
+    let info = plain_get(&s, "/v1/info").await;
+    assert_eq!(info["tls"]["cert"], format!("0x{}", hex::encode(hash)));
+    assert_eq!(
+        info["tls"]["signature"],
+        format!("0x{}", hex::encode(signature))
+    );
+    let payload =
+        masp_primitives::relay::tls_binding_payload(&GENESIS, &proxy.public_key().0, &hash);
+    assert!(subxt_signer::sr25519::verify(
+        &subxt_signer::sr25519::Signature(signature),
+        payload,
+        &proxy.public_key()
+    ));
+    // Over TLS with the pinned certificate: a tunnel, carrying bytes.
+    let name = rustls::pki_types::ServerName::try_from("masp-proxy").unwrap();
+    let pinned = masp_client::relay::pinned_tls(hash).unwrap();
+    let tcp = TcpStream::connect(s.addr).await.unwrap();
+    let mut t = tokio_rustls::TlsConnector::from(pinned)
+        .connect(name.clone(), tcp)
+        .await
+        .unwrap();
+    let a = auth(&payer, &s.proxy, &s.target);
+    t.write_all(
+        format!(
+            "CONNECT {0} HTTP/1.1\r\nHost: {0}\r\nProxy-Authorization: {a}\r\n\r\n",
+            s.target
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        t.read_exact(&mut b).await.unwrap();
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    t.write_all(b"sealed").await.unwrap();
+    let mut back = [0u8; 6];
+    t.read_exact(&mut back).await.unwrap();
+    assert_eq!(&back, b"sealed");
+    // Any other certificate (a proxy on the way standing in): refused.
+    let wrong = masp_client::relay::pinned_tls([0u8; 32]).unwrap();
+    let tcp = TcpStream::connect(s.addr).await.unwrap();
+    assert!(tokio_rustls::TlsConnector::from(wrong)
+        .connect(name, tcp)
+        .await
+        .is_err());
+}
+
+async fn setup_tls(payer: &Keypair, tls: Option<Arc<masp_host::relay::tls::ProxyTls>>) -> Setup {
+    let mut s = setup(payer, 1 << 40, limits()).await;
+    if let Some(tls) = tls {
+        // The same proxy again, serving TLS too, on a port of its own.
+        let relay = Arc::new(
+            Relay::new(
+                s.proxy.public_key().0,
+                GENESIS,
+                s.relay.ledger().clone(),
+                Arc::new(TargetSet::new([format!("http://{}", s.target).as_str()])),
+                limits(),
+            )
+            .with_tls(tls),
+        );
+        let listener = TcpListener::bind("127.0.0.3:0").await.unwrap();
+        s.addr = listener.local_addr().unwrap();
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(serve(listener, relay.clone(), rx));
+        s.relay = relay;
+        s._stop = stop;
+    }
+    s
+}
+
+async fn plain_get(s: &Setup, path: &str) -> serde_json::Value {
+    let mut h = TcpStream::connect(s.addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n");
+    h.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    h.read_to_string(&mut out).await.unwrap();
+    serde_json::from_str(out.split("\r\n\r\n").nth(1).unwrap()).unwrap()
 }

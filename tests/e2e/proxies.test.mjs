@@ -7,7 +7,8 @@
 //   proxy's address, never the Sender's; `get` gives the file back; the
 //   proxy is paid on chain exactly for the bytes it relayed (the client's
 //   count, the proxy's count and the chain's agree to the byte);
-// - two hops: the host sees only the exit proxy; both are paid;
+// - two hops: the host sees only the exit proxy, reached over TLS inside
+//   the entry's tunnel; both are paid;
 // - kill -9 of the proxy mid-upload: the put completes through the other
 //   one, byte-identical on `get`; the failure is reported on chain;
 // - a proxy refuses a target that is not a registered endpoint, a tunnel
@@ -193,6 +194,7 @@ test('a put through a proxy: hosts see only the proxy, and it is paid exactly fo
 test('two hops: the host sees only the exit proxy, and both are paid', { timeout: 300_000 }, async () => {
   const marks = { bob: logSize(hosts.bob), charlie: logSize(hosts.charlie) };
   const eveBefore = await proxies.eve.metric('masp_proxy_bytes_relayed_total');
+  const eveTls = await proxies.eve.metric('masp_proxy_connections_total', 'transport="tls"');
   const out = join(work, 'two.out');
   const r = await ok(['get', String(fileId), '-o', out, '--proxy', `${proxies.dave.account},${proxies.eve.account}`, '--hops', '2']);
   assert.ok(readFileSync(out).equals(plain), 'byte-identical');
@@ -205,6 +207,11 @@ test('two hops: the host sees only the exit proxy, and both are paid', { timeout
   // and receipts.
   assert.ok(counted[proxies.dave.account] > counted[proxies.eve.account], JSON.stringify(counted));
   assert.ok((await proxies.eve.metric('masp_proxy_bytes_relayed_total')) > eveBefore);
+  // Everything for the exit went over TLS to it inside the entry's tunnel
+  // (the entry saw neither the hosts nor the exit's authorizations); the
+  // client spoke plain HTTP only to the entry.
+  assert.ok((await proxies.eve.metric('masp_proxy_connections_total', 'transport="tls"')) > eveTls, 'TLS to the exit');
+  assert.equal(await proxies.dave.metric('masp_proxy_connections_total', 'transport="tls"'), 0);
   const eve = await paidFor(proxies.eve, counted[proxies.eve.account]);
   assert.equal(eve.bytesPaid.toNumber(), counted[proxies.eve.account], 'the exit is paid exactly its bytes');
 });

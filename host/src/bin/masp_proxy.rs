@@ -17,6 +17,7 @@ use masp_host::{
     relay::{
         self,
         config::{self, ProxyConfig},
+        tls::ProxyTls,
         ChainDirectory, Relay,
     },
     store::{write_atomic, LedgerFile},
@@ -160,7 +161,7 @@ async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {} (is the port taken?)", cfg.listen))?;
-    let chain = Arc::new(SubxtChain::new(&cfg.node_url, key));
+    let chain = Arc::new(SubxtChain::new(&cfg.node_url, key.clone()));
     let me = chain.account();
     let genesis = loop {
         match chain.client().await {
@@ -194,13 +195,20 @@ async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         chain.clone(),
         Duration::from_secs(cfg.directory_refresh_secs.max(1)),
     ));
-    let relay = Arc::new(Relay::new(
+    let mut relay = Relay::new(
         me.0,
         genesis,
         egress.clone(),
         directory.clone(),
         cfg.limits(),
-    ));
+    );
+    if cfg.tls {
+        let tls = ProxyTls::load_or_create(&cfg.data_dir, &key, &genesis)
+            .context("setting up the proxy's TLS (tls = false to run without)")?;
+        tracing::info!(cert = %format!("0x{}", hex::encode(tls.cert_hash)), "serving TLS on the same port");
+        relay = relay.with_tls(Arc::new(tls));
+    }
+    let relay = Arc::new(relay);
     tracing::info!(
         account = %me,
         listen = %cfg.listen,

@@ -57,6 +57,11 @@ pub struct ProxyConfig {
     pub outgoing_address: String,
     /// Threads serving tunnels (0: one per CPU core).
     pub workers: usize,
+    /// Serve TLS on the same port (certificate in `data_dir`, vouched for
+    /// by the proxy's account) for clients that reach this proxy through
+    /// another one (`--hops 2`). Off: such clients cannot use it as their
+    /// second proxy.
+    pub tls: bool,
 }
 
 impl Default for ProxyConfig {
@@ -81,6 +86,7 @@ impl Default for ProxyConfig {
             log_client_addresses: false,
             outgoing_address: String::new(),
             workers: 0,
+            tls: true,
         }
     }
 }
@@ -112,6 +118,9 @@ impl ProxyConfig {
         })
     }
 }
+
+/// The smallest `credit_bytes` accepted.
+pub const MIN_CREDIT_BYTES: u64 = 1 << 20;
 
 /// The file `masp-proxy init` writes: every setting at its default.
 pub fn template() -> String {
@@ -234,6 +243,13 @@ pub fn load(
                 .into(),
         ));
     }
+    if cfg.credit_bytes < MIN_CREDIT_BYTES {
+        return Err(ConfigError::Parse(format!(
+            "credit_bytes = {}: at least {MIN_CREDIT_BYTES} (1 MiB): below that a tunnel waits \
+             for a receipt every few reads and clients stall",
+            cfg.credit_bytes
+        )));
+    }
     if !masp_primitives::endpoint::is_valid(cfg.public_url.as_bytes()) {
         return Err(ConfigError::Parse(format!(
             "public_url must be http:// or https:// followed by a host, not {:?}",
@@ -263,21 +279,21 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(load(&path, true, [], &[]).unwrap(), expected);
-        std::fs::write(&path, "credit_bytes = 5\nprice = \"2\"\n").unwrap();
+        std::fs::write(&path, "credit_bytes = 5000000\nprice = \"2\"\n").unwrap();
         let env = [
-            ("MASP_PROXY_CREDIT_BYTES".to_string(), "6".to_string()),
+            ("MASP_PROXY_CREDIT_BYTES".to_string(), "6000000".to_string()),
             ("MASP_PROXY_LOG_CLIENT_ADDRESSES".into(), "true".into()),
             ("OTHER".into(), "x".into()),
         ];
-        let flags = [("credit-bytes".to_string(), "7".to_string())];
+        let flags = [("credit-bytes".to_string(), "7000000".to_string())];
         let cfg = load(&path, true, env.clone(), &flags).unwrap();
-        assert_eq!(cfg.credit_bytes, 7);
+        assert_eq!(cfg.credit_bytes, 7_000_000);
         assert!(cfg.log_client_addresses);
         assert_eq!(
             cfg.price_planck().unwrap(),
             2 * masp_primitives::token::UNIT
         );
-        assert_eq!(load(&path, true, env, &[]).unwrap().credit_bytes, 6);
+        assert_eq!(load(&path, true, env, &[]).unwrap().credit_bytes, 6_000_000);
     }
 
     #[test]
@@ -297,6 +313,8 @@ mod tests {
         assert!(err(&[("no_such_setting", "1")]).contains("no_such_setting"));
         assert!(err(&[("public_url", "ftp://x")]).contains("public_url"));
         assert!(err(&[("idle_timeout_secs", "0")]).contains("at least 1"));
+        assert!(err(&[("credit_bytes", "0")]).contains("1 MiB"));
+        assert!(err(&[("credit_bytes", "65535")]).contains("1 MiB"));
         assert!(load(&path, true, [], &[])
             .unwrap_err()
             .to_string()

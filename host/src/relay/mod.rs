@@ -8,7 +8,7 @@
 //! | CONNECT | `host:port` | a tunnel to a registered host's (or proxy's) endpoint, `Proxy-Authorization: MASP <hex>` ([`masp_primitives::relay`]) |
 //! | GET | `/v1/relay/0x{payer}` | the price, the payer's relay channel, bytes relayed, best receipt, redeemed, credit |
 //! | POST | `/v1/relay/0x{payer}?receipt=<hex>` | a relay receipt ([`masp_primitives::egress::WireReceipt`]) |
-//! | GET | `/v1/info` | the proxy's account, price, credit |
+//! | GET | `/v1/info` | the proxy's account, price, credit, and its TLS certificate's hash signed by its account ([`tls`]) |
 //! | GET | `/metrics` | Prometheus |
 //!
 //! - **Never an open proxy**: a tunnel goes only to an endpoint registered
@@ -29,9 +29,15 @@
 //!   [`masp_primitives::egress::Service::Relay`]).
 //! - **Bounded**: connections in total and per client address, idle
 //!   tunnels closed; client addresses are not logged unless
-//!   `log_client_addresses`.
+//!   `log_client_addresses`; a refused `CONNECT` closes its connection.
+//! - **TLS on the same port** ([`tls`]): a connection that opens with a TLS
+//!   handshake is served over TLS with the certificate the proxy's account
+//!   vouches for. Clients use it when they reach this proxy through another
+//!   (`--hops 2`), so the first proxy learns neither target nor
+//!   authorization.
 
 pub mod config;
+pub mod tls;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -139,13 +145,16 @@ impl TargetSource for crate::chain::SubxtChain {
     }
 }
 
-/// The chain's endpoints, read every `refresh` and again (at most every
-/// two seconds) when a tunnel asks for one not in the set: a host that
-/// registered a moment ago is reachable at once.
+/// The chain's endpoints, read every `refresh` and again when a tunnel
+/// asks for one not in the set (a host that registered a moment ago is
+/// reachable at once), but at most once per [`ChainDirectory::MISS_GAP`]
+/// and by one reader at a time: tunnels to made-up targets cannot make the
+/// proxy read the chain more often than that.
 pub struct ChainDirectory {
     source: Arc<dyn TargetSource>,
     set: TargetSet,
     read_at: Mutex<Option<Instant>>,
+    reading: tokio::sync::Mutex<()>,
     refresh: Duration,
 }
 
@@ -156,9 +165,13 @@ impl ChainDirectory {
             source,
             set: TargetSet::default(),
             read_at: Mutex::new(None),
+            reading: tokio::sync::Mutex::new(()),
             refresh,
         }
     }
+
+    /// The shortest time between two reads caused by unknown targets.
+    pub const MISS_GAP: Duration = Duration::from_secs(5);
 
     /// Reads the endpoints now; how many there are.
     pub async fn refresh(&self) -> Result<usize, masp_chain::ChainError> {
@@ -194,13 +207,14 @@ impl Directory for ChainDirectory {
             if self.set.contains(authority) {
                 return true;
             }
-            if self.age().is_none_or(|a| a >= Duration::from_secs(2)) {
+            // One reader: the others wait for its set rather than read too.
+            let _one = self.reading.lock().await;
+            if self.age().is_none_or(|a| a >= Self::MISS_GAP) {
                 if let Err(e) = self.refresh().await {
                     tracing::warn!(error = %e, "cannot read the registered endpoints");
                 }
-                return self.set.contains(authority);
             }
-            false
+            self.set.contains(authority)
         })
     }
 }
@@ -269,6 +283,8 @@ pub struct RelayMetrics {
     pub credit_waits: IntCounter,
     /// Connections refused for the per-client bound.
     pub refused_connections: IntCounter,
+    /// Connections served, by transport (`plain`, `tls`).
+    pub connections: IntCounterVec,
 }
 
 impl Default for RelayMetrics {
@@ -323,8 +339,15 @@ impl RelayMetrics {
         reg(Box::new(receipts.clone()));
         reg(Box::new(redeemed_planck.clone()));
         reg(Box::new(credit_waits.clone()));
+        let connections = IntCounterVec::new(
+            opts("connections_total", "Connections served by transport."),
+            &["transport"],
+        )
+        .expect("valid metric");
         reg(Box::new(refused_connections.clone()));
+        reg(Box::new(connections.clone()));
         Self {
+            connections,
             registry,
             tunnels_open,
             tunnels,
@@ -345,8 +368,11 @@ impl RelayMetrics {
     }
 }
 
-/// One payer's bytes relayed, and the signal a receipt arrived.
+/// One payer's bytes relayed on one relay channel, and the signal a
+/// receipt arrived.
 struct Meter {
+    /// The channel it counts for (a reopened channel starts a new meter).
+    channel: u64,
     relayed: AtomicU64,
     /// What was covered when it started (the chain's payment, or the best
     /// receipt held then): bytes up to it need no new receipt.
@@ -354,26 +380,65 @@ struct Meter {
     receipt: Notify,
 }
 
-/// Nonces of tunnel authorizations seen, until they expire.
+impl Meter {
+    /// Counts `n` bytes carried (written to the other side).
+    fn carried(&self, n: u64) {
+        self.relayed.fetch_add(n, Ordering::AcqRel);
+    }
+}
+
+/// One payer's live nonces and when each expires.
+type PayerNonces = HashMap<[u8; 16], u64>;
+
+/// Nonces of tunnel authorizations seen, per payer, until they expire.
+///
+/// Only payers with an open relay channel get here (the channel is checked
+/// first), and each holds at most `per_payer` live nonces: a payer that
+/// floods the proxy with authorizations locks out only itself.
 struct Nonces {
-    seen: Mutex<HashMap<[u8; 16], u64>>,
-    max: usize,
+    seen: Mutex<HashMap<[u8; 32], PayerNonces>>,
+    per_payer: usize,
+    payers: usize,
 }
 
 impl Nonces {
-    /// Records `nonce` (valid until `expires`); false if it was seen, or if
-    /// too many live ones are held.
-    fn first_use(&self, nonce: [u8; 16], expires: u64, now: u64) -> bool {
-        let mut m = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if m.len() >= self.max {
+    fn new(per_payer: usize, payers: usize) -> Self {
+        Self {
+            seen: Mutex::default(),
+            per_payer,
+            payers,
+        }
+    }
+
+    /// Records `payer`'s `nonce` (valid until `expires`); false if it was
+    /// seen, or if too many live ones are held.
+    fn first_use(&self, payer: [u8; 32], nonce: [u8; 16], expires: u64, now: u64) -> bool {
+        let mut all = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if !all.contains_key(&payer) && all.len() >= self.payers {
+            all.retain(|_, m| {
+                m.retain(|_, e| *e >= now);
+                !m.is_empty()
+            });
+            if all.len() >= self.payers {
+                return false;
+            }
+        }
+        let m = all.entry(payer).or_default();
+        if m.len() >= self.per_payer {
             m.retain(|_, e| *e >= now);
-            if m.len() >= self.max {
+            if m.len() >= self.per_payer {
                 return false;
             }
         }
         m.insert(nonce, expires).is_none()
     }
 }
+
+/// Bytes read at once from either side of a tunnel.
+const READ_BUF: usize = 64 << 10;
+
+/// Meters kept at most (beyond those of open tunnels or owing payers).
+const MAX_METERS: usize = 1 << 16;
 
 /// The proxy: its ledger, where it may relay, its bounds.
 pub struct Relay {
@@ -386,6 +451,7 @@ pub struct Relay {
     pub metrics: Arc<RelayMetrics>,
     nonces: Nonces,
     meters: Mutex<HashMap<[u8; 32], Arc<Meter>>>,
+    tls: Option<Arc<tls::ProxyTls>>,
 }
 
 fn now_secs() -> u64 {
@@ -456,12 +522,17 @@ impl Relay {
             directory,
             limits,
             metrics: Arc::new(RelayMetrics::new()),
-            nonces: Nonces {
-                seen: Mutex::default(),
-                max: 1 << 20,
-            },
+            nonces: Nonces::new(4096, 1 << 16),
             meters: Mutex::default(),
+            tls: None,
         }
+    }
+
+    /// Serves TLS too, with `tls` (a connection that opens with a TLS
+    /// handshake).
+    pub fn with_tls(mut self, tls: Arc<tls::ProxyTls>) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// The ledger (receipts, the redeemer).
@@ -474,18 +545,30 @@ impl Relay {
         &self.limits
     }
 
-    /// `payer`'s meter, starting from what the ledger holds of it.
-    fn meter(&self, payer: [u8; 32], start: u64, floor: u64) -> Arc<Meter> {
+    /// `payer`'s meter for `channel`, starting (if new) from what the
+    /// ledger holds of it. A meter of an older channel is replaced; when
+    /// many are kept, those of payers with no open tunnel and nothing owed
+    /// are dropped.
+    fn meter(&self, payer: [u8; 32], channel: u64, start: u64, floor: u64) -> Arc<Meter> {
         let mut m = self.meters.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(payer)
-            .or_insert_with(|| {
-                Arc::new(Meter {
-                    relayed: AtomicU64::new(start),
-                    floor,
-                    receipt: Notify::new(),
-                })
-            })
-            .clone()
+        if let Some(k) = m.get(&payer) {
+            if k.channel == channel {
+                return k.clone();
+            }
+        }
+        if m.len() >= MAX_METERS {
+            m.retain(|p, k| {
+                Arc::strong_count(k) > 1 || k.relayed.load(Ordering::Acquire) > self.covered(p, k)
+            });
+        }
+        let k = Arc::new(Meter {
+            channel,
+            relayed: AtomicU64::new(start),
+            floor,
+            receipt: Notify::new(),
+        });
+        m.insert(payer, k.clone());
+        k
     }
 
     fn known_meter(&self, payer: &[u8; 32]) -> Option<Arc<Meter>> {
@@ -498,19 +581,17 @@ impl Relay {
     fn covered(&self, payer: &[u8; 32], meter: &Meter) -> u64 {
         self.ledger
             .account(payer)
+            .filter(|a| a.channel == meter.channel)
             .map(|a| a.best)
             .unwrap_or(0)
             .max(meter.floor)
     }
 
-    /// Counts `n` more bytes relayed for `payer`; waits (up to the stall
-    /// timeout) while they go beyond the credit. `false`: no receipt came,
-    /// close the tunnel.
-    async fn spend(&self, payer: &[u8; 32], meter: &Meter, n: u64) -> bool {
-        let relayed = meter
-            .relayed
-            .fetch_add(n, Ordering::AcqRel)
-            .saturating_add(n);
+    /// Waits (up to the stall timeout) until `n` more bytes for `payer`
+    /// stay within the credit. `false`: no receipt came, close the tunnel.
+    /// The bytes are counted once carried ([`Meter::carried`]).
+    async fn may_carry(&self, payer: &[u8; 32], meter: &Meter, n: u64) -> bool {
+        let relayed = meter.relayed.load(Ordering::Acquire).saturating_add(n);
         self.covered_within_credit(payer, meter, relayed).await
     }
 
@@ -549,7 +630,7 @@ impl Relay {
         &self,
         authority: &str,
         auth: Option<&str>,
-    ) -> Result<([u8; 32], Vec<SocketAddr>), (&'static str, Refuse)> {
+    ) -> Result<([u8; 32], Arc<Meter>, Vec<SocketAddr>), (&'static str, Refuse)> {
         let target = |r: Refuse| ("target", r);
         if !self.directory.allows(authority).await {
             return Err(target(Refuse(
@@ -599,14 +680,18 @@ impl Relay {
                 "the authorization is not the payer's signature for this chain, proxy and target",
             ));
         }
-        if !self.nonces.first_use(a.nonce, a.expires, now) {
-            return Err(bad_auth("this authorization was used already"));
-        }
+        // The channel first: only a payer with one can fill nonce slots
+        // (its own).
         let ch = self
             .ledger
             .open_channel(a.payer)
             .await
             .map_err(|r| ("payment", r))?;
+        if !self.nonces.first_use(a.payer, a.nonce, a.expires, now) {
+            return Err(bad_auth(
+                "this authorization was used already (or this payer holds too many live ones)",
+            ));
+        }
         let held = self
             .ledger
             .account(&a.payer)
@@ -616,13 +701,17 @@ impl Relay {
             .unwrap_or(ch.bytes_paid);
         let meter = self.meter(
             a.payer,
+            ch.id,
             start,
             held.map(|a| a.best).unwrap_or(ch.bytes_paid),
         );
-        // Bytes relayed beyond the credit: a new tunnel waits for the
-        // receipt that covers them, like a tunnel under way.
+        // No room in the credit for one read: a new tunnel waits for the
+        // receipt that makes some, like a tunnel under way.
         let relayed = meter.relayed.load(Ordering::Acquire);
-        if !self.covered_within_credit(&a.payer, &meter, relayed).await {
+        if !self
+            .covered_within_credit(&a.payer, &meter, relayed.saturating_add(READ_BUF as u64))
+            .await
+        {
             let owed = relayed.saturating_sub(self.covered(&a.payer, &meter));
             return Err((
                 "payment",
@@ -659,7 +748,7 @@ impl Relay {
                 )));
             }
         }
-        Ok((a.payer, addrs))
+        Ok((a.payer, meter, addrs))
     }
 
     async fn dial(&self, addrs: &[SocketAddr]) -> Result<TcpStream, String> {
@@ -720,6 +809,7 @@ impl Relay {
                 "account": format!("0x{}", hex::encode(self.me)),
                 "price": self.ledger.price().to_string(),
                 "credit": self.limits.credit_bytes,
+                "tls": self.tls.as_ref().map(|t| t.info()),
                 "version": env!("CARGO_PKG_VERSION"),
             })),
             (m, p) if p.starts_with("/v1/relay/") => {
@@ -761,6 +851,7 @@ impl Relay {
         let paid = ch.map(|c| c.bytes_paid).unwrap_or(0);
         let relayed = self
             .known_meter(&payer)
+            .filter(|m| ch.is_some_and(|c| c.id == m.channel))
             .map(|m| m.relayed.load(Ordering::Acquire))
             .unwrap_or(0)
             .max(acc.map(|a| a.served).unwrap_or(paid));
@@ -769,6 +860,10 @@ impl Relay {
             "channel": ch.map(|c| c.id),
             "relayed": relayed,
             "best": acc.map(|a| a.best).unwrap_or(paid),
+            // The payer's own signature of `best` (so it can check the
+            // count it resumes from is one it signed); zeros when `best`
+            // is only what the chain paid.
+            "best_signature": format!("0x{}", hex::encode(acc.map(|a| a.signature).unwrap_or([0; 64]))),
             "redeemed": acc.map(|a| a.redeemed).unwrap_or(paid).max(paid),
             "credit": self.limits.credit_bytes,
         }))
@@ -814,7 +909,7 @@ impl Relay {
             .get(http::header::PROXY_AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let (payer, addrs) = match self.admit(&authority, auth.as_deref()).await {
+        let (payer, meter, addrs) = match self.admit(&authority, auth.as_deref()).await {
             Ok(x) => x,
             Err((why, r)) => {
                 self.metrics.tunnels.with_label_values(&[why]).inc();
@@ -824,6 +919,12 @@ impl Relay {
                     tracing::info!(target = %authority, status = %r.0, reason = %r.1, "tunnel refused");
                 }
                 let mut resp = refuse(r);
+                // Nothing more on this connection: a refused client dials
+                // again (and cannot pipeline guesses on one connection).
+                resp.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
                 if resp.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
                     resp.headers_mut().insert(
                         http::header::PROXY_AUTHENTICATE,
@@ -837,16 +938,18 @@ impl Relay {
             Ok(s) => s,
             Err(e) => {
                 self.metrics.tunnels.with_label_values(&["upstream"]).inc();
-                return text(
+                let mut resp = text(
                     StatusCode::BAD_GATEWAY,
                     format!("cannot reach {authority}: {e}"),
                 );
+                resp.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+                return resp;
             }
         };
         self.metrics.tunnels.with_label_values(&["opened"]).inc();
-        let meter = self
-            .known_meter(&payer)
-            .unwrap_or_else(|| self.meter(payer, 0, 0));
         let relay = self.clone();
         tokio::spawn(async move {
             let _slot = slot;
@@ -920,9 +1023,9 @@ impl Relay {
         (a.unwrap_or(0), b.unwrap_or(0))
     }
 
-    /// Copies `from` to `to`, counting each read against `payer`'s credit
-    /// before it is written; the bytes carried, and whether it stopped for
-    /// want of a receipt.
+    /// Copies `from` to `to`: each read waits for room in `payer`'s credit
+    /// before it is written, and is counted once written; the bytes
+    /// carried, and whether it stopped for want of a receipt.
     #[allow(clippy::too_many_arguments)]
     async fn copy<R, W>(
         &self,
@@ -938,7 +1041,7 @@ impl Relay {
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
     {
-        let mut buf = vec![0u8; 64 << 10];
+        let mut buf = vec![0u8; READ_BUF];
         let mut total = 0u64;
         let mut stalled = false;
         loop {
@@ -947,7 +1050,7 @@ impl Relay {
                 Ok(n) => n,
             };
             active.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-            if !self.spend(&payer, meter, n as u64).await {
+            if !self.may_carry(&payer, meter, n as u64).await {
                 tracing::info!(
                     payer = %format!("0x{}", hex::encode(payer)),
                     "no receipt within the stall timeout: tunnel closed"
@@ -958,6 +1061,7 @@ impl Relay {
             if to.write_all(&buf[..n]).await.is_err() {
                 break;
             }
+            meter.carried(n as u64);
             total = total.saturating_add(n as u64);
             counter.inc_by(n as u64);
         }
@@ -1042,22 +1146,55 @@ pub async fn serve(listener: TcpListener, relay: Arc<Relay>, mut stop: watch::Re
         let _ = stream.set_nodelay(true);
         let relay = relay.clone();
         tokio::spawn(async move {
-            let held = slot.clone();
-            let svc = hyper::service::service_fn(move |req| {
-                let (relay, slot) = (relay.clone(), held.clone());
-                async move { Ok::<_, Infallible>(relay.handle(peer, slot, req).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades();
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "proxy connection ended");
+            let Some(tls) = relay.tls.clone() else {
+                return serve_connection(relay, peer, slot, stream, "plain").await;
+            };
+            // A TLS handshake opens with a handshake record (0x16); plain
+            // HTTP with a method name.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(Duration::from_secs(30), stream.peek(&mut first)).await {
+                Ok(Ok(1)) if first[0] == 0x16 => {}
+                Ok(Ok(_)) => return serve_connection(relay, peer, slot, stream, "plain").await,
+                _ => return,
             }
-            drop(slot);
+            match tokio::time::timeout(Duration::from_secs(30), tls.acceptor.accept(stream)).await {
+                Ok(Ok(s)) => serve_connection(relay, peer, slot, s, "tls").await,
+                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
         });
     }
+}
+
+/// Serves HTTP (requests and `CONNECT` tunnels) on one accepted connection.
+async fn serve_connection<S>(
+    relay: Arc<Relay>,
+    peer: SocketAddr,
+    slot: Arc<Slot>,
+    stream: S,
+    transport: &str,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    relay
+        .metrics
+        .connections
+        .with_label_values(&[transport])
+        .inc();
+    let held = slot.clone();
+    let svc = hyper::service::service_fn(move |req| {
+        let (relay, slot) = (relay.clone(), held.clone());
+        async move { Ok::<_, Infallible>(relay.handle(peer, slot, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(TokioIo::new(stream), svc)
+        .with_upgrades();
+    if let Err(e) = conn.await {
+        tracing::debug!(error = %e, "proxy connection ended");
+    }
+    drop(slot);
 }
 
 #[cfg(test)]
@@ -1084,17 +1221,22 @@ mod tests {
 
     #[test]
     fn a_nonce_opens_one_tunnel() {
-        let n = Nonces {
-            seen: Mutex::default(),
-            max: 2,
-        };
-        assert!(n.first_use([1; 16], 100, 10));
-        assert!(!n.first_use([1; 16], 100, 10));
-        assert!(n.first_use([2; 16], 100, 10));
+        let n = Nonces::new(2, 2);
+        let (alice, bob, carol) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        assert!(n.first_use(alice, [1; 16], 100, 10));
+        assert!(!n.first_use(alice, [1; 16], 100, 10));
+        assert!(n.first_use(alice, [2; 16], 100, 10));
         // Full of live nonces: refused rather than forgetting one.
-        assert!(!n.first_use([3; 16], 100, 10));
+        assert!(!n.first_use(alice, [3; 16], 100, 10));
+        // ... for that payer only: another's first tunnel opens.
+        assert!(n.first_use(bob, [3; 16], 100, 10));
+        // The same nonce of another payer is another authorization.
+        assert!(n.first_use(bob, [1; 16], 100, 10));
+        // Payers bounded too, until their nonces expire.
+        assert!(!n.first_use(carol, [1; 16], 100, 10));
+        assert!(n.first_use(carol, [1; 16], 100, 200));
         // Expired ones make room.
-        assert!(n.first_use([3; 16], 100, 200));
+        assert!(n.first_use(alice, [3; 16], 100, 200));
     }
 
     #[test]

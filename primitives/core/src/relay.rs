@@ -17,6 +17,8 @@
 
 use alloc::vec::Vec;
 
+use blake2::{digest::consts::U32, Blake2b, Digest};
+
 /// Domain separation for a tunnel's authorization.
 pub const TUNNEL_CONTEXT: &[u8] = b"masp/relay-tunnel/v1";
 
@@ -42,6 +44,31 @@ pub fn tunnel_payload(
     out.extend_from_slice(nonce);
     out.extend_from_slice(target);
     out
+}
+
+/// Domain separation for a proxy's binding of its TLS certificate.
+pub const TLS_CONTEXT: &[u8] = b"masp/proxy-tls/v1";
+
+/// What a proxy signs (with its account key) to vouch for the TLS
+/// certificate it serves: `TLS_CONTEXT || genesis || proxy (32) ||
+/// blake2-256 of the certificate (DER)`.
+///
+/// A client that reaches a proxy through another one (`--hops 2`) speaks
+/// TLS to it inside the first proxy's tunnel and accepts exactly the
+/// certificate this signature names: the first proxy sees neither the
+/// target nor the authorization, and cannot stand in for the second.
+pub fn tls_binding_payload(genesis: &[u8], proxy: &[u8; 32], cert_hash: &[u8; 32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(TLS_CONTEXT.len() + genesis.len() + 64);
+    out.extend_from_slice(TLS_CONTEXT);
+    out.extend_from_slice(genesis);
+    out.extend_from_slice(proxy);
+    out.extend_from_slice(cert_hash);
+    out
+}
+
+/// BLAKE2b-256 of a certificate (DER): what [`tls_binding_payload`] names.
+pub fn cert_hash(der: &[u8]) -> [u8; 32] {
+    Blake2b::<U32>::digest(der).into()
 }
 
 /// A tunnel's authorization on the wire (lowercase hex of `payer (32) ||
