@@ -4,7 +4,9 @@
 // and hosts, a quote equal to `storageMarketApi.quote`, the sale's status,
 // the proxies, a host's dashboard; and a Sender (//Ferdie, a dev account
 // on the dev chain) buys cover for its contract from the Insurance page,
-// signed in the browser. Screenshots of each page are saved for
+// signed in the browser; an ICO buyer (//Eve, on a second node with
+// 100 ms blocks that runs the whole sale) sees its allocation and claims it from
+// the Sale page. Screenshots of each page are saved for
 // review (printed at the end). Needs `npm run build` in web/ (scripts/test
 // does it).
 
@@ -22,6 +24,7 @@ import { chromium } from 'playwright-core';
 
 import { startDevNode, submit } from './lib/node.mjs';
 import { maspUser, startHost, startProxy } from './lib/hosts.mjs';
+import { bestNumber, status as saleStatus, sudo } from './lib/ico.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const webDir = join(here, '..', '..', 'web');
@@ -190,4 +193,53 @@ test('a Sender buys cover for its contract in the browser, signed with its accou
   await page.waitForSelector(`#covers tr[data-cover="${contract}"]`);
   assert.equal(await page.$eval(`#covers tr[data-cover="${contract}"] [data-amount]`, (e) => e.dataset.amount), amount.toString());
   await shot('insurance');
+});
+
+test('an ICO buyer sees its allocation and claims it from the Sale page', { timeout: 300_000 }, async () => {
+  // A node of its own with 100 ms blocks, so the 42-day sale (10 blocks a
+  // day on a dev chain) runs through in under a minute.
+  const sale = await startDevNode({ blockTimeMs: 100 });
+  try {
+    const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+    const [alice, eve, ferdie] = ['//Alice', '//Eve', '//Ferdie'].map((u) => keyring.addFromUri(u));
+    const sapi = sale.api;
+    const advanceTo = async (n) => {
+      while ((await bestNumber(sapi)) < n) await new Promise((r) => setTimeout(r, 200));
+    };
+    await advanceTo(1);
+    const txId = Buffer.from(`Btc-web-${Date.now()}`).toString('hex');
+    await sudo(sapi, alice, sapi.tx.tokenSale.attestContribution(eve.address, 'Btc', txId, 1_000_000, 35_000_000n));
+    const bought = (await sapi.call.tokenSaleApi.buyer(eve.address, 10)).unwrap();
+    const saleUrl = `${base.split('?')[0]}?rpc=${encodeURIComponent(sale.rpcUrl)}`;
+    const openSale = async () => {
+      await page.goto(`${saleUrl}#sale`);
+      await page.waitForSelector('#page[data-ready="true"]', { timeout: 30_000 });
+      await page.selectOption('#account', eve.address);
+      await page.waitForSelector('#page[data-ready="true"] #mine p');
+    };
+    await openSale();
+    assert.equal(await page.$eval('#sale-allocation', (e) => e.dataset.planck), bought.allocation.toString(), 'the allocation the chain has');
+    assert.match(await page.textContent('#sale-claim-state'), /not claimable yet/);
+    assert.equal(await page.$('#claim'), null, 'no claim before the sale ends');
+    assert.equal(await page.$$eval('#contributions tbody tr', (r) => r.length), 1);
+
+    // The sale ends above its soft cap? $35 is below it: Dave's large
+    // purchase puts it over, then anyone finalizes.
+    await sudo(sapi, alice, sapi.tx.tokenSale.attestContribution(keyring.addFromUri('//Dave').address, 'Eth',
+      Buffer.from(`Eth-web-${Date.now()}`).toString('hex'), 1_000_000, 15_000_000n * 1_000_000n));
+    await advanceTo((await saleStatus(sapi)).end);
+    await submit(sapi, sapi.tx.tokenSale.finalize(), ferdie);
+    assert.equal((await saleStatus(sapi)).phase, 'Succeeded');
+
+    await openSale();
+    await page.click('#claim');
+    await page.waitForSelector('#claimed, #claim-result .error', { timeout: 60_000 });
+    const error = await page.$('#claim-result .error');
+    assert.equal(error, null, error && (await error.textContent()));
+    const after = (await sapi.call.tokenSaleApi.buyer(eve.address, 10)).unwrap();
+    assert.equal(after.claimed.isTrue, true, 'claimed on chain, signed by Eve in the browser');
+    await shot('sale-claim');
+  } finally {
+    await sale.stop();
+  }
 });

@@ -36,7 +36,12 @@ export function progressBar(value: number, max: number, marks: { at: number; lab
   const w = 640, h = 56, pad = 10;
   const x = (v: number) => pad + Math.min(1, v / (max || 1)) * (w - 2 * pad);
   const ticks = marks
-    .map((m) => `<line x1="${x(m.at)}" y1="8" x2="${x(m.at)}" y2="36" stroke="#b3261e"/><text x="${x(m.at)}" y="50" text-anchor="middle">${esc(m.label)}</text>`)
+    .map((m) => {
+      // A label near an edge is anchored to it, so it is not cut off.
+      const at = x(m.at);
+      const anchor = at > w * 0.8 ? 'end' : at < w * 0.2 ? 'start' : 'middle';
+      return `<line x1="${at}" y1="8" x2="${at}" y2="36" stroke="#b3261e"/><text x="${at}" y="50" text-anchor="${anchor}">${esc(m.label)}</text>`;
+    })
     .join('');
   return `<svg id="progress" width="${w}" height="${h}" role="img" aria-label="progress">
     <rect x="${pad}" y="12" width="${w - 2 * pad}" height="20" fill="#e3e6ec" rx="3"/>
