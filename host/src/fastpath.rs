@@ -387,7 +387,7 @@ fn head(status: StatusCode, headers: &[(&str, &str)], length: u64, close: bool) 
         status.as_u16(),
         status.canonical_reason().unwrap_or("")
     );
-    for (name, value) in headers {
+    for (name, value) in headers.iter().chain(crate::server::CORS.iter()) {
         let _ = write!(h, "{name}: {value}\r\n");
     }
     let _ = write!(

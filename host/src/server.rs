@@ -568,12 +568,55 @@ pub(crate) fn observe(state: &AppState, route: &str, status: StatusCode, started
 /// and the time its body has to arrive.
 type Req = Request<(Option<Incoming>, Duration)>;
 
+/// Headers every answer carries so the web app (any origin: requests are
+/// authorized by signed tickets in the URL, never by cookies) can read it
+/// in the browser.
+pub(crate) const CORS: [(&str, &str); 2] = [
+    ("access-control-allow-origin", "*"),
+    (
+        "access-control-expose-headers",
+        "content-length, content-range, accept-ranges",
+    ),
+];
+
+/// The answer to a CORS preflight: any origin may `GET`, `PUT` and `POST`
+/// with a body type and a byte range.
+fn preflight() -> Response<Body> {
+    let mut r = Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header("access-control-allow-methods", "GET, PUT, POST, OPTIONS")
+        .header("access-control-allow-headers", "content-type, range")
+        .header("access-control-max-age", "600");
+    for (name, value) in CORS {
+        r = r.header(name, value);
+    }
+    r.body(full(String::new())).expect("static response")
+}
+
 async fn handle(
     state: Arc<AppState>,
     peer: SocketAddr,
     req: Request<Incoming>,
     body_timeout: Duration,
 ) -> Response<Body> {
+    let mut response = route_request(state, peer, req, body_timeout).await;
+    for (name, value) in CORS {
+        response
+            .headers_mut()
+            .insert(name, http::HeaderValue::from_static(value));
+    }
+    response
+}
+
+async fn route_request(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    body_timeout: Duration,
+) -> Response<Body> {
+    if req.method() == Method::OPTIONS {
+        return preflight();
+    }
     let mut req = req.map(|b| (Some(b), body_timeout));
     let started = Instant::now();
     let Some(route) = Route::parse(req.uri().path()) else {

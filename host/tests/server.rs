@@ -467,7 +467,10 @@ impl Raw {
             let (k, v) = l.split_once(':').unwrap();
             headers.insert(k.to_ascii_lowercase(), v.trim().to_owned());
         }
-        let len: usize = headers["content-length"].parse().unwrap();
+        // None on a 204.
+        let len: usize = headers
+            .get("content-length")
+            .map_or(0, |v| v.parse().unwrap());
         let mut body = vec![0; len];
         self.0.read_exact(&mut body).await.unwrap();
         Resp {
@@ -534,6 +537,8 @@ async fn download_answers(s: &Server, c: &mut Raw, a: u32, b: u32) -> Vec<(u16, 
             "accept-ranges",
             "content-range",
             "content-length",
+            "access-control-allow-origin",
+            "access-control-expose-headers",
         ]
         .iter()
         .filter_map(|k| r.headers.get(*k).map(|v| format!("{k}: {v}")))
@@ -603,6 +608,13 @@ async fn downloads_answer_the_same_before_and_after_a_connection_goes_to_hyper()
     assert_eq!(r.status, 200);
     let hyper = download_answers(&s, &mut c, 2, 3).await;
     assert_eq!(fast, hyper);
+    // The web app reads every answer, refusals included, from any origin.
+    for (status, h) in &fast {
+        assert!(
+            h.contains(&"access-control-allow-origin: *".to_string()),
+            "{status}: {h:?}"
+        );
+    }
     assert!(counter(&s, "download_disk_reads_total") > 0);
 }
 
@@ -1212,4 +1224,26 @@ async fn a_link_issued_to_a_receiver_serves_only_that_receiver() {
     // Nor does the manifest escape: a link for Bob reads it only with his
     // claim.
     assert_eq!(status(s.api.get_manifest(1, &link).await.unwrap_err()), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_may_upload_and_download_from_any_origin() {
+    // The web app's preflight before a PUT of a chunk: allowed, for any
+    // origin (tickets in the URL authorize, never cookies).
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    let mut c = Raw::open(&s).await;
+    c.send(
+        "OPTIONS /v1/contracts/1/chunks/0?ticket=00 HTTP/1.1\r\nHost: h\r\nOrigin: http://127.0.0.1:8080\r\n\
+         Access-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: content-type\r\n\r\n",
+    )
+    .await;
+    let r = c.read().await;
+    assert_eq!(r.status, 204);
+    assert_eq!(r.headers["access-control-allow-origin"], "*");
+    assert!(r.headers["access-control-allow-methods"].contains("PUT"));
+    assert!(r.headers["access-control-allow-headers"].contains("content-type"));
+    assert!(r.headers["access-control-allow-headers"].contains("range"));
+    // Nothing was stored or changed by it.
+    let r = c.get("/v1/contracts/1", "").await;
+    assert_eq!(r.headers["access-control-allow-origin"], "*");
 }
