@@ -12,7 +12,6 @@
 //!   The file is written atomically and readable by its owner only.
 
 use crate::{crypto, fsutil};
-use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -57,11 +56,12 @@ pub struct KdfParams {
     pub p: u32,
 }
 
-/// The master key's derivation (fixed by the format version).
+/// The master key's derivation (fixed by the format version:
+/// [`masp_cipher::keys`]).
 pub const MASTER_KDF: KdfParams = KdfParams {
-    m_kib: 64 * 1024,
-    t: 3,
-    p: 1,
+    m_kib: masp_cipher::keys::MASTER_M_KIB,
+    t: masp_cipher::keys::MASTER_T,
+    p: masp_cipher::keys::MASTER_P,
 };
 
 /// The key file's password derivation for new files.
@@ -73,13 +73,8 @@ pub const PASSWORD_KDF: KdfParams = KdfParams {
 
 /// Argon2id of `secret` with `salt` under `params`.
 pub fn argon2id(secret: &[u8], salt: &[u8], params: KdfParams) -> Result<crypto::Key, KeyError> {
-    let p = Params::new(params.m_kib, params.t, params.p, Some(32))
-        .map_err(|e| KeyError::Kdf(e.to_string()))?;
-    let mut out = [0u8; 32];
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, p)
-        .hash_password_into(secret, salt, &mut out)
-        .map_err(|e| KeyError::Kdf(e.to_string()))?;
-    Ok(out)
+    masp_cipher::keys::argon2id(secret, salt, params.m_kib, params.t, params.p)
+        .map_err(|e| KeyError::Kdf(e.0))
 }
 
 /// Everything one phrase gives.
@@ -105,15 +100,13 @@ impl Identity {
     /// it, as polkadot.js writes it (`<phrase>//hard/soft`): the dev
     /// accounts are the dev phrase with `//Alice`, `//Bob`, ...
     pub fn from_phrase(phrase: &str) -> Result<Self, KeyError> {
-        let (words, path) = match phrase.find('/') {
-            Some(i) => phrase.split_at(i),
-            None => (phrase, ""),
+        let normalized = masp_cipher::keys::normalize_phrase(phrase);
+        let (words, path) = match normalized.find('/') {
+            Some(i) => normalized.split_at(i),
+            None => (normalized.as_str(), ""),
         };
-        let words = words.split_whitespace().collect::<Vec<_>>().join(" ");
         let m =
-            Mnemonic::parse_normalized(&words).map_err(|e| KeyError::BadMnemonic(e.to_string()))?;
-        let path = path.trim();
-        let normalized = format!("{words}{path}");
+            Mnemonic::parse_normalized(words).map_err(|e| KeyError::BadMnemonic(e.to_string()))?;
         let keypair = if path.is_empty() {
             Keypair::from_phrase(&m, None)
         } else {
@@ -123,9 +116,10 @@ impl Identity {
             Keypair::from_uri(&uri)
         }
         .map_err(|e| KeyError::BadMnemonic(e.to_string()))?;
-        let mut salt = b"masp/master/v1".to_vec();
-        salt.extend_from_slice(&keypair.public_key().0);
-        let master = Zeroizing::new(argon2id(normalized.as_bytes(), &salt, MASTER_KDF)?);
+        let master = Zeroizing::new(
+            masp_cipher::keys::master_key(&normalized, &keypair.public_key().0)
+                .map_err(|e| KeyError::Kdf(e.0))?,
+        );
         Ok(Self {
             phrase: Zeroizing::new(normalized),
             keypair,

@@ -17,7 +17,6 @@ use std::{
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
-use codec::Encode;
 use futures::{stream, StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use masp_chain::{
@@ -28,7 +27,7 @@ use masp_chain::{
     AccountId32, Client,
 };
 use masp_primitives::{
-    manifest::{sealing_context, Manifest, LEGACY_SEALING_CONTEXT},
+    manifest::Manifest,
     market::{ContractId, RequestId},
     ticket::{SignedTicket, TicketOp, MAX_TICKET_TTL},
     token::{DECIMALS, SYMBOL},
@@ -45,63 +44,24 @@ use crate::{
 /// A storage contract as the chain has it.
 pub type ChainContract = Contract<AccountId32, u32>;
 
-/// The key manifests are sealed with.
-pub fn manifest_key(master: &Key) -> Key {
-    crypto::derive(master, &[b"masp/manifest-key/v1"])
-}
-
-/// Seals the manifest of file `request` for upload and local storage,
-/// bound to that file ([`sealing_context`]).
-pub fn seal_manifest(master: &Key, request: RequestId, m: &Manifest) -> Vec<u8> {
-    crypto::seal_object(
-        &manifest_key(master),
-        &sealing_context(request),
-        &m.encode(),
-    )
-}
-
-/// How a manifest was sealed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sealing {
-    /// For this file ([`sealing_context`]).
-    Bound,
-    /// By a client before sealing contexts were bound to the file: it may
-    /// be any file's manifest of this account; check it against the chain.
-    Legacy,
-}
+pub use masp_cipher::manifest::{manifest_key, seal_manifest, Sealing};
 
 /// Opens the manifest sealed for request `request`; a clear error if it is
 /// not this account's, is another file's, was altered or cut short, or its
-/// shards do not add up. Manifests sealed by older clients
-/// ([`Sealing::Legacy`]) still open; a version 1 or 2 manifest (which does
-/// not name its request) gets `request` as its file. A version 3 manifest
-/// names its file ([`Manifest::request`]): `request` itself, or the file a
-/// repair placed request `request` for.
+/// shards do not add up ([`masp_cipher::manifest::open_manifest`]).
+/// Manifests sealed by older clients ([`Sealing::Legacy`]) still open; a
+/// version 1 or 2 manifest (which does not name its request) gets
+/// `request` as its file. A version 3 manifest names its file
+/// ([`Manifest::request`]): `request` itself, or the file a repair placed
+/// request `request` for.
 pub fn open_manifest(
     master: &Key,
     request: RequestId,
     sealed: &[u8],
 ) -> Result<(Manifest, Sealing)> {
-    let key = manifest_key(master);
-    let (plain, sealing) = match crypto::open_object(&key, &sealing_context(request), sealed) {
-        Some(plain) => (plain, Sealing::Bound),
-        None => (
-            crypto::open_object(&key, LEGACY_SEALING_CONTEXT, sealed).ok_or_else(|| {
-                anyhow!(
-                    "cannot decrypt the manifest of file {request}: wrong secret phrase, another \
-                     file's manifest, or the manifest was altered or truncated"
-                )
-            })?,
-            Sealing::Legacy,
-        ),
-    };
-    let mut m = Manifest::decode_any(&plain).map_err(|e| anyhow!("the file's manifest: {e}"))?;
-    if m.is_legacy() {
-        m.request = request;
-    }
-    shards::check_manifest_layout(&m)
-        .map_err(|e| anyhow!("the manifest of file {request} does not add up ({e}): corrupt"))?;
-    Ok((m, sealing))
+    Ok(masp_cipher::manifest::open_manifest(
+        master, request, sealed,
+    )?)
 }
 
 /// What the chain says about one replica of a file: what a manifest
@@ -1382,7 +1342,10 @@ pub fn parse_masp(s: &str) -> Result<u128> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use masp_primitives::manifest::{ChunkSealing, KdfParams, Replica, Shard, MANIFEST_VERSION};
+    use codec::Encode;
+    use masp_primitives::manifest::{
+        ChunkSealing, KdfParams, Replica, Shard, LEGACY_SEALING_CONTEXT, MANIFEST_VERSION,
+    };
 
     #[test]
     fn sizes_and_amounts_parse_as_people_write_them() {

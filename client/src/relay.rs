@@ -501,7 +501,9 @@ impl Relays {
                     why,
                     unreachable,
                 }) => {
-                    let p = &route[index.min(route.len() - 1)];
+                    let Some(p) = route.get(index).or(route.last()) else {
+                        return Err(io::Error::other("an empty proxy route"));
+                    };
                     if p.set_aside(unreachable) {
                         eprintln!(
                             "warning: proxy {} ({}) failed: {why}; using the others",

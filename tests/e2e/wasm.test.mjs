@@ -2,7 +2,9 @@
 // roots exactly what the native CLI does: the vectors in
 // web/wasm/vectors.json were computed natively (cargo test -p
 // masp-web-cipher checks them there); here the WASM module, run in Node,
-// must give the same bytes. Needs web/build-wasm (scripts/test runs it).
+// must give the same bytes. The same for a manifest the CLI sealed
+// (web/wasm/manifest-vector.json) and the master key of a phrase. Needs
+// web/build-wasm (scripts/test runs it).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,4 +48,20 @@ test('the WASM build seals and roots byte for byte like the CLI', async () => {
   }
   // Bad input: a clear error.
   assert.throws(() => w.file_key(new Uint8Array(3), new Uint8Array(16)), /master key must be 32 bytes/);
+});
+
+test('the WASM build opens the manifests the CLI seals and derives the same master key', () => {
+  const w = require(join(wasmDir, 'pkg-node', 'masp_web_cipher.js'));
+  const v = JSON.parse(readFileSync(join(wasmDir, 'manifest-vector.json'), 'utf8'));
+  const master = hexToU8a(`0x${v.master}`);
+  const sealed = hexToU8a(`0x${v.sealed}`);
+  assert.deepEqual(JSON.parse(w.open_manifest(master, BigInt(v.request), sealed)), v.content);
+  // Bound to its file: another request's manifest does not open.
+  assert.throws(() => w.open_manifest(master, BigInt(v.request + 1), sealed), /cannot decrypt the manifest of file/);
+  // Altered: refused.
+  sealed[sealed.length - 1] ^= 1;
+  assert.throws(() => w.open_manifest(master, BigInt(v.request), sealed), /cannot decrypt/);
+  const normalized = w.normalize_phrase(v.phrase);
+  assert.equal(normalized, v.normalized);
+  assert.equal(u8aToHex(w.master_key(normalized, hexToU8a(`0x${v.public}`))).slice(2), v.master_key);
 });

@@ -39,7 +39,7 @@ use std::{
 use anyhow::{bail, Result};
 use masp_chain::{api::runtime_types::pallet_storage_market::types::ContractState, AccountId32};
 use masp_primitives::{
-    manifest::{ChunkSealing, Manifest, Shard},
+    manifest::{Manifest, Shard},
     market::ContractId,
 };
 use masp_proofs::Hash;
@@ -117,116 +117,7 @@ impl std::fmt::Display for Redundancy {
     }
 }
 
-/// Why a manifest's shards do not describe a file.
-#[derive(Debug, thiserror::Error)]
-pub enum BadManifest {
-    /// K, M or the size is out of range.
-    #[error("its layout: {0}")]
-    Layout(#[from] ShardError),
-    /// A shard the layout does not store.
-    #[error("it lists shard {0}, which its layout does not store")]
-    Unexpected(u32),
-    /// A shard listed twice.
-    #[error("it lists shard {0} twice")]
-    Duplicate(u32),
-    /// A stored shard missing from the list.
-    #[error("it does not list shard {0}, which its layout stores")]
-    Missing(usize),
-    /// A shard of the wrong size.
-    #[error("shard {shard} has {got} bytes, its layout {expected}")]
-    Size {
-        /// The shard.
-        shard: u32,
-        /// Bytes listed.
-        got: u64,
-        /// Bytes of the layout.
-        expected: u64,
-    },
-    /// A shard with the wrong number of chunk roots.
-    #[error("shard {shard} has {got} chunk roots, its size makes {expected} chunks")]
-    Chunks {
-        /// The shard.
-        shard: u32,
-        /// Roots listed.
-        got: usize,
-        /// Chunks of its size.
-        expected: u64,
-    },
-    /// Chunk roots that do not make up the shard's root.
-    #[error("the chunk roots of shard {0} do not make up its Merkle root: altered")]
-    Roots(u32),
-    /// A replica of a shard that is not listed.
-    #[error("contract {contract} holds shard {shard}, which is not listed")]
-    Replica {
-        /// The replica's contract.
-        contract: ContractId,
-        /// The shard it names.
-        shard: u32,
-    },
-}
-
-/// Checks that `shards` are exactly the stored shards of a `size`-byte file
-/// laid out K+M (sealed as `sealing`: a file key file is one K=1 shard),
-/// with sizes, chunk counts and chunk roots that make up their roots; returns
-/// the layout.
-pub fn check_shards(
-    sealing: ChunkSealing,
-    k: u32,
-    m: u32,
-    size: u64,
-    shards: &[Shard],
-) -> Result<Layout, BadManifest> {
-    let layout = Layout::new(k as usize, m as usize, size)?;
-    let stored: BTreeSet<usize> = match sealing {
-        // One ciphertext (the K = 1 shard 0's size), on every replica.
-        ChunkSealing::FileKey if k == 1 => [0].into(),
-        ChunkSealing::FileKey => return Err(BadManifest::Missing(0)),
-        ChunkSealing::ShardKeys => layout.stored_shards().collect(),
-    };
-    let mut seen = BTreeSet::new();
-    for s in shards {
-        let t = s.index as usize;
-        if !stored.contains(&t) {
-            return Err(BadManifest::Unexpected(s.index));
-        }
-        if !seen.insert(t) {
-            return Err(BadManifest::Duplicate(s.index));
-        }
-        if s.size != layout.shard_size(t) {
-            return Err(BadManifest::Size {
-                shard: s.index,
-                got: s.size,
-                expected: layout.shard_size(t),
-            });
-        }
-        if s.chunk_roots.len() as u64 != layout.shard_chunks(t) {
-            return Err(BadManifest::Chunks {
-                shard: s.index,
-                got: s.chunk_roots.len(),
-                expected: layout.shard_chunks(t),
-            });
-        }
-        if masp_proofs::root_of_chunk_roots(&mut s.chunk_roots.clone()) != s.root {
-            return Err(BadManifest::Roots(s.index));
-        }
-    }
-    if let Some(t) = stored.difference(&seen).next() {
-        return Err(BadManifest::Missing(*t));
-    }
-    Ok(layout)
-}
-
-/// [`check_shards`] of a whole manifest, and its replicas' shards.
-pub fn check_manifest_layout(m: &Manifest) -> Result<Layout, BadManifest> {
-    let layout = check_shards(m.sealing, m.k, m.m, m.size, &m.shards)?;
-    if let Some(r) = m.replicas.iter().find(|r| m.shard(r.shard).is_none()) {
-        return Err(BadManifest::Replica {
-            contract: r.contract,
-            shard: r.shard,
-        });
-    }
-    Ok(layout)
-}
+pub use masp_cipher::manifest::{check_manifest_layout, check_shards, BadManifest};
 
 /// Why a stripe could not be sealed from the source file.
 #[derive(Debug, thiserror::Error)]
@@ -533,7 +424,7 @@ pub fn health(m: &Manifest, live: &BTreeMap<ContractId, ChainContract>, epoch: u
 mod tests {
     use super::{upload::suggestion, *};
     use masp_chain::api::runtime_types::pallet_storage_market::types::Contract;
-    use masp_primitives::manifest::{KdfParams, Replica, MANIFEST_VERSION};
+    use masp_primitives::manifest::{ChunkSealing, KdfParams, Replica, MANIFEST_VERSION};
 
     fn layout_file(k: usize, m: usize, size: u64) -> (Vec<u8>, tempfile::NamedTempFile) {
         let data: Vec<u8> = (0..size).map(|i| (i * 131 % 251) as u8).collect();

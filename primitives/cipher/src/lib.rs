@@ -11,3 +11,5 @@
 
 pub mod crypto;
 pub mod erasure;
+pub mod keys;
+pub mod manifest;

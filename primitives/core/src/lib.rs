@@ -20,13 +20,14 @@ extern crate alloc;
 
 pub mod egress;
 pub mod endpoint;
-pub mod listing;
-pub mod manifest;
 pub mod market;
 pub mod relay;
 pub mod seal;
 pub mod ticket;
 pub mod traits;
+
+/// The client's file format (`masp-format`): file and listing manifests.
+pub use masp_format::{listing, manifest};
 
 use sp_runtime::{
     traits::{IdentifyAccount, Verify},

@@ -16,11 +16,7 @@ use sp_runtime::{helpers_128bit::multiply_by_rational_with_rounding, Rounding};
 /// Bytes in a GiB: the unit of price and deposit quotes.
 pub const GIB: u64 = 1 << 30;
 
-/// Identifies a storage contract (one replica of one request on one host).
-pub type ContractId = u64;
-
-/// Identifies a request of a Sender in the order book.
-pub type RequestId = u64;
+pub use masp_format::{ContractId, RequestId};
 
 /// Identifies an offer of a Host in the order book.
 pub type OfferId = u64;

@@ -10,6 +10,7 @@
 //! JavaScript); a wrong length is a JavaScript error that says which.
 
 use masp_cipher::crypto::{self, FileId, Key, ShardCipher};
+use masp_cipher::manifest::Sealing;
 use wasm_bindgen::prelude::*;
 
 fn key(b: &[u8], what: &str) -> Result<Key, JsError> {
@@ -136,4 +137,74 @@ pub fn root_of_chunk_roots(roots: &[u8]) -> Result<Vec<u8>, JsError> {
 #[wasm_bindgen]
 pub fn leaf_count(size: u64) -> u64 {
     masp_proofs::leaf_count(size)
+}
+
+/// A secret phrase as the master key is derived from it (words joined by
+/// single spaces, then a derivation path such as `//Alice`).
+#[wasm_bindgen]
+pub fn normalize_phrase(phrase: &str) -> String {
+    masp_cipher::keys::normalize_phrase(phrase)
+}
+
+/// The master key of the account whose public key is `public`, from its
+/// normalized phrase ([`normalize_phrase`]): Argon2id, 64 MiB, as the CLI.
+#[wasm_bindgen]
+pub fn master_key(normalized: &str, public: &[u8]) -> Result<Vec<u8>, JsError> {
+    let public: [u8; 32] = public
+        .try_into()
+        .map_err(|_| JsError::new(&format!("a public key is 32 bytes, not {}", public.len())))?;
+    masp_cipher::keys::master_key(normalized, &public)
+        .map(|k| k.to_vec())
+        .map_err(|e| JsError::new(&e.to_string()))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Opens and checks the manifest sealed for file (request) `request` under
+/// `master`, as the CLI does; its content as JSON: `request`, `file_id`,
+/// `name`, `size`, `sealing` (`"FileKey"` or `"ShardKeys"`), `k`, `m`,
+/// `created`, `updated`, `legacy` (sealed before manifests were bound to
+/// their file: check it against the chain), `shards` (`index`, `size`,
+/// `root`, `chunk_roots`, hex) and `replicas` (`contract`, `host`,
+/// `last_epoch`, `shard`). An error says why it cannot be used.
+#[wasm_bindgen]
+pub fn open_manifest(master: &[u8], request: u64, sealed: &[u8]) -> Result<String, JsError> {
+    let (m, sealing) =
+        masp_cipher::manifest::open_manifest(&key(master, "the master key")?, request, sealed)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(manifest_json(&m, sealing).to_string())
+}
+
+/// The JSON form of a manifest ([`open_manifest`]).
+pub fn manifest_json(m: &masp_format::manifest::Manifest, sealing: Sealing) -> serde_json::Value {
+    use masp_format::manifest::ChunkSealing;
+    serde_json::json!({
+        "request": m.request,
+        "file_id": hex(&m.file_id),
+        "name": String::from_utf8_lossy(&m.name),
+        "size": m.size,
+        "sealing": match m.sealing {
+            ChunkSealing::FileKey => "FileKey",
+            ChunkSealing::ShardKeys => "ShardKeys",
+        },
+        "k": m.k,
+        "m": m.m,
+        "created": m.created,
+        "updated": m.updated,
+        "legacy": sealing == Sealing::Legacy,
+        "shards": m.shards.iter().map(|s| serde_json::json!({
+            "index": s.index,
+            "size": s.size,
+            "root": hex(&s.root),
+            "chunk_roots": s.chunk_roots.iter().map(|r| hex(r)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "replicas": m.replicas.iter().map(|r| serde_json::json!({
+            "contract": r.contract,
+            "host": hex(&r.host),
+            "last_epoch": r.last_epoch,
+            "shard": r.shard,
+        })).collect::<Vec<_>>(),
+    })
 }

@@ -89,3 +89,90 @@ fn the_browser_seals_what_the_cli_seals() {
         "the sealing format changed: if on purpose, MASP_UPDATE_VECTORS=1 rewrites vectors.json"
     );
 }
+
+/// A manifest the CLI sealed, and the master key of a phrase: kept in
+/// `manifest-vector.json` (sealing is randomized, so the sealed bytes are
+/// made once, or again with `MASP_UPDATE_VECTORS=1`); here the CLI's code
+/// must open it to the content kept beside it, and
+/// `tests/e2e/wasm.test.mjs` checks that the WASM build does too.
+#[test]
+fn the_browser_opens_the_manifests_the_cli_seals() {
+    use masp_format::manifest::{ChunkSealing, KdfParams, Manifest, Replica, Shard};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifest-vector.json");
+    let master = [7u8; 32];
+    let request = 5u64;
+    let phrase =
+        "  bottom drive obey lake curtain smoke basket hold race lonely fit walk //Ferdie ";
+    let public = [0x11u8; 32];
+    if std::env::var_os("MASP_UPDATE_VECTORS").is_some() || !path.exists() {
+        let size = crypto::PLAIN_CHUNK as u64 + 1000;
+        let layout = masp_cipher::erasure::Layout::new(1, 0, size).unwrap();
+        let chunk_roots: Vec<[u8; 32]> = (0..layout.shard_chunks(0))
+            .map(|i| [i as u8 + 1; 32])
+            .collect();
+        let m = Manifest {
+            version: masp_format::manifest::MANIFEST_VERSION,
+            request,
+            file_id: [9; 16],
+            name: b"notes.txt".to_vec(),
+            size,
+            master_kdf: KdfParams {
+                m_kib: masp_cipher::keys::MASTER_M_KIB,
+                t: masp_cipher::keys::MASTER_T,
+                p: masp_cipher::keys::MASTER_P,
+            },
+            created: 1000,
+            updated: 2000,
+            sealing: ChunkSealing::ShardKeys,
+            k: 1,
+            m: 0,
+            shards: vec![Shard {
+                index: 0,
+                size: layout.shard_size(0),
+                root: masp_proofs::root_of_chunk_roots(&mut chunk_roots.clone()),
+                chunk_roots,
+            }],
+            replicas: vec![Replica {
+                contract: 3,
+                host: [4; 32],
+                last_epoch: 20,
+                shard: 0,
+            }],
+            history: Vec::new(),
+        };
+        let sealed = masp_cipher::manifest::seal_manifest(&master, request, &m);
+        let normalized = masp_cipher::keys::normalize_phrase(phrase);
+        let v = serde_json::json!({
+            "master": hex(&master),
+            "request": request,
+            "sealed": hex(&sealed),
+            "content": masp_web_cipher::manifest_json(&m, masp_cipher::manifest::Sealing::Bound),
+            "phrase": phrase,
+            "normalized": normalized,
+            "public": hex(&public),
+            "master_key": hex(&masp_cipher::keys::master_key(&normalized, &public).unwrap()),
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap() + "\n").unwrap();
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let unhex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let sealed = unhex(v["sealed"].as_str().unwrap());
+    let (m, sealing) = masp_cipher::manifest::open_manifest(&master, request, &sealed).unwrap();
+    assert_eq!(masp_web_cipher::manifest_json(&m, sealing), v["content"]);
+    // Another file's request: refused, as in the CLI.
+    assert!(masp_cipher::manifest::open_manifest(&master, request + 1, &sealed).is_err());
+    let normalized = masp_cipher::keys::normalize_phrase(v["phrase"].as_str().unwrap());
+    assert_eq!(normalized, v["normalized"].as_str().unwrap());
+    let public: [u8; 32] = unhex(v["public"].as_str().unwrap()).try_into().unwrap();
+    assert_eq!(
+        hex(&masp_cipher::keys::master_key(&normalized, &public).unwrap()),
+        v["master_key"].as_str().unwrap(),
+        "the master key's derivation changed: every stored file would be lost to its owner"
+    );
+}

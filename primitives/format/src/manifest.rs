@@ -22,7 +22,7 @@
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
 
-use crate::market::{ContractId, RequestId};
+use crate::{ContractId, RequestId};
 
 /// The format version this crate writes.
 pub const MANIFEST_VERSION: u8 = 3;
