@@ -78,8 +78,8 @@ function file(name, size) {
   return path;
 }
 
-async function put(path, extra = []) {
-  const r = await user.masp(['put', path, '--replicas', '2', '--duration', '6', '--wait', '60', ...extra]);
+async function put(path, extra = [], duration = 6) {
+  const r = await user.masp(['put', path, '--replicas', '2', '--duration', String(duration), '--wait', '60', ...extra]);
   return { ...r, id: Number(r.stdout.match(/as file (\d+)/)?.[1]) };
 }
 
@@ -343,7 +343,9 @@ test('every role has a console: masp hosts, masp sale status, masp insurance off
   r = await user.masp(['insurance', 'offers']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`${eve.address}  premium 0\\.5000% per epoch  cover up to 10 MASP`));
-  const f = await put(file('insured', 1 << 20));
+  // A long term: the cover starts at the next epoch, which must fall
+  // inside it even on a slow machine (a short term gave Insurance.TooLate).
+  const f = await put(file('insured', 1 << 20), [], 40);
   assert.equal(f.code, 0, f.stderr);
   const [[contract]] = await contractsOf(f.id);
   const backing = (await api.query.deposits.backings(contract)).unwrap().amount.toBigInt();
