@@ -433,7 +433,13 @@ fn resident(map: &memmap2::Mmap) -> bool {
 /// Writes `data` to `path` so that a crash leaves the old file or the new
 /// one: temp file in the same directory, fsync, rename, fsync the directory.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    write_new(path, data, false).map(drop)
+    write_new(path, data, false, 0o644).map(drop)
+}
+
+/// [`write_atomic`] for a secret (a private key): readable by its owner
+/// only, from the moment the file is created.
+pub fn write_private(path: &Path, data: &[u8]) -> io::Result<()> {
+    write_new(path, data, false, 0o600).map(drop)
 }
 
 /// Writes `data` to `path` only if no file is there yet, atomically (temp
@@ -444,12 +450,13 @@ pub fn write_once(path: &Path, data: &[u8]) -> io::Result<bool> {
     if fs::symlink_metadata(path).is_ok() {
         return Ok(false);
     }
-    write_new(path, data, true)
+    write_new(path, data, true, 0o644)
 }
 
 /// [`write_atomic`] (`once = false`: rename over the old file) or
-/// [`write_once`] (hard link, never replacing).
-fn write_new(path: &Path, data: &[u8], once: bool) -> io::Result<bool> {
+/// [`write_once`] (hard link, never replacing); a new file gets `mode`
+/// (less the umask).
+fn write_new(path: &Path, data: &[u8], once: bool, mode: u32) -> io::Result<bool> {
     let dir = path.parent().unwrap_or(Path::new("."));
     if fs::metadata(dir).is_err() {
         // A new folder (a contract's first chunk): its entry in the parent
@@ -466,7 +473,14 @@ fn write_new(path: &Path, data: &[u8], once: bool) -> io::Result<bool> {
         rand::random::<u64>()
     ));
     let result = (|| {
-        let mut f = File::create(&tmp)?;
+        let mut f = {
+            use std::os::unix::fs::OpenOptionsExt;
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&tmp)?
+        };
         f.write_all(data)?;
         f.sync_all()?;
         if once {

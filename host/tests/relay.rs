@@ -351,22 +351,9 @@ async fn bytes_beyond_the_credit_wait_for_a_receipt_and_stop_without_one() {
     let (status, body, _) = connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target))).await;
     assert_eq!(status, 402, "{body}");
     // With receipts as the bytes flow, it all goes through.
-    let relayed_before = {
-        // What the proxy counted so far for this payer (the stalled
-        // tunnel's bytes included).
-        let v: serde_json::Value = {
-            let mut h = TcpStream::connect(s.addr).await.unwrap();
-            let req = format!(
-                "GET /v1/relay/0x{} HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n",
-                hex::encode(payer.public_key().0)
-            );
-            h.write_all(req.as_bytes()).await.unwrap();
-            let mut out = String::new();
-            h.read_to_string(&mut out).await.unwrap();
-            serde_json::from_str(out.split("\r\n\r\n").nth(1).unwrap()).unwrap()
-        };
-        v["relayed"].as_u64().unwrap()
-    };
+    // What the proxy counted so far for this payer (the stalled tunnel's
+    // bytes included).
+    let relayed_before = relay_status(&s, &payer).await["relayed"].as_u64().unwrap();
     let mut paid = relayed_before;
     let payload = receipt_payload(&GENESIS, Service::Relay, 9, &s.proxy.public_key().0, paid);
     let r = WireReceipt {
@@ -542,9 +529,9 @@ async fn a_reopened_channel_starts_its_own_count() {
 }
 
 #[tokio::test]
-async fn bytes_are_counted_once_delivered() {
-    // A byte the target never took is not billed: up and down counts are
-    // what was written to the other side.
+async fn the_status_counts_what_a_tunnel_carried_both_ways() {
+    // What `GET /v1/relay/0x{payer}` reports as relayed (the count a client
+    // settles against) is every byte carried, up and down.
     let payer = dev::ferdie();
     let s = setup(&payer, 1 << 40, limits()).await;
     let (status, _, stream) =
@@ -556,18 +543,7 @@ async fn bytes_are_counted_once_delivered() {
     c.read_exact(&mut back).await.unwrap();
     drop(c);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let status = {
-        let mut h = TcpStream::connect(s.addr).await.unwrap();
-        let req = format!(
-            "GET /v1/relay/0x{} HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n",
-            hex::encode(payer.public_key().0)
-        );
-        h.write_all(req.as_bytes()).await.unwrap();
-        let mut out = String::new();
-        h.read_to_string(&mut out).await.unwrap();
-        serde_json::from_str::<serde_json::Value>(out.split("\r\n\r\n").nth(1).unwrap()).unwrap()
-    };
-    assert_eq!(status["relayed"], 2000);
+    assert_eq!(relay_status(&s, &payer).await["relayed"], 2000);
 }
 
 #[tokio::test]
@@ -659,6 +635,15 @@ async fn setup_tls(payer: &Keypair, tls: Option<Arc<masp_host::relay::tls::Proxy
         s._stop = stop;
     }
     s
+}
+
+/// What the proxy says of `payer` (`GET /v1/relay/0x{payer}`).
+async fn relay_status(s: &Setup, payer: &Keypair) -> serde_json::Value {
+    plain_get(
+        s,
+        &format!("/v1/relay/0x{}", hex::encode(payer.public_key().0)),
+    )
+    .await
 }
 
 async fn plain_get(s: &Setup, path: &str) -> serde_json::Value {

@@ -80,7 +80,7 @@ impl ProxyTls {
             _ => {
                 let made = rcgen::generate_simple_self_signed(vec!["masp-proxy".to_string()])?;
                 let (k, c) = (made.key_pair.serialize_der(), made.cert.der().to_vec());
-                crate::store::write_atomic(&key_path, &k).map_err(io_err(&key_path))?;
+                crate::store::write_private(&key_path, &k).map_err(io_err(&key_path))?;
                 crate::store::write_atomic(&cert_path, &c).map_err(io_err(&cert_path))?;
                 (k, c)
             }
@@ -124,6 +124,13 @@ mod tests {
         let genesis = [7u8; 32];
         let a = ProxyTls::load_or_create(dir.path(), &key, &genesis).unwrap();
         let b = ProxyTls::load_or_create(dir.path(), &key, &genesis).unwrap();
+        // The private key is its owner's alone.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "tls-key.der is mode {mode:o}");
         assert_eq!(
             a.cert_hash, b.cert_hash,
             "a restart serves the same certificate"
