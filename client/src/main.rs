@@ -802,8 +802,10 @@ async fn online(cli: &Cli) -> Result<()> {
     ctx.net = ctx.net.clone().with_relays(relays.clone());
     let receipts = relays.spawn_receipts();
     let result = dispatch(cli, &ctx).await;
-    receipts.abort();
+    // The last receipts while the per-proxy senders still run (an entry
+    // carrying an exit's last receipt keeps getting its own), then stop.
     relays.flush().await;
+    receipts.abort();
     for p in relays.proxies() {
         if p.relayed() > 0 || p.failed() {
             let settled = match p.settled() {

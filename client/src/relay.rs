@@ -40,6 +40,7 @@
 //!   own, or one reached over a VPN).
 
 use std::{
+    collections::HashMap,
     io,
     net::{IpAddr, SocketAddr},
     path::PathBuf,
@@ -264,14 +265,29 @@ pub struct Proxy {
     pin: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
     /// Where the count signed is kept between runs.
     record: PathBuf,
-    /// The route prefix its API is reached through (none: directly).
+    /// The route prefix its last working route reached it through (none:
+    /// directly); its receipts go the same way.
     via: Mutex<Vec<Arc<Proxy>>>,
+    /// The part it plays in this run's two-hop routes (see [`Role`]).
+    role: Mutex<Option<Role>>,
     /// The client its API calls go through (kept: one tunnel for many
     /// receipts), with the route it was made for.
     api: Mutex<Option<(Vec<[u8; 32]>, ApiClient)>>,
 }
 
 type ApiClient = Client<crate::hostapi::Connector, Full<Bytes>>;
+
+/// The part a proxy plays in a run with two hops, fixed the first time it
+/// plays one, so that no proxy learns both this machine's address (an
+/// entry's) and a host it talks to (an exit's). A proxy reached only
+/// through another one for its own API plays neither.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// Dialled directly: it knows this machine's address.
+    Entry,
+    /// Asked for a tunnel to a host: it knows the host.
+    Exit,
+}
 
 /// How a proxy has fared in this run.
 #[derive(Default, Debug)]
@@ -285,7 +301,18 @@ struct Health {
     /// Whether this machine itself failed to reach or talk to it (what
     /// is reported on chain).
     unreachable: bool,
+    /// As an entry: the exits that failed behind it since it last carried
+    /// a tunnel (an entry that fails with every exit is the likelier
+    /// culprit; at most the pool's size).
+    exits_failed: Vec<[u8; 32]>,
 }
+
+/// Distinct exits failing behind one entry, in a row, that set it aside.
+const ENTRY_BLAME: usize = 2;
+
+/// How long a pair of proxies whose route failed (beyond the entry, where
+/// either may be the cause) is not tried together.
+const PAIR_ASIDE: Duration = Duration::from_secs(60);
 
 /// How long a proxy that failed `strikes` times in a row is set aside.
 fn backoff(strikes: u32) -> Duration {
@@ -346,6 +373,38 @@ impl Proxy {
         let mut h = self.health();
         h.strikes = 0;
         h.until = None;
+        h.exits_failed.clear();
+    }
+
+    /// As an entry, `exit` failed behind it: whether that makes enough
+    /// distinct exits in a row to set the entry aside.
+    fn exit_failed_behind(&self, exit: [u8; 32]) -> bool {
+        let mut h = self.health();
+        if !h.exits_failed.contains(&exit) {
+            h.exits_failed.push(exit);
+        }
+        h.exits_failed.len() >= ENTRY_BLAME
+    }
+
+    fn role(&self) -> Option<Role> {
+        *self.role.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes on `role` unless it plays the other one: whether it may.
+    fn claim(&self, role: Role) -> bool {
+        let mut r = self.role.lock().unwrap_or_else(|e| e.into_inner());
+        match *r {
+            Some(had) => had == role,
+            None => {
+                *r = Some(role);
+                true
+            }
+        }
+    }
+
+    /// Whether it may play `role` (it plays it, or none yet).
+    fn may_be(&self, role: Role) -> bool {
+        self.role().is_none_or(|r| r == role)
     }
 }
 
@@ -365,8 +424,12 @@ enum DialError {
     /// failure, not the proxy's.
     Upstream(String),
     /// A proxy answered with a refusal that another route would get too
-    /// (an unregistered target, no allowance).
+    /// (an unregistered target, no allowance), or this machine could not
+    /// keep its count.
     Refused(String),
+    /// The route would give a proxy both parts (another dial claimed one
+    /// a moment ago): pick the routes again.
+    Role,
 }
 
 impl DialError {
@@ -424,6 +487,9 @@ pub struct Relays {
     bind: Option<IpAddr>,
     allow_private: bool,
     tls: Arc<rustls::ClientConfig>,
+    /// Pairs (entry, exit) set aside until then: their route failed beyond
+    /// the entry, where either may be the cause.
+    pairs: Mutex<HashMap<([u8; 32], [u8; 32]), std::time::Instant>>,
 }
 
 /// `host:port` of `uri` (the scheme's port if none), lower case.
@@ -448,21 +514,63 @@ impl Relays {
     }
 
     /// The routes to try now: every proxy not set aside (one hop), or every
-    /// pair of two of them (two hops), in pool order.
+    /// pair of two of them (two hops) whose entry may be an entry and exit
+    /// an exit ([`Role`]) and that is not set aside as a pair, in pool
+    /// order.
     fn routes(&self) -> Vec<Vec<Arc<Proxy>>> {
-        let alive: Vec<&Arc<Proxy>> = self.proxies.iter().filter(|p| !p.is_set_aside()).collect();
+        let now = std::time::Instant::now();
+        let alive: Vec<&Arc<Proxy>> = self
+            .proxies
+            .iter()
+            .filter(|p| !p.is_set_aside_at(now))
+            .collect();
         if self.hops == 1 {
             return alive.into_iter().map(|p| vec![p.clone()]).collect();
         }
+        let pairs = self.pairs.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::new();
-        for a in &alive {
-            for b in &alive {
-                if !Arc::ptr_eq(a, b) {
+        for a in alive.iter().filter(|a| a.may_be(Role::Entry)) {
+            for b in alive.iter().filter(|b| b.may_be(Role::Exit)) {
+                let aside = pairs
+                    .get(&(a.account.0, b.account.0))
+                    .is_some_and(|t| now < *t);
+                if !Arc::ptr_eq(a, b) && !aside {
                     out.push(vec![(*a).clone(), (*b).clone()]);
                 }
             }
         }
         out
+    }
+
+    /// The route `p`'s receipts and API calls take now: directly to an
+    /// entry (or with one hop); else the route its last tunnel took, or,
+    /// if a proxy of that one is set aside, through another proxy that may
+    /// be an entry. `None`: no such route now (never directly to a proxy
+    /// that is not an entry).
+    fn receipt_route(&self, p: &Arc<Proxy>) -> Option<Vec<Arc<Proxy>>> {
+        if self.hops == 1 || p.role() == Some(Role::Entry) {
+            return Some(Vec::new());
+        }
+        let via = p.via.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if !via.is_empty() && via.iter().all(|v| !v.is_set_aside()) {
+            return Some(via);
+        }
+        self.proxies
+            .iter()
+            .find(|o| !Arc::ptr_eq(o, p) && !o.is_set_aside() && o.may_be(Role::Entry))
+            .map(|o| vec![o.clone()])
+    }
+
+    /// After a failure beyond the entry of a two-hop route: that pair is
+    /// not tried again for a while, and an entry behind which
+    /// [`ENTRY_BLAME`] distinct exits failed in a row is set aside (neither
+    /// is reported: which one failed is not known). Whether the entry was.
+    fn pair_failed(&self, entry: &Proxy, exit: &Proxy) -> bool {
+        self.pairs.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            (entry.account.0, exit.account.0),
+            std::time::Instant::now() + PAIR_ASIDE,
+        );
+        entry.exit_failed_behind(exit.account.0) && entry.set_aside(false)
     }
 
     /// A stream to `target` (`host:port`) through the first route that
@@ -487,9 +595,13 @@ impl Relays {
             };
             match self.dial_route(&route, target).await {
                 Ok(s) => {
-                    route.iter().for_each(|p| p.worked());
+                    for (i, p) in route.iter().enumerate() {
+                        p.worked();
+                        *p.via.lock().unwrap_or_else(|e| e.into_inner()) = route[..i].to_vec();
+                    }
                     return Ok(s);
                 }
+                Err(DialError::Role) => continue,
                 Err(DialError::Refused(why)) => {
                     return Err(io::Error::new(io::ErrorKind::PermissionDenied, why))
                 }
@@ -504,6 +616,17 @@ impl Relays {
                     let Some(p) = route.get(index).or(route.last()) else {
                         return Err(io::Error::other("an empty proxy route"));
                     };
+                    if let Some(entry) = index.checked_sub(1).and_then(|e| route.get(e)) {
+                        if self.pair_failed(entry, p) {
+                            eprintln!(
+                                "warning: proxy {} ({}) failed with {ENTRY_BLAME} exits behind it \
+                                 ({why}); using other entries",
+                                entry.account, entry.endpoint
+                            );
+                        }
+                        tried.push(format!("{} behind {}: {why}", p.endpoint, entry.endpoint));
+                        continue;
+                    }
                     if p.set_aside(unreachable) {
                         eprintln!(
                             "warning: proxy {} ({}) failed: {why}; using the others",
@@ -672,14 +795,25 @@ impl Relays {
         target: &'a str,
     ) -> BoxFuture<'a, Result<Box<dyn Io>, DialError>> {
         Box::pin(async move {
-            for (i, p) in route.iter().enumerate() {
-                self.session(p, &route[..i])
-                    .await
-                    .map_err(|e| DialError::proxy(i, format!("{e:#}")))?;
-            }
             let Some(first) = route.first() else {
                 return Err(DialError::Refused("an empty route".into()));
             };
+            if self.hops > 1 {
+                let to_host = !self.proxies.iter().any(|p| p.authority == target);
+                if to_host && route.len() < 2 {
+                    return Err(DialError::Refused(format!(
+                        "a route of one proxy to {target} with --hops {}",
+                        self.hops
+                    )));
+                }
+                let exit_ok = !to_host || route.last().is_some_and(|l| l.claim(Role::Exit));
+                if !first.claim(Role::Entry) || !exit_ok {
+                    return Err(DialError::Role);
+                }
+            }
+            for (i, p) in route.iter().enumerate() {
+                self.session(p, &route[..i], i).await?;
+            }
             let tcp = self.tcp(first).await.map_err(|why| DialError::Proxy {
                 index: 0,
                 why,
@@ -737,6 +871,15 @@ impl Relays {
                 .find(|p| p.authority == target)
                 .ok_or_else(|| io::Error::other(format!("{target} is not a proxy of the pool")))?;
             debug_assert!(p.host == host && p.port == port);
+            if self.hops > 1 && p.role() != Some(Role::Entry) {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "proxy {} is not an entry of this run's routes: not dialled directly",
+                        p.endpoint
+                    ),
+                ));
+            }
             return self
                 .tcp(p)
                 .await
@@ -748,10 +891,17 @@ impl Relays {
             .iter()
             .find(|p| p.authority == target)
             .ok_or_else(|| io::Error::other(format!("{target} is not a proxy of the pool")))?;
+        self.ensure_pin(p, via)
+            .await
+            .map_err(|e| io::Error::new(io::ErrorKind::ConnectionRefused, format!("{e:#}")))?;
         let io = self.dial_route(via, target).await.map_err(|e| match e {
             DialError::Proxy { why, .. } | DialError::Refused(why) | DialError::Upstream(why) => {
                 io::Error::new(io::ErrorKind::ConnectionRefused, why)
             }
+            DialError::Role => io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                format!("{target} plays another part in this run's routes"),
+            ),
         })?;
         tls_to(p, io)
             .await
@@ -787,20 +937,24 @@ impl Relays {
     }
 
     /// `p`'s session, set up on first use: where this run's count starts,
-    /// asked of the proxy through `via` (the route's proxies before it; if
-    /// any, the proxy's TLS identity is learnt first, and everything after
-    /// goes over TLS to it).
-    async fn session(self: &Arc<Self>, p: &Arc<Proxy>, via: &[Arc<Proxy>]) -> Result<Session> {
-        *p.via.lock().unwrap_or_else(|e| e.into_inner()) = via.to_vec();
+    /// asked of the proxy through `via` (the route's proxies before it, `i`
+    /// of them; if any, the proxy's TLS identity is learnt first, and
+    /// everything after goes over TLS to it). A proxy that fails to answer
+    /// is the route's proxy `i` failing (reported if reached directly).
+    async fn session(
+        self: &Arc<Self>,
+        p: &Arc<Proxy>,
+        via: &[Arc<Proxy>],
+        i: usize,
+    ) -> Result<Session, DialError> {
+        let fault = move |e: anyhow::Error| DialError::Proxy {
+            index: i,
+            why: format!("{e:#}"),
+            unreachable: i == 0,
+        };
+        self.ensure_pin(p, via).await.map_err(fault)?;
         p.session
             .get_or_try_init(|| async {
-                if !via.is_empty() && p.pin.get().is_none() {
-                    let pin = self
-                        .fetch_pin(p, via)
-                        .await
-                        .context("learning the proxy's TLS identity")?;
-                    let _ = p.pin.set(pin);
-                }
                 let me = hex::encode(self.keypair.public_key().0);
                 // A channel opened a moment ago counts at the proxy once the
                 // block holding it is final: wait for that a while.
@@ -809,40 +963,27 @@ impl Relays {
                     let status = self
                         .call_api(p, via, Method::GET, &format!("/v1/relay/0x{me}"))
                         .await
-                        .context("asking the proxy for this account's relay status")?;
+                        .context("asking the proxy for this account's relay status")
+                        .map_err(fault)?;
                     if status["channel"].as_u64() == Some(p.channel) {
                         break status;
                     }
                     if tokio::time::Instant::now() >= until {
-                        bail!(
+                        return Err(fault(anyhow!(
                             "the proxy does not see relay channel {} (it sees {}) a minute \
                              after it opened",
                             p.channel,
                             status["channel"]
-                        );
+                        )));
                     }
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 };
                 let relayed = status["relayed"].as_u64().unwrap_or(0);
                 let credit = status["credit"].as_u64().unwrap_or(0);
-                let record = read_record(&p.record);
                 let mut signed = p.signed.lock().await;
-                let mut base = record
-                    .count
-                    .max(p.paid)
-                    .max(self.own_best(p, &status))
-                    .max(*signed);
-                if relayed > base {
-                    let owed = relayed - base;
-                    if record.open {
-                        // A run of this machine was cut short: it carried
-                        // bytes it did not sign for, at most the credit.
-                        base = base.saturating_add(owed.min(credit).min(MAX_UNSIGNED));
-                    } else if owed <= SETTLE_SLACK {
-                        base = relayed;
-                    }
-                }
-                // Open until the last receipt of this run is delivered.
+                let known = p.paid.max(self.own_best(p, &status)).max(*signed);
+                let base = start_count(read_record(&p.record), known, relayed, credit);
+                // Open until the run's last receipt is signed.
                 write_record(
                     &p.record,
                     Record {
@@ -850,7 +991,12 @@ impl Relays {
                         open: true,
                     },
                 )
-                .with_context(|| format!("keeping the relay count in {}", p.record.display()))?;
+                .map_err(|e| {
+                    DialError::Refused(format!(
+                        "cannot keep the relay count in {}: {e}",
+                        p.record.display()
+                    ))
+                })?;
                 *signed = base;
                 p.meter
                     .step
@@ -859,6 +1005,20 @@ impl Relays {
             })
             .await
             .copied()
+    }
+
+    /// Learns `p`'s TLS identity if it is reached through `via` (not
+    /// directly) and it is not known yet, whatever part it played before.
+    async fn ensure_pin(self: &Arc<Self>, p: &Arc<Proxy>, via: &[Arc<Proxy>]) -> Result<()> {
+        if via.is_empty() || p.pin.get().is_some() {
+            return Ok(());
+        }
+        let pin = self
+            .fetch_pin(p, via)
+            .await
+            .context("learning the proxy's TLS identity")?;
+        let _ = p.pin.set(pin);
+        Ok(())
     }
 
     /// The best receipt `p` says it holds, if it shows this account's
@@ -948,8 +1108,8 @@ impl Relays {
         pinned_tls(cert)
     }
 
-    /// Signs a receipt for `count` on `p`'s channel and sends it (through
-    /// the route `p` was reached by, or another live one).
+    /// Signs a receipt for `count` on `p`'s channel and sends it (by
+    /// [`Relays::receipt_route`]).
     async fn deliver(self: &Arc<Self>, p: &Arc<Proxy>, count: u64) -> Result<()> {
         let payload = receipt_payload(
             &self.genesis,
@@ -963,19 +1123,13 @@ impl Relays {
             bytes: count,
             signature: self.keypair.sign(&payload).0,
         };
-        let via = p.via.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let via: Vec<Arc<Proxy>> = if via.iter().any(|v| v.is_set_aside()) {
-            // The route it was reached through lost a proxy: through any
-            // other live one (never directly, if it was reached through one).
-            self.proxies
-                .iter()
-                .filter(|o| !o.is_set_aside() && !Arc::ptr_eq(o, p))
-                .take(via.len())
-                .cloned()
-                .collect()
-        } else {
-            via
-        };
+        let via = self.receipt_route(p).ok_or_else(|| {
+            anyhow!(
+                "no route to proxy {} for its receipt now (the proxy it was reached through \
+                 failed, and no other may be an entry)",
+                p.endpoint
+            )
+        })?;
         let me = hex::encode(self.keypair.public_key().0);
         self.call_api(
             p,
@@ -1020,7 +1174,9 @@ impl Relays {
                     loop {
                         let due = p.meter.due.notified();
                         let _ = tokio::time::timeout(Duration::from_millis(500), due).await;
-                        if p.is_set_aside() || p.session.get().is_none() {
+                        // A proxy set aside still gets its receipts: tunnels
+                        // through it may be under way, and stall without.
+                        if p.session.get().is_none() {
                             continue;
                         }
                         if let Err(e) = me.send_receipt(&p).await {
@@ -1036,10 +1192,13 @@ impl Relays {
 
     /// Sends the last receipts (exit proxies first: their receipts travel
     /// through the entry proxies, which are paid for those bytes too), pays
-    /// a proxy that counts at most [`SETTLE_SLACK`] more than this side,
-    /// and closes each record whose last receipt was delivered. Failures
-    /// are reported, not fatal: the proxy then holds an older receipt and
-    /// the allowance keeps the rest.
+    /// what a proxy counts beyond this side up to [`SETTLE_SLACK`], and
+    /// closes each record, whatever the proxy made of its last receipt (a
+    /// proxy that refuses it gets nothing more for it from a later run).
+    /// Call it while [`Relays::spawn_receipts`] still runs: the entries'
+    /// receipts keep flowing while the exits' last ones pass through them.
+    /// Failures are reported, not fatal: the proxy then holds an older
+    /// receipt and the allowance keeps the rest.
     pub async fn flush(self: &Arc<Self>) {
         let mut order: Vec<&Arc<Proxy>> = self.proxies.iter().collect();
         order.sort_by_key(|p| {
@@ -1055,35 +1214,71 @@ impl Relays {
                     p.account, p.endpoint
                 );
             }
+            let signed = *p.signed.lock().await;
+            let count = read_record(&p.record).count.max(signed);
+            if let Err(e) = write_record(&p.record, Record { count, open: false }) {
+                eprintln!(
+                    "warning: cannot close the relay count in {}: {e}",
+                    p.record.display()
+                );
+            }
         }
     }
 
     async fn settle(self: &Arc<Self>, p: &Arc<Proxy>) -> Result<()> {
         let count = self.send_receipt(p).await?;
-        let via = p.via.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let via = self
+            .receipt_route(p)
+            .ok_or_else(|| anyhow!("no route to proxy {} now", p.endpoint))?;
         let me = hex::encode(self.keypair.public_key().0);
         let status = self
             .call_api(p, &via, Method::GET, &format!("/v1/relay/0x{me}"))
             .await?;
         let relayed = status["relayed"].as_u64().unwrap_or(0);
-        let mut count = count;
-        if relayed > count && relayed - count <= SETTLE_SLACK {
+        let to = settle_count(count, relayed);
+        if to > count {
             let mut signed = p.signed.lock().await;
             write_record(
                 &p.record,
                 Record {
-                    count: relayed,
+                    count: to,
                     open: true,
                 },
             )?;
-            self.deliver(p, relayed).await?;
-            *signed = relayed;
-            p.settled.store(relayed - count, Ordering::Relaxed);
-            count = relayed;
+            self.deliver(p, to).await?;
+            *signed = to;
+            p.settled.store(to - count, Ordering::Relaxed);
         }
-        write_record(&p.record, Record { count, open: false })?;
         Ok(())
     }
+}
+
+/// Where a run's count at a proxy starts: the highest of this machine's
+/// `record` and what is `known` to be signed or paid (the chain's payment,
+/// the proxy's copy of this account's best receipt); plus, if the last run
+/// was cut short (its record still open), what the proxy counts beyond
+/// that, up to its `credit` and [`MAX_UNSIGNED`]: bytes that run carried
+/// and never signed for. After a run that ended normally nothing is added
+/// here: its settle paid what the proxy counted beyond it, up to
+/// [`SETTLE_SLACK`] ([`settle_count`]), and the rest is paid down by later
+/// settles.
+fn start_count(record: Record, known: u64, relayed: u64, credit: u64) -> u64 {
+    let base = record.count.max(known);
+    if record.open && relayed > base {
+        base.saturating_add((relayed - base).min(credit).min(MAX_UNSIGNED))
+    } else {
+        base
+    }
+}
+
+/// The count a run's last receipt signs: this side's `count`, plus what the
+/// proxy counts beyond it (`relayed`: bytes delivered that a closing
+/// connection never read) up to [`SETTLE_SLACK`]. A gap larger than that,
+/// from one run or several, shrinks by the slack each run, so it never
+/// grows into the proxy's credit and stops the tunnels; a proxy that
+/// counts bytes it never carried gains at most the slack per run.
+fn settle_count(count: u64, relayed: u64) -> u64 {
+    count.saturating_add(relayed.saturating_sub(count).min(SETTLE_SLACK))
 }
 
 /// A TLS client configuration that accepts exactly the certificate whose
@@ -1348,6 +1543,7 @@ pub async fn prepare(ctx: &Ctx, opts: &RelayOptions) -> Result<Arc<Relays>> {
             paid,
             record: ctx.home.join("relay").join(format!("{channel}.count")),
             via: Mutex::new(Vec::new()),
+            role: Mutex::new(None),
             api: Mutex::new(None),
         }));
     }
@@ -1359,6 +1555,7 @@ pub async fn prepare(ctx: &Ctx, opts: &RelayOptions) -> Result<Arc<Relays>> {
         bind: opts.bind,
         allow_private,
         tls: ctx.net.tls(),
+        pairs: Mutex::default(),
     }))
 }
 
@@ -1448,12 +1645,18 @@ mod tests {
     }
 
     fn a_proxy() -> Proxy {
+        proxy_at(1, "http://127.0.0.3:1", PathBuf::from("/nonexistent"))
+    }
+
+    /// A proxy of account `[n; 32]` at `endpoint`, on channel 1.
+    fn proxy_at(n: u8, endpoint: &str, record: PathBuf) -> Proxy {
+        let (authority, host, port) = authority(&endpoint.parse().unwrap()).unwrap();
         Proxy {
-            account: AccountId32([1; 32]),
-            endpoint: "http://127.0.0.3:1".into(),
-            authority: "127.0.0.3:1".into(),
-            host: "127.0.0.3".into(),
-            port: 1,
+            account: AccountId32([n; 32]),
+            endpoint: endpoint.into(),
+            authority,
+            host,
+            port,
             channel: 1,
             paid: 0,
             meter: Arc::new(Meter::new()),
@@ -1462,10 +1665,227 @@ mod tests {
             health: Mutex::default(),
             settled: AtomicU64::new(0),
             pin: std::sync::OnceLock::new(),
-            record: PathBuf::from("/nonexistent"),
+            record,
             via: Mutex::new(Vec::new()),
+            role: Mutex::new(None),
             api: Mutex::new(None),
         }
+    }
+
+    fn pool(proxies: Vec<Proxy>, hops: usize) -> Arc<Relays> {
+        Arc::new(Relays {
+            proxies: proxies.into_iter().map(Arc::new).collect(),
+            hops,
+            genesis: [7; 32],
+            keypair: Keypair::from_secret_key([9; 32]).unwrap(),
+            bind: None,
+            allow_private: true,
+            tls: pinned_tls([0; 32]).unwrap(),
+            pairs: Mutex::default(),
+        })
+    }
+
+    /// A hostile (or broken) proxy on `ip`: its API answers this run's
+    /// session, and it answers every CONNECT with `502` (whatever the
+    /// target: another proxy or a host).
+    async fn proxy_that_answers_502(ip: &str) -> String {
+        let l = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut b = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if c.read(&mut b).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(b[0]);
+                    }
+                    let (status, body) = if head.starts_with(b"CONNECT ") {
+                        ("502 Bad Gateway", "cannot reach it".to_string())
+                    } else if head.starts_with(b"GET /v1/relay/0x") {
+                        (
+                            "200 OK",
+                            r#"{"channel":1,"relayed":0,"credit":1048576,"best":0}"#.to_string(),
+                        )
+                    } else {
+                        ("404 Not Found", String::new())
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = c.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[test]
+    fn a_run_starts_from_the_highest_count_known_and_pays_a_cut_run_once() {
+        let closed = |count| Record { count, open: false };
+        let open = |count| Record { count, open: true };
+        // The highest of the record and what is known signed or paid.
+        assert_eq!(start_count(closed(100), 40, 100, 1 << 20), 100);
+        assert_eq!(start_count(closed(40), 100, 100, 1 << 20), 100);
+        // A run that ended normally: the proxy's higher count adds nothing
+        // (its settle paid the slack already; not twice).
+        assert_eq!(start_count(closed(100), 0, 100 + 200_000, 1 << 20), 100);
+        assert_eq!(start_count(closed(100), 0, 100 + (64 << 20), 1 << 20), 100);
+        // A run cut short: what the proxy counts beyond, up to its credit
+        // and to MAX_UNSIGNED.
+        assert_eq!(start_count(open(100), 0, 5100, 1 << 20), 5100);
+        assert_eq!(
+            start_count(open(100), 0, 100 + (8 << 20), 1 << 20),
+            100 + (1 << 20)
+        );
+        assert_eq!(
+            start_count(open(100), 0, u64::MAX, 1 << 40),
+            100 + MAX_UNSIGNED
+        );
+        // A proxy counting less than this side: this side's count.
+        assert_eq!(start_count(open(100), 0, 50, 1 << 20), 100);
+    }
+
+    #[test]
+    fn a_settle_pays_the_proxys_extra_count_a_slack_at_a_time() {
+        assert_eq!(settle_count(1000, 900), 1000, "never below this side");
+        assert_eq!(settle_count(1000, 1000 + 4096), 1000 + 4096);
+        // A larger gap (from this run or earlier ones) shrinks by the
+        // slack each run rather than staying to eat the proxy's credit.
+        let mut count = 1000;
+        let relayed = 1000 + 3 * SETTLE_SLACK + 10;
+        for _ in 0..3 {
+            count = settle_count(count, relayed);
+        }
+        assert_eq!(count, relayed - 10);
+        assert_eq!(settle_count(count, relayed), relayed);
+    }
+
+    #[test]
+    fn with_two_hops_no_proxy_is_both_an_entry_and_an_exit() {
+        let r = pool(
+            (1..=3)
+                .map(|n| proxy_at(n, &format!("http://127.0.0.{n}:1"), "/x".into()))
+                .collect(),
+            2,
+        );
+        let [a, b, c] = [0, 1, 2].map(|i| r.proxies[i].clone());
+        let names = |routes: Vec<Vec<Arc<Proxy>>>| -> Vec<(u8, u8)> {
+            routes
+                .iter()
+                .map(|x| (x[0].account.0[0], x[1].account.0[0]))
+                .collect()
+        };
+        assert_eq!(r.routes().len(), 6);
+        assert!(a.claim(Role::Entry) && b.claim(Role::Exit));
+        assert!(!a.claim(Role::Exit) && !b.claim(Role::Entry));
+        assert_eq!(names(r.routes()), [(1, 2), (1, 3), (3, 2)]);
+        // The entry's receipts go directly; the exit's through an entry,
+        // never directly.
+        assert!(r.receipt_route(&a).unwrap().is_empty());
+        *b.via.lock().unwrap() = vec![a.clone()];
+        assert!(Arc::ptr_eq(&r.receipt_route(&b).unwrap()[0], &a));
+        // Its entry set aside: through another that may be one.
+        a.set_aside(false);
+        assert!(Arc::ptr_eq(&r.receipt_route(&b).unwrap()[0], &c));
+        // None left: no route (not directly to the exit).
+        assert!(c.claim(Role::Exit));
+        assert!(r.receipt_route(&b).is_none());
+    }
+
+    #[test]
+    fn a_failure_beyond_the_entry_sets_the_pair_aside_and_blames_an_entry_failing_every_exit() {
+        let r = pool(
+            (1..=3)
+                .map(|n| proxy_at(n, &format!("http://127.0.0.{n}:1"), "/x".into()))
+                .collect(),
+            2,
+        );
+        let [a, b, c] = [0, 1, 2].map(|i| r.proxies[i].clone());
+        assert!(!r.pair_failed(&a, &b), "one exit failing: the pair only");
+        assert!(!a.is_set_aside() && !b.is_set_aside());
+        assert!(!r
+            .routes()
+            .iter()
+            .any(|x| Arc::ptr_eq(&x[0], &a) && Arc::ptr_eq(&x[1], &b)));
+        // Another exit failing behind the same entry: the entry is set
+        // aside (not reported: it may be the exits after all).
+        assert!(r.pair_failed(&a, &c));
+        assert!(a.is_set_aside() && !a.health().unreachable);
+        assert!(!b.is_set_aside() && !c.is_set_aside());
+        // A tunnel through it forgives it.
+        a.worked();
+        assert!(!r.pair_failed(&a, &b));
+    }
+
+    #[tokio::test]
+    async fn a_hostile_entry_cannot_get_the_exits_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = proxy_that_answers_502("127.0.0.3").await;
+        // The exits are never reached (the entry answers for them).
+        let r = pool(
+            vec![
+                proxy_at(1, &entry, dir.path().join("1")),
+                proxy_at(2, "http://127.0.0.4:9", dir.path().join("2")),
+                proxy_at(3, "http://127.0.0.6:9", dir.path().join("3")),
+            ],
+            2,
+        );
+        let err = match r.dial("127.0.0.9:1").await {
+            Ok(_) => panic!("a route through a proxy that refuses every tunnel"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("not connecting directly"), "{err}");
+        let [a, b, c] = [0, 1, 2].map(|i| r.proxies[i].clone());
+        assert!(a.is_set_aside(), "the entry behind which every exit failed");
+        assert!(!b.is_set_aside() && !c.is_set_aside(), "{err}");
+        // Nothing to report on chain: no proxy was unreachable from here.
+        assert!([&a, &b, &c].iter().all(|p| !p.health().unreachable));
+    }
+
+    #[tokio::test]
+    async fn a_502_for_the_host_is_the_hosts_failure_not_the_proxys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = proxy_that_answers_502("127.0.0.3").await;
+        let r = pool(vec![proxy_at(1, &p, dir.path().join("1"))], 1);
+        let err = match r.dial("127.0.0.9:1").await {
+            Ok(_) => panic!("the proxy answered 502"),
+            Err(e) => e,
+        };
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        assert!(err.to_string().contains("HTTP 502"), "{err}");
+        assert!(!r.proxies[0].is_set_aside() && !r.proxies[0].failed());
+        // Its session started, its record is open for this run.
+        assert!(read_record(&dir.path().join("1")).open);
+    }
+
+    #[tokio::test]
+    async fn a_run_closes_its_record_even_if_the_proxy_refuses_the_last_receipt() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = dir.path().join("1");
+        // Nothing listens there: the last receipt cannot be delivered.
+        let r = pool(vec![proxy_at(1, "http://127.0.0.3:9", record.clone())], 1);
+        let p = r.proxies[0].clone();
+        p.session.set(Session { base: 100 }).unwrap();
+        *p.signed.lock().await = 100;
+        p.meter.add(50);
+        r.flush().await;
+        // Closed, at the count signed for the bytes carried: the next run
+        // adds nothing for them.
+        assert_eq!(
+            read_record(&record),
+            Record {
+                count: 150,
+                open: false
+            }
+        );
+        assert_eq!(
+            start_count(read_record(&record), 0, 150 + (8 << 20), 1 << 20),
+            150
+        );
     }
 
     #[test]

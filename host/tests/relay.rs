@@ -520,12 +520,103 @@ async fn a_reopened_channel_starts_its_own_count() {
     );
     open_channel(&s, &payer, 10);
     tokio::time::sleep(Duration::from_millis(100)).await;
+    // A receipt on the new channel before any tunnel on it: the old
+    // channel's count is not taken as the new one's.
+    let payload = receipt_payload(&GENESIS, Service::Relay, 10, &s.proxy.public_key().0, 1000);
+    let r = WireReceipt {
+        channel: 10,
+        bytes: 1000,
+        signature: payer.sign(&payload).0,
+    };
+    let (status, answer) = raw_post_answer(&s, &payer, &hex::encode(r.to_bytes())).await;
+    assert_eq!(status, 200, "{answer}");
+    let st = relay_status(&s, &payer).await;
+    assert_eq!(st["channel"], 10);
+    assert!(
+        st["relayed"].as_u64().unwrap() <= 1000,
+        "the old channel's bytes counted on the new one: {st}"
+    );
     assert_eq!(
         connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target)))
             .await
             .0,
         200
     );
+}
+
+#[tokio::test]
+async fn tunnels_copying_at_once_stay_within_one_credit() {
+    // Each read is reserved against the credit before it is let through:
+    // tunnels racing for the last room cannot all pass on it.
+    let payer = dev::ferdie();
+    let s = setup(&payer, 1 << 40, limits()).await;
+    let mut streams = Vec::new();
+    for _ in 0..8 {
+        let (status, body, stream) =
+            connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target))).await;
+        assert_eq!(status, 200, "{body}");
+        streams.push(stream.unwrap());
+    }
+    let go = Arc::new(tokio::sync::Barrier::new(streams.len()));
+    let mut tasks = Vec::new();
+    for c in streams {
+        let go = go.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut r, mut w) = c.into_split();
+            go.wait().await;
+            let writer = tokio::spawn(async move {
+                let chunk = vec![1u8; 16 << 10];
+                for _ in 0..16 {
+                    if w.write_all(&chunk).await.is_err() {
+                        break;
+                    }
+                }
+                w
+            });
+            let mut buf = vec![0u8; 64 << 10];
+            while let Ok(Ok(n)) =
+                tokio::time::timeout(Duration::from_secs(5), r.read(&mut buf)).await
+            {
+                if n == 0 {
+                    break;
+                }
+            }
+            drop(writer.await);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let relayed = relay_status(&s, &payer).await["relayed"].as_u64().unwrap();
+    assert!(
+        relayed <= CREDIT,
+        "{relayed} bytes relayed on a credit of {CREDIT} with no receipt"
+    );
+    assert!(relayed > 0);
+}
+
+#[tokio::test]
+async fn a_payer_out_of_live_authorizations_is_told_to_wait_not_that_its_authorization_is_bad() {
+    let payer = dev::ferdie();
+    let s = setup(
+        &payer,
+        1 << 40,
+        RelayLimits {
+            nonces_per_payer: 2,
+            ..limits()
+        },
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(
+            connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target)))
+                .await
+                .0,
+            200
+        );
+    }
+    let (status, body, _) = connect(&s, &s.target, Some(&auth(&payer, &s.proxy, &s.target))).await;
+    assert_eq!(status, 429, "{body}");
 }
 
 #[tokio::test]

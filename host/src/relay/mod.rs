@@ -246,6 +246,10 @@ pub struct RelayLimits {
     /// The local address connections to targets leave from (none: the
     /// system's choice).
     pub outgoing_address: Option<IpAddr>,
+    /// Live tunnel authorizations kept per payer (to refuse replays until
+    /// they expire); a payer holding more is answered 429 until some
+    /// expire.
+    pub nonces_per_payer: usize,
 }
 
 impl Default for RelayLimits {
@@ -261,6 +265,7 @@ impl Default for RelayLimits {
             allow_private_targets: false,
             log_client_addresses: false,
             outgoing_address: None,
+            nonces_per_payer: 4096,
         }
     }
 }
@@ -374,6 +379,10 @@ struct Meter {
     /// The channel it counts for (a reopened channel starts a new meter).
     channel: u64,
     relayed: AtomicU64,
+    /// Bytes read and let through the credit check, not yet written:
+    /// counted against the credit with `relayed`, so that tunnels copying
+    /// at once cannot all pass on the same room.
+    reserved: AtomicU64,
     /// What was covered when it started (the chain's payment, or the best
     /// receipt held then): bytes up to it need no new receipt.
     floor: u64,
@@ -381,10 +390,38 @@ struct Meter {
 }
 
 impl Meter {
-    /// Counts `n` bytes carried (written to the other side).
+    /// Counts `n` reserved bytes carried (written to the other side).
     fn carried(&self, n: u64) {
         self.relayed.fetch_add(n, Ordering::AcqRel);
+        self.release(n);
     }
+
+    /// Gives back `n` reserved bytes not carried (the write failed).
+    fn release(&self, n: u64) {
+        let _ = self
+            .reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+                Some(r.saturating_sub(n))
+            });
+    }
+
+    /// Bytes carried plus those reserved.
+    fn committed(&self) -> u64 {
+        self.relayed
+            .load(Ordering::Acquire)
+            .saturating_add(self.reserved.load(Ordering::Acquire))
+    }
+}
+
+/// Whether a nonce was new.
+#[derive(Debug, PartialEq, Eq)]
+enum NonceUse {
+    /// First seen: recorded.
+    Fresh,
+    /// Seen before (a replay).
+    Seen,
+    /// The payer (or the proxy) holds too many live ones: try later.
+    Full,
 }
 
 /// One payer's live nonces and when each expires.
@@ -410,9 +447,9 @@ impl Nonces {
         }
     }
 
-    /// Records `payer`'s `nonce` (valid until `expires`); false if it was
-    /// seen, or if too many live ones are held.
-    fn first_use(&self, payer: [u8; 32], nonce: [u8; 16], expires: u64, now: u64) -> bool {
+    /// Records `payer`'s `nonce` (valid until `expires`), unless it was
+    /// seen or too many live ones are held.
+    fn first_use(&self, payer: [u8; 32], nonce: [u8; 16], expires: u64, now: u64) -> NonceUse {
         let mut all = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if !all.contains_key(&payer) && all.len() >= self.payers {
             all.retain(|_, m| {
@@ -420,17 +457,21 @@ impl Nonces {
                 !m.is_empty()
             });
             if all.len() >= self.payers {
-                return false;
+                return NonceUse::Full;
             }
         }
         let m = all.entry(payer).or_default();
+        if m.contains_key(&nonce) {
+            return NonceUse::Seen;
+        }
         if m.len() >= self.per_payer {
             m.retain(|_, e| *e >= now);
             if m.len() >= self.per_payer {
-                return false;
+                return NonceUse::Full;
             }
         }
-        m.insert(nonce, expires).is_none()
+        m.insert(nonce, expires);
+        NonceUse::Fresh
     }
 }
 
@@ -520,9 +561,9 @@ impl Relay {
             genesis,
             ledger,
             directory,
+            nonces: Nonces::new(limits.nonces_per_payer.max(1), 1 << 16),
             limits,
             metrics: Arc::new(RelayMetrics::new()),
-            nonces: Nonces::new(4096, 1 << 16),
             meters: Mutex::default(),
             tls: None,
         }
@@ -564,6 +605,7 @@ impl Relay {
         let k = Arc::new(Meter {
             channel,
             relayed: AtomicU64::new(start),
+            reserved: AtomicU64::new(0),
             floor,
             receipt: Notify::new(),
         });
@@ -588,27 +630,35 @@ impl Relay {
     }
 
     /// Waits (up to the stall timeout) until `n` more bytes for `payer`
-    /// stay within the credit. `false`: no receipt came, close the tunnel.
-    /// The bytes are counted once carried ([`Meter::carried`]).
+    /// stay within the credit, and reserves them. `false`: no receipt
+    /// came, close the tunnel. Once written, the bytes are counted
+    /// ([`Meter::carried`]); if not, given back ([`Meter::release`]).
     async fn may_carry(&self, payer: &[u8; 32], meter: &Meter, n: u64) -> bool {
-        let relayed = meter.relayed.load(Ordering::Acquire).saturating_add(n);
-        self.covered_within_credit(payer, meter, relayed).await
+        self.within_credit(payer, meter, n, true).await
     }
 
-    /// Whether receipts cover `relayed` bytes less the credit, waiting for
-    /// one up to the stall timeout.
-    async fn covered_within_credit(&self, payer: &[u8; 32], meter: &Meter, relayed: u64) -> bool {
+    /// Whether receipts cover what is carried and reserved plus `n` bytes,
+    /// less the credit (reserving the `n` bytes if `reserve`), waiting for
+    /// a receipt up to the stall timeout.
+    async fn within_credit(&self, payer: &[u8; 32], meter: &Meter, n: u64, reserve: bool) -> bool {
         let deadline = tokio::time::Instant::now() + self.limits.stall_timeout;
         let mut waited = false;
         loop {
             let notified = meter.receipt.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if relayed
-                <= self
-                    .covered(payer, meter)
-                    .saturating_add(self.limits.credit_bytes)
-            {
+            let room = self
+                .covered(payer, meter)
+                .saturating_add(self.limits.credit_bytes);
+            if reserve {
+                // Reserved first, then checked: of two copies racing for
+                // the last room, at most one gets it.
+                meter.reserved.fetch_add(n, Ordering::AcqRel);
+                if meter.committed() <= room {
+                    return true;
+                }
+                meter.release(n);
+            } else if meter.committed().saturating_add(n) <= room {
                 return true;
             }
             if !waited {
@@ -687,10 +737,20 @@ impl Relay {
             .open_channel(a.payer)
             .await
             .map_err(|r| ("payment", r))?;
-        if !self.nonces.first_use(a.payer, a.nonce, a.expires, now) {
-            return Err(bad_auth(
-                "this authorization was used already (or this payer holds too many live ones)",
-            ));
+        match self.nonces.first_use(a.payer, a.nonce, a.expires, now) {
+            NonceUse::Fresh => {}
+            NonceUse::Seen => return Err(bad_auth("this authorization was used already")),
+            NonceUse::Full => {
+                return Err((
+                    "busy",
+                    Refuse(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too many live tunnel authorizations for this payer (or for this proxy): \
+                         try again once they expire"
+                            .into(),
+                    ),
+                ))
+            }
         }
         let held = self
             .ledger
@@ -707,11 +767,11 @@ impl Relay {
         );
         // No room in the credit for one read: a new tunnel waits for the
         // receipt that makes some, like a tunnel under way.
-        let relayed = meter.relayed.load(Ordering::Acquire);
         if !self
-            .covered_within_credit(&a.payer, &meter, relayed.saturating_add(READ_BUF as u64))
+            .within_credit(&a.payer, &meter, READ_BUF as u64, false)
             .await
         {
+            let relayed = meter.relayed.load(Ordering::Acquire);
             let owed = relayed.saturating_sub(self.covered(&a.payer, &meter));
             return Err((
                 "payment",
@@ -870,8 +930,12 @@ impl Relay {
     }
 
     async fn receipt(&self, payer: [u8; 32], wire: &str) -> Response<Full<Bytes>> {
+        // The meter counts for the payer's open channel only: one left from
+        // an earlier channel says nothing of this one.
+        let channel = self.ledger.open_channel(payer).await.ok().map(|c| c.id);
         let relayed = self
             .known_meter(&payer)
+            .filter(|m| Some(m.channel) == channel)
             .map(|m| m.relayed.load(Ordering::Acquire))
             .unwrap_or(0);
         match self
@@ -1059,6 +1123,7 @@ impl Relay {
                 break;
             }
             if to.write_all(&buf[..n]).await.is_err() {
+                meter.release(n as u64);
                 break;
             }
             meter.carried(n as u64);
@@ -1223,20 +1288,24 @@ mod tests {
     fn a_nonce_opens_one_tunnel() {
         let n = Nonces::new(2, 2);
         let (alice, bob, carol) = ([1u8; 32], [2u8; 32], [3u8; 32]);
-        assert!(n.first_use(alice, [1; 16], 100, 10));
-        assert!(!n.first_use(alice, [1; 16], 100, 10));
-        assert!(n.first_use(alice, [2; 16], 100, 10));
-        // Full of live nonces: refused rather than forgetting one.
-        assert!(!n.first_use(alice, [3; 16], 100, 10));
+        use NonceUse::*;
+        assert_eq!(n.first_use(alice, [1; 16], 100, 10), Fresh);
+        assert_eq!(n.first_use(alice, [1; 16], 100, 10), Seen);
+        assert_eq!(n.first_use(alice, [2; 16], 100, 10), Fresh);
+        // Full of live nonces: refused (busy, not a bad authorization)
+        // rather than forgetting one.
+        assert_eq!(n.first_use(alice, [3; 16], 100, 10), Full);
+        // A replay is still a replay when full.
+        assert_eq!(n.first_use(alice, [1; 16], 100, 10), Seen);
         // ... for that payer only: another's first tunnel opens.
-        assert!(n.first_use(bob, [3; 16], 100, 10));
+        assert_eq!(n.first_use(bob, [3; 16], 100, 10), Fresh);
         // The same nonce of another payer is another authorization.
-        assert!(n.first_use(bob, [1; 16], 100, 10));
+        assert_eq!(n.first_use(bob, [1; 16], 100, 10), Fresh);
         // Payers bounded too, until their nonces expire.
-        assert!(!n.first_use(carol, [1; 16], 100, 10));
-        assert!(n.first_use(carol, [1; 16], 100, 200));
+        assert_eq!(n.first_use(carol, [1; 16], 100, 10), Full);
+        assert_eq!(n.first_use(carol, [1; 16], 100, 200), Fresh);
         // Expired ones make room.
-        assert!(n.first_use(alice, [3; 16], 100, 200));
+        assert_eq!(n.first_use(alice, [3; 16], 100, 200), Fresh);
     }
 
     #[test]
