@@ -65,3 +65,23 @@ test('the WASM build opens the manifests the CLI seals and derives the same mast
   assert.equal(normalized, v.normalized);
   assert.equal(u8aToHex(w.master_key(normalized, hexToU8a(`0x${v.public}`))).slice(2), v.master_key);
 });
+
+test('WebCrypto\'s AES-GCM with the WASM build\'s key, nonce and associated data seals what the CLI seals', async () => {
+  const w = require(join(wasmDir, 'pkg-node', 'masp_web_cipher.js'));
+  const v = JSON.parse(readFileSync(join(wasmDir, 'vectors.json'), 'utf8'));
+  const fileId = hexToU8a(`0x${v.file_id}`);
+  const fileKey = w.file_key(hexToU8a(`0x${v.master}`), fileId);
+  const subtle = globalThis.crypto.subtle;
+  for (const c of v.cases) {
+    const key = await subtle.importKey('raw', w.shard_key(fileKey, c.shard), 'AES-GCM', false, ['encrypt', 'decrypt']);
+    for (const [i, ch] of c.chunks.entries()) {
+      const plain = new Uint8Array(ch.plain_len).map((_, j) => (j * 31 + ch.seed) & 0xff);
+      const p = w.shard_chunk_params(fileId, c.shard, BigInt(c.count), BigInt(i));
+      const params = { name: 'AES-GCM', iv: p.subarray(0, 12), additionalData: p.subarray(12), tagLength: 128 };
+      const sealed = new Uint8Array(await subtle.encrypt(params, key, plain));
+      assert.deepEqual(sealed, w.seal_shard_chunk(fileKey, fileId, c.shard, BigInt(c.count), BigInt(i), plain), `shard ${c.shard} chunk ${i}`);
+      assert.equal(u8aToHex(w.chunk_root(sealed)).slice(2), ch.chunk_root);
+      assert.deepEqual(new Uint8Array(await subtle.decrypt(params, key, sealed)), plain);
+    }
+  }
+});

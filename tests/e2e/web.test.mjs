@@ -6,13 +6,15 @@
 // on the dev chain) buys cover for its contract from the Insurance page,
 // signed in the browser; an ICO buyer (//Eve, on a second node with
 // 100 ms blocks that runs the whole sale) sees its allocation and claims it from
-// the Sale page. Screenshots of each page are saved for
+// the Sale page; a Sender opens its identity with the CLI's phrase and sees
+// its files, named by manifests fetched from hosts and opened in the
+// browser. Screenshots of each page are saved for
 // review (printed at the end). Needs `npm run build` in web/ (scripts/test
 // does it).
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -193,6 +195,83 @@ test('a Sender buys cover for its contract in the browser, signed with its accou
   await page.waitForSelector(`#covers tr[data-cover="${contract}"]`);
   assert.equal(await page.$eval(`#covers tr[data-cover="${contract}"] [data-amount]`, (e) => e.dataset.amount), amount.toString());
   await shot('insurance');
+});
+
+test('a Sender opens its identity with its phrase, sees its files and downloads and uploads in the browser, as the CLI does', { timeout: 420_000 }, async () => {
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+  const alice = keyring.addFromUri('//Alice');
+  const user = maspUser({ nodeUrl: node.rpcUrl });
+  const work = mkdtempSync(join(tmpdir(), 'masp-web-'));
+  // Three chunks in two data shards (2+0): shard 0 holds chunks 0 and 2,
+  // shard 1 chunk 1, on the two hosts; the browser must interleave them.
+  const original = randomBytes(2 * 1048560 + 500_000);
+  try {
+    let r = await user.masp(['keys', 'new']);
+    assert.equal(r.code, 0, r.stderr);
+    const address = r.stdout.match(/Account: (\S+)/)[1];
+    const phrase = r.stdout.trim().split('\n').at(-1).trim();
+    await submit(api, api.tx.balances.transferKeepAlive(address, 1000n * 10n ** 12n), alice);
+    writeFileSync(join(work, 'notes.bin'), original);
+    r = await user.masp(['put', join(work, 'notes.bin'), '--shards', '2+0', '--duration', '20', '--wait', '120']);
+    assert.equal(r.code, 0, r.stderr);
+    const mine = await api.call.storageMarketApi.senderContracts(address, 10);
+    assert.ok(mine.length >= 1, 'the put made contracts');
+    const request = mine[0][1].request.toString();
+
+    await open('files');
+    // A phrase that is not one: told so, nothing opened.
+    await page.fill('#open input[name=phrase]', 'not a phrase at all');
+    await page.click('#open button');
+    await page.waitForSelector('#open-result .error', { timeout: 30_000 });
+    assert.match(await page.textContent('#open-result .error'), /BIP-39/);
+    // The CLI's phrase: the same account and master key, derived in WASM.
+    await page.fill('#open input[name=phrase]', phrase);
+    await page.click('#open button');
+    const row = `#files tr[data-file="${request}"]`;
+    await page.waitForSelector(`${row}[data-name]`, { timeout: 60_000 });
+    assert.match(await page.textContent('#page h1'), new RegExp(address));
+    assert.equal(await page.$eval(row, (e) => e.dataset.name), 'notes.bin');
+    assert.equal(await page.$eval(row, (e) => e.dataset.size), String(original.length));
+    assert.equal(await page.$eval(`${row} [data-alive]`, (e) => e.dataset.alive), '2', 'both shards alive');
+    await shot('files');
+
+    // Downloaded in the browser (tickets signed there, chunks checked
+    // against their roots and opened in WASM): byte for byte what the CLI
+    // stored.
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 120_000 }),
+      page.click(`${row} button[data-download]`),
+    ]);
+    assert.equal(download.suggestedFilename(), 'notes.bin');
+    const got = readFileSync(await download.path());
+    assert.equal(got.length, original.length);
+    assert.ok(got.equals(original), 'the browser downloads what `masp put` stored, byte for byte');
+    await page.waitForSelector('#downloaded');
+
+    // Uploaded in the browser (sealed there, placed with a call signed
+    // there, chunks and manifest sent with tickets signed there): `masp get`
+    // reads it back byte for byte.
+    const upload = randomBytes(1048560 + 4321);
+    writeFileSync(join(work, 'from-browser.bin'), upload);
+    await page.setInputFiles('#put input[name=file]', join(work, 'from-browser.bin'));
+    await page.fill('#put input[name=shards]', '1+1');
+    await page.click('#put button');
+    await page.waitForSelector('#stored, #put-result .error', { timeout: 240_000 });
+    const error = await page.$('#put-result .error');
+    assert.equal(error, null, error && (await error.textContent()));
+    const stored = await page.$eval('#stored', (e) => e.dataset.file);
+    const out = join(work, 'back.bin');
+    r = await user.masp(['get', stored, '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(out).equals(upload), '`masp get` reads what the browser put, byte for byte');
+    r = await user.masp(['ls']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /from-browser\.bin/, 'the CLI reads the manifest the browser sealed');
+    await shot('files-put');
+  } finally {
+    user.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  }
 });
 
 test('an ICO buyer sees its allocation and claims it from the Sale page', { timeout: 300_000 }, async () => {

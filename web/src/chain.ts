@@ -34,3 +34,15 @@ export async function chainName(): Promise<string> {
   const spec = await client!.getChainSpecData();
   return spec.name;
 }
+
+let genesis: Promise<Uint8Array> | undefined;
+
+/** The chain's genesis hash (what tickets and receipts are signed for). */
+export function genesisHash(): Promise<Uint8Array> {
+  genesis ??= (async () => {
+    chain();
+    const hex = (await client!.getChainSpecData()).genesisHash.replace(/^0x/, '');
+    return Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
+  })();
+  return genesis;
+}

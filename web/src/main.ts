@@ -9,6 +9,8 @@ import { host } from './pages/host';
 import { sale } from './pages/sale';
 import { proxies } from './pages/proxies';
 import { insurance } from './pages/insurance';
+import { files } from './pages/files';
+import { bench } from './pages/bench';
 import { picker } from './accounts';
 
 const pages: Record<string, (el: HTMLElement, params: URLSearchParams) => Promise<void>> = {
@@ -18,6 +20,8 @@ const pages: Record<string, (el: HTMLElement, params: URLSearchParams) => Promis
   sale,
   proxies,
   insurance,
+  files,
+  bench,
 };
 
 async function route(): Promise<void> {

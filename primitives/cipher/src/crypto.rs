@@ -86,7 +86,9 @@ fn aad(file: &FileId, index: u64, count: u64) -> [u8; 13 + 16 + 16] {
     a
 }
 
-fn nonce(index: u64) -> [u8; 12] {
+/// The AES-GCM nonce of chunk `index`: its index, big-endian, then four
+/// zero bytes (each chunk key seals each index once).
+pub fn nonce(index: u64) -> [u8; 12] {
     let mut n = [0u8; 12];
     n[..8].copy_from_slice(&index.to_be_bytes());
     n
@@ -183,7 +185,7 @@ pub fn shard_key(file_key: &Key, shard: u32) -> Key {
 }
 
 /// The associated data of chunk `index` of `count` of shard `shard`.
-fn shard_aad(file: &FileId, shard: u32, index: u64, count: u64) -> [u8; 13 + 16 + 4 + 16] {
+pub fn shard_aad(file: &FileId, shard: u32, index: u64, count: u64) -> [u8; 13 + 16 + 4 + 16] {
     let mut a = [0u8; 49];
     a[..13].copy_from_slice(b"masp/shard/v1");
     a[13..29].copy_from_slice(file);

@@ -23,11 +23,10 @@ pub mod endpoint;
 pub mod market;
 pub mod relay;
 pub mod seal;
-pub mod ticket;
 pub mod traits;
 
 /// The client's file format (`masp-format`): file and listing manifests.
-pub use masp_format::{listing, manifest};
+pub use masp_format::{listing, manifest, ticket};
 
 use sp_runtime::{
     traits::{IdentifyAccount, Verify},

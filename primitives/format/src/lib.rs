@@ -1,7 +1,9 @@
 //! # masp-format
 //!
 //! The file format the MASP client writes and reads: a Sender's file
-//! manifest ([`manifest`]) and a listing's manifest ([`listing`]). Kept
+//! manifest ([`manifest`]), a listing's manifest ([`listing`]) and the
+//! signed tickets that let it upload to and download from hosts
+//! ([`ticket`]). Kept
 //! apart from `masp-primitives` (which the runtime needs, with its
 //! Substrate dependencies) so the web app's WASM build decodes exactly
 //! what the `masp` CLI encodes; `masp-primitives` re-exports both modules.
@@ -12,6 +14,7 @@ extern crate alloc;
 
 pub mod listing;
 pub mod manifest;
+pub mod ticket;
 
 /// Identifies a storage contract (one replica of one request on one host).
 pub type ContractId = u64;

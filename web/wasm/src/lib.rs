@@ -208,3 +208,385 @@ pub fn manifest_json(m: &masp_format::manifest::Manifest, sealing: Sealing) -> s
         })).collect::<Vec<_>>(),
     })
 }
+
+/// The functions below with `String` errors, for Rust callers and native
+/// tests (a `JsError` exists only in a JavaScript engine); the
+/// `#[wasm_bindgen]` functions of the same names wrap them.
+pub mod native {
+    use super::*;
+
+    fn unhex(s: &str, what: &str) -> Result<Vec<u8>, String> {
+        let s = s.trim_start_matches("0x");
+        if !s.len().is_multiple_of(2) {
+            return Err(format!("{what}: an odd number of hex digits"));
+        }
+        (0..s.len())
+            .step_by(2)
+            .map(|i| {
+                u8::from_str_radix(s.get(i..i + 2).unwrap_or("zz"), 16)
+                    .map_err(|_| format!("{what}: not hex"))
+            })
+            .collect()
+    }
+
+    /// A ticket from its JSON form: `op` (`"upload"`, `"download"` or
+    /// `{"receive": listing}`), `contract`, `first_chunk`, `last_chunk`,
+    /// `receiver` (32 bytes, hex), `expires` (Unix seconds), `nonce` (16
+    /// bytes, hex).
+    fn ticket_of(json: &str) -> Result<masp_format::ticket::Ticket, String> {
+        use masp_format::ticket::{Ticket, TicketOp};
+        let v: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| format!("ticket: {e}"))?;
+        let num = |k: &str| {
+            v[k].as_u64()
+                .ok_or_else(|| format!("ticket: `{k}` must be a whole number"))
+        };
+        let bytes = |k: &str, n: usize| -> Result<Vec<u8>, String> {
+            let b = unhex(v[k].as_str().unwrap_or(""), k)?;
+            if b.len() != n {
+                return Err(format!("ticket: `{k}` must be {n} bytes, not {}", b.len()));
+            }
+            Ok(b)
+        };
+        let op = match &v["op"] {
+            serde_json::Value::String(s) if s == "upload" => TicketOp::Upload,
+            serde_json::Value::String(s) if s == "download" => TicketOp::Download,
+            o if o["receive"].is_u64() => TicketOp::Receive {
+                listing: o["receive"].as_u64().unwrap_or_default(),
+            },
+            other => return Err(format!("ticket: unknown `op` {other}")),
+        };
+        let chunk =
+            |k: &str| u32::try_from(num(k)?).map_err(|_| format!("ticket: `{k}` exceeds u32"));
+        let mut receiver = [0u8; 32];
+        receiver.copy_from_slice(&bytes("receiver", 32)?);
+        let mut nonce = [0u8; 16];
+        nonce.copy_from_slice(&bytes("nonce", 16)?);
+        Ok(Ticket {
+            op,
+            contract: num("contract")?,
+            first_chunk: chunk("first_chunk")?,
+            last_chunk: chunk("last_chunk")?,
+            receiver,
+            expires: num("expires")?,
+            nonce,
+        })
+    }
+
+    /// The bytes a ticket's signer signs (sr25519, with its account key) for
+    /// the chain whose genesis hash is `genesis`: the ticket as JSON (see
+    /// `ticket_wire`).
+    pub fn ticket_payload(ticket: &str, genesis: &[u8]) -> Result<Vec<u8>, String> {
+        let genesis: [u8; 32] = genesis
+            .try_into()
+            .map_err(|_| format!("a genesis hash is 32 bytes, not {}", genesis.len()))?;
+        Ok(ticket_of(ticket)?.signing_payload(&genesis))
+    }
+
+    /// A signed ticket's wire form (the `ticket` query parameter of a host's
+    /// URLs), from the ticket as JSON (`op`: `"upload"`, `"download"` or
+    /// `{"receive": listing}`; `contract`, `first_chunk`, `last_chunk`,
+    /// `receiver` hex, `expires`, `nonce` hex), its signer's public key and its
+    /// signature of [`ticket_payload`].
+    pub fn ticket_wire(ticket: &str, signer: &[u8], signature: &[u8]) -> Result<String, String> {
+        let signer: [u8; 32] = signer
+            .try_into()
+            .map_err(|_| format!("a public key is 32 bytes, not {}", signer.len()))?;
+        let signature: [u8; 64] = signature
+            .try_into()
+            .map_err(|_| format!("a signature is 64 bytes, not {}", signature.len()))?;
+        Ok(masp_format::ticket::SignedTicket {
+            ticket: ticket_of(ticket)?,
+            signer,
+            signature,
+        }
+        .to_hex())
+    }
+
+    fn layout(k: u32, m: u32, size: u64) -> Result<masp_cipher::erasure::Layout, String> {
+        masp_cipher::erasure::Layout::new(k as usize, m as usize, size).map_err(|e| e.to_string())
+    }
+
+    /// The shard layout of a `size`-byte file in `k`+`m` shards, as JSON:
+    /// `stripes` and, per shard, `chunks` (its chunk count: what its chunks
+    /// are sealed with, and what it is fetched as) and `size` (sealed bytes:
+    /// the contract's size). Stripe `s` of the file is chunk `s` of every
+    /// shard that has one ([`stripe_lens`]).
+    pub fn shard_layout(k: u32, m: u32, size: u64) -> Result<String, String> {
+        let l = layout(k, m, size)?;
+        Ok(serde_json::json!({
+            "stripes": l.stripe_count(),
+            "shards": (0..l.shards()).map(|t| serde_json::json!({
+                "chunks": l.shard_chunks(t),
+                "size": l.shard_size(t),
+            })).collect::<Vec<_>>(),
+        })
+        .to_string())
+    }
+
+    /// The plaintext length of each shard's chunk of stripe `stripe` (0: that
+    /// shard has none there).
+    pub fn stripe_lens(k: u32, m: u32, size: u64, stripe: u64) -> Result<Vec<u32>, String> {
+        let l = layout(k, m, size)?;
+        Ok((0..l.shards())
+            .map(|t| l.plain_len(stripe, t) as u32)
+            .collect())
+    }
+
+    /// The plaintext of stripe `stripe` (its data chunks, in order: the file's
+    /// bytes there) from any `k` of its chunks, opened and checked against
+    /// their chunk roots first: `chunks` holds them one after the other, each
+    /// as long as [`stripe_lens`] says, and `shards` which shard each is.
+    pub fn stripe_plain(
+        k: u32,
+        m: u32,
+        size: u64,
+        stripe: u64,
+        shards: &[u32],
+        chunks: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let l = layout(k, m, size)?;
+        let mut given = Vec::with_capacity(shards.len());
+        let mut at = 0usize;
+        for &t in shards {
+            let len = l.plain_len(stripe, t as usize);
+            let chunk = chunks
+                .get(at..at + len)
+                .ok_or_else(|| "fewer bytes than the chunks' lengths".to_string())?;
+            given.push((t as usize, chunk));
+            at += len;
+        }
+        if at != chunks.len() {
+            return Err("more bytes than the chunks' lengths".to_string());
+        }
+        let data = l
+            .reconstruct_stripe(stripe, &given)
+            .map_err(|e| e.to_string())?;
+        Ok(data.concat())
+    }
+
+    /// The parity chunks of stripe `stripe` (one after the other, each as long
+    /// as [`stripe_lens`] says) from its plaintext (the file's bytes there).
+    pub fn stripe_parity(
+        k: u32,
+        m: u32,
+        size: u64,
+        stripe: u64,
+        plain: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let l = layout(k, m, size)?;
+        let d = l.stripe_data_chunks(stripe);
+        let mut data = Vec::with_capacity(d);
+        let mut at = 0usize;
+        for j in 0..d {
+            let len = l.plain_len(stripe, j);
+            data.push(
+                plain
+                    .get(at..at + len)
+                    .ok_or_else(|| "fewer bytes than the stripe holds".to_string())?,
+            );
+            at += len;
+        }
+        if at != plain.len() {
+            return Err("more bytes than the stripe holds".to_string());
+        }
+        let parity = l.encode_stripe(stripe, &data).map_err(|e| e.to_string())?;
+        Ok(parity.concat())
+    }
+
+    /// The sealed manifest of a file just put (what `masp put` seals, so `masp
+    /// ls`/`get` read it): from JSON with `request`, `file_id` (hex), `name`,
+    /// `size`, `k`, `m`, `now` (Unix seconds: created, updated, and when each
+    /// replica was placed), `shards` (`index`, `size`, `root`, `chunk_roots`,
+    /// hex) and `replicas` (`contract`, `host` hex, `last_epoch`, `shard`).
+    /// Checked as the CLI checks a manifest it opens, before it is sealed.
+    pub fn seal_new_manifest(master: &[u8], json: &str) -> Result<Vec<u8>, String> {
+        use masp_format::manifest::{
+            ChunkSealing, HistoryEntry, HistoryKind, KdfParams, Manifest, Replica, Shard,
+            MANIFEST_VERSION,
+        };
+        let bad = |what: &str| format!("manifest: `{what}` is missing or malformed");
+        let v: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| format!("manifest: {e}"))?;
+        let num = |v: &serde_json::Value, k: &str| v[k].as_u64().ok_or_else(|| bad(k));
+        let small = |v: &serde_json::Value, k: &str| {
+            num(v, k).and_then(|n| u32::try_from(n).map_err(|_| bad(k)))
+        };
+        let fixed = |v: &serde_json::Value, k: &str, n: usize| -> Result<Vec<u8>, String> {
+            let b = unhex(v[k].as_str().ok_or_else(|| bad(k))?, k)?;
+            if b.len() != n {
+                return Err(bad(k));
+            }
+            Ok(b)
+        };
+        let hash = |b: Vec<u8>| -> [u8; 32] {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(&b);
+            h
+        };
+        let mut file_id = [0u8; 16];
+        file_id.copy_from_slice(&fixed(&v, "file_id", 16)?);
+        let now = num(&v, "now")?;
+        let mut shards = Vec::new();
+        for s in v["shards"].as_array().ok_or_else(|| bad("shards"))? {
+            let mut chunk_roots = Vec::new();
+            for r in s["chunk_roots"]
+                .as_array()
+                .ok_or_else(|| bad("chunk_roots"))?
+            {
+                let b = unhex(r.as_str().ok_or_else(|| bad("chunk_roots"))?, "chunk_roots")?;
+                if b.len() != 32 {
+                    return Err(bad("chunk_roots"));
+                }
+                chunk_roots.push(hash(b));
+            }
+            shards.push(Shard {
+                index: small(s, "index")?,
+                size: num(s, "size")?,
+                root: hash(fixed(s, "root", 32)?),
+                chunk_roots,
+            });
+        }
+        let mut replicas = Vec::new();
+        let mut history = Vec::new();
+        for r in v["replicas"].as_array().ok_or_else(|| bad("replicas"))? {
+            let replica = Replica {
+                contract: num(r, "contract")?,
+                host: hash(fixed(r, "host", 32)?),
+                last_epoch: small(r, "last_epoch")?,
+                shard: small(r, "shard")?,
+            };
+            history.push(HistoryEntry {
+                at: now,
+                kind: HistoryKind::Placed,
+                shard: replica.shard,
+                old_contract: None,
+                new_contract: Some(replica.contract),
+                host: replica.host,
+            });
+            replicas.push(replica);
+        }
+        let request = num(&v, "request")?;
+        let m = Manifest {
+            version: MANIFEST_VERSION,
+            request,
+            file_id,
+            name: v["name"].as_str().unwrap_or_default().as_bytes().to_vec(),
+            size: num(&v, "size")?,
+            master_kdf: KdfParams {
+                m_kib: masp_cipher::keys::MASTER_M_KIB,
+                t: masp_cipher::keys::MASTER_T,
+                p: masp_cipher::keys::MASTER_P,
+            },
+            created: now,
+            updated: now,
+            sealing: ChunkSealing::ShardKeys,
+            k: small(&v, "k")?,
+            m: small(&v, "m")?,
+            shards,
+            replicas,
+            history,
+        };
+        masp_cipher::manifest::check_manifest_layout(&m).map_err(|e| e.to_string())?;
+        let master: Key = master
+            .try_into()
+            .map_err(|_| format!("the master key must be 32 bytes, not {}", master.len()))?;
+        Ok(masp_cipher::manifest::seal_manifest(&master, request, &m))
+    }
+
+    /// What AES-256-GCM binds chunk `index` (of `count`) of shard `shard` of
+    /// file `file_id` to: its nonce (12 bytes) then its associated data, so
+    /// the browser's own AES-GCM (WebCrypto, in hardware where there is some)
+    /// seals with the shard's key ([`shard_key`]) exactly what
+    /// [`seal_shard_chunk`] does.
+    pub fn shard_chunk_params(
+        file_id_bytes: &[u8],
+        shard: u32,
+        count: u64,
+        index: u64,
+    ) -> Result<Vec<u8>, String> {
+        let f: FileId = file_id_bytes
+            .try_into()
+            .map_err(|_| format!("a file id is 16 bytes, not {}", file_id_bytes.len()))?;
+        let mut out = crypto::nonce(index).to_vec();
+        out.extend_from_slice(&crypto::shard_aad(&f, shard, index, count));
+        Ok(out)
+    }
+}
+
+/// The bytes a ticket's signer signs (sr25519, with its account key) for
+/// the chain whose genesis hash is `genesis`: the ticket as JSON (see
+/// [`ticket_wire`]).
+#[wasm_bindgen]
+pub fn ticket_payload(ticket: &str, genesis: &[u8]) -> Result<Vec<u8>, JsError> {
+    native::ticket_payload(ticket, genesis).map_err(|e| JsError::new(&e))
+}
+
+/// A signed ticket's wire form (the `ticket` query parameter of a host's
+/// URLs), from the ticket as JSON (`op`: `"upload"`, `"download"` or
+/// `{"receive": listing}`; `contract`, `first_chunk`, `last_chunk`,
+/// `receiver` hex, `expires`, `nonce` hex), its signer's public key and its
+/// signature of [`ticket_payload`].
+#[wasm_bindgen]
+pub fn ticket_wire(ticket: &str, signer: &[u8], signature: &[u8]) -> Result<String, JsError> {
+    native::ticket_wire(ticket, signer, signature).map_err(|e| JsError::new(&e))
+}
+
+/// The shard layout of a `size`-byte file in `k`+`m` shards, as JSON:
+/// `stripes` and, per shard, `chunks` and `size` (sealed bytes).
+#[wasm_bindgen]
+pub fn shard_layout(k: u32, m: u32, size: u64) -> Result<String, JsError> {
+    native::shard_layout(k, m, size).map_err(|e| JsError::new(&e))
+}
+
+/// The plaintext length of each shard's chunk of stripe `stripe` (0: none).
+#[wasm_bindgen]
+pub fn stripe_lens(k: u32, m: u32, size: u64, stripe: u64) -> Result<Vec<u32>, JsError> {
+    native::stripe_lens(k, m, size, stripe).map_err(|e| JsError::new(&e))
+}
+
+/// The plaintext of stripe `stripe` from any `k` of its chunks (opened and
+/// checked first), one after the other in `chunks`, `shards` saying whose.
+#[wasm_bindgen]
+pub fn stripe_plain(
+    k: u32,
+    m: u32,
+    size: u64,
+    stripe: u64,
+    shards: &[u32],
+    chunks: &[u8],
+) -> Result<Vec<u8>, JsError> {
+    native::stripe_plain(k, m, size, stripe, shards, chunks).map_err(|e| JsError::new(&e))
+}
+
+/// The parity chunks of stripe `stripe`, one after the other, from its
+/// plaintext.
+#[wasm_bindgen]
+pub fn stripe_parity(
+    k: u32,
+    m: u32,
+    size: u64,
+    stripe: u64,
+    plain: &[u8],
+) -> Result<Vec<u8>, JsError> {
+    native::stripe_parity(k, m, size, stripe, plain).map_err(|e| JsError::new(&e))
+}
+
+/// The sealed manifest of a file just put, from JSON (see
+/// [`native::seal_new_manifest`]).
+#[wasm_bindgen]
+pub fn seal_new_manifest(master: &[u8], json: &str) -> Result<Vec<u8>, JsError> {
+    native::seal_new_manifest(master, json).map_err(|e| JsError::new(&e))
+}
+
+/// Chunk `index` (of `count`) of shard `shard` of file `file_id`: its
+/// AES-GCM nonce (12 bytes) then its associated data, for WebCrypto.
+#[wasm_bindgen]
+pub fn shard_chunk_params(
+    file_id_bytes: &[u8],
+    shard: u32,
+    count: u64,
+    index: u64,
+) -> Result<Vec<u8>, JsError> {
+    native::shard_chunk_params(file_id_bytes, shard, count, index).map_err(|e| JsError::new(&e))
+}

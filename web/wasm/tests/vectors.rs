@@ -176,3 +176,146 @@ fn the_browser_opens_the_manifests_the_cli_seals() {
         "the master key's derivation changed: every stored file would be lost to its owner"
     );
 }
+
+/// A ticket made in the browser (its JSON form, signed there) is the one
+/// the CLI would send: the same bytes signed, the same wire form.
+#[test]
+fn the_browser_makes_the_tickets_the_cli_makes() {
+    use masp_format::ticket::{SignedTicket, Ticket, TicketOp};
+    let genesis = [3u8; 32];
+    for (op, json_op) in [
+        (TicketOp::Upload, "\"upload\"".to_string()),
+        (TicketOp::Download, "\"download\"".to_string()),
+        (
+            TicketOp::Receive { listing: 77 },
+            "{\"receive\":77}".to_string(),
+        ),
+    ] {
+        let t = Ticket {
+            op,
+            contract: 9_007_199_254_740_991,
+            first_chunk: 2,
+            last_chunk: u32::MAX,
+            receiver: [0xab; 32],
+            expires: 1_800_000_000,
+            nonce: [0x5c; 16],
+        };
+        let json = format!(
+            "{{\"op\":{json_op},\"contract\":{},\"first_chunk\":2,\"last_chunk\":{},\
+             \"receiver\":\"0x{}\",\"expires\":1800000000,\"nonce\":\"{}\"}}",
+            t.contract,
+            u32::MAX,
+            hex(&[0xab; 32]),
+            hex(&[0x5c; 16])
+        );
+        assert_eq!(
+            masp_web_cipher::native::ticket_payload(&json, &genesis).unwrap(),
+            t.signing_payload(&genesis)
+        );
+        let signed = SignedTicket {
+            ticket: t,
+            signer: [0x11; 32],
+            signature: [0x22; 64],
+        };
+        assert_eq!(
+            masp_web_cipher::native::ticket_wire(&json, &[0x11; 32], &[0x22; 64]).unwrap(),
+            signed.to_hex()
+        );
+    }
+}
+
+/// Stripes split, encoded and rebuilt in the browser are the CLI's: a file
+/// split natively into 3+2 shards comes back from any 3 of them, stripe by
+/// stripe, through the WASM API; the parity the WASM API computes is the
+/// native parity.
+#[test]
+fn the_browser_splits_and_joins_stripes_as_the_cli_does() {
+    let size = 3 * crypto::PLAIN_CHUNK as u64 + 12_345;
+    let plain = pattern(size as usize, 9);
+    let l = masp_cipher::erasure::Layout::new(3, 2, size).unwrap();
+    let shards = l.split(&plain).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&masp_web_cipher::native::shard_layout(3, 2, size).unwrap()).unwrap();
+    assert_eq!(json["stripes"], l.stripe_count());
+    for t in 0..5 {
+        assert_eq!(json["shards"][t]["chunks"], l.shard_chunks(t));
+        assert_eq!(json["shards"][t]["size"], l.shard_size(t));
+    }
+    let mut back = Vec::new();
+    for s in 0..l.stripe_count() {
+        let lens = masp_web_cipher::native::stripe_lens(3, 2, size, s).unwrap();
+        let chunk = |t: usize| {
+            let from = (s * crypto::PLAIN_CHUNK as u64) as usize;
+            shards[t][from..from + lens[t] as usize].to_vec()
+        };
+        // Parity from the stripe's plaintext, as the CLI made it.
+        let data: Vec<u8> = (0..3).flat_map(chunk).collect();
+        let parity = masp_web_cipher::native::stripe_parity(3, 2, size, s, &data).unwrap();
+        assert_eq!(parity, [chunk(3), chunk(4)].concat(), "stripe {s}");
+        // Shards 0 and 2 lost: 1, 3, 4 give it back (as many of them as
+        // the stripe has data chunks: those a short stripe lacks are known
+        // zeros).
+        let d = (0..3).filter(|&t| lens[t] > 0).count();
+        let given: Vec<u32> = [1u32, 3, 4]
+            .into_iter()
+            .filter(|&t| lens[t as usize] > 0)
+            .take(d)
+            .collect();
+        let chunks: Vec<u8> = given.iter().flat_map(|&t| chunk(t as usize)).collect();
+        back.extend(masp_web_cipher::native::stripe_plain(3, 2, size, s, &given, &chunks).unwrap());
+    }
+    assert_eq!(back, plain);
+}
+
+/// A manifest sealed in the browser after a put is one the CLI opens, with
+/// the content it was given and a "placed" history entry per replica, as
+/// `masp put` records them.
+#[test]
+fn the_cli_opens_the_manifests_the_browser_seals() {
+    use masp_format::manifest::{ChunkSealing, HistoryKind};
+    let size = crypto::PLAIN_CHUNK as u64 + 10;
+    let l = masp_cipher::erasure::Layout::new(1, 1, size).unwrap();
+    let chunk_roots = |seed: u8| -> Vec<[u8; 32]> {
+        (0..l.shard_chunks(0))
+            .map(|i| [seed + i as u8; 32])
+            .collect()
+    };
+    let roots = |seed: u8| -> Vec<String> { chunk_roots(seed).iter().map(|r| hex(r)).collect() };
+    let root = |seed: u8| hex(&masp_proofs::root_of_chunk_roots(&mut chunk_roots(seed)));
+    let json = serde_json::json!({
+        "request": 12,
+        "file_id": hex(&[4; 16]),
+        "name": "photo.jpg",
+        "size": size,
+        "k": 1,
+        "m": 1,
+        "now": 1_700_000_000u64,
+        "shards": [
+            {"index": 0, "size": l.shard_size(0), "root": root(10), "chunk_roots": roots(10)},
+            {"index": 1, "size": l.shard_size(1), "root": root(20), "chunk_roots": roots(20)},
+        ],
+        "replicas": [
+            {"contract": 30, "host": hex(&[5; 32]), "last_epoch": 99, "shard": 0},
+            {"contract": 31, "host": hex(&[6; 32]), "last_epoch": 99, "shard": 1},
+        ],
+    });
+    let master = [8u8; 32];
+    let sealed = masp_web_cipher::native::seal_new_manifest(&master, &json.to_string()).unwrap();
+    let (m, sealing) = masp_cipher::manifest::open_manifest(&master, 12, &sealed).unwrap();
+    assert_eq!(sealing, masp_cipher::manifest::Sealing::Bound);
+    assert_eq!(
+        (m.request, m.name.as_slice(), m.size),
+        (12, &b"photo.jpg"[..], size)
+    );
+    assert_eq!((m.k, m.m, m.sealing), (1, 1, ChunkSealing::ShardKeys));
+    assert_eq!(m.shards[1].chunk_roots[0], [20; 32]);
+    assert_eq!(m.replicas.len(), 2);
+    assert_eq!(m.replicas[1].host, [6; 32]);
+    assert_eq!(m.history.len(), 2);
+    assert!(m
+        .history
+        .iter()
+        .all(|h| h.kind == HistoryKind::Placed && h.at == 1_700_000_000));
+    // For another file, it does not open.
+    assert!(masp_cipher::manifest::open_manifest(&master, 13, &sealed).is_err());
+}

@@ -29,7 +29,7 @@
 use alloc::vec::Vec;
 use codec::{Decode, Encode, MaxEncodedLen};
 
-use crate::market::ContractId;
+use crate::ContractId;
 
 /// Domain separation for ticket signatures (v2: the chain's genesis hash
 /// follows it in the signed payload).
