@@ -478,6 +478,9 @@ const MAX_UNSIGNED: u64 = 16 << 20;
 /// side does not (delivered, never read by a closed connection).
 const SETTLE_SLACK: u64 = 256 << 10;
 
+/// Two proxies' accounts: an entry and an exit.
+type Pair = ([u8; 32], [u8; 32]);
+
 /// The pool of proxies and how routes are made of it.
 pub struct Relays {
     proxies: Vec<Arc<Proxy>>,
@@ -489,7 +492,7 @@ pub struct Relays {
     tls: Arc<rustls::ClientConfig>,
     /// Pairs (entry, exit) set aside until then: their route failed beyond
     /// the entry, where either may be the cause.
-    pairs: Mutex<HashMap<([u8; 32], [u8; 32]), std::time::Instant>>,
+    pairs: Mutex<HashMap<Pair, std::time::Instant>>,
 }
 
 /// `host:port` of `uri` (the scheme's port if none), lower case.

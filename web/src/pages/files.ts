@@ -153,7 +153,7 @@ export async function files(el: HTMLElement): Promise<void> {
       <label>Epochs <input name="duration" value="20" size="5"></label>
       <label>Max price / GiB / epoch <input name="max" placeholder="the market's" size="10"></label>
       <button>Put</button></form>
-      <p class="muted">Sealed here (WASM, the CLI's own code) under keys derived from your phrase: hosts get only ciphertext. The chain places one contract per shard, each on its own host.</p>
+      <p class="muted">Sealed here (the browser's AES-GCM, the CLI's own code in WASM) under keys derived from your phrase: hosts get only ciphertext. The chain places one contract per shard, each on its own host.</p>
       <div id="put-result"></div></div>`;
   const putForm = el.querySelector<HTMLFormElement>('#put')!;
   putForm.addEventListener('submit', async (ev) => {
