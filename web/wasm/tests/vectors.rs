@@ -319,3 +319,27 @@ fn the_cli_opens_the_manifests_the_browser_seals() {
     // For another file, it does not open.
     assert!(masp_cipher::manifest::open_manifest(&master, 13, &sealed).is_err());
 }
+
+/// Bad input from the page changes nothing and says why: a manifest whose
+/// chunk roots do not make up its shard's root is not sealed, and chunks
+/// of the wrong lengths are not joined.
+#[test]
+fn the_browser_api_refuses_what_does_not_add_up() {
+    use masp_web_cipher::native;
+    let size = 1000u64;
+    let json = serde_json::json!({
+        "request": 1, "file_id": hex(&[4; 16]), "name": "x", "size": size,
+        "k": 1, "m": 0, "now": 1,
+        "shards": [{"index": 0, "size": size + 16, "root": hex(&[1; 32]), "chunk_roots": [hex(&[2; 32])]}],
+        "replicas": [],
+    });
+    let err = native::seal_new_manifest(&[8; 32], &json.to_string()).unwrap_err();
+    assert!(err.contains("Merkle root"), "{err}");
+    assert!(native::seal_new_manifest(&[8; 3], "{}").is_err());
+    let err = native::stripe_plain(1, 0, size, 0, &[0], &[0u8; 999]).unwrap_err();
+    assert!(err.contains("fewer bytes"), "{err}");
+    let err = native::stripe_plain(1, 0, size, 0, &[0], &[0u8; 1001]).unwrap_err();
+    assert!(err.contains("more bytes"), "{err}");
+    let err = native::ticket_payload("{\"op\":\"steal\"}", &[0; 32]).unwrap_err();
+    assert!(err.contains("op"), "{err}");
+}
