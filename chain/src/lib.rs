@@ -34,6 +34,10 @@ use subxt::{
 pub use subxt::{self, utils::AccountId32, OnlineClient, PolkadotConfig};
 pub use subxt_signer::sr25519::Keypair;
 
+/// The metadata file, read here only so that cargo rebuilds this crate when
+/// it changes (the `subxt` macro below reads it without telling cargo).
+const _METADATA: &[u8] = include_bytes!("../metadata.scale");
+
 /// The interface generated from our runtime's metadata.
 #[subxt::subxt(
     runtime_metadata_path = "metadata.scale",

@@ -111,6 +111,12 @@ enum Command {
         /// Stripes in flight (one chunk per host each).
         #[arg(long, default_value_t = 4)]
         parallel: usize,
+        /// The hosts to store on, one per stored shard in shard order,
+        /// comma-separated account addresses (see `masp hosts`): each
+        /// shard goes to its host's cheapest offer that takes it, instead
+        /// of the market's cheapest hosts. All or nothing.
+        #[arg(long, value_delimiter = ',', value_parser = parse_account)]
+        hosts: Vec<masp_chain::AccountId32>,
     },
     /// Rebuilds the shards of file ID that were lost (contract gone) or
     /// whose host does not serve, from K others, on new hosts (none that
@@ -849,6 +855,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             min_rating,
             wait,
             parallel,
+            hosts,
         } => {
             let opts = masp_client::shards::PutOptions {
                 redundancy: Redundancy::from_args(shards.as_deref(), *replicas)?,
@@ -857,6 +864,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                 min_rating: *min_rating,
                 wait: std::time::Duration::from_secs(*wait),
                 parallel: *parallel,
+                hosts: hosts.clone(),
             };
             let started = Instant::now();
             let s = masp_client::shards::put(ctx, file, &opts).await?;

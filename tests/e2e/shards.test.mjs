@@ -3,6 +3,8 @@
 //
 // - replicas mode: two replicas of one file are distinct ciphertexts (two
 //   roots), so one operator behind two host accounts must store both;
+// - `--hosts`: a Sender picks its hosts (the dearest two here) and gets
+//   them at their prices; bad picks are refused and place nothing;
 // - `--shards 4+2`: six contracts on six distinct hosts, six roots, one
 //   request; `masp ls --json` shows 6 alive of 4 needed;
 // - kill -9 two of the six hosts: `masp get` is still byte-identical;
@@ -124,6 +126,41 @@ let fileId;
 let original;
 let path;
 let shardHosts;
+
+test('a Sender picks its hosts: `--hosts` stores each shard on the named host at its price, all or nothing', { timeout: 300_000 }, async () => {
+  // The two dearest hosts, which the market would not choose.
+  const [a, b] = [hosts[7], hosts[6]];
+  const path = file('picked.bin', (1 << 20) + 5);
+  const before = (await api.query.system.account(user.address)).data.free.toBigInt();
+  const out = await ok(['put', path, '--replicas', '2', '--duration', '30', '--wait', '120', '--hosts', `${a.address},${b.address}`]);
+  const id = Number(out.match(/as file (\d+)/)[1]);
+  const cs = await contractsOf(id);
+  // Shard i on the i-th host named (contracts are made in shard order).
+  assert.deepEqual(cs.sort((x, y) => x.id - y.id).map((c) => c.host), [a.address, b.address], 'on the hosts picked, in order');
+  const prices = await Promise.all(cs.map(async (c) => (await api.query.storageMarket.contracts(c.id)).unwrap().price.toBigInt()));
+  assert.deepEqual(prices.sort(), [7n * 10n ** 9n, 8n * 10n ** 9n], 'at each picked offer\'s price');
+  assert.ok((await api.query.system.account(user.address)).data.free.toBigInt() < before);
+  await sameBytes(id, path, 'picked hosts');
+
+  // Bad picks are refused with a reason, and nothing is placed.
+  const next = (await api.query.storageMarket.nextRequestId()).toNumber();
+  for (const [hostsArg, reason] of [
+    [`${a.address},${a.address}`, /names \S+ twice/],
+    [a.address, /--hosts names 1/],
+    [`${a.address},${user.address}`, /cannot store with itself/],
+    [`${a.address},${alice.address}`, /not a registered host/],
+    [`${a.address},nonsense`, /not an account address/],
+  ]) {
+    const r = await user.masp(['put', path, '--replicas', '2', '--duration', '30', '--hosts', hostsArg]);
+    assert.notEqual(r.code, 0, hostsArg);
+    assert.match(r.stderr, reason, hostsArg);
+  }
+  // A price limit below a picked host's price: the CLI says which host.
+  const r = await user.masp(['put', path, '--replicas', '2', '--duration', '30', '--max-price', '0.0075', '--hosts', `${a.address},${b.address}`]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, new RegExp(`host ${a.address} has no offer`));
+  assert.equal((await api.query.storageMarket.nextRequestId()).toNumber(), next, 'no request placed');
+});
 
 test('--shards 4+2: six contracts, six hosts, six roots; two hosts killed -9 and the file still reads', { timeout: 300_000 }, async () => {
   path = file('film.bin', (9 << 20) + 12345);

@@ -48,6 +48,91 @@ pub struct PutOptions {
     pub wait: Duration,
     /// Stripes in flight during the upload.
     pub parallel: usize,
+    /// Hosts picked by the Sender, one per stored shard in shard order
+    /// (each shard on its host's cheapest offer that takes it); empty: the
+    /// market's cheapest hosts.
+    pub hosts: Vec<AccountId32>,
+}
+
+/// An offer as `pick_offer` weighs it: (id, price per GiB per epoch,
+/// capacity, shortest and longest term).
+pub type OfferTerms = (u64, u128, u64, u32, u32);
+
+/// The cheapest of a host's offers that takes `billed` bytes for `duration`
+/// epochs at most at `max_price` (any price if `None`).
+pub fn pick_offer(
+    offers: &[OfferTerms],
+    billed: u64,
+    duration: u32,
+    max_price: Option<u128>,
+) -> Option<OfferTerms> {
+    offers
+        .iter()
+        .filter(|(_, price, capacity, min, max)| {
+            *capacity >= billed
+                && (*min..=*max).contains(&duration)
+                && max_price.is_none_or(|m| *price <= m)
+        })
+        .min_by_key(|(id, price, ..)| (*price, *id))
+        .copied()
+}
+
+/// The offer each picked host stores its shard on (see [`pick_offer`]),
+/// in `hosts`' order, each checked against the host's free capacity; an
+/// error that names the host and what to change if one cannot.
+async fn picked_offers(
+    ctx: &Ctx,
+    hosts: &[AccountId32],
+    largest: u64,
+    opts: &PutOptions,
+) -> Result<Vec<OfferTerms>> {
+    let at = ctx.at().await?;
+    let min = at
+        .constants()
+        .entry(api::constants().storage_market().min_contract_size())
+        .map_err(|e| anyhow!("reading the chain's MinContractSize: {e}"))?;
+    let billed = largest.max(min);
+    let mut picked = Vec::new();
+    for (i, who) in hosts.iter().enumerate() {
+        if hosts[..i].contains(who) {
+            bail!("--hosts names {who} twice: every shard needs its own host");
+        }
+        if *who == ctx.me() {
+            bail!("--hosts names this account ({who}): a Sender cannot store with itself");
+        }
+        let apis = at.runtime_apis();
+        let view = apis
+            .call(api::runtime_apis().storage_market_api().host(*who))
+            .await?
+            .ok_or_else(|| anyhow!("{who} is not a registered host (see `masp hosts`)"))?;
+        if view.capacity.saturating_sub(view.used) < billed {
+            bail!(
+                "host {who} has {} free, a shard needs {}: pick another host",
+                ops::fmt_bytes(view.capacity.saturating_sub(view.used)),
+                ops::fmt_bytes(billed)
+            );
+        }
+        let offers: Vec<OfferTerms> = apis
+            .call(api::runtime_apis().storage_market_api().host_offers(*who))
+            .await?
+            .into_iter()
+            .map(|(id, o)| (id, o.price, o.capacity, o.min_duration, o.max_duration))
+            .collect();
+        let offer =
+            pick_offer(&offers, billed, opts.duration, opts.max_price).ok_or_else(|| {
+                anyhow!(
+                "host {who} has no offer for {} over {} epochs{} ({} offer(s): see `masp hosts`)",
+                ops::fmt_bytes(billed),
+                opts.duration,
+                opts.max_price
+                    .map(|p| format!(" at most {}/GiB/epoch", ops::fmt_masp(p)))
+                    .unwrap_or_default(),
+                offers.len()
+            )
+            })?;
+        picked.push(offer);
+    }
+    Ok(picked)
 }
 
 /// One shard placed by `put`.
@@ -303,8 +388,49 @@ pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary
     })
 }
 
+/// The market must give every stored shard its own host now: the highest
+/// price accepted, `--max-price` or what the cheapest offers that do ask.
+async fn market_max_price(
+    ctx: &Ctx,
+    layout: &Layout,
+    stored: usize,
+    size: u64,
+    opts: &PutOptions,
+) -> Result<u128> {
+    let quote = api::runtime_apis().storage_market_api().quote(
+        layout.largest_shard(),
+        opts.duration,
+        stored as u32,
+        opts.max_price,
+        opts.min_rating,
+    );
+    let quote = ctx.at().await?.runtime_apis().call(quote).await?;
+    if quote.lines.len() < stored {
+        bail!(
+            "{} stores this file as {stored} shards, each on its own host, but only {} host(s) \
+             offer storage for {} epochs at rating >= {}{} now: try {} (see `masp quote {} \
+             --duration {}`)",
+            opts.redundancy,
+            quote.lines.len(),
+            opts.duration,
+            opts.min_rating,
+            opts.max_price
+                .map(|p| format!(" and at most {}/GiB/epoch", ops::fmt_masp(p)))
+                .unwrap_or_default(),
+            suggestion(quote.lines.len()),
+            size,
+            opts.duration
+        );
+    }
+    Ok(match opts.max_price {
+        Some(p) => p,
+        None => quote.lines.iter().map(|l| l.price).max().unwrap_or(0),
+    })
+}
+
 /// Seals `source` (to learn every shard's Merkle root), prices and places
-/// the shards with one `place_shards` call, and at once saves the manifest
+/// the shards with one `place_shards` call (`place_on_offers` on the hosts
+/// the Sender picked), and at once saves the manifest
 /// (no replicas yet) and, through `placed`, the record that lets an
 /// interrupted put resume.
 async fn place(
@@ -333,35 +459,26 @@ async fn place(
             u32::MAX
         );
     }
-    // The market must give every stored shard its own host now.
-    let quote = api::runtime_apis().storage_market_api().quote(
-        layout.largest_shard(),
-        opts.duration,
-        stored as u32,
-        opts.max_price,
-        opts.min_rating,
-    );
-    let quote = ctx.at().await?.runtime_apis().call(quote).await?;
-    if quote.lines.len() < stored {
-        bail!(
-            "{} stores this file as {stored} shards, each on its own host, but only {} host(s) \
-             offer storage for {} epochs at rating >= {}{} now: try {} (see `masp quote {} \
-             --duration {}`)",
-            opts.redundancy,
-            quote.lines.len(),
-            opts.duration,
-            opts.min_rating,
-            opts.max_price
-                .map(|p| format!(" and at most {}/GiB/epoch", ops::fmt_masp(p)))
-                .unwrap_or_default(),
-            suggestion(quote.lines.len()),
-            size,
-            opts.duration
-        );
-    }
-    let max_price = match opts.max_price {
-        Some(p) => p,
-        None => quote.lines.iter().map(|l| l.price).max().unwrap_or(0),
+    // Hosts the Sender picked: one offer each, known before sealing.
+    let picked = if opts.hosts.is_empty() {
+        None
+    } else {
+        if opts.hosts.len() != stored {
+            bail!(
+                "{} stores this file as {stored} shards, each on its own host, but --hosts names \
+                 {}: name {stored} hosts, or choose --shards/--replicas for {}",
+                opts.redundancy,
+                opts.hosts.len(),
+                opts.hosts.len()
+            );
+        }
+        Some(picked_offers(ctx, &opts.hosts, layout.largest_shard(), opts).await?)
+    };
+    let max_price = match &picked {
+        Some(offers) => opts
+            .max_price
+            .unwrap_or_else(|| offers.iter().map(|o| o.1).max().unwrap_or(0)),
+        None => market_max_price(ctx, &layout, stored, size, opts).await?,
     };
 
     let file_id: FileId = rand::random();
@@ -389,16 +506,28 @@ async fn place(
     .await??;
     bar.finish_and_clear();
 
-    let events = ctx
-        .submit(&api::tx().storage_market().place_shards(
-            BoundedVec(specs(&shards)),
-            BoundedVec(Vec::new()),
-            opts.duration,
-            max_price,
-            opts.min_rating,
-        ))
-        .await
-        .context("placing the storage request")?;
+    let events = match &picked {
+        Some(offers) => {
+            ctx.submit(&api::tx().storage_market().place_on_offers(
+                BoundedVec(specs(&shards)),
+                BoundedVec(offers.iter().map(|o| o.0).collect()),
+                opts.duration,
+                max_price,
+            ))
+            .await
+        }
+        None => {
+            ctx.submit(&api::tx().storage_market().place_shards(
+                BoundedVec(specs(&shards)),
+                BoundedVec(Vec::new()),
+                opts.duration,
+                max_price,
+                opts.min_rating,
+            ))
+            .await
+        }
+    }
+    .context("placing the storage request")?;
     let request = events
         .find_first::<api::storage_market::events::RequestPlaced>()
         .ok_or_else(|| anyhow!("the chain did not report the request"))??
@@ -433,4 +562,30 @@ async fn place(
     )?;
     placed(request)?;
     Ok((request, manifest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick_offer;
+
+    /// A picked host stores on its cheapest offer that takes the shard:
+    /// one too small, outside its term bounds or above `--max-price` is
+    /// passed over, and none at all is `None` (the CLI then says why).
+    #[test]
+    fn a_picked_host_stores_on_its_cheapest_offer_that_takes_the_shard() {
+        let offers = [
+            (1, 5, 100, 1, 10),  // dear
+            (2, 1, 10, 1, 10),   // cheapest, too small
+            (3, 2, 100, 20, 30), // term outside
+            (4, 3, 100, 1, 10),
+            (5, 3, 100, 1, 10), // as cheap, later id
+        ];
+        assert_eq!(pick_offer(&offers, 50, 5, None).map(|o| o.0), Some(4));
+        assert_eq!(pick_offer(&offers, 50, 5, Some(3)).map(|o| o.0), Some(4));
+        assert_eq!(pick_offer(&offers, 50, 5, Some(2)), None);
+        assert_eq!(pick_offer(&offers, 50, 25, None).map(|o| o.0), Some(3));
+        assert_eq!(pick_offer(&offers, 5, 5, None).map(|o| o.0), Some(2));
+        assert_eq!(pick_offer(&offers, 500, 5, None), None);
+        assert_eq!(pick_offer(&[], 5, 5, None), None);
+    }
 }

@@ -330,6 +330,46 @@ mod benchmarks {
         placed::<T>(s, r);
     }
 
+    /// [`Pallet::place_on_offers`]: `r` shards on `r` picked offers of
+    /// distinct hosts, each offer sized to its shard so that every one sells
+    /// out and leaves the book (the costlier branch).
+    #[benchmark]
+    fn place_on_offers(r: Linear<1, { T::MaxReplicas::get() }>) {
+        let mut offers = Vec::new();
+        for i in 0..r {
+            let h = host::<T>(i);
+            offers.push(NextOfferId::<T>::get());
+            Market::<T>::post_offer(
+                RawOrigin::Signed(h).into(),
+                PRICE,
+                SIZE,
+                1,
+                T::MaxDuration::get(),
+            )
+            .expect("valid offer");
+        }
+        let sender = funded::<T>("sender", 0);
+        let shards: Vec<ShardSpec> = (0..r)
+            .map(|i| {
+                let mut merkle_root = [7; 32];
+                merkle_root[..4].copy_from_slice(&i.to_le_bytes());
+                ShardSpec {
+                    size: SIZE,
+                    merkle_root,
+                    leaf_count: masp_proofs::leaf_count(SIZE),
+                }
+            })
+            .collect();
+        let shards: BoundedVec<_, T::MaxReplicas> = shards.try_into().expect("at most MaxReplicas");
+        let offers: BoundedVec<_, T::MaxReplicas> = offers.try_into().expect("at most MaxReplicas");
+
+        #[extrinsic_call]
+        _(RawOrigin::Signed(sender), shards, offers, DURATION, PRICE);
+
+        assert_eq!(Contracts::<T>::iter().count() as u32, r);
+        assert_eq!(OfferBook::<T>::iter().count(), 0);
+    }
+
     /// A request that matches nothing against a book of `b` offers, from
     /// `MaxMatchScan` (the bound) to 10,000: it examines `MaxMatchScan` of
     /// them whatever `b` is, so the weight is flat in `b` (trie depth aside).

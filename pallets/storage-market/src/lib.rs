@@ -467,6 +467,19 @@ pub mod pallet {
         /// contracts, is below `MinContractSize`: the offer could take no
         /// contract, so it may not rest in the book.
         OfferTooSmall,
+        /// `place_on_offers` needs exactly one offer per shard.
+        OffersDoNotMatchShards,
+        /// A picked offer asks more per GiB per epoch than the Sender's
+        /// `max_price`.
+        OfferAboveMaxPrice,
+        /// Two picked offers are of the same host: every shard needs its own
+        /// host.
+        SameHostTwice,
+        /// A picked offer cannot take its shard now: it is the Sender's own,
+        /// its capacity or its host's free capacity is below the shard's
+        /// billed size, the duration is outside its bounds, or its host's
+        /// free deposit does not back the shard.
+        OfferCannotTake,
     }
 
     #[pallet::hooks]
@@ -758,6 +771,7 @@ pub mod pallet {
                 duration,
                 max_price,
                 min_rating,
+                None,
                 T::WeightInfo::place_request,
             )
         }
@@ -797,16 +811,7 @@ pub mod pallet {
             min_rating: Rating,
         ) -> DispatchResultWithPostInfo {
             let sender = ensure_signed(origin)?;
-            ensure!(!shards.is_empty(), Error::<T>::BadReplicas);
-            for (i, shard) in shards.iter().enumerate() {
-                ensure!(
-                    !shards
-                        .iter()
-                        .take(i)
-                        .any(|other| other.merkle_root == shard.merkle_root),
-                    Error::<T>::DuplicateRoot
-                );
-            }
+            Self::ensure_distinct(&shards)?;
             Self::place(
                 sender,
                 shards,
@@ -814,7 +819,53 @@ pub mod pallet {
                 duration,
                 max_price,
                 min_rating,
+                None,
                 T::WeightInfo::place_shards,
+            )
+        }
+
+        /// Places the shards of a file on offers the Sender picked from the
+        /// market (the white paper's customer who "choose[s] a contractor
+        /// with the best suitable price and rating"): `shards[i]` is stored
+        /// by the host of `offers[i]`, at that offer's price, for
+        /// `duration` epochs. Every offer must be of a different host, none
+        /// the Sender's own. The shards follow [`Pallet::place_shards`]'s
+        /// rules (distinct roots, sizes above zero, exact leaf counts).
+        ///
+        /// All or nothing: if an offer is gone ([`Error::UnknownOffer`]),
+        /// asks more than `max_price` ([`Error::OfferAboveMaxPrice`]: a host
+        /// that raised its price after the Sender looked cannot charge
+        /// more) or cannot take its shard now ([`Error::OfferCannotTake`]),
+        /// the call fails and changes nothing. Nothing rests in the book.
+        /// Holds each shard's term at `max_price` and returns the
+        /// difference to each offer's price at once.
+        ///
+        /// Emits [`Event::ContractCreated`] per shard, then
+        /// [`Event::RequestPlaced`] and [`Event::RequestFilled`].
+        #[pallet::call_index(11)]
+        #[pallet::weight(T::WeightInfo::place_on_offers(offers.len() as u32))]
+        pub fn place_on_offers(
+            origin: OriginFor<T>,
+            shards: BoundedVec<ShardSpec, T::MaxReplicas>,
+            offers: BoundedVec<OfferId, T::MaxReplicas>,
+            duration: u32,
+            #[pallet::compact] max_price: Balance,
+        ) -> DispatchResultWithPostInfo {
+            let sender = ensure_signed(origin)?;
+            ensure!(
+                offers.len() == shards.len(),
+                Error::<T>::OffersDoNotMatchShards
+            );
+            Self::ensure_distinct(&shards)?;
+            Self::place(
+                sender,
+                shards,
+                BoundedVec::new(),
+                duration,
+                max_price,
+                0,
+                Some(offers),
+                |_, matched| T::WeightInfo::place_on_offers(matched),
             )
         }
 
@@ -1040,9 +1091,26 @@ pub mod pallet {
             market::term_cost(max_price, Self::billed(shard.size), duration)
         }
 
+        /// Refuses shards of which two have the same Merkle root.
+        fn ensure_distinct(shards: &[ShardSpec]) -> DispatchResult {
+            ensure!(!shards.is_empty(), Error::<T>::BadReplicas);
+            for (i, shard) in shards.iter().enumerate() {
+                ensure!(
+                    !shards
+                        .iter()
+                        .take(i)
+                        .any(|other| other.merkle_root == shard.merkle_root),
+                    Error::<T>::DuplicateRoot
+                );
+            }
+            Ok(())
+        }
+
         /// Places a request of `sender` for one replica per shard (see
-        /// [`Pallet::place_request`]); `weight` is the call's weight for
-        /// (offers scanned, contracts made).
+        /// [`Pallet::place_request`]): on the offers in `picked` (one per
+        /// shard, all or nothing, see [`Pallet::place_on_offers`]) or, if
+        /// `None`, matched against the book. `weight` is the call's weight
+        /// for (offers scanned, contracts made).
         #[allow(clippy::too_many_arguments)]
         fn place(
             sender: T::AccountId,
@@ -1051,6 +1119,7 @@ pub mod pallet {
             duration: u32,
             max_price: Balance,
             min_rating: Rating,
+            picked: Option<BoundedVec<OfferId, T::MaxReplicas>>,
             weight: impl Fn(u32, u32) -> Weight,
         ) -> DispatchResultWithPostInfo {
             for shard in &shards {
@@ -1097,7 +1166,10 @@ pub mod pallet {
                 book_key: [0; 24],
                 expires_at: now.saturating_add(T::RequestTtl::get()),
             };
-            let scanned = Self::match_request(id, &mut request, now)?;
+            let scanned = match picked {
+                Some(offers) => Self::match_picked(id, &mut request, &offers, now)?,
+                None => Self::match_request(id, &mut request, now)?,
+            };
             let matched = request.hosts.len() as u32;
             let resting = request.unmatched();
             let (size, replicas) = (request.largest(), request.replicas());
@@ -1260,6 +1332,44 @@ pub mod pallet {
                 }
             }
             Ok(examined.saturating_add(evicted))
+        }
+
+        /// Matches `request`'s shards, in order, on the Sender's `offers`
+        /// (one each): fails unless every one takes its shard. Returns the
+        /// number of offers examined.
+        fn match_picked(
+            id: RequestId,
+            request: &mut RequestOf<T>,
+            offers: &[OfferId],
+            now: BlockNumberFor<T>,
+        ) -> Result<u32, DispatchError> {
+            for offer_id in offers {
+                let mut offer = Offers::<T>::get(offer_id).ok_or(Error::<T>::UnknownOffer)?;
+                ensure!(
+                    offer.price <= request.max_price,
+                    Error::<T>::OfferAboveMaxPrice
+                );
+                ensure!(
+                    !request.hosts.contains(&offer.host),
+                    Error::<T>::SameHostTwice
+                );
+                let mut host = Hosts::<T>::get(&offer.host).ok_or(Error::<T>::NotRegistered)?;
+                let shard = *request.next_shard().ok_or(Error::<T>::BadReplicas)?;
+                let deposit = Self::fits(
+                    &offer,
+                    &host,
+                    Some(&request.sender),
+                    &request.hosts,
+                    &request.avoid,
+                    shard.size,
+                    request.duration,
+                    request.min_rating,
+                )
+                .ok_or(Error::<T>::OfferCannotTake)?;
+                Self::create_contract(id, request, &mut offer, &mut host, deposit, now)?;
+                Self::store_offer(*offer_id, offer, host);
+            }
+            Ok(offers.len() as u32)
         }
 
         /// Matches a new or changed offer against resting requests, highest

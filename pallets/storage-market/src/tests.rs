@@ -672,6 +672,154 @@ fn each_shard_is_its_own_contract_on_a_distinct_host_priced_on_its_size() {
     });
 }
 
+// ----- a Sender picks its hosts -----
+
+fn place_on(
+    sender: AccountId,
+    shards: Vec<ShardSpec>,
+    offers: Vec<OfferId>,
+    max_price: Balance,
+) -> frame_support::dispatch::DispatchResultWithPostInfo {
+    Market::place_on_offers(
+        signed(sender),
+        shards.try_into().unwrap(),
+        offers.try_into().unwrap(),
+        10,
+        max_price,
+    )
+}
+
+/// Issue 23 (white paper: customers "choose a contractor with the best
+/// suitable price and rating"): a Sender may pick its hosts, not only the
+/// cheapest. Shard `i` goes to the host of the `i`-th picked offer at that
+/// offer's price, however many cheaper offers rest in the book, and the
+/// rest of the bid is returned at once.
+#[test]
+fn a_sender_places_shards_on_the_offers_it_picked_at_their_prices() {
+    build_and_execute(|| {
+        offer(H1, PRICE);
+        offer(H2, PRICE);
+        let o3 = offer(H3, 2 * PRICE);
+        let o4 = offer(H4, 3 * PRICE);
+        System::reset_events();
+        let before = free(ALICE);
+        let id = crate::NextRequestId::<Test>::get();
+        assert_ok!(place_on(
+            ALICE,
+            vec![shard(GIB, 1), shard(GIB / 2, 2)],
+            vec![o4, o3],
+            3 * PRICE
+        ));
+        let c = created();
+        assert_eq!(hosts_of(&c), vec![H4, H3]);
+        assert_eq!(
+            c.iter().map(|c| c.2).collect::<Vec<_>>(),
+            vec![3 * PRICE, 2 * PRICE]
+        );
+        let held =
+            term_cost(3 * PRICE, GIB, 10).unwrap() + term_cost(2 * PRICE, GIB / 2, 10).unwrap();
+        assert_eq!(escrow(ALICE), held);
+        assert_eq!(free(ALICE), before - held);
+        assert_eq!(Contracts::<Test>::get(c[1].0).unwrap().merkle_root, [2; 32]);
+        assert!(Requests::<Test>::get(id).is_none());
+        assert_eq!(book_deposit(ALICE), 0);
+        System::assert_has_event(Event::RequestFilled { request: id }.into());
+    });
+}
+
+/// A host that raises its price after the Sender looked (or front-runs its
+/// call with `update_offer`) cannot charge more than the Sender's
+/// `max_price`: the call fails and nothing is held or matched.
+#[test]
+fn a_host_raising_its_price_before_the_call_lands_gets_nothing() {
+    build_and_execute(|| {
+        let o1 = offer(H1, PRICE);
+        let o2 = offer(H2, PRICE);
+        assert_ok!(Market::update_offer(
+            signed(H2),
+            o2,
+            5 * PRICE,
+            10 * GIB,
+            1,
+            100
+        ));
+        let before = free(ALICE);
+        assert_noop!(
+            place_on(
+                ALICE,
+                vec![shard(GIB, 1), shard(GIB, 2)],
+                vec![o1, o2],
+                2 * PRICE
+            ),
+            Error::<Test>::OfferAboveMaxPrice
+        );
+        assert_eq!(free(ALICE), before);
+        assert!(Contracts::<Test>::iter().next().is_none());
+    });
+}
+
+/// All or nothing, and each refusal says why: no offer per shard, an offer
+/// gone, two offers of one host (one operator would hold two shards), the
+/// Sender's own offer (paying itself), an offer too small or outside its
+/// duration bounds, a host whose deposit cannot back the shard. None of
+/// them matches anything, holds anything or touches the offers.
+#[test]
+fn a_pick_that_cannot_be_placed_whole_changes_nothing() {
+    build_and_execute(|| {
+        let o1 = offer(H1, PRICE);
+        let o1b = offer(H1, PRICE);
+        let o2 = offer(H2, PRICE);
+        let own = offer(ALICE, PRICE);
+        host_with_deposit(H3, 10_000 * UNIT);
+        let short = next_offer();
+        assert_ok!(Market::post_offer(signed(H3), PRICE, 10 * GIB, 1, 5));
+        let small = next_offer();
+        assert_ok!(Market::post_offer(signed(H3), PRICE, GIB / 2, 1, 100));
+        // H4 backs a minimum contract, not a GiB.
+        host_with_deposit(H4, DEPOSIT_PER_GIB / 2);
+        let poor = next_offer();
+        assert_ok!(Market::post_offer(signed(H4), PRICE, 10 * GIB, 1, 100));
+        let two = vec![shard(GIB, 1), shard(GIB, 2)];
+        let book: Vec<_> = OfferBook::<Test>::iter().collect();
+        let before = free(ALICE);
+        for (offers, error) in [
+            (vec![o1], Error::<Test>::OffersDoNotMatchShards),
+            (vec![o1, 999], Error::<Test>::UnknownOffer),
+            (vec![o1, o1b], Error::<Test>::SameHostTwice),
+            (vec![o1, own], Error::<Test>::OfferCannotTake),
+            (vec![o1, short], Error::<Test>::OfferCannotTake),
+            (vec![o1, small], Error::<Test>::OfferCannotTake),
+            (vec![o2, poor], Error::<Test>::OfferCannotTake),
+        ] {
+            assert_noop!(place_on(ALICE, two.clone(), offers, PRICE), error);
+        }
+        assert_noop!(
+            place_on(
+                ALICE,
+                vec![shard(GIB, 1), shard(GIB, 1)],
+                vec![o1, o2],
+                PRICE
+            ),
+            Error::<Test>::DuplicateRoot
+        );
+        assert_eq!(free(ALICE), before);
+        assert_eq!(OfferBook::<Test>::iter().collect::<Vec<_>>(), book);
+    });
+}
+
+/// A Sender with too little MASP for the terms at its `max_price` is
+/// refused before anything is matched.
+#[test]
+fn picking_offers_needs_the_whole_escrow() {
+    build_and_execute(|| {
+        let o1 = offer(H1, PRICE);
+        assert_noop!(
+            place_on(POOR, vec![shard(GIB, 1)], vec![o1], PRICE),
+            Error::<Test>::InsufficientFunds
+        );
+    });
+}
+
 /// The unmatched shards rest with their own bids held and match, in
 /// order, each on a host that has none of the others, as offers arrive.
 #[test]
@@ -1485,7 +1633,20 @@ mod random {
                             let size = mib as u64 * (1 << 20);
                             // Even senders store distinct shards (sizes
                             // shrinking by a quarter each), odd ones copies.
-                            let r = if sender % 2 == 0 {
+                            let picked = sender % 3 == 0;
+                            let r = if picked {
+                                // Every third Sender picks its offers (any
+                                // in the book, cheap or not, fit or not).
+                                let offers: Vec<OfferId> = Offers::<Test>::iter().map(|(id, _)| id).take(replicas as usize).collect();
+                                let shards: Vec<ShardSpec> = (0..offers.len() as u64)
+                                    .map(|i| ShardSpec { size, merkle_root: [i as u8; 32], leaf_count: masp_proofs::leaf_count(size) })
+                                    .collect();
+                                let r = Market::place_on_offers(signed(sender), shards.try_into().unwrap(), offers.clone().try_into().unwrap(), duration as u32, max_price);
+                                if r.is_ok() {
+                                    assert_eq!(created().len(), offers.len(), "a pick placed in part");
+                                }
+                                r
+                            } else if sender % 2 == 0 {
                                 let shards: Vec<ShardSpec> = (0..replicas as u64)
                                     .map(|i| {
                                         let size = (size >> i.min(2)).max(1);
@@ -1505,7 +1666,8 @@ mod random {
                                 let mut hosts = Vec::new();
                                 for (id, host, price) in created() {
                                     assert!(price <= max_price, "matched above max price");
-                                    assert!(TestRatings::rating(&host) >= min_rating, "matched below min rating");
+                                    // A Sender that picked its hosts set no floor.
+                                    assert!(picked || TestRatings::rating(&host) >= min_rating, "matched below min rating");
                                     assert_ne!(host, sender, "matched to itself");
                                     assert!(!hosts.contains(&host), "two replicas on one host");
                                     hosts.push(host);

@@ -3,6 +3,7 @@
 import { chain } from '../chain';
 import { GIB, bytes, esc, masp, parseMasp, parseSize } from '../format';
 import { depthChart } from '../plot';
+import { clearPicked, picked, toggle } from '../picked';
 
 export async function market(el: HTMLElement): Promise<void> {
   const api = chain();
@@ -16,9 +17,11 @@ export async function market(el: HTMLElement): Promise<void> {
     depth += Number(o.capacity) / Number(GIB);
     return { price: Number(o.price) / 1e12, depth };
   });
+  const chosen = new Set(picked().map((p) => p.offer));
   const rows = book
     .map(
       ([id, o]) => `<tr data-offer="${id}">
+        <td><input type="checkbox" data-pick="${id}" data-host="${o.host}" title="Store a shard on this offer"${chosen.has(String(id)) ? ' checked' : ''}></td>
         <td class="num">${id}</td>
         <td><a href="#host?who=${o.host}"><code>${o.host}</code></a></td>
         <td class="num" data-price="${o.price}">${masp(o.price)}</td>
@@ -41,8 +44,29 @@ export async function market(el: HTMLElement): Promise<void> {
     </div>
     <div class="card"><h2>Order book depth</h2>${depthChart(points, 'price (MASP per GiB per epoch)', 'GiB offered at or below')}</div>
     <h2>Offers (${book.length})</h2>
-    <table id="book"><thead><tr><th class="num">Offer</th><th>Host</th><th class="num">Price / GiB / epoch</th><th class="num">Capacity</th><th class="num">Epochs</th></tr></thead>
-    <tbody>${rows || '<tr><td colspan="5" class="muted">No offers.</td></tr>'}</tbody></table>`;
+    <p class="muted">Pick offers to choose your hosts: the Files page then stores a file's shards on them, one shard per offer in the order picked, at their prices (<code>masp put --hosts</code> does the same). <span id="picked"></span></p>
+    <table id="book"><thead><tr><th>Pick</th><th class="num">Offer</th><th>Host</th><th class="num">Price / GiB / epoch</th><th class="num">Capacity</th><th class="num">Epochs</th></tr></thead>
+    <tbody>${rows || '<tr><td colspan="6" class="muted">No offers.</td></tr>'}</tbody></table>`;
+  const showPicked = () => {
+    const p = picked();
+    el.querySelector('#picked')!.innerHTML = p.length
+      ? `Picked: ${p.map((x) => `#${esc(x.offer)}`).join(', ')} <button id="pick-clear">Clear</button>`
+      : '';
+    el.querySelector('#pick-clear')?.addEventListener('click', () => {
+      clearPicked();
+      el.querySelectorAll<HTMLInputElement>('input[data-pick]').forEach((c) => (c.checked = false));
+      showPicked();
+    });
+  };
+  el.querySelectorAll<HTMLInputElement>('input[data-pick]').forEach((c) =>
+    c.addEventListener('change', () => {
+      const now = toggle(c.dataset.pick!, c.dataset.host!);
+      // Another offer of the same host is no longer picked.
+      el.querySelectorAll<HTMLInputElement>('input[data-pick]').forEach((o) => (o.checked = now.some((p) => p.offer === o.dataset.pick)));
+      showPicked();
+    }),
+  );
+  showPicked();
   const form = el.querySelector<HTMLFormElement>('#quote')!;
   const out = el.querySelector<HTMLElement>('#quote-result')!;
   form.addEventListener('submit', async (ev) => {
