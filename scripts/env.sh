@@ -33,3 +33,10 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 # The WASM builder looks for Cargo.lock next to the target dir; ours is outside
 # the clone, so point it at the workspace (keeps the WASM on the locked versions).
 export WASM_BUILD_WORKSPACE_HINT="$MASP_ROOT"
+
+# frame-benchmarking-cli (inside polkadot-omni-node-lib) embeds a test runtime
+# for `masp-node benchmark storage`, compiled to WASM on every cold build. We
+# generate weights with masp-bencher (scripts/benchmark) and never run that
+# subcommand, so its WASM is not built: the subcommand then says it has no
+# runtime. Unset this to build it.
+export SKIP_FRAME_STORAGE_ACCESS_TEST_RUNTIME_WASM_BUILD="${SKIP_FRAME_STORAGE_ACCESS_TEST_RUNTIME_WASM_BUILD-1}"

@@ -598,6 +598,19 @@ pub fn chunk_root(chunk: &[u8]) -> Hash {
     chunk_root_many(chunk)
 }
 
+/// [`chunk_root`] without the AVX-512 path: `blake2b_simd`'s `hash_many`
+/// (AVX2 where the CPU has it). Public for the benchmark that weighs the
+/// two (`cargo run --release --example merkle_speed -p masp-proofs`).
+#[cfg(feature = "std")]
+#[doc(hidden)]
+pub fn chunk_root_portable(chunk: &[u8]) -> Hash {
+    let chunk = &chunk[..chunk.len().min(CHUNK_SIZE)];
+    if chunk.is_empty() {
+        return hash_leaf(&[]);
+    }
+    chunk_root_many(chunk)
+}
+
 /// [`chunk_root`] of a non-empty chunk with `blake2b_simd`'s `hash_many`.
 #[cfg(feature = "std")]
 fn chunk_root_many(chunk: &[u8]) -> Hash {

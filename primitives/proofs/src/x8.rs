@@ -45,14 +45,19 @@ pub fn available() -> bool {
     std::is_x86_feature_detected!("avx512f")
 }
 
-#[inline(always)]
+// The helpers below carry `target_feature(enable = "avx512f")`: they are
+// safe to call only from code compiled with avx512f (the compiler enforces
+// it), i.e. from `hash8`, which `chunk_root` enters after `available()`.
+
+#[inline]
+#[target_feature(enable = "avx512f")]
 fn splat(x: u64) -> __m512i {
-    // SAFETY: only called from functions compiled with avx512f.
-    unsafe { _mm512_set1_epi64(x as i64) }
+    _mm512_set1_epi64(x as i64)
 }
 
-#[inline(always)]
-unsafe fn g(v: &mut [__m512i; 16], a: usize, b: usize, c: usize, d: usize, x: __m512i, y: __m512i) {
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn g(v: &mut [__m512i; 16], a: usize, b: usize, c: usize, d: usize, x: __m512i, y: __m512i) {
     v[a] = _mm512_add_epi64(_mm512_add_epi64(v[a], v[b]), x);
     v[d] = _mm512_ror_epi64::<32>(_mm512_xor_si512(v[d], v[a]));
     v[c] = _mm512_add_epi64(v[c], v[d]);
@@ -63,8 +68,9 @@ unsafe fn g(v: &mut [__m512i; 16], a: usize, b: usize, c: usize, d: usize, x: __
     v[b] = _mm512_ror_epi64::<63>(_mm512_xor_si512(v[b], v[c]));
 }
 
-#[inline(always)]
-unsafe fn round(v: &mut [__m512i; 16], m: &[__m512i; 16], r: usize) {
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn round(v: &mut [__m512i; 16], m: &[__m512i; 16], r: usize) {
     let s = &SIGMA[r];
     g(v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
     g(v, 1, 5, 9, 13, m[s[2]], m[s[3]]);
@@ -77,8 +83,9 @@ unsafe fn round(v: &mut [__m512i; 16], m: &[__m512i; 16], r: usize) {
 }
 
 /// One compression of eight blocks (same counter and flag in every lane).
-#[inline(always)]
-unsafe fn compress(h: &mut [__m512i; 8], m: &[__m512i; 16], counter: u64, last: bool) {
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn compress(h: &mut [__m512i; 8], m: &[__m512i; 16], counter: u64, last: bool) {
     let mut v = [
         h[0],
         h[1],
