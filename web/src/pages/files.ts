@@ -7,6 +7,7 @@ import { ss58Decode } from '@polkadot-labs/hdkd-helpers';
 import { chain, genesisHash } from '../chain';
 import { bytes, esc, masp, parseMasp, text } from '../format';
 import { fromPhrase, type Identity } from '../identity';
+import { RootPool } from '../roots';
 import { ShardSealer } from '../seal';
 import { cipher, type Cipher } from '../wasm';
 
@@ -338,23 +339,43 @@ async function put(
   const sealed: Uint8Array[][] = layout.shards.map(() => []);
   const roots: string[][] = layout.shards.map(() => []);
   const sealers = await Promise.all(layout.shards.map((s, t) => ShardSealer.create(w, fileKey, fileId, t, s.chunks)));
-  let at = 0;
-  for (let s = 0; s < layout.stripes; s++) {
-    const lens = w.stripe_lens(k, m, size, BigInt(s));
-    let dataLen = 0;
-    for (let t = 0; t < k; t++) dataLen += lens[t];
-    const stripe = plain.subarray(at, at + dataLen);
-    at += dataLen;
-    const parity = m > 0 ? w.stripe_parity(k, m, size, BigInt(s), stripe) : new Uint8Array();
-    let d = 0;
-    let p = 0;
-    for (let t = 0; t < k + m; t++) {
-      if (lens[t] === 0) continue;
-      const chunk = t < k ? stripe.subarray(d, (d += lens[t])) : parity.subarray(p, (p += lens[t]));
-      const c = await sealers[t].seal(s, chunk);
-      sealed[t].push(c);
-      roots[t].push(hex(w.chunk_root(c)));
+  // A few chunks at once, each sealed (WebCrypto works off the main thread)
+  // then rooted in a worker (roots.ts), one per core; each lands in its
+  // shard's place whatever order they finish in.
+  const pool = new RootPool();
+  const depth = 3 * pool.size;
+  const flight: Promise<void>[] = [];
+  try {
+    let at = 0;
+    for (let s = 0; s < layout.stripes; s++) {
+      const lens = w.stripe_lens(k, m, size, BigInt(s));
+      let dataLen = 0;
+      for (let t = 0; t < k; t++) dataLen += lens[t];
+      const stripe = plain.subarray(at, at + dataLen);
+      at += dataLen;
+      const parity = m > 0 ? w.stripe_parity(k, m, size, BigInt(s), stripe) : new Uint8Array();
+      let d = 0;
+      let p = 0;
+      for (let t = 0; t < k + m; t++) {
+        if (lens[t] === 0) continue;
+        const chunk = t < k ? stripe.subarray(d, (d += lens[t])) : parity.subarray(p, (p += lens[t]));
+        const j = sealed[t].length;
+        sealed[t].push(new Uint8Array());
+        if (flight.length >= depth) await flight.shift();
+        flight.push(
+          (async () => {
+            const r = await pool.rooted(await sealers[t].seal(s, chunk));
+            sealed[t][j] = r.chunk;
+            roots[t][j] = hex(r.root);
+          })(),
+        );
+      }
     }
+    await Promise.all(flight);
+  } finally {
+    // On an error, the chunks still in flight fail too: quietly.
+    void Promise.allSettled(flight);
+    pool.close();
   }
   const shards = stored.map(([t, s]) => ({
     index: t,

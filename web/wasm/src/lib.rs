@@ -113,10 +113,19 @@ pub fn open_shard_chunk(
     Ok(buf)
 }
 
-/// The Merkle root of one ciphertext chunk (at most `CHUNK_SIZE` bytes).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd;
+
+/// The Merkle root of one ciphertext chunk (at most `CHUNK_SIZE` bytes):
+/// [`masp_proofs::chunk_root`], two hashes at a time on WASM SIMD where
+/// the module is built with it (simd.rs).
 #[wasm_bindgen]
 pub fn chunk_root(cipher: &[u8]) -> Vec<u8> {
-    masp_proofs::chunk_root(cipher).to_vec()
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let root = simd::chunk_root(cipher);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let root = masp_proofs::chunk_root(cipher);
+    root.to_vec()
 }
 
 /// The root over chunk roots (32 bytes each, concatenated, in order): the
