@@ -559,7 +559,8 @@ pub mod pallet {
 
         /// The pallet's invariant: each payer's hold is what its channels
         /// (of both services) still hold; every channel id was issued.
-        #[cfg(any(feature = "try-runtime", test))]
+        /// Always compiled: the runtime's tests run it over real chains'
+        /// states (runtime/tests/try_state.rs).
         pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
             use alloc::collections::btree_map::BTreeMap;
             use frame_support::traits::fungible::InspectHold;

@@ -1068,7 +1068,8 @@ pub mod pallet {
 
         /// The pallet's invariants: every hold matches what the records say,
         /// every count matches the purchases, every pending purchase is due.
-        #[cfg(any(feature = "try-runtime", test))]
+        /// Always compiled: the runtime's tests run it over real chains'
+        /// states (runtime/tests/try_state.rs).
         pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
             use alloc::collections::btree_map::BTreeMap;
             use frame_support::traits::fungible::InspectHold;

@@ -524,7 +524,8 @@ pub mod pallet {
         /// The pallet's invariants: each proxy's hold is its recorded
         /// deposit; the count is right and within `MaxProxies`; no proxy
         /// has more failures than sessions.
-        #[cfg(any(feature = "try-runtime", test))]
+        /// Always compiled: the runtime's tests run it over real chains'
+        /// states (runtime/tests/try_state.rs).
         pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
             let mut n: u32 = 0;
             for (who, p) in Proxies::<T>::iter() {

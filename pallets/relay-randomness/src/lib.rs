@@ -152,7 +152,8 @@ pub mod pallet {
 
         /// Checks the pallet's invariants: the kept randomness was seen no
         /// later than now.
-        #[cfg(any(feature = "try-runtime", test))]
+        /// Always compiled: the runtime's tests run it over real chains'
+        /// states (runtime/tests/try_state.rs).
         pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
             if let Some(r) = Latest::<T>::get() {
                 ensure!(

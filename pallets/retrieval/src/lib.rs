@@ -613,7 +613,8 @@ pub mod pallet {
         /// host and counted under its contract (and nothing else is); no
         /// contract has more than `MaxOpenPerContract`; ids were issued;
         /// pieces are within their trees.
-        #[cfg(any(feature = "try-runtime", test))]
+        /// Always compiled: the runtime's tests run it over real chains'
+        /// states (runtime/tests/try_state.rs).
         pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
             use alloc::collections::btree_map::BTreeMap;
             use frame_support::traits::fungible::InspectHold;

@@ -1274,7 +1274,8 @@ pub mod pallet {
         ///   every claim a valid one, and each account's [`PendingOf`] equals
         ///   the number of payments it has a vote on (so the sum of
         ///   `PendingOf` is the number of votes).
-        #[cfg(any(feature = "try-runtime", test))]
+        /// Always compiled: the runtime's tests run it over real chains'
+        /// states (runtime/tests/try_state.rs).
         pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
             let claimed = TotalClaimed::<T>::get();
             let allocated = TotalAllocated::<T>::get();
@@ -1364,7 +1365,6 @@ pub mod pallet {
         }
 
         /// The tx id and attestation part of [`Self::do_try_state`].
-        #[cfg(any(feature = "try-runtime", test))]
         fn try_state_attestations() -> Result<(), sp_runtime::TryRuntimeError> {
             let is_normal = |id: &ExternalTxId| normalize_tx_id(id).as_ref() == Ok(id);
             for (key, _) in Contributions::<T>::iter() {

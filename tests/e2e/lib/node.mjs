@@ -6,10 +6,10 @@
 // process is left behind.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 import { ApiPromise, WsProvider } from '@polkadot/api';
 
@@ -81,6 +81,15 @@ export async function startDevNode({ blockTimeMs = 1000, instantSeal = false, ex
 
   const rpcUrl = `ws://127.0.0.1:${rpcPort}`;
   const stop = async () => {
+    // The chain's state after the story, for the runtime's invariant
+    // checks (runtime/tests/try_state.rs, run by scripts/test after the
+    // end-to-end tests).
+    if (process.env.MASP_STATE_DIR && exited === null && globalThis.__maspApi?.isConnected) {
+      const name = `${basename(process.argv[1] ?? 'e2e', '.mjs')}-${rpcPort}.json`;
+      await dumpState(globalThis.__maspApi, join(process.env.MASP_STATE_DIR, name)).catch((e) => {
+        console.error(`state dump for the try-state check failed: ${e.message}`);
+      });
+    }
     if (globalThis.__maspApi) await globalThis.__maspApi.disconnect().catch(() => {});
     if (exited === null) {
       child.kill('SIGINT');
@@ -173,4 +182,28 @@ export function describeError(api, err) {
     return `${d.section}.${d.name}`;
   }
   return err.toString();
+}
+
+/** Writes every storage pair of the chain at its best block (but the
+ * runtime's code) to `file` as JSON: `{ block, pairs: [[key, value]] }`,
+ * hex. The temp file is renamed into place whole. */
+export async function dumpState(api, file) {
+  const at = (await api.rpc.chain.getHeader()).hash.toHex();
+  const block = (await api.rpc.chain.getHeader(at)).number.toNumber();
+  const send = (method, params) => api._rpcCore.provider.send(method, params);
+  const pairs = [];
+  let start = null;
+  for (;;) {
+    const page = await send('state_getKeysPaged', ['0x', 1000, start, at]);
+    const keys = page.filter((k) => k !== '0x3a636f6465'); // ":code"
+    if (keys.length) {
+      const [set] = await send('state_queryStorageAt', [keys, at]);
+      for (const [k, v] of set.changes) if (v !== null) pairs.push([k, v]);
+    }
+    if (page.length < 1000) break;
+    start = page[page.length - 1];
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, JSON.stringify({ block, pairs }));
+  renameSync(`${file}.tmp`, file);
 }
