@@ -114,6 +114,18 @@ test('the market shows the chain\'s order book and quotes what the chain quotes'
   await page.click('#quote button');
   await page.waitForSelector('#quote-result .error');
   assert.match(await page.textContent('#quote-result'), /is not a size/);
+
+  // Picking offers (for the Files page): in the order clicked, shown, kept
+  // in this browser, cleared with one click.
+  const [first, second] = [book[1][0], book[0][0]].map(String);
+  await page.click(`input[data-pick="${first}"]`);
+  await page.click(`input[data-pick="${second}"]`);
+  assert.match(await page.textContent('#picked'), new RegExp(`Picked: #${first}, #${second}`));
+  assert.deepEqual((await page.evaluate(() => JSON.parse(localStorage.getItem('masp.picked-offers')))).map((p) => p.offer), [first, second]);
+  await shot('market-picked');
+  await page.click('#pick-clear');
+  assert.equal(await page.textContent('#picked'), '');
+  assert.equal(await page.$$eval('input[data-pick]:checked', (c) => c.length), 0);
 });
 
 test('hosts and a host\'s dashboard show what the chain has', { timeout: 120_000 }, async () => {
@@ -251,6 +263,12 @@ test('a Sender opens its identity with its phrase, sees its files and downloads 
     // Uploaded in the browser (sealed there, placed with a call signed
     // there, chunks and manifest sent with tickets signed there): `masp get`
     // reads it back byte for byte.
+    // On offers the Sender picked (as on the Market page), the dearer
+    // host's first: shard 0 goes there, not where the market would put it.
+    const offers = (await api.call.storageMarketApi.orderBook(500)).toJSON()
+      .sort((a, b) => (BigInt(b[1].price) > BigInt(a[1].price) ? 1 : -1));
+    await page.evaluate((picks) => localStorage.setItem('masp.picked-offers', JSON.stringify(picks)),
+      offers.map(([id, o]) => ({ offer: String(id), host: o.host })));
     const upload = randomBytes(1048560 + 4321);
     writeFileSync(join(work, 'from-browser.bin'), upload);
     await page.setInputFiles('#put input[name=file]', join(work, 'from-browser.bin'));
@@ -260,6 +278,11 @@ test('a Sender opens its identity with its phrase, sees its files and downloads 
     const error = await page.$('#put-result .error');
     assert.equal(error, null, error && (await error.textContent()));
     const stored = await page.$eval('#stored', (e) => e.dataset.file);
+    const placed = (await api.call.storageMarketApi.senderContracts(address, 100))
+      .filter(([, c]) => c.request.toString() === stored)
+      .sort((a, b) => a[0].toNumber() - b[0].toNumber());
+    assert.deepEqual(placed.map(([, c]) => c.host.toString()), offers.map(([, o]) => o.host), 'on the picked offers, in order');
+    await page.evaluate(() => localStorage.removeItem('masp.picked-offers'));
     const out = join(work, 'back.bin');
     r = await user.masp(['get', stored, '-o', out]);
     assert.equal(r.code, 0, r.stderr);

@@ -41,7 +41,11 @@ fn main() {
     println!("chunk roots, one core, {mib} MiB of 1 MiB chunks, best of 5:");
     println!(
         "  chunk_root ({}): {x8:.0} MiB/s",
-        if avx512 { "AVX-512 x8.rs" } else { "no avx512f: hash_many" }
+        if avx512 {
+            "AVX-512 x8.rs"
+        } else {
+            "no avx512f: hash_many"
+        }
     );
     println!("  blake2b_simd hash_many:       {many:.0} MiB/s");
     println!("  x8 / hash_many: x{:.2}", x8 / many);

@@ -7,6 +7,7 @@ import { ss58Decode } from '@polkadot-labs/hdkd-helpers';
 import { chain, genesisHash } from '../chain';
 import { bytes, esc, masp, parseMasp, text } from '../format';
 import { fromPhrase, type Identity } from '../identity';
+import { picked, type Pick } from '../picked';
 import { RootPool } from '../roots';
 import { ShardSealer } from '../seal';
 import { cipher, type Cipher } from '../wasm';
@@ -154,6 +155,11 @@ export async function files(el: HTMLElement): Promise<void> {
       <label>Epochs <input name="duration" value="20" size="5"></label>
       <label>Max price / GiB / epoch <input name="max" placeholder="the market's" size="10"></label>
       <button>Put</button></form>
+      <p class="muted" id="put-hosts">${
+        picked().length
+          ? `On the offers picked on the <a href="#market">Market</a> page, shard i on the i-th: ${picked().map((p) => `#${esc(p.offer)}`).join(', ')}.`
+          : 'On the cheapest hosts the market has (or pick offers on the <a href="#market">Market</a> page).'
+      }</p>
       <p class="muted">Sealed here (the browser's AES-GCM, the CLI's own code in WASM) under keys derived from your phrase: hosts get only ciphertext. The chain places one contract per shard, each on its own host.</p>
       <div id="put-result"></div></div>`;
   const putForm = el.querySelector<HTMLFormElement>('#put')!;
@@ -170,7 +176,7 @@ export async function files(el: HTMLElement): Promise<void> {
       if (!Number.isInteger(duration) || duration < 1) throw new Error('epochs: a whole number, at least 1');
       const maxText = String(f.get('max') ?? '').trim();
       const t0 = performance.now();
-      const request = await put(w, who, file, Number(km[1]), Number(km[2]), duration, maxText ? parseMasp(maxText) : undefined, (msg) => {
+      const request = await put(w, who, file, Number(km[1]), Number(km[2]), duration, maxText ? parseMasp(maxText) : undefined, picked(), (msg) => {
         out.innerHTML = `<p class="muted">${esc(msg)}</p>`;
       });
       const secs = (performance.now() - t0) / 1000;
@@ -306,7 +312,7 @@ async function call(url: string, init?: RequestInit): Promise<Response> {
 
 /** Puts `file` as `masp put --shards K+M` does: seals every shard here to
  * learn its chunk roots, places them with one `place_shards` call signed
- * here, waits for the matches, hands each host its chunk roots, chunks and
+ * here (`place_on_offers` on the offers `picks`, as `masp put --hosts`), waits for the matches, hands each host its chunk roots, chunks and
  * the sealed manifest (upload tickets signed here), and waits until every
  * host confirmed on chain. The file id. */
 async function put(
@@ -317,6 +323,7 @@ async function put(
   m: number,
   duration: number,
   maxPrice: bigint | undefined,
+  picks: Pick[],
   say: (msg: string) => void,
 ): Promise<bigint> {
   const api = chain();
@@ -324,11 +331,27 @@ async function put(
   const layout = JSON.parse(w.shard_layout(k, m, size)) as { stripes: number; shards: { chunks: number; size: number }[] };
   const stored = layout.shards.map((s, t) => [t, s] as const).filter(([, s]) => s.chunks > 0);
   const largest = BigInt(Math.max(...stored.map(([, s]) => s.size)));
-  const quote = await api.apis.StorageMarketApi.quote(largest, duration, stored.length, maxPrice, 0);
-  if (quote.lines.length < stored.length) {
-    throw new Error(`${k}+${m} stores this file as ${stored.length} shards, each on its own host, but only ${quote.lines.length} host(s) offer storage for ${duration} epochs${maxPrice === undefined ? '' : ` at most ${masp(maxPrice)}`} now`);
+  let price: bigint;
+  if (picks.length) {
+    // The offers picked on the Market page: one per stored shard, each
+    // still in the book and within the price limit (the chain checks the
+    // rest: capacity, term, the host's deposit).
+    if (picks.length !== stored.length) {
+      throw new Error(`${k}+${m} stores this file as ${stored.length} shards, each on its own host, but ${picks.length} offer(s) are picked on the Market page: pick ${stored.length}, or clear them to let the market choose`);
+    }
+    const offers = await Promise.all(picks.map((p) => api.query.StorageMarket.Offers.getValue(BigInt(p.offer))));
+    offers.forEach((o, i) => {
+      if (!o) throw new Error(`offer #${picks[i].offer} is no longer in the book: pick another on the Market page`);
+      if (maxPrice !== undefined && o.price > maxPrice) throw new Error(`offer #${picks[i].offer} asks ${masp(o.price)} per GiB per epoch, above your limit of ${masp(maxPrice)}`);
+    });
+    price = maxPrice ?? offers.reduce((a, o) => (o!.price > a ? o!.price : a), 0n);
+  } else {
+    const quote = await api.apis.StorageMarketApi.quote(largest, duration, stored.length, maxPrice, 0);
+    if (quote.lines.length < stored.length) {
+      throw new Error(`${k}+${m} stores this file as ${stored.length} shards, each on its own host, but only ${quote.lines.length} host(s) offer storage for ${duration} epochs${maxPrice === undefined ? '' : ` at most ${masp(maxPrice)}`} now`);
+    }
+    price = maxPrice ?? quote.lines.reduce((a, l) => (l.price > a ? l.price : a), 0n);
   }
-  const price = maxPrice ?? quote.lines.reduce((a, l) => (l.price > a ? l.price : a), 0n);
 
   // Seal: every shard's chunks and their roots, a stripe at a time.
   say(`Sealing ${file.name}…`);
@@ -386,13 +409,11 @@ async function put(
 
   // Place: one contract per shard, each on its own host.
   say('Placing the request (sign in the chain)…');
-  const placed = await api.tx.StorageMarket.place_shards({
-    shards: shards.map((s) => ({ size: BigInt(s.size), merkle_root: `0x${s.root}` as `0x${string}`, leaf_count: w.leaf_count(BigInt(s.size)) })),
-    avoid: [],
-    duration,
-    max_price: price,
-    min_rating: 0,
-  }).signAndSubmit(who.signer);
+  const specs = shards.map((s) => ({ size: BigInt(s.size), merkle_root: `0x${s.root}` as `0x${string}`, leaf_count: w.leaf_count(BigInt(s.size)) }));
+  const tx = picks.length
+    ? api.tx.StorageMarket.place_on_offers({ shards: specs, offers: picks.map((p) => BigInt(p.offer)), duration, max_price: price })
+    : api.tx.StorageMarket.place_shards({ shards: specs, avoid: [], duration, max_price: price, min_rating: 0 });
+  const placed = await tx.signAndSubmit(who.signer);
   if (!placed.ok) {
     const e = placed.dispatchError;
     throw new Error(`the chain refused the request: ${e.type}${'value' in e && e.value ? ': ' + JSON.stringify(e.value) : ''}`);
