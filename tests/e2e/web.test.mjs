@@ -141,6 +141,15 @@ test('hosts and a host\'s dashboard show what the chain has', { timeout: 120_000
   await open(`host?who=${bob}`);
   assert.match(await page.textContent('#page h1'), new RegExp(bob));
   assert.ok(await page.$('#host-rating'));
+  // Rating over time: each point is the runtime's rating at that block.
+  await page.waitForSelector('#rating-history svg, #rating-history .error', { timeout: 60_000 });
+  const points = await page.$$eval('#rating-over-time circle', (cs) => cs.map((c) => [Number(c.dataset.x), Number(c.dataset.y)]));
+  assert.ok(points.length >= 1, 'at least the head is plotted');
+  for (const [block, percent] of points) {
+    const at = await api.at(await api.rpc.chain.getBlockHash(block));
+    const r = (await at.call.hostRatingApi.rating(bob)).toJSON();
+    assert.equal(percent, (r?.rating ?? 0) / 10_000, `the rating at block ${block}`);
+  }
   await shot('host');
 });
 

@@ -64,3 +64,30 @@ export function bars(items: { label: string; value: number; max: number }[]): st
     .join('');
   return `<svg id="bars" width="${w}" height="${h}" role="img" aria-label="bars">${out}</svg>`;
 }
+
+/** A line through `points` (x ascending), with its first and last x and
+ * its y range labelled; each point is a dot carrying its values
+ * (`data-x`, `data-y`) for tests and tooltips. */
+export function lineChart(id: string, points: { x: number; y: number }[], xLabel: string, yLabel: string, maxY: number): string {
+  const w = 640, h = 220, pad = 44;
+  if (points.length === 0) return '<p class="muted">No history available.</p>';
+  const minX = points[0].x;
+  const spanX = points[points.length - 1].x - minX || 1;
+  const x = (v: number) => pad + ((v - minX) / spanX) * (w - 2 * pad);
+  const y = (v: number) => h - pad - (Math.min(v, maxY) / (maxY || 1)) * (h - 2 * pad);
+  const d = points.map((p, i) => `${i ? 'L' : 'M'} ${x(p.x)} ${y(p.y)}`).join(' ');
+  const dots = points
+    .map((p) => `<circle cx="${x(p.x)}" cy="${y(p.y)}" r="3" fill="#2f6fdf" data-x="${p.x}" data-y="${p.y}"><title>${p.x}: ${p.y}</title></circle>`)
+    .join('');
+  return `<svg id="${esc(id)}" width="${w}" height="${h}" role="img" aria-label="${esc(yLabel)} over ${esc(xLabel)}">
+    <line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#8f9bb3"/>
+    <line x1="${pad}" y1="${pad / 2}" x2="${pad}" y2="${h - pad}" stroke="#8f9bb3"/>
+    <path d="${d}" fill="none" stroke="#2f6fdf" stroke-width="2"/>${dots}
+    <text x="${w / 2}" y="${h - 8}" text-anchor="middle">${esc(xLabel)}</text>
+    <text x="12" y="${h / 2}" transform="rotate(-90 12 ${h / 2})" text-anchor="middle">${esc(yLabel)}</text>
+    <text x="${pad}" y="${h - pad + 14}" text-anchor="middle">${minX}</text>
+    <text x="${w - pad}" y="${h - pad + 14}" text-anchor="middle">${points[points.length - 1].x}</text>
+    <text x="${pad - 4}" y="${y(maxY) + 4}" text-anchor="end">${maxY}</text>
+    <text x="${pad - 4}" y="${h - pad + 4}" text-anchor="end">0</text>
+  </svg>`;
+}
