@@ -84,7 +84,13 @@ pub mod pallet {
     /// A relay channel's id (the egress pallet's).
     pub type ChannelId = u64;
 
+    /// The layout of this pallet's storage. Bump it with every change to a
+    /// stored type or key, together with a migration from the previous
+    /// version (see pallets/README.md, "Storage versions and migrations").
+    const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+
     #[pallet::pallet]
+    #[pallet::storage_version(STORAGE_VERSION)]
     pub struct Pallet<T>(_);
 
     #[pallet::config]

@@ -91,7 +91,13 @@ pub mod pallet {
     use frame_support::pallet_prelude::*;
     use frame_system::pallet_prelude::*;
 
+    /// The layout of this pallet's storage. Bump it with every change to a
+    /// stored type or key, together with a migration from the previous
+    /// version (see pallets/README.md, "Storage versions and migrations").
+    const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+
     #[pallet::pallet]
+    #[pallet::storage_version(STORAGE_VERSION)]
     pub struct Pallet<T>(_);
 
     #[pallet::config]

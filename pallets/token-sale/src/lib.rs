@@ -108,7 +108,13 @@ pub mod pallet {
         <T as Config>::MaxAttesters,
     >;
 
+    /// The layout of this pallet's storage. Bump it with every change to a
+    /// stored type or key, together with a migration from the previous
+    /// version (see pallets/README.md, "Storage versions and migrations").
+    const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+
     #[pallet::pallet]
+    #[pallet::storage_version(STORAGE_VERSION)]
     pub struct Pallet<T>(_);
 
     /// A contribution about to be counted: every value computed and checked
