@@ -167,8 +167,8 @@ async fn prepare_one(
     if price > max_price {
         bail!(
             "it charges {}/GiB for egress, above --max-egress-price {}/GiB",
-            crate::ops::fmt_masp(price),
-            crate::ops::fmt_masp(max_price)
+            crate::units::fmt_masp(price),
+            crate::units::fmt_masp(max_price)
         );
     }
     let need = cost(bytes, price).ok_or_else(|| anyhow!("the egress cost overflows"))?;

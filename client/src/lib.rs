@@ -32,12 +32,15 @@ pub use masp_cipher::erasure;
 pub mod fsutil;
 pub mod hostapi;
 pub mod keys;
+pub mod links;
 pub mod listings;
+pub mod manifests;
 pub mod ops;
 pub mod pipeline;
 pub mod relay;
 pub mod retrieval;
 pub mod roles;
 pub mod shards;
+pub mod units;
 
 pub use subxt_signer::bip39;

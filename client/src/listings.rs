@@ -54,8 +54,9 @@ use masp_primitives::{
 use crate::{
     crypto::{self, FileCipher, Key},
     hostapi::{sign_ticket, HostApi},
-    ops::{self, find_manifest, Ctx, Layout},
-    shards,
+    manifests::{self, find_manifest},
+    ops::{self, Ctx, Layout},
+    shards, units,
 };
 
 /// A listing's id on chain.
@@ -263,7 +264,7 @@ impl ListingLine {
         } else if t.price == 0 {
             "free".into()
         } else {
-            ops::fmt_masp(t.price)
+            units::fmt_masp(t.price)
         }
     }
 
@@ -359,8 +360,8 @@ pub async fn buy(ctx: &Ctx, id: ListingId, max_price: u128) -> Result<Bought> {
     if l.terms.price > max_price {
         bail!(
             "listing {id} costs {}, above your limit of {} (pass --max-price)",
-            ops::fmt_masp(l.terms.price),
-            ops::fmt_masp(max_price)
+            units::fmt_masp(l.terms.price),
+            units::fmt_masp(max_price)
         );
     }
     let recipient = seal::public_key(&purchase_secret(&ctx.id.master, id));
@@ -645,7 +646,8 @@ async fn agent_pass(ctx: &Ctx, state: &mut AgentState, rescan: bool) -> Result<V
             let mut request = None;
             for c in &line.listing.contracts.0 {
                 if let Some(contract) = ctx.contract(*c).await? {
-                    request = Some(ops::file_of_contract(ctx, *c).unwrap_or(contract.request));
+                    request =
+                        Some(manifests::file_of_contract(ctx, *c).unwrap_or(contract.request));
                     break;
                 }
             }

@@ -5,8 +5,9 @@ use clap::{Parser, Subcommand};
 use masp_client::{
     crypto,
     keys::{Identity, KeyFile},
-    listings, ops, pipeline, relay, retrieval,
+    links, listings, ops, pipeline, relay, retrieval,
     shards::{Redundancy, ReplicaState},
+    units,
 };
 use std::{
     fs::File,
@@ -481,7 +482,7 @@ fn print_outcome(id: u64, outcome: &retrieval::Outcome, out: Option<&Path>) -> R
             println!(
                 "Challenge {id} answered: the host published {} bytes, verified on chain; it earned {} of your deposit.",
                 piece.len(),
-                ops::fmt_masp(*to_host)
+                units::fmt_masp(*to_host)
             );
             if let Some(out) = out {
                 masp_client::fsutil::write_atomic(out, piece, 0o644)
@@ -495,9 +496,9 @@ fn print_outcome(id: u64, outcome: &retrieval::Outcome, out: Option<&Path>) -> R
             to_sender,
         } => println!(
             "Challenge {id} failed: the host did not answer; {} of its deposit was slashed, {} paid to the challenger and {} to the file's Sender, and the challenge deposit returned.",
-            ops::fmt_masp(*slashed),
-            ops::fmt_masp(*to_challenger),
-            ops::fmt_masp(*to_sender)
+            units::fmt_masp(*slashed),
+            units::fmt_masp(*to_challenger),
+            units::fmt_masp(*to_sender)
         ),
         retrieval::Outcome::Dropped => println!(
             "Challenge {id} dropped: the contract ended before the deadline, or its host was already slashed for this outage; the deposit returned."
@@ -688,11 +689,11 @@ async fn online(cli: &Cli) -> Result<()> {
                     "{}  rating {:>5.1}%  {:>14}/GiB/epoch  used {} of {}  {}  deposit {}  {} contract(s)  {}",
                     h.account,
                     h.rating as f64 / 10_000.0,
-                    h.price.map(ops::fmt_masp).unwrap_or_else(|| "no offer".into()),
-                    ops::fmt_bytes(h.used),
-                    ops::fmt_bytes(h.capacity),
+                    h.price.map(units::fmt_masp).unwrap_or_else(|| "no offer".into()),
+                    units::fmt_bytes(h.used),
+                    units::fmt_bytes(h.capacity),
                     h.region,
-                    ops::fmt_masp(h.free_deposit),
+                    units::fmt_masp(h.free_deposit),
                     h.contracts,
                     h.endpoint
                 );
@@ -715,9 +716,9 @@ async fn online(cli: &Cli) -> Result<()> {
                     "{}  premium {:.4}% per epoch  cover up to {}  hosts rated >= {:.1}%  free capital {}",
                     o.insurer,
                     o.premium_ppb as f64 / 1e7,
-                    ops::fmt_masp(o.max_cover),
+                    units::fmt_masp(o.max_cover),
                     o.min_rating as f64 / 10_000.0,
-                    ops::fmt_masp(o.free_capital)
+                    units::fmt_masp(o.free_capital)
                 );
             }
             return Ok(());
@@ -733,27 +734,27 @@ async fn online(cli: &Cli) -> Result<()> {
         min_rating,
     } = &cli.command
     {
-        let size = ops::parse_size(size)?;
-        let max_price = max_price.as_deref().map(ops::parse_masp).transpose()?;
+        let size = units::parse_size(size)?;
+        let max_price = max_price.as_deref().map(units::parse_masp).transpose()?;
         let redundancy = Redundancy::from_args(shards.as_deref(), *replicas)?;
         let q = ops::quote(&chain, size, redundancy, *duration, max_price, *min_rating).await?;
         let (lines, total, unmatched) = (q.lines, q.total, q.unmatched);
         println!(
             "{} for {duration} epochs as {redundancy}: {} shard(s) of at most {} each on as \
              many hosts, {} stored in all:",
-            ops::fmt_bytes(size),
+            units::fmt_bytes(size),
             q.shards,
-            ops::fmt_bytes(q.shard_size),
-            ops::fmt_bytes(q.stored)
+            units::fmt_bytes(q.shard_size),
+            units::fmt_bytes(q.stored)
         );
         for (host, price, cost) in &lines {
             println!(
                 "  {host}  {}/GiB/epoch  term {}",
-                ops::fmt_masp(*price),
-                ops::fmt_masp(*cost)
+                units::fmt_masp(*price),
+                units::fmt_masp(*cost)
             );
         }
-        println!("total at most {}", ops::fmt_masp(total));
+        println!("total at most {}", units::fmt_masp(total));
         if unmatched > 0 {
             println!(
                 "{unmatched} shard(s) would find no host now: no other offer matches (try \
@@ -782,7 +783,7 @@ async fn online(cli: &Cli) -> Result<()> {
         home: home(cli)?,
         progress: !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         max_egress_price: match &cli.max_egress_price {
-            Some(p) => ops::parse_masp(p).context("--max-egress-price")?,
+            Some(p) => units::parse_masp(p).context("--max-egress-price")?,
             None => masp_client::egress::DEFAULT_MAX_EGRESS_PRICE,
         },
     };
@@ -798,7 +799,7 @@ async fn online(cli: &Cli) -> Result<()> {
         choice: relay::ProxyChoice::parse(&proxy)?,
         hops: usize::from(cli.hops),
         max_price: match &cli.max_relay_price {
-            Some(p) => ops::parse_masp(p).context("--max-relay-price")?,
+            Some(p) => units::parse_masp(p).context("--max-relay-price")?,
             None => relay::DEFAULT_MAX_RELAY_PRICE,
         },
         bytes: relay_bytes(&cli.command),
@@ -823,7 +824,7 @@ async fn online(cli: &Cli) -> Result<()> {
                 p.account,
                 p.endpoint,
                 p.relayed(),
-                ops::fmt_bytes(p.relayed()),
+                units::fmt_bytes(p.relayed()),
                 if p.failed() { ", failed" } else { "" }
             );
         }
@@ -860,7 +861,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             let opts = masp_client::shards::PutOptions {
                 redundancy: Redundancy::from_args(shards.as_deref(), *replicas)?,
                 duration: *duration,
-                max_price: max_price.as_deref().map(ops::parse_masp).transpose()?,
+                max_price: max_price.as_deref().map(units::parse_masp).transpose()?,
                 min_rating: *min_rating,
                 wait: std::time::Duration::from_secs(*wait),
                 parallel: *parallel,
@@ -877,16 +878,16 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             println!(
                 "Stored {} ({}) as file {}{}: {layout}, {} on {} hosts ({:.2}x)",
                 file.display(),
-                ops::fmt_bytes(s.size),
+                units::fmt_bytes(s.size),
                 s.file,
                 if s.resumed { " (resumed)" } else { "" },
-                ops::fmt_bytes(s.stored),
+                units::fmt_bytes(s.stored),
                 s.placed.len(),
                 s.stored as f64 / s.size.max(1) as f64
             );
             eprintln!(
                 "Uploaded {} in {:.2} s ({:.1} MiB/s, sealing included)",
-                ops::fmt_bytes(s.stored),
+                units::fmt_bytes(s.stored),
                 s.upload_time.as_secs_f64(),
                 s.stored as f64 / (1 << 20) as f64 / s.upload_time.as_secs_f64().max(1e-9)
             );
@@ -897,8 +898,8 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                     p.shard,
                     p.contract,
                     p.host,
-                    ops::fmt_masp(p.price),
-                    ops::fmt_masp(p.cost)
+                    units::fmt_masp(p.price),
+                    units::fmt_masp(p.cost)
                 );
                 total = total.saturating_add(p.cost);
             }
@@ -910,7 +911,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             }
             println!(
                 "total cost at most {} (paid per proven epoch); {:.1} s",
-                ops::fmt_masp(total),
+                units::fmt_masp(total),
                 secs
             );
             println!("get it back with: masp get {}", s.file);
@@ -924,7 +925,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             no_probe,
         } => {
             let opts = masp_client::shards::RepairOptions {
-                max_price: max_price.as_deref().map(ops::parse_masp).transpose()?,
+                max_price: max_price.as_deref().map(units::parse_masp).transpose()?,
                 min_rating: *min_rating,
                 wait: std::time::Duration::from_secs(*wait),
                 parallel: *parallel,
@@ -962,9 +963,9 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             println!(
                 "Repair of file {id}: read {} ({} B), wrote {} ({} B) in {:.1} s; {}/{} shards \
                  alive (needs {})",
-                ops::fmt_bytes(r.bytes_read),
+                units::fmt_bytes(r.bytes_read),
                 r.bytes_read,
-                ops::fmt_bytes(r.bytes_written),
+                units::fmt_bytes(r.bytes_written),
                 r.bytes_written,
                 secs,
                 r.alive,
@@ -998,7 +999,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             println!(
                 "Wrote {} ({}, verified) in {:.1} s",
                 path.display(),
-                ops::fmt_bytes(size),
+                units::fmt_bytes(size),
                 secs
             );
         }
@@ -1054,10 +1055,10 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                     "{:>6}  {:<30}  {:>10}  {kind}  {}  paid {}  escrow {}",
                     f.file,
                     f.name.as_deref().unwrap_or("?"),
-                    f.size.map(ops::fmt_bytes).unwrap_or_else(|| "?".into()),
+                    f.size.map(units::fmt_bytes).unwrap_or_else(|| "?".into()),
                     state,
-                    ops::fmt_masp(paid),
-                    ops::fmt_masp(left)
+                    units::fmt_masp(paid),
+                    units::fmt_masp(left)
                 );
             }
         }
@@ -1075,7 +1076,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                         .map_err(|e| anyhow::anyhow!("--receiver {a:?} is not an address: {e}"))
                 })
                 .transpose()?;
-            let links = ops::links(
+            let links = links::links(
                 ctx,
                 *id,
                 std::time::Duration::from_secs(*ttl),
@@ -1089,7 +1090,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             }
         }
         Command::Fetch { url, out } => {
-            let chunk = ops::fetch_link(ctx, url).await?;
+            let chunk = links::fetch_link(ctx, url).await?;
             masp_client::fsutil::write_atomic(out, &chunk, 0o644)
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("Wrote {} bytes of ciphertext to {}.", chunk.len(), out.display());
@@ -1107,7 +1108,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             let opts = listings::ShareOptions {
                 price: price
                     .as_deref()
-                    .map(ops::parse_masp)
+                    .map(units::parse_masp)
                     .transpose()?
                     .unwrap_or(0),
                 public: *public,
@@ -1122,7 +1123,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             } else if opts.price == 0 {
                 "free".to_string()
             } else {
-                ops::fmt_masp(opts.price)
+                units::fmt_masp(opts.price)
             };
             println!(
                 "Listed file {id} as listing {}: {kind}; contracts {:?}; manifest on {} host(s)",
@@ -1170,13 +1171,13 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
         }
         Command::Buy { listing, max_price } => {
             let max = match max_price {
-                Some(p) => ops::parse_masp(p)?,
+                Some(p) => units::parse_masp(p)?,
                 None => listings::listing(ctx, *listing).await?.terms.price,
             };
             let b = listings::buy(ctx, *listing, max).await?;
             println!(
                 "Bought listing {listing} for {} (held until the Sender's key arrives{}).",
-                ops::fmt_masp(b.price),
+                units::fmt_masp(b.price),
                 b.deadline
                     .map(|d| format!("; refunded if it is not on chain by block {d}"))
                     .unwrap_or_default()
@@ -1197,7 +1198,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             let refunded = listings::dispute(ctx, *listing).await?;
             println!(
                 "The wrong key was shown on chain: {} refunded, and the listing's deposit paid to you.",
-                ops::fmt_masp(refunded)
+                units::fmt_masp(refunded)
             );
         }
         Command::Challenge(Challenge::Open {
@@ -1237,10 +1238,10 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                         masp_primitives::egress::Service::Relay => "proxy",
                     },
                     c.host,
-                    ops::fmt_masp(c.price),
-                    ops::fmt_masp(c.held),
-                    ops::fmt_masp(c.paid),
-                    ops::fmt_bytes(c.bytes_paid),
+                    units::fmt_masp(c.price),
+                    units::fmt_masp(c.held),
+                    units::fmt_masp(c.paid),
+                    units::fmt_bytes(c.bytes_paid),
                     c.closes_at
                         .map(|b| format!("  closing: finish from block {b}"))
                         .unwrap_or_default()
@@ -1266,7 +1267,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
         Command::Egress(Egress::Finish) => {
             let (done, waiting) = masp_client::egress::finish(ctx).await?;
             for (h, refunded) in &done {
-                println!("Closed the channel with {h}: {} returned.", ops::fmt_masp(*refunded));
+                println!("Closed the channel with {h}: {} returned.", units::fmt_masp(*refunded));
             }
             for (h, at) in &waiting {
                 println!("The channel with {h} can be finished from block {at}.");
@@ -1325,7 +1326,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             let released = ops::rm(ctx, *id).await?;
             println!(
                 "Removed file {id}; {} of escrow returned",
-                ops::fmt_masp(released)
+                units::fmt_masp(released)
             );
         }
         Command::Sale(Sale::Me) => match masp_client::roles::sale_me(ctx).await? {
@@ -1334,7 +1335,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
         },
         Command::Sale(Sale::Claim) => {
             let amount = masp_client::roles::sale_claim(ctx).await?;
-            println!("Claimed {}.", ops::fmt_masp(amount));
+            println!("Claimed {}.", units::fmt_masp(amount));
         }
         Command::Insurance(Insurance::Buy {
             contract,
@@ -1349,7 +1350,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                 .ok()
                 .filter(|p: &f64| (0.0..=100.0).contains(p))
                 .ok_or_else(|| anyhow::anyhow!("--max-premium {max_premium:?}: a percentage, 0 to 100"))?;
-            let amount = ops::parse_masp(amount).context("--amount")?;
+            let amount = units::parse_masp(amount).context("--amount")?;
             masp_client::roles::insurance_buy(
                 ctx,
                 *contract,
@@ -1360,7 +1361,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             .await?;
             println!(
                 "Contract {contract} is covered for {} by {insurer}.",
-                ops::fmt_masp(amount)
+                units::fmt_masp(amount)
             );
         }
         Command::Insurance(Insurance::Ls) => {
@@ -1374,11 +1375,11 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                     c.contract,
                     c.insurer,
                     c.host,
-                    ops::fmt_masp(c.amount),
-                    ops::fmt_masp(c.epoch_premium),
+                    units::fmt_masp(c.amount),
+                    units::fmt_masp(c.epoch_premium),
                     c.epochs.0,
                     c.epochs.1,
-                    ops::fmt_masp(c.held)
+                    units::fmt_masp(c.held)
                 );
             }
         }

@@ -1484,8 +1484,8 @@ pub async fn prepare(ctx: &Ctx, opts: &RelayOptions) -> Result<Arc<Relays>> {
                 if p.price_per_gib > opts.max_price {
                     bail!(
                         "proxy {a} asks {}/GiB relayed, above --max-relay-price {}/GiB",
-                        crate::ops::fmt_masp(p.price_per_gib),
-                        crate::ops::fmt_masp(opts.max_price)
+                        crate::units::fmt_masp(p.price_per_gib),
+                        crate::units::fmt_masp(opts.max_price)
                     );
                 }
                 out.push(p.clone());

@@ -112,8 +112,8 @@ pub async fn sale_status(chain: &Client) -> Result<Vec<String>> {
     ));
     out.push(format!(
         "allocated {}, claimed {}",
-        crate::ops::fmt_masp(s.total_allocated),
-        crate::ops::fmt_masp(s.total_claimed)
+        crate::units::fmt_masp(s.total_allocated),
+        crate::units::fmt_masp(s.total_claimed)
     ));
     Ok(out)
 }
@@ -131,7 +131,7 @@ pub async fn sale_me(ctx: &Ctx) -> Result<Option<Vec<String>>> {
     let mut out = vec![format!(
         "counted ${:.2}; allocation {}; {}",
         b.counted_usd as f64 / 1e6,
-        crate::ops::fmt_masp(b.allocation),
+        crate::units::fmt_masp(b.allocation),
         if b.claimed {
             "claimed"
         } else if b.claimable {

@@ -43,7 +43,8 @@ use hyper_util::rt::TokioIo;
 use masp_client::{
     crypto,
     hostapi::{is_private, private_address, sign_ticket, HostApi, HostError, HostNet, NetError},
-    ops::{self, ManifestStore, OnChainReplica, Sealing},
+    manifests::{self, ManifestStore, OnChainReplica, Sealing},
+    ops,
 };
 use masp_primitives::{
     manifest::{
@@ -376,18 +377,18 @@ async fn a_host_serving_another_files_manifest_is_refused_and_nothing_is_cached(
         leaf_count: masp_proofs::leaf_count(21),
     };
     let keypair = alice();
-    let fetch = || ops::fetch_manifest(&api, &keypair, [0; 32], &MASTER, &on_chain, &store);
+    let fetch = || manifests::fetch_manifest(&api, &keypair, [0; 32], &MASTER, &on_chain, &store);
     let path = "/v1/contracts/7/manifest";
     let legacy = |m: &Manifest| {
         crypto::seal_object(
-            &ops::manifest_key(&MASTER),
+            &manifests::manifest_key(&MASTER),
             LEGACY_SEALING_CONTEXT,
             &m.encode(),
         )
     };
 
     // Another file's manifest, sealed for that file (request 4).
-    host.set(path, ops::seal_manifest(&MASTER, 4, &other));
+    host.set(path, manifests::seal_manifest(&MASTER, 4, &other));
     let e = format!("{:#}", fetch().await.unwrap_err());
     assert!(e.contains("another file's manifest"), "{e}");
     assert_eq!(store.load(3), None);
@@ -401,7 +402,7 @@ async fn a_host_serving_another_files_manifest_is_refused_and_nothing_is_cached(
     );
     assert_eq!(store.load(3), None);
     // Altered in transit or at rest.
-    let mut tampered = ops::seal_manifest(&MASTER, 3, &mine);
+    let mut tampered = manifests::seal_manifest(&MASTER, 3, &mine);
     tampered[30] ^= 1;
     host.set(path, tampered);
     let e = format!("{:#}", fetch().await.unwrap_err());
@@ -410,7 +411,7 @@ async fn a_host_serving_another_files_manifest_is_refused_and_nothing_is_cached(
     assert!(store.files().is_empty(), "nothing was cached");
 
     // The right one is cached as served...
-    let sealed = ops::seal_manifest(&MASTER, 3, &mine);
+    let sealed = manifests::seal_manifest(&MASTER, 3, &mine);
     host.set(path, sealed.clone());
     assert_eq!(fetch().await.unwrap(), mine);
     assert_eq!(store.load(3), Some(sealed));
@@ -420,7 +421,7 @@ async fn a_host_serving_another_files_manifest_is_refused_and_nothing_is_cached(
     assert_eq!(fetch().await.unwrap(), mine);
     let cached = store.load(3).unwrap();
     assert_eq!(
-        ops::open_manifest(&MASTER, 3, &cached).unwrap(),
+        manifests::open_manifest(&MASTER, 3, &cached).unwrap(),
         (mine, Sealing::Bound)
     );
 }
@@ -452,14 +453,17 @@ async fn a_repairs_manifest_is_kept_under_its_file_and_never_replaces_a_newer_co
         leaf_count: masp_proofs::leaf_count(21),
     };
     let path = "/v1/contracts/7/manifest";
-    host.set(path, ops::seal_manifest(&MASTER, 12, &repaired));
-    let fetched = ops::fetch_manifest(&api, &keypair, [0; 32], &MASTER, &on_chain, &store)
+    host.set(path, manifests::seal_manifest(&MASTER, 12, &repaired));
+    let fetched = manifests::fetch_manifest(&api, &keypair, [0; 32], &MASTER, &on_chain, &store)
         .await
         .unwrap();
     assert_eq!(fetched.request, 3);
     assert_eq!(store.load(12), None, "not kept under the repair's request");
     let kept = store.load(3).expect("kept under its file");
-    assert_eq!(ops::open_manifest(&MASTER, 3, &kept).unwrap().0, repaired);
+    assert_eq!(
+        manifests::open_manifest(&MASTER, 3, &kept).unwrap().0,
+        repaired
+    );
 
     // An older copy (the file's first manifest, as a host of its put keeps
     // it) is served: it is returned, but the newer copy stays.
@@ -468,11 +472,17 @@ async fn a_repairs_manifest_is_kept_under_its_file_and_never_replaces_a_newer_co
         request: 3,
         ..on_chain.clone()
     };
-    host.set(path, ops::seal_manifest(&MASTER, 3, &older));
-    let fetched = ops::fetch_manifest(&api, &keypair, [0; 32], &MASTER, &first, &store)
+    host.set(path, manifests::seal_manifest(&MASTER, 3, &older));
+    let fetched = manifests::fetch_manifest(&api, &keypair, [0; 32], &MASTER, &first, &store)
         .await
         .unwrap();
     assert_eq!(fetched.updated, 6);
     let kept = store.load(3).unwrap();
-    assert_eq!(ops::open_manifest(&MASTER, 3, &kept).unwrap().0.updated, 20);
+    assert_eq!(
+        manifests::open_manifest(&MASTER, 3, &kept)
+            .unwrap()
+            .0
+            .updated,
+        20
+    );
 }

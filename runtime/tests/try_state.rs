@@ -12,7 +12,6 @@
 
 use std::{collections::BTreeMap, path::PathBuf};
 
-use frame_support::traits::fungible::Inspect;
 use masp_runtime::{Balances, Runtime};
 use sp_core::{bytes::from_hex, storage::Storage};
 
@@ -28,9 +27,12 @@ fn states() -> Option<Vec<PathBuf>> {
     Some(files)
 }
 
+/// A pallet's invariant check.
+type Check = fn() -> Result<(), sp_runtime::TryRuntimeError>;
+
 /// Every pallet's invariants, each failure with the pallet's name.
 fn check_all() -> Vec<String> {
-    let checks: [(&str, fn() -> Result<(), sp_runtime::TryRuntimeError>); 11] = [
+    let checks: [(&str, Check); 11] = [
         (
             "TokenSale",
             pallet_token_sale::Pallet::<Runtime>::do_try_state,

@@ -29,7 +29,9 @@ use crate::{
     erasure::Layout,
     hostapi::unix_now,
     keys::MASTER_KDF,
+    manifests,
     ops::{self, Ctx},
+    units,
 };
 
 /// Options of `masp put`.
@@ -108,8 +110,8 @@ async fn picked_offers(
         if view.capacity.saturating_sub(view.used) < billed {
             bail!(
                 "host {who} has {} free, a shard needs {}: pick another host",
-                ops::fmt_bytes(view.capacity.saturating_sub(view.used)),
-                ops::fmt_bytes(billed)
+                units::fmt_bytes(view.capacity.saturating_sub(view.used)),
+                units::fmt_bytes(billed)
             );
         }
         let offers: Vec<OfferTerms> = apis
@@ -122,10 +124,10 @@ async fn picked_offers(
             pick_offer(&offers, billed, opts.duration, opts.max_price).ok_or_else(|| {
                 anyhow!(
                 "host {who} has no offer for {} over {} epochs{} ({} offer(s): see `masp hosts`)",
-                ops::fmt_bytes(billed),
+                units::fmt_bytes(billed),
                 opts.duration,
                 opts.max_price
-                    .map(|p| format!(" at most {}/GiB/epoch", ops::fmt_masp(p)))
+                    .map(|p| format!(" at most {}/GiB/epoch", units::fmt_masp(p)))
                     .unwrap_or_default(),
                 offers.len()
             )
@@ -198,7 +200,7 @@ pub async fn put(ctx: &Ctx, path: &Path, opts: &PutOptions) -> Result<PutSummary
                     pending_path.display()
                 )
             })?;
-            let (m, _) = ops::open_manifest(&ctx.id.master, p.request, &sealed)?;
+            let (m, _) = manifests::open_manifest(&ctx.id.master, p.request, &sealed)?;
             if m.is_legacy() {
                 bail!(
                     "the interrupted upload of {} (file {}) was started by an older masp; \
@@ -415,7 +417,7 @@ async fn market_max_price(
             opts.duration,
             opts.min_rating,
             opts.max_price
-                .map(|p| format!(" and at most {}/GiB/epoch", ops::fmt_masp(p)))
+                .map(|p| format!(" and at most {}/GiB/epoch", units::fmt_masp(p)))
                 .unwrap_or_default(),
             suggestion(quote.lines.len()),
             size,

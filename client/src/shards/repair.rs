@@ -37,7 +37,9 @@ use super::{
 use crate::{
     erasure::Layout,
     hostapi::unix_now,
+    manifests,
     ops::{self, Ctx},
+    units,
 };
 
 /// Options of `masp repair`.
@@ -182,7 +184,7 @@ type NewContract = (u32, ContractId, Option<ContractId>);
 
 /// `masp repair`: see the module docs.
 pub async fn repair(ctx: &Ctx, file: RequestId, opts: &RepairOptions) -> Result<RepairReport> {
-    let mut m = ops::find_manifest(ctx, file).await?;
+    let mut m = manifests::find_manifest(ctx, file).await?;
     if m.is_legacy() {
         bail!(
             "file {file} was stored by an older masp as identical replicas under one key; repair \
@@ -539,7 +541,7 @@ pub async fn auto_repair_pass(ctx: &Ctx, state: &mut AutoRepair) -> Result<Vec<R
         let Some(sealed) = ctx.manifests().load(file) else {
             continue;
         };
-        let Ok((m, _)) = ops::open_manifest(&ctx.id.master, file, &sealed) else {
+        let Ok((m, _)) = manifests::open_manifest(&ctx.id.master, file, &sealed) else {
             continue;
         };
         if m.is_legacy() {
@@ -588,8 +590,8 @@ pub async fn auto_repair_pass(ctx: &Ctx, state: &mut AutoRepair) -> Result<Vec<R
                         .map(|b| b.host.to_string())
                         .collect::<Vec<_>>()
                         .join(", "),
-                    ops::fmt_bytes(r.bytes_read),
-                    ops::fmt_bytes(r.bytes_written),
+                    units::fmt_bytes(r.bytes_read),
+                    units::fmt_bytes(r.bytes_written),
                     r.alive,
                     r.stored,
                     r.needed
