@@ -71,9 +71,9 @@ pub const LEAVES_PER_CHUNK: u64 = (CHUNK_SIZE / LEAF_SIZE) as u64;
 pub const MAX_DEPTH: usize = 48;
 
 /// Domain tag of a leaf hash.
-const LEAF_TAG: u8 = 0;
+pub const LEAF_TAG: u8 = 0;
 /// Domain tag of an inner node hash.
-const NODE_TAG: u8 = 1;
+pub const NODE_TAG: u8 = 1;
 /// Domain of a challenge.
 const CHALLENGE_TAG: &[u8] = b"masp/challenge";
 
@@ -658,6 +658,40 @@ fn chunk_root_many(chunk: &[u8]) -> Hash {
 /// is the same root as the tree over all the file's leaves.
 pub fn root_of_chunk_roots(chunk_roots: &mut [Hash]) -> Hash {
     fold_levels(chunk_roots)
+}
+
+/// BLAKE2b's constants (RFC 7693), for the hashers that compute many
+/// BLAKE2b-256 hashes at once in vector registers: [`x8`] here (AVX-512)
+/// and the web app's WASM SIMD build (web/wasm/src/simd.rs).
+#[doc(hidden)]
+pub mod blake2b {
+    /// The initialization vector.
+    pub const IV: [u64; 8] = [
+        0x6a09e667f3bcc908,
+        0xbb67ae8584caa73b,
+        0x3c6ef372fe94f82b,
+        0xa54ff53a5f1d36f1,
+        0x510e527fade682d1,
+        0x9b05688c2b3e6c1f,
+        0x1f83d9abfb41bd6b,
+        0x5be0cd19137e2179,
+    ];
+
+    /// The message schedule of the 12 rounds.
+    pub const SIGMA: [[usize; 16]; 12] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+        [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
+        [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],
+        [7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8],
+        [9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13],
+        [2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9],
+        [12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11],
+        [13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10],
+        [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5],
+        [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+        [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
+    ];
 }
 
 #[cfg(feature = "std")]
