@@ -453,11 +453,19 @@ pub fn write_once(path: &Path, data: &[u8]) -> io::Result<bool> {
     write_new(path, data, true, 0o644)
 }
 
+/// The directory `path` is in: its parent, or `.` for a bare file name
+/// (whose parent is the empty path, which cannot be opened to fsync).
+fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// [`write_atomic`] (`once = false`: rename over the old file) or
 /// [`write_once`] (hard link, never replacing); a new file gets `mode`
 /// (less the umask).
 fn write_new(path: &Path, data: &[u8], once: bool, mode: u32) -> io::Result<bool> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = dir_of(path);
     if fs::metadata(dir).is_err() {
         // A new folder (a contract's first chunk): its entry in the parent
         // must be durable too, or a crash could lose the folder the index
@@ -941,6 +949,16 @@ impl crate::egress::EgressLog for LedgerFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `masp-host init --config host.toml` (a bare name, as the Docker
+    /// image's entrypoint runs it) writes in the current directory: the
+    /// directory fsynced is `.`, not the empty path.
+    #[test]
+    fn a_bare_file_name_is_written_in_the_current_directory() {
+        assert_eq!(dir_of(Path::new("host.toml")), Path::new("."));
+        assert_eq!(dir_of(Path::new("/data/host.toml")), Path::new("/data"));
+        assert_eq!(dir_of(Path::new("a/b")), Path::new("a"));
+    }
 
     fn record(size: u64) -> ContractRecord {
         ContractRecord {
