@@ -76,9 +76,10 @@ pub enum ChainError {
     /// The transaction was not included (invalid, dropped, usurped).
     #[error("transaction not included: {0}")]
     NotIncluded(String),
-    /// Anything else subxt reports (RPC, decoding, metadata).
-    #[error("{0}")]
-    Subxt(String),
+    /// Anything else subxt reports (RPC, decoding, metadata), or an answer
+    /// this client cannot use; the underlying error is kept as the source.
+    #[error(transparent)]
+    Subxt(Box<dyn std::error::Error + Send + Sync>),
     /// Timed out waiting.
     #[error("timed out after {0:?} waiting for {1}")]
     Timeout(Duration, &'static str),
@@ -94,8 +95,8 @@ impl ChainError {
     }
 }
 
-fn subxt_err(e: impl std::fmt::Display) -> ChainError {
-    ChainError::Subxt(e.to_string())
+fn subxt_err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ChainError {
+    ChainError::Subxt(e.into())
 }
 
 /// jsonrpsee's WebSocket client driving subxt (subxt's own jsonrpsee adapter
@@ -295,7 +296,7 @@ fn dispatch_err(e: subxt::error::TransactionEventsError) -> ChainError {
             };
         }
     }
-    ChainError::Subxt(e.to_string())
+    ChainError::Subxt(e.into())
 }
 
 /// The account id of a key pair.

@@ -427,8 +427,8 @@ fn to_chain(id: ContractId, c: Contract<AccountId32, u32>) -> ChainContract {
     }
 }
 
-fn sub(e: impl std::fmt::Display) -> ChainError {
-    ChainError::Subxt(e.to_string())
+fn sub(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ChainError {
+    ChainError::Subxt(e.into())
 }
 
 impl SubxtChain {

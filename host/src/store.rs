@@ -104,16 +104,16 @@ pub enum StoreError {
     /// A file operation failed.
     #[error("disk: {0}")]
     Io(#[from] io::Error),
-    /// The index failed.
+    /// The index (redb) failed; its error is kept as the source.
     #[error("index: {0}")]
-    Index(String),
+    Index(#[source] redb::Error),
     /// The index holds bytes this version cannot read.
     #[error("index entry for contract {0} does not decode")]
     Corrupt(ContractId),
 }
 
-fn idx(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Index(e.to_string())
+fn idx(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Index(e.into())
 }
 
 /// The disk behind the daemon. Implemented by [`DiskStore`]; tests use

@@ -114,7 +114,7 @@ impl Script {
         self.blocks
             .get(b.number as usize)
             .filter(|k| k.id == b && b.number <= self.finalized)
-            .ok_or_else(|| ChainError::Subxt(format!("unknown block {b:?}")))
+            .ok_or_else(|| ChainError::Subxt(format!("unknown block {b:?}").into()))
     }
 }
 
