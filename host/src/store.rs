@@ -106,14 +106,14 @@ pub enum StoreError {
     Io(#[from] io::Error),
     /// The index (redb) failed; its error is kept as the source.
     #[error("index: {0}")]
-    Index(#[source] redb::Error),
+    Index(#[source] Box<redb::Error>),
     /// The index holds bytes this version cannot read.
     #[error("index entry for contract {0} does not decode")]
     Corrupt(ContractId),
 }
 
 fn idx(e: impl Into<redb::Error>) -> StoreError {
-    StoreError::Index(e.into())
+    StoreError::Index(Box::new(e.into()))
 }
 
 /// The disk behind the daemon. Implemented by [`DiskStore`]; tests use
