@@ -954,6 +954,12 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
             for c in &r.cancelled {
                 println!("Cancelled contract {c} (its host did not serve; unspent escrow returned)");
             }
+            for h in &r.down {
+                println!(
+                    "New host {h} did not answer: its contract was cancelled and the shard \
+                     placed elsewhere"
+                );
+            }
             if !r.unplaced.is_empty() {
                 println!(
                     "Shard(s) {:?} found no host: run `masp repair {id}` again later",

@@ -164,7 +164,9 @@ test('a Sender picks its hosts: `--hosts` stores each shard on the named host at
 
 test('--shards 4+2: six contracts, six hosts, six roots; two hosts killed -9 and the file still reads', { timeout: 300_000 }, async () => {
   path = file('film.bin', (9 << 20) + 12345);
-  const out = await ok(['put', path, '--shards', '4+2', '--duration', '60', '--wait', '120']);
+  // A term (200 epochs, 1000 s) that outlasts the misses that end the
+  // dead hosts' contracts and the repair, on a busy machine too.
+  const out = await ok(['put', path, '--shards', '4+2', '--duration', '200', '--wait', '120']);
   fileId = Number(out.match(/as file (\d+)/)[1]);
   // In shard order (contracts are made in shard order): the first two
   // are data shards, as the kill below intends.
@@ -194,8 +196,11 @@ test('the agent, left running, rebuilds the lost shards on new hosts with no use
   });
   // The dead hosts miss their proofs; after MaxConsecutiveMisses epochs
   // their contracts end as lost data, and the agent repairs.
+  // The deadline is the test's own (below its timeout), so a failure
+  // shows the agent's log.
   let f;
-  for (let i = 0; i < 360; i++) {
+  const deadline = Date.now() + 300_000;
+  while (Date.now() < deadline) {
     f = JSON.parse((await user.masp(['ls', '--json'])).stdout || '[]').find((x) => x.id === fileId);
     if (f && f.alive === 6 && f.contracts.every((c) => !dead.has(c.host))) break;
     await sleep(1000);

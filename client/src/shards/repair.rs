@@ -29,8 +29,8 @@ use super::{
     read::{live_contracts, sources_of, Reader},
     shard_set,
     upload::{
-        as_replicas, confirmations, failures, max_shards, prepare_target, specs, upload,
-        StripeSource,
+        as_replicas, confirmations, failures, max_shards, prepare_target, specs, upload, HostDown,
+        StripeSource, Target,
     },
     ChainContract,
 };
@@ -59,6 +59,10 @@ pub struct RepairOptions {
     /// such contracts).
     pub probe: bool,
 }
+
+/// Rounds of placing a lost shard when its new host turns out not to
+/// answer (each round avoids the hosts found down before).
+const PLACE_ROUNDS: u32 = 3;
 
 /// One shard a repair rebuilt.
 #[derive(Clone, Debug)]
@@ -94,6 +98,9 @@ pub struct RepairReport {
     pub stored: usize,
     /// Shards needed to read the file.
     pub needed: usize,
+    /// New hosts that did not answer at all (their contracts were
+    /// cancelled and the shards placed elsewhere).
+    pub down: Vec<AccountId32>,
 }
 
 /// How a shard stands before a repair.
@@ -184,6 +191,17 @@ type NewContract = (u32, ContractId, Option<ContractId>);
 
 /// `masp repair`: see the module docs.
 pub async fn repair(ctx: &Ctx, file: RequestId, opts: &RepairOptions) -> Result<RepairReport> {
+    repair_avoiding(ctx, file, opts, &mut Vec::new()).await
+}
+
+/// [`repair`], placing no shard on the hosts of `down`, and adding to it
+/// every new host found not to answer (also when the repair fails).
+async fn repair_avoiding(
+    ctx: &Ctx,
+    file: RequestId,
+    opts: &RepairOptions,
+    down: &mut Vec<AccountId32>,
+) -> Result<RepairReport> {
     let mut m = manifests::find_manifest(ctx, file).await?;
     if m.is_legacy() {
         bail!(
@@ -253,12 +271,63 @@ pub async fn repair(ctx: &Ctx, file: RequestId, opts: &RepairOptions) -> Result<
         );
     }
 
-    let new_contracts = if survey.to_place.is_empty() {
-        Vec::new()
-    } else {
-        let duration = term_end - epoch;
-        place_lost(ctx, &mut m, &survey, &gone, &live, duration, opts).await?
-    };
+    // Place the lost shards, and get every new host ready. A host that
+    // does not answer at all is given up at once: its contract is
+    // cancelled, and its shard placed again avoiding it (a few rounds).
+    let duration = term_end - epoch;
+    let mut new_contracts: Vec<NewContract> = Vec::new();
+    let mut to_place = survey.to_place.clone();
+    let mut batch: Vec<(u32, ContractId)> = survey.uploading.clone();
+    let bars = MultiProgress::new();
+    if !ctx.progress {
+        bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut targets = Vec::new();
+    let mut failed = Vec::new();
+    for round in 1..=PLACE_ROUNDS {
+        if !to_place.is_empty() {
+            let placed = place_lost(
+                ctx,
+                &mut m,
+                &to_place,
+                &survey.unserving,
+                &gone,
+                &live,
+                down,
+                duration,
+                opts,
+            )
+            .await?;
+            batch.extend(placed.iter().map(|n| (n.0, n.1)));
+            new_contracts.extend(placed);
+        }
+        to_place.clear();
+        for (t, contract) in std::mem::take(&mut batch) {
+            let (Some(shard), Some(c)) = (m.shard(t), ctx.contract(contract).await?) else {
+                continue;
+            };
+            let host = c.host;
+            match prepare_target(ctx, shard, contract, c.request, &host, opts.wait, &bars).await {
+                Ok(target) => targets.push(Arc::new(target)),
+                Err(e) if e.downcast_ref::<HostDown>().is_some() && round < PLACE_ROUNDS => {
+                    eprintln!(
+                        "warning: shard {t} (contract {contract}): {e:#}; placing it elsewhere"
+                    );
+                    give_up_contract(ctx, &mut m, t, contract, &host).await;
+                    new_contracts.retain(|n| n.1 != contract);
+                    if !down.contains(&host) {
+                        down.push(host);
+                    }
+                    report.down.push(host);
+                    to_place.push(t);
+                }
+                Err(e) => failed.push(format!("shard {t} (contract {contract}): {e:#}")),
+            }
+        }
+        if to_place.is_empty() {
+            break;
+        }
+    }
     let placed: BTreeSet<u32> = new_contracts.iter().map(|n| n.0).collect();
     report.unplaced = survey
         .to_place
@@ -275,13 +344,8 @@ pub async fn repair(ctx: &Ctx, file: RequestId, opts: &RepairOptions) -> Result<
     }
 
     // Rebuild from the alive shards and upload.
-    let to_upload: Vec<(u32, ContractId)> = new_contracts
-        .iter()
-        .map(|n| (n.0, n.1))
-        .chain(survey.uploading.iter().copied())
-        .collect();
     let (read, written, confirmed) =
-        rebuild(ctx, &m, layout, &survey, &live, &to_upload, opts).await?;
+        rebuild(ctx, &m, layout, &survey, &live, targets, failed, opts).await?;
     report.bytes_read = read;
     report.bytes_written = written;
     for (id, c) in &confirmed {
@@ -334,12 +398,15 @@ pub async fn repair(ctx: &Ctx, file: RequestId, opts: &RepairOptions) -> Result<
 /// did not lose one (`gone`), and records each contract in the manifest
 /// (saved at once: an interrupted repair resumes their upload) as soon as
 /// it matches; takes back what found no host within `opts.wait`.
+#[allow(clippy::too_many_arguments)]
 async fn place_lost(
     ctx: &Ctx,
     m: &mut Manifest,
-    survey: &Survey,
+    to_place: &[u32],
+    unserving: &[(u32, ContractId)],
     gone: &[Replica],
     live: &BTreeMap<ContractId, ChainContract>,
+    down: &[AccountId32],
     duration: u32,
     opts: &RepairOptions,
 ) -> Result<Vec<NewContract>> {
@@ -350,13 +417,13 @@ async fn place_lost(
         .filter_map(|r| live.get(&r.contract))
         .map(|c| c.host);
     let lost_hosts = gone.iter().map(|r| AccountId32(r.host));
-    for host in live_hosts.chain(lost_hosts) {
+    for host in live_hosts.chain(down.iter().copied()).chain(lost_hosts) {
         if !avoid.contains(&host) {
             avoid.push(host);
         }
     }
     avoid.truncate(max_shards(ctx).await?);
-    let shards: Vec<&Shard> = survey.to_place.iter().filter_map(|t| m.shard(*t)).collect();
+    let shards: Vec<&Shard> = to_place.iter().filter_map(|t| m.shard(*t)).collect();
     let max_price = match opts.max_price {
         Some(p) => p,
         None => {
@@ -397,9 +464,9 @@ async fn place_lost(
     // What matched at once is recorded at once; then what matched while
     // the rest rested in the book.
     let first = ctx.file_contracts(request).await?;
-    record_placed(ctx, m, &first, &survey.unserving, &mut placed)?;
+    record_placed(ctx, m, &first, unserving, &mut placed)?;
     let all = ops::wait_for_matches(ctx, request, opts.wait).await?;
-    record_placed(ctx, m, &all, &survey.unserving, &mut placed)?;
+    record_placed(ctx, m, &all, unserving, &mut placed)?;
     Ok(placed)
 }
 
@@ -440,34 +507,51 @@ fn record_placed(
     ctx.save_manifest(m.request, &ops::seal_manifest(&ctx.id.master, m.request, m))
 }
 
-/// Rebuilds the shards of `to_upload` (shard, contract) from `survey`'s
-/// alive shards, uploads them to their hosts with the manifest `m`, and
-/// waits for the hosts' confirmations. Returns the bytes read and written
-/// and the confirmed contracts.
+/// Gives up `contract` (shard `t`) on a `host` that does not answer:
+/// cancels it (the host keeps one epoch's price, the rest returns) and
+/// records the shard as lost from it, so it is placed again elsewhere.
+async fn give_up_contract(
+    ctx: &Ctx,
+    m: &mut Manifest,
+    t: u32,
+    contract: ContractId,
+    host: &AccountId32,
+) {
+    if let Err(e) = ctx
+        .submit(&api::tx().storage_market().cancel_contract(contract))
+        .await
+    {
+        // Still recorded as lost: the host does not answer either way, and
+        // the chain ends the contract when the host misses its proofs.
+        eprintln!("warning: cancelling contract {contract} of host {host}: {e:#}");
+    }
+    m.record(HistoryEntry {
+        at: unix_now(),
+        kind: HistoryKind::Lost,
+        shard: t,
+        old_contract: Some(contract),
+        new_contract: None,
+        host: host.0,
+    });
+    m.replicas.retain(|r| r.contract != contract);
+}
+
+/// Rebuilds the shards of the prepared `targets` from `survey`'s alive
+/// shards, uploads them to their hosts with the manifest `m`, and waits
+/// for the hosts' confirmations; `failed` are the targets that could not
+/// be prepared. Returns the bytes read and written and the confirmed
+/// contracts.
+#[allow(clippy::too_many_arguments)]
 async fn rebuild(
     ctx: &Ctx,
     m: &Manifest,
     layout: Layout,
     survey: &Survey,
     live: &BTreeMap<ContractId, ChainContract>,
-    to_upload: &[(u32, ContractId)],
+    targets: Vec<Arc<Target>>,
+    mut failed: Vec<String>,
     opts: &RepairOptions,
 ) -> Result<(u64, u64, Vec<(ContractId, ChainContract)>)> {
-    let bars = MultiProgress::new();
-    if !ctx.progress {
-        bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let mut targets = Vec::new();
-    let mut failed = Vec::new();
-    for &(t, contract) in to_upload {
-        let (Some(shard), Some(c)) = (m.shard(t), ctx.contract(contract).await?) else {
-            continue;
-        };
-        match prepare_target(ctx, shard, contract, c.request, &c.host, opts.wait, &bars).await {
-            Ok(target) => targets.push(Arc::new(target)),
-            Err(e) => failed.push(format!("shard {t} (contract {contract}): {e:#}")),
-        }
-    }
     let (mut read, mut written) = (0, 0);
     if !targets.is_empty() {
         let set = Arc::new(shard_set(&ctx.id.master, m, layout));
@@ -512,21 +596,35 @@ async fn serves(ctx: &Ctx, contract: ContractId, host: &AccountId32) -> bool {
 }
 
 /// What the agent remembers between repair passes: when a file may be
-/// tried again after a failed repair.
+/// tried again after a failed repair, and which hosts were found down.
 #[derive(Default)]
 pub struct AutoRepair {
     retry: BTreeMap<RequestId, (Instant, Duration)>,
+    down: BTreeMap<AccountId32, Instant>,
 }
+
+/// How long a host found down is avoided by later repairs.
+const DOWN_FOR: Duration = Duration::from_secs(3600);
+
+/// The longest one file's repair may take in an agent pass: a file whose
+/// repair hangs (a host that accepts connections and never answers) does
+/// not starve the others; what it placed is resumed next time.
+const REPAIR_TIME_BOX: Duration = Duration::from_secs(900);
 
 /// One repair pass of `masp agent`: every local file (stored as shards)
 /// that lost a shard while its term runs is repaired, unless a put of it is
 /// still under way. A failed repair is retried later (1 minute, doubling
-/// up to an hour). Returns what was repaired; failures are logged.
+/// up to an hour); a new host that does not answer is given up at once
+/// and avoided for an hour. Returns what was repaired; failures are logged.
 pub async fn auto_repair_pass(ctx: &Ctx, state: &mut AutoRepair) -> Result<Vec<RepairReport>> {
     let live = live_contracts(ctx).await?;
     let epoch = ctx.current_epoch().await?;
     let busy = ops::Pending::requests(ctx);
     let mut done = Vec::new();
+    let now = Instant::now();
+    state
+        .down
+        .retain(|_, since| now.duration_since(*since) < DOWN_FOR);
     for file in ctx.manifests().files() {
         if busy.contains(&file) {
             continue;
@@ -566,7 +664,18 @@ pub async fn auto_repair_pass(ctx: &Ctx, state: &mut AutoRepair) -> Result<Vec<R
             parallel: 4,
             probe: false,
         };
-        let result = repair(ctx, file, &opts).await.and_then(|r| {
+        let mut down: Vec<AccountId32> = state.down.keys().copied().collect();
+        let repaired = repair_avoiding(ctx, file, &opts, &mut down);
+        let result = match tokio::time::timeout(REPAIR_TIME_BOX, repaired).await {
+            Ok(r) => r,
+            Err(_) => Err(anyhow!(
+                "it took longer than {REPAIR_TIME_BOX:?}; what it placed is resumed next time"
+            )),
+        };
+        for host in down {
+            state.down.entry(host).or_insert_with(Instant::now);
+        }
+        let result = result.and_then(|r| {
             if r.unplaced.is_empty() {
                 Ok(r)
             } else {

@@ -31,9 +31,29 @@ use masp_primitives::{
 use super::{read::Reader, read_stripe, roots_by_shard, ShardSet};
 use crate::{
     erasure::Layout,
-    hostapi::{sign_ticket, HostApi},
+    hostapi::{sign_ticket, HostApi, HostError},
     ops::{self, ChainContract, Ctx},
 };
+
+/// How long a contract's host may go without answering at all before it
+/// counts as down. A host that answers but does not know the contract yet
+/// (it follows the chain a few blocks behind) is waited for the whole
+/// `wait`; one that refuses connections is not worth minutes.
+pub(super) const DOWN_AFTER: Duration = Duration::from_secs(15);
+
+/// A contract's host that could not be reached at all for [`DOWN_AFTER`]:
+/// the shard has to go elsewhere.
+#[derive(Debug, thiserror::Error)]
+#[error("host {host} has not answered for {secs} s")]
+pub(super) struct HostDown {
+    /// The host.
+    pub(super) host: AccountId32,
+    /// Seconds it was tried.
+    secs: u64,
+    /// The last failure.
+    #[source]
+    source: HostError,
+}
 
 /// One contract to upload a shard to.
 pub(super) struct Target {
@@ -135,15 +155,31 @@ pub(super) async fn prepare_target(
     bar.set_style(bar_style()?);
     bar.set_prefix(format!("shard {} contract {contract}", shard.index));
     // The host learns of the contract from the chain within a few blocks.
-    let deadline = Instant::now() + wait;
+    let started = Instant::now();
+    let deadline = started + wait;
+    let mut silent_since: Option<Instant> = None;
     let status = loop {
         match api.status(contract).await {
             Ok(s) => break s,
-            Err(e) if Instant::now() < deadline => {
+            Err(e) => {
+                let now = Instant::now();
+                if e.status().is_some() {
+                    silent_since = None;
+                } else if now.duration_since(*silent_since.get_or_insert(now)) >= DOWN_AFTER {
+                    bar.finish_and_clear();
+                    return Err(HostDown {
+                        host: *host,
+                        secs: now.duration_since(started).as_secs(),
+                        source: e,
+                    }
+                    .into());
+                }
+                if now >= deadline {
+                    return Err(e.into());
+                }
                 bar.set_message(format!("waiting for the host ({e})"));
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Err(e) => return Err(e.into()),
         }
     };
     bar.set_message("");
