@@ -65,8 +65,8 @@ pub mod pallet {
     use masp_primitives::{
         market::{ContractId, EpochIndex, Rating, RATING_MAX},
         traits::{
-            ContractEnd, ContractObserver, HostDeposits, HostRatingProvider, ProofObserver,
-            StorageContracts,
+            ContractEnd, ContractObserver, EpochClock, HostDeposits, HostRatingProvider,
+            ProofObserver, StorageContracts,
         },
         Balance,
     };
@@ -171,9 +171,9 @@ pub mod pallet {
         #[pallet::constant]
         type FullAge: Get<BlockNumberFor<Self>>;
 
-        /// Blocks per epoch (the reliability sums decay per epoch).
-        #[pallet::constant]
-        type EpochLength: Get<BlockNumberFor<Self>>;
+        /// The market's epochs (the reliability sums decay per epoch; the
+        /// runtime gives every pallet the same clock).
+        type Epochs: EpochClock<BlockNumberFor<Self>>;
 
         /// How many best hosts are kept sorted.
         #[pallet::constant]
@@ -222,7 +222,7 @@ pub mod pallet {
             );
             assert!(!T::StakePrior::get().is_zero(), "StakePrior must be > 0");
             assert!(!T::FullAge::get().is_zero(), "FullAge must be > 0");
-            assert!(!T::EpochLength::get().is_zero(), "EpochLength must be > 0");
+            assert!(!T::Epochs::length().is_zero(), "EpochLength must be > 0");
             assert!(T::MaxTop::get() > 0, "MaxTop must be > 0");
         }
 
@@ -340,17 +340,10 @@ pub mod pallet {
             }
         }
 
-        /// The current epoch (by block number).
-        fn current_epoch() -> EpochIndex {
-            let now = frame_system::Pallet::<T>::block_number();
-            let length = T::EpochLength::get().max(1u32.into());
-            (now / length).unique_saturated_into()
-        }
-
         /// `host`'s metrics (fresh ones if it has none), with the
         /// reliability sums decayed to the current epoch.
         fn metrics(host: &T::AccountId) -> HostMetrics<BlockNumberFor<T>> {
-            let epoch = Self::current_epoch();
+            let epoch = T::Epochs::epoch_of(frame_system::Pallet::<T>::block_number());
             let mut m = Metrics::<T>::get(host).unwrap_or_else(|| HostMetrics {
                 epoch,
                 ..Default::default()

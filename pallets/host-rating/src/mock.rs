@@ -8,6 +8,7 @@ use frame_support::{
     derive_impl, parameter_types,
     traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32, ConstU64, Hooks},
 };
+use masp_primitives::traits::BlockEpochs;
 use pallet_storage_market as market;
 use sp_runtime::{BuildStorage, Perbill};
 
@@ -102,7 +103,7 @@ impl market::Config for Test {
     type Deposits = Deposits;
     type Rating = Rating;
     type Observer = (Proofs, Rating);
-    type EpochLength = ConstU64<EPOCH>;
+    type Epochs = BlockEpochs<ConstU64<EPOCH>>;
     type DepositPerGiB = ConstU128<DEPOSIT_PER_GIB>;
     /// No minimum: the rating's own rules are tested on contracts of any
     /// size (the runtime's minimum only makes tiny contracts lock more).
@@ -144,7 +145,7 @@ impl pallet_storage_proofs::Config for Test {
     type Deposits = Deposits;
     type Randomness = pallet_storage_proofs::ParentHashRandomness<Test>;
     type Observer = Rating;
-    type EpochLength = ConstU64<EPOCH>;
+    type Epochs = BlockEpochs<ConstU64<EPOCH>>;
     type MaxProofsPerCall = ConstU32<8>;
     type FirstMissSlash = FirstMissSlash;
     type MaxConsecutiveMisses = ConstU32<MAX_MISSES>;
@@ -218,7 +219,7 @@ impl pallet_host_rating::Config for Test {
     type FullExperienceValue = ConstU128<FULL_EXPERIENCE>;
     type StakePrior = ConstU128<STAKE_PRIOR>;
     type FullAge = ConstU64<1_000>;
-    type EpochLength = ConstU64<EPOCH>;
+    type Epochs = BlockEpochs<ConstU64<EPOCH>>;
     type MaxTop = ConstU32<3>;
     type Deposits = Deposits;
     type Contracts = Market;

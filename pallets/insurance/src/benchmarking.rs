@@ -9,7 +9,7 @@ use frame_support::traits::{fungible::Mutate, Get};
 use frame_system::RawOrigin;
 use masp_primitives::{
     market::ContractId,
-    traits::{ContractEnd, ContractObserver, HostDeposits, SlashDeposit},
+    traits::{ContractEnd, ContractObserver, EpochClock, HostDeposits, SlashDeposit},
     Balance,
 };
 use sp_runtime::Perbill;
@@ -71,7 +71,7 @@ fn covered<T: Config>() -> (T::AccountId, T::AccountId, T::AccountId, ContractId
 /// Moves into the epoch after `cover`'s first one.
 fn after_start<T: Config>(id: ContractId) {
     let start = Covers::<T>::get(id).expect("covered").start;
-    let block = T::EpochLength::get() * (start + 1).into();
+    let block = T::Epochs::epoch_start(start.saturating_add(1));
     frame_system::Pallet::<T>::set_block_number(block);
 }
 

@@ -74,15 +74,12 @@ pub mod pallet {
     use masp_primitives::{
         market::{ContractId, EpochIndex, Rating, RATING_MAX},
         traits::{
-            ContractEnd, ContractObserver, HostDeposits, HostRatingProvider, SlashDeposit,
-            StorageContracts,
+            ContractEnd, ContractObserver, EpochClock, HostDeposits, HostRatingProvider,
+            SlashDeposit, StorageContracts,
         },
         Balance,
     };
-    use sp_runtime::{
-        traits::{UniqueSaturatedInto, Zero},
-        Perbill,
-    };
+    use sp_runtime::{traits::Zero, Perbill};
 
     /// An insurer's capital.
     #[derive(
@@ -186,9 +183,8 @@ pub mod pallet {
         /// Host ratings, checked against an offer's `min_rating`.
         type Rating: HostRatingProvider<Self::AccountId>;
 
-        /// Blocks per epoch: must be the market's epoch length.
-        #[pallet::constant]
-        type EpochLength: Get<BlockNumberFor<Self>>;
+        /// The market's epochs (the runtime gives every pallet the same clock).
+        type Epochs: EpochClock<BlockNumberFor<Self>>;
 
         /// Epochs after the next one before cover bought during a term
         /// starts (at least the proofs pallet's misses to lose data, so a
@@ -343,7 +339,7 @@ pub mod pallet {
     #[pallet::hooks]
     impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
         fn integrity_test() {
-            assert!(!T::EpochLength::get().is_zero(), "EpochLength must be > 0");
+            assert!(!T::Epochs::length().is_zero(), "EpochLength must be > 0");
             assert!(!T::MinCapital::get().is_zero(), "MinCapital must be > 0");
         }
 
@@ -586,13 +582,9 @@ pub mod pallet {
     }
 
     impl<T: Config> Pallet<T> {
-        /// The epoch now.
+        /// The epoch now, by [`Config::Epochs`].
         pub fn current_epoch() -> EpochIndex {
-            let length = T::EpochLength::get();
-            if length.is_zero() {
-                return 0;
-            }
-            (frame_system::Pallet::<T>::block_number() / length).unique_saturated_into()
+            T::Epochs::epoch_of(frame_system::Pallet::<T>::block_number())
         }
 
         /// Stores `info`, or removes it (and its offer) once it holds nothing.

@@ -8,6 +8,7 @@ use frame_support::{
     derive_impl, parameter_types,
     traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32, ConstU64, Hooks},
 };
+use masp_primitives::traits::BlockEpochs;
 use pallet_storage_market as market;
 use sp_runtime::{BuildStorage, Perbill};
 
@@ -104,7 +105,7 @@ impl market::Config for Test {
     type Deposits = Deposits;
     type Rating = Rating;
     type Observer = (Proofs, (Rating, Insurance));
-    type EpochLength = ConstU64<EPOCH>;
+    type Epochs = BlockEpochs<ConstU64<EPOCH>>;
     type DepositPerGiB = ConstU128<DEPOSIT_PER_GIB>;
     /// No minimum: the attacks below use 1-byte contracts.
     type MinContractSize = ConstU64<1>;
@@ -145,7 +146,7 @@ impl pallet_storage_proofs::Config for Test {
     type Deposits = Deposits;
     type Randomness = pallet_storage_proofs::ParentHashRandomness<Test>;
     type Observer = Rating;
-    type EpochLength = ConstU64<EPOCH>;
+    type Epochs = BlockEpochs<ConstU64<EPOCH>>;
     type MaxProofsPerCall = ConstU32<8>;
     type FirstMissSlash = FirstMissSlash;
     type MaxConsecutiveMisses = ConstU32<MAX_MISSES>;
@@ -217,7 +218,7 @@ impl pallet_host_rating::Config for Test {
     type FullExperienceValue = ConstU128<FULL_EXPERIENCE>;
     type StakePrior = ConstU128<{ UNIT / 1_000 }>;
     type FullAge = ConstU64<1_000>;
-    type EpochLength = ConstU64<EPOCH>;
+    type Epochs = BlockEpochs<ConstU64<EPOCH>>;
     type MaxTop = ConstU32<3>;
     type Deposits = Deposits;
     type Contracts = Market;
@@ -232,7 +233,7 @@ impl pallet_insurance::Config for Test {
     type Contracts = Market;
     type Deposits = Deposits;
     type Rating = Rating;
-    type EpochLength = ConstU64<EPOCH>;
+    type Epochs = BlockEpochs<ConstU64<EPOCH>>;
     type WaitingEpochs = ConstU32<MAX_MISSES>;
     type MinCapital = ConstU128<MIN_CAPITAL>;
     type WeightInfo = ();

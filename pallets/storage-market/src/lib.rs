@@ -94,11 +94,12 @@ pub mod pallet {
     use masp_primitives::{
         market::{self, ContractId, EpochIndex, OfferId, Rating, RequestId, RATING_MAX},
         traits::{
-            ContractObserver, HostDeposits, HostRatingProvider, ProofTarget, StorageContracts,
+            ContractObserver, EpochClock, HostDeposits, HostRatingProvider, ProofTarget,
+            StorageContracts,
         },
         Balance,
     };
-    use sp_runtime::traits::{CheckedMul, Saturating, UniqueSaturatedInto, Zero};
+    use sp_runtime::traits::{Saturating, Zero};
 
     /// A host as stored.
     pub type HostOf<T> = HostInfo<BlockNumberFor<T>, <T as Config>::MaxEndpointLen>;
@@ -140,9 +141,9 @@ pub mod pallet {
         /// Told when contracts are confirmed and end.
         type Observer: ContractObserver<Self::AccountId, Balance>;
 
-        /// Blocks per epoch: the unit of contract terms and payment.
-        #[pallet::constant]
-        type EpochLength: Get<BlockNumberFor<Self>>;
+        /// The market's epochs (the unit of contract terms and payment): the
+        /// one clock the proofs, rating and insurance pallets share.
+        type Epochs: EpochClock<BlockNumberFor<Self>>;
 
         /// Host deposit reserved per GiB a contract stores.
         #[pallet::constant]
@@ -482,6 +483,15 @@ pub mod pallet {
         OfferCannotTake,
     }
 
+    #[pallet::extra_constants]
+    impl<T: Config> Pallet<T> {
+        /// Blocks per epoch: the unit of contract terms and payment.
+        #[pallet::constant_name(EpochLength)]
+        fn epoch_length() -> BlockNumberFor<T> {
+            T::Epochs::length()
+        }
+    }
+
     #[pallet::hooks]
     impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
         /// Drains the due-queue: at most `MaxDuePerBlock` items per block.
@@ -493,7 +503,7 @@ pub mod pallet {
         }
 
         fn integrity_test() {
-            assert!(!T::EpochLength::get().is_zero(), "EpochLength must be > 0");
+            assert!(!T::Epochs::length().is_zero(), "EpochLength must be > 0");
             assert!(
                 !T::UploadWindow::get().is_zero(),
                 "UploadWindow must be > 0"
@@ -1458,18 +1468,16 @@ pub mod pallet {
             duration: u32,
         ) -> Result<(EpochIndex, EpochIndex, BlockNumberFor<T>, BlockNumberFor<T>), DispatchError>
         {
-            let length = T::EpochLength::get();
-            let first = Self::epoch_of(now)
+            let first = T::Epochs::epoch_of(now)
                 .checked_add(1)
                 .ok_or(Error::<T>::Overflow)?;
             let last = first
                 .checked_add(duration.saturating_sub(1))
                 .ok_or(Error::<T>::Overflow)?;
-            let start = length
-                .checked_mul(&first.into())
-                .ok_or(Error::<T>::Overflow)?;
-            let end = length
-                .checked_mul(&last.checked_add(1).ok_or(Error::<T>::Overflow)?.into())
+            let start = T::Epochs::checked_epoch_start(first).ok_or(Error::<T>::Overflow)?;
+            let end = last
+                .checked_add(1)
+                .and_then(T::Epochs::checked_epoch_start)
                 .ok_or(Error::<T>::Overflow)?;
             Ok((first, last, start, end))
         }
@@ -1684,18 +1692,10 @@ pub mod pallet {
 
         // ----- epochs -----
 
-        /// The epoch block `n` belongs to.
-        pub fn epoch_of(n: BlockNumberFor<T>) -> EpochIndex {
-            let length = T::EpochLength::get();
-            if length.is_zero() {
-                return 0;
-            }
-            (n / length).unique_saturated_into()
-        }
-
-        /// The epoch now.
+        /// The epoch now, by [`Config::Epochs`] (the runtime API's
+        /// `current_epoch`).
         pub fn current_epoch() -> EpochIndex {
-            Self::epoch_of(frame_system::Pallet::<T>::block_number())
+            T::Epochs::epoch_of(frame_system::Pallet::<T>::block_number())
         }
 
         // ----- queries (runtime API) -----

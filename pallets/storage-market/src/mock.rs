@@ -10,7 +10,7 @@ use frame_support::{
 };
 use masp_primitives::{
     market::{Rating, RATING_MAX},
-    traits::HostRatingProvider,
+    traits::{BlockEpochs, HostRatingProvider},
 };
 use sp_runtime::BuildStorage;
 use std::collections::BTreeMap;
@@ -139,7 +139,7 @@ impl pallet_storage_market::Config for Test {
     type Deposits = Deposits;
     type Rating = TestRatings;
     type Observer = ();
-    type EpochLength = ConstU64<EPOCH>;
+    type Epochs = BlockEpochs<ConstU64<EPOCH>>;
     type DepositPerGiB = ConstU128<DEPOSIT_PER_GIB>;
     type MinContractSize = ConstU64<MIN_CONTRACT>;
     type OfferDeposit = ConstU128<BOOK_DEPOSIT>;

@@ -90,14 +90,14 @@ pub mod pallet {
     use masp_primitives::{
         market::{ContractId, EpochIndex},
         traits::{
-            ContractEnd, ContractObserver, HostDeposits, ProofObserver, SlashDeposit,
+            ContractEnd, ContractObserver, EpochClock, HostDeposits, ProofObserver, SlashDeposit,
             StorageContracts,
         },
         Balance,
     };
     use masp_proofs::{Challenge, Hash, ProofError, CHALLENGE_LEAVES, LEAF_SIZE, MAX_MULTI_NODES};
     use sp_runtime::{
-        traits::{BlakeTwo256, Hash as HashT, One, Saturating, UniqueSaturatedInto, Zero},
+        traits::{BlakeTwo256, Hash as HashT, One, Saturating, Zero},
         Perbill,
     };
 
@@ -198,9 +198,8 @@ pub mod pallet {
         /// Told about each proof passed or missed (the rating pallet).
         type Observer: ProofObserver<Self::AccountId, Balance>;
 
-        /// Blocks per epoch: must be the market's epoch length.
-        #[pallet::constant]
-        type EpochLength: Get<BlockNumberFor<Self>>;
+        /// The market's epochs (the runtime gives every pallet the same clock).
+        type Epochs: EpochClock<BlockNumberFor<Self>>;
 
         /// Most proofs in one [`Pallet::submit_proofs`].
         #[pallet::constant]
@@ -354,7 +353,7 @@ pub mod pallet {
         }
 
         fn integrity_test() {
-            assert!(!T::EpochLength::get().is_zero(), "EpochLength must be > 0");
+            assert!(!T::Epochs::length().is_zero(), "EpochLength must be > 0");
             assert!(
                 T::MaxProofsPerCall::get() > 0,
                 "MaxProofsPerCall must be > 0"
@@ -496,23 +495,14 @@ pub mod pallet {
     }
 
     impl<T: Config> Pallet<T> {
-        /// The epoch block `n` belongs to.
-        pub fn epoch_of(n: BlockNumberFor<T>) -> EpochIndex {
-            let length = T::EpochLength::get();
-            if length.is_zero() {
-                return 0;
-            }
-            (n / length).unique_saturated_into()
-        }
-
-        /// The epoch now.
+        /// The epoch now, by [`Config::Epochs`].
         pub fn current_epoch() -> EpochIndex {
-            Self::epoch_of(frame_system::Pallet::<T>::block_number())
+            T::Epochs::epoch_of(frame_system::Pallet::<T>::block_number())
         }
 
         /// The first block after `epoch`: when its deadline is checked.
         pub fn deadline_of(epoch: EpochIndex) -> BlockNumberFor<T> {
-            T::EpochLength::get().saturating_mul(epoch.saturating_add(1).into())
+            T::Epochs::epoch_start(epoch.saturating_add(1))
         }
 
         /// The block at which `epoch`'s seed is drawn and its proof window
@@ -520,8 +510,8 @@ pub mod pallet {
         /// shorter than [`MIN_WINDOWED_EPOCH`] blocks. The window runs to the
         /// end of the epoch.
         pub fn reveal_block(epoch: EpochIndex) -> BlockNumberFor<T> {
-            let length = T::EpochLength::get();
-            let start = length.saturating_mul(epoch.into());
+            let length = T::Epochs::length();
+            let start = T::Epochs::epoch_start(epoch);
             if length < MIN_WINDOWED_EPOCH.into() {
                 start
             } else {
@@ -563,7 +553,7 @@ pub mod pallet {
         /// after it whose randomness is fresh), draws and stores its seed and
         /// drops the seed two epochs back. Returns whether it seeded.
         pub(crate) fn seed_epoch(now: BlockNumberFor<T>) -> bool {
-            let epoch = Self::epoch_of(now);
+            let epoch = T::Epochs::epoch_of(now);
             if now < Self::reveal_block(epoch) || EpochSeeds::<T>::contains_key(epoch) {
                 return false;
             }

@@ -7,6 +7,7 @@ use frame_support::{
     derive_impl, parameter_types,
     traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32, ConstU64, Hooks},
 };
+use masp_primitives::traits::BlockEpochs;
 use pallet_storage_market as market;
 use sp_runtime::{BuildStorage, Perbill};
 
@@ -105,7 +106,7 @@ impl market::Config for Test {
     type Deposits = Deposits;
     type Rating = ();
     type Observer = Proofs;
-    type EpochLength = EpochLen;
+    type Epochs = BlockEpochs<EpochLen>;
     type DepositPerGiB = ConstU128<DEPOSIT_PER_GIB>;
     /// Sizes as they are: the proof rules are tested with small files.
     type MinContractSize = ConstU64<1>;
@@ -146,7 +147,7 @@ impl pallet_storage_proofs::Config for Test {
     type Deposits = Deposits;
     type Randomness = MockRandomness;
     type Observer = ();
-    type EpochLength = EpochLen;
+    type Epochs = BlockEpochs<EpochLen>;
     type MaxProofsPerCall = ConstU32<8>;
     type FirstMissSlash = FirstMissSlash;
     type MaxConsecutiveMisses = ConstU32<MAX_MISSES>;

@@ -5,7 +5,70 @@
 //! other through one of these traits, wired in the runtime's `Config`.
 
 use crate::market::{ContractId, EpochIndex, Rating, RATING_MAX};
-use sp_runtime::{DispatchError, DispatchResult, Weight};
+use core::marker::PhantomData;
+use sp_runtime::{
+    traits::{AtLeast32BitUnsigned, Get},
+    DispatchError, DispatchResult, Weight,
+};
+
+/// The market's one clock: epochs of [`EpochClock::length`] blocks, epoch
+/// `e` being the blocks `[e * length, (e + 1) * length)`.
+///
+/// Every pallet that counts epochs (the market, proofs, rating, insurance)
+/// takes the same clock from the runtime, so they cannot disagree. The clock
+/// knows no "now": a pallet asks for `epoch_of(frame_system's block number)`.
+///
+/// No method panics. A zero length (a runtime's integrity tests refuse it,
+/// but a storage parameter could still be set to 0) counts as one block per
+/// epoch in the arithmetic, so an epoch and its start stay consistent.
+pub trait EpochClock<BlockNumber> {
+    /// Blocks per epoch, as configured (never zero on a sound runtime: each
+    /// pallet's `integrity_test` checks it).
+    fn length() -> BlockNumber;
+
+    /// The epoch `block` is in (`u32::MAX` for any block past the last
+    /// epoch an [`EpochIndex`] can name).
+    fn epoch_of(block: BlockNumber) -> EpochIndex;
+
+    /// The first block of `epoch`, or `None` if it is past the largest
+    /// block number.
+    fn checked_epoch_start(epoch: EpochIndex) -> Option<BlockNumber>;
+
+    /// The first block of `epoch`, saturating at the largest block number.
+    fn epoch_start(epoch: EpochIndex) -> BlockNumber;
+}
+
+/// The [`EpochClock`] of epochs of `L::get()` blocks (the runtime's
+/// `EpochLength` parameter).
+pub struct BlockEpochs<L>(PhantomData<L>);
+
+impl<L> BlockEpochs<L> {
+    /// The length the arithmetic uses: `L`, or 1 if `L` is zero.
+    fn effective_length<B: AtLeast32BitUnsigned>() -> B
+    where
+        L: Get<B>,
+    {
+        L::get().max(B::one())
+    }
+}
+
+impl<B: AtLeast32BitUnsigned + Copy, L: Get<B>> EpochClock<B> for BlockEpochs<L> {
+    fn length() -> B {
+        L::get()
+    }
+
+    fn epoch_of(block: B) -> EpochIndex {
+        (block / Self::effective_length()).unique_saturated_into()
+    }
+
+    fn checked_epoch_start(epoch: EpochIndex) -> Option<B> {
+        Self::effective_length::<B>().checked_mul(&epoch.into())
+    }
+
+    fn epoch_start(epoch: EpochIndex) -> B {
+        Self::effective_length::<B>().saturating_mul(epoch.into())
+    }
+}
 
 /// The hosts' insurance deposits, as the market sees them.
 ///
@@ -260,4 +323,89 @@ impl<AccountId> ProxyRegistry<AccountId> for () {
     fn session_opened(_: &AccountId, _: &AccountId, _: u64) {}
     fn session_ended(_: &AccountId, _: &AccountId, _: u64) {}
     fn relayed(_: &AccountId, _: u64, _: crate::Balance) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sp_runtime::traits::ConstU32;
+
+    type Hourly = BlockEpochs<ConstU32<600>>;
+
+    #[test]
+    fn epochs_begin_and_end_on_their_boundaries() {
+        assert_eq!(<Hourly as EpochClock<u32>>::length(), 600);
+        assert_eq!(Hourly::epoch_of(0u32), 0);
+        assert_eq!(Hourly::epoch_of(599u32), 0);
+        assert_eq!(Hourly::epoch_of(600u32), 1);
+        assert_eq!(Hourly::epoch_of(1_799u32), 2);
+        assert_eq!(Hourly::epoch_of(1_800u32), 3);
+        assert_eq!(<Hourly as EpochClock<u32>>::epoch_start(0), 0);
+        assert_eq!(<Hourly as EpochClock<u32>>::epoch_start(3), 1_800);
+        assert_eq!(
+            <Hourly as EpochClock<u32>>::checked_epoch_start(3),
+            Some(1_800)
+        );
+        // Every block lies in the epoch that starts at or before it and
+        // ends after it.
+        for block in [0u32, 1, 599, 600, 601, 12_345, u32::MAX - 1, u32::MAX] {
+            let epoch = Hourly::epoch_of(block);
+            assert!(<Hourly as EpochClock<u32>>::epoch_start(epoch) <= block);
+            if let Some(next) = <Hourly as EpochClock<u32>>::checked_epoch_start(epoch + 1) {
+                assert!(block < next);
+            }
+        }
+    }
+
+    #[test]
+    fn the_last_blocks_saturate_instead_of_overflowing() {
+        let last = Hourly::epoch_of(u32::MAX);
+        assert_eq!(last, u32::MAX / 600);
+        assert_eq!(<Hourly as EpochClock<u32>>::epoch_start(last), last * 600);
+        // The epoch after the last whole one starts past u32::MAX.
+        assert_eq!(
+            <Hourly as EpochClock<u32>>::checked_epoch_start(last + 1),
+            None
+        );
+        assert_eq!(<Hourly as EpochClock<u32>>::epoch_start(last + 1), u32::MAX);
+        assert_eq!(<Hourly as EpochClock<u32>>::epoch_start(u32::MAX), u32::MAX);
+        assert_eq!(
+            <Hourly as EpochClock<u32>>::checked_epoch_start(u32::MAX),
+            None
+        );
+        // 64-bit block numbers past u32::MAX epochs name the last epoch.
+        type Short = BlockEpochs<sp_runtime::traits::ConstU64<2>>;
+        assert_eq!(Short::epoch_of(u64::MAX), u32::MAX);
+        assert_eq!(
+            <Short as EpochClock<u64>>::epoch_start(u32::MAX),
+            2 * u32::MAX as u64
+        );
+    }
+
+    #[test]
+    fn one_block_epochs_count_blocks() {
+        type Each = BlockEpochs<ConstU32<1>>;
+        for block in [0u32, 1, 2, 1_000, u32::MAX] {
+            assert_eq!(Each::epoch_of(block), block);
+            assert_eq!(<Each as EpochClock<u32>>::epoch_start(block), block);
+            assert_eq!(
+                <Each as EpochClock<u32>>::checked_epoch_start(block),
+                Some(block)
+            );
+        }
+    }
+
+    #[test]
+    fn a_zero_length_counts_as_one_block_and_never_divides_by_zero() {
+        type Zero = BlockEpochs<ConstU32<0>>;
+        assert_eq!(<Zero as EpochClock<u32>>::length(), 0);
+        assert_eq!(Zero::epoch_of(0u32), 0);
+        assert_eq!(Zero::epoch_of(7u32), 7);
+        assert_eq!(Zero::epoch_of(u32::MAX), u32::MAX);
+        assert_eq!(<Zero as EpochClock<u32>>::epoch_start(7), 7);
+        assert_eq!(
+            <Zero as EpochClock<u32>>::checked_epoch_start(u32::MAX),
+            Some(u32::MAX)
+        );
+    }
 }

@@ -6,7 +6,10 @@ use frame_support::{
     traits::{tokens::imbalance::ResolveTo, ConstU32},
     PalletId,
 };
-use masp_primitives::time::{DAYS, HOURS};
+use masp_primitives::{
+    time::{DAYS, HOURS},
+    traits::BlockEpochs,
+};
 use sp_runtime::{traits::AccountIdConversion, Perbill};
 
 use crate::{
@@ -50,6 +53,11 @@ parameter_types! {
     pub storage RatingStakePrior: Balance = 10 * UNIT;
 }
 
+/// The market's one clock, given to the market, proofs, rating and insurance
+/// pallets alike: epochs of [`EpochLength`] blocks (so changing that
+/// parameter moves every pallet's epoch at once).
+pub type Epochs = BlockEpochs<EpochLength>;
+
 impl pallet_deposits::Config for Runtime {
     type Currency = Balances;
     type RuntimeHoldReason = RuntimeHoldReason;
@@ -68,7 +76,7 @@ impl pallet_storage_market::Config for Runtime {
     /// contract; the rating counts completed and lost contracts; insurance
     /// settles premiums and pays claims.
     type Observer = (StorageProofs, (HostRating, Insurance));
-    type EpochLength = EpochLength;
+    type Epochs = Epochs;
     type DepositPerGiB = DepositPerGiB;
     type MinContractSize = MinContractSize;
     type OfferDeposit = BookDeposit;
@@ -105,7 +113,7 @@ impl pallet_storage_proofs::Config for Runtime {
     type Randomness = crate::RelayRandomness;
     /// Every proof passed or missed moves the host's rating.
     type Observer = HostRating;
-    type EpochLength = EpochLength;
+    type Epochs = Epochs;
     /// 32 proofs of at most 8 KiB (4 challenged 512-byte leaves + at most
     /// 4 x 48 hashes; ~6 KiB at 1 TiB): 256 KiB of call data, well inside a
     /// block's 5 MiB and the 10 MiB PoV.
@@ -181,7 +189,7 @@ impl pallet_host_rating::Config for Runtime {
     /// backed for 90 days): full experience. What Senders pay is not counted.
     type FullExperienceValue = frame_support::traits::ConstU128<{ 50_000 * UNIT }>;
     type StakePrior = RatingStakePrior;
-    type EpochLength = EpochLength;
+    type Epochs = Epochs;
     /// A contract's stake is the deposit backing it.
     type Deposits = Deposits;
     type Contracts = StorageMarket;
@@ -200,7 +208,7 @@ impl pallet_insurance::Config for Runtime {
     type Deposits = Deposits;
     /// An offer's `min_rating` is checked against the host rating.
     type Rating = HostRating;
-    type EpochLength = EpochLength;
+    type Epochs = Epochs;
     /// Cover bought during a term starts after the next epoch plus as many
     /// epochs as it takes to lose data: a loss it pays for began after it
     /// was bought.
