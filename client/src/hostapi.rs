@@ -576,6 +576,14 @@ impl HostApi {
         Ok(body)
     }
 
+    /// Whether the host is up: it answers `/health` with success (it
+    /// serves and follows the chain).
+    pub async fn health(&self) -> Result<(), HostError> {
+        self.call(Method::GET, "/health", None, Bytes::new())
+            .await
+            .map(|_| ())
+    }
+
     /// The upload status of `contract`.
     pub async fn status(&self, contract: ContractId) -> Result<UploadStatus, HostError> {
         let path = format!("/v1/contracts/{contract}");

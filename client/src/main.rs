@@ -955,10 +955,7 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
                 println!("Cancelled contract {c} (its host did not serve; unspent escrow returned)");
             }
             for h in &r.down {
-                println!(
-                    "New host {h} did not answer: its contract was cancelled and the shard \
-                     placed elsewhere"
-                );
+                println!("Host {h} did not answer: no shard was placed on it");
             }
             if !r.unplaced.is_empty() {
                 println!(

@@ -12,7 +12,9 @@
 //   misses end them, rebuilds the two shards from four others on two new
 //   hosts (never on a host holding another shard, never on a dead one),
 //   with no user action;
-// - then kill -9 one more original host: still byte-identical.
+// - then kill -9 one more original host: still byte-identical;
+// - a repair by hand skips the dead hosts (still registered, cheapest)
+//   and places the lost replica on a live one.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -217,4 +219,28 @@ test('then one more original host killed -9: the file still reads', { timeout: 3
   const third = original[2];
   await hostOf(third.host).host.stop('SIGKILL');
   await sameBytes(fileId, path, 'three originals dead, two repaired');
+});
+
+test('a repair places nothing on a dead host: registered hosts that do not answer are skipped', { timeout: 300_000 }, async () => {
+  // Three original hosts are dead by now and still registered with the
+  // cheapest offers; the market would choose them first.
+  const dead = new Set(original.slice(0, 3).map((c) => c.host));
+  const [a, b] = [hosts[7], hosts[6]];
+  const p = file('twice.bin', (1 << 20) + 99);
+  const out = await ok(['put', p, '--replicas', '2', '--duration', '100', '--wait', '120', '--hosts', `${a.address},${b.address}`]);
+  const id = Number(out.match(/as file (\d+)/)[1]);
+  await a.host.stop('SIGKILL');
+  dead.add(a.address);
+  // By hand, at once: the repair asks the host of each replica whether it
+  // serves, and each candidate whether it is up.
+  const r = await ok(['repair', String(id), '--wait', '120']);
+  for (const h of original.slice(0, 3)) assert.match(r, new RegExp(`Host ${h.host} did not answer`), r);
+  assert.match(r, /Rebuilt shard \d+ on host (\S+)/, r);
+  const f = await health(id);
+  assert.equal(f.alive, 2, JSON.stringify(f));
+  const now = f.contracts.map((c) => c.host);
+  assert.equal(now.length, 2, JSON.stringify(f));
+  for (const h of now) assert.ok(!dead.has(h), `nothing placed on a dead host: ${h}\n${r}`);
+  assert.ok(now.includes(b.address), 'the live replica stays');
+  await sameBytes(id, p, 'repaired around the dead hosts');
 });

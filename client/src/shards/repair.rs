@@ -98,8 +98,9 @@ pub struct RepairReport {
     pub stored: usize,
     /// Shards needed to read the file.
     pub needed: usize,
-    /// New hosts that did not answer at all (their contracts were
-    /// cancelled and the shards placed elsewhere).
+    /// Hosts found not to answer, and so not used: candidates that did
+    /// not answer `/health`, and new hosts that never answered (their
+    /// contracts cancelled, the shards placed elsewhere).
     pub down: Vec<AccountId32>,
 }
 
@@ -275,6 +276,7 @@ async fn repair_avoiding(
     // does not answer at all is given up at once: its contract is
     // cancelled, and its shard placed again avoiding it (a few rounds).
     let duration = term_end - epoch;
+    let known_down = down.len();
     let mut new_contracts: Vec<NewContract> = Vec::new();
     let mut to_place = survey.to_place.clone();
     let mut batch: Vec<(u32, ContractId)> = survey.uploading.clone();
@@ -318,7 +320,6 @@ async fn repair_avoiding(
                     if !down.contains(&host) {
                         down.push(host);
                     }
-                    report.down.push(host);
                     to_place.push(t);
                 }
                 Err(e) => failed.push(format!("shard {t} (contract {contract}): {e:#}")),
@@ -328,6 +329,7 @@ async fn repair_avoiding(
             break;
         }
     }
+    report.down = down[known_down..].to_vec();
     let placed: BTreeSet<u32> = new_contracts.iter().map(|n| n.0).collect();
     report.unplaced = survey
         .to_place
@@ -406,7 +408,7 @@ async fn place_lost(
     unserving: &[(u32, ContractId)],
     gone: &[Replica],
     live: &BTreeMap<ContractId, ChainContract>,
-    down: &[AccountId32],
+    down: &mut Vec<AccountId32>,
     duration: u32,
     opts: &RepairOptions,
 ) -> Result<Vec<NewContract>> {
@@ -422,29 +424,50 @@ async fn place_lost(
             avoid.push(host);
         }
     }
-    avoid.truncate(max_shards(ctx).await?);
     let shards: Vec<&Shard> = to_place.iter().filter_map(|t| m.shard(*t)).collect();
+    // The offers that would match now, past every avoided host, and a few
+    // more: their hosts are asked whether they are up, and those that do
+    // not answer are avoided too (a host that died stays registered, and
+    // often cheapest, until the chain notices).
+    let largest = shards.iter().map(|s| s.size).max().unwrap_or(0);
+    let quote = api::runtime_apis().storage_market_api().quote(
+        largest,
+        duration,
+        (shards.len() + avoid.len() + PROBE_SPARE) as u32,
+        opts.max_price,
+        opts.min_rating,
+    );
+    let lines = ctx.at().await?.runtime_apis().call(quote).await?.lines;
+    let mut candidates: Vec<AccountId32> = Vec::new();
+    for l in &lines {
+        if !avoid.contains(&l.host) && !candidates.contains(&l.host) {
+            candidates.push(l.host);
+        }
+    }
+    candidates.truncate(shards.len() + PROBE_SPARE);
+    let probes = candidates
+        .iter()
+        .map(|h| async move { (*h, is_up(ctx, h).await) });
+    for (host, up) in futures::future::join_all(probes).await {
+        if !up {
+            eprintln!("warning: host {host} does not answer: no shard is placed on it");
+            avoid.push(host);
+            if !down.contains(&host) {
+                down.push(host);
+            }
+        }
+    }
+    avoid.truncate(max_shards(ctx).await?);
     let max_price = match opts.max_price {
         Some(p) => p,
-        None => {
-            // Enough lines to price the shards past every avoided host.
-            let largest = shards.iter().map(|s| s.size).max().unwrap_or(0);
-            let quote = api::runtime_apis().storage_market_api().quote(
-                largest,
-                duration,
-                (shards.len() + avoid.len()) as u32,
-                None,
-                opts.min_rating,
-            );
-            let quote = ctx.at().await?.runtime_apis().call(quote).await?;
-            quote.lines.iter().map(|l| l.price).max().ok_or_else(|| {
-                anyhow!(
-                    "no host offers storage for {duration} epochs at rating >= {} now; see \
-                     `masp quote`",
-                    opts.min_rating
-                )
-            })?
-        }
+        // Enough to price the shards past every avoided host.
+        None => lines.iter().map(|l| l.price).max().ok_or_else(|| {
+            anyhow!(
+                "no host offers storage for {duration} epochs at rating >= {} now; see \
+                 `masp quote`",
+                opts.min_rating
+            )
+        })?,
     };
     let events = ctx
         .submit(&api::tx().storage_market().place_shards(
@@ -585,6 +608,24 @@ async fn rebuild(
     let again = format!("run `masp repair {file}` again");
     let confirmed = confirmations(ctx, &ids, opts.wait, &again).await?;
     Ok((read, written, confirmed))
+}
+
+/// How long a candidate host has to answer `/health`.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Candidate hosts asked whether they are up beyond the shards to place.
+const PROBE_SPARE: usize = 4;
+
+/// Whether `host` answers `/health` with success within
+/// [`PROBE_TIMEOUT`].
+async fn is_up(ctx: &Ctx, host: &AccountId32) -> bool {
+    let Ok(api) = ctx.host_api(host).await else {
+        return false;
+    };
+    matches!(
+        tokio::time::timeout(PROBE_TIMEOUT, api.health()).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Whether `host` answers for `contract` and holds all of it.
