@@ -113,3 +113,26 @@ test('the WASM build\'s chunk roots (two hashes at a time on WASM SIMD) are the 
   }
   assert.equal(u8aToHex(w.chunk_root(big)), plainRoot(big.subarray(0, 1 << 20)), 'more than a chunk');
 });
+
+test('the WASM build names the purchase keys `masp buy` names and opens what `masp agent` and `masp share` seal', () => {
+  // web/wasm/listing-vector.json: computed natively with the CLI's
+  // listings::purchase_secret and masp_primitives::seal (web/wasm/tests/vectors.rs).
+  const w = require(join(wasmDir, 'pkg-node', 'masp_web_cipher.js'));
+  const v = JSON.parse(readFileSync(join(wasmDir, 'listing-vector.json'), 'utf8'));
+  const h = (s) => hexToU8a(`0x${s}`);
+  const master = h(v.master);
+  const listing = BigInt(v.listing);
+  assert.equal(u8aToHex(w.purchase_public_key(master, listing)).slice(2), v.purchase_public_key);
+  assert.notEqual(u8aToHex(w.purchase_public_key(master, listing + 1n)).slice(2), v.purchase_public_key, 'one key per listing');
+  assert.equal(u8aToHex(w.key_commitment(h(v.file_key))).slice(2), v.key_commitment);
+  assert.equal(u8aToHex(w.open_purchase_key(master, listing, h(v.buyer), h(v.sealed_key), h(v.key_commitment))).slice(2), v.file_key);
+  // Sealed for another buyer or listing, or not the committed key: refused, saying what to do.
+  const other = h(v.buyer);
+  other[0] ^= 1;
+  assert.throws(() => w.open_purchase_key(master, listing, other, h(v.sealed_key), h(v.key_commitment)), /masp dispute/);
+  assert.throws(() => w.open_purchase_key(master, listing + 1n, h(v.buyer), h(v.sealed_key), h(v.key_commitment)), /masp dispute/);
+  assert.throws(() => w.open_purchase_key(master, listing, h(v.buyer), h(v.sealed_key), new Uint8Array(32)), /masp dispute/);
+  assert.deepEqual(JSON.parse(w.open_listing_manifest(h(v.file_key), h(v.listing_manifest), h(v.listing_manifest_hash))), v.content);
+  assert.throws(() => w.open_listing_manifest(h(v.file_key), h(v.listing_manifest), new Uint8Array(32)), /does not match its hash on chain/);
+  assert.throws(() => w.open_listing_manifest(new Uint8Array(32), h(v.listing_manifest), h(v.listing_manifest_hash)), /not this file's/);
+});

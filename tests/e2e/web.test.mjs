@@ -354,3 +354,115 @@ test('an ICO buyer sees its allocation and claims it from the Sale page', { time
     await sale.stop();
   }
 });
+
+test('a Receiver buys a listing in the browser, gets its key from the Sender\'s agent and downloads what `masp get --listing` writes; a public listing needs no identity', { timeout: 420_000 }, async () => {
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+  const alice = keyring.addFromUri('//Alice');
+  const sender = maspUser({ nodeUrl: node.rpcUrl });
+  const receiver = maspUser({ nodeUrl: node.rpcUrl });
+  const work = mkdtempSync(join(tmpdir(), 'masp-web-listings-'));
+  // Three chunks in two data shards (2+0), one on each host: the browser
+  // must interleave them.
+  const original = randomBytes(2 * 1048560 + 300_000);
+  const person = async (u) => {
+    const r = await u.masp(['keys', 'new']);
+    assert.equal(r.code, 0, r.stderr);
+    const address = r.stdout.match(/Account: (\S+)/)[1];
+    await submit(api, api.tx.balances.transferKeepAlive(address, 1000n * 10n ** 12n), alice);
+    return { address, phrase: r.stdout.trim().split('\n').at(-1).trim() };
+  };
+  const ok = async (u, args) => {
+    const r = await u.masp(args);
+    assert.equal(r.code, 0, `masp ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const openIdentity = async (p) => {
+    await page.fill('#open input[name=phrase]', p.phrase);
+    await page.click('#open button');
+    await page.waitForFunction((a) => document.querySelector('#receiver')?.textContent === a, p.address, { timeout: 60_000 });
+    await page.waitForSelector('#page[data-ready="true"]');
+  };
+  const buyRefused = async (listing, reason) => {
+    await page.click(`button[data-buy="${listing}"]`);
+    await page.waitForSelector('#listing-result .error', { timeout: 30_000 });
+    assert.match(await page.textContent('#listing-result .error'), reason);
+  };
+  const download = async (listing) => {
+    const [d] = await Promise.all([
+      page.waitForEvent('download', { timeout: 120_000 }),
+      page.click(`button[data-get="${listing}"]`),
+    ]);
+    await page.waitForSelector(`#received[data-listing="${listing}"]`);
+    return { name: d.suggestedFilename(), bytes: readFileSync(await d.path()) };
+  };
+  try {
+    const s = await person(sender);
+    const rcv = await person(receiver);
+    writeFileSync(join(work, 'film.bin'), original);
+    const file = (await ok(sender, ['put', join(work, 'film.bin'), '--shards', '2+0', '--duration', '20', '--wait', '120'])).match(/as file (\d+)/)[1];
+    const paid = Number((await ok(sender, ['share', file, '--price', '5', '--meta', 'web film, paid'])).match(/as listing (\d+)/)[1]);
+    const pub = Number((await ok(sender, ['share', file, '--public', '--meta', 'web film, public'])).match(/as listing (\d+)/)[1]);
+
+    // Every listing on chain, with its price and kind.
+    await open('listings');
+    const onChain = (await api.query.listings.listings.entries())
+      .map(([k, v]) => {
+        const t = v.unwrap().terms;
+        return [k.args[0].toNumber(), t.price.toBigInt().toString(), t.openKey.isSome ? 'public' : t.price.toBigInt() > 0n ? 'paid' : 'free'];
+      })
+      .sort((a, b) => a[0] - b[0]);
+    const shown = await page.$$eval('#listings tr[data-listing]', (trs) => trs.map((tr) => [Number(tr.dataset.listing), tr.dataset.price, tr.dataset.kind]));
+    assert.deepEqual(shown, onChain);
+    assert.match(await page.textContent(`#listings tr[data-listing="${paid}"]`), /web film, paid/);
+
+    // Bad input, refused in words: no identity, the Sender's own listing,
+    // a price above the limit typed. Nothing is bought.
+    await buyRefused(paid, /open your identity/);
+    await openIdentity(s);
+    await page.fill('#limit input[name=max]', '10');
+    await buyRefused(paid, /is your own/);
+    await openIdentity(rcv);
+    await page.fill('#limit input[name=max]', '1');
+    await buyRefused(paid, /costs 5 MASP, above your limit of 1 MASP/);
+    assert.ok((await api.query.listings.purchases(paid, rcv.address)).isNone, 'nothing bought');
+
+    // Bought in the tab, signed with the Receiver's account: the price in
+    // escrow, the key awaited.
+    await page.fill('#limit input[name=max]', '5');
+    await page.click(`button[data-buy="${paid}"]`);
+    await page.waitForSelector('#bought, #listing-result .error', { timeout: 60_000 });
+    const error = await page.$('#listing-result .error');
+    assert.equal(error, null, error && (await error.textContent()));
+    const p = (await api.query.listings.purchases(paid, rcv.address)).unwrap();
+    assert.equal(p.escrow.toBigInt(), 5n * 10n ** 12n);
+    assert.ok(p.state.isAwaitingKey);
+    await page.waitForSelector(`#listings tr[data-listing="${paid}"] [data-purchase="awaiting"]`);
+
+    // The Sender's agent seals the file key to the purchase key the
+    // browser named; the row follows the chain.
+    assert.match(await ok(sender, ['agent', '--once']), new RegExp(`delivered the key of listing ${paid} to ${rcv.address}`));
+    await page.waitForSelector(`#listings tr[data-listing="${paid}"] [data-purchase="delivered"]`, { timeout: 60_000 });
+    await shot('listings');
+    const got = await download(paid);
+    assert.equal(got.name, 'film.bin');
+    assert.ok(got.bytes.equals(original), 'the browser downloads what `masp put` stored, byte for byte');
+    assert.equal(await page.$eval(`#listings tr[data-listing="${paid}"] [data-size]`, (e) => e.dataset.size), String(original.length), 'its size, once known');
+    // The CLI with the Receiver's phrase opens the same delivered key (the
+    // browser named the CLI's purchase key) and writes the same bytes.
+    await ok(receiver, ['get', '--listing', String(paid), '-o', join(work, 'cli.bin')]);
+    assert.ok(readFileSync(join(work, 'cli.bin')).equals(got.bytes), 'what `masp get --listing` writes');
+
+    // A public listing, in a fresh tab state (no identity): tickets signed
+    // with a key made for the tab; nothing bought.
+    await page.reload();
+    await page.waitForSelector('#page[data-ready="true"] #listings');
+    assert.equal(await page.$('#receiver'), null, 'no identity open');
+    const open2 = await download(pub);
+    assert.ok(open2.bytes.equals(original), 'anyone reads a public listing, byte for byte');
+    await shot('listings-public');
+  } finally {
+    sender.cleanup();
+    receiver.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  }
+});

@@ -10,6 +10,7 @@ import { sale } from './pages/sale';
 import { proxies } from './pages/proxies';
 import { insurance } from './pages/insurance';
 import { files } from './pages/files';
+import { listings } from './pages/listings';
 import { bench } from './pages/bench';
 import { picker } from './accounts';
 
@@ -21,6 +22,7 @@ const pages: Record<string, (el: HTMLElement, params: URLSearchParams) => Promis
   proxies,
   insurance,
   files,
+  listings,
   bench,
 };
 

@@ -53,7 +53,7 @@ export interface ManifestJson {
 type Contract = Awaited<ReturnType<ReturnType<typeof chain>['apis']['StorageMarketApi']['sender_contracts']>>[number];
 
 /** A host's endpoint, as registered (no trailing slash). */
-async function endpoint(host: string): Promise<string | undefined> {
+export async function endpoint(host: string): Promise<string | undefined> {
   const view = await chain().apis.StorageMarketApi.host(host);
   return view ? text(view.endpoint).replace(/\/+$/, '') : undefined;
 }

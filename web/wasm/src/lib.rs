@@ -521,6 +521,128 @@ pub mod native {
         out.extend_from_slice(&crypto::shard_aad(&f, shard, index, count));
         Ok(out)
     }
+
+    // Receivers (the Listings page): the CLI's `masp buy` / `masp get
+    // --listing` key handling (client/src/listings.rs).
+
+    fn key32(b: &[u8], what: &str) -> Result<[u8; 32], String> {
+        b.try_into()
+            .map_err(|_| format!("{what} must be 32 bytes, not {}", b.len()))
+    }
+
+    /// The X25519 secret of the purchase of `listing` by the account of
+    /// `master`: the CLI's `listings::purchase_secret` (`BLAKE2b(master,
+    /// "masp/purchase-key/v1" || listing)`), the same on any machine with
+    /// the phrase and distinct per listing. It never leaves this module.
+    fn purchase_secret(master: &[u8], listing: u64) -> Result<Key, String> {
+        let master = key32(master, "the master key")?;
+        Ok(crypto::derive(
+            &master,
+            &[b"masp/purchase-key/v1", &listing.to_be_bytes()],
+        ))
+    }
+
+    /// The X25519 public key the account of `master` names when it buys
+    /// (or opens) `listing` (`listings.buy`'s `recipient`), as `masp buy`.
+    pub fn purchase_public_key(master: &[u8], listing: u64) -> Result<Vec<u8>, String> {
+        Ok(crate::seal::public_key(&purchase_secret(master, listing)?).to_vec())
+    }
+
+    /// The file key of `listing` delivered to `buyer` (its 32 account
+    /// bytes): `sealed` (80 bytes: the chain's `ephemeral`, `ciphertext`
+    /// and `tag`, one after the other) opened with the purchase's secret and
+    /// checked against the listing's `commitment`, as `masp get --listing`
+    /// does; an error that says what to do if it is wrong.
+    pub fn open_purchase_key(
+        master: &[u8],
+        listing: u64,
+        buyer: &[u8],
+        sealed: &[u8],
+        commitment: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        use crate::seal;
+        let buyer = key32(buyer, "an account")?;
+        let commitment = key32(commitment, "a key commitment")?;
+        if sealed.len() != 80 {
+            return Err(format!(
+                "a sealed key is 80 bytes (ephemeral key, ciphertext, tag), not {}",
+                sealed.len()
+            ));
+        }
+        let mut s = seal::SealedKey {
+            ephemeral: [0; 32],
+            ciphertext: [0; 32],
+            tag: [0; 16],
+        };
+        s.ephemeral.copy_from_slice(&sealed[..32]);
+        s.ciphertext.copy_from_slice(&sealed[32..64]);
+        s.tag.copy_from_slice(&sealed[64..]);
+        let secret = purchase_secret(master, listing)?;
+        match seal::open(&s, &secret, &seal::purchase_context(listing, &buyer)) {
+            Some(k) if seal::key_commitment(&k) == commitment => Ok(k.to_vec()),
+            _ => Err(format!(
+                "the key the Sender delivered for listing {listing} is wrong (it does not open, \
+                 or is not the key the listing committed to): `masp dispute {listing}` within \
+                 the dispute period refunds you and pays you the listing's deposit"
+            )),
+        }
+    }
+
+    /// What a listing publishes about its file key
+    /// (`seal::key_commitment`): a public listing's key is checked
+    /// against it.
+    pub fn key_commitment(file_key: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(crate::seal::key_commitment(&key32(file_key, "a file key")?).to_vec())
+    }
+
+    /// A listing manifest as a host served it, checked as `masp get
+    /// --listing` checks it: its BLAKE2b-256 must be `hash` (the listing's
+    /// `manifest` on chain), it must open under `file_key`, and its shards
+    /// must add up. Its content as JSON: `file_id`, `name`, `size`,
+    /// `sealing` (`"FileKey"` or `"ShardKeys"`), `k`, `m`, `shards`
+    /// (`index`, `size`, `root`, `chunk_roots`, hex).
+    pub fn open_listing_manifest(
+        file_key: &[u8],
+        sealed: &[u8],
+        hash: &[u8],
+    ) -> Result<String, String> {
+        use masp_format::listing;
+        use masp_format::manifest::ChunkSealing;
+        let file_key = key32(file_key, "a file key")?;
+        if listing::listing_manifest_hash(sealed).as_slice() != hash {
+            return Err("the listing manifest does not match its hash on chain".into());
+        }
+        let m = listing::open_listing_manifest(sealed, &file_key).map_err(|e| {
+            format!(
+                "the listing manifest {e}: the Sender listed a file key that is not this file's"
+            )
+        })?;
+        masp_cipher::manifest::check_shards(m.sealing, m.k, m.m, m.size, &m.shards).map_err(
+            |e| {
+                format!(
+                    "the listing manifest does not add up ({e}): the Sender listed a broken file"
+                )
+            },
+        )?;
+        Ok(serde_json::json!({
+            "file_id": hex(&m.file_id),
+            "name": String::from_utf8_lossy(&m.name),
+            "size": m.size,
+            "sealing": match m.sealing {
+                ChunkSealing::FileKey => "FileKey",
+                ChunkSealing::ShardKeys => "ShardKeys",
+            },
+            "k": m.k,
+            "m": m.m,
+            "shards": m.shards.iter().map(|s| serde_json::json!({
+                "index": s.index,
+                "size": s.size,
+                "root": hex(&s.root),
+                "chunk_roots": s.chunk_roots.iter().map(|r| hex(r)).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })
+        .to_string())
+    }
 }
 
 /// The bytes a ticket's signer signs (sr25519, with its account key) for
@@ -598,4 +720,55 @@ pub fn shard_chunk_params(
     index: u64,
 ) -> Result<Vec<u8>, JsError> {
     native::shard_chunk_params(file_id_bytes, shard, count, index).map_err(|e| JsError::new(&e))
+}
+
+/// The chain's sealed keys (`masp_primitives::seal`: a file key sealed to a
+/// Receiver's X25519 key, ECIES style), compiled from that very source file:
+/// `masp-primitives` itself depends on the runtime's Substrate crates
+/// (sp-core, sp-io), which do not build for a browser. `tests/vectors.rs`
+/// checks it against `masp_primitives::seal` and the CLI's purchase keys.
+#[path = "../../../primitives/core/src/seal.rs"]
+pub mod seal;
+
+/// The X25519 public key this account names when it buys (or opens)
+/// `listing` (`listings.buy`'s `recipient`), derived from its master key
+/// exactly as `masp buy` does.
+#[wasm_bindgen]
+pub fn purchase_public_key(master: &[u8], listing: u64) -> Result<Vec<u8>, JsError> {
+    native::purchase_public_key(master, listing).map_err(|e| JsError::new(&e))
+}
+
+/// The file key of `listing` delivered to `buyer` (32 account bytes):
+/// `sealed` (80 bytes: ephemeral, ciphertext, tag) opened with the
+/// purchase's secret and checked against the listing's `commitment`; an
+/// error if it is wrong (see [`native::open_purchase_key`]).
+#[wasm_bindgen]
+pub fn open_purchase_key(
+    master: &[u8],
+    listing: u64,
+    buyer: &[u8],
+    sealed: &[u8],
+    commitment: &[u8],
+) -> Result<Vec<u8>, JsError> {
+    native::open_purchase_key(master, listing, buyer, sealed, commitment)
+        .map_err(|e| JsError::new(&e))
+}
+
+/// `BLAKE2b-256("masp/key-commitment/v1" || file_key)`: what a listing
+/// publishes about its key.
+#[wasm_bindgen]
+pub fn key_commitment(file_key: &[u8]) -> Result<Vec<u8>, JsError> {
+    native::key_commitment(file_key).map_err(|e| JsError::new(&e))
+}
+
+/// A listing manifest checked against the listing's `hash` on chain,
+/// opened with `file_key` and its shards checked; its content as JSON (see
+/// [`native::open_listing_manifest`]).
+#[wasm_bindgen]
+pub fn open_listing_manifest(
+    file_key: &[u8],
+    sealed: &[u8],
+    hash: &[u8],
+) -> Result<String, JsError> {
+    native::open_listing_manifest(file_key, sealed, hash).map_err(|e| JsError::new(&e))
 }

@@ -343,3 +343,178 @@ fn the_browser_api_refuses_what_does_not_add_up() {
     let err = native::ticket_payload("{\"op\":\"steal\"}", &[0; 32]).unwrap_err();
     assert!(err.contains("op"), "{err}");
 }
+
+/// The Listings page's keys (a Receiver in the browser): the purchase key
+/// named in `listings.buy` is the one `masp buy` names (the CLI's
+/// `listings::purchase_secret`, the chain's `seal::public_key`); a file key
+/// sealed to it as the Sender's `masp agent` seals it opens in the browser
+/// and is checked against the listing's commitment; a listing manifest
+/// `masp share` sealed opens only with the hash on chain and the file key.
+/// Kept in `listing-vector.json` (deterministic: fixed ephemeral key and
+/// nonce), which `tests/e2e/wasm.test.mjs` checks against the WASM build.
+#[test]
+fn the_browser_buys_and_opens_listings_as_the_cli_does() {
+    use masp_format::listing::{
+        listing_manifest_hash, seal_listing_manifest, ListingManifest, LISTING_MANIFEST_VERSION,
+    };
+    use masp_format::manifest::{ChunkSealing, Shard};
+    use masp_primitives::seal;
+    use masp_web_cipher::native;
+
+    let master = [7u8; 32];
+    let listing = 42u64;
+    let buyer = [0x33u8; 32];
+    // The CLI's purchase keys, per listing and per master key.
+    for (m, l) in [
+        (master, listing),
+        (master, 0),
+        ([8u8; 32], listing),
+        (master, u64::MAX),
+    ] {
+        let cli = seal::public_key(&masp_client::listings::purchase_secret(&m, l));
+        assert_eq!(native::purchase_public_key(&m, l).unwrap(), cli.to_vec());
+        assert!(seal::is_canonical(&cli) && !seal::is_weak(&cli));
+    }
+    let recipient: [u8; 32] = native::purchase_public_key(&master, listing)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    // The agent seals the file key to it (client/src/listings.rs,
+    // `deliver_listing`); the browser opens it.
+    let file_key = masp_cipher::crypto::FileCipher::file_key(&[5; 32], &[9; 16]);
+    let commitment = seal::key_commitment(&file_key);
+    assert_eq!(
+        native::key_commitment(&file_key).unwrap(),
+        commitment.to_vec()
+    );
+    let sealed = seal::seal(
+        &file_key,
+        &recipient,
+        &[0x44; 32],
+        &seal::purchase_context(listing, &buyer),
+    )
+    .unwrap();
+    let wire = [&sealed.ephemeral[..], &sealed.ciphertext, &sealed.tag].concat();
+    assert_eq!(
+        native::open_purchase_key(&master, listing, &buyer, &wire, &commitment).unwrap(),
+        file_key.to_vec()
+    );
+    // Another buyer's, another listing's, another master key's, a key the
+    // listing did not commit to, altered bytes: refused, with what to do.
+    for err in [
+        native::open_purchase_key(&master, listing, &[0x34; 32], &wire, &commitment),
+        native::open_purchase_key(&master, listing + 1, &buyer, &wire, &commitment),
+        native::open_purchase_key(&[8; 32], listing, &buyer, &wire, &commitment),
+        native::open_purchase_key(&master, listing, &buyer, &wire, &[0; 32]),
+        native::open_purchase_key(
+            &master,
+            listing,
+            &buyer,
+            &{
+                let mut w = wire.clone();
+                w[40] ^= 1;
+                w
+            },
+            &commitment,
+        ),
+    ] {
+        assert!(err.unwrap_err().contains("masp dispute"));
+    }
+    assert!(
+        native::open_purchase_key(&master, listing, &buyer, &wire[..79], &commitment)
+            .unwrap_err()
+            .contains("80 bytes")
+    );
+
+    // A listing manifest as `masp share` seals it.
+    let size = 2 * masp_cipher::crypto::PLAIN_CHUNK as u64 + 777;
+    let layout = masp_cipher::erasure::Layout::new(2, 1, size).unwrap();
+    let shards: Vec<Shard> = (0..3)
+        .map(|t| {
+            let chunk_roots: Vec<[u8; 32]> = (0..layout.shard_chunks(t))
+                .map(|i| [(10 * t + i as usize) as u8 + 1; 32])
+                .collect();
+            Shard {
+                index: t as u32,
+                size: layout.shard_size(t),
+                root: masp_proofs::root_of_chunk_roots(&mut chunk_roots.clone()),
+                chunk_roots,
+            }
+        })
+        .collect();
+    let lm = ListingManifest {
+        version: LISTING_MANIFEST_VERSION,
+        file_id: [9; 16],
+        name: b"film.mkv".to_vec(),
+        size,
+        sealing: ChunkSealing::ShardKeys,
+        k: 2,
+        m: 1,
+        shards,
+    };
+    let sealed_lm = seal_listing_manifest(&lm, &file_key, [0x55; 12]);
+    let hash = listing_manifest_hash(&sealed_lm);
+    let content: serde_json::Value =
+        serde_json::from_str(&native::open_listing_manifest(&file_key, &sealed_lm, &hash).unwrap())
+            .unwrap();
+    assert_eq!(content["file_id"], hex(&lm.file_id));
+    assert_eq!(content["name"], "film.mkv");
+    assert_eq!(content["size"], size);
+    assert_eq!(
+        (content["k"].as_u64(), content["m"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(content["sealing"], "ShardKeys");
+    for (s, j) in lm.shards.iter().zip(content["shards"].as_array().unwrap()) {
+        assert_eq!(j["index"], s.index);
+        assert_eq!(j["size"], s.size);
+        assert_eq!(j["root"], hex(&s.root));
+        let roots: Vec<String> = s.chunk_roots.iter().map(|r| hex(r)).collect();
+        assert_eq!(j["chunk_roots"], serde_json::json!(roots));
+    }
+    // Not the hash on chain; not this file's key; shards that do not add
+    // up: refused, saying which.
+    assert!(
+        native::open_listing_manifest(&file_key, &sealed_lm, &[0; 32])
+            .unwrap_err()
+            .contains("does not match its hash on chain")
+    );
+    assert!(native::open_listing_manifest(&[1; 32], &sealed_lm, &hash)
+        .unwrap_err()
+        .contains("not this file's"));
+    let mut broken = lm.clone();
+    broken.shards[1].chunk_roots[0] = [0xee; 32];
+    let sealed_broken = seal_listing_manifest(&broken, &file_key, [0x55; 12]);
+    assert!(native::open_listing_manifest(
+        &file_key,
+        &sealed_broken,
+        &listing_manifest_hash(&sealed_broken)
+    )
+    .unwrap_err()
+    .contains("does not add up"));
+
+    // Kept for the WASM build's check (tests/e2e/wasm.test.mjs).
+    let v = serde_json::json!({
+        "master": hex(&master),
+        "listing": listing,
+        "buyer": hex(&buyer),
+        "purchase_public_key": hex(&recipient),
+        "file_key": hex(&file_key),
+        "key_commitment": hex(&commitment),
+        "sealed_key": hex(&wire),
+        "listing_manifest": hex(&sealed_lm),
+        "listing_manifest_hash": hex(&hash),
+        "content": content,
+    });
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("listing-vector.json");
+    let now = serde_json::to_string_pretty(&v).unwrap() + "\n";
+    if std::env::var_os("MASP_UPDATE_VECTORS").is_some() || !path.exists() {
+        std::fs::write(&path, &now).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        now,
+        "the purchase key, sealed key or listing manifest format changed: if on purpose, \
+         MASP_UPDATE_VECTORS=1 rewrites listing-vector.json"
+    );
+}
