@@ -7,42 +7,39 @@
 //! /v1/contracts/{id}/manifest` or `GET
 //! /v1/contracts/{id}/listing-manifests/{hash}` (HTTP/1.1, no body, no
 //! upgrade), by the Sender or a Receiver, they are parsed with httparse,
-//! checked by the very functions hyper's side uses
-//! ([`server::check_download`], [`server::manifest_download`],
-//! [`server::listing_manifest_download`]) and answered here, pipelined ones
-//! in order (a client that fetches a manifest and then chunks stays on this
-//! path).
+//! checked by the rules hyper's side uses too ([`download::check`]) and
+//! answered here with the heads they give ([`download::Head`]), pipelined
+//! ones in order (a client that fetches a manifest and then chunks stays
+//! on this path).
 //! The first other request (an upload, a status, an HTTP/1.0 or malformed
-//! request, a head too long for this path) hands the connection, with the
-//! bytes already read, to hyper ([`server::hyper_connection`]) for the rest
-//! of its life: only the hot path is hand-written.
+//! request, a head too long for this path) ends this path's part:
+//! [`connection`] returns the connection, with the bytes already read, for
+//! hyper to serve the rest of its life (`crate::server`): only the hot
+//! path is hand-written.
 //!
 //! Bytes not all in the page cache are read in the blocking pool
-//! ([`crate::store::Store::read_range`]) and written from memory, so a
-//! slow disk never stalls the async threads.
+//! ([`download::Serve::read`]) and written from memory, so a slow disk
+//! never stalls the async threads.
 
 use std::{
     fs::File,
     io,
     net::SocketAddr,
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll},
     time::{Duration, Instant, SystemTime},
 };
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{Method, StatusCode};
-use masp_primitives::market::ContractId;
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf},
     net::TcpStream,
     sync::watch,
 };
 
-use crate::{
-    server::{self, AppState, Download, Refuse, Route, HEAD_TIMEOUT_SECS},
-    store::StoreError,
+use crate::download::{
+    self, Answer, AppState, Ask, Head, Refuse, Target, CORS, HEAD_TIMEOUT_SECS, UNSATISFIABLE,
 };
 
 /// The longest request head this path reads; a longer one goes to hyper
@@ -59,22 +56,10 @@ pub const KEEP_ALIVE_SECS: u64 = 75;
 /// the connection is dropped (a client that stops reading).
 pub const SEND_TIMEOUT_SECS: u64 = 60;
 
-/// What a download asks for.
-#[derive(Debug, PartialEq, Eq)]
-enum Object {
-    /// Chunk `index` of a contract.
-    Chunk(ContractId, u32),
-    /// A contract's sealed manifest (read whole; a Range is ignored, as on
-    /// hyper's side).
-    Manifest(ContractId),
-    /// A listing manifest kept for a contract, by its hash (read whole).
-    ListingManifest(ContractId, [u8; 32]),
-}
-
 /// A download request, parsed.
 #[derive(Debug, PartialEq, Eq)]
 struct Get {
-    object: Object,
+    target: Target,
     ticket: Option<String>,
     /// A Receiver's claim of a link issued to it (`?claim=`).
     claim: Option<String>,
@@ -113,20 +98,14 @@ fn parse(buf: &[u8]) -> Parsed {
         return Parsed::Other;
     };
     // A target hyper would refuse (bytes a URI may not hold) is hyper's to
-    // refuse.
-    if target.parse::<http::uri::PathAndQuery>().is_err() {
+    // refuse. Path and query as hyper sees them (a fragment dropped).
+    let Ok(target) = target.parse::<http::uri::PathAndQuery>() else {
         return Parsed::Other;
-    }
-    let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (target, None),
     };
-    let object = match Route::parse(path) {
-        Some(Route::Chunk(id, index)) => Object::Chunk(id, index),
-        Some(Route::Manifest(id)) => Object::Manifest(id),
-        Some(Route::ListingManifest(id, hash)) => Object::ListingManifest(id, hash),
-        _ => return Parsed::Other,
+    let Some(wanted) = Target::parse(target.path()) else {
+        return Parsed::Other;
     };
+    let ask = Ask::new(target.query(), None);
     let mut range = None;
     let mut close = false;
     for h in req.headers.iter() {
@@ -155,29 +134,28 @@ fn parse(buf: &[u8]) -> Parsed {
         }
     }
     Parsed::Get(Get {
-        object,
-        ticket: server::ticket_in(query).map(str::to_owned),
-        claim: server::claim_in(query).map(str::to_owned),
-        receipt: server::receipt_in(query).map(str::to_owned),
+        target: wanted,
+        ticket: ask.ticket.map(str::to_owned),
+        claim: ask.claim.map(str::to_owned),
+        receipt: ask.receipt.map(str::to_owned),
         range,
         close,
         len,
     })
 }
 
-/// Serves one connection: chunk downloads here, then (at the first other
-/// request) everything through hyper. Closes when the client does, after
-/// [`KEEP_ALIVE_SECS`] idle or [`HEAD_TIMEOUT_SECS`] into an unfinished
-/// head, when a response waits [`SEND_TIMEOUT_SECS`] for the client to
-/// read, and between requests once `stop` turns true. On hyper's side a
-/// request body has `body_timeout` to arrive.
+/// Serves one connection's downloads, until its first other request:
+/// then the connection, with the bytes already read, is returned for
+/// hyper to serve ([`Prefixed`]); `None` when it is over. Closes when the
+/// client does, after [`KEEP_ALIVE_SECS`] idle or [`HEAD_TIMEOUT_SECS`]
+/// into an unfinished head, when a response waits [`SEND_TIMEOUT_SECS`]
+/// for the client to read, and between requests once `stop` turns true.
 pub(crate) async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
-    state: Arc<AppState>,
-    mut stop: watch::Receiver<bool>,
-    body_timeout: Duration,
-) {
+    state: &AppState,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Prefixed> {
     let mut buf = BytesMut::with_capacity(4096);
     let mut deadline = tokio::time::Instant::now() + Duration::from_secs(KEEP_ALIVE_SECS);
     loop {
@@ -187,11 +165,11 @@ pub(crate) async fn connection(
                 // Stopping: this is the connection's last response, and
                 // it says so.
                 req.close |= *stop.borrow();
-                let open = serve(&mut stream, peer, &state, req).await;
+                let open = serve(&mut stream, peer, state, req).await;
                 buf.advance(len);
                 if !open || *stop.borrow() {
                     let _ = stream.shutdown().await;
-                    return;
+                    return None;
                 }
                 // Idle, or part of the next (pipelined) head is here.
                 let wait = if buf.is_empty() {
@@ -207,21 +185,21 @@ pub(crate) async fn connection(
             Parsed::Partial => {}
         }
         if buf.is_empty() && *stop.borrow() {
-            return;
+            return None;
         }
         let was_empty = buf.is_empty();
         let read = tokio::select! {
             r = tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)) => r,
             // A request not yet whole is not in flight: close.
-            _ = stop.changed() => return,
+            _ = stop.changed() => return None,
         };
         match read {
             // The client closed, or the deadline passed.
-            Ok(Ok(0)) | Err(_) => return,
+            Ok(Ok(0)) | Err(_) => return None,
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, %peer, "connection ended");
-                return;
+                return None;
             }
         }
         if was_empty {
@@ -229,144 +207,79 @@ pub(crate) async fn connection(
             deadline = tokio::time::Instant::now() + Duration::from_secs(HEAD_TIMEOUT_SECS);
         }
     }
-    let io = Prefixed {
+    Some(Prefixed {
         read: buf.freeze(),
         stream,
-    };
-    server::hyper_connection(io, peer, state, stop, body_timeout).await
+    })
 }
 
 /// Answers one download; whether the connection stays open.
 async fn serve(stream: &mut TcpStream, peer: SocketAddr, state: &AppState, req: Get) -> bool {
-    let (id, index) = match req.object {
-        Object::Chunk(id, index) => (id, index),
-        Object::Manifest(id) => {
-            let started = Instant::now();
-            let (ticket, claim) = (req.ticket.as_deref(), req.claim.as_deref());
-            let found = server::manifest_download(state, id, ticket, claim).await;
-            return serve_whole(stream, peer, state, "manifest", found, started, req.close).await;
-        }
-        Object::ListingManifest(id, hash) => {
-            let started = Instant::now();
-            let (ticket, claim) = (req.ticket.as_deref(), req.claim.as_deref());
-            let found = server::listing_manifest_download(state, id, &hash, ticket, claim).await;
-            let route = "listing_manifest";
-            return serve_whole(stream, peer, state, route, found, started, req.close).await;
-        }
-    };
     let started = Instant::now();
-    let checked = server::check_download(
-        state,
-        id,
-        index,
-        req.ticket.as_deref(),
-        req.claim.as_deref(),
-        req.range.as_deref(),
-        req.receipt.as_deref(),
-    )
-    .await;
-    let (status, sent) = match checked {
-        Err(Refuse(status, reason)) => {
-            server::refused(peer, &Method::GET, "chunk", status, &reason);
-            (
-                status,
-                send_text(stream, status, &[], reason, req.close).await,
-            )
+    let route = req.target.route();
+    let ask = Ask {
+        ticket: req.ticket.as_deref(),
+        claim: req.claim.as_deref(),
+        receipt: req.receipt.as_deref(),
+        range: req.range.as_deref(),
+    };
+    let close = req.close;
+    let answer = download::check(state, req.target, &ask).await;
+    let (status, sent) = match answer {
+        Err(refused) => refusal(stream, peer, route, refused, close).await,
+        Ok(Answer::Unsatisfiable(len)) => {
+            let head = Head::unsatisfiable(len);
+            let sent = send_text(stream, &head, UNSATISFIABLE, close).await;
+            (head.status, sent)
         }
-        Ok(Download::Unsatisfiable(len)) => {
-            let status = StatusCode::RANGE_NOT_SATISFIABLE;
-            let range = format!("bytes */{len}");
-            let headers = [("content-range", range.as_str())];
-            let text = "range not satisfiable".to_owned();
-            (
-                status,
-                send_text(stream, status, &headers, text, req.close).await,
-            )
+        Ok(Answer::Whole(data)) => {
+            let head = Head::whole();
+            let bytes = head_bytes(&head, data.len() as u64, close);
+            (head.status, send(stream, bytes, data).await)
         }
-        Ok(Download::Serve {
-            status,
-            start,
-            end,
-            len,
-            ticket,
-            charge,
-        }) => {
-            let source = match state.store.resident_file(id, index, start, end) {
+        Ok(Answer::Chunk(serve)) => {
+            let source = match serve.resident(state).await {
                 Ok(Some(file)) => Ok(Source::File(file)),
-                Ok(None) => {
-                    state.metrics.download_disk_reads.inc();
-                    let store = state.store.clone();
-                    tokio::task::spawn_blocking(move || store.read_range(id, index, start, end))
-                        .await
-                        .unwrap_or_else(|e| Err(StoreError::Io(io::Error::other(e.to_string()))))
-                        .map(Source::Bytes)
-                }
-                Err(e) => Err(e),
+                Ok(None) => serve.read(state).await.map(Source::Bytes),
+                Err(refused) => Err(refused),
             };
             match source {
-                Err(e) => {
-                    server::give_back(state, &ticket, index, (start, end), charge).await;
-                    let Refuse(status, reason) = Refuse::from(e);
-                    server::refused(peer, &Method::GET, "chunk", status, &reason);
-                    (
-                        status,
-                        send_text(stream, status, &[], reason, req.close).await,
-                    )
-                }
+                Err(refused) => refusal(stream, peer, route, refused, close).await,
                 Ok(source) => {
-                    let range = format!("bytes {start}-{}/{len}", end - 1);
-                    let mut headers = vec![
-                        ("content-type", "application/octet-stream"),
-                        ("accept-ranges", "bytes"),
-                    ];
-                    if status == StatusCode::PARTIAL_CONTENT {
-                        headers.push(("content-range", range.as_str()));
-                    }
-                    let head = head(status, &headers, end - start, req.close);
+                    let head = serve.head();
+                    let (start, end) = (serve.start, serve.end);
+                    let bytes = head_bytes(&head, end - start, close);
                     let sent = match source {
-                        Source::File(file) => send_file(stream, &head, &file, start, end).await,
-                        Source::Bytes(data) => send(stream, head, data).await,
+                        Source::File(file) => send_file(stream, &bytes, &file, start, end).await,
+                        Source::Bytes(data) => send(stream, bytes, data).await,
                     };
                     match &sent {
-                        Ok(()) => state
-                            .metrics
-                            .served(server::is_receiver(&ticket), end - start),
+                        Ok(()) => serve.served(state),
                         Err(e) => tracing::debug!(error = %e, %peer, "download cut short"),
                     }
-                    (status, sent)
+                    (head.status, sent)
                 }
             }
         }
     };
-    server::observe(state, "chunk", status, started);
-    sent.is_ok() && !req.close
+    download::observe(state, route, status, started);
+    sent.is_ok() && !close
 }
 
-/// Answers a manifest or listing manifest download (`found`: its bytes,
-/// read in the blocking pool: a manifest is small and read once per file,
-/// or the refusal) on `route`; whether the connection stays open.
-async fn serve_whole(
+/// Answers a refused download on `route`: its status and whether it was
+/// sent.
+async fn refusal(
     stream: &mut TcpStream,
     peer: SocketAddr,
-    state: &AppState,
     route: &str,
-    found: Result<Bytes, Refuse>,
-    started: Instant,
+    Refuse(status, reason): Refuse,
     close: bool,
-) -> bool {
-    let (status, sent) = match found {
-        Ok(data) => {
-            let headers = [("content-type", "application/octet-stream")];
-            let head = head(StatusCode::OK, &headers, data.len() as u64, close);
-            (StatusCode::OK, send(stream, head, data).await)
-        }
-        Err(Refuse(status, reason)) => {
-            server::refused(peer, &Method::GET, route, status, &reason);
-            (status, send_text(stream, status, &[], reason, close).await)
-        }
-    };
-    server::observe(state, route, status, started);
-    sent.is_ok() && !close
+) -> (StatusCode, io::Result<()>) {
+    download::refused(peer, &Method::GET, route, status, &reason);
+    (
+        status,
+        send_text(stream, &Head::text(status), reason, close).await,
+    )
 }
 
 /// Where a download's bytes come from.
@@ -377,17 +290,22 @@ enum Source {
     Bytes(Bytes),
 }
 
-/// A response head.
-fn head(status: StatusCode, headers: &[(&str, &str)], length: u64, close: bool) -> Bytes {
+/// The bytes of a response head: `head`, then the headers every answer
+/// carries.
+fn head_bytes(head: &Head, length: u64, close: bool) -> Bytes {
     use std::fmt::Write;
     let mut h = String::with_capacity(256);
+    let status = head.status;
     let _ = write!(
         h,
         "HTTP/1.1 {} {}\r\n",
         status.as_u16(),
         status.canonical_reason().unwrap_or("")
     );
-    for (name, value) in headers.iter().chain(crate::server::CORS.iter()) {
+    head.each_header(|name, value| {
+        let _ = write!(h, "{name}: {value}\r\n");
+    });
+    for (name, value) in CORS {
         let _ = write!(h, "{name}: {value}\r\n");
     }
     let _ = write!(
@@ -402,19 +320,16 @@ fn head(status: StatusCode, headers: &[(&str, &str)], length: u64, close: bool) 
     h.into()
 }
 
-/// Sends a one-line text answer (a refusal).
+/// Sends a one-line text answer (a refusal, a 416).
 async fn send_text(
     stream: &mut TcpStream,
-    status: StatusCode,
-    headers: &[(&str, &str)],
-    mut text: String,
+    head: &Head,
+    text: impl Into<String>,
     close: bool,
 ) -> io::Result<()> {
-    text.push('\n');
-    let mut all = vec![("content-type", "text/plain; charset=utf-8")];
-    all.extend_from_slice(headers);
-    let head = head(status, &all, text.len() as u64, close);
-    send(stream, head, text.into()).await
+    let body = download::line(text);
+    let bytes = head_bytes(head, body.len() as u64, close);
+    send(stream, bytes, body).await
 }
 
 /// Sends a head and a body from memory (one vectored write when it fits),
@@ -516,8 +431,9 @@ async fn write_with(stream: &TcpStream, mut call: impl FnMut() -> isize) -> io::
     }
 }
 
-/// A connection with the bytes already read from it in front.
-struct Prefixed {
+/// A connection with the bytes already read from it in front: what this
+/// path hands over (an [`AsyncRead`] and [`AsyncWrite`]).
+pub(crate) struct Prefixed {
     read: Bytes,
     stream: TcpStream,
 }
@@ -586,7 +502,7 @@ mod tests {
         assert_eq!(
             chunk(req),
             Get {
-                object: Object::Chunk(4, 7),
+                target: Target::Chunk(4, 7),
                 ticket: Some("abcd".into()),
                 claim: None,
                 receipt: None,
@@ -605,12 +521,15 @@ mod tests {
             (Some("0a0b"), Some("ab"))
         );
         let m = chunk("GET /v1/contracts/4/manifest?ticket=ab HTTP/1.1\r\n\r\n");
-        assert_eq!(m.object, Object::Manifest(4));
+        assert_eq!(m.target, Target::Manifest(4));
         let hash = "0c".repeat(32);
         let l = chunk(&format!(
             "GET /v1/contracts/4/listing-manifests/{hash}?ticket=ab HTTP/1.1\r\n\r\n"
         ));
-        assert_eq!(l.object, Object::ListingManifest(4, [0x0c; 32]));
+        assert_eq!(l.target, Target::ListingManifest(4, [0x0c; 32]));
+        // A fragment is not part of the query (hyper drops it too).
+        let f = chunk("GET /v1/contracts/4/chunks/7?ticket=ab#x&ticket=cd HTTP/1.1\r\n\r\n");
+        assert_eq!(f.ticket.as_deref(), Some("ab"));
     }
 
     #[test]
@@ -644,19 +563,18 @@ mod tests {
 
     #[test]
     fn a_response_head_is_http_1_1() {
-        let h = head(
-            StatusCode::PARTIAL_CONTENT,
-            &[("content-range", "bytes 0-9/100")],
-            10,
-            true,
-        );
+        let h = head_bytes(&Head::unsatisfiable(100), 10, true);
         let text = std::str::from_utf8(&h).unwrap();
         assert!(
-            text.starts_with("HTTP/1.1 206 Partial Content\r\n"),
+            text.starts_with("HTTP/1.1 416 Range Not Satisfiable\r\n"),
             "{text}"
         );
         assert!(
-            text.contains("\r\ncontent-range: bytes 0-9/100\r\n"),
+            text.contains("\r\ncontent-range: bytes */100\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\naccess-control-allow-origin: *\r\n"),
             "{text}"
         );
         assert!(text.contains("\r\ncontent-length: 10\r\n"), "{text}");

@@ -12,6 +12,8 @@
 //!   metrics.
 //! - [`fastpath`]: chunk downloads answered with sendfile(2) before a
 //!   connection is handed to hyper.
+//! - [`download`]: a download's rules (its route, ticket, range and
+//!   payment checks, its answer's head), which both paths follow.
 //! - [`egress`]: charging downloaders per byte served (receipts checked
 //!   with each chunk, redeemed on chain in batches).
 //! - [`chain`]: the chain behind a trait, and its subxt implementation.
@@ -24,6 +26,7 @@
 
 pub mod chain;
 pub mod config;
+pub mod download;
 pub mod egress;
 pub mod fastpath;
 pub mod follower;

@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use masp_chain::{api, ChainError};
 use masp_host::{
     chain::SubxtChain,
-    config::{self, Config, Overrides},
+    config::{self, masp_amount, Config, Overrides},
     egress::{Egress, EgressLimits},
     follower::Follower,
     listings::ReceiverGate,
@@ -54,46 +54,13 @@ struct Common {
     /// The configuration file.
     #[arg(long, default_value = "host.toml")]
     config: PathBuf,
-    /// Overrides `data_dir`.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Overrides `listen`.
-    #[arg(long)]
-    listen: Option<std::net::SocketAddr>,
-    /// Overrides `public_url`.
-    #[arg(long)]
-    public_url: Option<String>,
-    /// Overrides `node_url`.
-    #[arg(long = "node")]
-    node_url: Option<String>,
-    /// Overrides `key_file`.
-    #[arg(long)]
-    key_file: Option<PathBuf>,
-    /// Overrides `price`.
-    #[arg(long)]
-    price: Option<u64>,
-    /// Overrides `capacity` (bytes offered).
-    #[arg(long)]
-    capacity: Option<u64>,
-    /// Overrides `workers` (threads serving HTTP and following the chain;
-    /// 0: one per CPU core).
-    #[arg(long)]
-    workers: Option<usize>,
+    #[command(flatten)]
+    flags: Overrides,
 }
 
 impl Common {
     fn load(&self) -> anyhow::Result<Config> {
-        let flags = Overrides {
-            data_dir: self.data_dir.clone(),
-            listen: self.listen,
-            public_url: self.public_url.clone(),
-            node_url: self.node_url.clone(),
-            key_file: self.key_file.clone(),
-            price: self.price,
-            capacity: self.capacity,
-            workers: self.workers,
-        };
-        Ok(config::load(&self.config, std::env::vars(), &flags)?)
+        Ok(config::load(&self.config, std::env::vars(), &self.flags)?)
     }
 }
 
@@ -172,12 +139,12 @@ async fn register(c: &Common) -> anyhow::Result<()> {
         Some(v) => v.decode()?.total,
         None => 0,
     };
-    let want = cfg.deposit as u128;
+    let want = cfg.deposit;
     if posted < want {
         chain
             .submit(&api::tx().deposits().deposit(want - posted))
             .await?;
-        println!("deposit raised to {want}");
+        println!("deposit raised to {} MASP", masp_amount::fmt(want));
     }
     let offers = at
         .runtime_apis()
@@ -187,29 +154,38 @@ async fn register(c: &Common) -> anyhow::Result<()> {
         None => {
             chain
                 .submit(&api::tx().storage_market().post_offer(
-                    cfg.price as u128,
+                    cfg.price,
                     cfg.capacity,
                     cfg.min_duration,
                     cfg.max_duration,
                 ))
                 .await?;
-            println!("offer posted: {} per GiB per epoch", cfg.price);
+            println!(
+                "offer posted: {} MASP per GiB per epoch",
+                masp_amount::fmt(cfg.price)
+            );
         }
         Some((id, _)) => {
             chain
                 .submit(&api::tx().storage_market().update_offer(
                     *id,
-                    cfg.price as u128,
+                    cfg.price,
                     cfg.capacity,
                     cfg.min_duration,
                     cfg.max_duration,
                 ))
                 .await?;
-            println!("offer {id} updated: {} per GiB per epoch", cfg.price);
+            println!(
+                "offer {id} updated: {} MASP per GiB per epoch",
+                masp_amount::fmt(cfg.price)
+            );
         }
     }
-    let egress = chain.sync_egress_price(cfg.egress_price as u128).await?;
-    println!("egress price: {egress} planck per GiB served");
+    let egress = chain.sync_egress_price(cfg.egress_price).await?;
+    println!(
+        "egress price: {} MASP per GiB served",
+        masp_amount::fmt(egress)
+    );
     Ok(())
 }
 
@@ -234,7 +210,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
             chain.account().0,
             chain.clone(),
             disk,
-            cfg.egress_price as u128,
+            cfg.egress_price,
             EgressLimits::default(),
         )
         .context("reading the egress record")?,
@@ -270,7 +246,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     // The egress price: the configured one, set on chain if it differs;
     // the host charges the chain's value (refreshed by the redeemer).
-    match chain.sync_egress_price(cfg.egress_price as u128).await {
+    match chain.sync_egress_price(cfg.egress_price).await {
         Ok(price) => egress.set_price(price),
         Err(e) => {
             tracing::warn!(error = %e, "cannot set the egress price on chain now; the redeemer reads it later")

@@ -32,6 +32,11 @@
 //! after the ticket and the Receiver's access; a refused payment gives the
 //! ticket's use back (402 with the reason).
 //!
+//! Every connection starts on the download fast path ([`crate::fastpath`])
+//! and comes here at its first other request. Downloads are checked and
+//! their answers' heads chosen by the rules both paths share
+//! ([`crate::download`]); this module writes them as hyper responses.
+//!
 //! What one client can hold is bounded ([`Limits`]): connections (in all
 //! and per address), the time a request head and body may take, the bytes
 //! of a refused body read, the size of a status answer; the file
@@ -43,7 +48,7 @@ use std::{
     io,
     net::{IpAddr, SocketAddr},
     sync::Arc,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
@@ -54,7 +59,7 @@ use hyper_util::rt::TokioIo;
 use masp_primitives::{
     listing::listing_manifest_hash,
     market::ContractId,
-    ticket::{SignedTicket, TicketError, TicketOp},
+    ticket::{SignedTicket, TicketOp},
 };
 use masp_proofs::{chunk_root, root_of_chunk_roots, Hash, CHUNK_SIZE};
 use tokio::{
@@ -62,12 +67,14 @@ use tokio::{
     sync::watch,
 };
 
+pub use crate::download::{AppState, Clock, Refuse, SystemClock, HEAD_TIMEOUT_SECS};
 use crate::{
-    egress::{Charge, Egress},
-    listings::{Answered, Denied, ReceiverGate},
+    download::{
+        self, blocking, check_ticket, claim_in, contract, line, refuse, ticket_in, Answer, Ask,
+        Head, Target, CORS, UNSATISFIABLE,
+    },
     metrics::Metrics,
-    store::{ContractRecord, ListingPut, Store, StoreError, MAX_LISTING_MANIFESTS},
-    tickets::{self, Accept, Object, ReplayGuard},
+    store::{ContractRecord, ListingPut, MAX_LISTING_MANIFESTS},
 };
 
 /// Bytes of a sealed manifest beside its chunk roots: the name, the
@@ -85,51 +92,6 @@ pub fn max_manifest(size: u64) -> usize {
     MANIFEST_BASE.saturating_add(roots)
 }
 
-/// The clock tickets are checked against.
-pub trait Clock: Send + Sync + 'static {
-    /// Unix seconds now.
-    fn now(&self) -> u64;
-}
-
-/// The system clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    }
-}
-
-/// What the HTTP handlers share with the rest of the daemon.
-pub struct AppState {
-    /// The disk.
-    pub store: Arc<dyn Store>,
-    /// The clock.
-    pub clock: Arc<dyn Clock>,
-    /// The ticket checker: the chain tickets are signed for, and the
-    /// download tickets already used.
-    pub replay: ReplayGuard,
-    /// Whether a Receiver may read: the chain's answers about listings,
-    /// kept a short while.
-    pub receivers: ReceiverGate,
-    /// What downloads cost, and what downloaders paid ([`Egress::free`]:
-    /// nothing).
-    pub egress: Arc<Egress>,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
-    /// Woken when a contract's data becomes complete (the follower confirms
-    /// it on chain).
-    pub complete: tokio::sync::Notify,
-    /// The best block the follower has seen (health).
-    pub best_block: std::sync::atomic::AtomicU32,
-    /// When (clock seconds) the follower last heard from the chain; 0:
-    /// never (health).
-    pub chain_seen_at: std::sync::atomic::AtomicU64,
-}
-
 /// Seconds without word from the chain after which `/health` says the
 /// host is degraded (it cannot confirm or prove meanwhile).
 pub const CHAIN_STALE_SECS: u64 = 120;
@@ -141,13 +103,18 @@ fn full(data: impl Into<Bytes>) -> Body {
 }
 
 fn reply(status: StatusCode, reason: impl Into<String>) -> Response<Body> {
-    let mut text = reason.into();
-    text.push('\n');
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(full(text))
-        .expect("static response")
+    answer(&Head::text(status), line(reason))
+}
+
+/// A response with `head` (the rules both paths share) and `body`.
+fn answer(head: &Head, body: Bytes) -> Response<Body> {
+    let mut r = Response::new(full(body));
+    *r.status_mut() = head.status;
+    head.each_header(|name, value| {
+        let value = http::HeaderValue::try_from(value.to_string()).expect("a header value");
+        r.headers_mut().insert(name, value);
+    });
+    r
 }
 
 fn json(value: serde_json::Value) -> Response<Body> {
@@ -157,33 +124,15 @@ fn json(value: serde_json::Value) -> Response<Body> {
         .expect("static response")
 }
 
-/// A refusal: status and reason.
-#[derive(Debug)]
-pub struct Refuse(pub StatusCode, pub String);
-
-impl From<StoreError> for Refuse {
-    fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "store failed");
-        Refuse(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("host storage error: {e}"),
-        )
-    }
-}
-
-fn refuse<T>(status: StatusCode, reason: impl Into<String>) -> Result<T, Refuse> {
-    Err(Refuse(status, reason.into()))
-}
-
 /// The routes, parsed.
-pub(crate) enum Route {
+enum Route {
     Health,
     Metrics,
     Status(ContractId),
     Roots(ContractId),
-    Chunk(ContractId, u32),
-    Manifest(ContractId),
-    ListingManifest(ContractId, [u8; 32]),
+    /// A chunk, a manifest or a listing manifest (the paths downloads and
+    /// their uploads share).
+    Object(Target),
     /// `/v1/egress/{payer}` (the account as given: checked by the handler).
     Egress(String),
 }
@@ -195,60 +144,22 @@ impl Route {
             Route::Metrics => "metrics",
             Route::Status(_) => "status",
             Route::Roots(_) => "roots",
-            Route::Chunk(..) => "chunk",
-            Route::Manifest(_) => "manifest",
-            Route::ListingManifest(..) => "listing_manifest",
+            Route::Object(target) => target.route(),
             Route::Egress(_) => "egress",
         }
     }
 
-    pub(crate) fn parse(path: &str) -> Option<Route> {
+    fn parse(path: &str) -> Option<Route> {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         match parts.as_slice() {
             ["health"] => Some(Route::Health),
             ["metrics"] => Some(Route::Metrics),
             ["v1", "contracts", id] => Some(Route::Status(id.parse().ok()?)),
             ["v1", "contracts", id, "roots"] => Some(Route::Roots(id.parse().ok()?)),
-            ["v1", "contracts", id, "manifest"] => Some(Route::Manifest(id.parse().ok()?)),
-            ["v1", "contracts", id, "chunks", i] => {
-                Some(Route::Chunk(id.parse().ok()?, i.parse().ok()?))
-            }
-            ["v1", "contracts", id, "listing-manifests", hash] => {
-                let mut h = [0u8; 32];
-                hex::decode_to_slice(hash, &mut h).ok()?;
-                Some(Route::ListingManifest(id.parse().ok()?, h))
-            }
             ["v1", "egress", payer] => Some(Route::Egress(payer.to_string())),
-            _ => None,
+            parts => Target::from_parts(parts).map(Route::Object),
         }
     }
-}
-
-fn ticket_param<B>(req: &Request<B>) -> Option<&str> {
-    ticket_in(req.uri().query())
-}
-
-/// The `ticket` parameter of a query string.
-pub(crate) fn ticket_in(query: Option<&str>) -> Option<&str> {
-    param_in(query, "ticket")
-}
-
-/// The `claim` parameter of a query string (a Receiver's claim of a link
-/// issued to it).
-pub(crate) fn claim_in(query: Option<&str>) -> Option<&str> {
-    param_in(query, "claim")
-}
-
-/// The `receipt` parameter of a query string.
-pub(crate) fn receipt_in(query: Option<&str>) -> Option<&str> {
-    param_in(query, "receipt")
-}
-
-fn param_in<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
-    query?.split('&').find_map(|kv| {
-        kv.strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix('='))
-    })
 }
 
 /// Bounds on what clients may hold of the daemon.
@@ -486,7 +397,13 @@ pub async fn serve_with<L: Listener>(
         let (state, shutdown, timeout) = (state.clone(), shutdown.clone(), limits.body_timeout);
         connections.spawn(async move {
             let _admitted = admitted;
-            crate::fastpath::connection(stream, peer, state, shutdown, timeout).await
+            let mut stop = shutdown;
+            // Downloads first; at its first other request, hyper serves the
+            // rest of the connection.
+            let rest = crate::fastpath::connection(stream, peer, &state, &mut stop).await;
+            if let Some(io) = rest {
+                hyper_connection(io, peer, state, stop, timeout).await
+            }
         });
     }
     drop(listener);
@@ -511,7 +428,7 @@ content-length: 39\r\nconnection: close\r\nretry-after: 1\r\n\r\ntoo many connec
 /// Serves the rest of a connection with hyper (every route), until it
 /// closes or `stop` turns true (then the request in flight finishes first).
 /// A request body has `body_timeout` to arrive.
-pub(crate) async fn hyper_connection<I>(
+async fn hyper_connection<I>(
     io: I,
     peer: SocketAddr,
     state: Arc<AppState>,
@@ -547,37 +464,9 @@ pub(crate) async fn hyper_connection<I>(
     }
 }
 
-/// Seconds a client has to send a whole request head.
-pub const HEAD_TIMEOUT_SECS: u64 = 30;
-
-/// Counts a request in the metrics: by route and status, and its latency.
-pub(crate) fn observe(state: &AppState, route: &str, status: StatusCode, started: Instant) {
-    state
-        .metrics
-        .requests
-        .with_label_values(&[route, status.as_str()])
-        .inc();
-    state
-        .metrics
-        .latency
-        .with_label_values(&[route])
-        .observe(started.elapsed().as_secs_f64());
-}
-
 /// A request whose body a handler takes when (and only if) it reads it,
 /// and the time its body has to arrive.
 type Req = Request<(Option<Incoming>, Duration)>;
-
-/// Headers every answer carries so the web app (any origin: requests are
-/// authorized by signed tickets in the URL, never by cookies) can read it
-/// in the browser.
-pub(crate) const CORS: [(&str, &str); 2] = [
-    ("access-control-allow-origin", "*"),
-    (
-        "access-control-expose-headers",
-        "content-length, content-range, accept-ranges",
-    ),
-];
 
 /// The answer to a CORS preflight: any origin may `GET`, `PUT` and `POST`
 /// with a body type and a byte range.
@@ -627,7 +516,7 @@ async fn route_request(
     let mut response = match dispatch(&state, route, &mut req).await {
         Ok(r) => r,
         Err(Refuse(status, reason)) => {
-            tracing::info!(%peer, %method, route = name, %status, %reason, "refused");
+            download::refused(peer, &method, name, status, &reason);
             reply(status, reason)
         }
     };
@@ -644,24 +533,13 @@ async fn route_request(
             .headers_mut()
             .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
     }
-    observe(&state, name, response.status(), started);
+    download::observe(&state, name, response.status(), started);
     response
 }
 
 /// Bytes of a refused request's body read (and dropped) so the connection
 /// stays usable (a chunk's worth); past them it closes.
 const DRAIN_LIMIT: usize = CHUNK_SIZE;
-
-/// Logs a refusal.
-pub(crate) fn refused(
-    peer: SocketAddr,
-    method: &Method,
-    route: &str,
-    status: StatusCode,
-    reason: &str,
-) {
-    tracing::info!(%peer, %method, route, %status, %reason, "refused");
-}
 
 /// Reads and drops up to `limit` bytes of `body` within `timeout`; whether
 /// it ended cleanly.
@@ -697,15 +575,11 @@ async fn dispatch(
             .expect("static response")),
         (Method::GET, Route::Status(id)) => status(state, id, req.uri().query()).await,
         (Method::PUT, Route::Roots(id)) => put_roots(state, id, req).await,
-        (Method::PUT, Route::Chunk(id, i)) => put_chunk(state, id, i, req).await,
-        (Method::GET, Route::Chunk(id, i)) => get_chunk(state, id, i, req).await,
-        (Method::PUT, Route::Manifest(id)) => put_manifest(state, id, req).await,
-        (Method::GET, Route::Manifest(id)) => get_manifest(state, id, req).await,
-        (Method::PUT, Route::ListingManifest(id, hash)) => {
+        (Method::GET, Route::Object(target)) => get(state, target, req).await,
+        (Method::PUT, Route::Object(Target::Chunk(id, i))) => put_chunk(state, id, i, req).await,
+        (Method::PUT, Route::Object(Target::Manifest(id))) => put_manifest(state, id, req).await,
+        (Method::PUT, Route::Object(Target::ListingManifest(id, hash))) => {
             put_listing_manifest(state, id, hash, req).await
-        }
-        (Method::GET, Route::ListingManifest(id, hash)) => {
-            get_listing_manifest(state, id, hash, req).await
         }
         (Method::GET, Route::Egress(payer)) => egress_status(state, &payer).await,
         _ => refuse(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here"),
@@ -745,31 +619,6 @@ fn health(state: &AppState) -> Response<Body> {
     r
 }
 
-/// Runs a blocking store call off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, Refuse> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(Refuse::from),
-        Err(e) => refuse(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("task failed: {e}"),
-        ),
-    }
-}
-
-async fn contract(state: &AppState, id: ContractId) -> Result<ContractRecord, Refuse> {
-    let store = state.store.clone();
-    match blocking(move || store.contract(id)).await? {
-        Some(c) if c.ended_at.is_none() => Ok(c),
-        Some(_) => refuse(StatusCode::GONE, format!("contract {id} has ended")),
-        None => refuse(
-            StatusCode::NOT_FOUND,
-            format!("contract {id} is not (yet) matched to this host"),
-        ),
-    }
-}
-
 fn authorize(
     state: &AppState,
     req: &Req,
@@ -779,138 +628,17 @@ fn authorize(
     chunk: Option<u32>,
     range: (u64, u64),
 ) -> Result<SignedTicket, Refuse> {
-    let claim = claim_in(req.uri().query());
-    check_ticket(state, ticket_param(req), claim, op, id, c, chunk, range)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn check_ticket(
-    state: &AppState,
-    wire: Option<&str>,
-    claim: Option<&str>,
-    op: TicketOp,
-    id: ContractId,
-    c: &ContractRecord,
-    chunk: Option<u32>,
-    range: (u64, u64),
-) -> Result<SignedTicket, Refuse> {
-    let Some(wire) = wire else {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "a signed ticket is required (?ticket=)",
-        );
-    };
-    let now = state.clock.now();
-    let object: Object = chunk.into();
-    let t = tickets::verify(
-        wire,
-        Accept::Op(op),
+    let query = req.uri().query();
+    check_ticket(
+        state,
+        ticket_in(query),
+        claim_in(query),
+        op,
         id,
-        &c.sender,
-        object,
-        now,
-        &state.replay,
+        c,
+        chunk,
+        range,
     )
-    .map_err(ticket_refused)?;
-    if op.is_read() {
-        let genesis = state.replay.genesis().ok_or(TicketError::Unavailable);
-        genesis
-            .and_then(|g| tickets::check_claim(&t, claim, &g))
-            .map_err(ticket_refused)?;
-        state
-            .replay
-            .first_use(&t, object, range, now)
-            .map_err(ticket_refused)?;
-    }
-    Ok(t)
-}
-
-/// A refused ticket's answer.
-fn ticket_refused(e: TicketError) -> Refuse {
-    let status = match e {
-        TicketError::Malformed => StatusCode::BAD_REQUEST,
-        TicketError::BadSignature | TicketError::WrongSigner | TicketError::NotReceiver => {
-            StatusCode::UNAUTHORIZED
-        }
-        TicketError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::FORBIDDEN,
-    };
-    Refuse(status, e.reason().to_string())
-}
-
-/// A refused Receiver's answer.
-fn receiver_refused(e: Denied) -> Refuse {
-    let status = match e {
-        Denied::NoListing(_) => StatusCode::NOT_FOUND,
-        Denied::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        Denied::OtherContract { .. }
-        | Denied::OtherSender { .. }
-        | Denied::OtherManifest { .. }
-        | Denied::NoAccess { .. } => StatusCode::FORBIDDEN,
-    };
-    Refuse(status, e.to_string())
-}
-
-/// A read's ticket, checked whole: the contract's Sender's download
-/// ticket, or a Receiver's own ticket for a listing the chain shows it may
-/// read (`manifest`: the listing manifest asked for). Its use of `object`'s
-/// bytes `range` is recorded last, once everything else allowed it (the
-/// caller gives it back if it then cannot serve them).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn read_ticket(
-    state: &AppState,
-    wire: Option<&str>,
-    claim: Option<&str>,
-    id: ContractId,
-    c: &ContractRecord,
-    object: Object,
-    manifest: Option<&[u8; 32]>,
-    range: (u64, u64),
-) -> Result<SignedTicket, Refuse> {
-    let Some(wire) = wire else {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "a signed ticket is required (?ticket=)",
-        );
-    };
-    let now = state.clock.now();
-    let t = tickets::verify(
-        wire,
-        Accept::Read,
-        id,
-        &c.sender,
-        object,
-        now,
-        &state.replay,
-    )
-    .map_err(ticket_refused)?;
-    if let TicketOp::Receive { listing } = t.ticket.op {
-        let answer = state
-            .receivers
-            .check(listing, t.signer, id, &c.sender, manifest)
-            .await;
-        let result = match &answer {
-            Ok(Answered::Cache) => "cache",
-            Ok(Answered::Chain) => "chain",
-            Err(Denied::Unavailable { .. }) => "unavailable",
-            Err(_) => "refused",
-        };
-        state
-            .metrics
-            .receiver_checks
-            .with_label_values(&[result])
-            .inc();
-        answer.map_err(receiver_refused)?;
-    }
-    let genesis = state.replay.genesis().ok_or(TicketError::Unavailable);
-    genesis
-        .and_then(|g| tickets::check_claim(&t, claim, &g))
-        .map_err(ticket_refused)?;
-    state
-        .replay
-        .first_use(&t, object, range, now)
-        .map_err(ticket_refused)?;
-    Ok(t)
 }
 
 async fn body(req: &mut Req, limit: usize) -> Result<Bytes, Refuse> {
@@ -1084,142 +812,6 @@ async fn put_chunk(
     Ok(reply(StatusCode::OK, "chunk stored"))
 }
 
-/// Parses a single `bytes=a-b` range over `len` bytes.
-pub(crate) fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
-    let spec = value.strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (a, b) = spec.split_once('-')?;
-    let (start, end) = if a.is_empty() {
-        let suffix: u64 = b.parse().ok()?;
-        (len.saturating_sub(suffix), len)
-    } else {
-        let start: u64 = a.parse().ok()?;
-        let end = if b.is_empty() {
-            len
-        } else {
-            b.parse::<u64>().ok()?.saturating_add(1).min(len)
-        };
-        (start, end)
-    };
-    (start < end).then_some((start, end))
-}
-
-/// What a download request gets, once checked.
-pub(crate) enum Download {
-    /// Bytes `start..end` of the chunk (`len` bytes long), with `status`
-    /// 200 (the whole chunk) or 206 (a range); `ticket` is the link whose
-    /// use of these bytes is now recorded (a Receiver's own, or the
-    /// Sender's).
-    Serve {
-        status: StatusCode,
-        start: u64,
-        end: u64,
-        len: u64,
-        ticket: Box<SignedTicket>,
-        /// What the ticket's signer was charged for these bytes (`None`:
-        /// the host charges nothing), given back if they cannot be read.
-        charge: Option<Charge>,
-    },
-    /// The range asked for is not within the chunk's `len` bytes (416).
-    Unsatisfiable(u64),
-}
-
-/// Checks a download of chunk `index` of contract `id`: the contract, the
-/// range, whether the chunk is stored, then the ticket (its bytes are
-/// counted as served only for a chunk this host has; a Receiver's, with
-/// the chain's answer about its listing, mostly from the cache). Index
-/// lookups and a ticket whose signature was verified before are
-/// microseconds, so this runs on the async threads. Last, if the host
-/// charges for egress, the `receipt` of the ticket's signer pays for the
-/// bytes ([`Egress::charge`]); a refused payment gives the ticket's use
-/// back (the same ticket works with a receipt). A caller that then fails
-/// to read the bytes gives the link's use and the charge back
-/// ([`ReplayGuard::release`], [`Egress::refund`]).
-pub(crate) async fn check_download(
-    state: &AppState,
-    id: ContractId,
-    index: u32,
-    ticket: Option<&str>,
-    claim: Option<&str>,
-    range: Option<&str>,
-    receipt: Option<&str>,
-) -> Result<Download, Refuse> {
-    let c = match state.store.contract(id)? {
-        Some(c) if c.ended_at.is_none() => c,
-        Some(_) => return refuse(StatusCode::GONE, format!("contract {id} has ended")),
-        None => {
-            return refuse(
-                StatusCode::NOT_FOUND,
-                format!("contract {id} is not (yet) matched to this host"),
-            )
-        }
-    };
-    let len = c.chunk_len(index) as u64;
-    let (status, start, end) = match range {
-        None => (StatusCode::OK, 0, len),
-        Some(v) => match parse_range(v, len) {
-            Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
-            None => return Ok(Download::Unsatisfiable(len)),
-        },
-    };
-    if !state.store.has_chunk(id, index)? {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            format!("chunk {index} is not stored here"),
-        );
-    }
-    let ticket = read_ticket(
-        state,
-        ticket,
-        claim,
-        id,
-        &c,
-        Object::Chunk(index),
-        None,
-        (start, end),
-    )
-    .await?;
-    let charged = state
-        .egress
-        .charge(state.replay.genesis(), payer(&ticket), receipt, end - start)
-        .await;
-    let charge = match charged {
-        Ok(c) => c,
-        Err(refused) => {
-            state.replay.release(&ticket, Some(index), (start, end));
-            return Err(refused);
-        }
-    };
-    if charge.is_some() {
-        state.metrics.egress_bytes_charged.inc_by(end - start);
-    }
-    Ok(Download::Serve {
-        status,
-        start,
-        end,
-        len,
-        ticket: Box::new(ticket),
-        charge,
-    })
-}
-
-/// Gives back what a download took (its ticket's use of the bytes, and
-/// their charge) when its bytes could not be read.
-pub(crate) async fn give_back(
-    state: &AppState,
-    ticket: &SignedTicket,
-    index: u32,
-    range: (u64, u64),
-    charge: Option<Charge>,
-) {
-    state.replay.release(ticket, Some(index), range);
-    if let Some(c) = charge {
-        state.egress.refund(&c).await;
-    }
-}
-
 /// `GET /v1/egress/0x{payer}`: what this host charges, and where `payer`'s
 /// channel with it stands (`served`: what the next receipt must cover,
 /// before the next request's bytes).
@@ -1234,69 +826,25 @@ async fn egress_status(state: &Arc<AppState>, payer: &str) -> Result<Response<Bo
     Ok(json(state.egress.status(who).await))
 }
 
-/// A chunk download on a connection hyper serves (one that sent another
-/// request before): the checks, then the bytes read off the async threads.
-/// Most downloads take [`crate::fastpath`] instead.
-async fn get_chunk(
-    state: &Arc<AppState>,
-    id: ContractId,
-    index: u32,
-    req: &mut Req,
-) -> Result<Response<Body>, Refuse> {
+/// A download on a connection hyper serves (one that sent another request
+/// before): the rules both paths share ([`download::check`]), a chunk's
+/// bytes read off the async threads. Most downloads take
+/// [`crate::fastpath`] instead.
+async fn get(state: &AppState, target: Target, req: &Req) -> Result<Response<Body>, Refuse> {
     let range = req
         .headers()
         .get(header::RANGE)
         .map(|v| v.to_str().unwrap_or(""));
-    let receipt = receipt_in(req.uri().query());
-    let (status, start, end, len, ticket, charge) = match check_download(
-        state,
-        id,
-        index,
-        ticket_param(req),
-        claim_in(req.uri().query()),
-        range,
-        receipt,
-    )
-    .await?
-    {
-        Download::Serve {
-            status,
-            start,
-            end,
-            len,
-            ticket,
-            charge,
-        } => (status, start, end, len, ticket, charge),
-        Download::Unsatisfiable(len) => {
-            return Ok(Response::builder()
-                .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
-                .body(full("range not satisfiable\n"))
-                .expect("static response"))
+    let ask = Ask::new(req.uri().query(), range);
+    match download::check(state, target, &ask).await? {
+        Answer::Chunk(serve) => {
+            let data = serve.read(state).await?;
+            serve.served(state);
+            Ok(answer(&serve.head(), data))
         }
-    };
-    state.metrics.download_disk_reads.inc();
-    let store = state.store.clone();
-    let data = match blocking(move || store.read_range(id, index, start, end)).await {
-        Ok(data) => data,
-        Err(e) => {
-            give_back(state, &ticket, index, (start, end), charge).await;
-            return Err(e);
-        }
-    };
-    state.metrics.served(is_receiver(&ticket), end - start);
-    let mut builder = Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/octet-stream")
-        .header(header::ACCEPT_RANGES, "bytes");
-    if status == StatusCode::PARTIAL_CONTENT {
-        builder = builder.header(
-            header::CONTENT_RANGE,
-            format!("bytes {start}-{}/{len}", end - 1),
-        );
+        Answer::Whole(data) => Ok(answer(&Head::whole(), data)),
+        Answer::Unsatisfiable(len) => Ok(answer(&Head::unsatisfiable(len), line(UNSATISFIABLE))),
     }
-    Ok(builder.body(full(data)).expect("static response"))
 }
 
 async fn put_manifest(
@@ -1326,69 +874,6 @@ async fn put_manifest(
             "this contract's manifest is already stored; it is written once",
         ),
     }
-}
-
-async fn get_manifest(
-    state: &Arc<AppState>,
-    id: ContractId,
-    req: &mut Req,
-) -> Result<Response<Body>, Refuse> {
-    let data = manifest_download(state, id, ticket_param(req), claim_in(req.uri().query())).await?;
-    Ok(Response::builder()
-        .header(header::CONTENT_TYPE, "application/octet-stream")
-        .body(full(data))
-        .expect("static response"))
-}
-
-/// A manifest download (on either path): the contract, the ticket (the
-/// manifest is read whole: one use of it, given back when there is nothing
-/// to read), then the sealed manifest from the blocking pool.
-pub(crate) async fn manifest_download(
-    state: &AppState,
-    id: ContractId,
-    ticket: Option<&str>,
-    claim: Option<&str>,
-) -> Result<Bytes, Refuse> {
-    let c = contract(state, id).await?;
-    let whole = (0, u64::MAX);
-    let t = check_ticket(
-        state,
-        ticket,
-        claim,
-        TicketOp::Download,
-        id,
-        &c,
-        None,
-        whole,
-    )?;
-    let store = state.store.clone();
-    let found = blocking(move || store.manifest(id)).await;
-    if !matches!(found, Ok(Some(_))) {
-        state.replay.release(&t, None, whole);
-    }
-    match found? {
-        Some(data) => Ok(data.into()),
-        None => refuse(
-            StatusCode::NOT_FOUND,
-            "no manifest was uploaded for this contract",
-        ),
-    }
-}
-
-/// Whether `t` is a Receiver's own ticket (its bytes are counted apart).
-/// Who pays for a read with `t`: its signer, or for a link issued to a
-/// Receiver, the Receiver who claimed it (a Sender's link does not spend
-/// the Sender's allowance).
-fn payer(t: &SignedTicket) -> [u8; 32] {
-    if t.needs_claim() {
-        t.ticket.receiver
-    } else {
-        t.signer
-    }
-}
-
-pub(crate) fn is_receiver(t: &SignedTicket) -> bool {
-    matches!(t.ticket.op, TicketOp::Receive { .. }) || t.needs_claim()
 }
 
 /// `PUT /v1/contracts/{id}/listing-manifests/{hash}`: a listing's sealed
@@ -1438,73 +923,9 @@ async fn put_listing_manifest(
     }
 }
 
-async fn get_listing_manifest(
-    state: &Arc<AppState>,
-    id: ContractId,
-    hash: [u8; 32],
-    req: &mut Req,
-) -> Result<Response<Body>, Refuse> {
-    let data = listing_manifest_download(
-        state,
-        id,
-        &hash,
-        ticket_param(req),
-        claim_in(req.uri().query()),
-    )
-    .await?;
-    Ok(Response::builder()
-        .header(header::CONTENT_TYPE, "application/octet-stream")
-        .body(full(data))
-        .expect("static response"))
-}
-
-/// A listing manifest download (on either path): the contract, the ticket
-/// (the Sender's, or a Receiver's for a listing that commits to `hash`;
-/// one use, given back when there is nothing to read), then the bytes from
-/// the blocking pool.
-pub(crate) async fn listing_manifest_download(
-    state: &AppState,
-    id: ContractId,
-    hash: &[u8; 32],
-    ticket: Option<&str>,
-    claim: Option<&str>,
-) -> Result<Bytes, Refuse> {
-    let c = contract(state, id).await?;
-    let whole = (0, u64::MAX);
-    let object = Object::listing_manifest(hash);
-    let t = read_ticket(state, ticket, claim, id, &c, object, Some(hash), whole).await?;
-    let store = state.store.clone();
-    let key = *hash;
-    let found = blocking(move || store.listing_manifest(id, &key)).await;
-    if !matches!(found, Ok(Some(_))) {
-        state.replay.release(&t, object, whole);
-    }
-    match found? {
-        Some(data) => Ok(data.into()),
-        None => refuse(
-            StatusCode::NOT_FOUND,
-            format!(
-                "no listing manifest {} is kept for contract {id}",
-                hex::encode(hash)
-            ),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_parse_like_http_says() {
-        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 10)));
-        assert_eq!(parse_range("bytes=90-", 100), Some((90, 100)));
-        assert_eq!(parse_range("bytes=-10", 100), Some((90, 100)));
-        assert_eq!(parse_range("bytes=95-200", 100), Some((95, 100)));
-        assert_eq!(parse_range("bytes=100-", 100), None);
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
-        assert_eq!(parse_range("items=0-1", 100), None);
-    }
 
     #[test]
     fn connections_leave_the_prover_its_file_descriptors() {
@@ -1543,7 +964,16 @@ mod tests {
     fn routes_parse_and_reject_junk() {
         assert!(matches!(
             Route::parse("/v1/contracts/4/chunks/7"),
-            Some(Route::Chunk(4, 7))
+            Some(Route::Object(Target::Chunk(4, 7)))
+        ));
+        assert!(matches!(
+            Route::parse("/v1/contracts/4/manifest"),
+            Some(Route::Object(Target::Manifest(4)))
+        ));
+        assert!(matches!(Route::parse("/health/"), Some(Route::Health)));
+        assert!(matches!(
+            Route::parse("/v1/egress/0xab"),
+            Some(Route::Egress(p)) if p == "0xab"
         ));
         assert!(matches!(
             Route::parse("/v1/contracts/4"),
@@ -1552,7 +982,7 @@ mod tests {
         let hash = "ab".repeat(32);
         assert!(matches!(
             Route::parse(&format!("/v1/contracts/4/listing-manifests/{hash}")),
-            Some(Route::ListingManifest(4, h)) if h == [0xab; 32]
+            Some(Route::Object(Target::ListingManifest(4, h))) if h == [0xab; 32]
         ));
         assert!(Route::parse("/v1/contracts/4/listing-manifests/abcd").is_none());
         assert!(Route::parse(&format!("/v1/contracts/4/listing-manifests/{hash}00")).is_none());

@@ -11,9 +11,12 @@
 //!   serves only requests that Receiver signs;
 //! - health and metrics answer;
 //! - downloads answer the same on the sendfile fast path and on hyper's
-//!   (after another request on the connection), pipelined ones in order,
-//!   and a connection closes when the client asks; bytes not in memory are
-//!   read from disk first.
+//!   (after another request on the connection): status, reason and every
+//!   header, for each kind of refusal (ticket missing, malformed, forged,
+//!   expired, for other chunks or another operation, unclaimed; contract
+//!   unknown or ended; chunk not stored; range not satisfiable) and for
+//!   what is served; pipelined ones in order, and a connection closes when
+//!   the client asks; bytes not in memory are read from disk first.
 
 use std::{
     sync::{atomic::AtomicU32, Arc},
@@ -1246,4 +1249,224 @@ async fn a_browser_may_upload_and_download_from_any_origin() {
     // Nothing was stored or changed by it.
     let r = c.get("/v1/contracts/1", "").await;
     assert_eq!(r.headers["access-control-allow-origin"], "*");
+}
+
+/// A ticket signed by `who` for `op` on contract `contract`'s chunks
+/// `first..=last`, expiring at `expires` (Unix seconds; in the past
+/// too).
+fn ticket_until(
+    who: &Keypair,
+    op: TicketOp,
+    contract: ContractId,
+    (first, last): (u32, u32),
+    expires: u64,
+) -> masp_primitives::ticket::SignedTicket {
+    let ticket = masp_primitives::ticket::Ticket {
+        op,
+        contract,
+        first_chunk: first,
+        last_chunk: last,
+        receiver: who.public_key().0,
+        expires,
+        nonce: rand::random(),
+    };
+    let signature = who.sign(&ticket.signing_payload(&GENESIS)).0;
+    masp_primitives::ticket::SignedTicket {
+        ticket,
+        signer: who.public_key().0,
+        signature,
+    }
+}
+
+/// Download requests (target and extra header lines), each with tickets
+/// of its own (signed anew on every call): every kind of refusal, and a
+/// few served. Contract 1 is stored whole, 2 is matched but has no data,
+/// 3 has ended, 99 is unknown.
+fn download_cases() -> Vec<(String, &'static str)> {
+    let alice = dev::alice();
+    let fresh = |op| ticket(&alice, op, 1).to_hex();
+    let now = masp_client::hostapi::unix_now();
+    let expired = ticket_until(&alice, TicketOp::Download, 1, (0, u32::MAX), now - 10).to_hex();
+    let chunk_5 = ticket_until(&alice, TicketOp::Download, 1, (5, 5), now + 600).to_hex();
+    let mut forged = fresh(TicketOp::Download).into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'0' { b'1' } else { b'0' };
+    let forged = String::from_utf8(forged).unwrap();
+    let for_bob = sign_ticket(
+        &alice,
+        GENESIS,
+        TicketOp::Download,
+        1,
+        0,
+        u32::MAX,
+        Some(dev::bob().public_key().0),
+        Duration::from_secs(600),
+    )
+    .to_hex();
+    let eves_own = ticket(&dev::eve(), TicketOp::Receive { listing: 7 }, 1).to_hex();
+    let down = || fresh(TicketOp::Download);
+    let chunk = |c: u32, i: u32, t: &str| format!("/v1/contracts/{c}/chunks/{i}?ticket={t}");
+    let no_listing = "00".repeat(32);
+    vec![
+        // Tickets.
+        ("/v1/contracts/1/chunks/0".into(), ""),
+        (chunk(1, 0, "zz"), ""),
+        (chunk(1, 0, &forged), ""),
+        (chunk(1, 0, &expired), ""),
+        (chunk(1, 0, &chunk_5), ""),
+        (chunk(1, 0, &fresh(TicketOp::Upload)), ""),
+        (chunk(1, 0, &for_bob), ""),
+        (format!("{}&claim=zz", chunk(1, 0, &for_bob)), ""),
+        (chunk(1, 0, &eves_own), ""),
+        // Contracts and chunks.
+        (chunk(99, 0, &down()), ""),
+        (chunk(3, 0, &down()), ""),
+        (chunk(2, 0, &down()), ""),
+        (chunk(1, 100, &down()), ""),
+        (chunk(99, 0, &down()), "Range: bytes=0-9\r\n"),
+        // Ranges.
+        (chunk(1, 0, &down()), "Range: bytes=0-1,5-6\r\n"),
+        (chunk(1, 0, &down()), "Range: items=0-1\r\n"),
+        (chunk(1, 0, &down()), "Range: bytes=9-3\r\n"),
+        (chunk(1, 0, &down()), "Range: bytes=\r\n"),
+        (chunk(1, 0, &down()), "Range: bytes=99999999-\r\n"),
+        (chunk(1, 100, &down()), "Range: bytes=0-9\r\n"),
+        (chunk(1, 1, &down()), "Range: bytes=0-\r\n"),
+        (
+            chunk(1, 2, &down()),
+            "Range: bytes=-7\r\nRange: bytes=0-1\r\n",
+        ),
+        // Served whole; a free host ignores a receipt; a fragment is no
+        // part of the query.
+        (chunk(1, 3, &down()), ""),
+        (format!("{}&receipt=00", chunk(1, 4, &down())), ""),
+        (format!("{}#part", chunk(1, 5, &down())), ""),
+        // Manifests.
+        ("/v1/contracts/1/manifest".into(), ""),
+        (format!("/v1/contracts/1/manifest?ticket={}", down()), ""),
+        (format!("/v1/contracts/1/manifest?ticket={expired}"), ""),
+        (format!("/v1/contracts/1/manifest?ticket={for_bob}"), ""),
+        (
+            format!(
+                "/v1/contracts/2/manifest?ticket={}",
+                ticket(&alice, TicketOp::Download, 2).to_hex()
+            ),
+            "",
+        ),
+        (format!("/v1/contracts/3/manifest?ticket={}", down()), ""),
+        (
+            format!(
+                "/v1/contracts/1/listing-manifests/{no_listing}?ticket={}",
+                down()
+            ),
+            "",
+        ),
+        (
+            format!("/v1/contracts/1/listing-manifests/{no_listing}"),
+            "",
+        ),
+    ]
+}
+
+/// All of an answer but the date's value: status, headers (sorted), body.
+type Whole = (u16, Vec<(String, String)>, Vec<u8>);
+
+fn whole(r: Resp) -> Whole {
+    let mut headers: Vec<(String, String)> = r
+        .headers
+        .into_iter()
+        .map(|(k, v)| {
+            let v = if k == "date" { "(a date)".into() } else { v };
+            (k, v)
+        })
+        .collect();
+    headers.sort();
+    (r.status, headers, r.body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_download_refusal_is_the_same_on_the_fast_path_and_on_hypers() {
+    let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
+    stored(&s).await;
+    let c1 = s.state.store.contract(1).unwrap().unwrap();
+    s.state.store.put_contract(2, &c1).unwrap();
+    let ended = ContractRecord {
+        ended_at: Some(1),
+        ..c1
+    };
+    s.state.store.put_contract(3, &ended).unwrap();
+    let mut fast = Raw::open(&s).await;
+    let mut slow = Raw::open(&s).await;
+    assert_eq!(slow.get("/v1/contracts/1", "").await.status, 200);
+    let fast_answers: Vec<Whole> = {
+        let mut all = Vec::new();
+        for (path, extra) in download_cases() {
+            all.push(whole(fast.get(&path, extra).await));
+        }
+        all
+    };
+    // Nothing on the first connection left the fast path.
+    assert_eq!(counter(&s, "download_disk_reads_total"), 0);
+    let mut hyper_answers = Vec::new();
+    for (path, extra) in download_cases() {
+        hyper_answers.push(whole(slow.get(&path, extra).await));
+    }
+    assert!(counter(&s, "download_disk_reads_total") > 0);
+    let statuses: Vec<u16> = fast_answers.iter().map(|a| a.0).collect();
+    assert_eq!(
+        statuses,
+        [
+            401, 400, 401, 403, 403, 403, 403, 403, 503, //
+            404, 410, 404, 404, 404, //
+            416, 416, 416, 416, 416, 416, 206, 206, //
+            200, 200, 200, //
+            401, 200, 403, 403, 404, 410, 404, 401,
+        ]
+    );
+    for (i, ((fast, hyper), (path, extra))) in fast_answers
+        .iter()
+        .zip(&hyper_answers)
+        .zip(download_cases())
+        .enumerate()
+    {
+        if fast != hyper {
+            let text = |a: &Whole| {
+                let body = if a.2.len() > 200 {
+                    format!("{} bytes", a.2.len())
+                } else {
+                    String::from_utf8_lossy(&a.2).into_owned()
+                };
+                format!("{} {:?} {body:?}", a.0, a.1)
+            };
+            panic!(
+                "case {i}: GET {path} {extra:?}\n fast path: {}\n hyper:     {}",
+                text(fast),
+                text(hyper)
+            );
+        }
+    }
+    let reason = |i: usize| String::from_utf8(fast_answers[i].2.clone()).unwrap();
+    assert_eq!(reason(3), "ticket has expired\n");
+    assert_eq!(reason(4), "chunk is outside the ticket's range\n");
+    assert_eq!(reason(10), "contract 3 has ended\n");
+    assert_eq!(reason(11), "chunk 0 is not stored here\n");
+    assert_eq!(reason(14), "range not satisfiable\n");
+    let header = |i: usize, name: &str| {
+        let h = &fast_answers[i].1;
+        h.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        header(14, "content-range"),
+        Some(format!("bytes */{CHUNK_SIZE}"))
+    );
+    assert_eq!(header(19, "content-range"), Some("bytes */0".into()));
+    assert_eq!(
+        header(20, "content-range"),
+        Some(format!("bytes 0-{}/{CHUNK_SIZE}", CHUNK_SIZE - 1))
+    );
+    assert_eq!(fast_answers[21].2, s.chunk(2)[CHUNK_SIZE - 7..]);
+    assert_eq!(fast_answers[24].2, s.chunk(5));
+    assert_eq!(header(24, "content-range"), None);
+    assert_eq!(fast_answers[26].2, b"the sealed manifest");
+    assert_eq!(reason(29), "no manifest was uploaded for this contract\n");
 }

@@ -12,11 +12,12 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use masp_host::{
     chain::{RelayChain, SubxtChain},
+    config::masp_amount,
     egress::{Egress, EgressLimits},
     load_key,
     relay::{
         self,
-        config::{self, ProxyConfig},
+        config::{self, ProxyConfig, ProxyFlags},
         tls::ProxyTls,
         ChainDirectory, Relay,
     },
@@ -56,53 +57,22 @@ struct Common {
     /// The settings file (optional: every setting has a default).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Overrides `listen`.
-    #[arg(long)]
-    listen: Option<String>,
-    /// Overrides `public_url`.
-    #[arg(long)]
-    public_url: Option<String>,
-    /// Overrides `node_url`.
-    #[arg(long = "node")]
-    node_url: Option<String>,
-    /// Overrides `key_file`.
-    #[arg(long)]
-    key_file: Option<String>,
-    /// Overrides `data_dir`.
-    #[arg(long)]
-    data_dir: Option<String>,
-    /// Overrides `price` (MASP per GiB relayed).
-    #[arg(long)]
-    price: Option<String>,
-    /// Overrides any setting: `--set credit_bytes=8388608` (repeatable).
-    #[arg(long = "set", value_name = "NAME=VALUE")]
-    set: Vec<String>,
+    #[command(flatten)]
+    flags: ProxyFlags,
 }
 
 impl Common {
     fn load(&self) -> anyhow::Result<ProxyConfig> {
-        let mut flags: Vec<(String, String)> = [
-            ("listen", &self.listen),
-            ("public_url", &self.public_url),
-            ("node_url", &self.node_url),
-            ("key_file", &self.key_file),
-            ("data_dir", &self.data_dir),
-            ("price", &self.price),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), v.clone())))
-        .collect();
-        for s in &self.set {
-            let Some((k, v)) = s.split_once('=') else {
-                bail!("--set {s:?}: expected NAME=VALUE, e.g. --set credit_bytes=8388608");
-            };
-            flags.push((k.trim().to_string(), v.trim().to_string()));
-        }
         let (path, required) = match &self.config {
             Some(p) => (p.clone(), true),
             None => (PathBuf::from("proxy.toml"), false),
         };
-        Ok(config::load(&path, required, std::env::vars(), &flags)?)
+        Ok(config::load(
+            &path,
+            required,
+            std::env::vars(),
+            &self.flags,
+        )?)
     }
 }
 
@@ -141,16 +111,15 @@ fn init(path: &std::path::Path) -> anyhow::Result<()> {
 async fn register(cfg: ProxyConfig) -> anyhow::Result<()> {
     let key = load_key(&cfg.key_file)?;
     let chain = SubxtChain::new(&cfg.node_url, key);
-    let price = cfg.price_planck()?;
     let info = chain
-        .register_proxy(&cfg.public_url, price)
+        .register_proxy(&cfg.public_url, cfg.price)
         .await
         .context("registering the proxy")?;
     println!(
-        "proxy {} registered at {} relaying at {} planck per GiB (active: {})",
+        "proxy {} registered at {} relaying at {} MASP per GiB (active: {})",
         chain.account(),
         info.endpoint,
-        info.price_per_gib,
+        masp_amount::fmt(info.price_per_gib),
         info.active
     );
     Ok(())
@@ -185,7 +154,7 @@ async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
             me.0,
             Arc::new(RelayChain(chain.clone())),
             Arc::new(ledger),
-            cfg.price_planck()?,
+            cfg.price,
             EgressLimits::default(),
         )
         .context("reading the ledger")?

@@ -1,7 +1,7 @@
 //! `masp-proxy` settings: one struct with a default for every setting,
-//! read from a TOML file (optional), overridden by `MASP_PROXY_<NAME>`
-//! environment variables, overridden by flags. A new setting is one field
-//! and its default.
+//! layered like `masp-host`'s ([`crate::config`]): the defaults, then a TOML
+//! file (optional), then `MASP_PROXY_<NAME>` environment variables, then
+//! flags. A new setting is one field and its default.
 
 use std::{
     net::SocketAddr,
@@ -12,6 +12,8 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use super::RelayLimits;
+pub use crate::config::ConfigError;
+use crate::config::{invalid, layered, masp_amount};
 
 /// Everything the proxy needs to run.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -28,8 +30,10 @@ pub struct ProxyConfig {
     pub key_file: PathBuf,
     /// Where the receipts ledger lives. Relative to the config file.
     pub data_dir: PathBuf,
-    /// Price per GiB relayed, in MASP (e.g. `"0.01"`), registered on chain.
-    pub price: String,
+    /// Price per GiB relayed, in planck (written in MASP, e.g. `"0.01"`),
+    /// registered on chain.
+    #[serde(with = "masp_amount")]
+    pub price: u128,
     /// Connections (tunnels and API requests) served at once.
     pub max_connections: usize,
     /// Connections one client address (an IPv6 /64) may hold at once.
@@ -73,7 +77,7 @@ impl Default for ProxyConfig {
             node_url: "ws://127.0.0.1:9944".into(),
             key_file: "proxy.key".into(),
             data_dir: "proxy-data".into(),
-            price: "0.01".into(),
+            price: masp_primitives::token::UNIT / 100,
             max_connections: l.max_connections,
             max_connections_per_client: l.max_connections_per_client,
             idle_timeout_secs: l.idle_timeout.as_secs(),
@@ -107,16 +111,6 @@ impl ProxyConfig {
             ..RelayLimits::default()
         }
     }
-
-    /// The price in planck per GiB.
-    pub fn price_planck(&self) -> Result<u128, ConfigError> {
-        masp_primitives::token::parse(&self.price).ok_or_else(|| {
-            ConfigError::Parse(format!(
-                "price = {:?}: expected an amount of MASP per GiB relayed, e.g. \"0.01\"",
-                self.price
-            ))
-        })
-    }
 }
 
 /// The smallest `credit_bytes` accepted.
@@ -126,99 +120,79 @@ pub const MIN_CREDIT_BYTES: u64 = 1 << 20;
 pub fn template() -> String {
     let body = toml::to_string(&ProxyConfig::default()).unwrap_or_default();
     format!(
-        "# masp-proxy configuration. Every setting has a default and can also be\n\
-         # given as MASP_PROXY_<NAME> in the environment or --set name=value (flags\n\
-         # win, then the environment, then this file). See `masp-proxy run --help`.\n\n{body}"
+        "# masp-proxy configuration. Every setting has a default (the value shown),\n\
+         # so any line may be left out. Each can also be given as MASP_PROXY_<NAME>\n\
+         # in the environment or as a flag (--price, ..., or --set name=value for\n\
+         # any setting); flags win, then the environment, then this file. See\n\
+         # `masp-proxy run --help`.\n\
+         #\n\
+         # price is in MASP per GiB relayed: a string with at most 12 decimals\n\
+         # (\"0.01\") or a whole number (1), not a TOML decimal number (0.01),\n\
+         # which would be rounded.\n\n{body}"
     )
 }
 
-/// What is wrong with the settings.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file cannot be read.
-    #[error("cannot read {path}: {source} (create one with `masp-proxy init`)")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file, a variable or a flag does not parse.
-    #[error("{0}")]
-    Parse(String),
-}
-
-/// A value as given in the environment or a flag: a TOML value if it reads
-/// as one (`8080`, `true`), else a string.
-fn value(raw: &str) -> toml::Value {
-    match format!("v = {raw}").parse::<toml::Table>() {
-        Ok(mut t) => t
-            .remove("v")
-            .unwrap_or_else(|| toml::Value::String(raw.into())),
-        Err(_) => toml::Value::String(raw.into()),
-    }
+/// Flags of `masp-proxy register` and `run` (`None`, empty: not given).
+/// Each overrides the setting of the same name; `--set` any setting.
+#[derive(Clone, Debug, Default, clap::Args, Serialize)]
+pub struct ProxyFlags {
+    /// Overrides `listen`.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Overrides `public_url`.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Overrides `node_url`.
+    #[arg(long = "node", alias = "node-url")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_url: Option<String>,
+    /// Overrides `key_file`.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+    /// Overrides `data_dir`.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<String>,
+    /// Overrides `price` (MASP per GiB relayed, e.g. 0.01).
+    #[arg(long, value_name = "MASP")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<String>,
+    /// Overrides any setting: `--set credit_bytes=8388608` (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    #[serde(skip)]
+    pub set: Vec<String>,
 }
 
 /// Reads `path` (if it exists, or if it was named: `required`), applies
-/// `env` (`MASP_PROXY_*` pairs) then `flags` (`name=value`); relative paths
-/// are made relative to the file's directory.
+/// `env` (`MASP_PROXY_*` pairs; others and unknown names are ignored) then
+/// `flags`; relative paths are made relative to the file's directory.
 pub fn load(
     path: &Path,
     required: bool,
     env: impl IntoIterator<Item = (String, String)>,
-    flags: &[(String, String)],
+    flags: &ProxyFlags,
 ) -> Result<ProxyConfig, ConfigError> {
-    let mut table = match std::fs::read_to_string(path) {
-        Ok(text) => text
-            .parse::<toml::Table>()
-            .map_err(|e| ConfigError::Parse(format!("{}: {e}", path.display())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => toml::Table::new(),
+    let file = match std::fs::File::open(path) {
+        Ok(_) => Some(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => None,
         Err(source) => {
             return Err(ConfigError::Read {
                 path: path.to_path_buf(),
+                program: "masp-proxy",
                 source,
             })
         }
     };
-    for (name, raw) in env {
-        if let Some(key) = name.strip_prefix("MASP_PROXY_") {
-            table.insert(key.to_ascii_lowercase(), value(&raw));
-        }
-    }
-    for (key, raw) in flags {
-        table.insert(key.replace('-', "_"), value(raw));
-    }
-    // Strings where a string is meant, whatever they look like.
-    for key in [
-        "public_url",
-        "node_url",
-        "key_file",
-        "data_dir",
-        "price",
-        "listen",
-        "outgoing_address",
-    ] {
-        if let Some(v) = table.get_mut(key) {
-            if !v.is_str() {
-                *v = toml::Value::String(v.to_string());
-            }
-        }
-    }
-    // Through the text form, so an error shows the setting it is about.
-    let text = toml::to_string(&table).map_err(|e| ConfigError::Parse(e.to_string()))?;
-    let mut cfg: ProxyConfig = toml::from_str(&text).map_err(|e: toml::de::Error| {
-        ConfigError::Parse(format!(
-            "{} (with MASP_PROXY_* and flags): {e}",
-            path.display()
-        ))
-    })?;
+    let (mut cfg, layers): (ProxyConfig, _) = layered(file, "MASP_PROXY_", env, flags, &flags.set)?;
     let base = path.parent().unwrap_or(Path::new("."));
     for p in [&mut cfg.key_file, &mut cfg.data_dir] {
         if p.is_relative() {
             *p = base.join(&*p);
         }
     }
-    cfg.price_planck()?;
     if !cfg.outgoing_address.trim().is_empty()
         && cfg
             .outgoing_address
@@ -226,35 +200,49 @@ pub fn load(
             .parse::<std::net::IpAddr>()
             .is_err()
     {
-        return Err(ConfigError::Parse(format!(
-            "outgoing_address = {:?}: expected an IP address of this machine, or empty",
-            cfg.outgoing_address
-        )));
-    }
-    if cfg.max_connections == 0
-        || cfg.max_connections_per_client == 0
-        || cfg.idle_timeout_secs == 0
-        || cfg.connect_timeout_secs == 0
-        || cfg.stall_timeout_secs == 0
-    {
-        return Err(ConfigError::Parse(
-            "max_connections, max_connections_per_client, idle_timeout_secs, \
-             connect_timeout_secs and stall_timeout_secs must be at least 1"
-                .into(),
+        return Err(invalid(
+            &layers,
+            "outgoing_address",
+            format!(
+                "{:?}: expected an IP address of this machine, or empty",
+                cfg.outgoing_address
+            ),
         ));
     }
+    for (key, value) in [
+        ("max_connections", cfg.max_connections as u64),
+        (
+            "max_connections_per_client",
+            cfg.max_connections_per_client as u64,
+        ),
+        ("idle_timeout_secs", cfg.idle_timeout_secs),
+        ("connect_timeout_secs", cfg.connect_timeout_secs),
+        ("stall_timeout_secs", cfg.stall_timeout_secs),
+    ] {
+        if value == 0 {
+            return Err(invalid(&layers, key, "0: must be at least 1".into()));
+        }
+    }
     if cfg.credit_bytes < MIN_CREDIT_BYTES {
-        return Err(ConfigError::Parse(format!(
-            "credit_bytes = {}: at least {MIN_CREDIT_BYTES} (1 MiB): below that a tunnel waits \
-             for a receipt every few reads and clients stall",
-            cfg.credit_bytes
-        )));
+        return Err(invalid(
+            &layers,
+            "credit_bytes",
+            format!(
+                "{}: at least {MIN_CREDIT_BYTES} (1 MiB): below that a tunnel waits for a \
+                 receipt every few reads and clients stall",
+                cfg.credit_bytes
+            ),
+        ));
     }
     if !masp_primitives::endpoint::is_valid(cfg.public_url.as_bytes()) {
-        return Err(ConfigError::Parse(format!(
-            "public_url must be http:// or https:// followed by a host, not {:?}",
-            cfg.public_url
-        )));
+        return Err(invalid(
+            &layers,
+            "public_url",
+            format!(
+                "must be http:// or https:// followed by a host, not {:?}",
+                cfg.public_url
+            ),
+        ));
     }
     Ok(cfg)
 }
@@ -262,15 +250,30 @@ pub fn load(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use masp_primitives::token::UNIT;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn set(p: &[(&str, &str)]) -> ProxyFlags {
+        ProxyFlags {
+            set: p.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            ..Default::default()
+        }
+    }
 
     #[test]
     fn defaults_then_file_then_env_then_flags() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("proxy.toml");
         // No file: every default.
-        let cfg = load(&path, false, [], &[]).unwrap();
+        let cfg = load(&path, false, [], &ProxyFlags::default()).unwrap();
         assert_eq!(cfg.credit_bytes, ProxyConfig::default().credit_bytes);
         assert_eq!(cfg.key_file, dir.path().join("proxy.key"));
+        assert_eq!(cfg.price, UNIT / 100);
         // The template loads and means the defaults.
         std::fs::write(&path, template()).unwrap();
         let expected = ProxyConfig {
@@ -278,46 +281,70 @@ mod tests {
             data_dir: dir.path().join("proxy-data"),
             ..Default::default()
         };
-        assert_eq!(load(&path, true, [], &[]).unwrap(), expected);
+        let none = ProxyFlags::default();
+        assert_eq!(load(&path, true, [], &none).unwrap(), expected);
         std::fs::write(&path, "credit_bytes = 5000000\nprice = \"2\"\n").unwrap();
-        let env = [
-            ("MASP_PROXY_CREDIT_BYTES".to_string(), "6000000".to_string()),
-            ("MASP_PROXY_LOG_CLIENT_ADDRESSES".into(), "true".into()),
-            ("OTHER".into(), "x".into()),
-        ];
-        let flags = [("credit-bytes".to_string(), "7000000".to_string())];
-        let cfg = load(&path, true, env.clone(), &flags).unwrap();
-        assert_eq!(cfg.credit_bytes, 7_000_000);
+        let cfg = load(&path, true, [], &none).unwrap();
+        assert_eq!((cfg.credit_bytes, cfg.price), (5_000_000, 2 * UNIT));
+        let env = pairs(&[
+            ("MASP_PROXY_CREDIT_BYTES", "6000000"),
+            ("MASP_PROXY_LOG_CLIENT_ADDRESSES", "true"),
+            ("MASP_PROXY_PRICE", "0.5"),
+            ("OTHER", "x"),
+        ]);
+        let cfg = load(&path, true, env.clone(), &none).unwrap();
+        assert_eq!((cfg.credit_bytes, cfg.price), (6_000_000, UNIT / 2));
         assert!(cfg.log_client_addresses);
-        assert_eq!(
-            cfg.price_planck().unwrap(),
-            2 * masp_primitives::token::UNIT
-        );
-        assert_eq!(load(&path, true, env, &[]).unwrap().credit_bytes, 6_000_000);
+        let flags = ProxyFlags {
+            price: Some("0.25".into()),
+            ..set(&[("credit-bytes", "7000000")])
+        };
+        let cfg = load(&path, true, env, &flags).unwrap();
+        assert_eq!((cfg.credit_bytes, cfg.price), (7_000_000, UNIT / 4));
+        assert!(cfg.log_client_addresses);
     }
 
     #[test]
     fn bad_settings_say_what_to_fix() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("proxy.toml");
-        let err = |flags: &[(&str, &str)]| {
-            let f: Vec<(String, String)> = flags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            load(&path, false, [], &f).unwrap_err().to_string()
-        };
-        assert!(err(&[("price", "abc")]).contains("amount of MASP"));
+        let err =
+            |flags: &[(&str, &str)]| load(&path, false, [], &set(flags)).unwrap_err().to_string();
+        for bad in ["abc", "0.0000000000001", "1,5", "-1"] {
+            let e = err(&[("price", bad)]);
+            assert!(
+                e.contains("amount of MASP") && e.contains("--set price"),
+                "{e}"
+            );
+            let e = load(
+                &path,
+                false,
+                pairs(&[("MASP_PROXY_PRICE", bad)]),
+                &ProxyFlags::default(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("MASP_PROXY_PRICE"), "{e}");
+        }
         let e = err(&[("credit_bytes", "lots")]);
         assert!(e.contains("credit_bytes"), "{e}");
         assert!(err(&[("no_such_setting", "1")]).contains("no_such_setting"));
         assert!(err(&[("public_url", "ftp://x")]).contains("public_url"));
         assert!(err(&[("idle_timeout_secs", "0")]).contains("at least 1"));
         assert!(err(&[("credit_bytes", "0")]).contains("1 MiB"));
-        assert!(err(&[("credit_bytes", "65535")]).contains("1 MiB"));
-        assert!(load(&path, true, [], &[])
+        let e = err(&[("credit_bytes", "65535")]);
+        assert!(
+            e.contains("credit_bytes from --set credit_bytes") && e.contains("1 MiB"),
+            "{e}"
+        );
+        assert!(load(&path, true, [], &ProxyFlags::default())
             .unwrap_err()
             .to_string()
             .contains("masp-proxy init"));
+        std::fs::write(&path, "tls = true\ntsl = false\n").unwrap();
+        let e = load(&path, true, [], &ProxyFlags::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tsl") && e.contains("proxy.toml"), "{e}");
     }
 }

@@ -34,8 +34,21 @@ export function run(bin, args, { env = {}, input, timeoutMs = 300_000 } = {}) {
 }
 
 /**
+ * `planck` (a BigInt or a whole number) as a decimal amount of MASP, the way
+ * masp-host reads amounts: 1000000000n is "0.001" (1 MASP = 10^12 planck).
+ */
+export function maspAmount(planck) {
+  const p = BigInt(planck);
+  if (p < 0n) throw new Error(`a negative amount: ${p}`);
+  const unit = 10n ** 12n;
+  const frac = (p % unit).toString().padStart(12, '0').replace(/0+$/, '');
+  return frac ? `${p / unit}.${frac}` : `${p / unit}`;
+}
+
+/**
  * A `masp-host` with its own data dir and port, registered on chain with
- * `suri` (a dev URI like //Bob) at `price` per GiB per epoch.
+ * `suri` (a dev URI like //Bob) at `price` per GiB per epoch. `price`,
+ * `deposit` and `egressPrice` are in planck (passed on in MASP).
  */
 export async function startHost({ name, suri, nodeUrl, price, deposit = 100n * 10n ** 12n, pollMs = 250, egressPrice = 0n, addr = '127.0.0.1', log = 'info' }) {
   const dir = mkdtempSync(join(tmpdir(), `masp-host-${name}-`));
@@ -49,12 +62,12 @@ export async function startHost({ name, suri, nodeUrl, price, deposit = 100n * 1
     MASP_HOST_LISTEN: `${addr}:${port}`,
     MASP_HOST_PUBLIC_URL: url,
     MASP_HOST_NODE_URL: nodeUrl,
-    MASP_HOST_PRICE: String(price),
-    MASP_HOST_DEPOSIT: String(deposit),
+    MASP_HOST_PRICE: maspAmount(price),
+    MASP_HOST_DEPOSIT: maspAmount(deposit),
     MASP_HOST_POLL_INTERVAL_MS: String(pollMs),
     MASP_HOST_GRACE_PERIOD_SECS: '3600',
-    // Planck per GiB served (0: free) and how often receipts are redeemed.
-    MASP_HOST_EGRESS_PRICE: String(egressPrice),
+    // Per GiB served (0: free) and how often receipts are redeemed.
+    MASP_HOST_EGRESS_PRICE: maspAmount(egressPrice),
     MASP_HOST_REDEEM_INTERVAL_SECS: '2',
     RUST_LOG: log,
   };
