@@ -4,6 +4,9 @@
 //! - a charging host serves a chunk only with a receipt of the ticket's
 //!   signer covering everything served, within the channel's allowance;
 //!   a refused payment does not spend the ticket;
+//! - payments are refused (402, 400, 401) and taken the same on the
+//!   sendfile fast path and on hyper's, and a refusal spends nothing on
+//!   either;
 //! - a free host serves without receipts;
 //! - `/v1/egress/0x{payer}` says where the channel stands;
 //! - the redeemer redeems the best receipt once; receipts survive a restart.
@@ -611,4 +614,102 @@ async fn receipts_survive_a_restart() {
         1
     );
     assert_eq!(chain.with(|s| s.channels[&alice()].bytes_paid), 3 * CHUNK);
+}
+
+/// A kept-open HTTP/1.1 connection to the host.
+struct Conn(tokio::io::BufReader<tokio::net::TcpStream>);
+
+impl Conn {
+    async fn open(h: &Host) -> Self {
+        Conn(tokio::io::BufReader::new(
+            tokio::net::TcpStream::connect(h.addr).await.unwrap(),
+        ))
+    }
+
+    /// GET `path` with more header lines: status, headers but the date
+    /// (sorted, names in lower case), body.
+    async fn get(&mut self, path: &str, headers: &str) -> (u16, Vec<String>, Vec<u8>) {
+        use tokio::io::AsyncBufReadExt;
+        let req = format!("GET {path} HTTP/1.1\r\nhost: x\r\n{headers}\r\n");
+        self.0.get_mut().write_all(req.as_bytes()).await.unwrap();
+        let mut line = String::new();
+        self.0.read_line(&mut line).await.unwrap();
+        let status = line[9..12].parse().unwrap();
+        let (mut all, mut len) = (Vec::new(), 0);
+        loop {
+            line.clear();
+            self.0.read_line(&mut line).await.unwrap();
+            let Some((k, v)) = line.trim_end().split_once(':') else {
+                break;
+            };
+            let (k, v) = (k.to_ascii_lowercase(), v.trim());
+            if k == "content-length" {
+                len = v.parse().unwrap();
+            }
+            if k != "date" {
+                all.push(format!("{k}: {v}"));
+            }
+        }
+        all.sort();
+        let mut body = vec![0; len];
+        self.0.read_exact(&mut body).await.unwrap();
+        (status, all, body)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_are_refused_and_taken_the_same_on_the_fast_path_and_on_hypers() {
+    let h = start(1_000, 100 * PRICE).await;
+    let alice = dev::alice();
+    // The fast path's connection, and one hyper serves from its first
+    // request on.
+    let mut conns = [Conn::open(&h).await, Conn::open(&h).await];
+    let egress = format!("/v1/egress/0x{}", hex::encode(alice.public_key().0));
+    assert_eq!(conns[1].get(&egress, "").await.0, 200);
+    let t = ticket().to_hex();
+    let url = |i: u32, receipt: Option<&WireReceipt>| match receipt {
+        Some(r) => format!(
+            "/v1/contracts/1/chunks/{i}?ticket={t}&receipt={}",
+            hex::encode(r.to_bytes())
+        ),
+        None => format!("/v1/contracts/1/chunks/{i}?ticket={t}"),
+    };
+    let mut served = 0;
+    for i in 0..2u32 {
+        let (this, that) = (i as usize, 1 - i as usize);
+        // Refusals, each asked on both paths in turn: nothing is spent, so
+        // the second answer is the first's, word for word.
+        let forged = receipt(&dev::bob(), CHANNEL, served + CHUNK);
+        let short = receipt(&alice, CHANNEL, served + CHUNK - 1);
+        let other_channel = receipt(&alice, CHANNEL + 1, served + CHUNK);
+        let refusals = [
+            (url(i, None), 402),
+            (url(i, Some(&forged)), 401),
+            (url(i, Some(&short)), 402),
+            (url(i, Some(&other_channel)), 402),
+            (format!("{}&receipt=abcd", url(i, None)), 400),
+        ];
+        for (path, status) in refusals {
+            let a = conns[this].get(&path, "").await;
+            let b = conns[that].get(&path, "").await;
+            assert_eq!(a.0, status, "{path}: {}", String::from_utf8_lossy(&a.2));
+            assert_eq!(a, b, "{path}");
+        }
+        // Paid: served on this path (a range: its bytes), then the link is
+        // spent for those bytes on both.
+        let paid = receipt(&alice, CHANNEL, served + 10);
+        let ranged = "range: bytes=0-9\r\n";
+        let (status, _, body) = conns[this].get(&url(i, Some(&paid)), ranged).await;
+        assert_eq!((status, &body[..]), (206, &h.chunk(i as usize)[..10]));
+        served += 10;
+        let again = receipt(&alice, CHANNEL, served + 10);
+        for c in [this, that] {
+            let (status, _, body) = conns[c].get(&url(i, Some(&again)), ranged).await;
+            assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+        }
+    }
+    assert_eq!(h.counter("egress_bytes_charged_total"), served);
+    // The first connection never left the fast path; the second was
+    // hyper's from its first request.
+    assert_eq!(h.counter("download_disk_reads_total"), 1);
 }
