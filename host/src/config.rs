@@ -493,9 +493,25 @@ pub mod masp_amount {
         s.serialize_str(&fmt(*planck))
     }
 
+    /// A setting takes less MASP than this: a billion. Settings were in planck
+    /// before they were in MASP, and an old `host.toml`'s planck read as
+    /// MASP would be 10^12 times too much: such a number is refused with
+    /// what it meant.
+    pub const MAX_MASP: u128 = 1_000_000_000;
+
     /// Serde: reads an amount in MASP.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
-        d.deserialize_any(Amount)
+        let planck = d.deserialize_any(Amount)?;
+        if planck >= MAX_MASP.saturating_mul(UNIT) {
+            let whole = planck / UNIT;
+            return Err(de::Error::custom(format!(
+                "{} MASP is more than a setting takes (less than {MAX_MASP}); amounts are in MASP, \
+                 not planck: if {whole} was meant as planck, write \"{}\"",
+                fmt(planck),
+                fmt(whole)
+            )));
+        }
+        Ok(planck)
     }
 
     struct Amount;
@@ -699,6 +715,21 @@ mod tests {
         let (_dir, path) = file("egress_price = 0.001\n");
         let e = err(&path, &[], &none);
         assert!(e.contains("egress_price") && e.contains("\"0.001\""), "{e}");
+        // An older host.toml's planck (price = 1000000000, deposit =
+        // 100000000000000) is not read as MASP: refused with what it meant.
+        let (_dir, path) = file("price = 1000000000\ndeposit = 100000000000000\n");
+        let e = err(&path, &[], &none);
+        assert!(e.contains("\"0.001\"") || e.contains("\"100\""), "{e}");
+        let e = err(&path, &[("MASP_HOST_PRICE", "0.001")], &none);
+        assert!(
+            e.contains("deposit") && e.contains("\"100\"") && e.contains("planck"),
+            "{e}"
+        );
+        let e = err(&path, &[("MASP_HOST_DEPOSIT", "100")], &none);
+        assert!(e.contains("price") && e.contains("\"0.001\""), "{e}");
+        let (_dir, path) = file("");
+        let e = err(&path, &[("MASP_HOST_PRICE", "1000000000")], &none);
+        assert!(e.contains("MASP_HOST_PRICE") && e.contains("\"0.001\""), "{e}");
     }
 
     #[test]

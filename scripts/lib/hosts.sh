@@ -20,7 +20,7 @@ start_hosts() {
     # Dev accounts only: the secret URI of a well-known dev key.
     [ -f "$dir/host.key" ] || (umask 077; echo "//$name" > "$dir/host.key")
     local settings=(MASP_HOST_LISTEN="127.0.0.1:$port" MASP_HOST_PUBLIC_URL="http://127.0.0.1:$port"
-      MASP_HOST_NODE_URL="$node_url" MASP_HOST_PRICE="0.00$(( i + 1 ))")
+      MASP_HOST_NODE_URL="$node_url" MASP_HOST_PRICE="$(printf '0.%03d' $(( i + 1 )))")
     step "host //$name: register, deposit, offer $(( i + 1 )) mMASP/GiB/epoch (log: $log_dir/host-$lower.log)"
     env "${settings[@]}" "$host_bin" register --config "$dir/host.toml" >>"$log_dir/host-$lower.log" 2>&1 || {
       echo "error: masp-host register failed for //$name; last log lines:" >&2
