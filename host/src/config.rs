@@ -729,7 +729,10 @@ mod tests {
         assert!(e.contains("price") && e.contains("\"0.001\""), "{e}");
         let (_dir, path) = file("");
         let e = err(&path, &[("MASP_HOST_PRICE", "1000000000")], &none);
-        assert!(e.contains("MASP_HOST_PRICE") && e.contains("\"0.001\""), "{e}");
+        assert!(
+            e.contains("MASP_HOST_PRICE") && e.contains("\"0.001\""),
+            "{e}"
+        );
     }
 
     #[test]
