@@ -12,6 +12,9 @@ use masp_primitives::traits::BlockEpochs;
 use pallet_storage_market as market;
 use sp_runtime::{BuildStorage, Perbill};
 
+pub use market::config_preludes::{
+    MAX_DUE, REQUEST_TTL, UPLOAD_WINDOW,
+};
 pub use masp_primitives::token::{EXISTENTIAL_DEPOSIT, UNIT};
 
 pub type AccountId = u64;
@@ -84,21 +87,8 @@ impl pallet_deposits::Config for Test {
 
 /// Blocks per epoch.
 pub const EPOCH: u64 = 10;
-/// Host deposit per GiB stored.
-pub const DEPOSIT_PER_GIB: Balance = 10 * UNIT;
-/// Storage deposit of an offer or a request.
-pub const BOOK_DEPOSIT: Balance = UNIT / 10;
-/// Blocks to confirm an upload.
-pub const UPLOAD_WINDOW: u64 = 5;
-/// Blocks a request rests.
-pub const REQUEST_TTL: u64 = 50;
-/// Book entries examined per matching.
-pub const MAX_SCAN: u32 = 8;
-/// Replicas per request.
-pub const MAX_REPLICAS: u32 = 4;
-/// Due items per block.
-pub const MAX_DUE: u32 = 4;
 
+#[derive_impl(market::config_preludes::TestDefaultConfig)]
 impl market::Config for Test {
     type Currency = Balances;
     type RuntimeHoldReason = RuntimeHoldReason;
@@ -106,20 +96,8 @@ impl market::Config for Test {
     type Rating = Rating;
     type Observer = (Proofs, (Rating, Insurance));
     type Epochs = BlockEpochs<ConstU64<EPOCH>>;
-    type DepositPerGiB = ConstU128<DEPOSIT_PER_GIB>;
-    /// No minimum: the attacks below use 1-byte contracts.
-    type MinContractSize = ConstU64<1>;
-    type OfferDeposit = ConstU128<BOOK_DEPOSIT>;
-    type RequestDeposit = ConstU128<BOOK_DEPOSIT>;
     type UploadWindow = ConstU64<UPLOAD_WINDOW>;
     type RequestTtl = ConstU64<REQUEST_TTL>;
-    type MaxMatchScan = ConstU32<MAX_SCAN>;
-    type MaxReplicas = ConstU32<MAX_REPLICAS>;
-    type MaxOffersPerHost = ConstU32<4>;
-    type MaxEndpointLen = ConstU32<64>;
-    type MaxDuration = ConstU32<100>;
-    type MaxDuePerBlock = ConstU32<MAX_DUE>;
-    type WeightInfo = ();
     #[cfg(feature = "runtime-benchmarks")]
     type BenchmarkHelper = DepositsHelper;
 }

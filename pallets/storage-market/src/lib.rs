@@ -58,6 +58,16 @@
 //! deposits equal the resting offers' and requests' deposits; every book entry
 //! and index points at a live record; hosts' used capacity and live contract
 //! counts equal their contracts'.
+//!
+//! ## Layout
+//!
+//! This file holds the pallet's declarations (config, storage, events,
+//! errors, hooks) and its calls; the rest is split along its seams, each
+//! an `impl Pallet<T>` block: `book.rs` (validation, held funds, the books'
+//! keys), `matching.rs` (placing requests and picks, matching, contracts),
+//! `due.rs` (the due-queue and the epoch), `queries.rs` (what the runtime
+//! API reads), `invariants.rs` (`do_try_state`), `impls.rs` (the traits
+//! other pallets use), `types.rs`.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -76,27 +86,29 @@ mod tests;
 mod types;
 pub mod weights;
 
+// The pallet's functions, by seam (each an `impl Pallet<T>` block).
+mod book;
+mod due;
+mod impls;
+mod invariants;
+mod matching;
+mod queries;
+
 // `place_request` takes the seven fields of a request; FRAME's generated call
 // constructors inherit that arity.
 #[allow(clippy::too_many_arguments)]
 #[frame_support::pallet]
 pub mod pallet {
     use super::*;
-    use alloc::vec::Vec;
+
     use frame_support::{
         pallet_prelude::*,
-        traits::{
-            fungible::{Inspect, Mutate, MutateHold},
-            tokens::{Fortitude, Precision, Restriction},
-        },
+        traits::fungible::{Inspect, Mutate, MutateHold},
     };
     use frame_system::pallet_prelude::*;
     use masp_primitives::{
-        market::{self, ContractId, EpochIndex, OfferId, Rating, RequestId, RATING_MAX},
-        traits::{
-            ContractObserver, EpochClock, HostDeposits, HostRatingProvider, ProofTarget,
-            StorageContracts,
-        },
+        market::{ContractId, EpochIndex, OfferId, Rating, RequestId},
+        traits::{ContractObserver, EpochClock, HostDeposits, HostRatingProvider},
         Balance,
     };
     use sp_runtime::traits::{Saturating, Zero};
@@ -122,27 +134,86 @@ pub mod pallet {
     #[pallet::pallet]
     pub struct Pallet<T>(_);
 
-    #[pallet::config]
+    /// Defaults for test runtimes: every constant of the market at a small
+    /// test value (`#[derive_impl(pallet_storage_market::config_preludes::
+    /// TestDefaultConfig)]`), so a pallet's mock declares only what ties
+    /// the market to its runtime. The values are public for the tests.
+    pub mod config_preludes {
+        use super::*;
+        use frame_support::{
+            derive_impl,
+            traits::{ConstU128, ConstU32, ConstU64},
+        };
+        use masp_primitives::token::UNIT;
+
+        /// Host deposit per GiB stored.
+        pub const DEPOSIT_PER_GIB: Balance = 10 * UNIT;
+        /// Storage deposit of an offer or a request.
+        pub const BOOK_DEPOSIT: Balance = UNIT / 10;
+        /// Blocks to confirm an upload (`UploadWindow`, set by the mock:
+        /// block numbers are the runtime's type).
+        pub const UPLOAD_WINDOW: u64 = 5;
+        /// Blocks a request rests (`RequestTtl`, set by the mock).
+        pub const REQUEST_TTL: u64 = 50;
+        /// Book entries examined per matching.
+        pub const MAX_SCAN: u32 = 8;
+        /// Replicas per request.
+        pub const MAX_REPLICAS: u32 = 4;
+        /// Due items per block.
+        pub const MAX_DUE: u32 = 4;
+
+        /// The test defaults.
+        pub struct TestDefaultConfig;
+
+        #[derive_impl(frame_system::config_preludes::TestDefaultConfig, no_aggregated_types)]
+        impl frame_system::DefaultConfig for TestDefaultConfig {}
+
+        #[frame_support::register_default_impl(TestDefaultConfig)]
+        impl DefaultConfig for TestDefaultConfig {
+            type DepositPerGiB = ConstU128<DEPOSIT_PER_GIB>;
+            /// No minimum: other pallets' rules are tested on contracts of
+            /// any size (the runtime's minimum only makes tiny contracts
+            /// lock more).
+            type MinContractSize = ConstU64<1>;
+            type OfferDeposit = ConstU128<BOOK_DEPOSIT>;
+            type RequestDeposit = ConstU128<BOOK_DEPOSIT>;
+            type MaxMatchScan = ConstU32<MAX_SCAN>;
+            type MaxReplicas = ConstU32<MAX_REPLICAS>;
+            type MaxOffersPerHost = ConstU32<4>;
+            type MaxEndpointLen = ConstU32<64>;
+            type MaxDuration = ConstU32<100>;
+            type MaxDuePerBlock = ConstU32<MAX_DUE>;
+            type WeightInfo = ();
+        }
+    }
+
+    #[pallet::config(with_default)]
     pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
         /// MASP: escrow and storage deposits are holds on it.
+        #[pallet::no_default]
         type Currency: Inspect<Self::AccountId, Balance = Balance>
             + Mutate<Self::AccountId>
             + MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 
         /// The runtime's hold reasons (ours are [`HoldReason`]).
+        #[pallet::no_default]
         type RuntimeHoldReason: From<HoldReason>;
 
         /// The hosts' insurance deposits (the deposits pallet).
+        #[pallet::no_default]
         type Deposits: HostDeposits<Self::AccountId, Balance>;
 
         /// Hosts' ratings, for `min_rating` (`()` rates every host at the top).
+        #[pallet::no_default]
         type Rating: HostRatingProvider<Self::AccountId>;
 
         /// Told when contracts are confirmed and end.
+        #[pallet::no_default]
         type Observer: ContractObserver<Self::AccountId, Balance>;
 
         /// The market's epochs (the unit of contract terms and payment): the
         /// one clock the proofs, rating and insurance pallets share.
+        #[pallet::no_default]
         type Epochs: EpochClock<BlockNumberFor<Self>>;
 
         /// Host deposit reserved per GiB a contract stores.
@@ -169,10 +240,12 @@ pub mod pallet {
 
         /// Blocks a host has after a match to confirm it stores the data.
         #[pallet::constant]
+        #[pallet::no_default]
         type UploadWindow: Get<BlockNumberFor<Self>>;
 
         /// Blocks an unmatched request rests in the book.
         #[pallet::constant]
+        #[pallet::no_default]
         type RequestTtl: Get<BlockNumberFor<Self>>;
 
         /// Book entries examined per matching (placement, offer post/update).
@@ -204,6 +277,7 @@ pub mod pallet {
 
         /// Gives benchmark hosts an insurance deposit.
         #[cfg(feature = "runtime-benchmarks")]
+        #[pallet::no_default]
         type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
     }
 
@@ -938,1132 +1012,6 @@ pub mod pallet {
             Self::pay_first_epoch(&mut c)?;
             Self::end_contract(contract, c, EndReason::Cancelled);
             Ok(())
-        }
-    }
-
-    impl<T: Config> Pallet<T> {
-        // ----- validation -----
-
-        fn validate_host(endpoint: &[u8], region: &[u8], capacity: u64) -> DispatchResult {
-            ensure!(
-                masp_primitives::endpoint::is_valid(endpoint),
-                Error::<T>::BadEndpoint
-            );
-            ensure!(
-                !region.is_empty()
-                    && region
-                        .iter()
-                        .all(|b| b.is_ascii_alphanumeric() || *b == b'-'),
-                Error::<T>::BadRegion
-            );
-            ensure!(capacity > 0, Error::<T>::ZeroCapacity);
-            Ok(())
-        }
-
-        /// An offer must be able to take at least one contract of
-        /// `MinContractSize` (on its capacity, the host's unused capacity and
-        /// the host's free deposit), else it would only take room at the top
-        /// of the book.
-        fn validate_offer(
-            who: &T::AccountId,
-            host: &HostOf<T>,
-            capacity: u64,
-            min_duration: u32,
-            max_duration: u32,
-        ) -> DispatchResult {
-            ensure!(capacity > 0, Error::<T>::ZeroCapacity);
-            ensure!(
-                capacity <= host.capacity,
-                Error::<T>::OfferAboveHostCapacity
-            );
-            ensure!(
-                min_duration >= 1
-                    && min_duration <= max_duration
-                    && max_duration <= T::MaxDuration::get(),
-                Error::<T>::BadDurationBounds
-            );
-            let min = T::MinContractSize::get();
-            ensure!(
-                capacity >= min && host.capacity.saturating_sub(host.used) >= min,
-                Error::<T>::OfferTooSmall
-            );
-            ensure!(
-                T::Deposits::free_deposit(who) >= Self::min_backing(),
-                Error::<T>::InsufficientHostDeposit
-            );
-            Ok(())
-        }
-
-        /// The host deposit a contract of `MinContractSize` bytes reserves.
-        fn min_backing() -> Balance {
-            market::per_gib(T::DepositPerGiB::get(), T::MinContractSize::get())
-                .unwrap_or(Balance::MAX)
-        }
-
-        /// Whether `offer` (of `host`) can still take a contract of
-        /// `MinContractSize`: room on the offer and the host, and free deposit
-        /// to back it (read last: the costliest check). One that cannot is
-        /// taken out of the book when matching meets it.
-        fn can_rest(offer: &OfferOf<T>, host: &HostOf<T>) -> bool {
-            let min = T::MinContractSize::get();
-            offer.capacity >= min
-                && host.capacity.saturating_sub(host.used) >= min
-                && T::Deposits::free_deposit(&offer.host) >= Self::min_backing()
-        }
-
-        // ----- funds -----
-
-        fn hold(reason: HoldReason, who: &T::AccountId, amount: Balance) -> DispatchResult {
-            if amount.is_zero() {
-                return Ok(());
-            }
-            T::Currency::hold(&reason.into(), who, amount)
-                .map_err(|_| Error::<T>::InsufficientFunds.into())
-        }
-
-        /// Releases held funds. Our books say they are held; a shortfall would
-        /// be a bug, so this releases what there is and logs it.
-        fn release(reason: HoldReason, who: &T::AccountId, amount: Balance) {
-            if amount.is_zero() {
-                return;
-            }
-            match T::Currency::release(&reason.into(), who, amount, Precision::BestEffort) {
-                Ok(released) if released == amount => {}
-                other => log::error!(
-                    target: "runtime::storage-market",
-                    "released {other:?} of {amount} held: books and holds disagree"
-                ),
-            }
-        }
-
-        // ----- book -----
-
-        pub(crate) fn next_seq() -> Result<u64, DispatchError> {
-            let seq = BookSeq::<T>::get();
-            BookSeq::<T>::put(seq.checked_add(1).ok_or(Error::<T>::Overflow)?);
-            Ok(seq)
-        }
-
-        /// Writes back an offer (and its host) after matching: into the book if
-        /// it can still take a minimum contract, out of it (sold out) if not.
-        fn store_offer(id: OfferId, offer: OfferOf<T>, host: HostOf<T>) {
-            let rests = Self::can_rest(&offer, &host);
-            Hosts::<T>::insert(&offer.host, host);
-            if !rests {
-                Offers::<T>::remove(id);
-                Self::remove_offer(id, offer, true, true);
-            } else {
-                OfferBook::<T>::insert(offer.book_key, id);
-                Offers::<T>::insert(id, offer);
-            }
-        }
-
-        /// Takes an offer (already removed from `Offers`) out of the book and
-        /// the host's index, and returns its deposit.
-        fn remove_offer(id: OfferId, offer: OfferOf<T>, sold_out: bool, unindex: bool) {
-            OfferBook::<T>::remove(offer.book_key);
-            if unindex {
-                HostOffers::<T>::mutate(&offer.host, |ids| ids.retain(|i| *i != id));
-            }
-            Self::release(HoldReason::BookDeposit, &offer.host, offer.deposit);
-            Self::deposit_event(Event::OfferClosed {
-                offer: id,
-                host: offer.host,
-                sold_out,
-            });
-        }
-
-        /// Takes a request out of the book and returns its escrow (of the
-        /// unmatched replicas) and deposit.
-        fn unlist_request(id: RequestId, request: &RequestOf<T>) {
-            Requests::<T>::remove(id);
-            RequestBook::<T>::remove(request.book_key);
-            SenderRequests::<T>::remove(&request.sender, id);
-            Self::release(HoldReason::Escrow, &request.sender, request.escrow);
-            Self::release(HoldReason::BookDeposit, &request.sender, request.deposit);
-        }
-
-        /// Closes a request's unmatched remainder (cancelled or expired).
-        fn close_request(id: RequestId, request: RequestOf<T>, expired: bool) {
-            Self::unlist_request(id, &request);
-            Self::deposit_event(Event::RequestClosed {
-                request: id,
-                expired,
-                refunded: request.escrow.saturating_add(request.deposit),
-            });
-        }
-
-        // ----- requests -----
-
-        /// The escrow one replica storing `shard` holds: its whole term at
-        /// `max_price`.
-        fn bid(shard: &ShardSpec, max_price: Balance, duration: u32) -> Option<Balance> {
-            market::term_cost(max_price, Self::billed(shard.size), duration)
-        }
-
-        /// Refuses shards of which two have the same Merkle root.
-        fn ensure_distinct(shards: &[ShardSpec]) -> DispatchResult {
-            ensure!(!shards.is_empty(), Error::<T>::BadReplicas);
-            for (i, shard) in shards.iter().enumerate() {
-                ensure!(
-                    !shards
-                        .iter()
-                        .take(i)
-                        .any(|other| other.merkle_root == shard.merkle_root),
-                    Error::<T>::DuplicateRoot
-                );
-            }
-            Ok(())
-        }
-
-        /// Places a request of `sender` for one replica per shard (see
-        /// [`Pallet::place_request`]): on the offers in `picked` (one per
-        /// shard, all or nothing, see [`Pallet::place_on_offers`]) or, if
-        /// `None`, matched against the book. `weight` is the call's weight
-        /// for (offers scanned, contracts made).
-        #[allow(clippy::too_many_arguments)]
-        fn place(
-            sender: T::AccountId,
-            shards: BoundedVec<ShardSpec, T::MaxReplicas>,
-            avoid: BoundedVec<T::AccountId, T::MaxReplicas>,
-            duration: u32,
-            max_price: Balance,
-            min_rating: Rating,
-            picked: Option<BoundedVec<OfferId, T::MaxReplicas>>,
-            weight: impl Fn(u32, u32) -> Weight,
-        ) -> DispatchResultWithPostInfo {
-            for shard in &shards {
-                ensure!(shard.size > 0, Error::<T>::ZeroSize);
-                // The host proves leaves of the tree over `size` bytes: a
-                // different count makes every proof fail (the host is
-                // slashed for the Sender's lie).
-                ensure!(
-                    expected_leaf_count(shard.size) == Some(shard.leaf_count),
-                    Error::<T>::BadLeafCount
-                );
-            }
-            ensure!(
-                duration > 0 && duration <= T::MaxDuration::get(),
-                Error::<T>::BadDuration
-            );
-            ensure!(
-                min_rating <= RATING_MAX.min(T::Rating::best_rating()),
-                Error::<T>::BadMinRating
-            );
-            let mut escrow: Balance = 0;
-            for shard in &shards {
-                let bid = Self::bid(shard, max_price, duration).ok_or(Error::<T>::Overflow)?;
-                escrow = escrow.checked_add(bid).ok_or(Error::<T>::Overflow)?;
-            }
-            // The cost of the first contract's term decides `start`/`end`; it
-            // must be representable in blocks.
-            Self::term_bounds(frame_system::Pallet::<T>::block_number(), duration)?;
-            Self::hold(HoldReason::Escrow, &sender, escrow)?;
-
-            let id = NextRequestId::<T>::get();
-            NextRequestId::<T>::put(id.checked_add(1).ok_or(Error::<T>::Overflow)?);
-            let now = frame_system::Pallet::<T>::block_number();
-            let mut request = Request {
-                sender: sender.clone(),
-                shards,
-                duration,
-                max_price,
-                min_rating,
-                escrow,
-                hosts: BoundedVec::new(),
-                avoid,
-                deposit: 0,
-                book_key: [0; 24],
-                expires_at: now.saturating_add(T::RequestTtl::get()),
-            };
-            let scanned = match picked {
-                Some(offers) => Self::match_picked(id, &mut request, &offers, now)?,
-                None => Self::match_request(id, &mut request, now)?,
-            };
-            let matched = request.hosts.len() as u32;
-            let resting = request.unmatched();
-            let (size, replicas) = (request.largest(), request.replicas());
-            if resting > 0 {
-                let deposit = T::RequestDeposit::get();
-                Self::hold(HoldReason::BookDeposit, &sender, deposit)?;
-                request.deposit = deposit;
-                request.book_key = request_key(max_price, Self::next_seq()?);
-                RequestBook::<T>::insert(request.book_key, id);
-                SenderRequests::<T>::insert(&sender, id, ());
-                Self::schedule(request.expires_at, DueItem::ExpireRequest(id))?;
-                Requests::<T>::insert(id, request);
-            }
-            Self::deposit_event(Event::RequestPlaced {
-                request: id,
-                sender,
-                size,
-                replicas,
-                duration,
-                max_price,
-                matched,
-                resting,
-            });
-            if resting == 0 {
-                Self::deposit_event(Event::RequestFilled { request: id });
-            }
-            Ok(Some(weight(scanned.saturating_sub(matched), matched)).into())
-        }
-
-        // ----- matching -----
-
-        /// The bytes a contract of `size` bytes is priced, backed and counted
-        /// as: at least [`Config::MinContractSize`].
-        pub fn billed(size: u64) -> u64 {
-            size.max(T::MinContractSize::get())
-        }
-
-        /// Whether `offer` (of host `host`) can take a replica of a request
-        /// for `size` bytes (billed as [`Pallet::billed`]) and `duration`
-        /// epochs, from `sender` (if known), at `min_rating`, avoiding hosts
-        /// in `exclude` and `avoid`. Returns the host deposit the contract
-        /// reserves.
-        #[allow(clippy::too_many_arguments)]
-        fn fits(
-            offer: &OfferOf<T>,
-            host: &HostOf<T>,
-            sender: Option<&T::AccountId>,
-            exclude: &[T::AccountId],
-            avoid: &[T::AccountId],
-            size: u64,
-            duration: u32,
-            min_rating: Rating,
-        ) -> Option<Balance> {
-            let size = Self::billed(size);
-            if sender == Some(&offer.host)
-                || exclude.contains(&offer.host)
-                || avoid.contains(&offer.host)
-                || offer.capacity < size
-                || duration < offer.min_duration
-                || duration > offer.max_duration
-                || host.capacity.saturating_sub(host.used) < size
-                || T::Rating::rating(&offer.host) < min_rating
-            {
-                return None;
-            }
-            let deposit = market::per_gib(T::DepositPerGiB::get(), size)?;
-            (T::Deposits::free_deposit(&offer.host) >= deposit).then_some(deposit)
-        }
-
-        /// Up to `n` offers of the book after `after` (from the start if
-        /// `None`), cheapest first, at most `max_price`.
-        fn offer_batch(
-            after: Option<BookKey>,
-            n: u32,
-            max_price: Balance,
-        ) -> Vec<(BookKey, OfferId)> {
-            let iter = match after {
-                Some(key) => OfferBook::<T>::iter_from(OfferBook::<T>::hashed_key_for(key)),
-                None => OfferBook::<T>::iter(),
-            };
-            iter.take(n as usize)
-                .take_while(|(key, _)| offer_key_price(key) <= max_price)
-                .collect()
-        }
-
-        /// Up to `n` requests of the book after `after` (from the start if
-        /// `None`), highest bid first, bidding at least `min_price`.
-        fn request_batch(
-            after: Option<BookKey>,
-            n: u32,
-            min_price: Balance,
-        ) -> Vec<(BookKey, RequestId)> {
-            let iter = match after {
-                Some(key) => RequestBook::<T>::iter_from(RequestBook::<T>::hashed_key_for(key)),
-                None => RequestBook::<T>::iter(),
-            };
-            iter.take(n as usize)
-                .take_while(|(key, _)| request_key_price(key) >= min_price)
-                .collect()
-        }
-
-        /// Matches `request` against the offer book, cheapest first. Returns
-        /// the number of offers examined: at most `MaxMatchScan` that could
-        /// take a contract, plus at most `MaxMatchScan` that could not
-        /// (their host's free deposit or capacity, or their own capacity,
-        /// is below a minimum contract), which are taken out of the book as
-        /// sold out: such junk never holds the top of the book.
-        fn match_request(
-            id: RequestId,
-            request: &mut RequestOf<T>,
-            now: BlockNumberFor<T>,
-        ) -> Result<u32, DispatchError> {
-            let scan = T::MaxMatchScan::get();
-            let (mut examined, mut evicted) = (0u32, 0u32);
-            let mut after = None;
-            while request.unmatched() > 0 && examined < scan {
-                let want = scan - examined;
-                let batch = Self::offer_batch(after, want, request.max_price);
-                let full = batch.len() as u32 == want;
-                for (key, offer_id) in batch {
-                    after = Some(key);
-                    if request.unmatched() == 0 {
-                        break;
-                    }
-                    let Some(mut offer) = Offers::<T>::get(offer_id) else {
-                        examined += 1;
-                        continue;
-                    };
-                    let Some(mut host) = Hosts::<T>::get(&offer.host) else {
-                        examined += 1;
-                        continue;
-                    };
-                    if evicted < scan && !Self::can_rest(&offer, &host) {
-                        evicted += 1;
-                        Offers::<T>::remove(offer_id);
-                        Self::remove_offer(offer_id, offer, true, true);
-                        continue;
-                    }
-                    examined += 1;
-                    let Some(shard) = request.next_shard().copied() else {
-                        break;
-                    };
-                    let Some(deposit) = Self::fits(
-                        &offer,
-                        &host,
-                        Some(&request.sender),
-                        &request.hosts,
-                        &request.avoid,
-                        shard.size,
-                        request.duration,
-                        request.min_rating,
-                    ) else {
-                        continue;
-                    };
-                    Self::create_contract(id, request, &mut offer, &mut host, deposit, now)?;
-                    Self::store_offer(offer_id, offer, host);
-                }
-                if !full {
-                    break;
-                }
-            }
-            Ok(examined.saturating_add(evicted))
-        }
-
-        /// Matches `request`'s shards, in order, on the Sender's `offers`
-        /// (one each): fails unless every one takes its shard. Returns the
-        /// number of offers examined.
-        fn match_picked(
-            id: RequestId,
-            request: &mut RequestOf<T>,
-            offers: &[OfferId],
-            now: BlockNumberFor<T>,
-        ) -> Result<u32, DispatchError> {
-            for offer_id in offers {
-                let mut offer = Offers::<T>::get(offer_id).ok_or(Error::<T>::UnknownOffer)?;
-                ensure!(
-                    offer.price <= request.max_price,
-                    Error::<T>::OfferAboveMaxPrice
-                );
-                ensure!(
-                    !request.hosts.contains(&offer.host),
-                    Error::<T>::SameHostTwice
-                );
-                let mut host = Hosts::<T>::get(&offer.host).ok_or(Error::<T>::NotRegistered)?;
-                let shard = *request.next_shard().ok_or(Error::<T>::BadReplicas)?;
-                let deposit = Self::fits(
-                    &offer,
-                    &host,
-                    Some(&request.sender),
-                    &request.hosts,
-                    &request.avoid,
-                    shard.size,
-                    request.duration,
-                    request.min_rating,
-                )
-                .ok_or(Error::<T>::OfferCannotTake)?;
-                Self::create_contract(id, request, &mut offer, &mut host, deposit, now)?;
-                Self::store_offer(*offer_id, offer, host);
-            }
-            Ok(offers.len() as u32)
-        }
-
-        /// Matches a new or changed offer against resting requests, highest
-        /// bid first. Returns the number of requests examined: at most
-        /// `MaxMatchScan` that could match some host, plus at most
-        /// `MaxMatchScan` whose rating floor is above every host's rating
-        /// now, which are closed (refunded) on the way: such junk never
-        /// holds the top of the book; plus at most `MaxMatchScan` that will
-        /// not have this host (see `skipped`). At most 3 x `MaxMatchScan`
-        /// in all, which the calls' weights assume.
-        fn match_offer(offer: &mut OfferOf<T>, host: &mut HostOf<T>) -> Result<u32, DispatchError> {
-            let now = frame_system::Pallet::<T>::block_number();
-            let scan = T::MaxMatchScan::get();
-            let best = T::Rating::best_rating();
-            let (mut examined, mut evicted, mut skipped) = (0u32, 0u32, 0u32);
-            let mut after = None;
-            while examined < scan && Self::can_rest(offer, host) {
-                let want = scan - examined;
-                let batch = Self::request_batch(after, want, offer.price);
-                let full = batch.len() as u32 == want;
-                for (key, request_id) in batch {
-                    after = Some(key);
-                    if !Self::can_rest(offer, host) {
-                        break;
-                    }
-                    let Some(mut request) = Requests::<T>::get(request_id) else {
-                        examined += 1;
-                        continue;
-                    };
-                    if evicted < scan && request.min_rating > best {
-                        evicted += 1;
-                        Self::close_request(request_id, request, true);
-                        continue;
-                    }
-                    // A request that will not have this host (its own, one
-                    // it already matched, or one its Sender avoids) is
-                    // passed on its own budget: requests avoiding every
-                    // good host cannot use up the scan and keep the honest
-                    // ones below them from matching.
-                    if skipped < scan
-                        && (request.sender == offer.host
-                            || request.hosts.contains(&offer.host)
-                            || request.avoid.contains(&offer.host))
-                    {
-                        skipped += 1;
-                        continue;
-                    }
-                    examined += 1;
-                    let Some(shard) = request.next_shard().copied() else {
-                        continue;
-                    };
-                    let Some(deposit) = Self::fits(
-                        offer,
-                        host,
-                        Some(&request.sender),
-                        &request.hosts,
-                        &request.avoid,
-                        shard.size,
-                        request.duration,
-                        request.min_rating,
-                    ) else {
-                        continue;
-                    };
-                    Self::create_contract(request_id, &mut request, offer, host, deposit, now)?;
-                    if request.unmatched() == 0 {
-                        Self::unlist_request(request_id, &request);
-                        Self::deposit_event(Event::RequestFilled {
-                            request: request_id,
-                        });
-                    } else {
-                        Requests::<T>::insert(request_id, request);
-                    }
-                }
-                if !full {
-                    break;
-                }
-            }
-            Ok(examined.saturating_add(evicted).saturating_add(skipped))
-        }
-
-        /// First and last epoch, first block and end block of a term of
-        /// `duration` epochs matched at `now`: the term starts at the next
-        /// epoch boundary.
-        fn term_bounds(
-            now: BlockNumberFor<T>,
-            duration: u32,
-        ) -> Result<(EpochIndex, EpochIndex, BlockNumberFor<T>, BlockNumberFor<T>), DispatchError>
-        {
-            let first = T::Epochs::epoch_of(now)
-                .checked_add(1)
-                .ok_or(Error::<T>::Overflow)?;
-            let last = first
-                .checked_add(duration.saturating_sub(1))
-                .ok_or(Error::<T>::Overflow)?;
-            let start = T::Epochs::checked_epoch_start(first).ok_or(Error::<T>::Overflow)?;
-            let end = last
-                .checked_add(1)
-                .and_then(T::Epochs::checked_epoch_start)
-                .ok_or(Error::<T>::Overflow)?;
-            Ok((first, last, start, end))
-        }
-
-        /// One replica of `request` on `offer`'s host: reserves the host's
-        /// deposit, keeps the term's cost held from the Sender (returning the
-        /// rest of the bid) and records the contract.
-        fn create_contract(
-            request_id: RequestId,
-            request: &mut RequestOf<T>,
-            offer: &mut OfferOf<T>,
-            host: &mut HostOf<T>,
-            deposit: Balance,
-            now: BlockNumberFor<T>,
-        ) -> DispatchResult {
-            let shard = *request.next_shard().ok_or(Error::<T>::BadReplicas)?;
-            let bid = Self::bid(&shard, request.max_price, request.duration)
-                .ok_or(Error::<T>::Overflow)?;
-            let billed = Self::billed(shard.size);
-            let epoch_cost = market::epoch_cost(offer.price, billed).ok_or(Error::<T>::Overflow)?;
-            let cost = market::term_cost(offer.price, billed, request.duration)
-                .ok_or(Error::<T>::Overflow)?;
-            let (first_epoch, last_epoch, start, end) = Self::term_bounds(now, request.duration)?;
-            let id = NextContractId::<T>::get();
-            NextContractId::<T>::put(id.checked_add(1).ok_or(Error::<T>::Overflow)?);
-            T::Deposits::reserve(&offer.host, id, deposit)?;
-            request
-                .hosts
-                .try_push(offer.host.clone())
-                .map_err(|_| Error::<T>::BadReplicas)?;
-            // price <= max_price, so cost <= bid: the difference goes back.
-            request.escrow = request.escrow.saturating_sub(bid);
-            Self::release(
-                HoldReason::Escrow,
-                &request.sender,
-                bid.saturating_sub(cost),
-            );
-            offer.capacity = offer.capacity.saturating_sub(billed);
-            host.used = host.used.saturating_add(billed);
-            host.live_contracts = host.live_contracts.saturating_add(1);
-            let upload_deadline = now.saturating_add(T::UploadWindow::get());
-            // Processed at the start of the block after the deadline, so a
-            // confirmation in the deadline block itself still counts.
-            Self::schedule(
-                upload_deadline.saturating_add(1u32.into()),
-                DueItem::UploadDeadline(id),
-            )?;
-            HostContracts::<T>::insert(&offer.host, id, ());
-            SenderContracts::<T>::insert(&request.sender, id, ());
-            Contracts::<T>::insert(
-                id,
-                Contract {
-                    request: request_id,
-                    sender: request.sender.clone(),
-                    host: offer.host.clone(),
-                    size: shard.size,
-                    merkle_root: shard.merkle_root,
-                    leaf_count: shard.leaf_count,
-                    price: offer.price,
-                    epoch_cost,
-                    start,
-                    end,
-                    first_epoch,
-                    last_epoch,
-                    upload_deadline,
-                    state: ContractState::AwaitingUpload,
-                    escrow: cost,
-                    paid: 0,
-                    last_paid_epoch: None,
-                },
-            );
-            Self::deposit_event(Event::ContractCreated {
-                contract: id,
-                request: request_id,
-                sender: request.sender.clone(),
-                host: offer.host.clone(),
-                size: shard.size,
-                price: offer.price,
-                cost,
-                start,
-                end,
-                upload_deadline,
-            });
-            Ok(())
-        }
-
-        /// Pays `c`'s host from the Sender's escrow whatever it lacks of one
-        /// epoch's price, when the Sender cancels or the upload window closes
-        /// unconfirmed: a match reserves the host's capacity and deposit (and
-        /// confirmed, it received the upload), so it never ends unpaid.
-        fn pay_first_epoch(c: &mut ContractOf<T>) -> DispatchResult {
-            let amount = c.epoch_cost.saturating_sub(c.paid).min(c.escrow);
-            if amount.is_zero() {
-                return Ok(());
-            }
-            T::Currency::transfer_on_hold(
-                &HoldReason::Escrow.into(),
-                &c.sender,
-                &c.host,
-                amount,
-                Precision::Exact,
-                Restriction::Free,
-                Fortitude::Force,
-            )?;
-            c.escrow = c.escrow.saturating_sub(amount);
-            c.paid = c.paid.saturating_add(amount);
-            Ok(())
-        }
-
-        /// Ends a contract: the Sender's unspent funds return, the host's
-        /// deposit backing and capacity are freed.
-        fn end_contract(id: ContractId, contract: ContractOf<T>, reason: EndReason) {
-            Contracts::<T>::remove(id);
-            HostContracts::<T>::remove(&contract.host, id);
-            SenderContracts::<T>::remove(&contract.sender, id);
-            Self::release(HoldReason::Escrow, &contract.sender, contract.escrow);
-            // Observers first, while the deposit still backs the contract
-            // (an insurer recovers a claim from it).
-            T::Observer::contract_ended(
-                id,
-                &contract.host,
-                &contract.sender,
-                reason.into(),
-                contract.paid,
-            );
-            T::Deposits::release(id);
-            Hosts::<T>::mutate(&contract.host, |maybe| {
-                if let Some(host) = maybe {
-                    host.used = host.used.saturating_sub(Self::billed(contract.size));
-                    host.live_contracts = host.live_contracts.saturating_sub(1);
-                }
-            });
-            Self::deposit_event(Event::ContractEnded {
-                contract: id,
-                reason,
-                paid: contract.paid,
-                refunded: contract.escrow,
-            });
-        }
-
-        // ----- due-queue -----
-
-        /// Queues `item` for block `at`.
-        fn schedule(at: BlockNumberFor<T>, item: DueItem) -> DispatchResult {
-            let n = DueCount::<T>::get(at);
-            DueQueue::<T>::insert(at, n, item);
-            DueCount::<T>::insert(at, n.checked_add(1).ok_or(Error::<T>::Overflow)?);
-            Ok(())
-        }
-
-        /// Processes due items up to block `now`, at most `max_items` of them
-        /// (a backlog carries over to the next blocks). Returns the items
-        /// processed and the steps taken (items plus blocks passed).
-        pub fn process_due(now: BlockNumberFor<T>, max_items: u32) -> (u32, u32) {
-            let (mut block, mut index) = DueCursor::<T>::get().unwrap_or((now, 0));
-            let (mut items, mut steps) = (0u32, 0u32);
-            let max_steps = max_items.saturating_mul(2).saturating_add(2);
-            while block <= now && steps < max_steps {
-                steps += 1;
-                if index >= DueCount::<T>::get(block) {
-                    DueCount::<T>::remove(block);
-                    block = block.saturating_add(1u32.into());
-                    index = 0;
-                    continue;
-                }
-                if items >= max_items {
-                    break;
-                }
-                if let Some(item) = DueQueue::<T>::take(block, index) {
-                    Self::process_item(item, now);
-                }
-                items += 1;
-                index += 1;
-            }
-            DueCursor::<T>::put((block, index));
-            (items, steps)
-        }
-
-        fn process_item(item: DueItem, now: BlockNumberFor<T>) {
-            match item {
-                DueItem::ExpireRequest(id) => {
-                    if let Some(request) = Requests::<T>::get(id) {
-                        if request.expires_at <= now {
-                            Self::close_request(id, request, true);
-                        }
-                    }
-                }
-                DueItem::UploadDeadline(id) => {
-                    if let Some(mut c) = Contracts::<T>::get(id) {
-                        if c.state == ContractState::AwaitingUpload {
-                            // The chain cannot tell who failed; the Sender
-                            // who booked the host pays it one epoch.
-                            if let Err(e) = Self::pay_first_epoch(&mut c) {
-                                log::error!(
-                                    target: "runtime::storage-market",
-                                    "contract {id}: first epoch not paid: {e:?}"
-                                );
-                            }
-                            Self::end_contract(id, c, EndReason::NotConfirmed);
-                        }
-                    }
-                }
-                DueItem::EndContract(id) => {
-                    if let Some(c) = Contracts::<T>::get(id) {
-                        if c.state == ContractState::Active && c.end <= now {
-                            Self::end_contract(id, c, EndReason::Completed);
-                        }
-                    }
-                }
-            }
-        }
-
-        // ----- epochs -----
-
-        /// The epoch now, by [`Config::Epochs`] (the runtime API's
-        /// `current_epoch`).
-        pub fn current_epoch() -> EpochIndex {
-            T::Epochs::epoch_of(frame_system::Pallet::<T>::block_number())
-        }
-
-        // ----- queries (runtime API) -----
-
-        /// The offer book, cheapest first, at most `max` offers.
-        pub fn order_book(max: u32) -> Vec<(OfferId, OfferOf<T>)> {
-            OfferBook::<T>::iter_values()
-                .take(max as usize)
-                .filter_map(|id| Offers::<T>::get(id).map(|o| (id, o)))
-                .collect()
-        }
-
-        /// Resting requests, highest max price first, at most `max`.
-        pub fn request_book(max: u32) -> Vec<(RequestId, RequestViewOf<T>)> {
-            RequestBook::<T>::iter_values()
-                .take(max as usize)
-                .filter_map(|id| Requests::<T>::get(id).map(|r| (id, (&r).into())))
-                .collect()
-        }
-
-        /// A registered host, with its free deposit and rating.
-        pub fn host(who: &T::AccountId) -> Option<HostView<BlockNumberFor<T>>> {
-            Hosts::<T>::get(who).map(|h| HostView {
-                endpoint: h.endpoint.into_inner(),
-                region: h.region.into_inner(),
-                capacity: h.capacity,
-                used: h.used,
-                ticket_key: h.ticket_key,
-                live_contracts: h.live_contracts,
-                registered_at: h.registered_at,
-                free_deposit: T::Deposits::free_deposit(who),
-                rating: T::Rating::rating(who),
-            })
-        }
-
-        /// A host's resting offers.
-        pub fn host_offers(host: &T::AccountId) -> Vec<(OfferId, OfferOf<T>)> {
-            HostOffers::<T>::get(host)
-                .into_iter()
-                .filter_map(|id| Offers::<T>::get(id).map(|o| (id, o)))
-                .collect()
-        }
-
-        /// A host's live contracts, at most `max`.
-        pub fn host_contracts(host: &T::AccountId, max: u32) -> Vec<(ContractId, ContractOf<T>)> {
-            HostContracts::<T>::iter_key_prefix(host)
-                .take(max as usize)
-                .filter_map(|id| Contracts::<T>::get(id).map(|c| (id, c)))
-                .collect()
-        }
-
-        /// A Sender's live contracts, at most `max`.
-        pub fn sender_contracts(
-            sender: &T::AccountId,
-            max: u32,
-        ) -> Vec<(ContractId, ContractOf<T>)> {
-            SenderContracts::<T>::iter_key_prefix(sender)
-                .take(max as usize)
-                .filter_map(|id| Contracts::<T>::get(id).map(|c| (id, c)))
-                .collect()
-        }
-
-        /// A Sender's resting requests, at most `max`.
-        pub fn sender_requests(
-            sender: &T::AccountId,
-            max: u32,
-        ) -> Vec<(RequestId, RequestViewOf<T>)> {
-            SenderRequests::<T>::iter_key_prefix(sender)
-                .take(max as usize)
-                .filter_map(|id| Requests::<T>::get(id).map(|r| (id, (&r).into())))
-                .collect()
-        }
-
-        /// What a request of `replicas` x `size` bytes for `duration` epochs,
-        /// at most `max_price` (any price if `None`), on hosts rated at least
-        /// `min_rating`, would cost if placed now: the offers matching would
-        /// pick, within the same `MaxMatchScan` bound.
-        pub fn quote(
-            size: u64,
-            duration: u32,
-            replicas: u32,
-            max_price: Option<Balance>,
-            min_rating: Rating,
-        ) -> Quote<T::AccountId> {
-            let max_price = max_price.unwrap_or(Balance::MAX);
-            let replicas = replicas.min(T::MaxReplicas::get());
-            let mut lines: Vec<QuoteLine<T::AccountId>> = Vec::new();
-            let mut hosts: Vec<T::AccountId> = Vec::new();
-            let mut total: Balance = 0;
-            // The same walk as matching: ineligible offers (which matching
-            // takes out of the book) do not count against the bound.
-            let scan = T::MaxMatchScan::get();
-            let (mut examined, mut skipped) = (0u32, 0u32);
-            for (key, id) in OfferBook::<T>::iter().take(scan.saturating_mul(2) as usize) {
-                if lines.len() as u32 >= replicas
-                    || examined >= scan
-                    || offer_key_price(&key) > max_price
-                {
-                    break;
-                }
-                let Some(offer) = Offers::<T>::get(id) else {
-                    examined += 1;
-                    continue;
-                };
-                let Some(host) = Hosts::<T>::get(&offer.host) else {
-                    examined += 1;
-                    continue;
-                };
-                if skipped < scan && !Self::can_rest(&offer, &host) {
-                    skipped += 1;
-                    continue;
-                }
-                examined += 1;
-                if Self::fits(&offer, &host, None, &hosts, &[], size, duration, min_rating)
-                    .is_none()
-                {
-                    continue;
-                }
-                let Some(cost) = market::term_cost(offer.price, Self::billed(size), duration)
-                else {
-                    continue;
-                };
-                total = total.saturating_add(cost);
-                hosts.push(offer.host.clone());
-                lines.push(QuoteLine {
-                    offer: id,
-                    host: offer.host,
-                    price: offer.price,
-                    cost,
-                });
-            }
-            let unmatched = replicas.saturating_sub(lines.len() as u32);
-            Quote {
-                lines,
-                total,
-                unmatched,
-            }
-        }
-
-        // ----- invariants -----
-
-        /// The market's invariants (run by `try_state` and after every test):
-        /// - each account's escrow hold == its resting requests' escrow + its
-        ///   live contracts' unspent funds; its book-deposit hold == its
-        ///   resting offers' and requests' deposits;
-        /// - every book entry points at a record with that key and back;
-        ///   requests in the book have unmatched replicas and distinct hosts;
-        /// - hosts' used bytes and live contract counts equal their
-        ///   contracts' (billed sizes, see [`Pallet::billed`]); each
-        ///   contract's escrow + paid == its term's cost.
-        /// Always compiled, so other pallets' tests can check it too.
-        pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
-            use alloc::collections::btree_map::BTreeMap;
-            use frame_support::traits::fungible::InspectHold;
-            let mut escrow: BTreeMap<T::AccountId, Balance> = BTreeMap::new();
-            let mut deposits: BTreeMap<T::AccountId, Balance> = BTreeMap::new();
-            let mut used: BTreeMap<T::AccountId, (u64, u32)> = BTreeMap::new();
-            let add = |map: &mut BTreeMap<T::AccountId, Balance>, who: &T::AccountId, v| {
-                let e = map.entry(who.clone()).or_default();
-                *e = e.saturating_add(v);
-            };
-
-            for (id, offer) in Offers::<T>::iter() {
-                ensure!(
-                    OfferBook::<T>::get(offer.book_key) == Some(id),
-                    "offer not in the book under its key"
-                );
-                ensure!(
-                    offer_key_price(&offer.book_key) == offer.price,
-                    "offer key price != offer price"
-                );
-                ensure!(offer.capacity > 0, "a sold-out offer rests in the book");
-                ensure!(
-                    HostOffers::<T>::get(&offer.host).contains(&id),
-                    "offer not indexed under its host"
-                );
-                ensure!(
-                    Hosts::<T>::contains_key(&offer.host),
-                    "offer of an unregistered host"
-                );
-                add(&mut deposits, &offer.host, offer.deposit);
-            }
-            ensure!(
-                OfferBook::<T>::iter().count() == Offers::<T>::iter().count(),
-                "offer book and offers differ"
-            );
-            for (host, ids) in HostOffers::<T>::iter() {
-                for id in ids {
-                    ensure!(
-                        Offers::<T>::get(id).is_some_and(|o| o.host == host),
-                        "host index points at a missing offer"
-                    );
-                }
-            }
-
-            for (id, request) in Requests::<T>::iter() {
-                ensure!(
-                    RequestBook::<T>::get(request.book_key) == Some(id),
-                    "request not in the book under its key"
-                );
-                ensure!(
-                    request_key_price(&request.book_key) == request.max_price,
-                    "request key price != max price"
-                );
-                ensure!(
-                    request.unmatched() > 0,
-                    "a filled request rests in the book"
-                );
-                let bids =
-                    request
-                        .unmatched_shards()
-                        .iter()
-                        .try_fold(0 as Balance, |sum, shard| {
-                            Self::bid(shard, request.max_price, request.duration)
-                                .and_then(|bid| sum.checked_add(bid))
-                        });
-                ensure!(
-                    bids == Some(request.escrow),
-                    "request escrow != the unmatched shards' bids"
-                );
-                let mut hosts = request.hosts.to_vec();
-                hosts.sort();
-                hosts.dedup();
-                ensure!(
-                    hosts.len() == request.hosts.len(),
-                    "two replicas on one host"
-                );
-                ensure!(
-                    !request.hosts.contains(&request.sender),
-                    "a Sender matched to itself"
-                );
-                ensure!(
-                    SenderRequests::<T>::contains_key(&request.sender, id),
-                    "request not indexed under its Sender"
-                );
-                add(&mut escrow, &request.sender, request.escrow);
-                add(&mut deposits, &request.sender, request.deposit);
-            }
-            ensure!(
-                RequestBook::<T>::iter().count() == Requests::<T>::iter().count(),
-                "request book and requests differ"
-            );
-
-            for (id, c) in Contracts::<T>::iter() {
-                ensure!(c.host != c.sender, "a host stores its own request");
-                ensure!(
-                    c.epoch_cost.saturating_mul(
-                        (c.last_epoch.saturating_sub(c.first_epoch) as Balance).saturating_add(1),
-                    ) == c.escrow.saturating_add(c.paid),
-                    "contract escrow + paid != term cost"
-                );
-                ensure!(
-                    HostContracts::<T>::contains_key(&c.host, id)
-                        && SenderContracts::<T>::contains_key(&c.sender, id),
-                    "contract not indexed"
-                );
-                ensure!(
-                    T::Deposits::backing(id)
-                        <= market::per_gib(T::DepositPerGiB::get(), Self::billed(c.size))
-                            .unwrap_or(0),
-                    "contract backed by more than its deposit"
-                );
-                add(&mut escrow, &c.sender, c.escrow);
-                let e = used.entry(c.host.clone()).or_default();
-                e.0 = e.0.saturating_add(Self::billed(c.size));
-                e.1 = e.1.saturating_add(1);
-            }
-            ensure!(
-                HostContracts::<T>::iter().count() == Contracts::<T>::iter().count()
-                    && SenderContracts::<T>::iter().count() == Contracts::<T>::iter().count(),
-                "contract indexes and contracts differ"
-            );
-
-            for (host, info) in Hosts::<T>::iter() {
-                let (bytes, count) = used.remove(&host).unwrap_or_default();
-                ensure!(
-                    info.used == bytes,
-                    "host used bytes != its contracts' billed sizes"
-                );
-                ensure!(
-                    info.live_contracts == count,
-                    "host live contracts != its contracts"
-                );
-                ensure!(info.used <= info.capacity, "host over capacity");
-            }
-            ensure!(used.is_empty(), "contract of an unregistered host");
-
-            for (who, amount) in escrow {
-                ensure!(
-                    T::Currency::balance_on_hold(&HoldReason::Escrow.into(), &who) == amount,
-                    "escrow hold != requests' + contracts' unspent funds"
-                );
-            }
-            for (who, amount) in deposits {
-                ensure!(
-                    T::Currency::balance_on_hold(&HoldReason::BookDeposit.into(), &who) == amount,
-                    "book deposit hold != resting offers' and requests' deposits"
-                );
-            }
-            Ok(())
-        }
-    }
-
-    impl<T: Config> masp_primitives::traits::HostRegistry<T::AccountId> for Pallet<T> {
-        fn is_host(who: &T::AccountId) -> bool {
-            Hosts::<T>::contains_key(who)
-        }
-    }
-
-    impl<T: Config> StorageContracts<T::AccountId, Balance> for Pallet<T> {
-        fn proof_target(contract: ContractId) -> Option<ProofTarget<T::AccountId>> {
-            Contracts::<T>::get(contract).map(|c| ProofTarget {
-                host: c.host,
-                sender: c.sender,
-                merkle_root: c.merkle_root,
-                leaf_count: c.leaf_count,
-                size: c.size,
-                first_epoch: c.first_epoch,
-                last_epoch: c.last_epoch,
-                confirmed: c.state == ContractState::Active,
-            })
-        }
-
-        fn epoch_proven(contract: ContractId, epoch: EpochIndex) -> Result<Balance, DispatchError> {
-            let mut c = Contracts::<T>::get(contract).ok_or(Error::<T>::UnknownContract)?;
-            ensure!(c.state == ContractState::Active, Error::<T>::NotActive);
-            ensure!(
-                epoch >= c.first_epoch && epoch <= c.last_epoch,
-                Error::<T>::EpochOutOfTerm
-            );
-            ensure!(
-                c.last_paid_epoch.is_none_or(|paid| epoch > paid),
-                Error::<T>::EpochAlreadyPaid
-            );
-            let amount = c.epoch_cost.min(c.escrow);
-            if !amount.is_zero() {
-                T::Currency::transfer_on_hold(
-                    &HoldReason::Escrow.into(),
-                    &c.sender,
-                    &c.host,
-                    amount,
-                    Precision::Exact,
-                    Restriction::Free,
-                    Fortitude::Force,
-                )?;
-            }
-            c.escrow = c.escrow.saturating_sub(amount);
-            c.paid = c.paid.saturating_add(amount);
-            c.last_paid_epoch = Some(epoch);
-            let host = c.host.clone();
-            Contracts::<T>::insert(contract, c);
-            Self::deposit_event(Event::EpochPaid {
-                contract,
-                host,
-                epoch,
-                amount,
-            });
-            Ok(amount)
-        }
-
-        fn data_lost(contract: ContractId) -> DispatchResult {
-            let c = Contracts::<T>::get(contract).ok_or(Error::<T>::UnknownContract)?;
-            Self::end_contract(contract, c, EndReason::DataLost);
-            Ok(())
-        }
-
-        fn data_lost_weight() -> Weight {
-            T::Observer::contract_ended_weight()
         }
     }
 }

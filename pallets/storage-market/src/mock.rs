@@ -6,7 +6,7 @@ use crate as pallet_storage_market;
 use core::cell::RefCell;
 use frame_support::{
     derive_impl, parameter_types,
-    traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32, ConstU64, Hooks},
+    traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU64, Hooks},
 };
 use masp_primitives::{
     market::{Rating, RATING_MAX},
@@ -17,6 +17,9 @@ use std::collections::BTreeMap;
 
 pub use masp_primitives::market::GIB;
 pub use masp_primitives::token::{EXISTENTIAL_DEPOSIT, UNIT};
+pub use pallet_storage_market::config_preludes::{
+    BOOK_DEPOSIT, DEPOSIT_PER_GIB, MAX_DUE, MAX_REPLICAS, MAX_SCAN, REQUEST_TTL, UPLOAD_WINDOW,
+};
 
 pub type AccountId = u64;
 pub type Balance = u128;
@@ -116,23 +119,10 @@ pub fn set_rating(host: AccountId, rating: Rating) {
 
 /// Blocks per epoch.
 pub const EPOCH: u64 = 10;
-/// Host deposit per GiB stored.
-pub const DEPOSIT_PER_GIB: Balance = 10 * UNIT;
-/// Storage deposit of an offer or a request.
-pub const BOOK_DEPOSIT: Balance = UNIT / 10;
 /// The smallest contract billed: one 1 MiB chunk.
 pub const MIN_CONTRACT: u64 = 1 << 20;
-/// Blocks to confirm an upload.
-pub const UPLOAD_WINDOW: u64 = 5;
-/// Blocks a request rests.
-pub const REQUEST_TTL: u64 = 50;
-/// Book entries examined per matching.
-pub const MAX_SCAN: u32 = 8;
-/// Replicas per request.
-pub const MAX_REPLICAS: u32 = 4;
-/// Due items per block.
-pub const MAX_DUE: u32 = 4;
 
+#[derive_impl(pallet_storage_market::config_preludes::TestDefaultConfig)]
 impl pallet_storage_market::Config for Test {
     type Currency = Balances;
     type RuntimeHoldReason = RuntimeHoldReason;
@@ -140,19 +130,9 @@ impl pallet_storage_market::Config for Test {
     type Rating = TestRatings;
     type Observer = ();
     type Epochs = BlockEpochs<ConstU64<EPOCH>>;
-    type DepositPerGiB = ConstU128<DEPOSIT_PER_GIB>;
     type MinContractSize = ConstU64<MIN_CONTRACT>;
-    type OfferDeposit = ConstU128<BOOK_DEPOSIT>;
-    type RequestDeposit = ConstU128<BOOK_DEPOSIT>;
     type UploadWindow = ConstU64<UPLOAD_WINDOW>;
     type RequestTtl = ConstU64<REQUEST_TTL>;
-    type MaxMatchScan = ConstU32<MAX_SCAN>;
-    type MaxReplicas = ConstU32<MAX_REPLICAS>;
-    type MaxOffersPerHost = ConstU32<4>;
-    type MaxEndpointLen = ConstU32<64>;
-    type MaxDuration = ConstU32<100>;
-    type MaxDuePerBlock = ConstU32<MAX_DUE>;
-    type WeightInfo = ();
     #[cfg(feature = "runtime-benchmarks")]
     type BenchmarkHelper = DepositsHelper;
 }
