@@ -511,6 +511,7 @@ impl Serve {
     /// The chunk file, open, when all the bytes are in the page cache now
     /// (to send with sendfile(2)); `None` when they must be read. A store
     /// failure gives back what the download took.
+    #[cfg(target_os = "linux")]
     pub(crate) async fn resident(&self, state: &AppState) -> Result<Option<File>, Refuse> {
         let found = state
             .store

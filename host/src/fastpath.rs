@@ -368,31 +368,26 @@ async fn send_file(
     start: u64,
     end: u64,
 ) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let out = stream.as_raw_fd();
+    use rustix::net::{send, SendFlags};
     let mut sent = 0;
     while sent < head.len() {
         let rest = &head[sent..];
         sent += write_with(stream, || {
-            // SAFETY: `rest` is a live buffer of `rest.len()` bytes.
-            unsafe {
-                libc::send(
-                    out,
-                    rest.as_ptr().cast(),
-                    rest.len(),
-                    libc::MSG_MORE | libc::MSG_NOSIGNAL,
-                )
-            }
+            Ok(send(stream, rest, SendFlags::MORE | SendFlags::NOSIGNAL)?)
         })
         .await?;
     }
-    let (mut offset, end) = (to_off(start)?, to_off(end)?);
+    let mut offset = start;
     while offset < end {
-        let count = (end - offset) as usize;
+        let count = usize::try_from(end - offset).unwrap_or(usize::MAX);
+        // The kernel advances `offset` by the bytes it sent.
         let n = write_with(stream, || {
-            // SAFETY: both descriptors are open for the call; `offset` is a
-            // live off_t the kernel advances by the bytes it sent.
-            unsafe { libc::sendfile(out, file.as_raw_fd(), &mut offset, count) }
+            Ok(rustix::fs::sendfile(
+                stream,
+                file,
+                Some(&mut offset),
+                count,
+            )?)
         })
         .await?;
         if n == 0 {
@@ -405,26 +400,18 @@ async fn send_file(
     Ok(())
 }
 
-fn to_off(v: u64) -> io::Result<libc::off_t> {
-    libc::off_t::try_from(v).map_err(|_| io::Error::other("offset out of range"))
-}
-
 /// Runs a non-blocking write syscall on `stream` when it is writable: the
 /// bytes it wrote. Waiting more than [`SEND_TIMEOUT_SECS`] for room is an
 /// error.
-async fn write_with(stream: &TcpStream, mut call: impl FnMut() -> isize) -> io::Result<usize> {
+async fn write_with(
+    stream: &TcpStream,
+    mut call: impl FnMut() -> io::Result<usize>,
+) -> io::Result<usize> {
     loop {
         tokio::time::timeout(Duration::from_secs(SEND_TIMEOUT_SECS), stream.writable())
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;
-        match stream.try_io(Interest::WRITABLE, || {
-            let n = call();
-            if n < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(n as usize)
-            }
-        }) {
+        match stream.try_io(Interest::WRITABLE, &mut call) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             r => return r,
         }

@@ -28,6 +28,7 @@ pub mod chain;
 pub mod config;
 pub mod download;
 pub mod egress;
+#[cfg(target_os = "linux")]
 pub mod fastpath;
 pub mod follower;
 pub mod listings;

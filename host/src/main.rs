@@ -295,27 +295,24 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
 /// limit (raised to its hard limit first) would not leave the prover its
 /// descriptors ([`server::connection_budget`]).
 fn connection_limit(wanted: usize) -> usize {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `lim` is a live rlimit the call fills in.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        tracing::warn!("cannot read the open-file limit; serving {wanted} connections");
-        return wanted;
-    }
-    if lim.rlim_cur < lim.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: lim.rlim_max,
-            rlim_max: lim.rlim_max,
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    // `None`: no limit.
+    let lim = getrlimit(Resource::Nofile);
+    let (mut nofile, hard) = (
+        lim.current.unwrap_or(u64::MAX),
+        lim.maximum.unwrap_or(u64::MAX),
+    );
+    // Raising the soft limit up to the hard one needs no privilege (a
+    // system that refuses an unlimited one keeps its limit).
+    if nofile < hard {
+        let raised = Rlimit {
+            current: lim.maximum,
+            maximum: lim.maximum,
         };
-        // SAFETY: a valid rlimit; raising the soft limit up to the hard
-        // one needs no privilege.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            lim.rlim_cur = lim.rlim_max;
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            nofile = hard;
         }
     }
-    let nofile: u64 = lim.rlim_cur;
     let n = server::connection_budget(nofile, wanted);
     if n < wanted {
         tracing::warn!(

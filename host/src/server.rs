@@ -397,10 +397,15 @@ pub async fn serve_with<L: Listener>(
         let (state, shutdown, timeout) = (state.clone(), shutdown.clone(), limits.body_timeout);
         connections.spawn(async move {
             let _admitted = admitted;
+            #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
             let mut stop = shutdown;
-            // Downloads first; at its first other request, hyper serves the
-            // rest of the connection.
+            // Downloads first (sendfile(2), Linux); at its first other
+            // request, hyper serves the rest of the connection. Elsewhere
+            // hyper serves everything.
+            #[cfg(target_os = "linux")]
             let rest = crate::fastpath::connection(stream, peer, &state, &mut stop).await;
+            #[cfg(not(target_os = "linux"))]
+            let rest = Some(stream);
             if let Some(io) = rest {
                 hyper_connection(io, peer, state, stop, timeout).await
             }

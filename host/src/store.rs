@@ -412,8 +412,7 @@ fn mincore_resident(f: &File, start: u64, end: u64) -> bool {
 }
 
 fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).max(1) as u64
+    rustix::param::page_size().max(1) as u64
 }
 
 /// Whether every page of `map` is in the page cache (`mincore`).
@@ -426,7 +425,8 @@ fn resident(map: &memmap2::Mmap) -> bool {
     // SAFETY: `aligned..aligned + len` is within the mapping's pages (the
     // mapping starts at a page boundary at or before `addr`), and `pages`
     // has one byte per page of it.
-    let r = unsafe { libc::mincore(aligned as *mut libc::c_void, len, pages.as_mut_ptr()) };
+    // (`.cast()`: the vector's element type differs between systems.)
+    let r = unsafe { libc::mincore(aligned as *mut libc::c_void, len, pages.as_mut_ptr().cast()) };
     r == 0 && pages.iter().all(|p| p & 1 == 1)
 }
 
@@ -1050,8 +1050,8 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn cachestat_and_mincore_agree_on_a_file_in_memory_and_one_evicted() {
-        use std::os::fd::AsRawFd;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         let len = CHUNK_SIZE as u64;
@@ -1065,8 +1065,7 @@ mod tests {
         }
         // Dropped from the page cache (clean pages; tmpfs keeps them).
         f.sync_all().unwrap();
-        // SAFETY: a valid descriptor; advice only.
-        unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).unwrap();
         if mincore_resident(&f, 0, len) {
             eprintln!("this filesystem keeps the pages; eviction not checked");
             return;

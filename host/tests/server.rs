@@ -673,14 +673,13 @@ async fn pipelined_downloads_answer_in_order_and_close_when_asked() {
     );
 }
 
+#[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunk_dropped_from_the_page_cache_is_read_from_disk_first() {
-    use std::os::fd::AsRawFd;
     let s = start(|d| Arc::new(DiskStore::open(d).unwrap())).await;
     stored(&s).await;
     let f = std::fs::File::open(s.state.store.chunk_path(1, 5)).unwrap();
-    // SAFETY: a valid descriptor; advice only.
-    unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).unwrap();
     let t = ticket(&dev::alice(), TicketOp::Download, 1).to_hex();
     let mut c = Raw::open(&s).await;
     let r = c
