@@ -236,16 +236,8 @@ async fn repair_avoiding(
         .cloned()
         .collect();
     for r in &gone {
-        m.record(HistoryEntry {
-            at: now,
-            kind: HistoryKind::Lost,
-            shard: r.shard,
-            old_contract: Some(r.contract),
-            new_contract: None,
-            host: r.host,
-        });
+        record_lost(&mut m, r.shard, r.contract, r.host);
     }
-    m.replicas.retain(|r| live.contains_key(&r.contract));
     if survey.to_place.is_empty() && survey.uploading.is_empty() {
         if !gone.is_empty() {
             m.updated = now;
@@ -371,14 +363,7 @@ async fn repair_avoiding(
         {
             Ok(_) => {
                 if let Some(r) = m.replica(contract).cloned() {
-                    m.record(HistoryEntry {
-                        at: unix_now(),
-                        kind: HistoryKind::Lost,
-                        shard: t,
-                        old_contract: Some(contract),
-                        new_contract: None,
-                        host: r.host,
-                    });
+                    record_lost(&mut m, t, contract, r.host);
                 }
                 m.replicas.retain(|r| r.contract != contract);
                 report.cancelled.push(contract);
@@ -548,13 +533,19 @@ async fn give_up_contract(
         // the chain ends the contract when the host misses its proofs.
         eprintln!("warning: cancelling contract {contract} of host {host}: {e:#}");
     }
+    record_lost(m, t, contract, host.0);
+}
+
+/// Records in `m`'s history that shard `t` was lost with `contract` on
+/// `host`, and takes that replica out of `m`.
+fn record_lost(m: &mut Manifest, t: u32, contract: ContractId, host: [u8; 32]) {
     m.record(HistoryEntry {
         at: unix_now(),
         kind: HistoryKind::Lost,
         shard: t,
         old_contract: Some(contract),
         new_contract: None,
-        host: host.0,
+        host,
     });
     m.replicas.retain(|r| r.contract != contract);
 }

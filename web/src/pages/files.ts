@@ -10,6 +10,7 @@ import { fromPhrase, type Identity } from '../identity';
 import { picked, type Pick } from '../picked';
 import { RootPool } from '../roots';
 import { ShardSealer } from '../seal';
+import { readStripes } from '../stripes';
 import { cipher, type Cipher } from '../wasm';
 
 let me: Identity | undefined;
@@ -243,7 +244,6 @@ async function download(
     if (at) sources.set(r.shard, [...(sources.get(r.shard) ?? []), { contract: BigInt(r.contract), endpoint: at }]);
   }
   const dead = new Set<number>();
-  const parts: Uint8Array[] = [];
   const sealers = new Map<number, ShardSealer>();
   const sealer = async (t: number) => {
     let s = sealers.get(t);
@@ -253,7 +253,6 @@ async function download(
     }
     return s;
   };
-  let done = 0;
   /** Chunk `s` of shard `t`, opened; undefined if none of its hosts gives
    * one that checks. */
   const fetchChunk = async (t: number, s: number): Promise<Uint8Array | undefined> => {
@@ -274,30 +273,7 @@ async function download(
     dead.add(t);
     return undefined;
   };
-  for (let s = 0; s < layout.stripes; s++) {
-    const lens = w.stripe_lens(m.k, m.m, BigInt(m.size), BigInt(s));
-    const has = [...lens.keys()].filter((t) => lens[t] > 0);
-    const need = has.filter((t) => t < m.k).length;
-    const got: [number, Uint8Array][] = [];
-    for (const t of has) {
-      if (got.length === need) break;
-      if (dead.has(t)) continue;
-      const c = await fetchChunk(t, s);
-      if (c) got.push([t, c]);
-    }
-    if (got.length < need) throw new Error(`stripe ${s}: ${got.length} of the ${need} chunks needed could be read (shards ${[...dead].join(', ')} failed)`);
-    const concat = new Uint8Array(got.reduce((n, [, c]) => n + c.length, 0));
-    let at = 0;
-    for (const [, c] of got) {
-      concat.set(c, at);
-      at += c.length;
-    }
-    const plain = w.stripe_plain(m.k, m.m, BigInt(m.size), BigInt(s), Uint32Array.from(got.map(([t]) => t)), concat);
-    parts.push(plain);
-    done += plain.length;
-    progress(done, m.size);
-  }
-  if (done !== m.size) throw new Error(`${done} bytes read, the manifest says ${m.size}`);
+  const parts = await readStripes(w, m, layout.stripes, dead, fetchChunk, (done) => progress(done, m.size));
   return new Blob(parts as BlobPart[]);
 }
 

@@ -15,6 +15,7 @@ import { chain, genesisHash } from '../chain';
 import { bytes, esc, masp, parseMasp, text } from '../format';
 import { fromPhrase, type Identity } from '../identity';
 import { ShardSealer } from '../seal';
+import { readStripes } from '../stripes';
 import { cipher, type Cipher } from '../wasm';
 import { endpoint, hex, identity } from './files';
 
@@ -425,31 +426,6 @@ async function receive(
     dead.add(t);
     return undefined;
   };
-  const parts: Uint8Array[] = [];
-  let done = 0;
-  for (let stripe = 0; stripe < layout.stripes; stripe++) {
-    const lens = w.stripe_lens(m.k, m.m, BigInt(m.size), BigInt(stripe));
-    const has = [...lens.keys()].filter((t) => lens[t] > 0);
-    const need = has.filter((t) => t < m.k).length;
-    const got: [number, Uint8Array][] = [];
-    for (const t of has) {
-      if (got.length === need) break;
-      if (dead.has(t)) continue;
-      const c = await fetchChunk(t, stripe);
-      if (c) got.push([t, c]);
-    }
-    if (got.length < need) throw new Error(`stripe ${stripe}: ${got.length} of the ${need} chunks needed could be read (shards ${[...dead].join(', ')} failed)`);
-    const concat = new Uint8Array(got.reduce((n, [, c]) => n + c.length, 0));
-    let at = 0;
-    for (const [, c] of got) {
-      concat.set(c, at);
-      at += c.length;
-    }
-    const plain = w.stripe_plain(m.k, m.m, BigInt(m.size), BigInt(stripe), Uint32Array.from(got.map(([t]) => t)), concat);
-    parts.push(plain);
-    done += plain.length;
-    say(`Listing ${id}: ${m.name}, ${bytes(done)} of ${bytes(m.size)}…`);
-  }
-  if (done !== m.size) throw new Error(`${done} bytes read, the listing manifest says ${m.size}`);
+  const parts = await readStripes(w, m, layout.stripes, dead, fetchChunk, (done) => say(`Listing ${id}: ${m.name}, ${bytes(done)} of ${bytes(m.size)}…`));
   return { name: m.name, blob: new Blob(parts as BlobPart[]) };
 }
