@@ -12,9 +12,7 @@ use masp_primitives::traits::BlockEpochs;
 use pallet_storage_market as market;
 use sp_runtime::{BuildStorage, Perbill};
 
-pub use market::config_preludes::{
-    MAX_DUE, REQUEST_TTL, UPLOAD_WINDOW,
-};
+pub use market::config_preludes::{MAX_DUE, REQUEST_TTL, UPLOAD_WINDOW};
 pub use masp_primitives::token::{EXISTENTIAL_DEPOSIT, UNIT};
 
 pub type AccountId = u64;
