@@ -314,16 +314,30 @@ pub(crate) fn check_ticket(
     )
     .map_err(ticket_refused)?;
     if op.is_read() {
-        let genesis = state.replay.genesis().ok_or(TicketError::Unavailable);
-        genesis
-            .and_then(|g| tickets::check_claim(&t, claim, &g))
-            .map_err(ticket_refused)?;
-        state
-            .replay
-            .first_use(&t, object, range, now)
-            .map_err(ticket_refused)?;
+        claim_and_use(state, &t, claim, object, range, now)?;
     }
     Ok(t)
+}
+
+/// The last checks of a read's ticket, after everything else allowed it:
+/// a link's claim (a link issued to a Receiver is that Receiver's), then
+/// its use of `object`'s bytes `range`, recorded once.
+fn claim_and_use(
+    state: &AppState,
+    t: &SignedTicket,
+    claim: Option<&str>,
+    object: Object,
+    range: (u64, u64),
+    now: u64,
+) -> Result<(), Refuse> {
+    let genesis = state.replay.genesis().ok_or(TicketError::Unavailable);
+    genesis
+        .and_then(|g| tickets::check_claim(t, claim, &g))
+        .map_err(ticket_refused)?;
+    state
+        .replay
+        .first_use(t, object, range, now)
+        .map_err(ticket_refused)
 }
 
 /// A refused ticket's answer.
@@ -403,14 +417,7 @@ async fn read_ticket(
             .inc();
         answer.map_err(receiver_refused)?;
     }
-    let genesis = state.replay.genesis().ok_or(TicketError::Unavailable);
-    genesis
-        .and_then(|g| tickets::check_claim(&t, claim, &g))
-        .map_err(ticket_refused)?;
-    state
-        .replay
-        .first_use(&t, object, range, now)
-        .map_err(ticket_refused)?;
+    claim_and_use(state, &t, claim, object, range, now)?;
     Ok(t)
 }
 
