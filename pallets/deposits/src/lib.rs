@@ -467,4 +467,14 @@ pub mod pallet {
             }
         }
     }
+
+    /// Benchmark set-up for the market and the pallets above it: a host's
+    /// deposit raised through [`Pallet::deposit`] itself.
+    #[cfg(feature = "runtime-benchmarks")]
+    impl<T: Config> masp_primitives::traits::BenchmarkDeposits<T::AccountId, Balance> for Pallet<T> {
+        fn deposit(host: &T::AccountId, amount: Balance) {
+            Pallet::<T>::deposit(frame_system::RawOrigin::Signed(host.clone()).into(), amount)
+                .expect("a benchmark host holds what it deposits");
+        }
+    }
 }

@@ -9,7 +9,9 @@ use frame_support::traits::{fungible::Mutate, Get};
 use frame_system::RawOrigin;
 use masp_primitives::{
     market::ContractId,
-    traits::{ContractEnd, ContractObserver, EpochClock, HostDeposits, SlashDeposit},
+    traits::{
+        BenchmarkContracts, ContractEnd, ContractObserver, EpochClock, HostDeposits, SlashDeposit,
+    },
     Balance,
 };
 use sp_runtime::Perbill;
@@ -43,7 +45,13 @@ fn insurer<T: Config>() -> T::AccountId {
 fn contract<T: Config>() -> (T::AccountId, T::AccountId, ContractId) {
     let host: T::AccountId = account("host", 0, 0);
     let sender = funded::<T>("sender");
-    let id = T::BenchmarkHelper::contract(&host, &sender);
+    // 1 GiB (2^21 leaves of 512 bytes), not started, backed by the deposit.
+    let (id, _) = T::BenchmarkHelper::confirmed_contract(
+        &host,
+        &sender,
+        [7; 32],
+        masp_primitives::market::GIB / 512,
+    );
     (host, sender, id)
 }
 

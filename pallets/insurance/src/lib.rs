@@ -199,17 +199,9 @@ pub mod pallet {
         /// Weights of the calls and the claim, from the pallet's benchmarks.
         type WeightInfo: WeightInfo;
 
-        /// Creates market contracts for the benchmarks.
+        /// Creates market contracts for the benchmarks (the market pallet).
         #[cfg(feature = "runtime-benchmarks")]
-        type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
-    }
-
-    /// What the benchmarks need from the runtime.
-    #[cfg(feature = "runtime-benchmarks")]
-    pub trait BenchmarkHelper<AccountId> {
-        /// A confirmed contract of `sender` stored by `host`, backed by its
-        /// deposit, whose term has not started.
-        fn contract(host: &AccountId, sender: &AccountId) -> ContractId;
+        type BenchmarkHelper: masp_primitives::traits::BenchmarkContracts<Self::AccountId>;
     }
 
     /// Why this pallet holds MASP.

@@ -12,7 +12,7 @@ use masp_primitives::traits::BlockEpochs;
 use pallet_storage_market as market;
 use sp_runtime::{BuildStorage, Perbill};
 
-pub use market::config_preludes::{MAX_DUE, REQUEST_TTL, UPLOAD_WINDOW};
+pub use market::config_preludes::{REQUEST_TTL, UPLOAD_WINDOW};
 pub use masp_primitives::token::{EXISTENTIAL_DEPOSIT, UNIT};
 
 pub type AccountId = u64;
@@ -97,89 +97,21 @@ impl market::Config for Test {
     type UploadWindow = ConstU64<UPLOAD_WINDOW>;
     type RequestTtl = ConstU64<REQUEST_TTL>;
     #[cfg(feature = "runtime-benchmarks")]
-    type BenchmarkHelper = DepositsHelper;
+    type BenchmarkHelper = Deposits;
 }
 
-/// Deposits through the real deposits pallet.
-#[cfg(feature = "runtime-benchmarks")]
-pub struct DepositsHelper;
-#[cfg(feature = "runtime-benchmarks")]
-impl market::BenchmarkHelper<AccountId> for DepositsHelper {
-    fn deposit(host: &AccountId, amount: Balance) {
-        Deposits::deposit(RuntimeOrigin::signed(*host), amount).expect("funded host");
-    }
-}
+/// Consecutive misses that lose the data (the proofs pallet's test default).
+pub use pallet_storage_proofs::config_preludes::MAX_MISSES;
 
-/// Consecutive misses that lose the data.
-pub const MAX_MISSES: u32 = 3;
-
-parameter_types! {
-    pub const FirstMissSlash: Perbill = Perbill::from_percent(10);
-}
-
+#[derive_impl(pallet_storage_proofs::config_preludes::TestDefaultConfig)]
 impl pallet_storage_proofs::Config for Test {
     type Contracts = Market;
     type Deposits = Deposits;
     type Randomness = pallet_storage_proofs::ParentHashRandomness<Test>;
     type Observer = Rating;
     type Epochs = BlockEpochs<ConstU64<EPOCH>>;
-    type MaxProofsPerCall = ConstU32<8>;
-    type FirstMissSlash = FirstMissSlash;
-    type MaxConsecutiveMisses = ConstU32<MAX_MISSES>;
-    type MaxDuePerBlock = ConstU32<MAX_DUE>;
-    type WeightInfo = ();
     #[cfg(feature = "runtime-benchmarks")]
-    type BenchmarkHelper = MarketHelper;
-}
-
-/// Creates confirmed contracts through the real market (the proofs
-/// pallet's `Config` asks for it when benchmarks are compiled).
-#[cfg(feature = "runtime-benchmarks")]
-pub struct MarketHelper;
-#[cfg(feature = "runtime-benchmarks")]
-impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketHelper {
-    fn confirmed_contract(
-        host: &AccountId,
-        sender: &AccountId,
-        merkle_root: [u8; 32],
-        leaf_count: u64,
-    ) -> (u64, u32) {
-        use frame_support::traits::fungible::Mutate;
-        let signed = RuntimeOrigin::signed;
-        if !market::Hosts::<Test>::contains_key(host) {
-            let _ = Balances::set_balance(host, 1 << 100);
-            Market::register_host(
-                signed(*host),
-                b"https://host.example".to_vec().try_into().unwrap(),
-                b"EU".to_vec().try_into().unwrap(),
-                u64::MAX / 2,
-                [0; 32],
-            )
-            .unwrap();
-            Deposits::deposit(signed(*host), 1 << 98).unwrap();
-        }
-        if market::HostOffers::<Test>::get(host).is_empty() {
-            Market::post_offer(signed(*host), UNIT, u64::MAX / 4, 1, 100).unwrap();
-        }
-        let _ = Balances::set_balance(sender, 1 << 100);
-        let id = market::NextContractId::<Test>::get();
-        // The size whose tree has exactly `leaf_count` leaves: the market
-        // requires `leaf_count == ceil(size / 512)`.
-        let size = leaf_count * masp_proofs::LEAF_SIZE as u64;
-        Market::place_request(
-            signed(*sender),
-            size,
-            merkle_root,
-            leaf_count,
-            1,
-            10,
-            UNIT,
-            0,
-        )
-        .unwrap();
-        Market::confirm_stored(signed(*host), id).unwrap();
-        (id, market::Contracts::<Test>::get(id).unwrap().first_epoch)
-    }
+    type BenchmarkHelper = Market;
 }
 
 parameter_types! {
@@ -214,22 +146,7 @@ impl pallet_insurance::Config for Test {
     type MinCapital = ConstU128<MIN_CAPITAL>;
     type WeightInfo = ();
     #[cfg(feature = "runtime-benchmarks")]
-    type BenchmarkHelper = MarketHelper;
-}
-
-/// A confirmed contract through the real market, for the insurance
-/// benchmarks: 1 GiB (2^21 leaves), backed by 10 MASP of the host's deposit.
-#[cfg(feature = "runtime-benchmarks")]
-impl pallet_insurance::BenchmarkHelper<AccountId> for MarketHelper {
-    fn contract(host: &AccountId, sender: &AccountId) -> u64 {
-        <Self as pallet_storage_proofs::BenchmarkHelper<AccountId>>::confirmed_contract(
-            host,
-            sender,
-            [7; 32],
-            1 << 21,
-        )
-        .0
-    }
+    type BenchmarkHelper = Market;
 }
 
 /// Hosts 1..=9 and Senders 10..=19 hold this at genesis.

@@ -84,3 +84,64 @@ impl<T: Config> StorageContracts<T::AccountId, Balance> for Pallet<T> {
         T::Observer::contract_ended_weight()
     }
 }
+
+/// Benchmark set-up for the pallets above the market: a confirmed contract
+/// made through the market's own calls (register, deposit, offer, place on
+/// that very offer, confirm), so another host's cheaper offer can never take
+/// it.
+#[cfg(feature = "runtime-benchmarks")]
+impl<T: Config> masp_primitives::traits::BenchmarkContracts<T::AccountId> for Pallet<T> {
+    fn confirmed_contract(
+        host: &T::AccountId,
+        sender: &T::AccountId,
+        merkle_root: [u8; 32],
+        leaf_count: u64,
+    ) -> (ContractId, EpochIndex) {
+        use frame_support::traits::fungible::Mutate;
+        use frame_system::RawOrigin;
+        use masp_primitives::traits::BenchmarkDeposits;
+        /// Enough for any benchmark's deposits, holds and fees.
+        const RICH: Balance = 1 << 100;
+        /// The offer's price per GiB per epoch (the Sender pays at most it).
+        const PRICE: Balance = 1_000_000;
+        let signed = |who: &T::AccountId| -> OriginFor<T> { RawOrigin::Signed(who.clone()).into() };
+        if !Hosts::<T>::contains_key(host) {
+            let _ = T::Currency::set_balance(host, RICH);
+            let endpoint = EndpointOf::<T>::truncate_from(b"https://host.example".to_vec());
+            let region = Region::truncate_from(b"EU".to_vec());
+            Self::register_host(signed(host), endpoint, region, u64::MAX / 2, [0; 32])
+                .expect("a new host registers");
+            T::BenchmarkHelper::deposit(host, RICH / 4);
+        }
+        let offer = match HostOffers::<T>::get(host).first() {
+            Some(id) => *id,
+            None => {
+                let id = NextOfferId::<T>::get();
+                // As much as the host has: many contracts of 2^48 leaves.
+                Self::post_offer(signed(host), PRICE, u64::MAX / 2, 1, 100)
+                    .expect("a registered host posts an offer");
+                id
+            }
+        };
+        let _ = T::Currency::set_balance(sender, RICH);
+        let id = NextContractId::<T>::get();
+        // The size whose tree has exactly `leaf_count` leaves (the market
+        // requires `leaf_count == ceil(size / 512)`).
+        let shard = ShardSpec {
+            size: leaf_count.saturating_mul(512),
+            merkle_root,
+            leaf_count,
+        };
+        Self::place_on_offers(
+            signed(sender),
+            BoundedVec::truncate_from(alloc::vec![shard]),
+            BoundedVec::truncate_from(alloc::vec![offer]),
+            10,
+            PRICE,
+        )
+        .expect("the host's own offer takes the shard");
+        Self::confirm_stored(signed(host), id).expect("the host confirms its contract");
+        let first = Contracts::<T>::get(id).map_or(0, |c| c.first_epoch);
+        (id, first)
+    }
+}

@@ -278,14 +278,7 @@ pub mod pallet {
         /// Gives benchmark hosts an insurance deposit.
         #[cfg(feature = "runtime-benchmarks")]
         #[pallet::no_default]
-        type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
-    }
-
-    /// What the benchmarks need from the runtime.
-    #[cfg(feature = "runtime-benchmarks")]
-    pub trait BenchmarkHelper<AccountId> {
-        /// Adds `amount` to `host`'s insurance deposit (the host holds the MASP).
-        fn deposit(host: &AccountId, amount: Balance);
+        type BenchmarkHelper: masp_primitives::traits::BenchmarkDeposits<Self::AccountId, Balance>;
     }
 
     /// Why this pallet holds MASP.

@@ -134,17 +134,7 @@ impl pallet_storage_market::Config for Test {
     type UploadWindow = ConstU64<UPLOAD_WINDOW>;
     type RequestTtl = ConstU64<REQUEST_TTL>;
     #[cfg(feature = "runtime-benchmarks")]
-    type BenchmarkHelper = DepositsHelper;
-}
-
-/// Deposits through the real deposits pallet.
-#[cfg(feature = "runtime-benchmarks")]
-pub struct DepositsHelper;
-#[cfg(feature = "runtime-benchmarks")]
-impl crate::BenchmarkHelper<AccountId> for DepositsHelper {
-    fn deposit(host: &AccountId, amount: Balance) {
-        Deposits::deposit(RuntimeOrigin::signed(*host), amount).expect("funded host");
-    }
+    type BenchmarkHelper = Deposits;
 }
 
 /// Hosts 1..=9 and Senders 10..=19 hold this at genesis.

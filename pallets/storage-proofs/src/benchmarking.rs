@@ -9,7 +9,10 @@ use alloc::vec::Vec;
 use frame_benchmarking::v2::*;
 use frame_support::{traits::Get, BoundedVec};
 use frame_system::RawOrigin;
-use masp_primitives::market::{ContractId, EpochIndex};
+use masp_primitives::{
+    market::{ContractId, EpochIndex},
+    traits::BenchmarkContracts,
+};
 use masp_proofs::{
     build_multi_with, challenge_indices, hash_leaf, hash_node, Hash, CHALLENGE_LEAVES, LEAF_SIZE,
     MAX_DEPTH,

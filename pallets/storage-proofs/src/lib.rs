@@ -177,13 +177,50 @@ pub mod pallet {
     #[pallet::pallet]
     pub struct Pallet<T>(_);
 
-    #[pallet::config]
+    /// Defaults for the settings that do not tie the pallet to a runtime,
+    /// for tests: a mock takes them with `#[derive_impl(pallet_storage_proofs::
+    /// config_preludes::TestDefaultConfig)]` and declares only the market,
+    /// deposits, randomness, observer and clock it runs with. The values are
+    /// public for the tests.
+    pub mod config_preludes {
+        use super::*;
+        use frame_support::{derive_impl, parameter_types, traits::ConstU32};
+
+        /// Consecutive misses after which the data counts as lost.
+        pub const MAX_MISSES: u32 = 3;
+        /// Checks processed per block.
+        pub const MAX_DUE: u32 = 4;
+
+        parameter_types! {
+            /// The first miss in a row costs 10% of the backing deposit.
+            pub const FirstMissSlash: Perbill = Perbill::from_percent(10);
+        }
+
+        /// The test defaults.
+        pub struct TestDefaultConfig;
+
+        #[derive_impl(frame_system::config_preludes::TestDefaultConfig, no_aggregated_types)]
+        impl frame_system::DefaultConfig for TestDefaultConfig {}
+
+        #[frame_support::register_default_impl(TestDefaultConfig)]
+        impl DefaultConfig for TestDefaultConfig {
+            type MaxProofsPerCall = ConstU32<8>;
+            type FirstMissSlash = FirstMissSlash;
+            type MaxConsecutiveMisses = ConstU32<MAX_MISSES>;
+            type MaxDuePerBlock = ConstU32<MAX_DUE>;
+            type WeightInfo = ();
+        }
+    }
+
+    #[pallet::config(with_default)]
     pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
         /// The market's contracts: what to prove, paying proven epochs,
         /// ending lost ones.
+        #[pallet::no_default]
         type Contracts: StorageContracts<Self::AccountId, Balance>;
 
         /// The hosts' deposits: what backs a contract, and slashing it.
+        #[pallet::no_default]
         type Deposits: HostDeposits<Self::AccountId, Balance>
             + SlashDeposit<Self::AccountId, Balance>;
 
@@ -193,12 +230,15 @@ pub mod pallet {
         /// block from which the randomness was known, must be the previous
         /// block or later: a stale answer (a block author withheld the relay
         /// value) makes the seed wait for the next block.
+        #[pallet::no_default]
         type Randomness: Randomness<Self::Hash, BlockNumberFor<Self>>;
 
         /// Told about each proof passed or missed (the rating pallet).
+        #[pallet::no_default]
         type Observer: ProofObserver<Self::AccountId, Balance>;
 
         /// The market's epochs (the runtime gives every pallet the same clock).
+        #[pallet::no_default]
         type Epochs: EpochClock<BlockNumberFor<Self>>;
 
         /// Most proofs in one [`Pallet::submit_proofs`].
@@ -221,22 +261,10 @@ pub mod pallet {
         /// Weights of the calls and the hook, from the pallet's benchmarks.
         type WeightInfo: WeightInfo;
 
-        /// Creates market contracts for the benchmarks.
+        /// Creates market contracts for the benchmarks (the market pallet).
         #[cfg(feature = "runtime-benchmarks")]
-        type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
-    }
-
-    /// What the benchmarks need from the runtime.
-    #[cfg(feature = "runtime-benchmarks")]
-    pub trait BenchmarkHelper<AccountId> {
-        /// A confirmed contract stored by `host` with this root and leaf
-        /// count; returns its id and first epoch.
-        fn confirmed_contract(
-            host: &AccountId,
-            sender: &AccountId,
-            merkle_root: Hash,
-            leaf_count: u64,
-        ) -> (ContractId, EpochIndex);
+        #[pallet::no_default]
+        type BenchmarkHelper: masp_primitives::traits::BenchmarkContracts<Self::AccountId>;
     }
 
     /// Each epoch's challenge seed (the current and the previous one), drawn

@@ -5,13 +5,13 @@
 use crate as pallet_storage_proofs;
 use frame_support::{
     derive_impl, parameter_types,
-    traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32, ConstU64, Hooks},
+    traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU64, Hooks},
 };
 use masp_primitives::traits::BlockEpochs;
 use pallet_storage_market as market;
-use sp_runtime::{BuildStorage, Perbill};
+use sp_runtime::BuildStorage;
 
-pub use market::config_preludes::{MAX_DUE, REQUEST_TTL, UPLOAD_WINDOW};
+pub use market::config_preludes::{REQUEST_TTL, UPLOAD_WINDOW};
 pub use masp_primitives::token::{EXISTENTIAL_DEPOSIT, UNIT};
 
 pub type AccountId = u64;
@@ -98,39 +98,22 @@ impl market::Config for Test {
     type UploadWindow = ConstU64<UPLOAD_WINDOW>;
     type RequestTtl = ConstU64<REQUEST_TTL>;
     #[cfg(feature = "runtime-benchmarks")]
-    type BenchmarkHelper = DepositsHelper;
+    type BenchmarkHelper = Deposits;
 }
 
-/// Deposits through the real deposits pallet.
-#[cfg(feature = "runtime-benchmarks")]
-pub struct DepositsHelper;
-#[cfg(feature = "runtime-benchmarks")]
-impl market::BenchmarkHelper<AccountId> for DepositsHelper {
-    fn deposit(host: &AccountId, amount: Balance) {
-        Deposits::deposit(RuntimeOrigin::signed(*host), amount).expect("funded host");
-    }
-}
+/// Consecutive misses that lose the data, and checks per block (the
+/// pallet's test defaults).
+pub use pallet_storage_proofs::config_preludes::{MAX_DUE, MAX_MISSES};
 
-/// Consecutive misses that lose the data.
-pub const MAX_MISSES: u32 = 3;
-
-parameter_types! {
-    pub const FirstMissSlash: Perbill = Perbill::from_percent(10);
-}
-
+#[derive_impl(pallet_storage_proofs::config_preludes::TestDefaultConfig)]
 impl pallet_storage_proofs::Config for Test {
     type Contracts = Market;
     type Deposits = Deposits;
     type Randomness = MockRandomness;
     type Observer = ();
     type Epochs = BlockEpochs<EpochLen>;
-    type MaxProofsPerCall = ConstU32<8>;
-    type FirstMissSlash = FirstMissSlash;
-    type MaxConsecutiveMisses = ConstU32<MAX_MISSES>;
-    type MaxDuePerBlock = ConstU32<MAX_DUE>;
-    type WeightInfo = ();
     #[cfg(feature = "runtime-benchmarks")]
-    type BenchmarkHelper = MarketHelper;
+    type BenchmarkHelper = Market;
 }
 
 thread_local! {
@@ -151,69 +134,6 @@ impl frame_support::traits::Randomness<sp_core::H256, u64> for MockRandomness {
             (r, known)
         }
     }
-}
-
-/// Creates confirmed contracts through the real market.
-#[cfg(feature = "runtime-benchmarks")]
-pub struct MarketHelper;
-#[cfg(feature = "runtime-benchmarks")]
-impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketHelper {
-    fn confirmed_contract(
-        host: &AccountId,
-        sender: &AccountId,
-        merkle_root: [u8; 32],
-        leaf_count: u64,
-    ) -> (u64, u32) {
-        // The size the leaf count stands for (leaf_count = ceil(size / 512)).
-        let size = leaf_count.saturating_mul(masp_proofs::LEAF_SIZE as u64);
-        confirmed_contract(*host, *sender, merkle_root, leaf_count, size, 10)
-    }
-}
-
-#[cfg(feature = "runtime-benchmarks")]
-/// A confirmed contract of `sender` stored by `host` (registered, funded and
-/// offering at need): `size` bytes with `merkle_root` over `leaf_count`
-/// leaves, for `duration` epochs. Returns its id and first epoch.
-pub fn confirmed_contract(
-    host: AccountId,
-    sender: AccountId,
-    merkle_root: [u8; 32],
-    leaf_count: u64,
-    size: u64,
-    duration: u32,
-) -> (u64, u32) {
-    use frame_support::traits::fungible::Mutate;
-    let signed = RuntimeOrigin::signed;
-    if !market::Hosts::<Test>::contains_key(host) {
-        let _ = Balances::set_balance(&host, 1 << 100);
-        Market::register_host(
-            signed(host),
-            b"https://host.example".to_vec().try_into().unwrap(),
-            b"EU".to_vec().try_into().unwrap(),
-            u64::MAX / 2,
-            [0; 32],
-        )
-        .unwrap();
-        Deposits::deposit(signed(host), 1 << 98).unwrap();
-    }
-    if market::HostOffers::<Test>::get(host).is_empty() {
-        Market::post_offer(signed(host), UNIT, u64::MAX / 2, 1, 100).unwrap();
-    }
-    let _ = Balances::set_balance(&sender, 1 << 100);
-    let id = market::NextContractId::<Test>::get();
-    Market::place_request(
-        signed(sender),
-        size,
-        merkle_root,
-        leaf_count,
-        1,
-        duration,
-        UNIT,
-        0,
-    )
-    .unwrap();
-    Market::confirm_stored(signed(host), id).unwrap();
-    (id, market::Contracts::<Test>::get(id).unwrap().first_epoch)
 }
 
 /// Hosts 1..=9 and Senders 10..=19 hold this at genesis.

@@ -325,6 +325,34 @@ impl<AccountId> ProxyRegistry<AccountId> for () {
     fn relayed(_: &AccountId, _: u64, _: crate::Balance) {}
 }
 
+/// Benchmark set-up (used only where `runtime-benchmarks` is compiled): a
+/// host's deposit raised through the real deposits pallet, so benchmarks of
+/// the market and the pallets above it measure the real hold.
+///
+/// The deposits pallet implements it; a runtime or mock names that pallet.
+pub trait BenchmarkDeposits<AccountId, Balance> {
+    /// Adds `amount` to `host`'s insurance deposit (the host holds the MASP).
+    fn deposit(host: &AccountId, amount: Balance);
+}
+
+/// Benchmark set-up (used only where `runtime-benchmarks` is compiled): a
+/// confirmed contract made through the real market's calls, for the pallets
+/// that act on contracts (proofs, insurance).
+///
+/// The market implements it; a runtime or mock names the market pallet.
+pub trait BenchmarkContracts<AccountId> {
+    /// A confirmed, single-replica contract of `sender` stored by `host`
+    /// (registered, funded and offering at need) over `leaf_count` leaves of
+    /// 512 bytes under `merkle_root`, for 10 epochs. Returns its id and
+    /// first epoch.
+    fn confirmed_contract(
+        host: &AccountId,
+        sender: &AccountId,
+        merkle_root: [u8; 32],
+        leaf_count: u64,
+    ) -> (ContractId, EpochIndex);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,7 +51,7 @@ impl pallet_listings::BenchmarkHelper<crate::AccountId>
 {
     fn contract(sender: &crate::AccountId, _n: u32) -> u64 {
         let host: crate::AccountId = frame_benchmarking::account("listing-host", 0, 0);
-        <Self as pallet_storage_proofs::BenchmarkHelper<crate::AccountId>>::confirmed_contract(
+        <StorageMarket as masp_primitives::traits::BenchmarkContracts<crate::AccountId>>::confirmed_contract(
             &host, sender, // One file: every replica stores the same ciphertext.
             [7; 32], 2048,
         )

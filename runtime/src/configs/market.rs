@@ -91,18 +91,9 @@ impl pallet_storage_market::Config for Runtime {
     type MaxDuration = ConstU32<{ 24 * 366 }>;
     type MaxDuePerBlock = ConstU32<32>;
     type WeightInfo = pallet_storage_market::weights::SubstrateWeight<Runtime>;
+    /// Benchmark hosts deposit through the deposits pallet.
     #[cfg(feature = "runtime-benchmarks")]
-    type BenchmarkHelper = DepositsBenchmarkHelper;
-}
-
-/// Gives benchmark hosts a deposit through the deposits pallet.
-#[cfg(feature = "runtime-benchmarks")]
-pub struct DepositsBenchmarkHelper;
-#[cfg(feature = "runtime-benchmarks")]
-impl pallet_storage_market::BenchmarkHelper<AccountId> for DepositsBenchmarkHelper {
-    fn deposit(host: &AccountId, amount: Balance) {
-        let _ = Deposits::deposit(crate::RuntimeOrigin::signed(host.clone()), amount);
-    }
+    type BenchmarkHelper = Deposits;
 }
 
 impl pallet_storage_proofs::Config for Runtime {
@@ -126,62 +117,15 @@ impl pallet_storage_proofs::Config for Runtime {
     /// block (190 us per worst-case settlement, all of them last misses).
     type MaxDuePerBlock = ConstU32<512>;
     type WeightInfo = pallet_storage_proofs::weights::SubstrateWeight<Runtime>;
+    /// Benchmark contracts are made through the market's own calls.
     #[cfg(feature = "runtime-benchmarks")]
-    type BenchmarkHelper = MarketBenchmarkHelper;
+    type BenchmarkHelper = StorageMarket;
 }
 
-/// Creates confirmed contracts through the market for the proofs benchmarks.
+/// Contracts made through the market for the listings' and retrieval's
+/// benchmarks (their helpers: `configs/listings.rs`, `configs/retrieval.rs`).
 #[cfg(feature = "runtime-benchmarks")]
 pub struct MarketBenchmarkHelper;
-#[cfg(feature = "runtime-benchmarks")]
-impl pallet_storage_proofs::BenchmarkHelper<AccountId> for MarketBenchmarkHelper {
-    fn confirmed_contract(
-        host: &AccountId,
-        sender: &AccountId,
-        merkle_root: [u8; 32],
-        leaf_count: u64,
-    ) -> (u64, u32) {
-        use frame_support::traits::fungible::Mutate;
-        let signed = |who: &AccountId| crate::RuntimeOrigin::signed(who.clone());
-        if !pallet_storage_market::Hosts::<Runtime>::contains_key(host) {
-            let _ = Balances::set_balance(host, 1 << 100);
-            let _ = StorageMarket::register_host(
-                signed(host),
-                b"https://host.example"
-                    .to_vec()
-                    .try_into()
-                    .unwrap_or_default(),
-                b"EU".to_vec().try_into().unwrap_or_default(),
-                u64::MAX / 2,
-                [0; 32],
-            );
-            let _ = Deposits::deposit(signed(host), 1 << 98);
-        }
-        if pallet_storage_market::HostOffers::<Runtime>::get(host).is_empty() {
-            // As much as the host has: up to 63 contracts of 2^48 leaves (2^57 bytes).
-            let _ = StorageMarket::post_offer(signed(host), 1_000_000, u64::MAX / 2, 1, 100);
-        }
-        let _ = Balances::set_balance(sender, 1 << 100);
-        let id = pallet_storage_market::NextContractId::<Runtime>::get();
-        // The size whose tree has exactly that many leaves (the market
-        // requires `leaf_count == ceil(size / 512)`).
-        let size = leaf_count.saturating_mul(512);
-        let _ = StorageMarket::place_request(
-            signed(sender),
-            size,
-            merkle_root,
-            leaf_count,
-            1,
-            10,
-            1_000_000,
-            0,
-        );
-        let _ = StorageMarket::confirm_stored(signed(host), id);
-        let first =
-            pallet_storage_market::Contracts::<Runtime>::get(id).map_or(0, |c| c.first_epoch);
-        (id, first)
-    }
-}
 
 impl pallet_host_rating::Config for Runtime {
     type RecentWeight = RecentWeight;
@@ -216,21 +160,7 @@ impl pallet_insurance::Config for Runtime {
     /// 100 MASP: the least capital an insurer holds.
     type MinCapital = frame_support::traits::ConstU128<{ 100 * UNIT }>;
     type WeightInfo = pallet_insurance::weights::SubstrateWeight<Runtime>;
+    /// Benchmark contracts are made through the market's own calls.
     #[cfg(feature = "runtime-benchmarks")]
-    type BenchmarkHelper = MarketBenchmarkHelper;
-}
-
-/// A confirmed contract (1 GiB, not started) for the insurance benchmarks.
-#[cfg(feature = "runtime-benchmarks")]
-impl pallet_insurance::BenchmarkHelper<AccountId> for MarketBenchmarkHelper {
-    fn contract(host: &AccountId, sender: &AccountId) -> u64 {
-        <Self as pallet_storage_proofs::BenchmarkHelper<AccountId>>::confirmed_contract(
-            host,
-            sender,
-            [7; 32],
-            // 1 GiB: 2^21 leaves of 512 bytes.
-            masp_primitives::market::GIB / 512,
-        )
-        .0
-    }
+    type BenchmarkHelper = StorageMarket;
 }

@@ -58,7 +58,7 @@ impl pallet_retrieval::BenchmarkHelper<crate::AccountId>
         merkle_root: [u8; 32],
         leaf_count: u64,
     ) -> u64 {
-        <Self as pallet_storage_proofs::BenchmarkHelper<crate::AccountId>>::confirmed_contract(
+        <crate::StorageMarket as masp_primitives::traits::BenchmarkContracts<crate::AccountId>>::confirmed_contract(
             host,
             sender,
             merkle_root,
