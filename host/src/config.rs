@@ -183,14 +183,12 @@ egress_price = "0"
 redeem_interval_secs = 60
 "#;
 
-/// Flags of `masp-host register` and `run` (`None`, empty: not given). Each
-/// overrides the setting of the same name; `--set` any setting.
+/// The flags every MASP daemon (`masp-host`, `masp-proxy`) takes for the
+/// settings they share (`None`, empty: not given), flattened into each
+/// daemon's own flags. Each overrides the setting of the same name; `--set`
+/// any setting.
 #[derive(Clone, Debug, Default, clap::Args, Serialize)]
-pub struct Overrides {
-    /// Overrides `data_dir`.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_dir: Option<PathBuf>,
+pub struct CommonFlags {
     /// Overrides `listen`.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -207,6 +205,25 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_file: Option<PathBuf>,
+    /// Overrides `data_dir`.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// Overrides any setting by its name in the file: `--set
+    /// max_connections=2048` (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    #[serde(skip)]
+    pub set: Vec<String>,
+}
+
+/// Flags of `masp-host register` and `run` (`None`, empty: not given). Each
+/// overrides the setting of the same name; `--set` any setting.
+#[derive(Clone, Debug, Default, clap::Args, Serialize)]
+pub struct Overrides {
+    /// `--listen`, `--public-url`, `--node`, `--key-file`, `--data-dir`, `--set`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: CommonFlags,
     /// Overrides `price` (MASP per GiB per epoch, e.g. 0.001).
     #[arg(long, value_name = "MASP")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -228,10 +245,6 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<usize>,
-    /// Overrides any setting: `--set max_connections=2048` (repeatable).
-    #[arg(long = "set", value_name = "NAME=VALUE")]
-    #[serde(skip)]
-    pub set: Vec<String>,
 }
 
 /// What is wrong with the settings.
@@ -284,7 +297,8 @@ pub fn load(
         program: "masp-host",
         source,
     })?;
-    let (mut cfg, layers): (Config, _) = layered(Some(path), "MASP_HOST_", env, flags, &flags.set)?;
+    let (mut cfg, layers): (Config, _) =
+        layered(Some(path), "MASP_HOST_", env, flags, &flags.common.set)?;
     let base = path.parent().unwrap_or(Path::new("."));
     for p in [&mut cfg.data_dir, &mut cfg.key_file] {
         if p.is_relative() {
@@ -653,10 +667,13 @@ mod tests {
         assert_eq!(cfg.egress_price, UNIT);
         assert_eq!(cfg.redeem_interval(), Duration::from_secs(2));
         let flags = Overrides {
-            listen: Some("127.0.0.1:9001".parse().unwrap()),
+            common: CommonFlags {
+                listen: Some("127.0.0.1:9001".parse().unwrap()),
+                set: vec!["region=ap".into(), "grace-period-secs = 9".into()],
+                ..Default::default()
+            },
             price: Some("7".into()),
             capacity: Some(1 << 40),
-            set: vec!["region=ap".into(), "grace-period-secs = 9".into()],
             ..Default::default()
         };
         let cfg = load(&path, vars, &flags).unwrap();
@@ -742,13 +759,19 @@ mod tests {
         assert!(e.contains("listn") && e.contains("host.toml"), "{e}");
         let (_dir, path) = file("");
         let flags = Overrides {
-            set: vec!["no_such_setting=1".into()],
+            common: CommonFlags {
+                set: vec!["no_such_setting=1".into()],
+                ..Default::default()
+            },
             ..Default::default()
         };
         let e = err(&path, &[], &flags);
         assert!(e.contains("no_such_setting"), "{e}");
         let flags = Overrides {
-            set: vec!["region".into()],
+            common: CommonFlags {
+                set: vec!["region".into()],
+                ..Default::default()
+            },
             ..Default::default()
         };
         assert!(err(&path, &[], &flags).contains("NAME=VALUE"));
@@ -779,7 +802,10 @@ mod tests {
         let e = err(&path, &[("MASP_HOST_CAPACITY", "lots")], &none);
         assert!(e.contains("MASP_HOST_CAPACITY"), "{e}");
         let flags = Overrides {
-            public_url: Some("ftp://x".into()),
+            common: CommonFlags {
+                public_url: Some("ftp://x".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let e = err(&path, &[], &flags);
@@ -797,7 +823,10 @@ mod tests {
         assert_eq!(cfg.key_file, PathBuf::from("/abs/host.key"));
         let vars = env(&[("MASP_HOST_KEY_FILE", "keys/k")]);
         let flags = Overrides {
-            data_dir: Some("e".into()),
+            common: CommonFlags {
+                data_dir: Some("e".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let cfg = load(&path, vars, &flags).unwrap();

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::RelayLimits;
 pub use crate::config::ConfigError;
-use crate::config::{invalid, layered, masp_amount};
+use crate::config::{invalid, layered, masp_amount, CommonFlags};
 
 /// Everything the proxy needs to run.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -136,34 +136,14 @@ pub fn template() -> String {
 /// Each overrides the setting of the same name; `--set` any setting.
 #[derive(Clone, Debug, Default, clap::Args, Serialize)]
 pub struct ProxyFlags {
-    /// Overrides `listen`.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub listen: Option<String>,
-    /// Overrides `public_url`.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public_url: Option<String>,
-    /// Overrides `node_url`.
-    #[arg(long = "node", alias = "node-url")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub node_url: Option<String>,
-    /// Overrides `key_file`.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_file: Option<String>,
-    /// Overrides `data_dir`.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_dir: Option<String>,
+    /// `--listen`, `--public-url`, `--node`, `--key-file`, `--data-dir`, `--set`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: CommonFlags,
     /// Overrides `price` (MASP per GiB relayed, e.g. 0.01).
     #[arg(long, value_name = "MASP")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
-    /// Overrides any setting: `--set credit_bytes=8388608` (repeatable).
-    #[arg(long = "set", value_name = "NAME=VALUE")]
-    #[serde(skip)]
-    pub set: Vec<String>,
 }
 
 /// Reads `path` (if it exists, or if it was named: `required`), applies
@@ -186,7 +166,8 @@ pub fn load(
             })
         }
     };
-    let (mut cfg, layers): (ProxyConfig, _) = layered(file, "MASP_PROXY_", env, flags, &flags.set)?;
+    let (mut cfg, layers): (ProxyConfig, _) =
+        layered(file, "MASP_PROXY_", env, flags, &flags.common.set)?;
     let base = path.parent().unwrap_or(Path::new("."));
     for p in [&mut cfg.key_file, &mut cfg.data_dir] {
         if p.is_relative() {
@@ -260,7 +241,10 @@ mod tests {
 
     fn set(p: &[(&str, &str)]) -> ProxyFlags {
         ProxyFlags {
-            set: p.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            common: CommonFlags {
+                set: p.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
