@@ -8,6 +8,7 @@ import type { PolkadotSigner } from 'polkadot-api';
 import { getPolkadotSigner } from 'polkadot-api/signer';
 import { sr25519CreateDerive } from '@polkadot-labs/hdkd';
 import { DEV_PHRASE, mnemonicToMiniSecret, parseSuri, ss58Address, validateMnemonic } from '@polkadot-labs/hdkd-helpers';
+import { esc } from './format';
 import { cipher } from './wasm';
 
 export interface Identity {
@@ -38,4 +39,27 @@ export async function fromPhrase(phrase: string): Promise<Identity> {
     signer: getPolkadotSigner(pair.publicKey, 'Sr25519', pair.sign),
     master: w.master_key(normalized, pair.publicKey),
   };
+}
+
+/** Wires a page's "open your identity" form (`form#open` with a `phrase`
+ * field, and `#open-result` for what happens) in `el`: the phrase's identity
+ * is derived (Argon2id, so it says it is working), handed to `opened`, and
+ * the page drawn again with `again` (marked not ready meanwhile, as the
+ * tests wait for); a phrase that is not one says why. */
+export function onOpen(el: HTMLElement, opened: (who: Identity) => void, again: () => Promise<void>): void {
+  const form = el.querySelector<HTMLFormElement>('#open');
+  if (!form) return;
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const out = el.querySelector('#open-result')!;
+    out.innerHTML = '<p class="muted">Deriving your keys (Argon2id, 64 MiB)…</p>';
+    try {
+      opened(await fromPhrase(String(new FormData(form).get('phrase') ?? '')));
+      el.dataset.ready = 'false';
+      await again();
+      el.dataset.ready = 'true';
+    } catch (e) {
+      out.innerHTML = `<p class="error">${esc(String((e as Error).message ?? e))}</p>`;
+    }
+  });
 }

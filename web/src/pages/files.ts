@@ -6,7 +6,7 @@
 import { ss58Decode } from '@polkadot-labs/hdkd-helpers';
 import { chain, genesisHash } from '../chain';
 import { bytes, esc, masp, parseMasp, text } from '../format';
-import { fromPhrase, type Identity } from '../identity';
+import { onOpen, type Identity } from '../identity';
 import { picked, type Pick } from '../picked';
 import { RootPool } from '../roots';
 import { ShardSealer } from '../seal';
@@ -84,20 +84,7 @@ function signIn(el: HTMLElement, again: () => Promise<void>): void {
       <button>Open</button></form>
       <p class="muted">As <code>masp keys import</code> takes it. The phrase and the keys derived from it stay in this tab: files are sealed and opened here, hosts see only ciphertext.</p>
       <div id="open-result"></div></div>`;
-  const form = el.querySelector<HTMLFormElement>('#open')!;
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const out = el.querySelector('#open-result')!;
-    out.innerHTML = '<p class="muted">Deriving your keys (Argon2id, 64 MiB)…</p>';
-    try {
-      me = await fromPhrase(String(new FormData(form).get('phrase') ?? ''));
-      el.dataset.ready = 'false';
-      await again();
-      el.dataset.ready = 'true';
-    } catch (e) {
-      out.innerHTML = `<p class="error">${esc(String((e as Error).message ?? e))}</p>`;
-    }
-  });
+  onOpen(el, (who) => (me = who), again);
 }
 
 export async function files(el: HTMLElement): Promise<void> {

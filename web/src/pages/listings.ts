@@ -13,7 +13,7 @@ import { sr25519CreateDerive } from '@polkadot-labs/hdkd';
 import { ss58Decode } from '@polkadot-labs/hdkd-helpers';
 import { chain, genesisHash } from '../chain';
 import { bytes, esc, masp, parseMasp, text } from '../format';
-import { fromPhrase, type Identity } from '../identity';
+import { onOpen, type Identity } from '../identity';
 import { ShardSealer } from '../seal';
 import { readStripes } from '../stripes';
 import { cipher, type Cipher } from '../wasm';
@@ -159,20 +159,7 @@ export async function listings(el: HTMLElement): Promise<void> {
     <tbody>${rows || '<tr><td colspan="10" class="muted">No listings: a Sender lists a stored file with <code>masp share FILE</code>.</td></tr>'}</tbody></table>
     <div id="listing-result"></div>`;
 
-  const form = el.querySelector<HTMLFormElement>('#open')!;
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const out = el.querySelector('#open-result')!;
-    out.innerHTML = '<p class="muted">Deriving your keys (Argon2id, 64 MiB)…</p>';
-    try {
-      opened = await fromPhrase(String(new FormData(form).get('phrase') ?? ''));
-      el.dataset.ready = 'false';
-      await listings(el);
-      el.dataset.ready = 'true';
-    } catch (e) {
-      out.innerHTML = `<p class="error">${esc(String((e as Error).message ?? e))}</p>`;
-    }
-  });
+  onOpen(el, (who) => (opened = who), () => listings(el));
   const out = el.querySelector<HTMLElement>('#listing-result')!;
   const say = (html: string) => {
     out.innerHTML = html;
