@@ -16,7 +16,7 @@ use frame_support::{
 use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
 use masp_primitives::{
     market::{ContractId, OfferId, RequestId, GIB},
-    traits::StorageContracts,
+    traits::{BenchmarkDeposits, StorageContracts},
     Balance,
 };
 

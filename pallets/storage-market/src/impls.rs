@@ -104,7 +104,9 @@ impl<T: Config> masp_primitives::traits::BenchmarkContracts<T::AccountId> for Pa
         const RICH: Balance = 1 << 100;
         /// The offer's price per GiB per epoch (the Sender pays at most it).
         const PRICE: Balance = 1_000_000;
-        let signed = |who: &T::AccountId| -> OriginFor<T> { RawOrigin::Signed(who.clone()).into() };
+        let signed = |who: &T::AccountId| -> frame_system::pallet_prelude::OriginFor<T> {
+            RawOrigin::Signed(who.clone()).into()
+        };
         if !Hosts::<T>::contains_key(host) {
             let _ = T::Currency::set_balance(host, RICH);
             let endpoint = EndpointOf::<T>::truncate_from(b"https://host.example".to_vec());
