@@ -88,24 +88,9 @@ enum Command {
     Put {
         /// The file.
         file: PathBuf,
-        /// K+M: K data shards, any K of which give the file back, and M
-        /// parity shards, how many hosts may vanish [default: 4+2].
-        #[arg(long, conflicts_with = "replicas")]
-        shards: Option<String>,
-        /// Instead of shards: N whole copies on N hosts, each sealed under
-        /// its own key (the layout 1+(N-1)).
-        #[arg(long)]
-        replicas: Option<u32>,
-        /// How long to store it, in epochs (1 epoch = 1 hour of blocks).
-        #[arg(long)]
-        duration: u32,
-        /// Highest price accepted, MASP per GiB per epoch [default: what
-        /// the cheapest matching offers ask now].
-        #[arg(long)]
-        max_price: Option<String>,
-        /// Lowest host rating accepted (0..=1000000).
-        #[arg(long, default_value_t = 0)]
-        min_rating: u32,
+        /// Layout, term, price and rating.
+        #[command(flatten)]
+        storing: Storing,
         /// Seconds to wait for matches, uploads and confirmations.
         #[arg(long, default_value_t = 300)]
         wait: u64,
@@ -314,22 +299,45 @@ enum Command {
     Quote {
         /// Plaintext size, e.g. 32MiB.
         size: String,
-        /// K+M shards [default: 4+2].
-        #[arg(long, conflicts_with = "replicas")]
-        shards: Option<String>,
-        /// Whole copies instead of shards.
-        #[arg(long)]
-        replicas: Option<u32>,
-        /// Epochs.
-        #[arg(long)]
-        duration: u32,
-        /// Highest price accepted, MASP per GiB per epoch.
-        #[arg(long)]
-        max_price: Option<String>,
-        /// Lowest host rating accepted.
-        #[arg(long, default_value_t = 0)]
-        min_rating: u32,
+        /// Layout, term, price and rating, as `masp put` takes them.
+        #[command(flatten)]
+        storing: Storing,
     },
+}
+
+/// How a file is to be stored: the flags `masp put` and `masp quote` share.
+#[derive(clap::Args, Debug)]
+struct Storing {
+    /// K+M: K data shards, any K of which give the file back, and M
+    /// parity shards, how many hosts may vanish [default: 4+2].
+    #[arg(long, conflicts_with = "replicas")]
+    shards: Option<String>,
+    /// Instead of shards: N whole copies on N hosts, each sealed under
+    /// its own key (the layout 1+(N-1)).
+    #[arg(long)]
+    replicas: Option<u32>,
+    /// How long to store it, in epochs (1 epoch = 1 hour of blocks).
+    #[arg(long)]
+    duration: u32,
+    /// Highest price accepted, MASP per GiB per epoch [default: what
+    /// the cheapest matching offers ask now].
+    #[arg(long)]
+    max_price: Option<String>,
+    /// Lowest host rating accepted (0..=1000000).
+    #[arg(long, default_value_t = 0)]
+    min_rating: u32,
+}
+
+impl Storing {
+    /// The layout asked for (4+2 if none).
+    fn redundancy(&self) -> Result<Redundancy> {
+        Redundancy::from_args(self.shards.as_deref(), self.replicas)
+    }
+
+    /// The price limit in planck, if one was given.
+    fn max_price(&self) -> Result<Option<u128>> {
+        self.max_price.as_deref().map(units::parse_masp).transpose()
+    }
 }
 
 #[derive(Subcommand)]
@@ -725,19 +733,18 @@ async fn online(cli: &Cli) -> Result<()> {
         }
         _ => {}
     }
-    if let Command::Quote {
-        size,
-        shards,
-        replicas,
-        duration,
-        max_price,
-        min_rating,
-    } = &cli.command
-    {
+    if let Command::Quote { size, storing } = &cli.command {
         let size = units::parse_size(size)?;
-        let max_price = max_price.as_deref().map(units::parse_masp).transpose()?;
-        let redundancy = Redundancy::from_args(shards.as_deref(), *replicas)?;
-        let q = ops::quote(&chain, size, redundancy, *duration, max_price, *min_rating).await?;
+        let (redundancy, duration) = (storing.redundancy()?, storing.duration);
+        let q = ops::quote(
+            &chain,
+            size,
+            redundancy,
+            duration,
+            storing.max_price()?,
+            storing.min_rating,
+        )
+        .await?;
         let (lines, total, unmatched) = (q.lines, q.total, q.unmatched);
         println!(
             "{} for {duration} epochs as {redundancy}: {} shard(s) of at most {} each on as \
@@ -849,20 +856,16 @@ async fn dispatch(cli: &Cli, ctx: &ops::Ctx) -> Result<()> {
     match &cli.command {
         Command::Put {
             file,
-            shards,
-            replicas,
-            duration,
-            max_price,
-            min_rating,
+            storing,
             wait,
             parallel,
             hosts,
         } => {
             let opts = masp_client::shards::PutOptions {
-                redundancy: Redundancy::from_args(shards.as_deref(), *replicas)?,
-                duration: *duration,
-                max_price: max_price.as_deref().map(units::parse_masp).transpose()?,
-                min_rating: *min_rating,
+                redundancy: storing.redundancy()?,
+                duration: storing.duration,
+                max_price: storing.max_price()?,
+                min_rating: storing.min_rating,
                 wait: std::time::Duration::from_secs(*wait),
                 parallel: *parallel,
                 hosts: hosts.clone(),
