@@ -584,6 +584,17 @@ impl HostApi {
             .map(|_| ())
     }
 
+    /// The last block the host's chain follower saw, as its `/health`
+    /// reports it (`None`: it did not say). An error status is an error.
+    pub async fn best_block(&self) -> Result<Option<u64>, HostError> {
+        let body = self
+            .call(Method::GET, "/health", None, Bytes::new())
+            .await?;
+        Ok(serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("best_block")?.as_u64()))
+    }
+
     /// The upload status of `contract`.
     pub async fn status(&self, contract: ContractId) -> Result<UploadStatus, HostError> {
         let path = format!("/v1/contracts/{contract}");

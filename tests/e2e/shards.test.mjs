@@ -14,11 +14,15 @@
 //   with no user action;
 // - then kill -9 one more original host: still byte-identical;
 // - a repair by hand skips the dead hosts (still registered, cheapest)
-//   and places the lost replica on a live one.
+//   and places the lost replica on a live one;
+// - a host that answers `/health` and follows the chain but never takes
+//   its new contract (the cheapest offer) is given up within seconds, not
+//   the repair's whole `--wait`, and the replica goes to a live host.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -243,4 +247,63 @@ test('a repair places nothing on a dead host: registered hosts that do not answe
   for (const h of now) assert.ok(!dead.has(h), `nothing placed on a dead host: ${h}\n${r}`);
   assert.ok(now.includes(b.address), 'the live replica stays');
   await sameBytes(id, p, 'repaired around the dead hosts');
+});
+
+test('a host that answers /health but never takes its contract is given up, and the replica placed elsewhere', { timeout: 300_000 }, async () => {
+  // The agent's work is done; this repair is by hand alone.
+  agent?.kill('SIGKILL');
+  agent = undefined;
+  // The refuser: healthy, following the chain (the real head), cheapest,
+  // and answering "unknown contract" to everything else.
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+  const refuser = keyring.addFromUri('//Refuser');
+  let asked = 0;
+  const server = createServer(async (req, res) => {
+    if (req.url === '/health') {
+      const best = (await api.rpc.chain.getHeader()).number.toNumber();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'ok', reason: null, best_block: best, chain_seen_secs_ago: 0 }));
+      return;
+    }
+    asked++;
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: 'unknown contract' }));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${server.address().port}`;
+    await submit(api, api.tx.balances.transferKeepAlive(refuser.address, 1000n * UNIT), alice);
+    await submit(api, api.tx.storageMarket.registerHost(url, 'EU', 1n << 40n, u8aToHex(refuser.publicKey)), refuser);
+    await submit(api, api.tx.deposits.deposit(100n * UNIT), refuser);
+    await submit(api, api.tx.storageMarket.postOffer(10n ** 8n, 1n << 30n, 1, 1000), refuser);
+
+    // A 2-replica file on two live hosts; one of them killed -9.
+    const down = new Set([...original.slice(0, 3).map((c) => c.host), hosts[7].address]);
+    const live = hosts.filter((h) => !down.has(h.address));
+    assert.ok(live.length >= 3, `three live hosts left: ${live.map((h) => h.name)}`);
+    const [a, b] = live;
+    const p = file('refused.bin', (1 << 20) + 3);
+    const out = await ok(['put', p, '--replicas', '2', '--duration', '100', '--wait', '120', '--hosts', `${a.address},${b.address}`]);
+    const id = Number(out.match(/as file (\d+)/)[1]);
+    await a.host.stop('SIGKILL');
+
+    // The repair places on the cheapest offer (the refuser, which says it
+    // is up), sees it follow the chain past the contract without taking
+    // it, cancels that contract and places the replica again elsewhere,
+    // well inside its 120 s wait (waiting it out would fail the repair).
+    const r = await user.masp(['repair', String(id), '--wait', '120']);
+    assert.equal(r.code, 0, `masp repair:\n${r.stderr}\n${r.stdout}`);
+    assert.ok(asked > 0, 'the refuser was tried');
+    assert.match(r.stderr, new RegExp(`host ${refuser.address} follows the chain past the contract but does not take it`), r.stderr);
+    assert.match(r.stdout, /Rebuilt shard \d+ on host (\S+)/, r.stdout);
+    const f = await health(id);
+    assert.equal(f.alive, 2, JSON.stringify(f));
+    const now = f.contracts.map((c) => c.host);
+    assert.ok(!now.includes(refuser.address), `nothing left on the refuser: ${JSON.stringify(f)}`);
+    assert.ok(!now.includes(a.address), 'nor on the dead host');
+    assert.ok(now.includes(b.address), 'the live replica stays');
+    await sameBytes(id, p, 'repaired around the refusing host');
+  } finally {
+    server.close();
+  }
 });

@@ -41,13 +41,22 @@ use crate::{
 /// `wait`; one that refuses connections is not worth minutes.
 pub(super) const DOWN_AFTER: Duration = Duration::from_secs(15);
 
-/// A contract's host that could not be reached at all for [`DOWN_AFTER`]:
-/// the shard has to go elsewhere.
+/// How long a host whose chain follower is past the block that holds the
+/// contract may still say it does not know the contract (its follower
+/// records a block's contracts right after it sees the block: seconds at
+/// most). Longer, it is refusing the contract and counts as down.
+pub(super) const REFUSED_AFTER: Duration = Duration::from_secs(10);
+
+/// A contract's host that could not be reached at all for [`DOWN_AFTER`],
+/// or that followed the chain past the contract and still did not take it
+/// for [`REFUSED_AFTER`]: the shard has to go elsewhere.
 #[derive(Debug, thiserror::Error)]
-#[error("host {host} has not answered for {secs} s")]
+#[error("host {host} {why} (tried for {secs} s)")]
 pub(super) struct HostDown {
     /// The host.
     pub(super) host: AccountId32,
+    /// What it did.
+    why: &'static str,
     /// Seconds it was tried.
     secs: u64,
     /// The last failure.
@@ -155,24 +164,48 @@ pub(super) async fn prepare_target(
     bar.set_style(bar_style()?);
     bar.set_prefix(format!("shard {} contract {contract}", shard.index));
     // The host learns of the contract from the chain within a few blocks.
+    // The chain holds the contract by this block: a host that says it has
+    // followed the chain past it and still does not know the contract is
+    // refusing it (a hostile or broken host that answers `/health` but
+    // takes no upload), not behind.
+    let known_by = ctx.at().await.ok().map(|at| at.block_number());
     let started = Instant::now();
     let deadline = started + wait;
     let mut silent_since: Option<Instant> = None;
+    let mut refusing_since: Option<Instant> = None;
+    let mut next_look = started;
     let status = loop {
         match api.status(contract).await {
             Ok(s) => break s,
             Err(e) => {
                 let now = Instant::now();
-                if e.status().is_some() {
-                    silent_since = None;
-                } else if now.duration_since(*silent_since.get_or_insert(now)) >= DOWN_AFTER {
+                let down = |why, e| {
                     bar.finish_and_clear();
-                    return Err(HostDown {
+                    HostDown {
                         host: *host,
+                        why,
                         secs: now.duration_since(started).as_secs(),
                         source: e,
                     }
-                    .into());
+                };
+                if e.status() == Some(http::StatusCode::NOT_FOUND) {
+                    silent_since = None;
+                    if refusing_since.is_none() && now >= next_look {
+                        next_look = now + Duration::from_secs(2);
+                        if let (Some(known), Ok(Some(best))) = (known_by, api.best_block().await) {
+                            if best >= known {
+                                refusing_since = Some(now);
+                            }
+                        }
+                    }
+                    if refusing_since.is_some_and(|t| now.duration_since(t) >= REFUSED_AFTER) {
+                        let why = "follows the chain past the contract but does not take it";
+                        return Err(down(why, e).into());
+                    }
+                } else if e.status().is_some() {
+                    silent_since = None;
+                } else if now.duration_since(*silent_since.get_or_insert(now)) >= DOWN_AFTER {
+                    return Err(down("has not answered", e).into());
                 }
                 if now >= deadline {
                     return Err(e.into());
