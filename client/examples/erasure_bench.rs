@@ -13,18 +13,9 @@ use masp_client::{
 };
 use std::time::Instant;
 
-/// Pseudo-random bytes (xorshift64*): incompressible, like ciphertext.
+/// Pseudo-random bytes: incompressible, like ciphertext.
 fn bytes(len: usize) -> Vec<u8> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    masp_proofs::sample_bytes(len, 1)
 }
 
 /// Bytes per second as "x.xx GB/s (y.yy GiB/s)".

@@ -108,15 +108,7 @@ mod tests {
     use masp_proofs::{challenge_indices, verify_multi, CHALLENGE_LEAVES, CHUNK_SIZE};
 
     fn bytes(len: usize, seed: u8) -> Vec<u8> {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed as u64;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
+        masp_proofs::sample_bytes(len, seed.into())
     }
 
     /// A store holding all of a 3.5-chunk file as contract 7.

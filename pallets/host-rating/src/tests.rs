@@ -20,15 +20,7 @@ struct File {
 }
 
 fn file(len: usize, seed: u8) -> File {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed as u64;
-    let bytes: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let bytes = masp_proofs::sample_bytes(len, seed.into());
     let tree = FileTree::build(&bytes[..]).unwrap();
     File { bytes, tree }
 }

@@ -829,19 +829,7 @@ mod tests {
     use masp_proofs::{chunk_root, root_of_chunk_roots, FileTree, Hash, CHUNK_SIZE};
     use proptest::prelude::*;
 
-    /// Deterministic pseudo-random bytes (xorshift64*).
-    fn bytes(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let mut out = Vec::with_capacity(len + 8);
-        while out.len() < len {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-        }
-        out.truncate(len);
-        out
-    }
+    use masp_proofs::sample_bytes as bytes;
 
     /// Every `size`-subset of `0..n`, as bit masks.
     fn subsets(n: usize, size: usize) -> impl Iterator<Item = u32> {

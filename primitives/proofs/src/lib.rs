@@ -701,5 +701,23 @@ mod x8;
 #[cfg(feature = "std")]
 pub use tree::*;
 
+/// `len` deterministic pseudo-random bytes (xorshift64*) from `seed`:
+/// incompressible like ciphertext, the same on every run, a different
+/// stream for each seed. For tests, examples and benchmarks that need a
+/// file's worth of data; not random, never for keys.
+#[cfg(feature = "std")]
+pub fn sample_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len.saturating_add(8));
+    while out.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
 #[cfg(test)]
 mod tests;
