@@ -8,21 +8,16 @@ use masp_primitives::{
     market::{ContractId, RATING_MAX},
     traits::{ContractEnd, ContractObserver, HostRatingProvider, ProofObserver},
 };
-use masp_proofs::FileTree;
 use pallet_storage_market as market;
 use pallet_storage_proofs::StorageProof;
 
 const PRICE: Balance = UNIT;
 
-struct File {
-    bytes: Vec<u8>,
-    tree: FileTree,
-}
+/// A Sender's file: its bytes and tree.
+type File = masp_proofs::SampleFile;
 
 fn file(len: usize, seed: u8) -> File {
-    let bytes = masp_proofs::sample_bytes(len, seed.into());
-    let tree = FileTree::build(&bytes[..]).unwrap();
-    File { bytes, tree }
+    File::new(len, seed.into())
 }
 
 fn host(h: AccountId, price: Balance) {

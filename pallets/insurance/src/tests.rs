@@ -12,7 +12,6 @@ use masp_primitives::{
     market::{ContractId, GIB, RATING_MAX},
     traits::HostDeposits,
 };
-use masp_proofs::FileTree;
 use pallet_storage_market as market;
 use pallet_storage_proofs::StorageProof;
 use proptest::prelude::*;
@@ -24,15 +23,11 @@ const PREMIUM: Perbill = Perbill::from_percent(1);
 /// The highest premium rate a test Sender accepts.
 const MAX_RATE: Perbill = Perbill::one();
 
-struct File {
-    bytes: Vec<u8>,
-    tree: FileTree,
-}
+/// A Sender's file: its bytes and tree.
+type File = masp_proofs::SampleFile;
 
 fn file(len: usize, seed: u8) -> File {
-    let bytes = masp_proofs::sample_bytes(len, seed.into());
-    let tree = FileTree::build(&bytes[..]).unwrap();
-    File { bytes, tree }
+    File::new(len, seed.into())
 }
 
 fn host(h: AccountId) {

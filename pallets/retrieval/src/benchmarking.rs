@@ -11,34 +11,14 @@ use frame_benchmarking::v2::*;
 use frame_support::traits::{fungible::Mutate, Get};
 use frame_system::RawOrigin;
 use masp_primitives::market::ContractId;
-use masp_proofs::{build_multi_with, hash_leaf, hash_node, Hash, LEAF_SIZE, MAX_DEPTH};
+use masp_proofs::{build_multi_with, DeepestTree};
 use sp_runtime::traits::{One, Saturating};
 
-/// A tree of `2^MAX_DEPTH` identical leaves: the node at each level is the
-/// same everywhere, so any piece has a proof of full depth.
-struct DeepestTree {
-    leaf: Vec<u8>,
-    /// `levels[l]`: every node `l` levels above the leaves.
-    levels: Vec<Hash>,
-    root: Hash,
-}
+const DEEPEST_LEAVES: u64 = DeepestTree::LEAVES;
 
 fn deepest_tree() -> DeepestTree {
-    let leaf = alloc::vec![7u8; LEAF_SIZE];
-    let mut node = hash_leaf(&leaf);
-    let mut levels = Vec::with_capacity(MAX_DEPTH);
-    for _ in 0..MAX_DEPTH {
-        levels.push(node);
-        node = hash_node(&node, &node);
-    }
-    DeepestTree {
-        leaf,
-        levels,
-        root: node,
-    }
+    DeepestTree::new()
 }
-
-const DEEPEST_LEAVES: u64 = 1u64 << MAX_DEPTH;
 
 /// A piece across the middle of the tree whose first leaf is a right child
 /// at every level (`0111...1`): it needs a left sibling at every level and

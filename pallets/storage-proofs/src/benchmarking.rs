@@ -13,41 +13,16 @@ use masp_primitives::{
     market::{ContractId, EpochIndex},
     traits::BenchmarkContracts,
 };
-use masp_proofs::{
-    build_multi_with, challenge_indices, hash_leaf, hash_node, Hash, CHALLENGE_LEAVES, LEAF_SIZE,
-    MAX_DEPTH,
-};
+use masp_proofs::{build_multi_with, challenge_indices, DeepestTree, Hash, CHALLENGE_LEAVES};
 
 /// The seed the benchmarks' epochs get.
 const SEED: Hash = [9u8; 32];
 
-/// A tree of `2^MAX_DEPTH` identical leaves: the node at each level is the
-/// same everywhere, so any challenge has a proof. Verification costs what any
-/// proof of that depth costs; the challenged leaves are drawn as on chain,
-/// so they share only the top levels, like real ones.
-struct DeepestTree {
-    leaf: Vec<u8>,
-    /// `levels[l]`: every node `l` levels above the leaves.
-    levels: Vec<Hash>,
-    root: Hash,
-}
+const DEEPEST_LEAVES: u64 = DeepestTree::LEAVES;
 
 fn deepest_tree() -> DeepestTree {
-    let leaf = alloc::vec![7u8; LEAF_SIZE];
-    let mut node = hash_leaf(&leaf);
-    let mut levels = Vec::with_capacity(MAX_DEPTH);
-    for _ in 0..MAX_DEPTH {
-        levels.push(node);
-        node = hash_node(&node, &node);
-    }
-    DeepestTree {
-        leaf,
-        levels,
-        root: node,
-    }
+    DeepestTree::new()
 }
-
-const DEEPEST_LEAVES: u64 = 1u64 << MAX_DEPTH;
 
 /// The proof `contract` owes in `epoch` (seeded with [`SEED`]).
 fn proof_for(tree: &DeepestTree, contract: ContractId, epoch: EpochIndex) -> StorageProof {

@@ -12,23 +12,17 @@ use masp_primitives::{
     market::{epoch_cost, ContractId, GIB},
     traits::HostDeposits,
 };
-use masp_proofs::{leaf_count, FileTree, CHUNK_SIZE};
+use masp_proofs::{leaf_count, CHUNK_SIZE};
 use pallet_storage_market as market;
 
 const PRICE: Balance = UNIT;
 const DURATION: u32 = 6;
 
 /// A Sender's file: its bytes and tree.
-struct File {
-    bytes: Vec<u8>,
-    tree: FileTree,
-}
+type File = masp_proofs::SampleFile;
 
 fn file(len: usize, seed: u8) -> File {
-    // No two leaves alike.
-    let bytes = masp_proofs::sample_bytes(len, seed.into());
-    let tree = FileTree::build(&bytes[..]).unwrap();
-    File { bytes, tree }
+    File::new(len, seed.into())
 }
 
 /// `host` (funded at genesis) stores `f` for ALICE; confirmed at block 1,

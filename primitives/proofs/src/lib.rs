@@ -53,6 +53,8 @@
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
+extern crate alloc;
+
 use blake2b_simd::Params;
 
 /// A BLAKE2b-256 hash: a leaf, a node or a root.
@@ -692,6 +694,64 @@ pub mod blake2b {
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
         [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
     ];
+}
+
+/// A tree of `2^MAX_DEPTH` identical leaves, for benchmarks: the node at
+/// each level is the same everywhere, so any challenge or piece has a proof
+/// of full depth, and verifying it costs what any proof of that depth costs.
+pub struct DeepestTree {
+    /// The one leaf (512 bytes of 7).
+    pub leaf: alloc::vec::Vec<u8>,
+    /// `levels[l]`: every node `l` levels above the leaves.
+    pub levels: alloc::vec::Vec<Hash>,
+    /// The root.
+    pub root: Hash,
+}
+
+impl DeepestTree {
+    /// Leaves in the tree: `2^MAX_DEPTH`.
+    pub const LEAVES: u64 = 1u64 << MAX_DEPTH;
+
+    /// Builds it: `MAX_DEPTH` hashes.
+    pub fn new() -> Self {
+        let leaf = alloc::vec![7u8; LEAF_SIZE];
+        let mut node = hash_leaf(&leaf);
+        let mut levels = alloc::vec::Vec::with_capacity(MAX_DEPTH);
+        for _ in 0..MAX_DEPTH {
+            levels.push(node);
+            node = hash_node(&node, &node);
+        }
+        Self {
+            leaf,
+            levels,
+            root: node,
+        }
+    }
+}
+
+impl Default for DeepestTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A file of [`sample_bytes`] and its tree, for tests.
+#[cfg(feature = "std")]
+pub struct SampleFile {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Their tree.
+    pub tree: FileTree,
+}
+
+#[cfg(feature = "std")]
+impl SampleFile {
+    /// `len` bytes from `seed`, and their tree.
+    pub fn new(len: usize, seed: u64) -> Self {
+        let bytes = sample_bytes(len, seed);
+        let tree = FileTree::build(&bytes[..]).expect("reading from memory cannot fail");
+        Self { bytes, tree }
+    }
 }
 
 #[cfg(feature = "std")]
