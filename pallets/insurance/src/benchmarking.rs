@@ -51,7 +51,8 @@ fn contract<T: Config>() -> (T::AccountId, T::AccountId, ContractId) {
         &sender,
         [7; 32],
         masp_primitives::market::GIB / 512,
-    );
+    )
+    .expect("the market makes a benchmark contract");
     (host, sender, id)
 }
 

@@ -56,7 +56,7 @@ fn host<T: Config>(i: u32) -> T::AccountId {
         [1; 32],
     )
     .expect("new host");
-    T::BenchmarkHelper::deposit(&host, RICH / 4);
+    T::BenchmarkHelper::deposit(&host, RICH / 4).expect("a funded host deposits");
     host
 }
 

@@ -96,7 +96,7 @@ impl<T: Config> masp_primitives::traits::BenchmarkContracts<T::AccountId> for Pa
         sender: &T::AccountId,
         merkle_root: [u8; 32],
         leaf_count: u64,
-    ) -> (ContractId, EpochIndex) {
+    ) -> Result<(ContractId, EpochIndex), DispatchError> {
         use frame_support::traits::fungible::Mutate;
         use frame_system::RawOrigin;
         use masp_primitives::traits::BenchmarkDeposits;
@@ -111,17 +111,15 @@ impl<T: Config> masp_primitives::traits::BenchmarkContracts<T::AccountId> for Pa
             let _ = T::Currency::set_balance(host, RICH);
             let endpoint = EndpointOf::<T>::truncate_from(b"https://host.example".to_vec());
             let region = Region::truncate_from(b"EU".to_vec());
-            Self::register_host(signed(host), endpoint, region, u64::MAX / 2, [0; 32])
-                .expect("a new host registers");
-            T::BenchmarkHelper::deposit(host, RICH / 4);
+            Self::register_host(signed(host), endpoint, region, u64::MAX / 2, [0; 32])?;
+            T::BenchmarkHelper::deposit(host, RICH / 4)?;
         }
         let offer = match HostOffers::<T>::get(host).first() {
             Some(id) => *id,
             None => {
                 let id = NextOfferId::<T>::get();
                 // As much as the host has: many contracts of 2^48 leaves.
-                Self::post_offer(signed(host), PRICE, u64::MAX / 2, 1, 100)
-                    .expect("a registered host posts an offer");
+                Self::post_offer(signed(host), PRICE, u64::MAX / 2, 1, 100).map_err(|e| e.error)?;
                 id
             }
         };
@@ -141,9 +139,11 @@ impl<T: Config> masp_primitives::traits::BenchmarkContracts<T::AccountId> for Pa
             10,
             PRICE,
         )
-        .expect("the host's own offer takes the shard");
-        Self::confirm_stored(signed(host), id).expect("the host confirms its contract");
-        let first = Contracts::<T>::get(id).map_or(0, |c| c.first_epoch);
-        (id, first)
+        .map_err(|e| e.error)?;
+        Self::confirm_stored(signed(host), id)?;
+        let first = Contracts::<T>::get(id)
+            .ok_or(Error::<T>::UnknownContract)?
+            .first_epoch;
+        Ok((id, first))
     }
 }

@@ -60,7 +60,8 @@ fn contracts<T: Config>(
         let host: T::AccountId = account("host", if distinct_hosts { i } else { 0 }, 0);
         let sender: T::AccountId = account("sender", i, 0);
         let (id, epoch) =
-            T::BenchmarkHelper::confirmed_contract(&host, &sender, tree.root, DEEPEST_LEAVES);
+            T::BenchmarkHelper::confirmed_contract(&host, &sender, tree.root, DEEPEST_LEAVES)
+                .expect("the market makes a benchmark contract");
         ids.push(id);
         first = epoch;
     }

@@ -331,8 +331,9 @@ impl<AccountId> ProxyRegistry<AccountId> for () {
 ///
 /// The deposits pallet implements it; a runtime or mock names that pallet.
 pub trait BenchmarkDeposits<AccountId, Balance> {
-    /// Adds `amount` to `host`'s insurance deposit (the host holds the MASP).
-    fn deposit(host: &AccountId, amount: Balance);
+    /// Adds `amount` to `host`'s insurance deposit (the host holds the
+    /// MASP); the deposits pallet's error if it cannot.
+    fn deposit(host: &AccountId, amount: Balance) -> DispatchResult;
 }
 
 /// Benchmark set-up (used only where `runtime-benchmarks` is compiled): a
@@ -344,13 +345,14 @@ pub trait BenchmarkContracts<AccountId> {
     /// A confirmed, single-replica contract of `sender` stored by `host`
     /// (registered, funded and offering at need) over `leaf_count` leaves of
     /// 512 bytes under `merkle_root`, for 10 epochs. Returns its id and
-    /// first epoch.
+    /// first epoch, or the market's error (the benchmark decides what a
+    /// failed set-up means: nothing here panics).
     fn confirmed_contract(
         host: &AccountId,
         sender: &AccountId,
         merkle_root: [u8; 32],
         leaf_count: u64,
-    ) -> (ContractId, EpochIndex);
+    ) -> Result<(ContractId, EpochIndex), DispatchError>;
 }
 
 #[cfg(test)]
