@@ -1,19 +1,12 @@
 //! What other pallets see of the market: [`HostRegistry`] and
 //! [`StorageContracts`].
 
-use frame_support::{
-    pallet_prelude::*,
-    traits::{
-        fungible::MutateHold,
-        tokens::{Fortitude, Precision, Restriction},
-    },
-};
+use frame_support::pallet_prelude::*;
 use masp_primitives::{
     market::{ContractId, EpochIndex},
     traits::{ContractObserver, ProofTarget, StorageContracts},
     Balance,
 };
-use sp_runtime::traits::Zero;
 
 use crate::{pallet::*, types::*};
 
@@ -49,19 +42,7 @@ impl<T: Config> StorageContracts<T::AccountId, Balance> for Pallet<T> {
             Error::<T>::EpochAlreadyPaid
         );
         let amount = c.epoch_cost.min(c.escrow);
-        if !amount.is_zero() {
-            T::Currency::transfer_on_hold(
-                &HoldReason::Escrow.into(),
-                &c.sender,
-                &c.host,
-                amount,
-                Precision::Exact,
-                Restriction::Free,
-                Fortitude::Force,
-            )?;
-        }
-        c.escrow = c.escrow.saturating_sub(amount);
-        c.paid = c.paid.saturating_add(amount);
+        Self::pay_host(&mut c, amount)?;
         c.last_paid_epoch = Some(epoch);
         let host = c.host.clone();
         Contracts::<T>::insert(contract, c);

@@ -499,6 +499,13 @@ impl<T: Config> Pallet<T> {
     /// confirmed, it received the upload), so it never ends unpaid.
     pub(crate) fn pay_first_epoch(c: &mut ContractOf<T>) -> DispatchResult {
         let amount = c.epoch_cost.saturating_sub(c.paid).min(c.escrow);
+        Self::pay_host(c, amount)
+    }
+
+    /// Moves `amount` (at most what is left: callers take `min(escrow)`)
+    /// from the Sender's escrow hold to `c`'s host, free, and counts it
+    /// paid. Nothing moves for zero.
+    pub(crate) fn pay_host(c: &mut ContractOf<T>, amount: Balance) -> DispatchResult {
         if amount.is_zero() {
             return Ok(());
         }
