@@ -577,16 +577,9 @@ impl HostApi {
     }
 
     /// Whether the host is up: it answers `/health` with success (it
-    /// serves and follows the chain).
-    pub async fn health(&self) -> Result<(), HostError> {
-        self.call(Method::GET, "/health", None, Bytes::new())
-            .await
-            .map(|_| ())
-    }
-
-    /// The last block the host's chain follower saw, as its `/health`
-    /// reports it (`None`: it did not say). An error status is an error.
-    pub async fn best_block(&self) -> Result<Option<u64>, HostError> {
+    /// serves and follows the chain). `Ok` holds the last block its chain
+    /// follower saw, as it reports it (`None`: it did not say).
+    pub async fn health(&self) -> Result<Option<u64>, HostError> {
         let body = self
             .call(Method::GET, "/health", None, Bytes::new())
             .await?;

@@ -615,7 +615,7 @@ async fn is_up(ctx: &Ctx, host: &AccountId32) -> bool {
     };
     matches!(
         tokio::time::timeout(PROBE_TIMEOUT, api.health()).await,
-        Ok(Ok(()))
+        Ok(Ok(_))
     )
 }
 

@@ -192,7 +192,7 @@ pub(super) async fn prepare_target(
                     silent_since = None;
                     if refusing_since.is_none() && now >= next_look {
                         next_look = now + Duration::from_secs(2);
-                        if let (Some(known), Ok(Some(best))) = (known_by, api.best_block().await) {
+                        if let (Some(known), Ok(Some(best))) = (known_by, api.health().await) {
                             if best >= known {
                                 refusing_since = Some(now);
                             }
